@@ -1,0 +1,492 @@
+//! The storage backends benchfs-bench drives, behind one async trait shaped after IOR's
+//! backend table (`ior_aiori_t`, SPEC §6.2).
+//!
+//! Owns the [`Backend`] trait, its error and value types, the table of backend options
+//! (`--<backend>.<name>`), and [`AnyBackend`], the single place that lists the backends.
+//! Adding a backend means a module here, a variant of [`AnyBackend`] and its options in
+//! [`module_options`]; the engine is never touched. Backends must not print: they return
+//! errors, and the engine reports them in IOR's wording.
+
+pub mod dummy;
+pub mod posix;
+
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// Errors a backend call can return.
+#[derive(Debug, Error)]
+pub enum BackendError {
+    /// An operating-system error, with the call and path it concerned.
+    #[error("{op} of \"{path}\" failed: {source}")]
+    Io {
+        /// The operation (`open`, `pwrite`, ...).
+        op: &'static str,
+        /// The path (or file name) involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A backend option has a bad value.
+    #[error("invalid option --{option}: {message}")]
+    InvalidOption {
+        /// Full option name (`posix.odirect`).
+        option: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The parameters of the test cannot work with this backend.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Any other failure of a backend (e.g. a remote server error).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl BackendError {
+    /// Shorthand for an [`BackendError::Io`] error.
+    pub fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
+        BackendError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The errno of the failure, if it has one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            BackendError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Result of backend calls.
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// Open flags, as IOR passes them to `create`/`open` (SPEC §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenFlags {
+    /// `IOR_RDONLY`.
+    pub read_only: bool,
+    /// `IOR_WRONLY`.
+    pub write_only: bool,
+    /// `IOR_RDWR`.
+    pub read_write: bool,
+    /// `IOR_APPEND`.
+    pub append: bool,
+    /// `IOR_CREAT`.
+    pub create: bool,
+    /// `IOR_TRUNC`.
+    pub truncate: bool,
+    /// `IOR_EXCL`.
+    pub exclusive: bool,
+    /// `IOR_DIRECT`.
+    pub direct: bool,
+}
+
+impl OpenFlags {
+    /// `IOR_WRONLY | IOR_CREAT | IOR_TRUNC`, what the write phase passes to `create`.
+    pub fn create_for_write() -> Self {
+        OpenFlags {
+            write_only: true,
+            create: true,
+            truncate: true,
+            ..Default::default()
+        }
+    }
+
+    /// `IOR_RDONLY`, what read and check phases pass to `open`.
+    pub fn read() -> Self {
+        OpenFlags {
+            read_only: true,
+            ..Default::default()
+        }
+    }
+
+    /// `IOR_WRONLY`, used to reopen an existing file for writing (`-E`).
+    pub fn write() -> Self {
+        OpenFlags {
+            write_only: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// Direction of a transfer (IOR's `WRITE`, `WRITECHECK`, `READ`, `READCHECK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Write the buffer at the offset.
+    Write,
+    /// Read back after a write for `-W` (a read).
+    WriteCheck,
+    /// Read into the buffer.
+    Read,
+    /// Read for `-R` (a read).
+    ReadCheck,
+}
+
+impl Access {
+    /// Whether the transfer writes.
+    pub fn is_write(self) -> bool {
+        matches!(self, Access::Write)
+    }
+}
+
+/// File-system capacity figures (`ior_aiori_statfs_t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatFs {
+    /// Block size in bytes.
+    pub f_bsize: u64,
+    /// Total blocks.
+    pub f_blocks: u64,
+    /// Free blocks.
+    pub f_bfree: u64,
+    /// Blocks available to unprivileged users.
+    pub f_bavail: u64,
+    /// Total inodes.
+    pub f_files: u64,
+    /// Free inodes.
+    pub f_ffree: u64,
+}
+
+/// The part of `stat` the engine uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+    /// Permission bits and type (`st_mode`).
+    pub mode: u32,
+}
+
+/// Modes for [`Backend::access`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessMode {
+    /// `F_OK`: exists.
+    Exists,
+    /// `R_OK`.
+    Read,
+    /// `W_OK`.
+    Write,
+    /// `X_OK`.
+    Execute,
+}
+
+/// Hints about the test that a backend may use (`aiori_xfer_hint_t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct XferHints {
+    /// `--dryRun`.
+    pub dry_run: bool,
+    /// `-F`.
+    pub file_per_proc: bool,
+    /// `-c`.
+    pub collective: bool,
+    /// Tasks in the test.
+    pub num_tasks: usize,
+    /// Nodes in the test.
+    pub num_nodes: usize,
+    /// `-z` counter.
+    pub random_offset: i32,
+    /// `-Y`.
+    pub fsync_per_write: bool,
+    /// `-s`.
+    pub segment_count: i64,
+    /// `-b`.
+    pub block_size: i64,
+    /// `-t`.
+    pub transfer_size: i64,
+    /// `blockSize * segmentCount * numTasks`.
+    pub expected_agg_file_size: i64,
+    /// `-x`.
+    pub single_xfer_attempt: bool,
+    /// This task's rank (for options such as `--dummy.delay-only-rank0`).
+    pub rank: usize,
+}
+
+/// One storage backend, as IOR's backend table. One instance per task: no state is shared
+/// between tasks unless the backend itself shares it.
+///
+/// Every method takes `&self` so that several transfers of one task can be in flight at
+/// once (`--iodepth`). Paths are the names the engine built (§2.9), not interpreted here.
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    /// An open file.
+    type File;
+
+    /// The `-a` name (`POSIX`).
+    fn name(&self) -> &'static str;
+    /// Shown as `apiVersion`.
+    fn version(&self) -> String;
+    /// Whether `-e`/`-Y` are honoured (IOR's fsync-capable list).
+    fn supports_fsync(&self) -> bool {
+        true
+    }
+    /// Receives the test's hints before the test starts (`xfer_hints`).
+    fn set_hints(&mut self, _hints: XferHints) {}
+    /// Checks the backend's parameters before anything is created (`check_params`).
+    fn check_params(&self) -> BackendResult<()> {
+        Ok(())
+    }
+
+    /// Creates (or truncates) a file for the write phase.
+    async fn create(&self, path: &str, flags: OpenFlags) -> BackendResult<Self::File>;
+    /// Opens an existing file.
+    async fn open(&self, path: &str, flags: OpenFlags) -> BackendResult<Self::File>;
+    /// Transfers `buf.len()` bytes at `offset`; returns the bytes moved. A write only reads
+    /// `buf`. Short transfers are returned as such; the engine decides about retries.
+    async fn xfer(
+        &self,
+        file: &Self::File,
+        access: Access,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> BackendResult<usize>;
+    /// Closes a file.
+    async fn close(&self, file: Self::File) -> BackendResult<()>;
+    /// Flushes a file to stable storage.
+    async fn fsync(&self, file: &Self::File) -> BackendResult<()>;
+    /// Removes a file.
+    async fn remove(&self, path: &str) -> BackendResult<()>;
+    /// Size of one file (IOR sums over ranks for file-per-process).
+    async fn get_file_size(&self, path: &str) -> BackendResult<u64>;
+    /// Capacity of the file system holding `path`.
+    async fn statfs(&self, path: &str) -> BackendResult<StatFs>;
+    /// Creates a directory.
+    async fn mkdir(&self, path: &str, mode: u32) -> BackendResult<()>;
+    /// Removes an empty directory.
+    async fn rmdir(&self, path: &str) -> BackendResult<()>;
+    /// Whether `path` is accessible in `mode`.
+    async fn access(&self, path: &str, mode: AccessMode) -> BackendResult<bool>;
+    /// File status.
+    async fn stat(&self, path: &str) -> BackendResult<FileStat>;
+    /// Renames a file.
+    async fn rename(&self, from: &str, to: &str) -> BackendResult<()>;
+}
+
+/// What kind of value a backend option takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKind {
+    /// A flag: each occurrence increments, `=N` sets N.
+    Flag,
+    /// An integer (IOR size suffixes accepted).
+    Int,
+    /// A string.
+    Str,
+}
+
+/// A backend option `--<module>.<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleOption {
+    /// Backend (`posix`).
+    pub module: &'static str,
+    /// Option name after the dot (`odirect`).
+    pub name: &'static str,
+    /// Value kind.
+    pub kind: OptionKind,
+    /// One-line help.
+    pub help: &'static str,
+}
+
+impl ModuleOption {
+    /// `module.name`, the key used on the command line after `--`.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.module, self.name)
+    }
+}
+
+/// Every backend option of every backend, in help order.
+pub fn module_options() -> Vec<ModuleOption> {
+    let mut v = Vec::new();
+    v.extend_from_slice(posix::OPTIONS);
+    v.extend_from_slice(dummy::OPTIONS);
+    v
+}
+
+/// Find a backend option by its key (`posix.odirect`), case-sensitively as IOR does.
+pub fn find_module_option(key: &str) -> Option<ModuleOption> {
+    module_options().into_iter().find(|o| o.key() == key)
+}
+
+/// Names accepted by `-a`, in help order; the first is the default.
+pub const BACKEND_NAMES: &[&str] = &["POSIX", "DUMMY"];
+
+/// Canonical (upper-case) backend name for an `-a` value, if known.
+pub fn canonical_backend_name(api: &str) -> Option<&'static str> {
+    BACKEND_NAMES
+        .iter()
+        .copied()
+        .find(|n| n.eq_ignore_ascii_case(api))
+}
+
+/// Typed read access to the `--<module>.<name>` values of a test.
+pub struct OptionValues<'a> {
+    module: &'static str,
+    values: &'a BTreeMap<String, String>,
+}
+
+impl<'a> OptionValues<'a> {
+    /// The values of `module` among all backend option values.
+    pub fn new(module: &'static str, values: &'a BTreeMap<String, String>) -> Self {
+        OptionValues { module, values }
+    }
+
+    fn raw(&self, name: &str) -> Option<&'a str> {
+        self.values
+            .get(&format!("{}.{}", self.module, name))
+            .map(String::as_str)
+    }
+
+    /// An integer option (flags read as their counter); `default` when absent.
+    pub fn int(&self, name: &str, default: i64) -> BackendResult<i64> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(s) => crate::ior::options::parse_ior_number(s).map_err(|e| {
+                BackendError::InvalidOption {
+                    option: format!("{}.{}", self.module, name),
+                    message: e.to_string(),
+                }
+            }),
+        }
+    }
+
+    /// A flag: true when set to a non-zero value.
+    pub fn flag(&self, name: &str) -> BackendResult<bool> {
+        Ok(self.int(name, 0)? > 0)
+    }
+
+    /// A string option.
+    pub fn string(&self, name: &str) -> Option<&'a str> {
+        self.raw(name)
+    }
+}
+
+/// The backend selected by `-a`, dispatched statically (no allocation per call).
+pub enum AnyBackend {
+    /// `-a POSIX`.
+    Posix(posix::PosixBackend),
+    /// `-a DUMMY`.
+    Dummy(dummy::DummyBackend),
+}
+
+/// An open file of [`AnyBackend`].
+pub enum AnyFile {
+    /// A POSIX file.
+    Posix(<posix::PosixBackend as Backend>::File),
+    /// A DUMMY file.
+    Dummy(<dummy::DummyBackend as Backend>::File),
+}
+
+impl AnyBackend {
+    /// Build the backend named by `params.api` with the test's backend options, for one task.
+    pub fn from_params(params: &crate::ior::params::IorParams) -> BackendResult<Self> {
+        match canonical_backend_name(&params.api) {
+            Some("POSIX") => Ok(AnyBackend::Posix(posix::PosixBackend::new(
+                &params.backend_options,
+            )?)),
+            Some("DUMMY") => Ok(AnyBackend::Dummy(dummy::DummyBackend::new(
+                &params.backend_options,
+            )?)),
+            _ => Err(BackendError::Unsupported("Unrecognized I/O API".into())),
+        }
+    }
+}
+
+fn mismatch() -> BackendError {
+    BackendError::Other("file handle of another backend".into())
+}
+
+macro_rules! dispatch {
+    ($self:ident, $b:ident => $e:expr) => {
+        match $self {
+            AnyBackend::Posix($b) => $e,
+            AnyBackend::Dummy($b) => $e,
+        }
+    };
+}
+
+impl Backend for AnyBackend {
+    type File = AnyFile;
+
+    fn name(&self) -> &'static str {
+        dispatch!(self, b => b.name())
+    }
+    fn version(&self) -> String {
+        dispatch!(self, b => b.version())
+    }
+    fn supports_fsync(&self) -> bool {
+        dispatch!(self, b => b.supports_fsync())
+    }
+    fn set_hints(&mut self, hints: XferHints) {
+        dispatch!(self, b => b.set_hints(hints))
+    }
+    fn check_params(&self) -> BackendResult<()> {
+        dispatch!(self, b => b.check_params())
+    }
+    async fn create(&self, path: &str, flags: OpenFlags) -> BackendResult<AnyFile> {
+        match self {
+            AnyBackend::Posix(b) => b.create(path, flags).await.map(AnyFile::Posix),
+            AnyBackend::Dummy(b) => b.create(path, flags).await.map(AnyFile::Dummy),
+        }
+    }
+    async fn open(&self, path: &str, flags: OpenFlags) -> BackendResult<AnyFile> {
+        match self {
+            AnyBackend::Posix(b) => b.open(path, flags).await.map(AnyFile::Posix),
+            AnyBackend::Dummy(b) => b.open(path, flags).await.map(AnyFile::Dummy),
+        }
+    }
+    #[inline]
+    async fn xfer(
+        &self,
+        file: &AnyFile,
+        access: Access,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> BackendResult<usize> {
+        match (self, file) {
+            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.xfer(f, access, buf, offset).await,
+            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer(f, access, buf, offset).await,
+            _ => Err(mismatch()),
+        }
+    }
+    async fn close(&self, file: AnyFile) -> BackendResult<()> {
+        match (self, file) {
+            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.close(f).await,
+            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.close(f).await,
+            _ => Err(mismatch()),
+        }
+    }
+    async fn fsync(&self, file: &AnyFile) -> BackendResult<()> {
+        match (self, file) {
+            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.fsync(f).await,
+            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.fsync(f).await,
+            _ => Err(mismatch()),
+        }
+    }
+    async fn remove(&self, path: &str) -> BackendResult<()> {
+        dispatch!(self, b => b.remove(path).await)
+    }
+    async fn get_file_size(&self, path: &str) -> BackendResult<u64> {
+        dispatch!(self, b => b.get_file_size(path).await)
+    }
+    async fn statfs(&self, path: &str) -> BackendResult<StatFs> {
+        dispatch!(self, b => b.statfs(path).await)
+    }
+    async fn mkdir(&self, path: &str, mode: u32) -> BackendResult<()> {
+        dispatch!(self, b => b.mkdir(path, mode).await)
+    }
+    async fn rmdir(&self, path: &str) -> BackendResult<()> {
+        dispatch!(self, b => b.rmdir(path).await)
+    }
+    async fn access(&self, path: &str, mode: AccessMode) -> BackendResult<bool> {
+        dispatch!(self, b => b.access(path, mode).await)
+    }
+    async fn stat(&self, path: &str) -> BackendResult<FileStat> {
+        dispatch!(self, b => b.stat(path).await)
+    }
+    async fn rename(&self, from: &str, to: &str) -> BackendResult<()> {
+        dispatch!(self, b => b.rename(from, to).await)
+    }
+}

@@ -1,0 +1,208 @@
+//! What one test produced: per-phase figures per repetition, reduced over ranks.
+//!
+//! Owns plain data only. The engine ([`crate::ior::engine`]) fills it; the output formats
+//! ([`crate::ior::output`]) and the result document ([`crate::results`]) read it. Formulas live
+//! in [`crate::ior::stats`], never here.
+
+use crate::ior::params::{IorParams, TaskLayout};
+use serde::{Deserialize, Serialize};
+
+/// A timed phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The write phase.
+    Write,
+    /// The read phase.
+    Read,
+}
+
+impl Phase {
+    /// IOR's name (`write`, `read`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Write => "write",
+            Phase::Read => "read",
+        }
+    }
+}
+
+/// Latency distribution of the transfers of one phase, merged over ranks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Number of transfers recorded.
+    pub count: u64,
+    /// Mean in seconds.
+    pub mean: f64,
+    /// Minimum in seconds.
+    pub min: f64,
+    /// Median in seconds.
+    pub p50: f64,
+    /// 90th percentile in seconds.
+    pub p90: f64,
+    /// 99th percentile in seconds.
+    pub p99: f64,
+    /// 99.9th percentile in seconds.
+    pub p999: f64,
+    /// Maximum in seconds.
+    pub max: f64,
+    /// The merged histogram (nanoseconds), V2-deflate serialized and base64 encoded.
+    pub histogram: String,
+}
+
+/// One rank's own figures in one phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RankFigures {
+    /// Rank.
+    pub rank: usize,
+    /// Bytes this rank moved.
+    pub bytes: i64,
+    /// Transfers this rank made.
+    pub transfers: i64,
+    /// Open time (t1 - t0), seconds.
+    pub open_time: f64,
+    /// Transfer time (t3 - t2), seconds.
+    pub wrrd_time: f64,
+    /// Close time (t5 - t4), seconds.
+    pub close_time: f64,
+    /// Total time (t5 - t0), seconds.
+    pub total_time: f64,
+    /// Bandwidth of this rank over its transfer time, MiB/s.
+    pub bw_mib: f64,
+    /// Bandwidth of this rank over its total time (with open/close), MiB/s.
+    pub bw_mib_with_open_close: f64,
+    /// Data-check errors found by this rank.
+    pub errors: i64,
+}
+
+/// Stonewalling figures of a phase that ran with `-D` and wear-out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StonewallInfo {
+    /// Minimum transfers done by a rank when the wall was hit.
+    pub pairs_min: i64,
+    /// Maximum transfers done by a rank when the wall was hit (what every rank then completes).
+    pub pairs_max: i64,
+    /// Minimum bytes moved by a rank when the wall was hit.
+    pub data_min: f64,
+    /// Mean bytes moved per rank when the wall was hit.
+    pub data_mean: f64,
+    /// Rank 0's time from phase start to the wall, seconds (IOR's `stonewall_time`).
+    pub time: f64,
+}
+
+/// One row of IOR's Results table: a phase of one repetition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseResult {
+    /// Which phase.
+    pub access: Phase,
+    /// Repetition number (0-based).
+    pub iteration: usize,
+    /// Bytes moved by all ranks (`aggFileSizeForBW`).
+    pub agg_bytes: i64,
+    /// Bandwidth, MiB/s (`agg / total / 2^20`).
+    pub bw_mib: f64,
+    /// IOPS (`agg / xfer / wrrd`).
+    pub iops: f64,
+    /// Latency column in seconds (see `stats::latency_column`).
+    pub latency: f64,
+    /// `blockSize / 1024`.
+    pub block_kib: f64,
+    /// `transferSize / 1024`.
+    pub xfer_kib: f64,
+    /// `max(t1) - min(t0)`.
+    pub open_time: f64,
+    /// `max(t3) - min(t2)`.
+    pub wrrd_time: f64,
+    /// `max(t5) - min(t4)`.
+    pub close_time: f64,
+    /// `max(t5) - min(t0)`.
+    pub total_time: f64,
+    /// Transfer latency distribution (beyond IOR).
+    pub latency_hist: LatencySummary,
+    /// Per-rank figures (beyond IOR).
+    pub per_rank: Vec<RankFigures>,
+    /// Stonewalling figures, with wear-out only.
+    pub stonewall: Option<StonewallInfo>,
+    /// Data-check errors (transfers that did not verify) summed over ranks.
+    pub errors: i64,
+    /// Transfers in flight per task (beyond IOR; 1 = IOR's behaviour).
+    pub iodepth: i32,
+}
+
+/// The `remove` row printed with `-v`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoveResult {
+    /// Repetition number.
+    pub iteration: usize,
+    /// Seconds spent removing.
+    pub total_time: f64,
+}
+
+/// One entry of a test's Results, in execution order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ResultEntry {
+    /// A write or read row.
+    Phase(PhaseResult),
+    /// A remove row.
+    Remove(RemoveResult),
+}
+
+/// The `Path` / `FS` lines of a test (from the backend's statfs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FsInfo {
+    /// Total capacity in bytes.
+    pub capacity_bytes: f64,
+    /// Used capacity in percent.
+    pub used_capacity_pct: f64,
+    /// Total inodes.
+    pub inodes: f64,
+    /// Used inodes in percent.
+    pub used_inodes_pct: f64,
+}
+
+/// Everything one test printed and measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResults {
+    /// The test's parameters after validation.
+    pub params: IorParams,
+    /// Task layout of the test.
+    pub layout: TaskLayout,
+    /// `apiVersion`.
+    pub api_version: String,
+    /// Test start, in ctime format.
+    pub start_time: String,
+    /// Rank 0's file name (the `Path` line).
+    pub path: String,
+    /// Capacity of the file system, if statfs worked.
+    pub fs: Option<FsInfo>,
+    /// Results rows in order.
+    pub entries: Vec<ResultEntry>,
+}
+
+impl TestResults {
+    /// The phase rows of one phase, in repetition order.
+    pub fn phase_rows(&self, phase: Phase) -> impl Iterator<Item = &PhaseResult> {
+        self.entries.iter().filter_map(move |e| match e {
+            ResultEntry::Phase(p) if p.access == phase => Some(p),
+            _ => None,
+        })
+    }
+}
+
+/// Run-level facts printed in the header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Start time, ctime format.
+    pub began: String,
+    /// The command line, argv joined by spaces.
+    pub command_line: String,
+    /// `<sysname> <nodename>`.
+    pub machine: String,
+    /// `<sysname> <nodename> <release> <version> <machine>` (printed with `-vv`).
+    pub machine_long: String,
+    /// Host name, for `platform`.
+    pub hostname: String,
+    /// Operating system name (`Linux`).
+    pub sysname: String,
+}

@@ -1,0 +1,10 @@
+//! BenchFS: an ad-hoc distributed file system, and benchfs-bench, an IOR-compatible benchmark
+//! harness that drives it (and POSIX file systems) directly through async Rust APIs.
+//!
+//! Modules: [`ior`] (the IOR-compatible engine), [`comm`] (how ranks coordinate),
+//! [`results`] (result documents), [`build_info`] (the exact build).
+
+pub mod build_info;
+pub mod comm;
+pub mod ior;
+pub mod results;
