@@ -2,7 +2,38 @@
 use super::*;
 
 /// Options of the DUMMY backend.
-pub const OPTIONS: &[ModuleOption] = &[];
+pub const OPTIONS: &[ModuleOption] = &[
+    ModuleOption {
+        module: "dummy",
+        name: "delay-create",
+        kind: OptionKind::Int,
+        help: "Delay per create in usec",
+    },
+    ModuleOption {
+        module: "dummy",
+        name: "delay-close",
+        kind: OptionKind::Int,
+        help: "Delay per close in usec",
+    },
+    ModuleOption {
+        module: "dummy",
+        name: "delay-sync",
+        kind: OptionKind::Int,
+        help: "Delay for sync in usec",
+    },
+    ModuleOption {
+        module: "dummy",
+        name: "delay-xfer",
+        kind: OptionKind::Int,
+        help: "Delay per xfer in usec",
+    },
+    ModuleOption {
+        module: "dummy",
+        name: "delay-only-rank0",
+        kind: OptionKind::Flag,
+        help: "Delay only Rank0",
+    },
+];
 
 /// DUMMY backend state of one task.
 pub struct DummyBackend;

@@ -2,7 +2,20 @@
 use super::*;
 
 /// Options of the POSIX backend.
-pub const OPTIONS: &[ModuleOption] = &[];
+pub const OPTIONS: &[ModuleOption] = &[
+    ModuleOption {
+        module: "posix",
+        name: "odirect",
+        kind: OptionKind::Flag,
+        help: "Direct I/O Mode",
+    },
+    ModuleOption {
+        module: "posix",
+        name: "rangelocks",
+        kind: OptionKind::Flag,
+        help: "Use range locks (read locks for read ops)",
+    },
+];
 
 /// POSIX backend state of one task.
 pub struct PosixBackend;
