@@ -6,13 +6,18 @@
 
 pub mod access;
 pub mod backend;
+pub mod buffer;
+pub mod driver;
 pub mod engine;
 pub mod latency;
 pub mod log;
+pub mod machine;
 pub mod options;
 pub mod output;
 pub mod params;
+pub mod phase;
 pub mod progress;
+pub mod reduce;
 pub mod results;
 pub mod signature;
 pub mod stats;

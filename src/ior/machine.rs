@@ -1,0 +1,80 @@
+//! Facts about the machine and the clock that IOR prints: uname, host name, ctime strings and
+//! the wall-clock timer (IOR's `GetTimeStamp`, gettimeofday in seconds).
+//!
+//! Owns no state; pure queries of the operating system.
+
+use crate::ior::results::RunInfo;
+
+/// Seconds since the Unix epoch, microsecond resolution (IOR's timer).
+pub fn now() -> f64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(_) => 0.0,
+    }
+}
+
+/// Whole seconds since the epoch (`time(NULL)`).
+pub fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The current local time in C's `ctime` layout (`Mon Nov 23 23:33:48 2026`).
+pub fn ctime_now() -> String {
+    chrono::Local::now()
+        .format("%a %b %e %H:%M:%S %Y")
+        .to_string()
+}
+
+/// `uname` fields: sysname, nodename, release, version, machine.
+pub fn uname() -> [String; 5] {
+    // SAFETY: utsname is plain old data; uname fills it and we only read NUL-terminated fields.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname.
+    let rc = unsafe { libc::uname(&mut u) };
+    if rc != 0 {
+        return [
+            "Linux".into(),
+            "localhost".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    [
+        field(&u.sysname),
+        field(&u.nodename),
+        field(&u.release),
+        field(&u.version),
+        field(&u.machine),
+    ]
+}
+
+/// The host name (uname nodename).
+pub fn hostname() -> String {
+    let [_, node, ..] = uname();
+    node
+}
+
+/// Run-level facts for the header, with `command_line` as given.
+pub fn run_info(command_line: &str) -> RunInfo {
+    let [sys, node, rel, ver, mach] = uname();
+    RunInfo {
+        began: ctime_now(),
+        command_line: command_line.to_string(),
+        machine: format!("{sys} {node}"),
+        machine_long: format!("{sys} {node} {rel} {ver} {mach}"),
+        hostname: node,
+        sysname: sys,
+    }
+}
