@@ -1,0 +1,232 @@
+//! End to end: benchfs-bench reproduces the real IOR outputs in `../shared/ior/examples/` that
+//! use POSIX or DUMMY, line for line and column for column, with numbers, dates, hosts and
+//! command lines masked (tests/common/golden.rs). IOR wrote warnings into the same stream as the
+//! results; benchfs-bench writes them to stderr, so the comparison reads both streams
+//! interleaved (`2>&1`), in the order they were written.
+
+mod common;
+
+use common::golden::masked_diff;
+use common::run::{disk_scratch, examples_dir, run_in, scratch};
+use std::path::Path;
+
+/// Lines of IOR's output that benchfs-bench deliberately does not print (README: differences).
+fn is_deliberately_absent(line: &str) -> bool {
+    line.starts_with("WARNING: DUMMY initialized") || line.starts_with("WARNING: DUMMY finalized")
+}
+
+/// The example's IOR stream, up to and including the `Finished` line (mpirun's own lines cut).
+fn expected(name: &str) -> Option<String> {
+    let dir = examples_dir()?;
+    let text = std::fs::read_to_string(dir.join(name)).ok()?;
+    let mut out = String::new();
+    for line in text.lines() {
+        if is_deliberately_absent(line) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with("Finished") {
+            break;
+        }
+    }
+    Some(out)
+}
+
+/// Run `args` (with `{D}` replaced by a scratch directory) and compare with `example`, whose
+/// paths start with `ior_dir`.
+fn golden(example: &str, ior_dir: &str, args: &[&str], on_disk: bool) {
+    let Some(exp) = expected(example) else {
+        eprintln!("skipping {example}: examples directory not found");
+        return;
+    };
+    let dir = if on_disk { disk_scratch() } else { scratch() };
+    let d = dir.path().to_str().expect("utf-8 path").to_string();
+    let args: Vec<String> = args.iter().map(|a| a.replace("{D}", &d)).collect();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = run_in(dir.path(), &argv);
+    let actual = run.merged.replace(&d, ior_dir);
+    if let Some(diff) = masked_diff(&exp, &actual) {
+        panic!("{example}: output differs from IOR's\n{diff}\n--- actual ---\n{actual}");
+    }
+}
+
+#[test]
+fn shm_fpp_text() {
+    golden(
+        "shm_fpp_text.txt",
+        "/dev/shm/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-F", "-w", "-r", "-C", "-e", "-i", "3", "-o", "{D}/testfile"],
+        false,
+    );
+}
+
+#[test]
+fn shm_ssf_text() {
+    golden(
+        "shm_ssf_text.txt",
+        "/dev/shm/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-w", "-r", "-C", "-e", "-i", "3", "-o", "{D}/shared"],
+        false,
+    );
+}
+
+#[test]
+fn tmp_fpp_text_on_disk() {
+    golden(
+        "tmp_fpp_text.txt",
+        "/scratch/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-F", "-w", "-r", "-C", "-e", "-i", "3", "-o", "{D}/testfile"],
+        true,
+    );
+}
+
+#[test]
+fn tmp_ssf_text_on_disk() {
+    golden(
+        "tmp_ssf_text.txt",
+        "/scratch/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-w", "-r", "-C", "-e", "-i", "3", "-o", "{D}/shared"],
+        true,
+    );
+}
+
+#[test]
+fn shm_verbose1() {
+    golden(
+        "shm_verbose1.txt",
+        "/dev/shm/iortest",
+        &["-v", "-a", "POSIX", "-N", "2", "-b", "16m", "-t", "1m", "-s", "2", "-F", "-w", "-r", "-e", "-i", "2", "-o", "{D}/vfile"],
+        false,
+    );
+}
+
+#[test]
+fn shm_fpp_4k_text() {
+    golden(
+        "shm_fpp_4k_text.txt",
+        "/dev/shm/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "4k", "-s", "4", "-F", "-w", "-r", "-e", "-i", "3", "-o", "{D}/small"],
+        false,
+    );
+}
+
+#[test]
+fn shm_check_wr() {
+    golden(
+        "shm_check_WR.txt",
+        "/dev/shm/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "8m", "-t", "1m", "-s", "2", "-w", "-W", "-r", "-R", "-G", "1234", "-l", "offset", "-o", "{D}/check", "-k"],
+        false,
+    );
+}
+
+#[test]
+fn shm_random_z() {
+    golden(
+        "shm_random_z.txt",
+        "/dev/shm/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-z", "-w", "-r", "-o", "{D}/rnd"],
+        false,
+    );
+}
+
+#[test]
+fn shm_random_z_check() {
+    golden(
+        "shm_random_z_check.txt",
+        "/dev/shm/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-z", "-w", "-r", "-W", "-R", "--random-offset-seed=42", "-G", "77", "-o", "{D}/rnd"],
+        false,
+    );
+}
+
+#[test]
+fn dummy_fpp_text() {
+    golden(
+        "dummy_fpp_text.txt",
+        "/dev/shm/iortest",
+        &["-a", "DUMMY", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-F", "-w", "-r", "-i", "3", "-o", "{D}/dummy"],
+        false,
+    );
+}
+
+#[test]
+fn shm_csv() {
+    golden(
+        "shm_csv.txt",
+        "/dev/shm/iortest",
+        &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "1m", "-s", "1", "-F", "-w", "-r", "-i", "2", "-o", "{D}/csv", "-O", "summaryFormat=CSV"],
+        false,
+    );
+}
+
+#[test]
+fn shm_random_zz_readonly() {
+    let Some(exp) = expected("shm_random_zz_readonly.txt") else {
+        return;
+    };
+    let dir = scratch();
+    let d = dir.path().to_str().expect("utf-8").to_string();
+    let f = format!("{d}/rnd2");
+    // The file must exist first (IOR's example read a file written before).
+    let pre = run_in(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-w", "-k", "-o", &f]);
+    assert_eq!(pre.code, 0, "{}", pre.merged);
+    let run = run_in(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-z", "-z", "-r", "-o", &f]);
+    let actual = run.merged.replace(&d, "/dev/shm/iortest");
+    if let Some(diff) = masked_diff(&exp, &actual) {
+        panic!("shm_random_zz_readonly: output differs\n{diff}\n--- actual ---\n{actual}");
+    }
+}
+
+#[test]
+fn shm_check_r_corrupt_detects_one_bad_transfer() {
+    let Some(exp) = expected("shm_check_R_corrupt.txt") else {
+        return;
+    };
+    let dir = scratch();
+    let d = dir.path().to_str().expect("utf-8").to_string();
+    let f = format!("{d}/check");
+    let pre = run_in(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "8m", "-t", "1m", "-s", "2", "-w", "-G", "1234", "-l", "offset", "-o", &f, "-k"]);
+    assert_eq!(pre.code, 0, "{}", pre.merged);
+    flip_byte(Path::new(&f), 3 * 1024 * 1024 + 12345);
+    let run = run_in(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "8m", "-t", "1m", "-s", "2", "-R", "-G", "1234", "-l", "offset", "-o", &f, "-k", "-E"]);
+    // One bad transfer: exit status 1 (IOR counts it twice and exits with 2).
+    assert_eq!(run.code, 1, "{}", run.merged);
+    let actual = run.merged.replace(&d, "/dev/shm/iortest");
+    if let Some(diff) = masked_diff(&exp, &actual) {
+        panic!("shm_check_R_corrupt: output differs\n{diff}\n--- actual ---\n{actual}");
+    }
+}
+
+fn flip_byte(path: &Path, offset: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("open file to corrupt");
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, offset).expect("read byte");
+    b[0] ^= 0x40;
+    f.write_all_at(&b, offset).expect("write byte");
+}
+
+#[test]
+fn shm_script_text() {
+    let (Some(exp), Some(ex)) = (expected("shm_script_text.txt"), examples_dir()) else {
+        return;
+    };
+    let dir = scratch();
+    let d = dir.path().to_str().expect("utf-8").to_string();
+    let script = std::fs::read_to_string(ex.join("example_script.ior"))
+        .expect("example script")
+        .replace("/dev/shm/iortest", &d);
+    std::fs::write(dir.path().join("example_script.ior"), script).expect("write script");
+    let run = run_in(dir.path(), &["-N", "2", "-f", "example_script.ior"]);
+    assert_eq!(run.code, 0, "{}", run.merged);
+    let actual = run.merged.replace(&d, "/dev/shm/iortest");
+    if let Some(diff) = masked_diff(&exp, &actual) {
+        panic!("shm_script_text: output differs\n{diff}\n--- actual ---\n{actual}");
+    }
+}
