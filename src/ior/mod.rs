@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod backend;
+pub mod buffer;
 pub mod engine;
 pub mod latency;
 pub mod log;
