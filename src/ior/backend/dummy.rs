@@ -237,15 +237,24 @@ mod tests {
         rt().block_on(async {
             let f = b.create("/x", OpenFlags::create_for_write()).await.unwrap();
             let mut buf = vec![9u8; 12345];
-            assert_eq!(b.xfer(&f, Access::Write, &mut buf, 77).await.unwrap(), 12345);
+            assert_eq!(
+                b.xfer(&f, Access::Write, &mut buf, 77).await.unwrap(),
+                12345
+            );
             assert_eq!(b.xfer(&f, Access::Read, &mut buf, 0).await.unwrap(), 12345);
-            assert!(buf.iter().all(|&x| x == 9), "DUMMY must not touch the buffer");
+            assert!(
+                buf.iter().all(|&x| x == 9),
+                "DUMMY must not touch the buffer"
+            );
             b.fsync(&f).await.unwrap();
             b.close(f).await.unwrap();
             assert_eq!(b.get_file_size("/x").await.unwrap(), 0);
             assert_eq!(b.stat("/x").await.unwrap().size, 0);
             assert_eq!(b.statfs("/").await.unwrap(), StatFs::default());
-            assert!(b.access("/never/created", AccessMode::Exists).await.unwrap());
+            assert!(b
+                .access("/never/created", AccessMode::Exists)
+                .await
+                .unwrap());
             b.mkdir("/d", 0o755).await.unwrap();
             b.rmdir("/d").await.unwrap();
             b.rename("/a", "/b").await.unwrap();
@@ -324,10 +333,15 @@ mod tests {
         rt().block_on(async {
             let t = Instant::now();
             let mut buf = [0u8; 8];
-            r0.xfer(&DummyFile, Access::Read, &mut buf, 0).await.unwrap();
+            r0.xfer(&DummyFile, Access::Read, &mut buf, 0)
+                .await
+                .unwrap();
             assert!(t.elapsed() >= Duration::from_micros(1000));
             let t = Instant::now();
-            r1_all.xfer(&DummyFile, Access::Read, &mut buf, 0).await.unwrap();
+            r1_all
+                .xfer(&DummyFile, Access::Read, &mut buf, 0)
+                .await
+                .unwrap();
             assert!(t.elapsed() >= Duration::from_micros(1000));
         });
     }

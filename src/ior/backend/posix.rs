@@ -179,7 +179,13 @@ impl PosixBackend {
         }
     }
 
-    fn xfer_once(&self, file: &PosixFile, write: bool, buf: &mut [u8], offset: u64) -> BackendResult<usize> {
+    fn xfer_once(
+        &self,
+        file: &PosixFile,
+        write: bool,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> BackendResult<usize> {
         loop {
             let r = if write {
                 file.file.write_at(buf, offset)
@@ -347,7 +353,11 @@ impl Backend for PosixBackend {
         let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
         // SAFETY: valid C string and a valid out-pointer.
         if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-            return Err(BackendError::io("statvfs", path, io::Error::last_os_error()));
+            return Err(BackendError::io(
+                "statvfs",
+                path,
+                io::Error::last_os_error(),
+            ));
         }
         #[allow(clippy::unnecessary_cast)] // field widths differ between platforms
         let frsize = if s.f_frsize != 0 {
@@ -458,7 +468,10 @@ mod tests {
         let path = p(&dir, "f");
         let b = backend(&[]);
         rt().block_on(async {
-            let f = b.create(&path, OpenFlags::create_for_write()).await.unwrap();
+            let f = b
+                .create(&path, OpenFlags::create_for_write())
+                .await
+                .unwrap();
             let mut a = vec![0xAAu8; 4096];
             let mut c = vec![0xCCu8; 4096];
             assert_eq!(b.xfer(&f, Access::Write, &mut c, 8192).await.unwrap(), 4096);
@@ -472,12 +485,21 @@ mod tests {
             assert_eq!(b.xfer(&f, Access::Read, &mut r, 8192).await.unwrap(), 4096);
             assert!(r.iter().all(|&x| x == 0xCC));
             // The hole between the two writes reads as zeros.
-            assert_eq!(b.xfer(&f, Access::ReadCheck, &mut r, 4096).await.unwrap(), 4096);
+            assert_eq!(
+                b.xfer(&f, Access::ReadCheck, &mut r, 4096).await.unwrap(),
+                4096
+            );
             assert!(r.iter().all(|&x| x == 0));
-            assert_eq!(b.xfer(&f, Access::WriteCheck, &mut r, 0).await.unwrap(), 4096);
+            assert_eq!(
+                b.xfer(&f, Access::WriteCheck, &mut r, 0).await.unwrap(),
+                4096
+            );
             assert!(r.iter().all(|&x| x == 0xAA));
             // Short read at EOF, then 0 past EOF.
-            assert_eq!(b.xfer(&f, Access::Read, &mut r, 12288 - 100).await.unwrap(), 100);
+            assert_eq!(
+                b.xfer(&f, Access::Read, &mut r, 12288 - 100).await.unwrap(),
+                100
+            );
             assert_eq!(b.xfer(&f, Access::Read, &mut r, 20000).await.unwrap(), 0);
             // A write on a read-only descriptor fails with EBADF.
             let e = b.xfer(&f, Access::Write, &mut r, 0).await.unwrap_err();
@@ -493,7 +515,10 @@ mod tests {
         std::fs::write(&path, vec![7u8; 1000]).unwrap();
         let b = backend(&[]);
         rt().block_on(async {
-            let f = b.create(&path, OpenFlags::create_for_write()).await.unwrap();
+            let f = b
+                .create(&path, OpenFlags::create_for_write())
+                .await
+                .unwrap();
             // Opened read-write: reading works on the created handle.
             let mut r = vec![0u8; 10];
             assert_eq!(b.xfer(&f, Access::Read, &mut r, 0).await.unwrap(), 10);
@@ -553,7 +578,10 @@ mod tests {
         let path = p(&dir, "f");
         let b = backend(&[("posix.rangelocks", "1")]);
         rt().block_on(async {
-            let f = b.create(&path, OpenFlags::create_for_write()).await.unwrap();
+            let f = b
+                .create(&path, OpenFlags::create_for_write())
+                .await
+                .unwrap();
             let mut d = vec![5u8; 1000];
             assert_eq!(b.xfer(&f, Access::Write, &mut d, 500).await.unwrap(), 1000);
             let mut r = vec![0u8; 1000];
@@ -628,15 +656,15 @@ mod tests {
     fn statfs_is_sane() {
         let dir = tempfile::tempdir().unwrap();
         let b = backend(&[]);
-        let s = rt().block_on(b.statfs(dir.path().to_str().unwrap())).unwrap();
+        let s = rt()
+            .block_on(b.statfs(dir.path().to_str().unwrap()))
+            .unwrap();
         assert!(s.f_bsize > 0);
         assert!(s.f_blocks > 0);
         assert!(s.f_bfree <= s.f_blocks);
         assert!(s.f_bavail <= s.f_blocks);
         assert!(s.f_ffree <= s.f_files);
-        let e = rt()
-            .block_on(b.statfs(&p(&dir, "missing/x")))
-            .unwrap_err();
+        let e = rt().block_on(b.statfs(&p(&dir, "missing/x"))).unwrap_err();
         assert_eq!(e.errno(), Some(libc::ENOENT));
     }
 
@@ -708,12 +736,21 @@ mod tests {
             assert_eq!(b.xfer(&f, Access::Read, &mut r, 4096).await.unwrap(), 8192);
             assert_eq!(&r[..], &w[..]);
             // Misaligned size, offset and buffer address are refused before the kernel.
-            let e = b.xfer(&f, Access::Write, &mut w[..1000], 0).await.unwrap_err();
+            let e = b
+                .xfer(&f, Access::Write, &mut w[..1000], 0)
+                .await
+                .unwrap_err();
             assert!(matches!(e, BackendError::Unsupported(_)), "{e}");
             assert!(e.to_string().contains("O_DIRECT"), "{e}");
-            let e = b.xfer(&f, Access::Read, &mut r[..4096], 100).await.unwrap_err();
+            let e = b
+                .xfer(&f, Access::Read, &mut r[..4096], 100)
+                .await
+                .unwrap_err();
             assert!(e.to_string().contains("offset 100"), "{e}");
-            let e = b.xfer(&f, Access::Read, &mut r[1..4097], 0).await.unwrap_err();
+            let e = b
+                .xfer(&f, Access::Read, &mut r[1..4097], 0)
+                .await
+                .unwrap_err();
             assert!(e.to_string().contains("buffer address"), "{e}");
             b.close(f).await.unwrap();
             b.remove(&path).await.unwrap();
