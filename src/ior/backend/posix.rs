@@ -13,6 +13,10 @@
 //!   an existing file before the write phase unless `-E`, so this only matters with `-E`.
 //! * `--posix.rangelocks` takes an `fcntl(F_SETLKW)` lock (read lock for reads, write lock for
 //!   writes) on exactly `[offset, offset + len)` around each transfer and releases it after.
+//! * With `-Y` (`XferHints::fsync_per_write`) each write is followed by an `fsync` inside
+//!   `xfer`, as IOR's POSIX backend does (SPEC §2.10).
+//! * With `--dryRun` (`XferHints::dry_run`) create/open/xfer/close/fsync/remove touch nothing
+//!   (xfer reports the full length, `get_file_size` 0); the metadata calls stay real.
 //! * `statfs` reports `f_frsize` as the block size so that `blocks * bsize` is the capacity.
 use super::*;
 use std::ffi::CString;
@@ -57,7 +61,8 @@ pub struct PosixBackend {
 /// An open file of the POSIX backend.
 #[derive(Debug)]
 pub struct PosixFile {
-    file: File,
+    /// `None` under `--dryRun`: nothing was opened.
+    file: Option<File>,
     path: String,
     direct: bool,
 }
@@ -66,6 +71,11 @@ impl PosixFile {
     /// The path the file was opened with.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Whether this is a `--dryRun` handle (no descriptor behind it).
+    pub fn is_dry_run(&self) -> bool {
+        self.file.is_none()
     }
 
     /// Whether the file was opened with `O_DIRECT`.
@@ -103,6 +113,13 @@ impl PosixBackend {
         direct: bool,
     ) -> BackendResult<PosixFile> {
         let c = cpath(op, path)?;
+        if self.hints.dry_run {
+            return Ok(PosixFile {
+                file: None,
+                path: path.to_string(),
+                direct,
+            });
+        }
         let mut flags = oflags | libc::O_CLOEXEC;
         if direct {
             flags |= libc::O_DIRECT;
@@ -128,7 +145,7 @@ impl PosixBackend {
         // SAFETY: `fd` was just returned by open(2) and is owned by nobody else.
         let file = unsafe { File::from_raw_fd(fd) };
         Ok(PosixFile {
-            file,
+            file: Some(file),
             path: path.to_string(),
             direct,
         })
@@ -151,6 +168,7 @@ impl PosixBackend {
     fn lock(
         &self,
         file: &PosixFile,
+        fd: &File,
         kind: libc::c_int,
         offset: u64,
         len: usize,
@@ -163,7 +181,7 @@ impl PosixBackend {
         fl.l_len = to_off(len as u64, &file.path)?;
         loop {
             // SAFETY: valid fd and a valid `flock` pointer for the duration of the call.
-            let r = unsafe { libc::fcntl(file.file.as_raw_fd(), libc::F_SETLKW, &fl) };
+            let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETLKW, &fl) };
             if r == 0 {
                 return Ok(());
             }
@@ -182,15 +200,16 @@ impl PosixBackend {
     fn xfer_once(
         &self,
         file: &PosixFile,
+        fd: &File,
         write: bool,
         buf: &mut [u8],
         offset: u64,
     ) -> BackendResult<usize> {
         loop {
             let r = if write {
-                file.file.write_at(buf, offset)
+                fd.write_at(buf, offset)
             } else {
-                file.file.read_at(buf, offset)
+                fd.read_at(buf, offset)
             };
             match r {
                 Ok(n) => return Ok(n),
@@ -296,6 +315,10 @@ impl Backend for PosixBackend {
         self.open_raw("open", path, oflags(flags), self.odirect || flags.direct)
     }
 
+    /// One `pread`/`pwrite` (retried on `EINTR` only); a short count is returned as such.
+    /// With `-Y` a write is followed by an `fsync`, as IOR's POSIX backend does (the engine's
+    /// own `-Y` fsync comes on top: SPEC §2.10). Under `--dryRun` nothing happens and the whole
+    /// length is reported.
     #[inline]
     async fn xfer(
         &self,
@@ -304,25 +327,35 @@ impl Backend for PosixBackend {
         buf: &mut [u8],
         offset: u64,
     ) -> BackendResult<usize> {
+        let Some(fd) = &file.file else {
+            return Ok(buf.len());
+        };
         if file.direct {
             self.check_direct(file, buf, offset)?;
         }
         let write = access.is_write();
-        if !self.rangelocks || buf.is_empty() {
-            return self.xfer_once(file, write, buf, offset);
+        let n = if !self.rangelocks || buf.is_empty() {
+            self.xfer_once(file, fd, write, buf, offset)?
+        } else {
+            let kind = if write { libc::F_WRLCK } else { libc::F_RDLCK };
+            self.lock(file, fd, kind as libc::c_int, offset, buf.len())?;
+            let r = self.xfer_once(file, fd, write, buf, offset);
+            let u = self.lock(file, fd, libc::F_UNLCK as libc::c_int, offset, buf.len());
+            let n = r?;
+            u?;
+            n
+        };
+        if write && self.hints.fsync_per_write {
+            fd.sync_all()
+                .map_err(|e| BackendError::io("fsync", file.path.as_str(), e))?;
         }
-        let kind = if write { libc::F_WRLCK } else { libc::F_RDLCK };
-        self.lock(file, kind as libc::c_int, offset, buf.len())?;
-        let r = self.xfer_once(file, write, buf, offset);
-        let u = self.lock(file, libc::F_UNLCK as libc::c_int, offset, buf.len());
-        let n = r?;
-        u?;
         Ok(n)
     }
 
     /// Closes the descriptor and reports a failing `close(2)` (which `drop` would hide).
     async fn close(&self, file: PosixFile) -> BackendResult<()> {
         let PosixFile { file, path, .. } = file;
+        let Some(file) = file else { return Ok(()) };
         let fd = file.into_raw_fd();
         // SAFETY: we own `fd` (taken from the `File`), and close it exactly once.
         if unsafe { libc::close(fd) } != 0 {
@@ -332,16 +365,27 @@ impl Backend for PosixBackend {
     }
 
     async fn fsync(&self, file: &PosixFile) -> BackendResult<()> {
-        file.file
-            .sync_all()
-            .map_err(|e| BackendError::io("fsync", file.path.as_str(), e))
+        match &file.file {
+            None => Ok(()),
+            Some(fd) => fd
+                .sync_all()
+                .map_err(|e| BackendError::io("fsync", file.path.as_str(), e)),
+        }
     }
 
+    /// `unlink(2)`; nothing under `--dryRun`.
     async fn remove(&self, path: &str) -> BackendResult<()> {
+        if self.hints.dry_run {
+            return Ok(());
+        }
         std::fs::remove_file(path).map_err(|e| BackendError::io("unlink", path, e))
     }
 
+    /// `stat(2)` size; 0 under `--dryRun` (as IOR).
     async fn get_file_size(&self, path: &str) -> BackendResult<u64> {
+        if self.hints.dry_run {
+            return Ok(0);
+        }
         std::fs::metadata(path)
             .map(|m| m.len())
             .map_err(|e| BackendError::io("stat", path, e))
@@ -650,6 +694,57 @@ mod tests {
         let s = std::fs::read_to_string("/proc/self/status").unwrap();
         let line = s.lines().find(|l| l.starts_with("Umask:")).unwrap();
         u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
+    }
+
+    #[test]
+    fn dry_run_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = p(&dir, "f");
+        let mut b = backend(&[]);
+        b.set_hints(XferHints {
+            dry_run: true,
+            ..Default::default()
+        });
+        rt().block_on(async {
+            let f = b
+                .create(&path, OpenFlags::create_for_write())
+                .await
+                .unwrap();
+            assert!(f.is_dry_run());
+            let mut d = vec![1u8; 100];
+            assert_eq!(b.xfer(&f, Access::Write, &mut d, 7).await.unwrap(), 100);
+            b.fsync(&f).await.unwrap();
+            b.close(f).await.unwrap();
+            assert!(!b.access(&path, AccessMode::Exists).await.unwrap());
+            assert_eq!(b.get_file_size(&path).await.unwrap(), 0);
+            b.remove(&path).await.unwrap();
+            let f = b.open(&path, OpenFlags::read()).await.unwrap();
+            assert_eq!(b.xfer(&f, Access::Read, &mut d, 0).await.unwrap(), 100);
+            b.close(f).await.unwrap();
+        });
+    }
+
+    #[test]
+    fn fsync_per_write_still_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = p(&dir, "f");
+        let mut b = backend(&[]);
+        b.set_hints(XferHints {
+            fsync_per_write: true,
+            ..Default::default()
+        });
+        rt().block_on(async {
+            let f = b
+                .create(&path, OpenFlags::create_for_write())
+                .await
+                .unwrap();
+            let mut d = vec![3u8; 512];
+            assert_eq!(b.xfer(&f, Access::Write, &mut d, 0).await.unwrap(), 512);
+            let mut r = vec![0u8; 512];
+            assert_eq!(b.xfer(&f, Access::Read, &mut r, 0).await.unwrap(), 512);
+            assert_eq!(r, d);
+            b.close(f).await.unwrap();
+        });
     }
 
     #[test]
