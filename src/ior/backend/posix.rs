@@ -868,5 +868,13 @@ mod tests {
             None
         };
         eprintln!("O_DIRECT supported: work dir {disk}, /dev/shm {tmpfs:?}");
+        // procfs never accepts O_DIRECT: the refusal must say what was tried.
+        let b = backend(&[("posix.odirect", "1")]);
+        let e = rt()
+            .block_on(b.open("/proc/self/status", OpenFlags::read()))
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL), "{e}");
+        assert!(e.to_string().contains("O_DIRECT"), "{e}");
+        assert!(e.to_string().contains("/proc/self/status"), "{e}");
     }
 }
