@@ -1,20 +1,199 @@
-//! TEMPORARY stand-in (replaced by the buffer module at merge).
-/// buf
-pub struct AlignedBuf(Vec<u8>);
+//! The transfer buffer: a zeroed heap allocation aligned to a page (4096 bytes), so that it can be
+//! used with `O_DIRECT` (`--posix.odirect`) and matches IOR's page-aligned buffers (SPEC §2.6).
+//!
+//! Owns only the allocation. It must not know what is written into it (data signatures live in
+//! [`crate::ior::signature`]) nor how it is transferred (the backends).
+
+use std::alloc::{self, Layout};
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+use thiserror::Error;
+
+/// Alignment of every [`AlignedBuf`], in bytes (a page on the usual platforms).
+pub const BUFFER_ALIGN: usize = 4096;
+
+/// Errors building an [`AlignedBuf`].
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BufferError {
+    /// The size cannot be described as an allocation (overflows `isize` once aligned).
+    #[error("transfer buffer of {len} bytes is too large")]
+    TooLarge {
+        /// Requested length in bytes.
+        len: usize,
+    },
+    /// The allocator returned no memory.
+    #[error("cannot allocate a transfer buffer of {len} bytes (aligned to {align})")]
+    OutOfMemory {
+        /// Requested length in bytes.
+        len: usize,
+        /// Requested alignment in bytes.
+        align: usize,
+    },
+}
+
+/// A zero-initialised byte buffer whose start is aligned to [`BUFFER_ALIGN`].
+///
+/// Dereferences to `[u8]`. A length of 0 is allowed (no allocation is made; the empty slice
+/// still starts at an aligned address).
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: `AlignedBuf` uniquely owns its allocation (like `Vec<u8>`); no interior mutability.
+unsafe impl Send for AlignedBuf {}
+// SAFETY: shared references only give `&[u8]`.
+unsafe impl Sync for AlignedBuf {}
+
 impl AlignedBuf {
-    /// new
-    pub fn new(n: usize) -> Result<Self, String> {
-        Ok(AlignedBuf(vec![0; n]))
+    /// Allocates `len` zeroed bytes aligned to [`BUFFER_ALIGN`]. Fails (never aborts) when the
+    /// memory cannot be had.
+    pub fn new(len: usize) -> Result<Self, BufferError> {
+        if len == 0 {
+            // An aligned, non-null, never dereferenced address for the empty slice.
+            let ptr = NonNull::new(std::ptr::without_provenance_mut::<u8>(BUFFER_ALIGN))
+                .ok_or(BufferError::TooLarge { len })?;
+            return Ok(AlignedBuf { ptr, len });
+        }
+        let layout = Self::layout(len)?;
+        // SAFETY: `layout` has a non-zero size.
+        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(raw).ok_or(BufferError::OutOfMemory {
+            len,
+            align: BUFFER_ALIGN,
+        })?;
+        Ok(AlignedBuf { ptr, len })
+    }
+
+    fn layout(len: usize) -> Result<Layout, BufferError> {
+        Layout::from_size_align(len, BUFFER_ALIGN).map_err(|_| BufferError::TooLarge { len })
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the buffer holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Alignment guaranteed for the start of the buffer.
+    pub fn align(&self) -> usize {
+        BUFFER_ALIGN
     }
 }
-impl std::ops::Deref for AlignedBuf {
+
+impl Deref for AlignedBuf {
     type Target = [u8];
+
+    #[inline]
     fn deref(&self) -> &[u8] {
-        &self.0
+        // SAFETY: `ptr` is valid for `len` initialised (zeroed) bytes, or `len` is 0 and
+        // `ptr` is non-null and aligned.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
-impl std::ops::DerefMut for AlignedBuf {
+
+impl DerefMut for AlignedBuf {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
-        &mut self.0
+        // SAFETY: as in `deref`, and `&mut self` guarantees exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl AsRef<[u8]> for AlignedBuf {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl AsMut<[u8]> for AlignedBuf {
+    fn as_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+impl std::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlignedBuf")
+            .field("ptr", &self.ptr)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        if let Ok(layout) = Self::layout(self.len) {
+            // SAFETY: allocated in `new` with exactly this layout.
+            unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_and_zeroed() {
+        for len in [1usize, 7, 4096, 4097, 1 << 20] {
+            let b = AlignedBuf::new(len).unwrap();
+            assert_eq!(b.len(), len);
+            assert!(!b.is_empty());
+            assert_eq!(b.as_ptr() as usize % BUFFER_ALIGN, 0, "len {len}");
+            assert!(b.iter().all(|&x| x == 0));
+        }
+    }
+
+    #[test]
+    fn empty_buffer() {
+        let mut b = AlignedBuf::new(0).unwrap();
+        assert!(b.is_empty());
+        assert_eq!(b.len(), 0);
+        assert_eq!(&b[..], &[] as &[u8]);
+        assert_eq!(b.as_mut_ptr() as usize % BUFFER_ALIGN, 0);
+    }
+
+    #[test]
+    fn writable_and_readable() {
+        let mut b = AlignedBuf::new(10_000).unwrap();
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (i % 251) as u8;
+        }
+        assert_eq!(b[0], 0);
+        assert_eq!(b[9_999], (9_999 % 251) as u8);
+        let sum: u64 = b.iter().map(|&x| x as u64).sum();
+        let expect: u64 = (0..10_000u64).map(|i| i % 251).sum();
+        assert_eq!(sum, expect);
+    }
+
+    #[test]
+    fn too_large_is_an_error_not_an_abort() {
+        assert_eq!(
+            AlignedBuf::new(usize::MAX).unwrap_err(),
+            BufferError::TooLarge { len: usize::MAX }
+        );
+        // Describable but impossible to satisfy.
+        let len = (isize::MAX as usize) - 2 * BUFFER_ALIGN;
+        match AlignedBuf::new(len) {
+            Err(BufferError::OutOfMemory { .. }) => {}
+            other => panic!("expected OutOfMemory, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<AlignedBuf>();
+        let b = AlignedBuf::new(64).unwrap();
+        let h = std::thread::spawn(move || b.len());
+        assert_eq!(h.join().unwrap(), 64);
     }
 }

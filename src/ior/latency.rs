@@ -1,29 +1,342 @@
-//! TEMPORARY stand-in (replaced by the latency module at merge).
+//! Per-rank transfer latency recording and its merge over ranks (beyond IOR).
+//!
+//! Owns [`LatencyRecorder`] (an HDR histogram of nanoseconds, 1 ns .. 1 hour, 3 significant
+//! digits, no auto-resize), its wire form between ranks ([`LatencyRecorder::serialize`], HDR V2)
+//! and the reduction to [`LatencySummary`] (seconds, plus the merged histogram as base64 of its
+//! V2-deflate serialization, readable by any HdrHistogram implementation). It must not time
+//! anything itself (the engine measures and calls [`LatencyRecorder::record`]) nor know about
+//! phases or output formats.
+
 use crate::ior::results::LatencySummary;
-/// rec
-#[derive(Default)]
-pub struct LatencyRecorder {
-    n: u64,
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
+use hdrhistogram::Histogram;
+use thiserror::Error;
+
+/// Lowest value the histogram distinguishes, in nanoseconds.
+pub const LOWEST_NS: u64 = 1;
+/// Highest value the histogram tracks (one hour), in nanoseconds; larger values are clamped.
+pub const HIGHEST_NS: u64 = 3_600_000_000_000;
+/// Significant decimal digits kept.
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// Errors merging or decoding latency histograms.
+#[derive(Debug, Error)]
+pub enum LatencyError {
+    /// A rank's serialized histogram could not be read.
+    #[error("cannot decode latency histogram of part {part}: {message}")]
+    Decode {
+        /// Index of the part in the input.
+        part: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// A histogram does not fit the merged one (different bounds).
+    #[error("cannot merge latency histogram of part {part}: {message}")]
+    Merge {
+        /// Index of the part in the input.
+        part: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// The merged histogram could not be serialized.
+    #[error("cannot serialize latency histogram: {0}")]
+    Serialize(String),
+    /// A base64 string is malformed.
+    #[error("invalid base64 latency histogram: {0}")]
+    Base64(String),
 }
+
+fn new_histogram() -> Histogram<u64> {
+    // The bounds are constants that satisfy the constructor's rules (low >= 1, high >= 2*low,
+    // sigfig <= 5), so this cannot fail.
+    let mut h = Histogram::new_with_bounds(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+        .expect("constant histogram bounds are valid");
+    h.auto(false);
+    h
+}
+
+/// One rank's transfer latencies of one phase, in nanoseconds.
+#[derive(Debug, Clone)]
+pub struct LatencyRecorder {
+    hist: Histogram<u64>,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LatencyRecorder {
-    /// new
+    /// An empty recorder (allocates the histogram's counters once, about 256 KiB).
     pub fn new() -> Self {
-        Self::default()
+        LatencyRecorder {
+            hist: new_histogram(),
+        }
     }
-    /// record
-    pub fn record(&mut self, _ns: u64) {
-        self.n += 1;
+
+    /// Records one transfer of `ns` nanoseconds; values above one hour are clamped. No
+    /// allocation, no failure: meant for the transfer loop.
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        self.hist.saturating_record(ns);
     }
-    /// reset
+
+    /// Records one transfer given as a [`std::time::Duration`].
+    #[inline]
+    pub fn record_duration(&mut self, d: std::time::Duration) {
+        self.record(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// Number of transfers recorded.
+    pub fn len(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.hist.is_empty()
+    }
+
+    /// Forgets every value (keeps the allocation), for the next phase.
     pub fn reset(&mut self) {
-        self.n = 0;
+        self.hist.reset();
     }
-    /// ser
+
+    /// The underlying histogram (nanoseconds).
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+
+    /// This rank's histogram in HDR V2 form (uncompressed: cheap to produce; it only travels
+    /// between ranks), for [`LatencyRecorder::merge_serialized`].
     pub fn serialize(&self) -> Vec<u8> {
-        self.n.to_le_bytes().to_vec()
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail, and V2 serialization of a u64 histogram has no
+        // other failure than an I/O error; an error would leave `out` empty, which
+        // `merge_serialized` then reports.
+        if V2Serializer::new().serialize(&self.hist, &mut out).is_err() {
+            out.clear();
+        }
+        out
     }
-    /// merge
-    pub fn merge_serialized(_p: &[Vec<u8>]) -> Result<LatencySummary, String> {
-        Ok(LatencySummary::default())
+
+    /// Merges the serialized histograms of all ranks into one summary (seconds).
+    pub fn merge_serialized(parts: &[Vec<u8>]) -> Result<LatencySummary, LatencyError> {
+        let mut merged = new_histogram();
+        let mut de = Deserializer::new();
+        for (i, part) in parts.iter().enumerate() {
+            let h: Histogram<u64> =
+                de.deserialize(&mut part.as_slice())
+                    .map_err(|e| LatencyError::Decode {
+                        part: i,
+                        message: format!("{e:?}"),
+                    })?;
+            merged.add(&h).map_err(|e| LatencyError::Merge {
+                part: i,
+                message: format!("{e:?}"),
+            })?;
+        }
+        summarize(&merged)
+    }
+
+    /// This recorder alone as a summary (one rank).
+    pub fn summary(&self) -> Result<LatencySummary, LatencyError> {
+        summarize(&self.hist)
+    }
+}
+
+const NS: f64 = 1e-9;
+
+/// The summary (seconds) of a histogram of nanoseconds, with the histogram as base64 of its
+/// V2-deflate serialization. An empty histogram gives zeros.
+pub fn summarize(h: &Histogram<u64>) -> Result<LatencySummary, LatencyError> {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .map_err(|e| LatencyError::Serialize(format!("{e:?}")))?;
+    let histogram = base64_encode(&bytes);
+    if h.is_empty() {
+        return Ok(LatencySummary {
+            histogram,
+            ..Default::default()
+        });
+    }
+    Ok(LatencySummary {
+        count: h.len(),
+        mean: h.mean() * NS,
+        min: h.min() as f64 * NS,
+        p50: h.value_at_quantile(0.50) as f64 * NS,
+        p90: h.value_at_quantile(0.90) as f64 * NS,
+        p99: h.value_at_quantile(0.99) as f64 * NS,
+        p999: h.value_at_quantile(0.999) as f64 * NS,
+        max: h.max() as f64 * NS,
+        histogram,
+    })
+}
+
+/// Decodes [`LatencySummary::histogram`] back into a histogram of nanoseconds.
+pub fn decode_histogram(b64: &str) -> Result<Histogram<u64>, LatencyError> {
+    let bytes = base64_decode(b64)?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| LatencyError::Decode {
+            part: 0,
+            message: format!("{e:?}"),
+        })
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (RFC 4648, with padding).
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Result<Vec<u8>, LatencyError> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for c in s.bytes() {
+        let v = B64
+            .iter()
+            .position(|&x| x == c)
+            .ok_or_else(|| LatencyError::Base64(format!("unexpected character {:?}", c as char)))?;
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    if bits >= 6 {
+        return Err(LatencyError::Base64("truncated input".into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Relative precision of 3 significant digits, with a little room.
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= b.abs() * 2e-3
+    }
+
+    #[test]
+    fn uniform_microseconds() {
+        let mut r = LatencyRecorder::new();
+        for us in 1..=1000u64 {
+            r.record(us * 1000);
+        }
+        assert_eq!(r.len(), 1000);
+        let s = r.summary().unwrap();
+        assert_eq!(s.count, 1000);
+        assert!(close(s.p50, 500e-6), "p50 {}", s.p50);
+        assert!(close(s.p90, 900e-6), "p90 {}", s.p90);
+        assert!(close(s.p99, 990e-6), "p99 {}", s.p99);
+        assert!(close(s.p999, 999e-6), "p999 {}", s.p999);
+        assert!(close(s.min, 1e-6), "min {}", s.min);
+        assert!(close(s.max, 1000e-6), "max {}", s.max);
+        assert!(close(s.mean, 500.5e-6), "mean {}", s.mean);
+    }
+
+    #[test]
+    fn merge_of_ranks_equals_one_recorder() {
+        let mut all = LatencyRecorder::new();
+        let mut a = LatencyRecorder::new();
+        let mut b = LatencyRecorder::new();
+        for i in 0..5000u64 {
+            let v = 100 + (i * 7919) % 3_000_000;
+            all.record(v);
+            if i % 3 == 0 {
+                a.record(v);
+            } else {
+                b.record(v);
+            }
+        }
+        let merged = LatencyRecorder::merge_serialized(&[a.serialize(), b.serialize()]).unwrap();
+        let single = all.summary().unwrap();
+        assert_eq!(merged, single);
+        assert_eq!(merged.count, 5000);
+        // The carried histogram decodes to the same distribution.
+        let h = decode_histogram(&merged.histogram).unwrap();
+        assert_eq!(h.len(), 5000);
+        assert_eq!(h, *all.histogram());
+    }
+
+    #[test]
+    fn out_of_range_values_saturate() {
+        let mut r = LatencyRecorder::new();
+        r.record(0);
+        r.record(u64::MAX);
+        r.record_duration(std::time::Duration::from_secs(10 * 3600));
+        assert_eq!(r.len(), 3);
+        let s = r.summary().unwrap();
+        assert_eq!(s.min, 0.0);
+        assert!(close(s.max, 3600.0), "max {}", s.max);
+    }
+
+    #[test]
+    fn empty_and_reset() {
+        let mut r = LatencyRecorder::new();
+        assert!(r.is_empty());
+        let s = LatencyRecorder::merge_serialized(&[r.serialize(), r.serialize()]).unwrap();
+        assert_eq!(s.count, 0);
+        assert_eq!(s.max, 0.0);
+        assert_eq!(decode_histogram(&s.histogram).unwrap().len(), 0);
+        let s = LatencyRecorder::merge_serialized(&[]).unwrap();
+        assert_eq!(s.count, 0);
+        r.record(5);
+        assert_eq!(r.len(), 1);
+        r.reset();
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        let mut r = LatencyRecorder::new();
+        r.record(1000);
+        let e = LatencyRecorder::merge_serialized(&[r.serialize(), vec![1, 2, 3]]).unwrap_err();
+        assert!(matches!(e, LatencyError::Decode { part: 1, .. }), "{e}");
+        assert!(decode_histogram("not base64!").is_err());
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases: [(&str, &str); 7] = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, enc) in cases {
+            assert_eq!(base64_encode(plain.as_bytes()), enc);
+            assert_eq!(base64_decode(enc).unwrap(), plain.as_bytes());
+        }
+        let all: Vec<u8> = (0..=255u8).collect();
+        assert_eq!(base64_decode(&base64_encode(&all)).unwrap(), all);
     }
 }

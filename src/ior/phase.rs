@@ -149,7 +149,7 @@ pub async fn transfer_loop(
     let fsync_per_write = is_write && p.fsync_per_write != 0;
     let len = spec.seq.len();
     let xfer_bytes = buf.len() as u64;
-    let progress_on = progress.enabled();
+    let progress_on = progress.is_enabled();
 
     let mut out = LoopOutcome::default();
     if len == 0 {
