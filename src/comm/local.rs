@@ -41,13 +41,7 @@ impl LocalComm {
     pub fn group(size: usize, tasks_per_node: usize) -> Vec<LocalComm> {
         let size = size.max(1);
         let nodes = (0..size)
-            .map(|r| {
-                if tasks_per_node == 0 {
-                    0
-                } else {
-                    r / tasks_per_node
-                }
-            })
+            .map(|r| r.checked_div(tasks_per_node).unwrap_or(0))
             .collect();
         Self::group_with_nodes(size, nodes)
     }

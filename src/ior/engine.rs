@@ -121,7 +121,7 @@ pub async fn run_tests(ctx: RankContext<'_>, tests: &[IorParams]) -> RunOutcome 
         }
     }
     // The summary of completed phases is produced also after an error.
-    if let Some(r) = reporter.as_deref_mut() {
+    if let Some(r) = reporter {
         if let Err(e) = r.run_end(run, &outcome.tests, &machine::ctime_now()) {
             outcome
                 .error
@@ -299,7 +299,7 @@ async fn run_test(
                 _ => log::line(&format!("Pairs deadlineForStonewallingaccessed: {pairs}")),
             }
         }
-        if let (Some(r), Some(res)) = (reporter.as_deref_mut(), state.results.as_ref()) {
+        if let (Some(r), Some(res)) = (reporter, state.results.as_ref()) {
             r.test_end(res)?;
         }
     }
@@ -453,7 +453,7 @@ async fn run_repetition(
                 iteration: rep,
                 total_time: machine::now() - s,
             });
-            push_entry(entry, reporter.as_deref_mut(), state)?;
+            push_entry(entry, reporter, state)?;
         }
     } else {
         comm.barrier()?;

@@ -174,7 +174,8 @@ pub fn outlier_warnings(params: &IorParams, phase: Phase, g: &Gathered, host: &s
     if params.outlier_threshold <= 0 || g.ranks.is_empty() {
         return Vec::new();
     }
-    let measures: [(&str, fn(&RankTimes) -> f64); 5] = [
+    type Measure = (&'static str, fn(&RankTimes) -> f64);
+    let measures: [Measure; 5] = [
         ("start time", |r| r.t[0]),
         ("elapsed create time", |r| r.t[1] - r.t[0]),
         ("elapsed transfer time", |r| r.t[3] - r.t[2]),

@@ -141,6 +141,7 @@ pub struct RemoveResult {
 /// One entry of a test's Results, in execution order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)] // a handful per test; boxing would only add indirection
 pub enum ResultEntry {
     /// A write or read row.
     Phase(PhaseResult),
