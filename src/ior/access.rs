@@ -175,6 +175,34 @@ pub fn random_permutation(n: usize, seed: u32) -> Vec<usize> {
     perm
 }
 
+/// IOR's `-vv` line `#File Hits Dist:` for `-Z` (print each value after a space): from the
+/// read-phase pretend ranks of all ranks, `h[k]` = number of files read by exactly `k` ranks,
+/// listed from `k = 0` until the listed files add up to `numTasks`. Every rank can compute it
+/// (pretend ranks are deterministic), IOR prints it on rank 0.
+pub fn file_hits_distribution(params: &IorParams, layout: &TaskLayout, rep: usize) -> Vec<usize> {
+    let n = layout.num_tasks.max(1);
+    let mut readers = vec![0usize; n];
+    for rank in 0..n {
+        readers[pretend_rank(params, layout, rank, ReorderPhase::Read, rep) % n] += 1;
+    }
+    let mut hits = vec![0usize; n];
+    for &c in &readers {
+        if c < n {
+            hits[c] += 1;
+        }
+    }
+    let mut out = Vec::new();
+    let mut files = 0;
+    for &h in &hits {
+        if files >= n {
+            break;
+        }
+        out.push(h);
+        files += h;
+    }
+    out
+}
+
 /// The `-z` seed of one rank (SPEC §2.4).
 ///
 /// `--random-offset-seed` of -1 means "time": `now` is used; for a shared file the engine must
@@ -942,6 +970,40 @@ mod tests {
             .map(|r| pretend_rank(&p, &l, r, ReorderPhase::Read, 0))
             .collect();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn file_hits_distribution_counts_readers_per_file() {
+        let l = one_node(6);
+        let perm = IorParams {
+            reorder_tasks_random: 2,
+            ..IorParams::default()
+        };
+        assert_eq!(file_hits_distribution(&perm, &l, 0), vec![0, 6]);
+        let none = IorParams::default();
+        assert_eq!(file_hits_distribution(&none, &l, 0), vec![0, 6]);
+        // -Z once: compare with a direct count of the pretend ranks.
+        let z = IorParams {
+            reorder_tasks_random: 1,
+            reorder_tasks_random_seed: 3,
+            ..IorParams::default()
+        };
+        let l = one_node(16);
+        let got = file_hits_distribution(&z, &l, 0);
+        let mut readers = [0usize; 16];
+        for r in 0..16 {
+            readers[pretend_rank(&z, &l, r, ReorderPhase::Read, 0)] += 1;
+        }
+        assert_eq!(got.iter().sum::<usize>(), 16, "every file counted once");
+        let weighted: usize = got.iter().enumerate().map(|(k, h)| k * h).sum();
+        assert_eq!(weighted, 16, "every reader counted once");
+        for (k, h) in got.iter().enumerate() {
+            assert_eq!(*h, readers.iter().filter(|&&c| c == k).count());
+        }
+        assert!(
+            got[0] > 0,
+            "-Z once with 16 tasks is not a permutation for this seed"
+        );
     }
 
     #[test]
