@@ -395,8 +395,10 @@ impl OffsetSequence {
         }
     }
 
-    /// File offset of the `i`-th transfer (`i < len()`; larger `i` continue the pattern with
-    /// segment numbers beyond `segmentCount`, except for `-z -z` which panics). O(1).
+    /// File offset of the `i`-th transfer, O(1), no allocation. Meant for `i < len()`; larger `i`
+    /// continue sequential and shuffled patterns past `segmentCount` and reuse the blocks of
+    /// `-z -z` cyclically (IOR's wear-out continuation wraps at `segmentCount`: pass `i % len()`).
+    /// Panics only if called on an empty sequence whose pattern stores offsets.
     #[inline]
     pub fn get(&self, i: u64) -> u64 {
         let (seg, j) = self.div.divmod(i);
@@ -404,7 +406,14 @@ impl OffsetSequence {
             Kind::Sequential => seg * self.seg_stride + self.base + j * self.xfer,
             Kind::Shuffled32(slots) => seg * self.seg_stride + slots[j as usize] as u64 * self.xfer,
             Kind::Shuffled64(slots) => seg * self.seg_stride + slots[j as usize] * self.xfer,
-            Kind::RandomBlocks(blocks) => blocks[seg as usize] + j * self.xfer,
+            Kind::RandomBlocks(blocks) => {
+                let s = seg as usize;
+                let start = match blocks.get(s) {
+                    Some(&b) => b,
+                    None => blocks[s % blocks.len()],
+                };
+                start + j * self.xfer
+            }
         }
     }
 
@@ -786,6 +795,9 @@ mod tests {
         assert_eq!(seq.get(0), 64 * 20 * 2 - 64);
         assert_eq!(seq.get(7), 64 * 20 * 2 - 8);
         assert_eq!(seq.get(8), a[8]);
+        // Beyond len(): blocks are reused cyclically.
+        let plain = OffsetSequence::new(&p, &l, 0, 0, None);
+        assert_eq!(plain.get(plain.len() + 9), a[9]);
         // No effect on other patterns.
         p.random_offset = 0;
         let s = OffsetSequence::new(&p, &l, 1, 0, None).with_last_block_first();
