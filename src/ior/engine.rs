@@ -148,6 +148,8 @@ struct TestRun<'a> {
     progress: &'a Progress,
     host: String,
     test_start: f64,
+    /// Rank 0's clock at test start: the `-z` seed when none is given (same for every phase).
+    seed_now: u64,
 }
 
 fn apply_layout_overrides(params: &IorParams, mut layout: TaskLayout) -> TaskLayout {
@@ -219,6 +221,7 @@ async fn run_test(
         progress,
         host: run.hostname.clone(),
         test_start: machine::now(),
+        seed_now: comm.bcast_u64(machine::unix_time(), 0)?,
     };
 
     // Header of the test (rank 0): Path and FS lines come from the backend's statfs.
@@ -590,7 +593,6 @@ async fn timed_phase(
     let dry = params.dry_run != 0;
 
     // Offsets (generated before the timers, as IOR does).
-    let seed_now = comm.bcast_u64(machine::unix_time(), 0)?;
     let file_size = if phase == Phase::Read && params.random_offset >= 2 && !dry {
         Some(
             t.backend
@@ -601,8 +603,11 @@ async fn timed_phase(
     } else {
         None
     };
-    let seed = access::random_seed(params, pretend_rank, seed_now);
-    let seq = OffsetSequence::new(params, &t.layout, pretend_rank, seed, file_size);
+    let seed = access::random_seed(params, pretend_rank, t.seed_now);
+    let mut seq = OffsetSequence::new(params, &t.layout, pretend_rank, seed, file_size);
+    if phase == Phase::Write && (params.file_per_proc != 0 || rank == 0) {
+        seq = seq.with_last_block_first();
+    }
     signature::fill_base(
         &mut t.buf,
         params.data_packet_type,
@@ -809,9 +814,11 @@ async fn check_pass(
 ) -> Result<i64, EngineError> {
     let comm = t.comm;
     let params = t.params;
-    let seed_now = comm.bcast_u64(machine::unix_time(), 0)?;
-    let seed = access::random_seed(params, pretend_rank, seed_now);
-    let seq = OffsetSequence::new(params, &t.layout, pretend_rank, seed, None);
+    let seed = access::random_seed(params, pretend_rank, t.seed_now);
+    let mut seq = OffsetSequence::new(params, &t.layout, pretend_rank, seed, None);
+    if params.file_per_proc != 0 || comm.rank() == 0 {
+        seq = seq.with_last_block_first();
+    }
     let mut errors = 0;
     if params.dry_run == 0 {
         let f = t
