@@ -23,13 +23,25 @@ fn run(args: &str) -> Vec<(Phase, f64)> {
     driver::validate_all(&mut parsed.tests, world, 0).expect("benchmark arguments are valid");
     let run = machine::run_info("harness_overhead");
     let reporter = output::reporter_for(SummaryFormat::Default, Box::new(std::io::sink()));
-    let outcome = driver::run_local(&parsed.global, Arc::new(parsed.tests), &run, reporter, world);
+    let outcome = driver::run_local(
+        &parsed.global,
+        Arc::new(parsed.tests),
+        &run,
+        reporter,
+        world,
+    );
     assert!(outcome.error.is_none(), "run failed: {:?}", outcome.error);
     let mut out = Vec::new();
     for t in &outcome.tests {
         for e in &t.entries {
             if let ResultEntry::Phase(p) = e {
-                let per_rank = p.per_rank.iter().map(|r| r.transfers).max().unwrap_or(1).max(1);
+                let per_rank = p
+                    .per_rank
+                    .iter()
+                    .map(|r| r.transfers)
+                    .max()
+                    .unwrap_or(1)
+                    .max(1);
                 out.push((p.access, p.wrrd_time / per_rank as f64 * 1e9));
             }
         }
@@ -62,19 +74,37 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (args, transfers) = if full {
-        ("-a DUMMY -b 256m -t 4k -s 4 -F -w -r -i 5 -N 2", 4 * 65536u64)
+        (
+            "-a DUMMY -b 256m -t 4k -s 4 -F -w -r -i 5 -N 2",
+            4 * 65536u64,
+        )
     } else {
         ("-a DUMMY -b 1m -t 4k -s 2 -F -w -r -i 2 -N 2", 512u64)
     };
     let rows = run(args);
-    let write: Vec<f64> = rows.iter().filter(|r| r.0 == Phase::Write).map(|r| r.1).collect();
-    let read: Vec<f64> = rows.iter().filter(|r| r.0 == Phase::Read).map(|r| r.1).collect();
+    let write: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.0 == Phase::Write)
+        .map(|r| r.1)
+        .collect();
+    let read: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.0 == Phase::Read)
+        .map(|r| r.1)
+        .collect();
     assert!(!write.is_empty() && !read.is_empty(), "both phases ran");
     let floor = median((0..5).map(|_| floor_ns(transfers)).collect());
     let (w, r) = (median(write), median(read));
     println!("harness cost per transfer per task (DUMMY, 4 KiB, 2 tasks), median of repetitions");
-    println!("{:<28} {:>10} {:>12} {:>12}", "", "ns", "vs floor", "vs IOR 37ns");
-    for (name, v) in [("benchfs-bench write", w), ("benchfs-bench read", r), ("floor (clock+call)", floor)] {
+    println!(
+        "{:<28} {:>10} {:>12} {:>12}",
+        "", "ns", "vs floor", "vs IOR 37ns"
+    );
+    for (name, v) in [
+        ("benchfs-bench write", w),
+        ("benchfs-bench read", r),
+        ("floor (clock+call)", floor),
+    ] {
         println!(
             "{:<28} {:>10.1} {:>12.2} {:>12.2}",
             name,

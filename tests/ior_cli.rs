@@ -31,16 +31,47 @@ fn json_on_stdout_is_valid_with_warnings_and_verbose() {
     // DUMMY always provokes the file-size warnings; -v adds remove rows and the max object.
     let run = run_once(
         dir.path(),
-        &["-a", "DUMMY", "-N", "2", "-b", "4m", "-t", "1m", "-s", "2", "-F", "-w", "-r", "-i", "2", "-v", "-o", f.to_str().unwrap(), "-O", "summaryFormat=JSON"],
+        &[
+            "-a",
+            "DUMMY",
+            "-N",
+            "2",
+            "-b",
+            "4m",
+            "-t",
+            "1m",
+            "-s",
+            "2",
+            "-F",
+            "-w",
+            "-r",
+            "-i",
+            "2",
+            "-v",
+            "-o",
+            f.to_str().unwrap(),
+            "-O",
+            "summaryFormat=JSON",
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("WARNING: Expected aggregate file size"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("WARNING: Expected aggregate file size"),
+        "{}",
+        run.stderr
+    );
     let v = json(&run.stdout);
     let tests = v["tests"].as_array().expect("tests");
     assert_eq!(tests.len(), 1);
     let results = tests[0]["Results"].as_array().expect("Results");
-    let kinds: Vec<&str> = results.iter().map(|r| r["access"].as_str().unwrap_or("")).collect();
-    assert_eq!(kinds, ["write", "read", "remove", "write", "read", "remove"]);
+    let kinds: Vec<&str> = results
+        .iter()
+        .map(|r| r["access"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["write", "read", "remove", "write", "read", "remove"]
+    );
     assert!(tests[0]["max"]["writeMiB"].is_number());
     assert_eq!(v["summary"].as_array().map(Vec::len), Some(2));
 }
@@ -53,13 +84,28 @@ fn json_summary_file_with_script_of_several_tests() {
         "IOR START\n api=POSIX\n testFile={d}/scripted\n repetitions=2\n writeFile=1\n readFile=1\n filePerProc=1\n blockSize=1m\n transferSize=256k\n segmentCount=2\nRUN\n filePerProc=0\n transferSize=64k\nRUN\n api=DUMMY\n --dummy.delay-xfer=10\n repetitions=1\nRUN\nIOR STOP\n"
     );
     std::fs::write(dir.path().join("s.ior"), script).unwrap();
-    let run = run_once(dir.path(), &["-N", "2", "-f", "s.ior", "-O", "summaryFormat=JSON", "-O", "summaryFile=out.json"]);
+    let run = run_once(
+        dir.path(),
+        &[
+            "-N",
+            "2",
+            "-f",
+            "s.ior",
+            "-O",
+            "summaryFormat=JSON",
+            "-O",
+            "summaryFile=out.json",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.trim(), "Writing output to out.json");
     let v = json(&std::fs::read_to_string(dir.path().join("out.json")).unwrap());
     let tests = v["tests"].as_array().expect("tests");
     assert_eq!(tests.len(), 3);
-    let ids: Vec<i64> = tests.iter().map(|t| t["TestID"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = tests
+        .iter()
+        .map(|t| t["TestID"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, [0, 1, 2]);
     assert_eq!(tests[2]["Options"]["api"], "DUMMY");
     assert_eq!(tests[1]["Options"]["access"], "single-shared-file");
@@ -70,7 +116,27 @@ fn json_summary_file_with_script_of_several_tests() {
 fn csv_output_has_one_row_per_phase() {
     let dir = scratch();
     let f = dir.path().join("c");
-    let run = run_once(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "1m", "-t", "256k", "-w", "-r", "-i", "2", "-o", f.to_str().unwrap(), "-O", "summaryFormat=CSV"]);
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "1m",
+            "-t",
+            "256k",
+            "-w",
+            "-r",
+            "-i",
+            "2",
+            "-o",
+            f.to_str().unwrap(),
+            "-O",
+            "summaryFormat=CSV",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines[0], "access,bw(MiB/s),IOPS,Latency,block(KiB),xfer(KiB),open(s),wr/rd(s),close(s),total(s),numTasks,iter");
@@ -90,13 +156,36 @@ fn stonewall_wear_out_equalises_ranks_and_limits_the_read() {
     let run = run_once(
         dir.path(),
         &[
-            "-a", "DUMMY", "-N", "2", "-b", "100g", "-t", "1m", "-F", "-w", "-r", "-D", "1",
-            "-O", "stoneWallingWearOut=1", "--dummy.delay-xfer=1000", "-o", f.to_str().unwrap(),
-            "-O", "summaryFormat=JSON", "--json", doc.to_str().unwrap(),
+            "-a",
+            "DUMMY",
+            "-N",
+            "2",
+            "-b",
+            "100g",
+            "-t",
+            "1m",
+            "-F",
+            "-w",
+            "-r",
+            "-D",
+            "1",
+            "-O",
+            "stoneWallingWearOut=1",
+            "--dummy.delay-xfer=1000",
+            "-o",
+            f.to_str().unwrap(),
+            "-O",
+            "summaryFormat=JSON",
+            "--json",
+            doc.to_str().unwrap(),
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("stonewalling pairs accessed min:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stonewalling pairs accessed min:"),
+        "{}",
+        run.stderr
+    );
     let v = json(&run.stdout);
     let write = &v["summary"][0];
     assert_eq!(write["operation"], "write");
@@ -104,16 +193,30 @@ fn stonewall_wear_out_equalises_ranks_and_limits_the_read() {
     assert!(write["StoneWallbwMeanMIB"].is_number());
     let d = json(&std::fs::read_to_string(&doc).unwrap());
     let results = d["tests"][0]["results"].as_array().expect("results");
-    let phases: Vec<&Value> = results.iter().filter(|r| r["access"] == "write" || r["access"] == "read").collect();
+    let phases: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["access"] == "write" || r["access"] == "read")
+        .collect();
     assert_eq!(phases.len(), 2);
     let w = phases[0];
     let pairs_max = w["stonewall"]["pairs_max"].as_i64().unwrap();
-    assert!(pairs_max > 0 && pairs_max < 100 * 1024, "the wall was hit: {pairs_max}");
+    assert!(
+        pairs_max > 0 && pairs_max < 100 * 1024,
+        "the wall was hit: {pairs_max}"
+    );
     for r in w["per_rank"].as_array().unwrap() {
-        assert_eq!(r["transfers"].as_i64().unwrap(), pairs_max, "wear-out equalises ranks");
+        assert_eq!(
+            r["transfers"].as_i64().unwrap(),
+            pairs_max,
+            "wear-out equalises ranks"
+        );
     }
     for r in phases[1]["per_rank"].as_array().unwrap() {
-        assert_eq!(r["transfers"].as_i64().unwrap(), pairs_max, "read limited to the write's pairs");
+        assert_eq!(
+            r["transfers"].as_i64().unwrap(),
+            pairs_max,
+            "read limited to the write's pairs"
+        );
     }
 }
 
@@ -124,16 +227,56 @@ fn constant_reordering_reads_the_neighbours_file_on_emulated_nodes() {
     let fs = f.to_str().unwrap();
     let run = run_once(
         dir.path(),
-        &["-a", "POSIX", "-N", "2", "--tasks-per-node", "1", "-b", "1m", "-t", "256k", "-F", "-w", "-r", "-R", "-C", "-G", "5", "-vvv", "-o", fs],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "--tasks-per-node",
+            "1",
+            "-b",
+            "1m",
+            "-t",
+            "256k",
+            "-F",
+            "-w",
+            "-r",
+            "-R",
+            "-C",
+            "-G",
+            "5",
+            "-vvv",
+            "-o",
+            fs,
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("task 0 reading {fs}.00000001")), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("task 1 reading {fs}.00000000")), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("task 0 reading {fs}.00000001")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("task 1 reading {fs}.00000000")),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("Incorrect data"), "{}", run.stderr);
     // On one node -C is a no-op, and benchfs-bench says so.
-    let run = run_once(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "1m", "-t", "256k", "-F", "-w", "-r", "-C", "-o", fs]);
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a", "POSIX", "-N", "2", "-b", "1m", "-t", "256k", "-F", "-w", "-r", "-C", "-o", fs,
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("-C (reorderTasks) has no effect"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("-C (reorderTasks) has no effect"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -141,9 +284,33 @@ fn random_blocks_work_for_writes() {
     // IOR divides by zero here (shm_random_zz_write_SIGFPE.txt); benchfs-bench uses the expected size.
     let dir = scratch();
     let f = dir.path().join("zz");
-    let run = run_once(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "1m", "-t", "64k", "-s", "4", "-z", "-z", "-w", "-r", "-o", f.to_str().unwrap()]);
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "1m",
+            "-t",
+            "64k",
+            "-s",
+            "4",
+            "-z",
+            "-z",
+            "-w",
+            "-r",
+            "-o",
+            f.to_str().unwrap(),
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("ordering in a file  : random"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("ordering in a file  : random"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -151,13 +318,36 @@ fn result_document_records_build_and_latency() {
     let dir = scratch();
     let f = dir.path().join("doc");
     let doc = dir.path().join("doc.json");
-    let run = run_once(dir.path(), &["-a", "POSIX", "-N", "3", "-b", "2m", "-t", "64k", "-w", "-r", "-o", f.to_str().unwrap(), "--json", doc.to_str().unwrap()]);
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "3",
+            "-b",
+            "2m",
+            "-t",
+            "64k",
+            "-w",
+            "-r",
+            "-o",
+            f.to_str().unwrap(),
+            "--json",
+            doc.to_str().unwrap(),
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let d = json(&std::fs::read_to_string(&doc).unwrap());
     assert_eq!(d["schema_version"], 1);
-    assert!(d["build"]["git_commit"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(d["build"]["git_commit"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty()));
     let rows = d["tests"][0]["results"].as_array().unwrap();
-    let w = rows.iter().find(|r| r["access"] == "write").expect("write row");
+    let w = rows
+        .iter()
+        .find(|r| r["access"] == "write")
+        .expect("write row");
     assert_eq!(w["per_rank"].as_array().unwrap().len(), 3);
     assert_eq!(w["latency_hist"]["count"].as_u64(), Some(3 * 32));
     let p50 = w["latency_hist"]["p50"].as_f64().unwrap();
@@ -173,33 +363,78 @@ fn rejects(args: &[&str], message: &str) {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = run_in(dir.path(), &argv);
     assert_eq!(run.code, 1, "{args:?}: {}", run.merged);
-    assert!(run.stderr.contains(message), "{args:?}: expected {message:?} in:\n{}", run.stderr);
-    assert_eq!(files_in(dir.path()), Vec::<String>::new(), "{args:?} touched files");
+    assert!(
+        run.stderr.contains(message),
+        "{args:?}: expected {message:?} in:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        Vec::<String>::new(),
+        "{args:?} touched files"
+    );
 }
 
 #[test]
 fn bad_input_is_rejected_before_any_file_is_touched() {
-    rejects(&["-a", "POSIX", "--bogus", "-o", "{D}/f"], "Error invalid argument: --bogus");
-    rejects(&["-a", "POSIX", "-o", "{D}/f", "-b"], "Error, argument missing for option -b");
+    rejects(
+        &["-a", "POSIX", "--bogus", "-o", "{D}/f"],
+        "Error invalid argument: --bogus",
+    );
+    rejects(
+        &["-a", "POSIX", "-o", "{D}/f", "-b"],
+        "Error, argument missing for option -b",
+    );
     rejects(&["-a", "NOPE", "-o", "{D}/f"], "Unrecognized I/O API");
-    rejects(&["-a", "POSIX", "-b", "1m", "-t", "3m", "-o", "{D}/f"], "ERROR:");
-    rejects(&["-a", "POSIX", "-t", "0", "-o", "{D}/f"], "test will not complete with zero transfer size");
+    rejects(
+        &["-a", "POSIX", "-b", "1m", "-t", "3m", "-o", "{D}/f"],
+        "ERROR:",
+    );
+    rejects(
+        &["-a", "POSIX", "-t", "0", "-o", "{D}/f"],
+        "test will not complete with zero transfer size",
+    );
     rejects(&["-a", "POSIX", "-C", "-Z", "-o", "{D}/f"], "ERROR:");
     rejects(&["-a", "POSIX", "-R", "-o", "{D}/f"], "use -G");
-    rejects(&["-a", "POSIX", "-O", "bogusKey=1", "-o", "{D}/f"], "Unrecognized parameter \"bogusKey\"");
+    rejects(
+        &["-a", "POSIX", "-O", "bogusKey=1", "-o", "{D}/f"],
+        "Unrecognized parameter \"bogusKey\"",
+    );
     rejects(&["-a", "POSIX", "-f", "{D}/missing.ior"], "missing.ior");
-    rejects(&["-a", "POSIX", "-O", "stoneWallingWearOut=1", "-o", "{D}/f"], "ERROR:");
+    rejects(
+        &["-a", "POSIX", "-O", "stoneWallingWearOut=1", "-o", "{D}/f"],
+        "ERROR:",
+    );
 }
 
 #[test]
 fn a_path_that_cannot_be_created_is_a_clear_error() {
     let dir = scratch();
     let f = dir.path().join("no/such/dir/f");
-    let run = run_once(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "1m", "-t", "256k", "-w", "-o", f.to_str().unwrap()]);
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "1m",
+            "-t",
+            "256k",
+            "-w",
+            "-o",
+            f.to_str().unwrap(),
+        ],
+    );
     assert_eq!(run.code, 1, "{}", run.merged);
     assert!(run.stderr.contains("Cannot create file"), "{}", run.stderr);
     // The summary of completed phases (none) is still printed.
-    assert!(run.stdout.contains("Summary of all tests:"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Summary of all tests:"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

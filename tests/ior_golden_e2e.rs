@@ -56,7 +56,27 @@ fn shm_fpp_text() {
     golden(
         "shm_fpp_text.txt",
         "/dev/shm/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-F", "-w", "-r", "-C", "-e", "-i", "3", "-o", "{D}/testfile"],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "64m",
+            "-t",
+            "1m",
+            "-s",
+            "4",
+            "-F",
+            "-w",
+            "-r",
+            "-C",
+            "-e",
+            "-i",
+            "3",
+            "-o",
+            "{D}/testfile",
+        ],
         false,
     );
 }
@@ -66,7 +86,26 @@ fn shm_ssf_text() {
     golden(
         "shm_ssf_text.txt",
         "/dev/shm/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-w", "-r", "-C", "-e", "-i", "3", "-o", "{D}/shared"],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "64m",
+            "-t",
+            "1m",
+            "-s",
+            "4",
+            "-w",
+            "-r",
+            "-C",
+            "-e",
+            "-i",
+            "3",
+            "-o",
+            "{D}/shared",
+        ],
         false,
     );
 }
@@ -76,7 +115,27 @@ fn tmp_fpp_text_on_disk() {
     golden(
         "tmp_fpp_text.txt",
         "/scratch/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-F", "-w", "-r", "-C", "-e", "-i", "3", "-o", "{D}/testfile"],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "64m",
+            "-t",
+            "1m",
+            "-s",
+            "4",
+            "-F",
+            "-w",
+            "-r",
+            "-C",
+            "-e",
+            "-i",
+            "3",
+            "-o",
+            "{D}/testfile",
+        ],
         true,
     );
 }
@@ -86,7 +145,26 @@ fn tmp_ssf_text_on_disk() {
     golden(
         "tmp_ssf_text.txt",
         "/scratch/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-w", "-r", "-C", "-e", "-i", "3", "-o", "{D}/shared"],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "64m",
+            "-t",
+            "1m",
+            "-s",
+            "4",
+            "-w",
+            "-r",
+            "-C",
+            "-e",
+            "-i",
+            "3",
+            "-o",
+            "{D}/shared",
+        ],
         true,
     );
 }
@@ -96,7 +174,27 @@ fn shm_verbose1() {
     golden(
         "shm_verbose1.txt",
         "/dev/shm/iortest",
-        &["-v", "-a", "POSIX", "-N", "2", "-b", "16m", "-t", "1m", "-s", "2", "-F", "-w", "-r", "-e", "-i", "2", "-o", "{D}/vfile"],
+        &[
+            "-v",
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "16m",
+            "-t",
+            "1m",
+            "-s",
+            "2",
+            "-F",
+            "-w",
+            "-r",
+            "-e",
+            "-i",
+            "2",
+            "-o",
+            "{D}/vfile",
+        ],
         false,
     );
 }
@@ -106,7 +204,26 @@ fn shm_fpp_4k_text() {
     golden(
         "shm_fpp_4k_text.txt",
         "/dev/shm/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "4k", "-s", "4", "-F", "-w", "-r", "-e", "-i", "3", "-o", "{D}/small"],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "16m",
+            "-t",
+            "4k",
+            "-s",
+            "4",
+            "-F",
+            "-w",
+            "-r",
+            "-e",
+            "-i",
+            "3",
+            "-o",
+            "{D}/small",
+        ],
         false,
     );
 }
@@ -116,7 +233,29 @@ fn shm_check_wr() {
     golden(
         "shm_check_WR.txt",
         "/dev/shm/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "8m", "-t", "1m", "-s", "2", "-w", "-W", "-r", "-R", "-G", "1234", "-l", "offset", "-o", "{D}/check", "-k"],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "8m",
+            "-t",
+            "1m",
+            "-s",
+            "2",
+            "-w",
+            "-W",
+            "-r",
+            "-R",
+            "-G",
+            "1234",
+            "-l",
+            "offset",
+            "-o",
+            "{D}/check",
+            "-k",
+        ],
         false,
     );
 }
@@ -126,7 +265,10 @@ fn shm_random_z() {
     golden(
         "shm_random_z.txt",
         "/dev/shm/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-z", "-w", "-r", "-o", "{D}/rnd"],
+        &[
+            "-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-z", "-w", "-r", "-o",
+            "{D}/rnd",
+        ],
         false,
     );
 }
@@ -136,7 +278,28 @@ fn shm_random_z_check() {
     golden(
         "shm_random_z_check.txt",
         "/dev/shm/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-z", "-w", "-r", "-W", "-R", "--random-offset-seed=42", "-G", "77", "-o", "{D}/rnd"],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "16m",
+            "-t",
+            "64k",
+            "-s",
+            "2",
+            "-z",
+            "-w",
+            "-r",
+            "-W",
+            "-R",
+            "--random-offset-seed=42",
+            "-G",
+            "77",
+            "-o",
+            "{D}/rnd",
+        ],
         false,
     );
 }
@@ -146,7 +309,25 @@ fn dummy_fpp_text() {
     golden(
         "dummy_fpp_text.txt",
         "/dev/shm/iortest",
-        &["-a", "DUMMY", "-N", "2", "-b", "64m", "-t", "1m", "-s", "4", "-F", "-w", "-r", "-i", "3", "-o", "{D}/dummy"],
+        &[
+            "-a",
+            "DUMMY",
+            "-N",
+            "2",
+            "-b",
+            "64m",
+            "-t",
+            "1m",
+            "-s",
+            "4",
+            "-F",
+            "-w",
+            "-r",
+            "-i",
+            "3",
+            "-o",
+            "{D}/dummy",
+        ],
         false,
     );
 }
@@ -156,7 +337,27 @@ fn shm_csv() {
     golden(
         "shm_csv.txt",
         "/dev/shm/iortest",
-        &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "1m", "-s", "1", "-F", "-w", "-r", "-i", "2", "-o", "{D}/csv", "-O", "summaryFormat=CSV"],
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "16m",
+            "-t",
+            "1m",
+            "-s",
+            "1",
+            "-F",
+            "-w",
+            "-r",
+            "-i",
+            "2",
+            "-o",
+            "{D}/csv",
+            "-O",
+            "summaryFormat=CSV",
+        ],
         false,
     );
 }
@@ -170,9 +371,20 @@ fn shm_random_zz_readonly() {
     let d = dir.path().to_str().expect("utf-8").to_string();
     let f = format!("{d}/rnd2");
     // The file must exist first (IOR's example read a file written before).
-    let pre = run_in(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-w", "-k", "-o", &f]);
+    let pre = run_in(
+        dir.path(),
+        &[
+            "-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-w", "-k", "-o", &f,
+        ],
+    );
     assert_eq!(pre.code, 0, "{}", pre.merged);
-    let run = run_in(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-z", "-z", "-r", "-o", &f]);
+    let run = run_in(
+        dir.path(),
+        &[
+            "-a", "POSIX", "-N", "2", "-b", "16m", "-t", "64k", "-s", "2", "-z", "-z", "-r", "-o",
+            &f,
+        ],
+    );
     let actual = run.merged.replace(&d, "/dev/shm/iortest");
     if let Some(diff) = masked_diff(&exp, &actual) {
         panic!("shm_random_zz_readonly: output differs\n{diff}\n--- actual ---\n{actual}");
@@ -187,10 +399,22 @@ fn shm_check_r_corrupt_detects_one_bad_transfer() {
     let dir = scratch();
     let d = dir.path().to_str().expect("utf-8").to_string();
     let f = format!("{d}/check");
-    let pre = run_in(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "8m", "-t", "1m", "-s", "2", "-w", "-G", "1234", "-l", "offset", "-o", &f, "-k"]);
+    let pre = run_in(
+        dir.path(),
+        &[
+            "-a", "POSIX", "-N", "2", "-b", "8m", "-t", "1m", "-s", "2", "-w", "-G", "1234", "-l",
+            "offset", "-o", &f, "-k",
+        ],
+    );
     assert_eq!(pre.code, 0, "{}", pre.merged);
     flip_byte(Path::new(&f), 3 * 1024 * 1024 + 12345);
-    let run = run_in(dir.path(), &["-a", "POSIX", "-N", "2", "-b", "8m", "-t", "1m", "-s", "2", "-R", "-G", "1234", "-l", "offset", "-o", &f, "-k", "-E"]);
+    let run = run_in(
+        dir.path(),
+        &[
+            "-a", "POSIX", "-N", "2", "-b", "8m", "-t", "1m", "-s", "2", "-R", "-G", "1234", "-l",
+            "offset", "-o", &f, "-k", "-E",
+        ],
+    );
     // One bad transfer: exit status 1 (IOR counts it twice and exits with 2).
     assert_eq!(run.code, 1, "{}", run.merged);
     let actual = run.merged.replace(&d, "/dev/shm/iortest");

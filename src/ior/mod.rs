@@ -9,6 +9,7 @@ pub mod backend;
 pub mod buffer;
 pub mod driver;
 pub mod engine;
+pub mod iodepth;
 pub mod latency;
 pub mod log;
 pub mod machine;

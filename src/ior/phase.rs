@@ -59,7 +59,7 @@ pub struct LoopOutcome {
 }
 
 /// Transfer `buf` at `offset` completely, retrying short transfers like IOR (§2.10).
-async fn transfer_whole(
+pub(crate) async fn transfer_whole(
     backend: &AnyBackend,
     file: &AnyFile,
     access: Access,
@@ -154,6 +154,12 @@ pub async fn transfer_loop(
     let mut out = LoopOutcome::default();
     if len == 0 {
         return Ok(out);
+    }
+    if p.iodepth > 1 {
+        return crate::ior::iodepth::transfer_loop_deep(
+            spec, backend, file, buf, comm, latency, progress,
+        )
+        .await;
     }
     let phase_start = Instant::now();
     let mut last = phase_start;

@@ -69,7 +69,10 @@ pub fn run_once(cwd: &Path, args: &[&str]) -> Run {
 pub fn scratch() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     if shm.is_dir() {
-        if let Ok(d) = tempfile::Builder::new().prefix("benchfs-test-").tempdir_in(shm) {
+        if let Ok(d) = tempfile::Builder::new()
+            .prefix("benchfs-test-")
+            .tempdir_in(shm)
+        {
             return d;
         }
     }
