@@ -421,7 +421,7 @@ fn option_display_name(o: &CoreOption) -> String {
     }
 }
 
-fn flag_counter<'a>(id: Id, params: &'a mut IorParams) -> Option<&'a mut i32> {
+fn flag_counter(id: Id, params: &mut IorParams) -> Option<&mut i32> {
     Some(match id {
         Id::Collective => &mut params.collective,
         Id::ReorderTasks => &mut params.reorder_tasks,

@@ -229,7 +229,7 @@ fn physical_memory() -> Option<i64> {
     if pages <= 0 || page_size <= 0 {
         return None;
     }
-    i64::from(pages).checked_mul(i64::from(page_size))
+    (pages as i64).checked_mul(page_size as i64)
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ IOR STOP
         assert_eq!(t[2].transfer_size, 256 << 10);
         assert_eq!(t[2].backend_options.get("dummy.delay-xfer").unwrap(), "10");
         assert_eq!(t[2].backend_options.get("posix.odirect").unwrap(), "0");
-        assert!(t[1].backend_options.get("dummy.delay-xfer").is_none());
+        assert!(!t[1].backend_options.contains_key("dummy.delay-xfer"));
         assert_eq!(t.iter().map(|x| x.test_id).collect::<Vec<_>>(), [0, 1, 2]);
     }
 
