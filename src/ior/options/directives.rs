@@ -81,7 +81,7 @@ pub(crate) fn parse_directives_collect(
         if piece.len() < 3 {
             return Err(OptionError::InvalidSubstring {
                 piece: piece.to_string(),
-                line: line.to_string(),
+                line: s.to_string(),
             });
         }
         let (key, value) = decode(piece).ok_or_else(|| OptionError::Syntax(piece.to_string()))?;
@@ -473,6 +473,11 @@ mod tests {
         assert_eq!(
             pd("blockSize=1m,").unwrap_err().to_string(),
             "Invalid option substring string: \"\" in \"blockSize=1m,\""
+        );
+        // The whole string (with its comment) is quoted, as IOR does.
+        assert_eq!(
+            pd("a,b=1 # x").unwrap_err().to_string(),
+            "Invalid option substring string: \"a\" in \"a,b=1 # x\""
         );
         assert!(matches!(
             pd("").unwrap_err(),

@@ -8,6 +8,15 @@
 //!
 //! Layout: [`cmdline`] (the option table and token rules), [`directives`] (`key=value`
 //! directives), [`script`] (the `IOR START` ... `IOR STOP` format) and [`help`].
+//!
+//! Deliberate differences from IOR 4.1 (its bugs, not copied):
+//! * `-M 2g` / `memoryPerNode=2g` means 2 GiB (IOR's `sscanf(" %d %% ")` test reads it as 2 %).
+//! * A backend flag given as a directive with a value (`-O --posix.odirect=0`, script line
+//!   `--posix.odirect=0`) is set to that value; IOR increments it and ignores the value.
+//! * A script line holding only `#` is a comment (IOR aborts with `Invalid option substring`).
+//! * A value-taking short option followed by text keeps all of it as the value
+//!   (`-Osummaryformat=JSON`); IOR takes only what follows the `=`.
+//! * Parsing stops at the first bad token (IOR lists every bad token, then prints the help).
 
 pub mod cmdline;
 pub mod directives;
