@@ -33,12 +33,7 @@ impl Reporter for JsonReporter {
     fn test_end(&mut self, _test: &TestResults) -> io::Result<()> {
         Ok(())
     }
-    fn run_end(
-        &mut self,
-        _run: &RunInfo,
-        _tests: &[TestResults],
-        _finished: &str,
-    ) -> io::Result<()> {
+    fn run_end(&mut self, _run: &RunInfo, _tests: &[TestResults], _finished: &str) -> io::Result<()> {
         Ok(())
     }
 }
