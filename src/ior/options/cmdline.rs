@@ -974,6 +974,23 @@ mod tests {
         assert!(r.warnings[0].starts_with("WARNING: the StoneWallingStatusFile only preserves"));
     }
 
+    proptest::proptest! {
+        /// No command line makes the parser panic (errors only).
+        #[test]
+        fn never_panics(toks in proptest::collection::vec("(-{0,2}[a-zA-Z.=0-9%-]{0,6})|([ -~]{0,8})", 0..6)) {
+            let toks: Vec<String> = toks.into_iter().filter(|t| t != "-f" && !t.starts_with("-f")).collect();
+            let _ = parse_args(&toks);
+        }
+
+        /// Directive strings never panic either.
+        #[test]
+        fn directives_never_panic(s in "[ -~]{0,40}") {
+            let mut p = IorParams::default();
+            let mut g = GlobalOptions::default();
+            let _ = crate::ior::options::parse_directives(&mut p, &mut g, &s);
+        }
+    }
+
     #[test]
     fn example_script_from_spec() {
         let path = "/work/shared/ior/examples/example_script.ior";
