@@ -85,6 +85,10 @@ pub mod msg {
         "dual mount (-y) is only available with file-per-process (-F)";
     /// `--iodepth` < 1 (ours).
     pub const IODEPTH_TOO_SMALL: &str = "iodepth must be at least 1";
+    /// For the caller: the backend's `check_params` failed (not produced by [`super::validate`],
+    /// which does not see the backend).
+    pub const BACKEND_PARAMS_INVALID: &str =
+        "The backend returned that the test parameters are invalid.";
 }
 
 /// IOR's `WARN_RESET` line.
