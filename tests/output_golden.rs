@@ -267,8 +267,8 @@ fn half_ulp(s: &str) -> f64 {
 #[derive(Clone, Debug)]
 struct RawRow {
     phase: Phase,
-    vals: Vec<f64>,  // bw iops lat block xfer open wrrd close total
-    uncs: Vec<f64>,  // half ulps of the printed values
+    vals: Vec<f64>, // bw iops lat block xfer open wrrd close total
+    uncs: Vec<f64>, // half ulps of the printed values
     iteration: usize,
     agg: Option<i64>,
 }
@@ -356,8 +356,7 @@ fn is_log_line(l: &str) -> bool {
     .iter()
     .any(|p| l.starts_with(p))
         || (l.starts_with("Test ") && !l.starts_with("TestID"))
-        || l
-            .strip_prefix("task ")
+        || l.strip_prefix("task ")
             .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
 }
 
@@ -371,7 +370,8 @@ fn repair(raw: &str) -> Vec<String> {
             if pos > 0 && !lines[i][..pos].trim().is_empty() && lines[i][..pos].ends_with(' ') {
                 let head = lines[i][..pos].to_string();
                 let tail = lines[i][pos..].to_string();
-                if let Some(j) = (i + 1..lines.len()).find(|&j| lines[j].starts_with("         : ")) {
+                if let Some(j) = (i + 1..lines.len()).find(|&j| lines[j].starts_with("         : "))
+                {
                     let cont = lines.remove(j);
                     lines[i] = tail;
                     lines.insert(j, format!("{}{}", head, cont));
@@ -454,7 +454,11 @@ fn parse_text(name: &str) -> TextCase {
             let uncs: Vec<f64> = toks[1..10].iter().map(|s| half_ulp(s)).collect();
             raw_rows.last_mut().unwrap().push((
                 Some(RawRow {
-                    phase: if toks[0] == "write" { Phase::Write } else { Phase::Read },
+                    phase: if toks[0] == "write" {
+                        Phase::Write
+                    } else {
+                        Phase::Read
+                    },
                     vals,
                     uncs,
                     iteration: toks[10].parse().unwrap(),
@@ -474,7 +478,9 @@ fn parse_text(name: &str) -> TextCase {
             ));
             continue;
         }
-        let Some((k, v)) = l.split_once(": ") else { continue };
+        let Some((k, v)) = l.split_once(": ") else {
+            continue;
+        };
         let k = k.trim_end();
         match (section, k) {
             (_, "Began") => began = v.to_string(),
@@ -523,8 +529,7 @@ fn parse_text(name: &str) -> TextCase {
             p.transfer_size = s[23].parse().unwrap();
             p.ref_num = s[26].parse().unwrap();
         }
-        let expected_agg =
-            t.params.block_size * t.params.segment_count * t.layout.num_tasks as i64;
+        let expected_agg = t.params.block_size * t.params.segment_count * t.layout.num_tasks as i64;
         let mut built: HashMap<&'static str, Vec<(PhaseResult, f64)>> = HashMap::new();
         for (raw, remove) in &raw_rows[ti] {
             if let Some(r) = raw {
@@ -587,7 +592,12 @@ fn summary_tolerance(col: usize, toks: &[&str], xfer: i64, u: &Unc) -> f64 {
 fn check_text(name: &str) {
     let case = parse_text(name);
     assert!(!case.tests.is_empty(), "{name}: no test parsed");
-    let out = render(SummaryFormat::Default, &case.run, &case.tests, &case.finished);
+    let out = render(
+        SummaryFormat::Default,
+        &case.run,
+        &case.tests,
+        &case.finished,
+    );
     let actual: Vec<&str> = out.lines().collect();
     let mut errors = vec![];
     let mut toleranced = 0;
@@ -659,7 +669,10 @@ fn check_text(name: &str) {
                 continue;
             }
         }
-        errors.push(format!("line {}:\n  expected: `{e}`\n  actual:   `{a}`", i + 1));
+        errors.push(format!(
+            "line {}:\n  expected: `{e}`\n  actual:   `{a}`",
+            i + 1
+        ));
     }
     eprintln!("{name}: {toleranced} summary numbers within derived tolerance");
     assert!(
@@ -742,7 +755,11 @@ fn csv_shm_csv() {
         t.layout.num_tasks = f[10].parse().unwrap();
         let v: Vec<f64> = f[1..10].iter().map(|s| s.parse().unwrap()).collect();
         let raw = RawRow {
-            phase: if f[0] == "write" { Phase::Write } else { Phase::Read },
+            phase: if f[0] == "write" {
+                Phase::Write
+            } else {
+                Phase::Read
+            },
             uncs: f[1..10].iter().map(|s| half_ulp(s)).collect(),
             vals: v,
             iteration: f[11].parse().unwrap(),
@@ -826,11 +843,22 @@ fn build_json_case(doc: &Value) -> JsonCase {
             let sum = sums.iter().find(|x| x["operation"] == access).unwrap();
             let agg = (sum["xsizeMiB"].as_f64().unwrap() * MIB).round() as i64;
             let keys = [
-                "bwMiB", "iops", "latency", "blockKiB", "xferKiB", "openTime", "wrRdTime",
-                "closeTime", "totalTime",
+                "bwMiB",
+                "iops",
+                "latency",
+                "blockKiB",
+                "xferKiB",
+                "openTime",
+                "wrRdTime",
+                "closeTime",
+                "totalTime",
             ];
             let raw = RawRow {
-                phase: if access == "write" { Phase::Write } else { Phase::Read },
+                phase: if access == "write" {
+                    Phase::Write
+                } else {
+                    Phase::Read
+                },
                 vals: keys.iter().map(|k| e[*k].as_f64().unwrap()).collect(),
                 uncs: keys.iter().map(|_| 0.00005).collect(),
                 iteration: *reps.entry(access.to_string()).or_default(),
@@ -846,7 +874,10 @@ fn build_json_case(doc: &Value) -> JsonCase {
                 }
             });
             let (row, rel) = build_row(&raw, agg, &[], stonewall);
-            built.entry(access.to_string()).or_default().push((row.clone(), rel));
+            built
+                .entry(access.to_string())
+                .or_default()
+                .push((row.clone(), rel));
             t.entries.push(ResultEntry::Phase(row));
         }
         for (op, rows) in built {
@@ -863,13 +894,26 @@ fn build_json_case(doc: &Value) -> JsonCase {
 }
 
 const SUMMARY_STATS: [&str; 9] = [
-    "bwMaxMIB", "bwMinMIB", "bwMeanMIB", "bwStdMIB", "OPsMax", "OPsMin", "OPsMean", "OPsSD",
+    "bwMaxMIB",
+    "bwMinMIB",
+    "bwMeanMIB",
+    "bwStdMIB",
+    "OPsMax",
+    "OPsMin",
+    "OPsMean",
+    "OPsSD",
     "MeanTime",
 ];
 
 /// Compares parsed JSON: key order, types and values; `tol` gives the tolerance of a float at
 /// a path (0 = exact).
-fn compare_json(e: &Value, a: &Value, path: &str, tol: &dyn Fn(&str, &Value) -> f64, errs: &mut Vec<String>) {
+fn compare_json(
+    e: &Value,
+    a: &Value,
+    path: &str,
+    tol: &dyn Fn(&str, &Value) -> f64,
+    errs: &mut Vec<String>,
+) {
     match (e, a) {
         (Value::Object(eo), Value::Object(ao)) => {
             let ek: Vec<&String> = eo.keys().collect();
@@ -929,7 +973,9 @@ fn check_json(name: &str) {
     let summary = expected["summary"].as_array().unwrap().clone();
     let tol = |path: &str, _v: &Value| -> f64 {
         // "summary[i].key"
-        let Some(rest) = path.strip_prefix(".summary[") else { return 0.0 };
+        let Some(rest) = path.strip_prefix(".summary[") else {
+            return 0.0;
+        };
         let (idx, key) = rest.split_once("].").unwrap();
         if !SUMMARY_STATS.contains(&key) {
             return 0.0;
@@ -950,7 +996,11 @@ fn check_json(name: &str) {
     };
     let mut errs = vec![];
     compare_json(&expected, &actual, "", &tol, &mut errs);
-    assert!(errs.is_empty(), "{name}:\n{}\n--- ours ---\n{out}", errs.join("\n"));
+    assert!(
+        errs.is_empty(),
+        "{name}:\n{}\n--- ours ---\n{out}",
+        errs.join("\n")
+    );
 }
 
 #[test]
@@ -1015,9 +1065,14 @@ fn json_additive_keys_come_after_ior_keys_and_stay_valid() {
     assert_eq!(r0["ranks"]["bwMaxRankMiB"].as_f64(), Some(300.5));
     assert_eq!(r0["iodepth"], 4);
     let opts = v["tests"][0]["Options"].as_object().unwrap();
-    assert_eq!(opts.keys().last().map(String::as_str), Some("iodepth"));
+    assert_eq!(opts.keys().next_back().map(String::as_str), Some("iodepth"));
     // text: the iodepth line closes the Options block
-    let text = render(SummaryFormat::Default, &case.run, &case.tests, &case.finished);
+    let text = render(
+        SummaryFormat::Default,
+        &case.run,
+        &case.tests,
+        &case.finished,
+    );
     assert!(text.contains("aggregate filesize  : 512 MiB\niodepth             : 4\n\nResults: \n"));
 }
 
@@ -1030,9 +1085,16 @@ fn zero_duration_never_prints_inf_or_nan() {
             p.total_time = 0.0;
         }
     }
-    for fmt in [SummaryFormat::Default, SummaryFormat::Json, SummaryFormat::Csv] {
+    for fmt in [
+        SummaryFormat::Default,
+        SummaryFormat::Json,
+        SummaryFormat::Csv,
+    ] {
         let out = render(fmt, &case.run, &case.tests, &case.finished);
-        assert!(!out.contains("inf") && !out.contains("NaN") && !out.contains("nan"), "{out}");
+        assert!(
+            !out.contains("inf") && !out.contains("NaN") && !out.contains("nan"),
+            "{out}"
+        );
     }
     let out = render(SummaryFormat::Json, &case.run, &case.tests, &case.finished);
     serde_json::from_str::<Value>(&out).unwrap();
@@ -1046,7 +1108,45 @@ fn summary_always_prints_a_long_summary_after_each_test() {
         t.params.summary_always = 1;
     }
     let out = render(SummaryFormat::Default, &case.run, &tests, &case.finished);
-    let headers = out.lines().filter(|l| l.starts_with("Operation   Max(MiB)")).count();
+    let headers = out
+        .lines()
+        .filter(|l| l.starts_with("Operation   Max(MiB)"))
+        .count();
     assert_eq!(headers, 4);
     assert!(out.contains("   0.005071   0.022967   1   \n\nOperation   Max(MiB)"));
+}
+
+#[test]
+fn json_shm_fpp_stdout() {
+    check_json("shm_fpp_json_stdout.json");
+}
+#[test]
+fn json_tmp_fpp_summary_file() {
+    check_json("tmp_fpp_summaryFile.json");
+}
+
+#[test]
+fn json_comparator_rejects_order_type_and_value_changes() {
+    let no_tol = |_: &str, _: &Value| 0.0;
+    let base: Value = serde_json::from_str(r#"{"a": 1, "b": 2.5000, "c": "x"}"#).unwrap();
+    let mut errs = vec![];
+    compare_json(&base, &base, "", &no_tol, &mut errs);
+    assert!(errs.is_empty());
+    for bad in [
+        r#"{"b": 2.5000, "a": 1, "c": "x"}"#,
+        r#"{"a": 1.0000, "b": 2.5000, "c": "x"}"#,
+        r#"{"a": 1, "b": 2.5001, "c": "x"}"#,
+        r#"{"a": 1, "b": 2.5000}"#,
+        r#"{"a": 1, "ranks": {}, "b": 2.5000, "c": "x"}"#,
+    ] {
+        let v: Value = serde_json::from_str(bad).unwrap();
+        let mut errs = vec![];
+        compare_json(&base, &v, "", &no_tol, &mut errs);
+        assert!(!errs.is_empty(), "accepted {bad}");
+    }
+    let additive: Value =
+        serde_json::from_str(r#"{"a": 1, "b": 2.5000, "c": "x", "ranks": {}}"#).unwrap();
+    let mut errs = vec![];
+    compare_json(&base, &additive, "", &no_tol, &mut errs);
+    assert!(errs.is_empty(), "{errs:?}");
 }

@@ -256,12 +256,16 @@ pub fn masked_diff(expected: &str, actual: &str) -> Option<String> {
                     ));
                 }
             }
-            (Some(e), None) => {
-                report.push_str(&format!("line {}: missing in actual\n  expected: {}\n", i + 1, e))
-            }
-            (None, Some(a)) => {
-                report.push_str(&format!("line {}: extra in actual\n  actual:   {}\n", i + 1, a))
-            }
+            (Some(e), None) => report.push_str(&format!(
+                "line {}: missing in actual\n  expected: {}\n",
+                i + 1,
+                e
+            )),
+            (None, Some(a)) => report.push_str(&format!(
+                "line {}: extra in actual\n  actual:   {}\n",
+                i + 1,
+                a
+            )),
             (None, None) => {}
         }
         if report.len() > 20_000 {
@@ -322,9 +326,15 @@ Finished            : Tue Dec  1 01:02:04 2026
     fn rejects_missing_and_extra_lines() {
         let missing = OURS.replace("Machine             : Linux otherhost\n", "");
         let d = masked_diff(IOR, &missing).expect("missing line must be rejected");
-        assert!(d.contains("missing in actual") || d.contains("line 4"), "{}", d);
+        assert!(
+            d.contains("missing in actual") || d.contains("line 4"),
+            "{}",
+            d
+        );
         let extra = format!("{}extra\n", OURS);
-        assert!(masked_diff(IOR, &extra).unwrap().contains("extra in actual"));
+        assert!(masked_diff(IOR, &extra)
+            .unwrap()
+            .contains("extra in actual"));
     }
 
     #[test]

@@ -75,7 +75,12 @@ impl Reporter for CsvReporter {
         Ok(())
     }
 
-    fn run_end(&mut self, _run: &RunInfo, _tests: &[TestResults], _finished: &str) -> io::Result<()> {
+    fn run_end(
+        &mut self,
+        _run: &RunInfo,
+        _tests: &[TestResults],
+        _finished: &str,
+    ) -> io::Result<()> {
         self.out.flush()
     }
 }

@@ -107,7 +107,8 @@ impl<W: Write> JsonStream<W> {
         let had = self.stack.pop().unwrap_or(false);
         if had {
             self.out.write_all(b"\n")?;
-            self.out.write_all("  ".repeat(self.stack.len()).as_bytes())?;
+            self.out
+                .write_all("  ".repeat(self.stack.len()).as_bytes())?;
         }
         self.out.write_all(c)?;
         if self.stack.is_empty() {

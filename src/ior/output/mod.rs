@@ -123,7 +123,10 @@ pub fn options_block(test: &TestResults) -> Vec<(&'static str, KeyVal)> {
             _ => "Managed",
         }),
     ));
-    v.push(("dataAccess", s(if p.gpu_direct != 0 { "GPU" } else { "CPU" })));
+    v.push((
+        "dataAccess",
+        s(if p.gpu_direct != 0 { "GPU" } else { "CPU" }),
+    ));
     v.push(("GPUDirect", s(if p.gpu_direct != 0 { "1" } else { "0" })));
     v.push(("repetitions", i(p.repetitions)));
     v.push(("xfersize", s(stats::human_readable(p.transfer_size))));
