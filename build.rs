@@ -18,16 +18,10 @@ fn main() {
         .map(|o| !o.stdout.is_empty())
         .unwrap_or(false);
     let mut features: Vec<String> = std::env::vars()
-        .filter_map(|(k, _)| {
-            k.strip_prefix("CARGO_FEATURE_")
-                .map(|f| f.to_lowercase().replace('_', "-"))
-        })
+        .filter_map(|(k, _)| k.strip_prefix("CARGO_FEATURE_").map(|f| f.to_lowercase().replace('_', "-")))
         .collect();
     features.sort();
-    println!(
-        "cargo:rustc-env=BENCHFS_GIT_COMMIT={commit}{}",
-        if dirty { "-dirty" } else { "" }
-    );
+    println!("cargo:rustc-env=BENCHFS_GIT_COMMIT={commit}{}", if dirty { "-dirty" } else { "" });
     println!("cargo:rustc-env=BENCHFS_FEATURES={}", features.join(","));
     println!(
         "cargo:rustc-env=BENCHFS_PROFILE={}",

@@ -41,13 +41,7 @@ impl LocalComm {
     pub fn group(size: usize, tasks_per_node: usize) -> Vec<LocalComm> {
         let size = size.max(1);
         let nodes = (0..size)
-            .map(|r| {
-                if tasks_per_node == 0 {
-                    0
-                } else {
-                    r / tasks_per_node
-                }
-            })
+            .map(|r| if tasks_per_node == 0 { 0 } else { r / tasks_per_node })
             .collect();
         Self::group_with_nodes(size, nodes)
     }
@@ -77,7 +71,10 @@ impl LocalComm {
     fn lock(&self) -> std::sync::MutexGuard<'_, Exchange> {
         // A rank that panicked while holding the lock poisons it; the state itself stays
         // consistent (every update is a single assignment), so keep going.
-        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn check_abort(st: &Exchange) -> Result<(), CommError> {
@@ -117,11 +114,7 @@ impl Comm for LocalComm {
         st.arrived += 1;
         let my_generation = st.generation;
         if st.arrived == self.shared.size {
-            let result: Vec<Vec<u8>> = st
-                .slots
-                .iter_mut()
-                .map(|s| s.take().unwrap_or_default())
-                .collect();
+            let result: Vec<Vec<u8>> = st.slots.iter_mut().map(|s| s.take().unwrap_or_default()).collect();
             st.result = Arc::new(result);
             st.arrived = 0;
             st.generation += 1;
@@ -162,11 +155,7 @@ impl Comm for LocalComm {
             0
         };
         let id = self.bcast_u64(id, 0)?;
-        let mine = if self.rank < n {
-            registry::take(id, self.rank)
-        } else {
-            None
-        };
+        let mine = if self.rank < n { registry::take(id, self.rank) } else { None };
         self.barrier()?;
         if self.rank == 0 {
             registry::drop_group(id);
@@ -231,10 +220,7 @@ mod tests {
                 std::thread::spawn(move || f(c))
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("rank thread"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("rank thread")).collect()
     }
 
     #[test]
@@ -309,15 +295,9 @@ mod tests {
     fn emulated_layout() {
         let comms = LocalComm::group(4, 1);
         let l = crate::comm::layout_of(&comms[0]);
-        assert_eq!(
-            (l.num_tasks, l.num_nodes, l.tasks_on_node0, l.block_mapping),
-            (4, 4, 1, false)
-        );
+        assert_eq!((l.num_tasks, l.num_nodes, l.tasks_on_node0, l.block_mapping), (4, 4, 1, false));
         let comms = LocalComm::group(4, 0);
         let l = crate::comm::layout_of(&comms[0]);
-        assert_eq!(
-            (l.num_tasks, l.num_nodes, l.tasks_on_node0, l.block_mapping),
-            (4, 1, 4, true)
-        );
+        assert_eq!((l.num_tasks, l.num_nodes, l.tasks_on_node0, l.block_mapping), (4, 1, 4, true));
     }
 }

@@ -343,12 +343,12 @@ impl<'a> OptionValues<'a> {
     pub fn int(&self, name: &str, default: i64) -> BackendResult<i64> {
         match self.raw(name) {
             None => Ok(default),
-            Some(s) => {
-                crate::ior::options::parse_ior_number(s).map_err(|e| BackendError::InvalidOption {
+            Some(s) => crate::ior::options::parse_ior_number(s).map_err(|e| {
+                BackendError::InvalidOption {
                     option: format!("{}.{}", self.module, name),
                     message: e.to_string(),
-                })
-            }
+                }
+            }),
         }
     }
 
