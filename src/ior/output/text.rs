@@ -243,3 +243,108 @@ impl Reporter for TextReporter {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ior::params::TaskLayout;
+    use crate::ior::results::LatencySummary;
+
+    fn row(phase: Phase, vals: [f64; 9], it: usize) -> PhaseResult {
+        PhaseResult {
+            access: phase,
+            iteration: it,
+            agg_bytes: 512 << 20,
+            bw_mib: vals[0],
+            iops: vals[1],
+            latency: vals[2],
+            block_kib: vals[3],
+            xfer_kib: vals[4],
+            open_time: vals[5],
+            wrrd_time: vals[6],
+            close_time: vals[7],
+            total_time: vals[8],
+            latency_hist: LatencySummary::default(),
+            per_rank: vec![],
+            stonewall: None,
+            errors: 0,
+            iodepth: 1,
+        }
+    }
+
+    #[test]
+    fn rows_match_ior_bytes() {
+        let r = row(
+            Phase::Write,
+            [
+                552.7843, 552.80, 0.003618, 65536.0, 1024.0, 0.000023, 0.926195, 0.040812, 0.926221,
+            ],
+            0,
+        );
+        assert_eq!(
+            phase_row(&r),
+            "write     552.78     552.80     0.003618    65536      1024.00    0.000023   0.926195   0.040812   0.926221   0   "
+        );
+        let r = row(
+            Phase::Read,
+            [
+                18837576.0, 18837576.0, 0.0, 65536.0, 1024.0, 0.000016, 0.000027, 0.000017,
+                0.000027,
+            ],
+            12,
+        );
+        assert_eq!(
+            phase_row(&r),
+            "read      18837576   18837576   0.000000    65536      1024.00    0.000016   0.000027   0.000017   0.000027   12  "
+        );
+        assert_eq!(
+            remove_row(1, 0.004707),
+            "remove    -          -          -           -          -          -          -          -          0.004707   1   "
+        );
+    }
+
+    #[test]
+    fn summary_matches_ior_bytes() {
+        assert_eq!(
+            summary_header(),
+            "Operation   Max(MiB)   Min(MiB)  Mean(MiB)     StdDev   Max(OPs)   Min(OPs)  Mean(OPs)     StdDev    Mean(s) Stonewall(s) Stonewall(MiB) Test# #Tasks tPN reps fPP reord reordoff reordrand seed segcnt   blksiz    xsize aggs(MiB)   API RefNum"
+        );
+        let mut test = TestResults {
+            params: IorParams {
+                repetitions: 3,
+                file_per_proc: 1,
+                reorder_tasks: 1,
+                segment_count: 4,
+                block_size: 64 << 20,
+                transfer_size: 1 << 20,
+                ..IorParams::default()
+            },
+            layout: TaskLayout {
+                num_tasks: 2,
+                num_nodes: 1,
+                tasks_on_node0: 2,
+                block_mapping: true,
+            },
+            api_version: String::new(),
+            start_time: String::new(),
+            path: String::new(),
+            fs: None,
+            entries: vec![],
+        };
+        for (it, total) in [0.926221, 0.228070, 0.127495].into_iter().enumerate() {
+            let mut r = row(Phase::Write, [0.0; 9], it);
+            r.total_time = total;
+            test.entries.push(ResultEntry::Phase(r));
+        }
+        let s = stats::summarize(&test, Phase::Write).unwrap();
+        assert_eq!(
+            summary_row(&test, &s),
+            "write        4015.84     552.78    2271.18    1413.91    4015.84     552.78    2271.18    1413.91    0.42726         NA            NA     0      2   2    3   1     1        1         0    0      4 67108864  1048576     512.0 POSIX      0"
+        );
+        assert_eq!(
+            max_line(Phase::Read, 9373.07 * stats::MIB),
+            "Max Read:  9373.07 MiB/sec (9828.38 MB/sec)"
+        );
+        assert_eq!(key_val("Results", "x"), "Results             : x");
+    }
+}
