@@ -107,6 +107,8 @@ fn mean_sd(values: &[f64]) -> (f64, f64) {
 /// max/min/mean/population sd of both, `MeanTime` = mean of `total_r`, `aggs` from the first
 /// repetition. Stonewall figures only when the test ran with `stoneWallingWearOut`
 /// (a row without stonewall data counts as zero). All divisions are guarded (never inf/NaN).
+/// Means divide by the number of rows present (IOR divides by `repetitions`; the same unless
+/// `-T` cut the test short).
 pub fn summarize(test: &TestResults, phase: Phase) -> Option<OpSummary> {
     let rows: Vec<_> = test.phase_rows(phase).collect();
     let first = rows.first()?;
