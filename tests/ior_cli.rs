@@ -211,72 +211,129 @@ fn stonewall_wear_out_equalises_ranks_and_limits_the_read() {
             "wear-out equalises ranks"
         );
     }
-    for r in phases[1]["per_rank"].as_array().unwrap() {
+    // The read is stonewalled too (same delays), and never reads more than the write wrote.
+    let read_pairs: Vec<i64> = phases[1]["per_rank"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["transfers"].as_i64().unwrap())
+        .collect();
+    assert!(
+        read_pairs
+            .iter()
+            .all(|&p| p == read_pairs[0] && p <= pairs_max),
+        "{read_pairs:?}"
+    );
+}
+
+#[test]
+fn stonewall_status_file_carries_the_count_to_a_later_read_run() {
+    let dir = scratch();
+    let f = dir.path().join("sw");
+    let status = dir.path().join("sw.status");
+    let (f, status) = (f.to_str().unwrap(), status.to_str().unwrap());
+    let sf = format!("stoneWallingStatusFile={status}");
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "DUMMY",
+            "-N",
+            "2",
+            "-b",
+            "100g",
+            "-t",
+            "1m",
+            "-F",
+            "-w",
+            "-D",
+            "1",
+            "-k",
+            "-O",
+            "stoneWallingWearOut=1",
+            "-O",
+            &sf,
+            "--dummy.delay-xfer=1000",
+            "-o",
+            f,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pairs: i64 = std::fs::read_to_string(status)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pairs > 0 && pairs < 100 * 1024, "{pairs}");
+    let doc = dir.path().join("doc.json");
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "DUMMY",
+            "-N",
+            "2",
+            "-b",
+            "100g",
+            "-t",
+            "1m",
+            "-F",
+            "-r",
+            "-k",
+            "-O",
+            &sf,
+            "-o",
+            f,
+            "--json",
+            doc.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let d = json(&std::fs::read_to_string(&doc).unwrap());
+    let read = &d["tests"][0]["results"][0];
+    assert_eq!(read["access"], "read");
+    for r in read["per_rank"].as_array().unwrap() {
         assert_eq!(
             r["transfers"].as_i64().unwrap(),
-            pairs_max,
-            "read limited to the write's pairs"
+            pairs,
+            "read limited to the status file's count"
         );
     }
 }
 
 #[test]
-fn constant_reordering_reads_the_neighbours_file_on_emulated_nodes() {
+fn wear_out_iterations_stop_every_rank() {
     let dir = scratch();
-    let f = dir.path().join("re");
-    let fs = f.to_str().unwrap();
+    let doc = dir.path().join("doc.json");
+    let f = dir.path().join("it");
     let run = run_once(
         dir.path(),
         &[
             "-a",
-            "POSIX",
+            "DUMMY",
             "-N",
-            "2",
-            "--tasks-per-node",
-            "1",
+            "3",
             "-b",
             "1m",
             "-t",
-            "256k",
-            "-F",
+            "4k",
             "-w",
             "-r",
-            "-R",
-            "-C",
-            "-G",
-            "5",
-            "-vvv",
+            "-O",
+            "stoneWallingWearOutIterations=7",
             "-o",
-            fs,
+            f.to_str().unwrap(),
+            "--json",
+            doc.to_str().unwrap(),
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(&format!("task 0 reading {fs}.00000001")),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains(&format!("task 1 reading {fs}.00000000")),
-        "{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("Incorrect data"), "{}", run.stderr);
-    // On one node -C is a no-op, and benchfs-bench says so.
-    let run = run_once(
-        dir.path(),
-        &[
-            "-a", "POSIX", "-N", "2", "-b", "1m", "-t", "256k", "-F", "-w", "-r", "-C", "-o", fs,
-        ],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("-C (reorderTasks) has no effect"),
-        "{}",
-        run.stderr
-    );
+    let d = json(&std::fs::read_to_string(&doc).unwrap());
+    for row in d["tests"][0]["results"].as_array().unwrap() {
+        for r in row["per_rank"].as_array().unwrap() {
+            assert_eq!(r["transfers"].as_i64(), Some(7), "{row}");
+        }
+    }
 }
 
 #[test]
@@ -383,7 +440,7 @@ fn bad_input_is_rejected_before_any_file_is_touched() {
     );
     rejects(
         &["-a", "POSIX", "-o", "{D}/f", "-b"],
-        "Error, argument missing for option -b",
+        "Error, argument missing for option b",
     );
     rejects(&["-a", "NOPE", "-o", "{D}/f"], "Unrecognized I/O API");
     rejects(

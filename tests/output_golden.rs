@@ -44,7 +44,10 @@ fn examples_dir() -> std::path::PathBuf {
             "{}/tests/data/ior-examples",
             env!("CARGO_MANIFEST_DIR")
         )),
-        Some("/work/shared/ior/examples".to_string()),
+        Some(format!(
+            "{}/../shared/ior/examples",
+            env!("CARGO_MANIFEST_DIR")
+        )),
     ];
     for c in candidates.into_iter().flatten() {
         let p = std::path::PathBuf::from(c);

@@ -236,7 +236,13 @@ async fn run_test(
         entries: Vec::new(),
     };
     if rank == 0 {
-        match t.backend.statfs(&path0).await {
+        // Like IOR, ask about the directory that will hold the file (it may not exist yet).
+        let dir = match path0.rfind('/') {
+            Some(0) => "/".to_string(),
+            Some(i) => path0[..i].to_string(),
+            None => ".".to_string(),
+        };
+        match t.backend.statfs(&dir).await {
             Ok(s) if s.f_blocks > 0 || s.f_files > 0 || t.backend.name() == "DUMMY" => {
                 results.fs = Some(fs_info(&s));
             }

@@ -95,8 +95,8 @@ pub fn disk_scratch() -> tempfile::TempDir {
 pub fn examples_dir() -> Option<PathBuf> {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
+        here.join("tests/data/ior-examples"),
         here.join("../shared/ior/examples"),
-        PathBuf::from("/work/shared/ior/examples"),
     ];
     candidates.into_iter().find(|p| p.is_dir())
 }

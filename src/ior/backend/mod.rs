@@ -344,7 +344,15 @@ impl<'a> OptionValues<'a> {
         match self.raw(name) {
             None => Ok(default),
             Some(s) => {
-                crate::ior::options::parse_ior_number(s).map_err(|e| BackendError::InvalidOption {
+                let t = s.trim();
+                let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+                if !digits.starts_with(|c: char| c.is_ascii_digit()) {
+                    return Err(BackendError::InvalidOption {
+                        option: format!("{}.{}", self.module, name),
+                        message: format!("\"{s}\" is not a number"),
+                    });
+                }
+                crate::ior::options::parse_ior_number(t).map_err(|e| BackendError::InvalidOption {
                     option: format!("{}.{}", self.module, name),
                     message: e.to_string(),
                 })

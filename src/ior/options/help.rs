@@ -178,7 +178,10 @@ pub fn help_text() -> String {
 mod tests {
     use super::*;
 
-    const IOR_HELP: &str = "/work/shared/ior/examples/ior_help.txt";
+    const IOR_HELP: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/ior-examples/ior_help.txt"
+    );
 
     #[test]
     fn layout_matches_ior_for_shared_options() {
