@@ -13,11 +13,9 @@ use crate::ior::backend::{Access, AnyBackend, AnyFile, Backend};
 use crate::ior::buffer::AlignedBuf;
 use crate::ior::engine::EngineError;
 use crate::ior::latency::LatencyRecorder;
-use crate::ior::log;
 use crate::ior::params::DataPacketType;
 use crate::ior::phase::{transfer_whole, LoopOutcome, LoopSpec};
 use crate::ior::progress::Progress;
-use crate::ior::results::StonewallInfo;
 use crate::ior::signature;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::time::{Duration, Instant};
@@ -196,24 +194,8 @@ pub async fn transfer_loop_deep(
 
     if spec.stonewall && p.deadline_for_stonewalling > 0 && p.stone_walling_wear_out != 0 {
         let stonewall_time = d.phase_start.elapsed().as_secs_f64();
-        let pairs_max = comm.allreduce_i64(d.out.pairs, ReduceOp::Max)?;
-        let info = StonewallInfo {
-            pairs_min: comm.allreduce_i64(d.out.pairs, ReduceOp::Min)?,
-            pairs_max,
-            data_min: comm.allreduce_i64(d.out.bytes, ReduceOp::Min)? as f64,
-            data_mean: comm.allreduce_i64(d.out.bytes, ReduceOp::Sum)? as f64 / comm.size() as f64,
-            time: f64::from_bits(comm.bcast_u64(stonewall_time.to_bits(), 0)?),
-        };
-        if comm.rank() == 0 {
-            log::line(&format!(
-                "stonewalling pairs accessed min: {} max: {} -- min data: {:.1} GiB mean data: {:.1} GiB time: {:.1}s",
-                info.pairs_min,
-                info.pairs_max,
-                info.data_min / (1u64 << 30) as f64,
-                info.data_mean / (1u64 << 30) as f64,
-                stonewall_time
-            ));
-        }
+        let info = crate::ior::phase::wear_out_figures(comm, &d.out, stonewall_time)?;
+        let pairs_max = info.pairs_max;
         let mut submitted = d.out.pairs;
         loop {
             while inflight.len() < depth && submitted < pairs_max {

@@ -78,3 +78,10 @@ pub fn run_info(command_line: &str) -> RunInfo {
         sysname: sys,
     }
 }
+
+/// The cycle-counter clock used to time individual transfers: one `rdtsc` per reading where
+/// the CPU has a stable TSC (falls back to the monotonic clock elsewhere). Calibrated once.
+pub fn fast_clock() -> &'static quanta::Clock {
+    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}

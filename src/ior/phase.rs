@@ -17,7 +17,7 @@ use crate::ior::params::{DataPacketType, IorParams};
 use crate::ior::progress::Progress;
 use crate::ior::results::StonewallInfo;
 use crate::ior::signature;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What one rank's loop is asked to do.
 pub struct LoopSpec<'a> {
@@ -59,6 +59,7 @@ pub struct LoopOutcome {
 }
 
 /// Transfer `buf` at `offset` completely, retrying short transfers like IOR (§2.10).
+#[inline(always)]
 pub(crate) async fn transfer_whole(
     backend: &AnyBackend,
     file: &AnyFile,
@@ -76,6 +77,33 @@ pub(crate) async fn transfer_whole(
     if first == len {
         return Ok(len);
     }
+    complete_short_transfer(
+        backend,
+        file,
+        access,
+        buf,
+        offset,
+        single_attempt,
+        rank,
+        first,
+    )
+    .await
+}
+
+/// The slow path of [`transfer_whole`]: IOR's retries of a short transfer (§2.10).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+async fn complete_short_transfer(
+    backend: &AnyBackend,
+    file: &AnyFile,
+    access: Access,
+    buf: &mut [u8],
+    offset: u64,
+    single_attempt: bool,
+    rank: usize,
+    first: usize,
+) -> Result<usize, EngineError> {
+    let len = buf.len();
     let mut done = first;
     let mut tries = 0u32;
     while done < len {
@@ -120,7 +148,110 @@ fn access_op(access: Access) -> &'static str {
     }
 }
 
+/// One rank's loop state: everything a single transfer step needs, borrowed once per phase.
+struct Looper<'a, 'b> {
+    spec: &'a LoopSpec<'b>,
+    backend: &'a AnyBackend,
+    file: &'a AnyFile,
+    needs_update: bool,
+    check: bool,
+    fsync_per_write: bool,
+    inter_io_delay: Duration,
+    clock: &'static quanta::Clock,
+    phase_start: u64,
+    last: u64,
+    out: LoopOutcome,
+}
+
+impl Looper<'_, '_> {
+    /// One transfer at `offset`: pattern, transfer, `-Y`, delay, check, latency. Returns the
+    /// cycle-counter reading at its end.
+    #[inline(always)]
+    async fn step(
+        &mut self,
+        buf: &mut [u8],
+        offset: u64,
+        latency: &mut LatencyRecorder,
+        progress: &Progress,
+    ) -> Result<u64, EngineError> {
+        let p = self.spec.params;
+        let ptype = p.data_packet_type;
+        if self.needs_update {
+            signature::update_for_write(
+                buf,
+                ptype,
+                self.spec.sig,
+                p.set_time_stamp_signature,
+                self.spec.pretend_rank,
+                offset,
+            );
+        }
+        if self.check {
+            signature::invalidate_for_read(buf);
+        }
+        let n = transfer_whole(
+            self.backend,
+            self.file,
+            self.spec.access,
+            buf,
+            offset,
+            p.single_xfer_attempt != 0,
+            self.spec.rank,
+        )
+        .await?;
+        if self.fsync_per_write {
+            self.backend
+                .fsync(self.file)
+                .await
+                .map_err(|e| EngineError::backend("fsync", e))?;
+        }
+        if !self.inter_io_delay.is_zero() {
+            std::thread::sleep(self.inter_io_delay);
+        }
+        if self.check
+            && !signature::verify(
+                buf,
+                ptype,
+                self.spec.sig,
+                p.set_time_stamp_signature,
+                self.spec.pretend_rank,
+                offset,
+            )
+        {
+            self.out.errors += 1;
+        }
+        // The latency of a transfer is the time since the previous one ended: one clock
+        // reading per transfer (it includes the pattern update and check, as IOR's column does).
+        let now = self.clock.raw();
+        let d_ns = self.clock.delta_as_nanos(self.last, now);
+        latency.record(d_ns);
+        if self.spec.record_per_op {
+            self.out.per_op.push((
+                self.clock.delta_as_nanos(self.phase_start, self.last) as f64 * 1e-9,
+                d_ns as f64 * 1e-9,
+            ));
+        }
+        self.last = now;
+        self.out.pairs += 1;
+        self.out.bytes += n as i64;
+        if progress.is_enabled() {
+            progress.advance(buf.len() as u64);
+        }
+        Ok(now)
+    }
+
+    /// Nanoseconds from the phase start to the reading `now`.
+    #[inline(always)]
+    fn elapsed_ns(&self, now: u64) -> u64 {
+        self.clock.delta_as_nanos(self.phase_start, now)
+    }
+}
+
 /// Runs the transfer loop of one phase on this rank.
+///
+/// Transfers are timed with the cycle counter ([`crate::ior::machine::fast_clock`]): one
+/// instruction per reading, where a system-clock reading would cost as much as the whole
+/// harness loop (benches/harness_overhead.rs).
 #[allow(clippy::too_many_arguments)]
 pub async fn transfer_loop(
     spec: &LoopSpec<'_>,
@@ -132,28 +263,9 @@ pub async fn transfer_loop(
     progress: &Progress,
 ) -> Result<LoopOutcome, EngineError> {
     let p = spec.params;
-    let access = spec.access;
-    let is_write = access.is_write();
-    let check = matches!(access, Access::WriteCheck | Access::ReadCheck);
-    let ptype = p.data_packet_type;
-    let needs_update = is_write && ptype != DataPacketType::Timestamp && buf.len() >= 8;
-    let deadline = if spec.stonewall && p.deadline_for_stonewalling > 0 {
-        Some(Duration::from_secs(p.deadline_for_stonewalling as u64))
-    } else {
-        None
-    };
-    let collective_wall = deadline.is_some() && p.collective != 0;
-    let limit = if spec.limit > 0 { spec.limit } else { i64::MAX };
-    let min_time = Duration::from_secs(p.min_time_duration.max(0) as u64);
-    let inter_io_delay = Duration::from_micros(p.inter_io_delay.max(0) as u64);
-    let fsync_per_write = is_write && p.fsync_per_write != 0;
     let len = spec.seq.len();
-    let xfer_bytes = buf.len() as u64;
-    let progress_on = progress.is_enabled();
-
-    let mut out = LoopOutcome::default();
     if len == 0 {
-        return Ok(out);
+        return Ok(LoopOutcome::default());
     }
     if p.iodepth > 1 {
         return crate::ior::iodepth::transfer_loop_deep(
@@ -161,85 +273,43 @@ pub async fn transfer_loop(
         )
         .await;
     }
-    let phase_start = Instant::now();
-    let mut last = phase_start;
-    let mut i: u64 = 0;
-    let mut hit = false;
+    let is_write = spec.access.is_write();
+    let deadline_ns = (spec.stonewall && p.deadline_for_stonewalling > 0)
+        .then(|| p.deadline_for_stonewalling as u64 * 1_000_000_000);
+    let collective_wall = deadline_ns.is_some() && p.collective != 0;
+    let limit = if spec.limit > 0 { spec.limit } else { i64::MAX };
+    let min_time_ns = p.min_time_duration.max(0) as u64 * 1_000_000_000;
+    let clock = crate::ior::machine::fast_clock();
+    let start = clock.raw();
+    let mut lp = Looper {
+        spec,
+        backend,
+        file,
+        needs_update: is_write && p.data_packet_type != DataPacketType::Timestamp && buf.len() >= 8,
+        check: matches!(spec.access, Access::WriteCheck | Access::ReadCheck),
+        fsync_per_write: is_write && p.fsync_per_write != 0,
+        inter_io_delay: Duration::from_micros(p.inter_io_delay.max(0) as u64),
+        clock,
+        phase_start: start,
+        last: start,
+        out: LoopOutcome::default(),
+    };
 
     // Main pass(es): stop at the wall, at the limit, or at the end (repeat for minTimeDuration).
+    let mut i: u64 = 0;
     loop {
-        let offset = spec.seq.get(i);
-        if needs_update {
-            signature::update_for_write(
-                buf,
-                ptype,
-                spec.sig,
-                p.set_time_stamp_signature,
-                spec.pretend_rank,
-                offset,
-            );
-        }
-        if check {
-            signature::invalidate_for_read(buf);
-        }
-        let n = transfer_whole(
-            backend,
-            file,
-            access,
-            buf,
-            offset,
-            p.single_xfer_attempt != 0,
-            spec.rank,
-        )
-        .await?;
-        if fsync_per_write {
-            backend
-                .fsync(file)
-                .await
-                .map_err(|e| EngineError::backend("fsync", e))?;
-        }
-        if !inter_io_delay.is_zero() {
-            std::thread::sleep(inter_io_delay);
-        }
-        if check
-            && !signature::verify(
-                buf,
-                ptype,
-                spec.sig,
-                p.set_time_stamp_signature,
-                spec.pretend_rank,
-                offset,
-            )
-        {
-            out.errors += 1;
-        }
-        let now = Instant::now();
-        let d = now.duration_since(last);
-        latency.record(d.as_nanos() as u64);
-        if spec.record_per_op {
-            out.per_op.push((
-                last.duration_since(phase_start).as_secs_f64(),
-                d.as_secs_f64(),
-            ));
-        }
-        last = now;
-        out.pairs += 1;
-        out.bytes += n as i64;
-        if progress_on {
-            progress.advance(xfer_bytes);
-        }
+        let now = lp.step(buf, spec.seq.get(i), latency, progress).await?;
         i += 1;
         let mut wall =
-            deadline.is_some_and(|dl| now.duration_since(phase_start) > dl) || out.pairs == limit;
+            lp.out.pairs == limit || deadline_ns.is_some_and(|dl| lp.elapsed_ns(now) > dl);
         if collective_wall {
             wall = comm.allreduce_i64(wall as i64, ReduceOp::Max)? != 0;
         }
         if wall {
-            hit = true;
             break;
         }
         if i == len {
-            if now.duration_since(phase_start) < min_time {
+            if lp.elapsed_ns(now) < min_time_ns {
                 i = 0;
                 continue;
             }
@@ -248,101 +318,24 @@ pub async fn transfer_loop(
     }
 
     // Wear-out (§2.7): every rank completes as many transfers as the busiest one did.
-    if spec.stonewall && p.deadline_for_stonewalling > 0 && p.stone_walling_wear_out != 0 {
-        let _ = hit;
-        let stonewall_time = Instant::now().duration_since(phase_start).as_secs_f64();
-        let pairs_max = comm.allreduce_i64(out.pairs, ReduceOp::Max)?;
-        let pairs_min = comm.allreduce_i64(out.pairs, ReduceOp::Min)?;
-        let data_min = comm.allreduce_i64(out.bytes, ReduceOp::Min)? as f64;
-        let data_sum = comm.allreduce_i64(out.bytes, ReduceOp::Sum)? as f64;
-        let time0 = comm.bcast_u64(stonewall_time.to_bits(), 0)?;
-        let info = StonewallInfo {
-            pairs_min,
-            pairs_max,
-            data_min,
-            data_mean: data_sum / comm.size() as f64,
-            time: f64::from_bits(time0),
-        };
-        if comm.rank() == 0 {
-            log::line(&format!(
-                "stonewalling pairs accessed min: {} max: {} -- min data: {:.1} GiB mean data: {:.1} GiB time: {:.1}s",
-                info.pairs_min,
-                info.pairs_max,
-                info.data_min / (1u64 << 30) as f64,
-                info.data_mean / (1u64 << 30) as f64,
-                stonewall_time
-            ));
-        }
+    if deadline_ns.is_some() && p.stone_walling_wear_out != 0 {
+        let stonewall_time = lp.elapsed_ns(clock.raw()) as f64 * 1e-9;
+        let info = wear_out_figures(comm, &lp.out, stonewall_time)?;
         if p.verbose >= 1 {
             log::line(&format!(
                 "{}: stonewalling pairs accessed: {}",
-                spec.rank, out.pairs
+                spec.rank, lp.out.pairs
             ));
         }
-        while out.pairs < pairs_max {
+        while lp.out.pairs < info.pairs_max {
             if i >= len {
                 i = 0;
             }
-            let offset = spec.seq.get(i);
-            if needs_update {
-                signature::update_for_write(
-                    buf,
-                    ptype,
-                    spec.sig,
-                    p.set_time_stamp_signature,
-                    spec.pretend_rank,
-                    offset,
-                );
-            }
-            if check {
-                signature::invalidate_for_read(buf);
-            }
-            let n = transfer_whole(
-                backend,
-                file,
-                access,
-                buf,
-                offset,
-                p.single_xfer_attempt != 0,
-                spec.rank,
-            )
-            .await?;
-            if fsync_per_write {
-                backend
-                    .fsync(file)
-                    .await
-                    .map_err(|e| EngineError::backend("fsync", e))?;
-            }
-            if check
-                && !signature::verify(
-                    buf,
-                    ptype,
-                    spec.sig,
-                    p.set_time_stamp_signature,
-                    spec.pretend_rank,
-                    offset,
-                )
-            {
-                out.errors += 1;
-            }
-            let now = Instant::now();
-            latency.record(now.duration_since(last).as_nanos() as u64);
-            if spec.record_per_op {
-                out.per_op.push((
-                    last.duration_since(phase_start).as_secs_f64(),
-                    now.duration_since(last).as_secs_f64(),
-                ));
-            }
-            last = now;
-            out.pairs += 1;
-            out.bytes += n as i64;
-            if progress_on {
-                progress.advance(xfer_bytes);
-            }
+            lp.step(buf, spec.seq.get(i), latency, progress).await?;
             i += 1;
         }
-        out.pairs_accessed = pairs_max;
-        out.stonewall = Some(info);
+        lp.out.pairs_accessed = info.pairs_max;
+        lp.out.stonewall = Some(info);
     }
 
     if is_write && p.fsync != 0 {
@@ -351,5 +344,31 @@ pub async fn transfer_loop(
             .await
             .map_err(|e| EngineError::backend("fsync", e))?;
     }
-    Ok(out)
+    Ok(lp.out)
+}
+
+/// Collective: the wear-out figures of §2.7 (every rank gets the same), printed by rank 0.
+pub(crate) fn wear_out_figures(
+    comm: &dyn Comm,
+    out: &LoopOutcome,
+    stonewall_time: f64,
+) -> Result<StonewallInfo, EngineError> {
+    let info = StonewallInfo {
+        pairs_min: comm.allreduce_i64(out.pairs, ReduceOp::Min)?,
+        pairs_max: comm.allreduce_i64(out.pairs, ReduceOp::Max)?,
+        data_min: comm.allreduce_i64(out.bytes, ReduceOp::Min)? as f64,
+        data_mean: comm.allreduce_i64(out.bytes, ReduceOp::Sum)? as f64 / comm.size() as f64,
+        time: f64::from_bits(comm.bcast_u64(stonewall_time.to_bits(), 0)?),
+    };
+    if comm.rank() == 0 {
+        log::line(&format!(
+            "stonewalling pairs accessed min: {} max: {} -- min data: {:.1} GiB mean data: {:.1} GiB time: {:.1}s",
+            info.pairs_min,
+            info.pairs_max,
+            info.data_min / (1u64 << 30) as f64,
+            info.data_mean / (1u64 << 30) as f64,
+            stonewall_time
+        ));
+    }
+    Ok(info)
 }
