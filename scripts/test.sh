@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every test target. CI runs exactly this.
+# The whole test suite: system packages, formatting, lints, every test target with every
+# feature. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export UCX_NET_DEVICES=lo          # test traffic stays on loopback, always
 export CARGO_TERM_COLOR=never
 export RUST_BACKTRACE=1
+./scripts/install-packages.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets --all-features -- -D warnings
 cargo test --locked --all-targets --all-features
