@@ -10,6 +10,8 @@
 
 pub mod error;
 pub mod placement;
+pub mod rpc;
+pub mod transport;
 pub mod wire;
 
 pub use error::{FsError, FsResult};

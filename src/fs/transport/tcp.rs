@@ -1,0 +1,130 @@
+//! TCP transport over tokio: the connector clients use and the listener servers run.
+//!
+//! Owns [`TcpConnector`] and [`TcpListenerTask`] (accept loop, one task per connection,
+//! graceful shutdown or abrupt kill). Framing and correlation are in [`crate::fs::rpc`].
+//! Sockets use `TCP_NODELAY`; small frames are batched by the RPC writer instead.
+
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::rpc::{serve_connection, RpcConnection};
+use crate::fs::transport::{BoxFuture, Connection, Connector, Handler};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Connects to BenchFS servers over TCP.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TcpConnector;
+
+impl TcpConnector {
+    /// Connects to `addr` and performs the secret handshake.
+    pub async fn connect_rpc(
+        addr: &str,
+        secret: &[u8],
+        timeout: Duration,
+    ) -> FsResult<Arc<RpcConnection>> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(FsError::from_io(&format!("connect to {addr}"), &e)),
+            Err(_) => return Err(FsError::TimedOut(format!("connect to {addr}"))),
+        };
+        stream
+            .set_nodelay(true)
+            .map_err(|e| FsError::from_io("set TCP_NODELAY", &e))?;
+        let (r, w) = stream.into_split();
+        let conn = RpcConnection::start(r, w, addr.to_string());
+        conn.hello(secret, timeout).await?;
+        Ok(conn)
+    }
+}
+
+impl Connector for TcpConnector {
+    fn connect<'a>(
+        &'a self,
+        addr: &'a str,
+        secret: &'a [u8],
+        timeout: Duration,
+    ) -> BoxFuture<'a, FsResult<Arc<dyn Connection>>> {
+        Box::pin(async move {
+            let c: Arc<dyn Connection> = Self::connect_rpc(addr, secret, timeout).await?;
+            Ok(c)
+        })
+    }
+}
+
+/// A listening server socket and its accept loop.
+pub struct TcpListenerTask {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl TcpListenerTask {
+    /// Binds `addr` and serves every connection with `handler`, requiring `secret`, with at
+    /// most `max_in_flight` requests in progress at once (across all connections).
+    pub async fn bind(
+        addr: &str,
+        handler: Arc<dyn Handler>,
+        secret: Vec<u8>,
+        max_in_flight: usize,
+    ) -> FsResult<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| FsError::from_io(&format!("bind {addr}"), &e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| FsError::from_io("local_addr", &e))?;
+        let (stx, srx) = watch::channel(false);
+        let secret = Arc::new(secret);
+        let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
+        let task = tokio::spawn(async move {
+            let mut conns = JoinSet::new();
+            let mut shutdown = srx.clone();
+            loop {
+                tokio::select! {
+                    a = listener.accept() => {
+                        let Ok((s, _)) = a else { continue };
+                        let _ = s.set_nodelay(true);
+                        let (r, w) = s.into_split();
+                        conns.spawn(serve_connection(
+                            r, w, handler.clone(), secret.clone(), permits.clone(), srx.clone()));
+                    }
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+            drop(listener);
+            // Graceful: every connection finishes its in-flight requests, then closes.
+            let drain = async { while conns.join_next().await.is_some() {} };
+            if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
+                conns.abort_all();
+            }
+        });
+        Ok(TcpListenerTask {
+            addr: local,
+            shutdown: stx,
+            task,
+        })
+    }
+
+    /// The bound address (with the real port if 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish and their replies go out, then
+    /// closes every connection.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Closes the listener and every connection at once, without replying (a crash, for
+    /// tests).
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
