@@ -9,8 +9,10 @@
 //! This module tree owns nothing outside `src/fs`.
 
 pub mod error;
+pub mod path;
 pub mod placement;
 pub mod rpc;
+pub mod server;
 pub mod transport;
 pub mod wire;
 
