@@ -58,7 +58,15 @@ impl Connector for TcpConnector {
 pub struct TcpListenerTask {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for TcpListenerTask {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
 }
 
 impl TcpListenerTask {
@@ -105,7 +113,7 @@ impl TcpListenerTask {
         Ok(TcpListenerTask {
             addr: local,
             shutdown: stx,
-            task,
+            task: Some(task),
         })
     }
 
@@ -116,15 +124,19 @@ impl TcpListenerTask {
 
     /// Stops accepting, lets in-flight requests finish and their replies go out, then
     /// closes every connection.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
     }
 
     /// Closes the listener and every connection at once, without replying (a crash, for
     /// tests).
-    pub async fn kill(self) {
-        self.task.abort();
-        let _ = self.task.await;
+    pub async fn kill(mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
     }
 }
