@@ -75,7 +75,10 @@ async fn files_span_servers_holes_short_reads_and_sizes() {
 async fn open_flags_and_their_errors() {
     let d = tempfile::tempdir().unwrap();
     let (_c, fs) = cluster(3, d.path()).await;
-    assert_eq!(errno(fs.open("/nope", OpenFlags::read_only()).await), libc::ENOENT);
+    assert_eq!(
+        errno(fs.open("/nope", OpenFlags::read_only()).await),
+        libc::ENOENT
+    );
     let rwc = OpenFlags::read_write().create(true);
     let f = fs.open("/f", rwc).await.unwrap();
     f.write_at(0, b"hello world").await.unwrap();
@@ -111,7 +114,10 @@ async fn open_flags_and_their_errors() {
     let f = fs.open("/f", OpenFlags::read_write()).await.unwrap();
     assert_eq!(f.read_vec(0, 100).await.unwrap(), b"hello world");
     f.close().await.unwrap();
-    let f = fs.open("/f", OpenFlags::read_write().truncate(true)).await.unwrap();
+    let f = fs
+        .open("/f", OpenFlags::read_write().truncate(true))
+        .await
+        .unwrap();
     assert_eq!(f.read_vec(0, 100).await.unwrap(), b"");
     f.write_at(0, b"ab").await.unwrap();
     f.close().await.unwrap();
@@ -144,13 +150,16 @@ async fn open_flags_and_their_errors() {
     assert_eq!(errno(fs.create("/f/x").await), libc::ENOTDIR);
     fs.mkdir("/d", 0o755).await.unwrap();
     assert_eq!(errno(fs.create("/d").await), libc::EISDIR);
-    assert_eq!(errno(fs.open("/d", OpenFlags::read_only()).await), libc::EISDIR);
-    assert_eq!(errno(fs.open("/", OpenFlags::read_only()).await), libc::EISDIR);
+    assert_eq!(
+        errno(fs.open("/d", OpenFlags::read_only()).await),
+        libc::EISDIR
+    );
+    assert_eq!(
+        errno(fs.open("/", OpenFlags::read_only()).await),
+        libc::EISDIR
+    );
     // Chunk size per file, recorded in its metadata.
-    let g = fs
-        .open("/d/g", rwc.chunk_size(1 << 20))
-        .await
-        .unwrap();
+    let g = fs.open("/d/g", rwc.chunk_size(1 << 20)).await.unwrap();
     assert_eq!(g.chunk_size(), 1 << 20);
     g.close().await.unwrap();
     assert_eq!(fs.stat("/d/g").await.unwrap().chunk_size, 1 << 20);
@@ -281,8 +290,14 @@ async fn bad_paths_are_rejected() {
     assert_eq!(errno(fs.create("/a/./b").await), libc::EINVAL);
     assert_eq!(errno(fs.create("relative").await), libc::EINVAL);
     assert_eq!(errno(fs.create("/nul\0byte").await), libc::EINVAL);
-    assert_eq!(errno(fs.mkdir(&format!("/{}", "n".repeat(256)), 0o755).await), libc::ENAMETOOLONG);
-    assert_eq!(errno(fs.stat(&"/abcd".repeat(2000)).await), libc::ENAMETOOLONG);
+    assert_eq!(
+        errno(fs.mkdir(&format!("/{}", "n".repeat(256)), 0o755).await),
+        libc::ENAMETOOLONG
+    );
+    assert_eq!(
+        errno(fs.stat(&"/abcd".repeat(2000)).await),
+        libc::ENAMETOOLONG
+    );
     // Odd but valid names are only keys: nothing appears outside the cluster directory.
     let f = fs.create("/..hidden").await.unwrap();
     f.write_at(0, b"x").await.unwrap();
@@ -294,7 +309,11 @@ async fn bad_paths_are_rejected() {
         .collect();
     assert_eq!(outside.len(), 1, "only the cluster directory: {outside:?}");
     drop(c);
-    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "removed on drop");
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        0,
+        "removed on drop"
+    );
 }
 
 /// IOR N-1: many tasks write interleaved blocks of one shared file through their own
@@ -311,7 +330,11 @@ async fn many_writers_of_one_shared_file() {
     let other = c.client().await.unwrap();
     let mut handles = Vec::new();
     for t in 0..tasks {
-        let fs = if t % 2 == 0 { fs.clone() } else { other.clone() };
+        let fs = if t % 2 == 0 {
+            fs.clone()
+        } else {
+            other.clone()
+        };
         handles.push(tokio::spawn(async move {
             let h = fs.open("/shared", OpenFlags::write_only()).await.unwrap();
             for s in 0..segments {
@@ -386,7 +409,10 @@ async fn killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynce
             "{e:?}"
         );
     }
-    assert!(killed_at.elapsed() < timeout * 3, "errors came within the timeout");
+    assert!(
+        killed_at.elapsed() < timeout * 3,
+        "errors came within the timeout"
+    );
     // Reading the durable file now fails (some chunks are on the dead server), promptly.
     let r = fs.open("/durable", OpenFlags::read_only()).await;
     if let Ok(r) = r {
@@ -412,11 +438,15 @@ async fn a_server_that_never_answers_times_out() {
         }
     });
     let start = Instant::now();
-    let e = Client::from_servers(vec![addr], b"k".to_vec(), ClientOptions {
-        timeout: Duration::from_millis(300),
-        connect_timeout: Duration::from_millis(300),
-        ..ClientOptions::default()
-    })
+    let e = Client::from_servers(
+        vec![addr],
+        b"k".to_vec(),
+        ClientOptions {
+            timeout: Duration::from_millis(300),
+            connect_timeout: Duration::from_millis(300),
+            ..ClientOptions::default()
+        },
+    )
     .await
     .unwrap_err();
     assert_eq!(e.errno(), libc::ETIMEDOUT);

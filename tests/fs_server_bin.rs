@@ -21,7 +21,10 @@ fn wait_exit(c: &mut Child, within: Duration) -> std::process::ExitStatus {
         if let Some(s) = c.try_wait().unwrap() {
             return s;
         }
-        assert!(start.elapsed() < within, "server did not exit after SIGTERM");
+        assert!(
+            start.elapsed() < within,
+            "server did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -28,6 +28,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// Default largest piece of one request (see [`ClientOptions::max_piece`]).
+pub const DEFAULT_MAX_PIECE: u32 = 256 << 10;
+
 /// Tunables of a client.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -39,6 +42,10 @@ pub struct ClientOptions {
     pub registry_wait: Duration,
     /// Chunk size of files this client creates (default: the cluster's).
     pub chunk_size: Option<u32>,
+    /// Largest piece of one request: larger reads and writes are split into pieces sent
+    /// concurrently, so that the server's storage I/O of one piece overlaps the transfer of
+    /// the next (at least 4 KiB).
+    pub max_piece: u32,
 }
 
 impl Default for ClientOptions {
@@ -48,6 +55,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             registry_wait: Duration::from_secs(30),
             chunk_size: None,
+            max_piece: DEFAULT_MAX_PIECE,
         }
     }
 }
@@ -175,7 +183,12 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field(
                 "servers",
-                &self.inner.servers.iter().map(|s| &s.addr).collect::<Vec<_>>(),
+                &self
+                    .inner
+                    .servers
+                    .iter()
+                    .map(|s| &s.addr)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -190,15 +203,16 @@ struct Piece {
     len: usize,
 }
 
-fn pieces(offset: u64, len: usize, cs: u32) -> Vec<Piece> {
+fn pieces(offset: u64, len: usize, cs: u32, max_piece: u32) -> Vec<Piece> {
     let cs = cs as u64;
+    let max_piece = (max_piece.max(4096)) as usize;
     let mut out = Vec::new();
     let mut done = 0usize;
     while done < len {
         let pos = offset + done as u64;
         let chunk = pos / cs;
         let in_chunk = pos % cs;
-        let n = ((cs - in_chunk) as usize).min(len - done);
+        let n = ((cs - in_chunk) as usize).min(len - done).min(max_piece);
         out.push(Piece {
             chunk,
             in_chunk: in_chunk as u32,
@@ -231,10 +245,14 @@ impl Client {
         let secret = reg.secret()?;
         let addrs = entries.into_iter().map(|e| e.addr).collect();
         let cs = opts.chunk_size.unwrap_or(info.chunk_size);
-        Self::from_servers(addrs, secret, ClientOptions {
-            chunk_size: Some(cs),
-            ..opts
-        })
+        Self::from_servers(
+            addrs,
+            secret,
+            ClientOptions {
+                chunk_size: Some(cs),
+                ..opts
+            },
+        )
         .await
     }
 
@@ -305,7 +323,11 @@ impl Client {
         let c = self
             .inner
             .connector
-            .connect(&slot.addr, &self.inner.secret, self.inner.opts.connect_timeout)
+            .connect(
+                &slot.addr,
+                &self.inner.secret,
+                self.inner.opts.connect_timeout,
+            )
             .await?;
         if let Ok(mut g) = slot.conn.lock() {
             *g = Some(c.clone());
@@ -354,9 +376,12 @@ impl Client {
     async fn lookup_norm(&self, path: &str) -> FsResult<Attr> {
         let s = self.inner.placement.meta_server(path);
         expect_attr(
-            self.call_resp(s, &Request::Lookup {
-                path: path.to_string(),
-            })
+            self.call_resp(
+                s,
+                &Request::Lookup {
+                    path: path.to_string(),
+                },
+            )
             .await?,
         )
     }
@@ -369,9 +394,7 @@ impl Client {
             Some((parent, _)) => match self.lookup_norm(parent).await {
                 Ok(a) if a.kind == FileKind::Dir => Ok(()),
                 Ok(_) => Err(FsError::NotDir(parent.to_string())),
-                Err(FsError::NotFound(_)) => {
-                    Err(FsError::NotFound(format!("parent of {path}")))
-                }
+                Err(FsError::NotFound(_)) => Err(FsError::NotFound(format!("parent of {path}"))),
                 Err(e) => Err(e),
             },
         }
@@ -387,10 +410,14 @@ impl Client {
     pub async fn open(&self, path: &str, flags: OpenFlags) -> FsResult<FileHandle> {
         let p = normalize(path)?;
         if !flags.read && !flags.write {
-            return Err(FsError::InvalidArgument("open for neither read nor write".into()));
+            return Err(FsError::InvalidArgument(
+                "open for neither read nor write".into(),
+            ));
         }
         if (flags.truncate || flags.append) && !flags.write {
-            return Err(FsError::InvalidArgument("truncate or append without write".into()));
+            return Err(FsError::InvalidArgument(
+                "truncate or append without write".into(),
+            ));
         }
         if flags.exclusive && !flags.create {
             return Err(FsError::InvalidArgument("exclusive without create".into()));
@@ -403,13 +430,16 @@ impl Client {
             let cs = check_chunk_size(flags.chunk_size.unwrap_or(self.inner.chunk_size))?;
             self.check_parent(&p).await?;
             let r = self
-                .call_resp(meta, &Request::Create {
-                    path: p.clone(),
-                    mode: flags.mode,
-                    chunk_size: cs,
-                    exclusive: flags.exclusive,
-                    truncate: flags.truncate,
-                })
+                .call_resp(
+                    meta,
+                    &Request::Create {
+                        path: p.clone(),
+                        mode: flags.mode,
+                        chunk_size: cs,
+                        exclusive: flags.exclusive,
+                        truncate: flags.truncate,
+                    },
+                )
                 .await?;
             match r {
                 Response::Created {
@@ -467,11 +497,14 @@ impl Client {
         let p = normalize(path)?;
         let s = self.inner.placement.meta_server(&p);
         let a = expect_attr(
-            self.call_resp(s, &Request::Remove {
-                path: p,
-                dir: false,
-                id: FileId::default(),
-            })
+            self.call_resp(
+                s,
+                &Request::Remove {
+                    path: p,
+                    dir: false,
+                    id: FileId::default(),
+                },
+            )
             .await?,
         )?;
         self.broadcast(Request::RemoveChunks { id: a.id }).await?;
@@ -517,11 +550,14 @@ impl Client {
             return Err(FsError::NotEmpty(p));
         }
         let s = self.inner.placement.meta_server(&p);
-        self.call_resp(s, &Request::Remove {
-            path: p,
-            dir: true,
-            id: a.id,
-        })
+        self.call_resp(
+            s,
+            &Request::Remove {
+                path: p,
+                dir: true,
+                id: a.id,
+            },
+        )
         .await?;
         Ok(())
     }
@@ -542,11 +578,14 @@ impl Client {
                 let mut after = String::new();
                 loop {
                     let r = c
-                        .call_resp(s, &Request::ReadDir {
-                            path: p.clone(),
-                            after: after.clone(),
-                            max: MAX_DIR_BATCH,
-                        })
+                        .call_resp(
+                            s,
+                            &Request::ReadDir {
+                                path: p.clone(),
+                                after: after.clone(),
+                                max: MAX_DIR_BATCH,
+                            },
+                        )
                         .await?;
                     let Response::Dir { entries, more } = r else {
                         return Err(FsError::Protocol("unexpected reply to ReadDir".into()));
@@ -598,10 +637,8 @@ impl Client {
             Ok(dst) => match (src.kind, dst.kind) {
                 (FileKind::File, FileKind::Dir) => return Err(FsError::IsDir(to)),
                 (FileKind::Dir, FileKind::File) => return Err(FsError::NotDir(to)),
-                (FileKind::Dir, FileKind::Dir) => {
-                    if self.has_entries(&to).await? {
-                        return Err(FsError::NotEmpty(to));
-                    }
+                (FileKind::Dir, FileKind::Dir) if self.has_entries(&to).await? => {
+                    return Err(FsError::NotEmpty(to));
                 }
                 _ => {}
             },
@@ -610,21 +647,27 @@ impl Client {
         }
         let dst_server = self.inner.placement.meta_server(&to);
         let replaced = match self
-            .call_resp(dst_server, &Request::Insert {
-                path: to.clone(),
-                attr: src,
-            })
+            .call_resp(
+                dst_server,
+                &Request::Insert {
+                    path: to.clone(),
+                    attr: src,
+                },
+            )
             .await?
         {
             Response::Replaced(r) => r,
             other => return Err(FsError::Protocol(format!("unexpected reply {other:?}"))),
         };
         let src_server = self.inner.placement.meta_server(&from);
-        self.call_resp(src_server, &Request::Remove {
-            path: from,
-            dir: src.kind == FileKind::Dir,
-            id: src.id,
-        })
+        self.call_resp(
+            src_server,
+            &Request::Remove {
+                path: from,
+                dir: src.kind == FileKind::Dir,
+                id: src.id,
+            },
+        )
         .await?;
         if let Some(old) = replaced {
             if old.kind == FileKind::File {
@@ -637,12 +680,15 @@ impl Client {
     async fn truncate_attr(&self, p: &str, a: Attr, size: u64) -> FsResult<Attr> {
         let s = self.inner.placement.meta_server(p);
         let na = expect_attr(
-            self.call_resp(s, &Request::SetSize {
-                path: p.to_string(),
-                id: a.id,
-                size,
-                mode: SizeMode::Exact,
-            })
+            self.call_resp(
+                s,
+                &Request::SetSize {
+                    path: p.to_string(),
+                    id: a.id,
+                    size,
+                    mode: SizeMode::Exact,
+                },
+            )
             .await?,
         )?;
         self.broadcast(Request::TruncateChunks {
@@ -772,7 +818,12 @@ impl FileHandle {
         }
         let c = &self.inner.client;
         let id = self.inner.attr.id;
-        let ps = pieces(offset, len, self.inner.attr.chunk_size);
+        let ps = pieces(
+            offset,
+            len,
+            self.inner.attr.chunk_size,
+            c.inner.opts.max_piece,
+        );
         let servers: Vec<usize> = ps
             .iter()
             .map(|p| c.inner.placement.chunk_server(id, p.chunk))
@@ -828,7 +879,12 @@ impl FileHandle {
         let len = ((size - offset) as usize).min(buf.len());
         let c = &self.inner.client;
         let id = self.inner.attr.id;
-        let ps = pieces(offset, len, self.inner.attr.chunk_size);
+        let ps = pieces(
+            offset,
+            len,
+            self.inner.attr.chunk_size,
+            c.inner.opts.max_piece,
+        );
         let fill = |buf: &mut [u8], p: &Piece, data: &[u8]| {
             let n = data.len().min(p.len);
             buf[p.buf_off..p.buf_off + n].copy_from_slice(&data[..n]);
@@ -838,12 +894,16 @@ impl FileHandle {
             let p = ps[0];
             let s = c.inner.placement.chunk_server(id, p.chunk);
             let r = c
-                .call(s, &Request::Read {
-                    id,
-                    chunk: p.chunk,
-                    offset: p.in_chunk,
-                    len: p.len as u32,
-                }, Bytes::new())
+                .call(
+                    s,
+                    &Request::Read {
+                        id,
+                        chunk: p.chunk,
+                        offset: p.in_chunk,
+                        len: p.len as u32,
+                    },
+                    Bytes::new(),
+                )
                 .await?;
             fill(buf, &p, &r.bulk);
         } else {
@@ -853,12 +913,16 @@ impl FileHandle {
                 set.spawn(async move {
                     let s = c.inner.placement.chunk_server(id, p.chunk);
                     let r = c
-                        .call(s, &Request::Read {
-                            id,
-                            chunk: p.chunk,
-                            offset: p.in_chunk,
-                            len: p.len as u32,
-                        }, Bytes::new())
+                        .call(
+                            s,
+                            &Request::Read {
+                                id,
+                                chunk: p.chunk,
+                                offset: p.in_chunk,
+                                len: p.len as u32,
+                            },
+                            Bytes::new(),
+                        )
                         .await?;
                     Ok::<_, FsError>((p, r.bulk))
                 });
@@ -884,7 +948,9 @@ impl FileHandle {
         let off = if self.inner.flags.append {
             self.known_size()
         } else {
-            self.inner.pos.fetch_add(data.len() as u64, Ordering::AcqRel)
+            self.inner
+                .pos
+                .fetch_add(data.len() as u64, Ordering::AcqRel)
         };
         let n = self.write_at(off, data).await?;
         if self.inner.flags.append {
@@ -913,12 +979,15 @@ impl FileHandle {
         let c = &self.inner.client;
         let s = c.inner.placement.meta_server(&self.inner.path);
         let r = c
-            .call_resp(s, &Request::SetSize {
-                path: self.inner.path.clone(),
-                id: self.inner.attr.id,
-                size: self.inner.written_end.load(Ordering::Acquire),
-                mode: SizeMode::Extend,
-            })
+            .call_resp(
+                s,
+                &Request::SetSize {
+                    path: self.inner.path.clone(),
+                    id: self.inner.attr.id,
+                    size: self.inner.written_end.load(Ordering::Acquire),
+                    mode: SizeMode::Extend,
+                },
+            )
             .await;
         if r.is_err() {
             self.inner.dirty.store(true, Ordering::Release);
@@ -999,17 +1068,22 @@ mod tests {
     #[test]
     fn pieces_split_at_chunk_boundaries() {
         let cs = 65536u32;
-        assert_eq!(pieces(0, 10, cs), vec![Piece {
-            chunk: 0,
-            in_chunk: 0,
-            buf_off: 0,
-            len: 10
-        }]);
-        let p = pieces(65530, 65536 + 20, cs);
+        assert_eq!(pieces(1, 10 * cs as usize, cs, cs).len(), 11);
+        assert_eq!(pieces(0, cs as usize, cs, 16384).len(), 4);
+        assert_eq!(
+            pieces(0, 10, cs, cs),
+            vec![Piece {
+                chunk: 0,
+                in_chunk: 0,
+                buf_off: 0,
+                len: 10
+            }]
+        );
+        let p = pieces(65530, 65536 + 20, cs, cs);
         assert_eq!(p.len(), 3);
         assert_eq!((p[0].chunk, p[0].in_chunk, p[0].len), (0, 65530, 6));
         assert_eq!((p[1].chunk, p[1].in_chunk, p[1].len), (1, 0, 65536));
         assert_eq!((p[2].chunk, p[2].buf_off, p[2].len), (2, 65542, 14));
-        assert!(pieces(5, 0, cs).is_empty());
+        assert!(pieces(5, 0, cs, cs).is_empty());
     }
 }

@@ -38,7 +38,9 @@ impl Cluster {
     ) -> FsResult<Cluster> {
         check_chunk_size(chunk_size)?;
         if servers == 0 {
-            return Err(FsError::InvalidArgument("a cluster needs at least one server".into()));
+            return Err(FsError::InvalidArgument(
+                "a cluster needs at least one server".into(),
+            ));
         }
         let root = data_dir.as_ref().join(format!(
             "benchfs-embedded-{}-{:08x}",

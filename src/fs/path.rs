@@ -12,10 +12,15 @@ use super::wire::{MAX_NAME_LEN, MAX_PATH_LEN};
 /// (ENAMETOOLONG).
 pub fn normalize(path: &str) -> FsResult<String> {
     if path.len() > MAX_PATH_LEN {
-        return Err(FsError::NameTooLong(format!("path of {} bytes", path.len())));
+        return Err(FsError::NameTooLong(format!(
+            "path of {} bytes",
+            path.len()
+        )));
     }
     if !path.starts_with('/') {
-        return Err(FsError::InvalidArgument(format!("path {path:?} is not absolute")));
+        return Err(FsError::InvalidArgument(format!(
+            "path {path:?} is not absolute"
+        )));
     }
     if path.contains('\0') {
         return Err(FsError::InvalidArgument("path contains a NUL byte".into()));
@@ -28,7 +33,10 @@ pub fn normalize(path: &str) -> FsResult<String> {
             )));
         }
         if c.len() > MAX_NAME_LEN {
-            return Err(FsError::NameTooLong(format!("component of {} bytes", c.len())));
+            return Err(FsError::NameTooLong(format!(
+                "component of {} bytes",
+                c.len()
+            )));
         }
         out.push('/');
         out.push_str(c);
@@ -44,7 +52,9 @@ pub fn check_normal(path: &str) -> FsResult<()> {
     if normalize(path)? == path {
         Ok(())
     } else {
-        Err(FsError::InvalidArgument(format!("path {path:?} is not normalised")))
+        Err(FsError::InvalidArgument(format!(
+            "path {path:?} is not normalised"
+        )))
     }
 }
 

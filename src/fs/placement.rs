@@ -183,7 +183,10 @@ mod tests {
         let a = FileId { store: 1, seq: 1 };
         let servers: std::collections::HashSet<usize> =
             (0..64).map(|i| p.chunk_server(a, i)).collect();
-        assert!(servers.len() > 8, "64 chunks over 16 servers used {servers:?}");
+        assert!(
+            servers.len() > 8,
+            "64 chunks over 16 servers used {servers:?}"
+        );
         assert!(p.meta_server("/a") < 16);
     }
 
@@ -195,7 +198,11 @@ mod tests {
         let chunks: u64 = std::env::var("BENCHFS_PLACEMENT_CHUNKS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(if cfg!(debug_assertions) { 250_000 } else { 1_000_000 });
+            .unwrap_or(if cfg!(debug_assertions) {
+                250_000
+            } else {
+                1_000_000
+            });
         println!("placement simulation, {chunks} chunks");
         println!("scheme      servers  max/mean  min/mean  moved-on-join  (1/(N+1))");
         for n in [16u32, 256, 4096] {
@@ -230,11 +237,7 @@ mod tests {
                 let r = simulate(n, chunks.min(100_000), &rendezvous);
                 println!(
                     "rendezvous  {:>7}  {:>8.3}  {:>8.3}  {:>13.5}  ({} chunks)",
-                    n,
-                    r.max_over_mean,
-                    r.min_over_mean,
-                    r.moved_on_join,
-                    r.chunks
+                    n, r.max_over_mean, r.min_over_mean, r.moved_on_join, r.chunks
                 );
             }
         }

@@ -102,11 +102,12 @@ impl Registry {
     /// existing one, which must expect the same number of servers.
     pub fn create_or_join(&self, expected: usize, chunk_size: u32) -> FsResult<ClusterInfo> {
         if expected == 0 {
-            return Err(FsError::InvalidArgument("a cluster needs at least one server".into()));
+            return Err(FsError::InvalidArgument(
+                "a cluster needs at least one server".into(),
+            ));
         }
         check_chunk_size(chunk_size)?;
-        std::fs::create_dir_all(self.dir.join("servers"))
-            .map_err(|e| io("create registry", e))?;
+        std::fs::create_dir_all(self.dir.join("servers")).map_err(|e| io("create registry", e))?;
         let secret: [u8; 32] = rand::random();
         let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
         create_if_absent(&self.dir, "secret", hex.as_bytes(), 0o600)?;
@@ -226,7 +227,11 @@ impl Registry {
                             info.expected_servers
                         )));
                     }
-                    format!("{} of {} servers registered", s.len(), info.expected_servers)
+                    format!(
+                        "{} of {} servers registered",
+                        s.len(),
+                        info.expected_servers
+                    )
                 }
                 Err(FsError::NotFound(_)) => "no cluster.json".to_string(),
                 Err(e) => return Err(e),

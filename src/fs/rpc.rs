@@ -80,7 +80,9 @@ async fn read_frame<R: AsyncRead + Unpin>(
             if filled == 0 {
                 return Ok(None);
             }
-            return Err(FsError::ConnectionReset("end of stream inside a frame".into()));
+            return Err(FsError::ConnectionReset(
+                "end of stream inside a frame".into(),
+            ));
         }
         filled += n;
     }
@@ -348,13 +350,25 @@ pub async fn serve_connection<R, W>(
         if !ok {
             let e = FsError::PermissionDenied("wrong or missing cluster secret".into());
             let _ = tx
-                .send(OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(&e), Bytes::new()))
+                .send(OutFrame::new(
+                    FrameKind::Error,
+                    h.op,
+                    h.id,
+                    encode_error(&e),
+                    Bytes::new(),
+                ))
                 .await;
             return;
         }
         let unit = Response::Unit.encode();
         if tx
-            .send(OutFrame::new(FrameKind::Reply, h.op, h.id, unit, Bytes::new()))
+            .send(OutFrame::new(
+                FrameKind::Reply,
+                h.op,
+                h.id,
+                unit,
+                Bytes::new(),
+            ))
             .await
             .is_err()
         {
@@ -379,7 +393,13 @@ pub async fn serve_connection<R, W>(
                 Err(e) => {
                     // Tell the client why, then close: the stream is no longer in sync.
                     let _ = tx
-                        .send(OutFrame::new(FrameKind::Error, 0, 0, encode_error(&e), Bytes::new()))
+                        .send(OutFrame::new(
+                            FrameKind::Error,
+                            0,
+                            0,
+                            encode_error(&e),
+                            Bytes::new(),
+                        ))
                         .await;
                     break;
                 }
@@ -500,7 +520,12 @@ mod tests {
         let (c, _s) = pair(b"right");
         // A first request that is not a Hello is refused too.
         let e = c
-            .call_raw(Op::Lookup as u16, Bytes::new(), Bytes::new(), Duration::from_secs(5))
+            .call_raw(
+                Op::Lookup as u16,
+                Bytes::new(),
+                Bytes::new(),
+                Duration::from_secs(5),
+            )
             .await
             .unwrap_err();
         assert_eq!(e.errno(), libc::EACCES);
@@ -509,7 +534,10 @@ mod tests {
             .call_raw(1, Bytes::new(), Bytes::new(), Duration::from_secs(5))
             .await
             .unwrap_err();
-        assert!(matches!(e.errno(), libc::ECONNRESET | libc::EACCES), "{e:?}");
+        assert!(
+            matches!(e.errno(), libc::ECONNRESET | libc::EACCES),
+            "{e:?}"
+        );
     }
 
     #[tokio::test]

@@ -87,7 +87,10 @@ async fn run(args: Args) -> Result<(), FsError> {
 
 fn main() {
     let args = Args::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("benchfs-server: cannot start the runtime: {e}");

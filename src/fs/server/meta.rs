@@ -176,8 +176,8 @@ fn replay(data: &[u8]) -> (HashMap<String, Attr>, u64) {
     let mut seq = 1u64;
     let mut pos = 0usize;
     while pos + 4 <= data.len() {
-        let len = u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]])
-            as usize;
+        let len =
+            u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
         if len > MAX_RECORD || pos + 4 + len + 8 > data.len() {
             break;
         }
@@ -462,7 +462,10 @@ impl MetaStore {
 
     /// Number of entries held.
     pub fn entry_count(&self) -> u64 {
-        self.inner.lock().map(|g| g.entries.len() as u64).unwrap_or(0)
+        self.inner
+            .lock()
+            .map(|g| g.entries.len() as u64)
+            .unwrap_or(0)
     }
 }
 
@@ -517,15 +520,33 @@ mod tests {
         let m = MetaStore::open(d.path()).unwrap();
         m.mkdir("/d", 0o755).unwrap();
         assert_eq!(m.mkdir("/d", 0o755).unwrap_err().errno(), libc::EEXIST);
-        assert_eq!(m.create("/d", 0, 65536, false, false).unwrap_err().errno(), libc::EISDIR);
+        assert_eq!(
+            m.create("/d", 0, 65536, false, false).unwrap_err().errno(),
+            libc::EISDIR
+        );
         m.create("/f", 0, 65536, false, false).unwrap();
-        assert_eq!(m.create("/f", 0, 65536, true, false).unwrap_err().errno(), libc::EEXIST);
-        assert_eq!(m.remove("/f", true, FileId::default()).unwrap_err().errno(), libc::ENOTDIR);
-        assert_eq!(m.remove("/d", false, FileId::default()).unwrap_err().errno(), libc::EISDIR);
-        assert_eq!(m.remove("/", true, FileId::default()).unwrap_err().errno(), libc::EBUSY);
+        assert_eq!(
+            m.create("/f", 0, 65536, true, false).unwrap_err().errno(),
+            libc::EEXIST
+        );
+        assert_eq!(
+            m.remove("/f", true, FileId::default()).unwrap_err().errno(),
+            libc::ENOTDIR
+        );
+        assert_eq!(
+            m.remove("/d", false, FileId::default())
+                .unwrap_err()
+                .errno(),
+            libc::EISDIR
+        );
+        assert_eq!(
+            m.remove("/", true, FileId::default()).unwrap_err().errno(),
+            libc::EBUSY
+        );
         let mut names: Vec<String> = Vec::new();
         for i in 0..5 {
-            m.create(&format!("/d/x{i}"), 0, 65536, false, false).unwrap();
+            m.create(&format!("/d/x{i}"), 0, 65536, false, false)
+                .unwrap();
         }
         let mut after = String::new();
         loop {

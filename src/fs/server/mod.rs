@@ -116,9 +116,9 @@ impl ServerState {
             } => {
                 check_normal(&path)?;
                 check_chunk_size(chunk_size)?;
-                let (attr, created, truncated) =
-                    self.meta
-                        .create(&path, mode, chunk_size, exclusive, truncate)?;
+                let (attr, created, truncated) = self
+                    .meta
+                    .create(&path, mode, chunk_size, exclusive, truncate)?;
                 Ok(reply(Response::Created {
                     attr,
                     created,
@@ -173,21 +173,18 @@ impl ServerState {
                 offset,
                 len,
             } => {
-                if len > MAX_BULK_LEN
-                    || offset as u64 + len as u64 > MAX_CHUNK_SIZE as u64
-                {
+                if len > MAX_BULK_LEN || offset as u64 + len as u64 > MAX_CHUNK_SIZE as u64 {
                     return Err(FsError::InvalidArgument("read beyond a chunk".into()));
                 }
                 let data = if len as usize <= INLINE_IO {
                     self.chunks.read(id, chunk, offset as u64, len as usize)?
                 } else {
                     let s = self.clone();
-                    blocking(move || s.chunks.read(id, chunk, offset as u64, len as usize))
-                        .await?
+                    blocking(move || s.chunks.read(id, chunk, offset as u64, len as usize)).await?
                 };
                 Ok(Reply {
                     msg: Response::Unit.encode(),
-                    bulk: Bytes::from(data),
+                    bulk: data,
                 })
             }
             Request::TruncateChunks {

@@ -9,8 +9,10 @@
 
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::wire::FileId;
+use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -145,23 +147,40 @@ impl ChunkStore {
     }
 
     /// Reads up to `len` bytes at `offset` within a chunk; fewer (possibly none) if the chunk
-    /// file is shorter or absent (the client reads the missing part as zeros).
-    pub fn read(&self, id: FileId, index: u64, offset: u64, len: usize) -> FsResult<Vec<u8>> {
+    /// file is shorter or absent (the client reads the missing part as zeros). The buffer
+    /// is filled by the kernel directly, without zeroing it first.
+    pub fn read(&self, id: FileId, index: u64, offset: u64, len: usize) -> FsResult<Bytes> {
         let Some(f) = self.file(id, index, false)? else {
-            return Ok(Vec::new());
+            return Ok(Bytes::new());
         };
-        let mut buf = vec![0u8; len];
-        let mut done = 0;
-        while done < len {
-            match f.read_at(&mut buf[done..], offset + done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(FsError::from_io("read chunk", &e)),
+        let mut buf = BytesMut::with_capacity(len);
+        while buf.len() < len {
+            let done = buf.len();
+            let spare = &mut buf.spare_capacity_mut()[..len - done];
+            // SAFETY: the pointer and length describe writable (uninitialised) memory owned by
+            // `buf`; pread writes at most that many bytes and reports how many.
+            let n = unsafe {
+                libc::pread(
+                    f.as_raw_fd(),
+                    spare.as_mut_ptr().cast::<libc::c_void>(),
+                    spare.len(),
+                    (offset + done as u64) as libc::off_t,
+                )
+            };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(FsError::from_io("read chunk", &e));
             }
+            if n == 0 {
+                break;
+            }
+            // SAFETY: the kernel initialised `n` more bytes right after the current length.
+            unsafe { buf.set_len(done + n as usize) };
         }
-        buf.truncate(done);
-        Ok(buf)
+        Ok(buf.freeze())
     }
 
     fn chunks_of(&self, id: FileId) -> FsResult<Vec<u64>> {
@@ -248,7 +267,10 @@ impl ChunkStore {
         // SAFETY: both pointers are valid for the duration of the call.
         let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
         if rc != 0 {
-            return Err(FsError::from_io("statvfs", &std::io::Error::last_os_error()));
+            return Err(FsError::from_io(
+                "statvfs",
+                &std::io::Error::last_os_error(),
+            ));
         }
         let f = s.f_frsize as u64;
         Ok((
@@ -290,7 +312,10 @@ mod tests {
         assert!(s.read(id, 2, 0, 1000).unwrap().is_empty());
         s.remove(id).unwrap();
         assert_eq!(s.chunk_count(), 0);
-        assert_eq!(std::fs::read_dir(d.path().join("chunks")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(d.path().join("chunks")).unwrap().count(),
+            0
+        );
     }
 
     #[test]

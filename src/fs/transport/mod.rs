@@ -32,8 +32,13 @@ pub struct Reply {
 pub trait Connection: Send + Sync + 'static {
     /// Sends request `op` with `msg` and `bulk`, and waits for its reply for at most
     /// `timeout` (then `ETIMEDOUT`). An error reply from the server is returned as `Err`.
-    fn call(&self, op: u16, msg: Bytes, bulk: Bytes, timeout: Duration)
-        -> BoxFuture<'_, FsResult<Reply>>;
+    fn call(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        timeout: Duration,
+    ) -> BoxFuture<'_, FsResult<Reply>>;
 
     /// True once the connection is known to be broken; calls then fail at once and the
     /// owner should connect again.
@@ -58,5 +63,10 @@ pub trait Connector: Send + Sync + 'static {
 /// client as an errno).
 pub trait Handler: Send + Sync + 'static {
     /// Handles request `op` with message `msg` and bulk payload `bulk`.
-    fn handle(self: Arc<Self>, op: u16, msg: Bytes, bulk: Bytes) -> BoxFuture<'static, FsResult<Reply>>;
+    fn handle(
+        self: Arc<Self>,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+    ) -> BoxFuture<'static, FsResult<Reply>>;
 }

@@ -106,7 +106,10 @@ impl TcpListenerTask {
             drop(listener);
             // Graceful: every connection finishes its in-flight requests, then closes.
             let drain = async { while conns.join_next().await.is_some() {} };
-            if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(30), drain)
+                .await
+                .is_err()
+            {
                 conns.abort_all();
             }
         });
