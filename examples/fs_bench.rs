@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo run --release --example fs_bench`. Environment:
 //! `BENCH_DIR` (data directory, default /dev/shm or the temp dir), `BENCH_SERVERS` (2),
-//! `BENCH_MIB` (MiB moved per sequential phase, 1024), `BENCH_SECS` (seconds of random
+//! `BENCH_MIB` (MiB moved per sequential phase, 256), `BENCH_ROUNDS` (7), `BENCH_SECS` (seconds of random
 //! reads, 5), `BENCH_CHUNK` (chunk size in KiB, 4096), `BENCH_PIECE` (largest request piece in bytes).
 //!
 //! Prints: 1 MiB sequential write and read through the client API to an embedded cluster
@@ -92,7 +92,8 @@ async fn run() {
         }
     });
     let servers = env_or("BENCH_SERVERS", 2) as usize;
-    let mib = env_or("BENCH_MIB", 1024) as usize;
+    let mib = env_or("BENCH_MIB", 256) as usize;
+    let rounds = env_or("BENCH_ROUNDS", 7).max(1) as usize;
     let secs = env_or("BENCH_SECS", 5);
     let chunk = env_or("BENCH_CHUNK", 4096) as u32 * 1024;
     println!(
@@ -110,43 +111,69 @@ async fn run() {
         .unwrap();
     println!("request pieces of at most {} KiB", piece / 1024);
 
-    // Warm-up of both paths.
+    // Interleaved rounds: raw TCP and BenchFS alternate, so that both see the same noise of
+    // this shared machine; the ratio of each round is computed, and medians reported.
     let _ = raw_tcp(16).await;
-    let (raw_w, raw_r) = raw_tcp(mib).await;
-
     let data = bytes::Bytes::from(vec![0x5au8; MIB]);
-    let f = fs.create("/seq").await.unwrap();
-    let t = Instant::now();
-    for i in 0..mib {
-        f.write_at_bytes((i * MIB) as u64, data.clone())
-            .await
-            .unwrap();
-    }
-    f.close().await.unwrap();
-    let fs_w = t.elapsed();
-    let r = fs.open("/seq", OpenFlags::read_only()).await.unwrap();
-    let mut buf = vec![0u8; MIB];
-    let t = Instant::now();
-    for i in 0..mib {
-        let n = r.read_at((i * MIB) as u64, &mut buf).await.unwrap();
-        assert_eq!(n, MIB);
-    }
-    let fs_r = t.elapsed();
-    assert_eq!(buf[..16], [0x5au8; 16]);
     let bytes = (mib * MIB) as u64;
-    println!("sequential 1 MiB transfers, one in flight:");
+    let mut rows = Vec::new();
+    for round in 0..rounds {
+        let (raw_w, raw_r) = raw_tcp(mib).await;
+        let path = format!("/seq{round}");
+        let f = fs.create(&path).await.unwrap();
+        let t = Instant::now();
+        for i in 0..mib {
+            f.write_at_bytes((i * MIB) as u64, data.clone())
+                .await
+                .unwrap();
+        }
+        f.close().await.unwrap();
+        let fs_w = t.elapsed();
+        let r = fs.open(&path, OpenFlags::read_only()).await.unwrap();
+        let mut buf = vec![0u8; MIB];
+        let t = Instant::now();
+        for i in 0..mib {
+            let n = r.read_at((i * MIB) as u64, &mut buf).await.unwrap();
+            assert_eq!(n, MIB);
+        }
+        let fs_r = t.elapsed();
+        assert_eq!(buf[..16], [0x5au8; 16]);
+        r.close().await.unwrap();
+        if round + 1 < rounds {
+            fs.unlink(&path).await.unwrap();
+        }
+        let row = [
+            gib_s(bytes, fs_w),
+            gib_s(bytes, raw_w),
+            gib_s(bytes, fs_r),
+            gib_s(bytes, raw_r),
+        ];
+        println!(
+            "  round {round}: write {:5.2} vs raw {:5.2} GiB/s ({:5.1} %), read {:5.2} vs raw {:5.2} GiB/s ({:5.1} %)",
+            row[0], row[1], 100.0 * row[0] / row[1], row[2], row[3], 100.0 * row[2] / row[3]
+        );
+        rows.push(row);
+    }
+    let med = |f: &dyn Fn(&[f64; 4]) -> f64| {
+        let mut v: Vec<f64> = rows.iter().map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    println!("sequential 1 MiB transfers, one in flight (medians of {rounds} rounds):");
     println!(
         "  write: BenchFS {:6.2} GiB/s   raw TCP {:6.2} GiB/s   ratio {:5.1} %",
-        gib_s(bytes, fs_w),
-        gib_s(bytes, raw_w),
-        100.0 * raw_w.as_secs_f64() / fs_w.as_secs_f64()
+        med(&|r| r[0]),
+        med(&|r| r[1]),
+        100.0 * med(&|r| r[0] / r[1])
     );
     println!(
         "  read:  BenchFS {:6.2} GiB/s   raw TCP {:6.2} GiB/s   ratio {:5.1} %",
-        gib_s(bytes, fs_r),
-        gib_s(bytes, raw_r),
-        100.0 * raw_r.as_secs_f64() / fs_r.as_secs_f64()
+        med(&|r| r[2]),
+        med(&|r| r[3]),
+        100.0 * med(&|r| r[2] / r[3])
     );
+    let path = format!("/seq{}", rounds - 1);
+    let r = fs.open(&path, OpenFlags::read_only()).await.unwrap();
 
     // 4 KiB random reads, 32 in flight, over the file just written.
     let file_blocks = (mib * MIB / 4096) as u64;
@@ -193,6 +220,6 @@ async fn run() {
         h.max()
     );
     r.close().await.unwrap();
-    fs.unlink("/seq").await.unwrap();
+    fs.unlink(&path).await.unwrap();
     cluster.shutdown().await.unwrap();
 }

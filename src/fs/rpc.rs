@@ -10,7 +10,7 @@
 //! nothing of TCP or of file system operations.
 
 use super::error::{FsError, FsResult};
-use super::transport::{BoxFuture, Connection, Handler, Reply};
+use super::transport::{BoxFuture, Connection, FileRegion, FrameWriter, Handler, Reply};
 use super::wire::{
     decode_error, encode_error, FrameHeader, FrameKind, Op, Request, Response, HEADER_LEN,
     MAX_SECRET_LEN,
@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -36,19 +36,40 @@ struct OutFrame {
     header: [u8; HEADER_LEN],
     msg: Bytes,
     bulk: Bytes,
+    file: Option<FileRegion>,
 }
 
 impl OutFrame {
     fn new(kind: FrameKind, op: u16, id: u64, msg: Bytes, bulk: Bytes) -> Self {
+        Self::with_file(kind, op, id, msg, bulk, None)
+    }
+
+    fn with_file(
+        kind: FrameKind,
+        op: u16,
+        id: u64,
+        msg: Bytes,
+        bulk: Bytes,
+        file: Option<FileRegion>,
+    ) -> Self {
+        let bulk_len = match &file {
+            Some(r) => r.len,
+            None => bulk.len(),
+        };
         let header = FrameHeader {
             kind,
             op,
             id,
             msg_len: msg.len() as u32,
-            bulk_len: bulk.len() as u32,
+            bulk_len: bulk_len as u32,
         }
         .encode();
-        OutFrame { header, msg, bulk }
+        OutFrame {
+            header,
+            msg,
+            bulk,
+            file,
+        }
     }
 }
 
@@ -97,7 +118,7 @@ async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Writes queued frames, batching whatever is queued before each flush.
-async fn writer_loop<W: AsyncWrite + Unpin>(
+async fn writer_loop<W: FrameWriter>(
     mut rx: mpsc::Receiver<OutFrame>,
     w: W,
 ) -> std::io::Result<()> {
@@ -112,12 +133,16 @@ async fn writer_loop<W: AsyncWrite + Unpin>(
     w.shutdown().await
 }
 
-async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, f: &OutFrame) -> std::io::Result<()> {
+async fn write_frame<W: FrameWriter>(w: &mut BufWriter<W>, f: &OutFrame) -> std::io::Result<()> {
     w.write_all(&f.header).await?;
     if !f.msg.is_empty() {
         w.write_all(&f.msg).await?;
     }
-    if !f.bulk.is_empty() {
+    if let Some(region) = &f.file {
+        // Everything buffered goes first, then the file region straight to the stream.
+        w.flush().await?;
+        w.get_mut().send_file(region).await?;
+    } else if !f.bulk.is_empty() {
         w.write_all(&f.bulk).await?;
     }
     Ok(())
@@ -170,7 +195,7 @@ impl RpcConnection {
     pub fn start<R, W>(r: R, w: W, peer: String) -> Arc<Self>
     where
         R: AsyncRead + Unpin + Send + 'static,
-        W: AsyncWrite + Unpin + Send + 'static,
+        W: FrameWriter,
     {
         let pending = Arc::new(Pending {
             calls: Mutex::new(HashMap::new()),
@@ -196,7 +221,7 @@ impl RpcConnection {
                             continue;
                         };
                         let res = match h.kind {
-                            FrameKind::Reply => Ok(Reply { msg, bulk }),
+                            FrameKind::Reply => Ok(Reply::new(msg, bulk)),
                             FrameKind::Error => Err(decode_error(&msg)),
                             FrameKind::Request => Err(FsError::Protocol(format!(
                                 "{rpeer} sent a request to a client"
@@ -331,7 +356,7 @@ pub async fn serve_connection<R, W>(
     mut shutdown: watch::Receiver<bool>,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    W: FrameWriter,
 {
     let (tx, rx) = mpsc::channel::<OutFrame>(OUT_QUEUE);
     let writer = writer_loop(rx, w);
@@ -411,7 +436,14 @@ pub async fn serve_connection<R, W>(
             let tx = tx.clone();
             tokio::spawn(async move {
                 let out = match handler.handle(h.op, msg, bulk).await {
-                    Ok(rep) => OutFrame::new(FrameKind::Reply, h.op, h.id, rep.msg, rep.bulk),
+                    Ok(rep) => OutFrame::with_file(
+                        FrameKind::Reply,
+                        h.op,
+                        h.id,
+                        rep.msg,
+                        rep.bulk,
+                        rep.file,
+                    ),
                     Err(e) => {
                         OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(&e), Bytes::new())
                     }
@@ -447,7 +479,7 @@ mod tests {
                 }
                 // Reply out of order: later requests with small payloads finish first.
                 tokio::time::sleep(Duration::from_millis((bulk.len() % 7) as u64)).await;
-                Ok(Reply { msg, bulk })
+                Ok(Reply::new(msg, bulk))
             })
         }
     }

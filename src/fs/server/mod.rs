@@ -23,9 +23,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use store::ChunkStore;
 
-/// Chunk I/O at or below this size runs inline on the async worker (page-cache speed);
-/// larger I/O goes to the blocking pool.
-const INLINE_IO: usize = 64 << 10;
+/// Reads of at least this many bytes are sent from the chunk file with `sendfile`.
+const SENDFILE_MIN: usize = 64 << 10;
+
+/// Default of [`ServerConfig::inline_io_max`]: one client request piece.
+pub const DEFAULT_INLINE_IO: usize = 256 << 10;
 
 /// How to run one server.
 #[derive(Debug, Clone)]
@@ -42,6 +44,11 @@ pub struct ServerConfig {
     pub open_files: usize,
     /// Open chunk files with O_DIRECT.
     pub odirect: bool,
+    /// Chunk reads and writes up to this size run inline on the async worker (they are
+    /// memory copies to or from the page cache; handing them to the blocking pool costs
+    /// more than the copy); larger ones, and all of them with O_DIRECT, run on the
+    /// blocking pool.
+    pub inline_io_max: usize,
 }
 
 impl ServerConfig {
@@ -55,6 +62,7 @@ impl ServerConfig {
             max_in_flight: 256,
             open_files: store::DEFAULT_OPEN_FILES,
             odirect: false,
+            inline_io_max: DEFAULT_INLINE_IO,
         }
     }
 }
@@ -63,6 +71,7 @@ impl ServerConfig {
 pub struct ServerState {
     chunks: ChunkStore,
     meta: MetaStore,
+    inline_io_max: usize,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -78,7 +87,12 @@ impl ServerState {
     pub fn open(cfg: &ServerConfig) -> FsResult<Self> {
         let meta = MetaStore::open(&cfg.data_dir)?;
         let chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
-        Ok(ServerState { chunks, meta })
+        let inline_io_max = if cfg.odirect { 0 } else { cfg.inline_io_max };
+        Ok(ServerState {
+            chunks,
+            meta,
+            inline_io_max,
+        })
     }
 
     /// The store id (stable across restarts on the same data directory).
@@ -93,14 +107,8 @@ impl ServerState {
 
     async fn dispatch(self: Arc<Self>, op: u16, msg: Bytes, bulk: Bytes) -> FsResult<Reply> {
         let req = Request::decode(op, &msg)?;
-        let unit = || Reply {
-            msg: Response::Unit.encode(),
-            bulk: Bytes::new(),
-        };
-        let reply = |r: Response| Reply {
-            msg: r.encode(),
-            bulk: Bytes::new(),
-        };
+        let unit = || Reply::new(Response::Unit.encode(), Bytes::new());
+        let reply = |r: Response| Reply::new(r.encode(), Bytes::new());
         match req {
             Request::Hello { .. } => Ok(unit()),
             Request::Lookup { path } => {
@@ -159,7 +167,7 @@ impl ServerState {
                 if offset as u64 + bulk.len() as u64 > MAX_CHUNK_SIZE as u64 {
                     return Err(FsError::InvalidArgument("write beyond a chunk".into()));
                 }
-                let n = if bulk.len() <= INLINE_IO {
+                let n = if bulk.len() <= self.inline_io_max {
                     self.chunks.write(id, chunk, offset as u64, &bulk)?
                 } else {
                     let s = self.clone();
@@ -176,16 +184,24 @@ impl ServerState {
                 if len > MAX_BULK_LEN || offset as u64 + len as u64 > MAX_CHUNK_SIZE as u64 {
                     return Err(FsError::InvalidArgument("read beyond a chunk".into()));
                 }
-                let data = if len as usize <= INLINE_IO {
+                if len as usize >= SENDFILE_MIN && !self.chunks.odirect() {
+                    // Large reads leave from the page cache without a copy (sendfile).
+                    let region = self
+                        .chunks
+                        .read_region(id, chunk, offset as u64, len as usize)?;
+                    return Ok(Reply {
+                        msg: Response::Unit.encode(),
+                        bulk: Bytes::new(),
+                        file: region,
+                    });
+                }
+                let data = if len as usize <= self.inline_io_max {
                     self.chunks.read(id, chunk, offset as u64, len as usize)?
                 } else {
                     let s = self.clone();
                     blocking(move || s.chunks.read(id, chunk, offset as u64, len as usize)).await?
                 };
-                Ok(Reply {
-                    msg: Response::Unit.encode(),
-                    bulk: data,
-                })
+                Ok(Reply::new(Response::Unit.encode(), data))
             }
             Request::TruncateChunks {
                 id,

@@ -8,6 +8,7 @@
 //! fsync. Calls are blocking; the server runs large ones on the blocking pool.
 
 use crate::fs::error::{FsError, FsResult};
+use crate::fs::transport::FileRegion;
 use crate::fs::wire::FileId;
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeSet, HashMap};
@@ -181,6 +182,38 @@ impl ChunkStore {
             unsafe { buf.set_len(done + n as usize) };
         }
         Ok(buf.freeze())
+    }
+
+    /// The region of a chunk file to send for a read of up to `len` bytes at `offset`
+    /// (clipped to the chunk file's current length), or `None` if nothing is there.
+    pub fn read_region(
+        &self,
+        id: FileId,
+        index: u64,
+        offset: u64,
+        len: usize,
+    ) -> FsResult<Option<FileRegion>> {
+        let Some(f) = self.file(id, index, false)? else {
+            return Ok(None);
+        };
+        let size = f
+            .metadata()
+            .map_err(|e| FsError::from_io("stat chunk", &e))?
+            .len();
+        let n = (size.saturating_sub(offset)).min(len as u64) as usize;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(FileRegion {
+            file: f,
+            offset,
+            len: n,
+        }))
+    }
+
+    /// True if chunk files are opened with O_DIRECT.
+    pub fn odirect(&self) -> bool {
+        self.odirect
     }
 
     fn chunks_of(&self, id: FileId) -> FsResult<Vec<u64>> {
