@@ -6,5 +6,6 @@
 
 pub mod build_info;
 pub mod comm;
+pub mod fs;
 pub mod ior;
 pub mod results;

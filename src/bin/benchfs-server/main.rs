@@ -1,0 +1,104 @@
+//! benchfs-server: one BenchFS server process (thin binary over `benchfs::fs`).
+//!
+//! Joins (or creates) the cluster described by `--registry`, serves its `--data-dir`, and
+//! registers its address atomically. On SIGTERM or SIGINT it deregisters, stops accepting,
+//! finishes in-flight requests, flushes its metadata and exits 0.
+
+use benchfs::fs::registry::{Registry, ServerEntry};
+use benchfs::fs::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE};
+use benchfs::fs::{FsError, RunningServer, ServerConfig};
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Command line of benchfs-server.
+#[derive(Debug, Parser)]
+#[command(name = "benchfs-server", version, about = "BenchFS server daemon")]
+struct Args {
+    /// Registry directory shared by the servers and clients of the cluster.
+    #[arg(long)]
+    registry: PathBuf,
+    /// Data directory of this server (created if absent).
+    #[arg(long = "data-dir")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Number of servers in the cluster (clients wait for all of them).
+    #[arg(long, default_value_t = 1)]
+    servers: usize,
+    /// Default chunk size of new files (power of two, 64K..64M; suffixes k, m).
+    #[arg(long = "chunk-size", value_parser = parse_size)]
+    chunk_size: Option<u32>,
+    /// Most requests in progress at once.
+    #[arg(long = "max-in-flight", default_value_t = 256)]
+    max_in_flight: usize,
+    /// Open chunk files with O_DIRECT.
+    #[arg(long)]
+    odirect: bool,
+}
+
+fn parse_size(s: &str) -> Result<u32, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1u64 << 20),
+        Some('g') => (&t[..t.len() - 1], 1u64 << 30),
+        _ => (&t[..], 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("bad size {s:?}"))?;
+    let v = n
+        .checked_mul(mult)
+        .filter(|v| *v <= u32::MAX as u64)
+        .ok_or_else(|| format!("size {s:?} too large"))?;
+    check_chunk_size(v as u32).map_err(|e| e.to_string())
+}
+
+async fn run(args: Args) -> Result<(), FsError> {
+    let reg = Registry::new(&args.registry);
+    let info = reg.create_or_join(args.servers, args.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE))?;
+    let secret = reg.secret()?;
+    let mut cfg = ServerConfig::new(&args.data_dir, secret);
+    cfg.listen = args.listen.clone();
+    cfg.max_in_flight = args.max_in_flight;
+    cfg.odirect = args.odirect;
+    let server = RunningServer::start(cfg).await?;
+    let store_id = format!("{:016x}", server.store_id());
+    reg.register(&ServerEntry {
+        store_id: store_id.clone(),
+        addr: server.local_addr().to_string(),
+        epoch: info.epoch,
+        pid: std::process::id(),
+    })?;
+    println!(
+        "benchfs-server listening on {} (store {store_id}, cluster of {})",
+        server.local_addr(),
+        info.expected_servers
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| FsError::from_io("install SIGTERM handler", &e))?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    eprintln!("benchfs-server: shutting down");
+    reg.deregister(&store_id)?;
+    server.shutdown().await
+}
+
+fn main() {
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("benchfs-server: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(args)) {
+        eprintln!("benchfs-server: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,173 @@
+//! The embedded cluster: real BenchFS servers started inside the calling process (real
+//! sockets on 127.0.0.1, real chunk files), registered in a registry of their own.
+//!
+//! Owns [`Cluster`]: a temporary directory under the caller's data directory holding the
+//! registry and one data directory per server, removed when the cluster is dropped. Tests
+//! use [`Cluster::kill_server`] / [`Cluster::restart_server`] to crash and restart a server
+//! on its data directory at the same address. Must be created inside a tokio runtime.
+
+use super::client::{Client, ClientOptions};
+use super::error::{FsError, FsResult};
+use super::registry::{Registry, ServerEntry};
+use super::server::{RunningServer, ServerConfig};
+use super::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE};
+use std::path::{Path, PathBuf};
+
+/// Servers running inside this process.
+pub struct Cluster {
+    root: PathBuf,
+    registry: Registry,
+    epoch: u64,
+    secret: Vec<u8>,
+    servers: Vec<Option<RunningServer>>,
+    configs: Vec<ServerConfig>,
+}
+
+impl Cluster {
+    /// Starts `servers` servers with the default chunk size, in a new temporary directory
+    /// under `data_dir` (removed on drop).
+    pub async fn embedded(servers: usize, data_dir: impl AsRef<Path>) -> FsResult<Cluster> {
+        Self::embedded_with(servers, data_dir, DEFAULT_CHUNK_SIZE).await
+    }
+
+    /// [`Cluster::embedded`] with a default chunk size for new files.
+    pub async fn embedded_with(
+        servers: usize,
+        data_dir: impl AsRef<Path>,
+        chunk_size: u32,
+    ) -> FsResult<Cluster> {
+        check_chunk_size(chunk_size)?;
+        if servers == 0 {
+            return Err(FsError::InvalidArgument(
+                "a cluster needs at least one server".into(),
+            ));
+        }
+        let root = data_dir.as_ref().join(format!(
+            "benchfs-embedded-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&root).map_err(|e| FsError::from_io("create cluster dir", &e))?;
+        let mut c = Cluster {
+            registry: Registry::new(root.join("registry")),
+            root,
+            epoch: 0,
+            secret: Vec::new(),
+            servers: Vec::new(),
+            configs: Vec::new(),
+        };
+        let info = c.registry.create_or_join(servers, chunk_size)?;
+        c.epoch = info.epoch;
+        c.secret = c.registry.secret()?;
+        for i in 0..servers {
+            let cfg = ServerConfig::new(c.root.join(format!("server-{i}")), c.secret.clone());
+            let s = RunningServer::start(cfg.clone()).await?;
+            let mut cfg = cfg;
+            cfg.listen = s.local_addr().to_string();
+            c.register(&s)?;
+            c.configs.push(cfg);
+            c.servers.push(Some(s));
+        }
+        Ok(c)
+    }
+
+    fn register(&self, s: &RunningServer) -> FsResult<()> {
+        self.registry.register(&ServerEntry {
+            store_id: format!("{:016x}", s.store_id()),
+            addr: s.local_addr().to_string(),
+            epoch: self.epoch,
+            pid: std::process::id(),
+        })
+    }
+
+    /// The registry directory (what [`Client::connect`] takes).
+    pub fn registry(&self) -> &Path {
+        self.registry.dir()
+    }
+
+    /// The temporary directory holding everything.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Number of servers.
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// True if there are no servers (never, once created).
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    /// The address of server `i` (also while it is stopped).
+    pub fn addr(&self, i: usize) -> Option<&str> {
+        self.configs.get(i).map(|c| c.listen.as_str())
+    }
+
+    /// The cluster secret.
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// A client connected to every server.
+    pub async fn client(&self) -> FsResult<Client> {
+        Client::connect(self.registry()).await
+    }
+
+    /// A client with options.
+    pub async fn client_with(&self, opts: ClientOptions) -> FsResult<Client> {
+        Client::connect_with(self.registry(), opts).await
+    }
+
+    /// Crashes server `i`: its connections close at once, nothing is flushed.
+    pub async fn kill_server(&mut self, i: usize) {
+        if let Some(s) = self.servers.get_mut(i).and_then(Option::take) {
+            s.kill().await;
+        }
+    }
+
+    /// Stops server `i` gracefully.
+    pub async fn stop_server(&mut self, i: usize) -> FsResult<()> {
+        match self.servers.get_mut(i).and_then(Option::take) {
+            Some(s) => s.shutdown().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Restarts a stopped or killed server `i` on its data directory and address.
+    pub async fn restart_server(&mut self, i: usize) -> FsResult<()> {
+        let cfg = self
+            .configs
+            .get(i)
+            .cloned()
+            .ok_or_else(|| FsError::InvalidArgument(format!("no server {i}")))?;
+        if self.servers[i].is_some() {
+            return Err(FsError::Busy(format!("server {i} is running")));
+        }
+        let s = RunningServer::start(cfg).await?;
+        self.register(&s)?;
+        self.servers[i] = Some(s);
+        Ok(())
+    }
+
+    /// Stops every server gracefully (then drop removes the directory).
+    pub async fn shutdown(mut self) -> FsResult<()> {
+        let mut first = Ok(());
+        for s in self.servers.iter_mut().filter_map(Option::take) {
+            let r = s.shutdown().await;
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Dropping a running server aborts its tasks (sockets close).
+        self.servers.clear();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}

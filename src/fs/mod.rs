@@ -1,0 +1,27 @@
+//! BenchFS, the distributed file system: async client API, servers, placement, wire
+//! protocol, transports, registry and embedded cluster.
+//!
+//! Layers, bottom up: [`error`] (typed errors mapped to errno), [`path`] (path rules),
+//! [`wire`] (frames and messages), [`placement`] (which server holds what), [`transport`]
+//! (moving frames: TCP, with request correlation in [`rpc`]), [`server`] (chunk store and
+//! metadata store behind a request handler), [`registry`] (discovery and the cluster
+//! secret), [`client`] (the API the benchmark harness calls) and [`cluster`] (servers
+//! embedded in the calling process). This module tree owns nothing outside `src/fs`.
+
+pub mod client;
+pub mod cluster;
+pub mod error;
+pub mod path;
+pub mod placement;
+pub mod registry;
+pub mod rpc;
+pub mod server;
+pub mod transport;
+pub mod wire;
+
+pub use client::{Client, ClientOptions, FileHandle, FsStat, OpenFlags};
+pub use cluster::Cluster;
+pub use error::{FsError, FsResult};
+pub use registry::Registry;
+pub use server::{RunningServer, ServerConfig};
+pub use wire::{Attr, DirEntry, FileId, FileKind};

@@ -1,0 +1,601 @@
+//! Request correlation over a byte stream: the client's table of pending calls, and the
+//! server's per-connection loop with bounded concurrency.
+//!
+//! Owns [`RpcConnection`] (client side: request ids, a pending-call table, a writer task
+//! that batches small frames and writes bulk payloads without copying them, a reader task
+//! that routes each reply to its caller by id, a timeout on every call) and
+//! [`serve_connection`] (server side: the secret handshake, then one task per request, with
+//! a semaphore permit taken *before* the next frame is read, so a busy server stops reading
+//! and TCP pushes back on its clients). Works over any `AsyncRead`/`AsyncWrite` pair; knows
+//! nothing of TCP or of file system operations.
+
+use super::error::{FsError, FsResult};
+use super::transport::{BoxFuture, Connection, FileRegion, FrameWriter, Handler, Reply};
+use super::wire::{
+    decode_error, encode_error, FrameHeader, FrameKind, Op, Request, Response, HEADER_LEN,
+    MAX_SECRET_LEN,
+};
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+/// How long a server waits for the handshake of a new connection.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames queued for the writer of one connection before senders wait.
+const OUT_QUEUE: usize = 1024;
+/// Buffer size of the readers and writers (small frames are batched up to this size).
+const IO_BUF: usize = 64 << 10;
+
+/// One frame waiting to be written.
+struct OutFrame {
+    header: [u8; HEADER_LEN],
+    msg: Bytes,
+    bulk: Bytes,
+    file: Option<FileRegion>,
+}
+
+impl OutFrame {
+    fn new(kind: FrameKind, op: u16, id: u64, msg: Bytes, bulk: Bytes) -> Self {
+        Self::with_file(kind, op, id, msg, bulk, None)
+    }
+
+    fn with_file(
+        kind: FrameKind,
+        op: u16,
+        id: u64,
+        msg: Bytes,
+        bulk: Bytes,
+        file: Option<FileRegion>,
+    ) -> Self {
+        let bulk_len = match &file {
+            Some(r) => r.len,
+            None => bulk.len(),
+        };
+        let header = FrameHeader {
+            kind,
+            op,
+            id,
+            msg_len: msg.len() as u32,
+            bulk_len: bulk_len as u32,
+        }
+        .encode();
+        OutFrame {
+            header,
+            msg,
+            bulk,
+            file,
+        }
+    }
+}
+
+/// Reads `n` bytes into a fresh buffer, without zero-filling it first.
+async fn read_exact_bytes<R: AsyncRead + Unpin>(r: &mut R, n: usize) -> std::io::Result<Bytes> {
+    let mut b = BytesMut::with_capacity(n);
+    while b.len() < n {
+        let want = (n - b.len()) as u64;
+        let got = (&mut *r).take(want).read_buf(&mut b).await?;
+        if got == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(b.freeze())
+}
+
+/// Reads one frame; `Ok(None)` on a clean end of stream at a frame boundary.
+async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> FsResult<Option<(FrameHeader, Bytes, Bytes)>> {
+    let mut h = [0u8; HEADER_LEN];
+    let mut filled = 0;
+    while filled < HEADER_LEN {
+        let n = r
+            .read(&mut h[filled..])
+            .await
+            .map_err(|e| FsError::from_io("read frame header", &e))?;
+        if n == 0 {
+            if filled == 0 {
+                return Ok(None);
+            }
+            return Err(FsError::ConnectionReset(
+                "end of stream inside a frame".into(),
+            ));
+        }
+        filled += n;
+    }
+    let hdr = FrameHeader::decode(&h)?;
+    let msg = read_exact_bytes(r, hdr.msg_len as usize)
+        .await
+        .map_err(|e| FsError::from_io("read frame", &e))?;
+    let bulk = read_exact_bytes(r, hdr.bulk_len as usize)
+        .await
+        .map_err(|e| FsError::from_io("read frame payload", &e))?;
+    Ok(Some((hdr, msg, bulk)))
+}
+
+/// Writes queued frames, batching whatever is queued before each flush.
+async fn writer_loop<W: FrameWriter>(
+    mut rx: mpsc::Receiver<OutFrame>,
+    w: W,
+) -> std::io::Result<()> {
+    let mut w = BufWriter::with_capacity(IO_BUF, w);
+    while let Some(f) = rx.recv().await {
+        write_frame(&mut w, &f).await?;
+        while let Ok(f) = rx.try_recv() {
+            write_frame(&mut w, &f).await?;
+        }
+        w.flush().await?;
+    }
+    w.shutdown().await
+}
+
+async fn write_frame<W: FrameWriter>(w: &mut BufWriter<W>, f: &OutFrame) -> std::io::Result<()> {
+    w.write_all(&f.header).await?;
+    if !f.msg.is_empty() {
+        w.write_all(&f.msg).await?;
+    }
+    if let Some(region) = &f.file {
+        // Everything buffered goes first, then the file region straight to the stream.
+        w.flush().await?;
+        w.get_mut().send_file(region).await?;
+    } else if !f.bulk.is_empty() {
+        w.write_all(&f.bulk).await?;
+    }
+    Ok(())
+}
+
+type Waiter = oneshot::Sender<FsResult<Reply>>;
+
+/// The pending-call table of one connection.
+struct Pending {
+    calls: Mutex<HashMap<u64, Waiter>>,
+    closed: AtomicBool,
+}
+
+impl Pending {
+    fn take(&self, id: u64) -> Option<Waiter> {
+        self.calls.lock().ok().and_then(|mut m| m.remove(&id))
+    }
+
+    /// Marks the connection closed and fails every pending call with `err`.
+    fn fail_all(&self, err: FsError) {
+        self.closed.store(true, Ordering::SeqCst);
+        let drained: Vec<Waiter> = match self.calls.lock() {
+            Ok(mut m) => m.drain().map(|(_, w)| w).collect(),
+            Err(_) => Vec::new(),
+        };
+        for w in drained {
+            let _ = w.send(Err(err.clone()));
+        }
+    }
+}
+
+/// Client side of one connection: many calls in flight, matched to replies by request id.
+pub struct RpcConnection {
+    pending: Arc<Pending>,
+    tx: mpsc::Sender<OutFrame>,
+    next_id: AtomicU64,
+    peer: String,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for RpcConnection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl RpcConnection {
+    /// Starts the reader and writer tasks over `r` and `w` (must be called inside a tokio
+    /// runtime). `peer` names the other side in error messages.
+    pub fn start<R, W>(r: R, w: W, peer: String) -> Arc<Self>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: FrameWriter,
+    {
+        let pending = Arc::new(Pending {
+            calls: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        });
+        let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        let wp = pending.clone();
+        let wpeer = peer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = writer_loop(rx, w).await {
+                wp.fail_all(FsError::from_io(&format!("write to {wpeer}"), &e));
+            }
+        });
+        let rp = pending.clone();
+        let rpeer = peer.clone();
+        let reader = tokio::spawn(async move {
+            let mut r = BufReader::with_capacity(IO_BUF, r);
+            let err = loop {
+                match read_frame(&mut r).await {
+                    Ok(Some((h, msg, bulk))) => {
+                        let Some(w) = rp.take(h.id) else {
+                            // A reply to a call that timed out: dropped.
+                            continue;
+                        };
+                        let res = match h.kind {
+                            FrameKind::Reply => Ok(Reply::new(msg, bulk)),
+                            FrameKind::Error => Err(decode_error(&msg)),
+                            FrameKind::Request => Err(FsError::Protocol(format!(
+                                "{rpeer} sent a request to a client"
+                            ))),
+                        };
+                        let _ = w.send(res);
+                    }
+                    Ok(None) => {
+                        break FsError::ConnectionReset(format!("{rpeer} closed the connection"))
+                    }
+                    Err(e) => break e,
+                }
+            };
+            rp.fail_all(err);
+        });
+        Arc::new(RpcConnection {
+            pending,
+            tx,
+            next_id: AtomicU64::new(1),
+            peer,
+            reader,
+        })
+    }
+
+    /// Sends a request and waits for its reply, for at most `timeout`.
+    pub async fn call_raw(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        timeout: Duration,
+    ) -> FsResult<Reply> {
+        if self.pending.closed.load(Ordering::SeqCst) {
+            return Err(FsError::ConnectionReset(format!(
+                "connection to {} is closed",
+                self.peer
+            )));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (wtx, wrx) = oneshot::channel();
+        match self.pending.calls.lock() {
+            Ok(mut m) => {
+                m.insert(id, wtx);
+            }
+            Err(_) => return Err(FsError::Io("pending-call table poisoned".into())),
+        }
+        let frame = OutFrame::new(FrameKind::Request, op, id, msg, bulk);
+        let fut = async {
+            self.tx.send(frame).await.map_err(|_| {
+                FsError::ConnectionReset(format!("connection to {} is closed", self.peer))
+            })?;
+            match wrx.await {
+                Ok(r) => r,
+                Err(_) => Err(FsError::ConnectionReset(format!(
+                    "connection to {} closed during the call",
+                    self.peer
+                ))),
+            }
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => {
+                if r.is_err() {
+                    self.pending.take(id);
+                }
+                r
+            }
+            Err(_) => {
+                self.pending.take(id);
+                Err(FsError::TimedOut(format!(
+                    "op {op} to {} after {:?}",
+                    self.peer, timeout
+                )))
+            }
+        }
+    }
+
+    /// Presents the cluster secret (the first call on every connection).
+    pub async fn hello(&self, secret: &[u8], timeout: Duration) -> FsResult<()> {
+        let msg = Request::Hello {
+            secret: secret.to_vec(),
+        }
+        .encode();
+        self.call_raw(Op::Hello as u16, msg, Bytes::new(), timeout)
+            .await
+            .map(|_| ())
+    }
+
+    /// Number of calls waiting for a reply.
+    pub fn in_flight(&self) -> usize {
+        self.pending.calls.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl Connection for RpcConnection {
+    fn call(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        timeout: Duration,
+    ) -> BoxFuture<'_, FsResult<Reply>> {
+        Box::pin(self.call_raw(op, msg, bulk, timeout))
+    }
+
+    fn is_closed(&self) -> bool {
+        self.pending.closed.load(Ordering::SeqCst)
+    }
+
+    fn peer(&self) -> &str {
+        &self.peer
+    }
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves one connection: handshake with `secret`, then requests until the client closes,
+/// a protocol error, or `shutdown` turns true (in-flight requests are then finished and
+/// their replies written before the connection closes). `permits` bounds the requests in
+/// progress across every connection sharing it.
+pub async fn serve_connection<R, W>(
+    r: R,
+    w: W,
+    handler: Arc<dyn Handler>,
+    secret: Arc<Vec<u8>>,
+    permits: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: FrameWriter,
+{
+    let (tx, rx) = mpsc::channel::<OutFrame>(OUT_QUEUE);
+    let writer = writer_loop(rx, w);
+    let reader = async move {
+        let mut r = BufReader::with_capacity(IO_BUF, r);
+        // Handshake: the first frame must be a Hello with the right secret.
+        let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut r)).await;
+        let (h, msg) = match first {
+            Ok(Ok(Some((h, msg, _)))) => (h, msg),
+            _ => return,
+        };
+        let ok = h.kind == FrameKind::Request
+            && h.op == Op::Hello as u16
+            && matches!(Request::decode(h.op, &msg),
+                        Ok(Request::Hello { secret: s }) if s.len() <= MAX_SECRET_LEN && secrets_equal(&s, &secret));
+        if !ok {
+            let e = FsError::PermissionDenied("wrong or missing cluster secret".into());
+            let _ = tx
+                .send(OutFrame::new(
+                    FrameKind::Error,
+                    h.op,
+                    h.id,
+                    encode_error(&e),
+                    Bytes::new(),
+                ))
+                .await;
+            return;
+        }
+        let unit = Response::Unit.encode();
+        if tx
+            .send(OutFrame::new(
+                FrameKind::Reply,
+                h.op,
+                h.id,
+                unit,
+                Bytes::new(),
+            ))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            // Back-pressure: no permit, no reading.
+            let permit = tokio::select! {
+                p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = shutdown.changed() => break,
+            };
+            let frame = tokio::select! {
+                f = read_frame(&mut r) => f,
+                _ = shutdown.changed() => break,
+            };
+            let (h, msg, bulk) = match frame {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    // Tell the client why, then close: the stream is no longer in sync.
+                    let _ = tx
+                        .send(OutFrame::new(
+                            FrameKind::Error,
+                            0,
+                            0,
+                            encode_error(&e),
+                            Bytes::new(),
+                        ))
+                        .await;
+                    break;
+                }
+            };
+            if h.kind != FrameKind::Request {
+                break;
+            }
+            let handler = handler.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let out = match handler.handle(h.op, msg, bulk).await {
+                    Ok(rep) => OutFrame::with_file(
+                        FrameKind::Reply,
+                        h.op,
+                        h.id,
+                        rep.msg,
+                        rep.bulk,
+                        rep.file,
+                    ),
+                    Err(e) => {
+                        OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(&e), Bytes::new())
+                    }
+                };
+                let _ = tx.send(out).await;
+                drop(permit);
+            });
+        }
+    };
+    // The writer ends once the reader and every request task have dropped their senders.
+    let (_, _) = tokio::join!(reader, writer);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+    impl Handler for Echo {
+        fn handle(
+            self: Arc<Self>,
+            op: u16,
+            msg: Bytes,
+            bulk: Bytes,
+        ) -> BoxFuture<'static, FsResult<Reply>> {
+            Box::pin(async move {
+                if op == 99 {
+                    return Err(FsError::NotEmpty("x".into()));
+                }
+                if op == 98 {
+                    // Never answers in time.
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                // Reply out of order: later requests with small payloads finish first.
+                tokio::time::sleep(Duration::from_millis((bulk.len() % 7) as u64)).await;
+                Ok(Reply::new(msg, bulk))
+            })
+        }
+    }
+
+    fn pair(secret: &[u8]) -> (Arc<RpcConnection>, watch::Sender<bool>) {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ar, aw) = tokio::io::split(a);
+        let (br, bw) = tokio::io::split(b);
+        let (stx, srx) = watch::channel(false);
+        tokio::spawn(serve_connection(
+            br,
+            bw,
+            Arc::new(Echo),
+            Arc::new(secret.to_vec()),
+            Arc::new(Semaphore::new(4)),
+            srx,
+        ));
+        (RpcConnection::start(ar, aw, "duplex".into()), stx)
+    }
+
+    #[tokio::test]
+    async fn many_calls_in_flight_get_their_own_replies() {
+        let (c, _s) = pair(b"k");
+        c.hello(b"k", Duration::from_secs(5)).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..200u32 {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                let msg = Bytes::from(i.to_le_bytes().to_vec());
+                let bulk = Bytes::from(vec![i as u8; i as usize * 13]);
+                let r = c
+                    .call_raw(5, msg.clone(), bulk.clone(), Duration::from_secs(10))
+                    .await
+                    .unwrap();
+                assert_eq!(r.msg, msg);
+                assert_eq!(r.bulk, bulk);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let e = c
+            .call_raw(99, Bytes::new(), Bytes::new(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::ENOTEMPTY);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_gets_no_reply_times_out() {
+        let (c, _s) = pair(b"k");
+        c.hello(b"k", Duration::from_secs(5)).await.unwrap();
+        let e = c
+            .call_raw(98, Bytes::new(), Bytes::new(), Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::ETIMEDOUT);
+        assert_eq!(c.in_flight(), 0);
+        // The connection still works afterwards.
+        c.call_raw(1, Bytes::new(), Bytes::new(), Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn wrong_or_missing_secret_is_refused() {
+        let (c, _s) = pair(b"right");
+        let e = c.hello(b"wrong", Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(e.errno(), libc::EACCES);
+        let (c, _s) = pair(b"right");
+        // A first request that is not a Hello is refused too.
+        let e = c
+            .call_raw(
+                Op::Lookup as u16,
+                Bytes::new(),
+                Bytes::new(),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::EACCES);
+        // And the connection is then closed.
+        let e = c
+            .call_raw(1, Bytes::new(), Bytes::new(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.errno(), libc::ECONNRESET | libc::EACCES),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_from_the_peer_fails_calls_without_panic() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ar, aw) = tokio::io::split(a);
+        let c = RpcConnection::start(ar, aw, "garbage".into());
+        let (mut br, mut bw) = tokio::io::split(b);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let _ = br.read(&mut buf).await;
+            // A header claiming a 4 GiB message.
+            let mut h = FrameHeader {
+                kind: FrameKind::Reply,
+                op: 1,
+                id: 1,
+                msg_len: 0,
+                bulk_len: 0,
+            }
+            .encode();
+            h[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+            let _ = bw.write_all(&h).await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        });
+        let e = c.hello(b"k", Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(e.errno(), libc::EMSGSIZE);
+        assert!(c.is_closed());
+    }
+}

@@ -1,0 +1,305 @@
+//! A BenchFS server: the request handler over a chunk store and a metadata store, and the
+//! running server (TCP listener, graceful shutdown, abrupt kill for tests).
+//!
+//! Owns [`ServerConfig`], [`ServerState`] (implements the transport [`Handler`]) and
+//! [`RunningServer`]. Everything it stores lives under its data directory: client paths are
+//! keys of the metadata store, chunk files are named from file ids. Registration in a
+//! registry is done by the caller (the binary or the embedded cluster).
+
+pub mod meta;
+pub mod store;
+
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::path::check_normal;
+use crate::fs::transport::tcp::TcpListenerTask;
+use crate::fs::transport::{BoxFuture, Handler, Reply};
+use crate::fs::wire::{
+    check_chunk_size, Request, Response, StatFs, MAX_BULK_LEN, MAX_CHUNK_SIZE, MAX_DIR_BATCH,
+};
+use bytes::Bytes;
+use meta::MetaStore;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::ChunkStore;
+
+/// Reads of at least this many bytes are sent from the chunk file with `sendfile`.
+const SENDFILE_MIN: usize = 64 << 10;
+
+/// Default of [`ServerConfig::inline_io_max`]: one client request piece.
+pub const DEFAULT_INLINE_IO: usize = 256 << 10;
+
+/// How to run one server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Data directory (created if absent); the server never touches anything outside it.
+    pub data_dir: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// The cluster secret clients must present.
+    pub secret: Vec<u8>,
+    /// Most requests in progress at once (back-pressure beyond).
+    pub max_in_flight: usize,
+    /// Most chunk files kept open.
+    pub open_files: usize,
+    /// Open chunk files with O_DIRECT.
+    pub odirect: bool,
+    /// Chunk reads and writes up to this size run inline on the async worker (they are
+    /// memory copies to or from the page cache; handing them to the blocking pool costs
+    /// more than the copy); larger ones, and all of them with O_DIRECT, run on the
+    /// blocking pool.
+    pub inline_io_max: usize,
+}
+
+impl ServerConfig {
+    /// A configuration with defaults: listen on 127.0.0.1, any port; 256 requests in flight;
+    /// 1024 open files; page cache.
+    pub fn new(data_dir: impl Into<PathBuf>, secret: Vec<u8>) -> Self {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            listen: "127.0.0.1:0".into(),
+            secret,
+            max_in_flight: 256,
+            open_files: store::DEFAULT_OPEN_FILES,
+            odirect: false,
+            inline_io_max: DEFAULT_INLINE_IO,
+        }
+    }
+}
+
+/// The stores of one server and the request handler over them.
+pub struct ServerState {
+    chunks: ChunkStore,
+    meta: MetaStore,
+    inline_io_max: usize,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> FsResult<T> + Send + 'static,
+) -> FsResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| FsError::Io(format!("I/O task failed: {e}")))?
+}
+
+impl ServerState {
+    /// Opens the stores of `cfg.data_dir`.
+    pub fn open(cfg: &ServerConfig) -> FsResult<Self> {
+        let meta = MetaStore::open(&cfg.data_dir)?;
+        let chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
+        let inline_io_max = if cfg.odirect { 0 } else { cfg.inline_io_max };
+        Ok(ServerState {
+            chunks,
+            meta,
+            inline_io_max,
+        })
+    }
+
+    /// The store id (stable across restarts on the same data directory).
+    pub fn store_id(&self) -> u64 {
+        self.meta.store_id()
+    }
+
+    /// Flushes the metadata log.
+    pub fn sync_meta(&self) -> FsResult<()> {
+        self.meta.sync()
+    }
+
+    async fn dispatch(self: Arc<Self>, op: u16, msg: Bytes, bulk: Bytes) -> FsResult<Reply> {
+        let req = Request::decode(op, &msg)?;
+        let unit = || Reply::new(Response::Unit.encode(), Bytes::new());
+        let reply = |r: Response| Reply::new(r.encode(), Bytes::new());
+        match req {
+            Request::Hello { .. } => Ok(unit()),
+            Request::Lookup { path } => {
+                check_normal(&path)?;
+                Ok(reply(Response::Attr(self.meta.lookup(&path)?)))
+            }
+            Request::Create {
+                path,
+                mode,
+                chunk_size,
+                exclusive,
+                truncate,
+            } => {
+                check_normal(&path)?;
+                check_chunk_size(chunk_size)?;
+                let (attr, created, truncated) = self
+                    .meta
+                    .create(&path, mode, chunk_size, exclusive, truncate)?;
+                Ok(reply(Response::Created {
+                    attr,
+                    created,
+                    truncated,
+                }))
+            }
+            Request::Mkdir { path, mode } => {
+                check_normal(&path)?;
+                Ok(reply(Response::Attr(self.meta.mkdir(&path, mode)?)))
+            }
+            Request::Remove { path, dir, id } => {
+                check_normal(&path)?;
+                Ok(reply(Response::Attr(self.meta.remove(&path, dir, id)?)))
+            }
+            Request::SetSize {
+                path,
+                id,
+                size,
+                mode,
+            } => {
+                check_normal(&path)?;
+                Ok(reply(Response::Attr(
+                    self.meta.set_size(&path, id, size, mode)?,
+                )))
+            }
+            Request::ReadDir { path, after, max } => {
+                check_normal(&path)?;
+                let (entries, more) =
+                    self.meta
+                        .readdir(&path, &after, max.min(MAX_DIR_BATCH) as usize)?;
+                Ok(reply(Response::Dir { entries, more }))
+            }
+            Request::Insert { path, attr } => {
+                check_normal(&path)?;
+                Ok(reply(Response::Replaced(self.meta.insert(&path, attr)?)))
+            }
+            Request::Write { id, chunk, offset } => {
+                if offset as u64 + bulk.len() as u64 > MAX_CHUNK_SIZE as u64 {
+                    return Err(FsError::InvalidArgument("write beyond a chunk".into()));
+                }
+                let n = if bulk.len() <= self.inline_io_max {
+                    self.chunks.write(id, chunk, offset as u64, &bulk)?
+                } else {
+                    let s = self.clone();
+                    blocking(move || s.chunks.write(id, chunk, offset as u64, &bulk)).await?
+                };
+                Ok(reply(Response::Written(n as u32)))
+            }
+            Request::Read {
+                id,
+                chunk,
+                offset,
+                len,
+            } => {
+                if len > MAX_BULK_LEN || offset as u64 + len as u64 > MAX_CHUNK_SIZE as u64 {
+                    return Err(FsError::InvalidArgument("read beyond a chunk".into()));
+                }
+                if len as usize >= SENDFILE_MIN && !self.chunks.odirect() {
+                    // Large reads leave from the page cache without a copy (sendfile).
+                    let region = self
+                        .chunks
+                        .read_region(id, chunk, offset as u64, len as usize)?;
+                    return Ok(Reply {
+                        msg: Response::Unit.encode(),
+                        bulk: Bytes::new(),
+                        file: region,
+                    });
+                }
+                let data = if len as usize <= self.inline_io_max {
+                    self.chunks.read(id, chunk, offset as u64, len as usize)?
+                } else {
+                    let s = self.clone();
+                    blocking(move || s.chunks.read(id, chunk, offset as u64, len as usize)).await?
+                };
+                Ok(Reply::new(Response::Unit.encode(), data))
+            }
+            Request::TruncateChunks {
+                id,
+                size,
+                chunk_size,
+            } => {
+                check_chunk_size(chunk_size)?;
+                let s = self.clone();
+                blocking(move || s.chunks.truncate(id, size, chunk_size)).await?;
+                Ok(unit())
+            }
+            Request::RemoveChunks { id } => {
+                let s = self.clone();
+                blocking(move || s.chunks.remove(id)).await?;
+                Ok(unit())
+            }
+            Request::SyncChunks { id } => {
+                let s = self.clone();
+                blocking(move || s.chunks.sync(id)).await?;
+                Ok(unit())
+            }
+            Request::SyncMeta => {
+                let s = self.clone();
+                blocking(move || s.meta.sync()).await?;
+                Ok(unit())
+            }
+            Request::StatFs => {
+                let (total_bytes, free_bytes, avail_bytes) = self.chunks.capacity()?;
+                Ok(reply(Response::StatFs(StatFs {
+                    total_bytes,
+                    free_bytes,
+                    avail_bytes,
+                    entries: self.meta.entry_count(),
+                    chunks: self.chunks.chunk_count(),
+                })))
+            }
+        }
+    }
+}
+
+impl Handler for ServerState {
+    fn handle(
+        self: Arc<Self>,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+    ) -> BoxFuture<'static, FsResult<Reply>> {
+        Box::pin(self.dispatch(op, msg, bulk))
+    }
+}
+
+/// A server listening on TCP.
+pub struct RunningServer {
+    listener: TcpListenerTask,
+    state: Arc<ServerState>,
+    config: ServerConfig,
+}
+
+impl RunningServer {
+    /// Opens the stores and starts listening (inside a tokio runtime).
+    pub async fn start(cfg: ServerConfig) -> FsResult<Self> {
+        let c = cfg.clone();
+        let state = Arc::new(blocking(move || ServerState::open(&c)).await?);
+        let handler: Arc<dyn Handler> = state.clone();
+        let listener =
+            TcpListenerTask::bind(&cfg.listen, handler, cfg.secret.clone(), cfg.max_in_flight)
+                .await?;
+        Ok(RunningServer {
+            listener,
+            state,
+            config: cfg,
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr()
+    }
+
+    /// The store id of its data directory.
+    pub fn store_id(&self) -> u64 {
+        self.state.store_id()
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Graceful stop: stop accepting, finish in-flight requests, flush the metadata log.
+    pub async fn shutdown(self) -> FsResult<()> {
+        self.listener.shutdown().await;
+        let s = self.state.clone();
+        blocking(move || s.sync_meta()).await
+    }
+
+    /// Abrupt stop (as if the process died): connections close at once, nothing is flushed.
+    pub async fn kill(self) {
+        self.listener.kill().await;
+    }
+}

@@ -1,0 +1,364 @@
+//! The chunk store of one server: one flat directory of chunk files, a bounded cache of open
+//! files, and pread/pwrite through the page cache (O_DIRECT optional).
+//!
+//! Owns `<data>/chunks/`. A chunk file's name is derived only from the file id and chunk
+//! index (`<32 hex digits>.<hex index>`), never from a client path, so nothing a client sends
+//! can make the store touch a file outside that directory. Keeps an index of the chunks it
+//! holds per file id (rebuilt by listing the directory at start) for truncate, unlink and
+//! fsync. Calls are blocking; the server runs large ones on the blocking pool.
+
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::transport::FileRegion;
+use crate::fs::wire::FileId;
+use bytes::{Bytes, BytesMut};
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Default number of chunk files kept open.
+pub const DEFAULT_OPEN_FILES: usize = 1024;
+
+type Key = (FileId, u64);
+
+struct Cache {
+    files: HashMap<Key, (Arc<File>, u64)>,
+    tick: u64,
+}
+
+/// Chunk files of one server.
+pub struct ChunkStore {
+    dir: PathBuf,
+    cache: Mutex<Cache>,
+    capacity: usize,
+    index: Mutex<HashMap<FileId, BTreeSet<u64>>>,
+    chunks: AtomicU64,
+    odirect: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> FsResult<MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| FsError::Io("chunk store lock poisoned".into()))
+}
+
+/// The file name of chunk `index` of file `id`.
+pub fn chunk_file_name(id: FileId, index: u64) -> String {
+    format!("{:016x}{:016x}.{:x}", id.store, id.seq, index)
+}
+
+fn parse_chunk_file_name(name: &str) -> Option<Key> {
+    let (id, idx) = name.split_once('.')?;
+    if id.len() != 32 {
+        return None;
+    }
+    let store = u64::from_str_radix(&id[..16], 16).ok()?;
+    let seq = u64::from_str_radix(&id[16..], 16).ok()?;
+    let idx = u64::from_str_radix(idx, 16).ok()?;
+    Some((FileId { store, seq }, idx))
+}
+
+impl ChunkStore {
+    /// Opens (creating if needed) the chunk directory under `data_dir` and indexes the chunks
+    /// already there. `open_files` bounds the cache of open files; `odirect` opens chunk
+    /// files with O_DIRECT (then offsets and lengths must be aligned by the caller).
+    pub fn open(data_dir: &Path, open_files: usize, odirect: bool) -> FsResult<Self> {
+        let dir = data_dir.join("chunks");
+        std::fs::create_dir_all(&dir).map_err(|e| FsError::from_io("create chunk dir", &e))?;
+        let mut index: HashMap<FileId, BTreeSet<u64>> = HashMap::new();
+        let mut n = 0u64;
+        for ent in std::fs::read_dir(&dir).map_err(|e| FsError::from_io("list chunk dir", &e))? {
+            let ent = ent.map_err(|e| FsError::from_io("list chunk dir", &e))?;
+            if let Some((id, idx)) = ent.file_name().to_str().and_then(parse_chunk_file_name) {
+                index.entry(id).or_default().insert(idx);
+                n += 1;
+            }
+        }
+        Ok(ChunkStore {
+            dir,
+            cache: Mutex::new(Cache {
+                files: HashMap::new(),
+                tick: 0,
+            }),
+            capacity: open_files.max(1),
+            index: Mutex::new(index),
+            chunks: AtomicU64::new(n),
+            odirect,
+        })
+    }
+
+    fn path(&self, id: FileId, index: u64) -> PathBuf {
+        self.dir.join(chunk_file_name(id, index))
+    }
+
+    /// The open file of a chunk, from the cache or opened now (created if `create`).
+    /// `Ok(None)` if it does not exist and `create` is false.
+    fn file(&self, id: FileId, index: u64, create: bool) -> FsResult<Option<Arc<File>>> {
+        {
+            let mut c = lock(&self.cache)?;
+            c.tick += 1;
+            let t = c.tick;
+            if let Some((f, used)) = c.files.get_mut(&(id, index)) {
+                *used = t;
+                return Ok(Some(f.clone()));
+            }
+        }
+        let mut oo = OpenOptions::new();
+        oo.read(true).write(true);
+        if create {
+            oo.create(true);
+        }
+        if self.odirect {
+            oo.custom_flags(libc::O_DIRECT);
+        }
+        let f = match oo.open(self.path(id, index)) {
+            Ok(f) => Arc::new(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => return Ok(None),
+            Err(e) => return Err(FsError::from_io("open chunk", &e)),
+        };
+        if create {
+            let mut idx = lock(&self.index)?;
+            if idx.entry(id).or_default().insert(index) {
+                self.chunks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let mut c = lock(&self.cache)?;
+        if c.files.len() >= self.capacity {
+            // Evict the least recently used entry (a scan, only on a miss with a full cache).
+            if let Some(k) = c.files.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k) {
+                c.files.remove(&k);
+            }
+        }
+        c.tick += 1;
+        let t = c.tick;
+        let f = c.files.entry((id, index)).or_insert((f, t)).0.clone();
+        Ok(Some(f))
+    }
+
+    /// Writes `data` at `offset` within chunk `index` of file `id`.
+    pub fn write(&self, id: FileId, index: u64, offset: u64, data: &[u8]) -> FsResult<usize> {
+        let f = self
+            .file(id, index, true)?
+            .ok_or_else(|| FsError::Io("chunk vanished".into()))?;
+        f.write_all_at(data, offset)
+            .map_err(|e| FsError::from_io("write chunk", &e))?;
+        Ok(data.len())
+    }
+
+    /// Reads up to `len` bytes at `offset` within a chunk; fewer (possibly none) if the chunk
+    /// file is shorter or absent (the client reads the missing part as zeros). The buffer
+    /// is filled by the kernel directly, without zeroing it first.
+    pub fn read(&self, id: FileId, index: u64, offset: u64, len: usize) -> FsResult<Bytes> {
+        let Some(f) = self.file(id, index, false)? else {
+            return Ok(Bytes::new());
+        };
+        let mut buf = BytesMut::with_capacity(len);
+        while buf.len() < len {
+            let done = buf.len();
+            let spare = &mut buf.spare_capacity_mut()[..len - done];
+            // SAFETY: the pointer and length describe writable (uninitialised) memory owned by
+            // `buf`; pread writes at most that many bytes and reports how many.
+            let n = unsafe {
+                libc::pread(
+                    f.as_raw_fd(),
+                    spare.as_mut_ptr().cast::<libc::c_void>(),
+                    spare.len(),
+                    (offset + done as u64) as libc::off_t,
+                )
+            };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(FsError::from_io("read chunk", &e));
+            }
+            if n == 0 {
+                break;
+            }
+            // SAFETY: the kernel initialised `n` more bytes right after the current length.
+            unsafe { buf.set_len(done + n as usize) };
+        }
+        Ok(buf.freeze())
+    }
+
+    /// The region of a chunk file to send for a read of up to `len` bytes at `offset`
+    /// (clipped to the chunk file's current length), or `None` if nothing is there.
+    pub fn read_region(
+        &self,
+        id: FileId,
+        index: u64,
+        offset: u64,
+        len: usize,
+    ) -> FsResult<Option<FileRegion>> {
+        let Some(f) = self.file(id, index, false)? else {
+            return Ok(None);
+        };
+        let size = f
+            .metadata()
+            .map_err(|e| FsError::from_io("stat chunk", &e))?
+            .len();
+        let n = (size.saturating_sub(offset)).min(len as u64) as usize;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(FileRegion {
+            file: f,
+            offset,
+            len: n,
+        }))
+    }
+
+    /// True if chunk files are opened with O_DIRECT.
+    pub fn odirect(&self) -> bool {
+        self.odirect
+    }
+
+    fn chunks_of(&self, id: FileId) -> FsResult<Vec<u64>> {
+        Ok(lock(&self.index)?
+            .get(&id)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn drop_chunk(&self, id: FileId, index: u64) -> FsResult<()> {
+        lock(&self.cache)?.files.remove(&(id, index));
+        {
+            let mut idx = lock(&self.index)?;
+            if let Some(s) = idx.get_mut(&id) {
+                if s.remove(&index) {
+                    self.chunks.fetch_sub(1, Ordering::Relaxed);
+                }
+                if s.is_empty() {
+                    idx.remove(&id);
+                }
+            }
+        }
+        match std::fs::remove_file(self.path(id, index)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(FsError::from_io("remove chunk", &e)),
+        }
+    }
+
+    /// Drops the chunks of `id` that lie wholly at or beyond `size` and shortens the one
+    /// that contains `size`.
+    pub fn truncate(&self, id: FileId, size: u64, chunk_size: u32) -> FsResult<()> {
+        let cs = chunk_size.max(1) as u64;
+        for index in self.chunks_of(id)? {
+            let start = index.saturating_mul(cs);
+            if start >= size {
+                self.drop_chunk(id, index)?;
+            } else if start + cs > size {
+                if let Some(f) = self.file(id, index, false)? {
+                    f.set_len(size - start)
+                        .map_err(|e| FsError::from_io("truncate chunk", &e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every chunk of `id`.
+    pub fn remove(&self, id: FileId) -> FsResult<()> {
+        for index in self.chunks_of(id)? {
+            self.drop_chunk(id, index)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes every chunk of `id` to stable storage.
+    pub fn sync(&self, id: FileId) -> FsResult<()> {
+        for index in self.chunks_of(id)? {
+            if let Some(f) = self.file(id, index, false)? {
+                f.sync_data()
+                    .map_err(|e| FsError::from_io("fsync chunk", &e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of chunk files held.
+    pub fn chunk_count(&self) -> u64 {
+        self.chunks.load(Ordering::Relaxed)
+    }
+
+    /// Number of files currently open in the cache.
+    pub fn open_files(&self) -> usize {
+        self.cache.lock().map(|c| c.files.len()).unwrap_or(0)
+    }
+
+    /// Capacity of the file system holding the store: (total, free, available) bytes.
+    pub fn capacity(&self) -> FsResult<(u64, u64, u64)> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(self.dir.as_os_str().as_bytes())
+            .map_err(|_| FsError::InvalidArgument("data dir contains NUL".into()))?;
+        // SAFETY: statvfs is plain data; zeroed is a valid value, and `c` is a valid C string.
+        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are valid for the duration of the call.
+        let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
+        if rc != 0 {
+            return Err(FsError::from_io(
+                "statvfs",
+                &std::io::Error::last_os_error(),
+            ));
+        }
+        let f = s.f_frsize as u64;
+        Ok((
+            s.f_blocks as u64 * f,
+            s.f_bfree as u64 * f,
+            s.f_bavail as u64 * f,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_truncate_remove_and_reindex() {
+        let d = tempfile::tempdir().unwrap();
+        let id = FileId { store: 1, seq: 2 };
+        let cs = 65536u32;
+        {
+            let s = ChunkStore::open(d.path(), 2, false).unwrap();
+            assert!(s.read(id, 0, 0, 10).unwrap().is_empty());
+            for i in 0..4u64 {
+                s.write(id, i, 100, &[i as u8 + 1; 50]).unwrap();
+            }
+            assert!(s.open_files() <= 2);
+            let r = s.read(id, 2, 90, 100).unwrap();
+            assert_eq!(r.len(), 60);
+            assert_eq!(&r[..10], &[0u8; 10]);
+            assert_eq!(&r[10..], &[3u8; 50]);
+            s.sync(id).unwrap();
+            assert_eq!(s.chunk_count(), 4);
+        }
+        let s = ChunkStore::open(d.path(), 2, false).unwrap();
+        assert_eq!(s.chunk_count(), 4);
+        s.truncate(id, cs as u64 + 120, cs).unwrap();
+        assert_eq!(s.chunk_count(), 2);
+        assert_eq!(s.read(id, 1, 0, 1000).unwrap().len(), 120);
+        assert!(s.read(id, 2, 0, 1000).unwrap().is_empty());
+        s.remove(id).unwrap();
+        assert_eq!(s.chunk_count(), 0);
+        assert_eq!(
+            std::fs::read_dir(d.path().join("chunks")).unwrap().count(),
+            0
+        );
+    }
+
+    #[test]
+    fn chunk_names_parse_back() {
+        let id = FileId {
+            store: u64::MAX,
+            seq: 3,
+        };
+        let n = chunk_file_name(id, 0xabc);
+        assert_eq!(parse_chunk_file_name(&n), Some((id, 0xabc)));
+        assert_eq!(parse_chunk_file_name("../../etc"), None);
+    }
+}

@@ -1,0 +1,192 @@
+//! TCP transport over tokio: the connector clients use and the listener servers run.
+//!
+//! Owns [`TcpConnector`] and [`TcpListenerTask`] (accept loop, one task per connection,
+//! graceful shutdown or abrupt kill). Framing and correlation are in [`crate::fs::rpc`].
+//! Sockets use `TCP_NODELAY`; small frames are batched by the RPC writer instead.
+
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::rpc::{serve_connection, RpcConnection};
+use crate::fs::transport::{BoxFuture, Connection, Connector, FileRegion, FrameWriter, Handler};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Sends `region` with `sendfile(2)`: the kernel hands page-cache pages to the socket
+/// without copying them through user space.
+async fn sendfile_region(w: &mut OwnedWriteHalf, region: &FileRegion) -> std::io::Result<()> {
+    let mut off = region.offset as libc::off_t;
+    let mut left = region.len;
+    let src = region.file.as_raw_fd();
+    while left > 0 {
+        let sock = w.as_ref();
+        sock.writable().await?;
+        let r = sock.try_io(Interest::WRITABLE, || {
+            // SAFETY: both descriptors are open for the duration of the call, and `off` is a
+            // valid offset variable the kernel advances.
+            let n = unsafe { libc::sendfile(sock.as_raw_fd(), src, &mut off, left) };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match r {
+            Ok(0) => {
+                // The file is shorter than announced (truncated meanwhile): pad with zeros.
+                let zeros = vec![0u8; left.min(1 << 20)];
+                while left > 0 {
+                    let n = left.min(zeros.len());
+                    w.write_all(&zeros[..n]).await?;
+                    left -= n;
+                }
+            }
+            Ok(n) => left -= n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl FrameWriter for OwnedWriteHalf {
+    fn send_file<'a>(&'a mut self, region: &'a FileRegion) -> BoxFuture<'a, std::io::Result<()>> {
+        Box::pin(sendfile_region(self, region))
+    }
+}
+
+/// Connects to BenchFS servers over TCP.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TcpConnector;
+
+impl TcpConnector {
+    /// Connects to `addr` and performs the secret handshake.
+    pub async fn connect_rpc(
+        addr: &str,
+        secret: &[u8],
+        timeout: Duration,
+    ) -> FsResult<Arc<RpcConnection>> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(FsError::from_io(&format!("connect to {addr}"), &e)),
+            Err(_) => return Err(FsError::TimedOut(format!("connect to {addr}"))),
+        };
+        stream
+            .set_nodelay(true)
+            .map_err(|e| FsError::from_io("set TCP_NODELAY", &e))?;
+        let (r, w) = stream.into_split();
+        let conn = RpcConnection::start(r, w, addr.to_string());
+        conn.hello(secret, timeout).await?;
+        Ok(conn)
+    }
+}
+
+impl Connector for TcpConnector {
+    fn connect<'a>(
+        &'a self,
+        addr: &'a str,
+        secret: &'a [u8],
+        timeout: Duration,
+    ) -> BoxFuture<'a, FsResult<Arc<dyn Connection>>> {
+        Box::pin(async move {
+            let c: Arc<dyn Connection> = Self::connect_rpc(addr, secret, timeout).await?;
+            Ok(c)
+        })
+    }
+}
+
+/// A listening server socket and its accept loop.
+pub struct TcpListenerTask {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for TcpListenerTask {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+impl TcpListenerTask {
+    /// Binds `addr` and serves every connection with `handler`, requiring `secret`, with at
+    /// most `max_in_flight` requests in progress at once (across all connections).
+    pub async fn bind(
+        addr: &str,
+        handler: Arc<dyn Handler>,
+        secret: Vec<u8>,
+        max_in_flight: usize,
+    ) -> FsResult<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| FsError::from_io(&format!("bind {addr}"), &e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| FsError::from_io("local_addr", &e))?;
+        let (stx, srx) = watch::channel(false);
+        let secret = Arc::new(secret);
+        let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
+        let task = tokio::spawn(async move {
+            let mut conns = JoinSet::new();
+            let mut shutdown = srx.clone();
+            loop {
+                tokio::select! {
+                    a = listener.accept() => {
+                        let Ok((s, _)) = a else { continue };
+                        let _ = s.set_nodelay(true);
+                        let (r, w) = s.into_split();
+                        conns.spawn(serve_connection(
+                            r, w, handler.clone(), secret.clone(), permits.clone(), srx.clone()));
+                    }
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+            drop(listener);
+            // Graceful: every connection finishes its in-flight requests, then closes.
+            let drain = async { while conns.join_next().await.is_some() {} };
+            if tokio::time::timeout(Duration::from_secs(30), drain)
+                .await
+                .is_err()
+            {
+                conns.abort_all();
+            }
+        });
+        Ok(TcpListenerTask {
+            addr: local,
+            shutdown: stx,
+            task: Some(task),
+        })
+    }
+
+    /// The bound address (with the real port if 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish and their replies go out, then
+    /// closes every connection.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Closes the listener and every connection at once, without replying (a crash, for
+    /// tests).
+    pub async fn kill(mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}

@@ -1,0 +1,494 @@
+//! Integration tests of BenchFS over embedded clusters of several real servers (TCP on
+//! 127.0.0.1, chunk files on disk): every call and every error of the client API.
+
+use benchfs::fs::wire::FileKind;
+use benchfs::fs::{Client, ClientOptions, Cluster, FsError, OpenFlags};
+use std::time::{Duration, Instant};
+
+const CS: u32 = 64 << 10;
+
+async fn cluster(n: usize, dir: &std::path::Path) -> (Cluster, Client) {
+    let c = Cluster::embedded_with(n, dir, CS).await.unwrap();
+    let client = c.client().await.unwrap();
+    (c, client)
+}
+
+fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i as u64).wrapping_mul(31).wrapping_add(seed * 7919) % 251) as u8)
+        .collect()
+}
+
+fn errno<T: std::fmt::Debug>(r: Result<T, FsError>) -> i32 {
+    r.unwrap_err().errno()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_span_servers_holes_short_reads_and_sizes() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, fs) = cluster(4, d.path()).await;
+    let f = fs.create("/big").await.unwrap();
+    // 10 chunks of data written at an offset, leaving a hole at the start.
+    let data = pattern(1, 10 * CS as usize + 123);
+    f.write_at(1000, &data).await.unwrap();
+    f.close().await.unwrap();
+    let st = fs.stat("/big").await.unwrap();
+    assert_eq!(st.size, 1000 + data.len() as u64);
+    assert_eq!(st.kind, FileKind::File);
+    assert_eq!(st.chunk_size, CS);
+    // The chunks really are spread: more than one server holds chunks.
+    let sf = fs.statfs().await.unwrap();
+    assert!(sf.chunks >= 10, "{sf:?}");
+    assert!(sf.total_bytes > 0 && sf.entries >= 1);
+
+    let r = fs.open("/big", OpenFlags::read_only()).await.unwrap();
+    let all = r.read_vec(0, st.size as usize + 500).await.unwrap();
+    assert_eq!(all.len() as u64, st.size, "short read at EOF");
+    assert!(all[..1000].iter().all(|b| *b == 0), "hole reads as zeros");
+    assert_eq!(&all[1000..], &data[..]);
+    assert_eq!(r.read_vec(st.size, 10).await.unwrap().len(), 0);
+    assert_eq!(r.read_vec(st.size + 100, 10).await.unwrap().len(), 0);
+    // Read-only handle refuses writes, closed handle refuses everything.
+    assert_eq!(errno(r.write_at(0, b"x").await), libc::EBADF);
+    r.close().await.unwrap();
+    assert_eq!(errno(r.read_vec(0, 1).await), libc::EBADF);
+    assert_eq!(errno(r.close().await), libc::EBADF);
+    let w = fs.open("/big", OpenFlags::write_only()).await.unwrap();
+    assert_eq!(errno(w.read_vec(0, 1).await), libc::EBADF);
+    w.close().await.unwrap();
+
+    // A sparse file: one byte far away; everything before reads as zeros.
+    let s = fs.create("/sparse").await.unwrap();
+    s.write_at(5 * CS as u64 + 7, b"z").await.unwrap();
+    let fst = s.fstat().await.unwrap();
+    assert_eq!(fst.size, 5 * CS as u64 + 8, "fstat includes own writes");
+    s.close().await.unwrap();
+    let s = fs.open("/sparse", OpenFlags::read_only()).await.unwrap();
+    let v = s.read_vec(0, 10 * CS as usize).await.unwrap();
+    assert_eq!(v.len(), 5 * CS as usize + 8);
+    assert!(v[..v.len() - 1].iter().all(|b| *b == 0));
+    assert_eq!(v[v.len() - 1], b'z');
+    drop(c);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_flags_and_their_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let (_c, fs) = cluster(3, d.path()).await;
+    assert_eq!(
+        errno(fs.open("/nope", OpenFlags::read_only()).await),
+        libc::ENOENT
+    );
+    let rwc = OpenFlags::read_write().create(true);
+    let f = fs.open("/f", rwc).await.unwrap();
+    f.write_at(0, b"hello world").await.unwrap();
+    f.close().await.unwrap();
+    // Exclusive create of an existing file.
+    assert_eq!(
+        errno(fs.open("/f", rwc.exclusive(true)).await),
+        libc::EEXIST
+    );
+    // Exclusive without create, nothing to open for, truncate without write.
+    assert_eq!(
+        errno(fs.open("/f", OpenFlags::read_only().exclusive(true)).await),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno(
+            fs.open(
+                "/f",
+                OpenFlags {
+                    read: false,
+                    ..OpenFlags::read_only()
+                }
+            )
+            .await
+        ),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno(fs.open("/f", OpenFlags::read_only().truncate(true)).await),
+        libc::EINVAL
+    );
+    // Open without create keeps the data; with truncate drops it.
+    let f = fs.open("/f", OpenFlags::read_write()).await.unwrap();
+    assert_eq!(f.read_vec(0, 100).await.unwrap(), b"hello world");
+    f.close().await.unwrap();
+    let f = fs
+        .open("/f", OpenFlags::read_write().truncate(true))
+        .await
+        .unwrap();
+    assert_eq!(f.read_vec(0, 100).await.unwrap(), b"");
+    f.write_at(0, b"ab").await.unwrap();
+    f.close().await.unwrap();
+    assert_eq!(fs.stat("/f").await.unwrap().size, 2);
+    // Create+truncate of an existing file drops its chunks too.
+    let f = fs.create("/f").await.unwrap();
+    assert_eq!(f.read_vec(0, 10).await.unwrap(), b"");
+    f.close().await.unwrap();
+    let f = fs.open("/f", OpenFlags::read_write()).await.unwrap();
+    f.write_at(0, b"xyz").await.unwrap();
+    f.close().await.unwrap();
+    // Append: cursor writes go to the end.
+    let a = fs
+        .open("/f", OpenFlags::write_only().append(true))
+        .await
+        .unwrap();
+    a.write(b"123").await.unwrap();
+    a.write(b"45").await.unwrap();
+    a.close().await.unwrap();
+    let r = fs.open("/f", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(r.read_vec(0, 100).await.unwrap(), b"xyz12345");
+    // Cursor reads.
+    let mut b = [0u8; 4];
+    assert_eq!(r.read(&mut b).await.unwrap(), 4);
+    assert_eq!(&b, b"xyz1");
+    assert_eq!(r.read(&mut b).await.unwrap(), 4);
+    assert_eq!(r.read(&mut b).await.unwrap(), 0);
+    // Missing parent, parent that is a file, directories are not files.
+    assert_eq!(errno(fs.create("/missing/x").await), libc::ENOENT);
+    assert_eq!(errno(fs.create("/f/x").await), libc::ENOTDIR);
+    fs.mkdir("/d", 0o755).await.unwrap();
+    assert_eq!(errno(fs.create("/d").await), libc::EISDIR);
+    assert_eq!(
+        errno(fs.open("/d", OpenFlags::read_only()).await),
+        libc::EISDIR
+    );
+    assert_eq!(
+        errno(fs.open("/", OpenFlags::read_only()).await),
+        libc::EISDIR
+    );
+    // Chunk size per file, recorded in its metadata.
+    let g = fs.open("/d/g", rwc.chunk_size(1 << 20)).await.unwrap();
+    assert_eq!(g.chunk_size(), 1 << 20);
+    g.close().await.unwrap();
+    assert_eq!(fs.stat("/d/g").await.unwrap().chunk_size, 1 << 20);
+    assert_eq!(
+        errno(fs.open("/d/h", rwc.chunk_size(100_000)).await),
+        libc::EINVAL
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_are_real() {
+    let d = tempfile::tempdir().unwrap();
+    let (_c, fs) = cluster(4, d.path()).await;
+    assert_eq!(errno(fs.mkdir("/a/b", 0o755).await), libc::ENOENT);
+    fs.mkdir("/a", 0o755).await.unwrap();
+    assert_eq!(errno(fs.mkdir("/a", 0o755).await), libc::EEXIST);
+    assert_eq!(errno(fs.mkdir("/", 0o755).await), libc::EEXIST);
+    fs.mkdir("/a/b", 0o700).await.unwrap();
+    let st = fs.stat("/a/b").await.unwrap();
+    assert_eq!((st.kind, st.mode), (FileKind::Dir, 0o700));
+    // 200 files in one directory: their entries land on every server.
+    for i in 0..200 {
+        let f = fs.create(&format!("/a/f{i:03}")).await.unwrap();
+        f.close().await.unwrap();
+    }
+    let names: Vec<String> = fs
+        .readdir("/a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let mut expect: Vec<String> = (0..200).map(|i| format!("f{i:03}")).collect();
+    expect.push("b".into());
+    expect.sort();
+    assert_eq!(names, expect);
+    let root = fs.readdir("/").await.unwrap();
+    assert_eq!(root.len(), 1);
+    assert_eq!(root[0].name, "a");
+    assert_eq!(root[0].kind, FileKind::Dir);
+    assert_eq!(errno(fs.readdir("/nope").await), libc::ENOENT);
+    assert_eq!(errno(fs.readdir("/a/f000").await), libc::ENOTDIR);
+    // rmdir errors.
+    assert_eq!(errno(fs.rmdir("/a").await), libc::ENOTEMPTY);
+    assert_eq!(errno(fs.rmdir("/a/f000").await), libc::ENOTDIR);
+    assert_eq!(errno(fs.rmdir("/zzz").await), libc::ENOENT);
+    assert_eq!(errno(fs.rmdir("/").await), libc::EBUSY);
+    assert_eq!(errno(fs.unlink("/a/b").await), libc::EISDIR);
+    assert_eq!(errno(fs.unlink("/a/nope").await), libc::ENOENT);
+    for i in 0..200 {
+        fs.unlink(&format!("/a/f{i:03}")).await.unwrap();
+    }
+    assert_eq!(errno(fs.rmdir("/a").await), libc::ENOTEMPTY);
+    fs.rmdir("/a/b").await.unwrap();
+    fs.rmdir("/a").await.unwrap();
+    assert!(fs.readdir("/").await.unwrap().is_empty());
+    assert_eq!(errno(fs.stat("/a").await), libc::ENOENT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlink_rename_truncate_reach_every_server() {
+    let d = tempfile::tempdir().unwrap();
+    let (_c, fs) = cluster(4, d.path()).await;
+    let data = pattern(3, 16 * CS as usize);
+    let f = fs.create("/r").await.unwrap();
+    f.write_at(0, &data).await.unwrap();
+    f.close().await.unwrap();
+    let before = fs.statfs().await.unwrap().chunks;
+    assert_eq!(before, 16);
+
+    // Rename: the new name reads every byte; the old name is gone.
+    fs.mkdir("/dir", 0o755).await.unwrap();
+    fs.rename("/r", "/dir/r2").await.unwrap();
+    assert_eq!(errno(fs.stat("/r").await), libc::ENOENT);
+    let g = fs.open("/dir/r2", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(g.read_vec(0, data.len()).await.unwrap(), data);
+    g.close().await.unwrap();
+    assert_eq!(errno(fs.rename("/nope", "/x").await), libc::ENOENT);
+    assert_eq!(errno(fs.rename("/dir/r2", "/nodir/x").await), libc::ENOENT);
+    assert_eq!(errno(fs.rename("/dir/r2", "/dir").await), libc::EISDIR);
+    fs.mkdir("/e", 0o755).await.unwrap();
+    assert_eq!(errno(fs.rename("/e", "/dir/r2").await), libc::ENOTDIR);
+    assert_eq!(errno(fs.rename("/e", "/dir").await), libc::ENOTEMPTY);
+    assert_eq!(errno(fs.rename("/dir", "/dir/sub").await), libc::EINVAL);
+    assert_eq!(errno(fs.rename("/dir", "/moved").await), libc::EXDEV);
+    fs.rename("/e", "/e2").await.unwrap();
+    assert_eq!(fs.stat("/e2").await.unwrap().kind, FileKind::Dir);
+    // Rename over an existing file replaces it and removes its chunks.
+    let h = fs.create("/victim").await.unwrap();
+    h.write_at(0, &[9u8; 3 * CS as usize]).await.unwrap();
+    h.close().await.unwrap();
+    assert_eq!(fs.statfs().await.unwrap().chunks, 19);
+    fs.rename("/dir/r2", "/victim").await.unwrap();
+    assert_eq!(fs.statfs().await.unwrap().chunks, 16);
+    let v = fs.open("/victim", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(v.read_vec(0, data.len()).await.unwrap(), data);
+
+    // Truncate: shrink drops chunks on every server and zero-fills on regrowth.
+    let cut = 5 * CS as u64 + 100;
+    fs.truncate("/victim", cut).await.unwrap();
+    assert_eq!(fs.stat("/victim").await.unwrap().size, cut);
+    assert_eq!(fs.statfs().await.unwrap().chunks, 6);
+    fs.truncate("/victim", 8 * CS as u64).await.unwrap();
+    let v = fs.open("/victim", OpenFlags::read_only()).await.unwrap();
+    let back = v.read_vec(0, 16 * CS as usize).await.unwrap();
+    assert_eq!(back.len(), 8 * CS as usize);
+    assert_eq!(&back[..cut as usize], &data[..cut as usize]);
+    assert!(back[cut as usize..].iter().all(|b| *b == 0));
+    assert_eq!(errno(fs.truncate("/e2", 0).await), libc::EISDIR);
+    assert_eq!(errno(fs.truncate("/none", 0).await), libc::ENOENT);
+    // set_len on a handle.
+    let w = fs.open("/victim", OpenFlags::read_write()).await.unwrap();
+    w.set_len(10).await.unwrap();
+    assert_eq!(w.fstat().await.unwrap().size, 10);
+    w.close().await.unwrap();
+
+    // Unlink removes every chunk on every server.
+    fs.unlink("/victim").await.unwrap();
+    assert_eq!(fs.statfs().await.unwrap().chunks, 0);
+    assert_eq!(errno(fs.stat("/victim").await), libc::ENOENT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_paths_are_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, fs) = cluster(2, d.path()).await;
+    assert_eq!(errno(fs.create("/a/../../etc/passwd").await), libc::EINVAL);
+    assert_eq!(errno(fs.create("/a/./b").await), libc::EINVAL);
+    assert_eq!(errno(fs.create("relative").await), libc::EINVAL);
+    assert_eq!(errno(fs.create("/nul\0byte").await), libc::EINVAL);
+    assert_eq!(
+        errno(fs.mkdir(&format!("/{}", "n".repeat(256)), 0o755).await),
+        libc::ENAMETOOLONG
+    );
+    assert_eq!(
+        errno(fs.stat(&"/abcd".repeat(2000)).await),
+        libc::ENAMETOOLONG
+    );
+    // Odd but valid names are only keys: nothing appears outside the cluster directory.
+    let f = fs.create("/..hidden").await.unwrap();
+    f.write_at(0, b"x").await.unwrap();
+    f.close().await.unwrap();
+    assert!(fs.stat("//..hidden//").await.is_ok());
+    let outside: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(outside.len(), 1, "only the cluster directory: {outside:?}");
+    drop(c);
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        0,
+        "removed on drop"
+    );
+}
+
+/// IOR N-1: many tasks write interleaved blocks of one shared file through their own
+/// handles (and some through clones of one client); afterwards every byte is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_writers_of_one_shared_file() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, fs) = cluster(4, d.path()).await;
+    let tasks = 8u64;
+    let segments = 6u64;
+    let block = 3 * CS as u64 / 2 + 17; // unaligned blocks straddling chunk boundaries
+    let f = fs.create("/shared").await.unwrap();
+    f.close().await.unwrap();
+    let other = c.client().await.unwrap();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let fs = if t % 2 == 0 {
+            fs.clone()
+        } else {
+            other.clone()
+        };
+        handles.push(tokio::spawn(async move {
+            let h = fs.open("/shared", OpenFlags::write_only()).await.unwrap();
+            for s in 0..segments {
+                let off = (s * tasks + t) * block;
+                h.write_at(off, &pattern(s * tasks + t, block as usize))
+                    .await
+                    .unwrap();
+            }
+            h.close().await.unwrap();
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let total = tasks * segments * block;
+    assert_eq!(fs.stat("/shared").await.unwrap().size, total);
+    let r = fs.open("/shared", OpenFlags::read_only()).await.unwrap();
+    let all = r.read_vec(0, total as usize + 10).await.unwrap();
+    assert_eq!(all.len() as u64, total);
+    for b in 0..tasks * segments {
+        let s = (b * block) as usize;
+        assert!(
+            all[s..s + block as usize] == pattern(b, block as usize)[..],
+            "block {b} differs"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynced_data() {
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Cluster::embedded_with(3, d.path(), CS).await.unwrap();
+    let timeout = Duration::from_secs(3);
+    let fs = c
+        .client_with(ClientOptions {
+            timeout,
+            connect_timeout: timeout,
+            ..ClientOptions::default()
+        })
+        .await
+        .unwrap();
+    let data = pattern(5, 12 * CS as usize);
+    let f = fs.create("/durable").await.unwrap();
+    f.write_at(0, &data).await.unwrap();
+    f.fsync().await.unwrap();
+    f.close().await.unwrap();
+
+    // Writers busy on a file spread over every server while server 1 is killed.
+    let mut writers = Vec::new();
+    for t in 0..4u64 {
+        let fs = fs.clone();
+        writers.push(tokio::spawn(async move {
+            let h = fs.create(&format!("/busy{t}")).await?;
+            let buf = vec![t as u8; CS as usize];
+            for i in 0..10_000u64 {
+                h.write_at(i * CS as u64, &buf).await?;
+            }
+            Ok::<(), FsError>(())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let killed_at = Instant::now();
+    c.kill_server(1).await;
+    for w in writers {
+        let r = w.await.unwrap();
+        let e = r.expect_err("a writer touching the dead server must fail");
+        assert!(
+            matches!(
+                e.errno(),
+                libc::ECONNRESET | libc::ECONNREFUSED | libc::ETIMEDOUT | libc::EIO
+            ),
+            "{e:?}"
+        );
+    }
+    assert!(
+        killed_at.elapsed() < timeout * 3,
+        "errors came within the timeout"
+    );
+    // Reading the durable file now fails (some chunks are on the dead server), promptly.
+    let r = fs.open("/durable", OpenFlags::read_only()).await;
+    if let Ok(r) = r {
+        assert!(r.read_vec(0, data.len()).await.is_err());
+    }
+
+    // Restart on the same data directory and address: the same client reconnects.
+    c.restart_server(1).await.unwrap();
+    let r = fs.open("/durable", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(r.read_vec(0, data.len()).await.unwrap(), data);
+    assert_eq!(fs.stat("/durable").await.unwrap().size, data.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_times_out() {
+    // A listener that accepts and then never replies: connecting must fail by timeout.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let mut keep = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            keep.push(s);
+        }
+    });
+    let start = Instant::now();
+    let e = Client::from_servers(
+        vec![addr],
+        b"k".to_vec(),
+        ClientOptions {
+            timeout: Duration::from_millis(300),
+            connect_timeout: Duration::from_millis(300),
+            ..ClientOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.errno(), libc::ETIMEDOUT);
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files() {
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Cluster::embedded_with(2, d.path(), CS).await.unwrap();
+    let addrs: Vec<String> = (0..2).map(|i| c.addr(i).unwrap().to_string()).collect();
+    let e = Client::from_servers(addrs.clone(), b"wrong".to_vec(), ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::EACCES);
+    let e = Client::from_servers(addrs.clone(), Vec::new(), ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::EACCES);
+    // A raw connection that sends garbage instead of a handshake is closed.
+    let mut s = tokio::net::TcpStream::connect(&addrs[0]).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(&[0xffu8; 64]).await.unwrap();
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert!(n < 200, "no data served to an unauthenticated peer");
+
+    // Graceful stop and restart of every server: closed files and directories survive.
+    let fs = c.client().await.unwrap();
+    fs.mkdir("/keep", 0o755).await.unwrap();
+    let f = fs.create("/keep/f").await.unwrap();
+    f.write_at(0, &pattern(9, 300_000)).await.unwrap();
+    f.close().await.unwrap();
+    c.stop_server(0).await.unwrap();
+    c.stop_server(1).await.unwrap();
+    c.restart_server(0).await.unwrap();
+    c.restart_server(1).await.unwrap();
+    let fs = c.client().await.unwrap();
+    assert_eq!(fs.readdir("/keep").await.unwrap().len(), 1);
+    let r = fs.open("/keep/f", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(r.read_vec(0, 400_000).await.unwrap(), pattern(9, 300_000));
+}
