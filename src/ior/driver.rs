@@ -9,6 +9,7 @@
 use crate::comm::local::LocalComm;
 use crate::comm::Comm;
 use crate::ior::backend::{AnyBackend, Backend};
+use crate::ior::embedded::EmbeddedClusters;
 use crate::ior::engine::{self, RankContext, RunOutcome};
 use crate::ior::log;
 use crate::ior::machine;
@@ -231,9 +232,19 @@ pub fn execute(mut parsed: ParsedArgs, command_line: &str) -> i32 {
             return EXIT_ERROR;
         }
     };
+    let embedded = match EmbeddedClusters::start_for(&mut parsed.tests) {
+        Ok(c) => c,
+        Err(msg) => {
+            print_error(&msg);
+            return EXIT_ERROR;
+        }
+    };
     let reporter = output::reporter_for(global.summary_format, out);
     let tests = Arc::new(parsed.tests);
     let outcome = run_local(&global, tests, &run, reporter, world_size);
+    if let Some(c) = embedded {
+        c.shutdown();
+    }
     finish(&global, &run, outcome)
 }
 

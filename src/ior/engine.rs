@@ -207,6 +207,10 @@ async fn run_test(
             "The backend returned that the test parameters are invalid. ({e})"
         )));
     }
+    backend
+        .initialize()
+        .await
+        .map_err(|e| EngineError::Fatal(e.to_string()))?;
     let buf = AlignedBuf::new(params.transfer_size as usize)
         .map_err(|e| EngineError::Fatal(format!("cannot allocate transfer buffer: {e}")))?;
     let _hog = memory_hog(params, &layout)?;
@@ -312,6 +316,10 @@ async fn run_test(
             r.test_end(res)?;
         }
     }
+    t.backend
+        .finalize()
+        .await
+        .map_err(|e| EngineError::backend("finalize", e))?;
     comm.barrier()?;
     // Ranks outside the sub-communicator wait on the world barrier.
     if world.size() > comm.size() {

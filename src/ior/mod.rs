@@ -8,6 +8,7 @@ pub mod access;
 pub mod backend;
 pub mod buffer;
 pub mod driver;
+pub mod embedded;
 pub mod engine;
 pub mod iodepth;
 pub mod latency;

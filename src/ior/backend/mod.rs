@@ -7,6 +7,7 @@
 //! [`module_options`]; the engine is never touched. Backends must not print: they return
 //! errors, and the engine reports them in IOR's wording.
 
+pub mod benchfs;
 pub mod dummy;
 pub mod posix;
 
@@ -26,6 +27,18 @@ pub enum BackendError {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+    /// A distributed file system call failed (the message names the server where known).
+    #[error("{op} of \"{path}\" failed: {message}")]
+    Remote {
+        /// The operation.
+        op: &'static str,
+        /// The path involved.
+        path: String,
+        /// The errno the failure maps to.
+        errno: i32,
+        /// What went wrong.
+        message: String,
     },
     /// A backend option has a bad value.
     #[error("invalid option --{option}: {message}")]
@@ -57,6 +70,7 @@ impl BackendError {
     pub fn errno(&self) -> Option<i32> {
         match self {
             BackendError::Io { source, .. } => source.raw_os_error(),
+            BackendError::Remote { errno, .. } => Some(*errno),
             _ => None,
         }
     }
@@ -231,6 +245,16 @@ pub trait Backend {
         Ok(())
     }
 
+    /// Prepares the backend for a test (IOR's `initialize`): connect, open sessions. Called
+    /// once per test on every task, after [`Backend::set_hints`].
+    async fn initialize(&mut self) -> BackendResult<()> {
+        Ok(())
+    }
+    /// Releases what [`Backend::initialize`] set up (IOR's `finalize`).
+    async fn finalize(&mut self) -> BackendResult<()> {
+        Ok(())
+    }
+
     /// Creates (or truncates) a file for the write phase.
     async fn create(&self, path: &str, flags: OpenFlags) -> BackendResult<Self::File>;
     /// Opens an existing file.
@@ -302,6 +326,7 @@ pub fn module_options() -> Vec<ModuleOption> {
     let mut v = Vec::new();
     v.extend_from_slice(posix::OPTIONS);
     v.extend_from_slice(dummy::OPTIONS);
+    v.extend_from_slice(benchfs::OPTIONS);
     v
 }
 
@@ -311,7 +336,7 @@ pub fn find_module_option(key: &str) -> Option<ModuleOption> {
 }
 
 /// Names accepted by `-a`, in help order; the first is the default.
-pub const BACKEND_NAMES: &[&str] = &["POSIX", "DUMMY"];
+pub const BACKEND_NAMES: &[&str] = &["POSIX", "DUMMY", "BENCHFS"];
 
 /// Canonical (upper-case) backend name for an `-a` value, if known.
 pub fn canonical_backend_name(api: &str) -> Option<&'static str> {
@@ -377,6 +402,8 @@ pub enum AnyBackend {
     Posix(posix::PosixBackend),
     /// `-a DUMMY`.
     Dummy(dummy::DummyBackend),
+    /// `-a BENCHFS`.
+    Benchfs(benchfs::BenchfsBackend),
 }
 
 /// An open file of [`AnyBackend`].
@@ -385,6 +412,8 @@ pub enum AnyFile {
     Posix(<posix::PosixBackend as Backend>::File),
     /// A DUMMY file.
     Dummy(<dummy::DummyBackend as Backend>::File),
+    /// A BenchFS file.
+    Benchfs(<benchfs::BenchfsBackend as Backend>::File),
 }
 
 impl AnyBackend {
@@ -395,6 +424,9 @@ impl AnyBackend {
                 &params.backend_options,
             )?)),
             Some("DUMMY") => Ok(AnyBackend::Dummy(dummy::DummyBackend::new(
+                &params.backend_options,
+            )?)),
+            Some("BENCHFS") => Ok(AnyBackend::Benchfs(benchfs::BenchfsBackend::new(
                 &params.backend_options,
             )?)),
             _ => Err(BackendError::Unsupported("Unrecognized I/O API".into())),
@@ -411,6 +443,7 @@ macro_rules! dispatch {
         match $self {
             AnyBackend::Posix($b) => $e,
             AnyBackend::Dummy($b) => $e,
+            AnyBackend::Benchfs($b) => $e,
         }
     };
 }
@@ -433,16 +466,24 @@ impl Backend for AnyBackend {
     fn check_params(&self) -> BackendResult<()> {
         dispatch!(self, b => b.check_params())
     }
+    async fn initialize(&mut self) -> BackendResult<()> {
+        dispatch!(self, b => b.initialize().await)
+    }
+    async fn finalize(&mut self) -> BackendResult<()> {
+        dispatch!(self, b => b.finalize().await)
+    }
     async fn create(&self, path: &str, flags: OpenFlags) -> BackendResult<AnyFile> {
         match self {
             AnyBackend::Posix(b) => b.create(path, flags).await.map(AnyFile::Posix),
             AnyBackend::Dummy(b) => b.create(path, flags).await.map(AnyFile::Dummy),
+            AnyBackend::Benchfs(b) => b.create(path, flags).await.map(AnyFile::Benchfs),
         }
     }
     async fn open(&self, path: &str, flags: OpenFlags) -> BackendResult<AnyFile> {
         match self {
             AnyBackend::Posix(b) => b.open(path, flags).await.map(AnyFile::Posix),
             AnyBackend::Dummy(b) => b.open(path, flags).await.map(AnyFile::Dummy),
+            AnyBackend::Benchfs(b) => b.open(path, flags).await.map(AnyFile::Benchfs),
         }
     }
     #[inline]
@@ -456,6 +497,7 @@ impl Backend for AnyBackend {
         match (self, file) {
             (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.xfer(f, access, buf, offset).await,
             (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer(f, access, buf, offset).await,
+            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.xfer(f, access, buf, offset).await,
             _ => Err(mismatch()),
         }
     }
@@ -463,6 +505,7 @@ impl Backend for AnyBackend {
         match (self, file) {
             (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.close(f).await,
             (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.close(f).await,
+            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.close(f).await,
             _ => Err(mismatch()),
         }
     }
@@ -470,6 +513,7 @@ impl Backend for AnyBackend {
         match (self, file) {
             (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.fsync(f).await,
             (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.fsync(f).await,
+            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.fsync(f).await,
             _ => Err(mismatch()),
         }
     }

@@ -1,0 +1,404 @@
+//! The BENCHFS backend: IOR's backend table over the async client API of BenchFS
+//! ([`crate::fs::Client`]), with no C layer in between.
+//!
+//! Owns the translation of IOR's calls (create, open, xfer at an offset, close, fsync, remove,
+//! sizes, statfs, directories, rename) into client calls, and the `--benchfs.*` options. It does
+//! not start servers: the driver starts an embedded cluster (or joins one through
+//! `--benchfs.registry`) and hands this backend the registry directory.
+//!
+//! Paths are BenchFS paths; a relative IOR file name (`-o testFile`) is taken from the root.
+//! `create` opens read-write with create and without truncation, like IOR's POSIX backend,
+//! so every task of a shared file can create it at once.
+
+use super::*;
+use crate::fs::{Client, ClientOptions, FileHandle, FsError, OpenFlags as FsOpenFlags};
+use std::time::Duration;
+
+/// Options of the BENCHFS backend (`--benchfs.<name>`).
+pub const OPTIONS: &[ModuleOption] = &[
+    ModuleOption {
+        module: "benchfs",
+        name: "registry",
+        kind: OptionKind::Str,
+        help: "Registry directory of a running cluster (default: start an embedded cluster)",
+    },
+    ModuleOption {
+        module: "benchfs",
+        name: "servers",
+        kind: OptionKind::Int,
+        help: "Servers of the embedded cluster",
+    },
+    ModuleOption {
+        module: "benchfs",
+        name: "data-dir",
+        kind: OptionKind::Str,
+        help: "Where the embedded cluster stores its data (a temporary directory inside it is removed afterwards)",
+    },
+    ModuleOption {
+        module: "benchfs",
+        name: "chunk-size",
+        kind: OptionKind::Int,
+        help: "Chunk size of created files (power of two, 64k..64m)",
+    },
+    ModuleOption {
+        module: "benchfs",
+        name: "transport",
+        kind: OptionKind::Str,
+        help: "Transport to the servers: tcp",
+    },
+    ModuleOption {
+        module: "benchfs",
+        name: "timeout",
+        kind: OptionKind::Int,
+        help: "Seconds before a call to a server that does not answer fails",
+    },
+];
+
+/// Default number of servers of the embedded cluster.
+pub const DEFAULT_SERVERS: usize = 4;
+/// Default call timeout, seconds.
+pub const DEFAULT_TIMEOUT_S: i64 = 30;
+
+/// The `--benchfs.*` settings of a test, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchfsOptions {
+    /// Registry of the cluster to use (set by the driver for the embedded cluster).
+    pub registry: Option<String>,
+    /// Servers of the embedded cluster.
+    pub servers: usize,
+    /// Base directory of the embedded cluster's data.
+    pub data_dir: Option<String>,
+    /// Chunk size of created files.
+    pub chunk_size: Option<u32>,
+    /// Call timeout.
+    pub timeout: Duration,
+}
+
+impl BenchfsOptions {
+    /// Reads and checks the `--benchfs.*` values of a test.
+    pub fn from_values(values: &BTreeMap<String, String>) -> BackendResult<Self> {
+        let o = OptionValues::new("benchfs", values);
+        let servers = o.int("servers", DEFAULT_SERVERS as i64)?;
+        if !(1..=4096).contains(&servers) {
+            return Err(BackendError::InvalidOption {
+                option: "benchfs.servers".into(),
+                message: format!("{servers} servers: must be 1..4096"),
+            });
+        }
+        let chunk_size = match o.int("chunk-size", 0)? {
+            0 => None,
+            cs if (64 << 10..=64 << 20).contains(&cs) && (cs as u64).is_power_of_two() => {
+                Some(cs as u32)
+            }
+            cs => {
+                return Err(BackendError::InvalidOption {
+                    option: "benchfs.chunk-size".into(),
+                    message: format!("{cs}: must be a power of two from 64k to 64m"),
+                })
+            }
+        };
+        match o.string("transport").unwrap_or("tcp") {
+            t if t.eq_ignore_ascii_case("tcp") => {}
+            other => {
+                return Err(BackendError::InvalidOption {
+                    option: "benchfs.transport".into(),
+                    message: format!("\"{other}\": this build supports tcp"),
+                })
+            }
+        }
+        let timeout = o.int("timeout", DEFAULT_TIMEOUT_S)?;
+        if timeout <= 0 {
+            return Err(BackendError::InvalidOption {
+                option: "benchfs.timeout".into(),
+                message: format!("{timeout}: must be at least 1 second"),
+            });
+        }
+        Ok(BenchfsOptions {
+            registry: o.string("registry").map(str::to_string),
+            servers: servers as usize,
+            data_dir: o.string("data-dir").map(str::to_string),
+            chunk_size,
+            timeout: Duration::from_secs(timeout as u64),
+        })
+    }
+}
+
+/// BENCHFS backend state of one task: its own client of the cluster.
+pub struct BenchfsBackend {
+    opts: BenchfsOptions,
+    client: Option<Client>,
+}
+
+impl BenchfsBackend {
+    /// Build from the test's backend options (no connection yet: see `initialize`).
+    pub fn new(values: &BTreeMap<String, String>) -> BackendResult<Self> {
+        Ok(BenchfsBackend {
+            opts: BenchfsOptions::from_values(values)?,
+            client: None,
+        })
+    }
+
+    /// The validated options.
+    pub fn options(&self) -> &BenchfsOptions {
+        &self.opts
+    }
+
+    fn client(&self) -> BackendResult<&Client> {
+        self.client.as_ref().ok_or_else(|| {
+            BackendError::Other("BenchFS client not connected (initialize not called)".into())
+        })
+    }
+}
+
+/// A BenchFS path for an IOR file name.
+fn fs_path(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{}", path.trim_start_matches("./"))
+    }
+}
+
+/// A backend error carrying the file system error's errno and message.
+fn fs_err(op: &'static str, path: &str, e: FsError) -> BackendError {
+    BackendError::Remote {
+        op,
+        path: path.to_string(),
+        errno: e.errno(),
+        message: e.to_string(),
+    }
+}
+
+impl Backend for BenchfsBackend {
+    type File = FileHandle;
+
+    fn name(&self) -> &'static str {
+        "BENCHFS"
+    }
+
+    fn version(&self) -> String {
+        format!("BenchFS {}", crate::build_info::VERSION)
+    }
+
+    async fn initialize(&mut self) -> BackendResult<()> {
+        if self.client.is_some() {
+            return Ok(());
+        }
+        let Some(registry) = self.opts.registry.clone() else {
+            return Err(BackendError::Other(
+                "no BenchFS cluster: give --benchfs.registry DIR, or let benchfs-bench start an embedded cluster".into(),
+            ));
+        };
+        let opts = ClientOptions {
+            timeout: self.opts.timeout,
+            chunk_size: self.opts.chunk_size,
+            ..ClientOptions::default()
+        };
+        let client = Client::connect_with(&registry, opts).await.map_err(|e| {
+            BackendError::Other(format!(
+                "cannot connect to the BenchFS cluster of registry \"{registry}\": {e}"
+            ))
+        })?;
+        self.client = Some(client);
+        Ok(())
+    }
+
+    async fn finalize(&mut self) -> BackendResult<()> {
+        self.client = None;
+        Ok(())
+    }
+
+    async fn create(&self, path: &str, _flags: OpenFlags) -> BackendResult<FileHandle> {
+        let p = fs_path(path);
+        let mut flags = FsOpenFlags::read_write().create(true);
+        if let Some(cs) = self.opts.chunk_size {
+            flags = flags.chunk_size(cs);
+        }
+        self.client()?
+            .open(&p, flags)
+            .await
+            .map_err(|e| fs_err("create", &p, e))
+    }
+
+    async fn open(&self, path: &str, flags: OpenFlags) -> BackendResult<FileHandle> {
+        let p = fs_path(path);
+        let mut f = if flags.read_write || (flags.write_only && flags.read_only) {
+            FsOpenFlags::read_write()
+        } else if flags.write_only {
+            FsOpenFlags::write_only()
+        } else {
+            FsOpenFlags::read_only()
+        };
+        f = f
+            .create(flags.create)
+            .truncate(flags.truncate)
+            .exclusive(flags.exclusive)
+            .append(flags.append);
+        self.client()?
+            .open(&p, f)
+            .await
+            .map_err(|e| fs_err("open", &p, e))
+    }
+
+    #[inline]
+    async fn xfer(
+        &self,
+        file: &FileHandle,
+        access: Access,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> BackendResult<usize> {
+        if access.is_write() {
+            file.write_at(offset, buf)
+                .await
+                .map_err(|e| fs_err("write", file.path(), e))
+        } else {
+            file.read_at(offset, buf)
+                .await
+                .map_err(|e| fs_err("read", file.path(), e))
+        }
+    }
+
+    async fn close(&self, file: FileHandle) -> BackendResult<()> {
+        file.close()
+            .await
+            .map_err(|e| fs_err("close", file.path(), e))
+    }
+
+    async fn fsync(&self, file: &FileHandle) -> BackendResult<()> {
+        file.fsync()
+            .await
+            .map_err(|e| fs_err("fsync", file.path(), e))
+    }
+
+    async fn remove(&self, path: &str) -> BackendResult<()> {
+        let p = fs_path(path);
+        self.client()?
+            .unlink(&p)
+            .await
+            .map_err(|e| fs_err("unlink", &p, e))
+    }
+
+    async fn get_file_size(&self, path: &str) -> BackendResult<u64> {
+        let p = fs_path(path);
+        Ok(self
+            .client()?
+            .stat(&p)
+            .await
+            .map_err(|e| fs_err("stat", &p, e))?
+            .size)
+    }
+
+    async fn statfs(&self, _path: &str) -> BackendResult<StatFs> {
+        let s = self
+            .client()?
+            .statfs()
+            .await
+            .map_err(|e| fs_err("statfs", "/", e))?;
+        const BSIZE: u64 = 4096;
+        Ok(StatFs {
+            f_bsize: BSIZE,
+            f_blocks: s.total_bytes / BSIZE,
+            f_bfree: s.free_bytes / BSIZE,
+            f_bavail: s.avail_bytes / BSIZE,
+            // BenchFS has no inode table: no limit to report.
+            f_files: 0,
+            f_ffree: 0,
+        })
+    }
+
+    async fn mkdir(&self, path: &str, mode: u32) -> BackendResult<()> {
+        let p = fs_path(path);
+        self.client()?
+            .mkdir(&p, mode)
+            .await
+            .map_err(|e| fs_err("mkdir", &p, e))
+    }
+
+    async fn rmdir(&self, path: &str) -> BackendResult<()> {
+        let p = fs_path(path);
+        self.client()?
+            .rmdir(&p)
+            .await
+            .map_err(|e| fs_err("rmdir", &p, e))
+    }
+
+    async fn access(&self, path: &str, _mode: AccessMode) -> BackendResult<bool> {
+        let p = fs_path(path);
+        match self.client()?.stat(&p).await {
+            Ok(_) => Ok(true),
+            Err(FsError::NotFound(_)) | Err(FsError::NotDir(_)) => Ok(false),
+            Err(e) => Err(fs_err("stat", &p, e)),
+        }
+    }
+
+    async fn stat(&self, path: &str) -> BackendResult<FileStat> {
+        let p = fs_path(path);
+        let a = self
+            .client()?
+            .stat(&p)
+            .await
+            .map_err(|e| fs_err("stat", &p, e))?;
+        Ok(FileStat {
+            size: a.size,
+            is_dir: a.kind == crate::fs::FileKind::Dir,
+            mode: a.mode,
+        })
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> BackendResult<()> {
+        let (f, t) = (fs_path(from), fs_path(to));
+        self.client()?
+            .rename(&f, &t)
+            .await
+            .map_err(|e| fs_err("rename", &f, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let o = BenchfsOptions::from_values(&opts(&[])).unwrap();
+        assert_eq!(
+            (o.servers, o.chunk_size, o.registry),
+            (DEFAULT_SERVERS, None, None)
+        );
+        let o = BenchfsOptions::from_values(&opts(&[
+            ("benchfs.chunk-size", "1m"),
+            ("benchfs.servers", "3"),
+        ]))
+        .unwrap();
+        assert_eq!((o.servers, o.chunk_size), (3, Some(1 << 20)));
+        for bad in [
+            ("benchfs.chunk-size", "3m"),
+            ("benchfs.chunk-size", "32k"),
+            ("benchfs.servers", "0"),
+            ("benchfs.transport", "carrier-pigeon"),
+            ("benchfs.timeout", "0"),
+        ] {
+            assert!(
+                matches!(
+                    BenchfsOptions::from_values(&opts(&[bad])),
+                    Err(BackendError::InvalidOption { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_names_start_at_the_root() {
+        assert_eq!(fs_path("testFile"), "/testFile");
+        assert_eq!(fs_path("./a/b"), "/a/b");
+        assert_eq!(fs_path("/x/y"), "/x/y");
+    }
+}

@@ -1,0 +1,100 @@
+//! The embedded BenchFS cluster behind `-a BENCHFS` when no `--benchfs.registry` is given:
+//! real servers on 127.0.0.1 inside this process, with real chunk files in a temporary
+//! directory that is removed afterwards.
+//!
+//! Owns the servers' runtime and their lifetime for one run, and hands each BENCHFS test the
+//! registry directory of its cluster (as the `benchfs.registry` option). It never touches a
+//! test that names its own registry, nor any other backend.
+
+use crate::fs::Cluster;
+use crate::ior::backend::benchfs::BenchfsOptions;
+use crate::ior::backend::canonical_backend_name;
+use crate::ior::log;
+use crate::ior::params::IorParams;
+
+/// The embedded clusters of a run (one per distinct server count and data directory).
+pub struct EmbeddedClusters {
+    runtime: tokio::runtime::Runtime,
+    clusters: Vec<((usize, String), Cluster)>,
+}
+
+impl EmbeddedClusters {
+    /// Starts the clusters the BENCHFS tests without a registry need and points those tests
+    /// at them. `None` when no test needs one.
+    pub fn start_for(tests: &mut [IorParams]) -> Result<Option<Self>, String> {
+        let needs = |t: &IorParams| {
+            canonical_backend_name(&t.api) == Some("BENCHFS")
+                && !t.backend_options.contains_key("benchfs.registry")
+        };
+        if !tests.iter().any(needs) {
+            return Ok(None);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("benchfs-server")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the embedded BenchFS cluster's runtime: {e}"))?;
+        let mut me = EmbeddedClusters {
+            runtime,
+            clusters: Vec::new(),
+        };
+        for t in tests.iter_mut().filter(|t| needs(t)) {
+            let o = BenchfsOptions::from_values(&t.backend_options).map_err(|e| e.to_string())?;
+            let base = o
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| std::env::temp_dir().to_string_lossy().into_owned());
+            let key = (o.servers, base.clone());
+            let registry = match me.clusters.iter().find(|(k, _)| *k == key) {
+                Some((_, c)) => c.registry().to_string_lossy().into_owned(),
+                None => {
+                    std::fs::create_dir_all(&base)
+                        .map_err(|e| format!("cannot create --benchfs.data-dir \"{base}\": {e}"))?;
+                    let cluster = me
+                        .runtime
+                        .block_on(Cluster::embedded(o.servers, &base))
+                        .map_err(|e| {
+                            format!("cannot start the embedded BenchFS cluster in \"{base}\": {e}")
+                        })?;
+                    let reg = cluster.registry().to_string_lossy().into_owned();
+                    if t.verbose >= 1 {
+                        log::line(&format!(
+                            "benchfs-bench: embedded BenchFS cluster of {} servers, data in {}",
+                            o.servers,
+                            cluster.root().display()
+                        ));
+                    }
+                    me.clusters.push((key, cluster));
+                    reg
+                }
+            };
+            t.backend_options
+                .insert("benchfs.registry".into(), registry);
+        }
+        Ok(Some(me))
+    }
+
+    /// Number of clusters started.
+    pub fn len(&self) -> usize {
+        self.clusters.len()
+    }
+
+    /// Whether none was started.
+    pub fn is_empty(&self) -> bool {
+        self.clusters.is_empty()
+    }
+
+    /// Stops every server gracefully and removes the data.
+    pub fn shutdown(mut self) {
+        let clusters = std::mem::take(&mut self.clusters);
+        self.runtime.block_on(async {
+            for (_, c) in clusters {
+                if let Err(e) = c.shutdown().await {
+                    log::warn(&format!(
+                        "embedded BenchFS cluster did not stop cleanly: {e}"
+                    ));
+                }
+            }
+        });
+    }
+}

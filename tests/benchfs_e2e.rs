@@ -1,0 +1,435 @@
+//! benchfs-bench on BenchFS: the engine's workloads against an embedded cluster with several
+//! local tasks, against separate benchfs-server processes through a registry, and a server
+//! killed during a run.
+
+mod common;
+
+use common::run::{run_once, scratch};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn json_file(p: &Path) -> Value {
+    let s = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{s}"))
+}
+
+/// Runs benchfs-bench on an embedded cluster whose data lives in `dir`; returns the document.
+fn bench(dir: &Path, args: &[&str]) -> Value {
+    let doc = dir.join("doc.json");
+    let data = dir.join("data");
+    let data_opt = format!("--benchfs.data-dir={}", data.display());
+    let mut all: Vec<&str> = vec!["-a", "BENCHFS", &data_opt];
+    all.extend_from_slice(args);
+    let doc_s = doc.to_str().expect("utf-8").to_string();
+    all.extend_from_slice(&["--json", &doc_s]);
+    let run = run_once(dir, &all);
+    assert_eq!(
+        run.code, 0,
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(!run.stderr.contains("Incorrect data"), "{}", run.stderr);
+    // The embedded cluster removed its data.
+    let left: Vec<_> = std::fs::read_dir(&data)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "embedded cluster left {left:?}");
+    json_file(&doc)
+}
+
+fn phases(doc: &Value) -> Vec<&Value> {
+    doc["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .flat_map(|t| t["results"].as_array().expect("results").iter())
+        .filter(|r| r["access"] == "write" || r["access"] == "read")
+        .collect()
+}
+
+#[test]
+fn shared_file_and_file_per_process_verify_on_an_embedded_cluster() {
+    let dir = scratch();
+    for fpp in [false, true] {
+        let mut args = vec![
+            "--benchfs.servers=3",
+            "-N",
+            "4",
+            "-b",
+            "2m",
+            "-t",
+            "256k",
+            "-s",
+            "3",
+            "-w",
+            "-r",
+            "-W",
+            "-R",
+            "-G",
+            "9",
+            "-l",
+            "offset",
+            "-o",
+            "/ior",
+            "--benchfs.chunk-size=64k",
+        ];
+        if fpp {
+            args.push("-F");
+        }
+        let doc = bench(dir.path(), &args);
+        let rows = phases(&doc);
+        assert_eq!(rows.len(), 2);
+        for r in rows {
+            assert_eq!(
+                r["agg_bytes"].as_i64(),
+                Some(4 * 3 * 2 * 1024 * 1024),
+                "{r}"
+            );
+            assert_eq!(r["errors"].as_i64(), Some(0));
+        }
+        assert_eq!(
+            doc["tests"][0]["api_version"],
+            format!("BenchFS {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn random_offsets_reordering_and_unique_dirs_on_an_embedded_cluster() {
+    let dir = scratch();
+    // -z shuffled, file per process, -C across emulated nodes, -u, verified reads.
+    let doc = bench(
+        dir.path(),
+        &[
+            "-N",
+            "4",
+            "--tasks-per-node",
+            "2",
+            "-b",
+            "1m",
+            "-t",
+            "64k",
+            "-s",
+            "2",
+            "-F",
+            "-u",
+            "-z",
+            "--random-offset-seed=5",
+            "-C",
+            "-w",
+            "-r",
+            "-R",
+            "-G",
+            "3",
+            "-o",
+            "/rndf",
+        ],
+    );
+    assert_eq!(doc["tests"][0]["layout"]["num_nodes"], 2);
+    // -z on a shared file: every slot written exactly once, verified on read.
+    bench(
+        dir.path(),
+        &[
+            "-N",
+            "3",
+            "-b",
+            "1m",
+            "-t",
+            "64k",
+            "-s",
+            "2",
+            "-z",
+            "--random-offset-seed=8",
+            "-w",
+            "-r",
+            "-R",
+            "-G",
+            "4",
+            "-o",
+            "/shared",
+        ],
+    );
+    // -z -z random blocks (reads of a file written before), and -i with -m.
+    bench(
+        dir.path(),
+        &[
+            "-N", "2", "-b", "1m", "-t", "128k", "-s", "4", "-F", "-z", "-z", "-w", "-r", "-i",
+            "2", "-m", "-o", "/zz",
+        ],
+    );
+}
+
+#[test]
+fn iodepth_keeps_transfers_in_flight_and_verifies() {
+    let dir = scratch();
+    let doc = bench(
+        dir.path(),
+        &[
+            "-N",
+            "2",
+            "-b",
+            "4m",
+            "-t",
+            "64k",
+            "-F",
+            "-w",
+            "-r",
+            "-R",
+            "-G",
+            "11",
+            "-l",
+            "offset",
+            "--iodepth",
+            "8",
+            "-o",
+            "/deep",
+        ],
+    );
+    for r in phases(&doc) {
+        assert_eq!(r["iodepth"].as_i64(), Some(8));
+        assert_eq!(r["errors"].as_i64(), Some(0));
+        assert_eq!(r["latency_hist"]["count"].as_u64(), Some(2 * 64));
+    }
+}
+
+#[test]
+fn stonewalling_with_wear_out_on_an_embedded_cluster() {
+    let dir = scratch();
+    let doc = bench(
+        dir.path(),
+        &[
+            "-N",
+            "2",
+            "-b",
+            "64g",
+            "-t",
+            "1m",
+            "-F",
+            "-w",
+            "-r",
+            "-D",
+            "1",
+            "-O",
+            "stoneWallingWearOut=1",
+            "-o",
+            "/sw",
+        ],
+    );
+    let rows = phases(&doc);
+    let w = rows[0];
+    let pairs = w["stonewall"]["pairs_max"]
+        .as_i64()
+        .expect("stonewall figures");
+    assert!(pairs > 0 && pairs < 64 * 1024, "the wall was hit: {pairs}");
+    for r in w["per_rank"].as_array().unwrap() {
+        assert_eq!(r["transfers"].as_i64(), Some(pairs));
+    }
+    for r in rows[1]["per_rank"].as_array().unwrap() {
+        assert!(r["transfers"].as_i64().unwrap() <= pairs);
+    }
+}
+
+#[test]
+fn every_workload_script_runs_on_dummy_and_benchfs() {
+    let dir = scratch();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads");
+    let mut scripts: Vec<_> = std::fs::read_dir(&root)
+        .expect("workloads/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ior"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 4, "{scripts:?}");
+    for s in &scripts {
+        let s = s.to_str().unwrap();
+        let f = dir.path().join("w");
+        let run = run_once(
+            dir.path(),
+            &["-a", "DUMMY", "-N", "2", "-f", s, "-o", f.to_str().unwrap()],
+        );
+        assert_eq!(run.code, 0, "{s} on DUMMY: {}", run.stderr);
+        assert!(run.stdout.contains("Summary of all tests:"), "{s}");
+        let doc = bench(
+            dir.path(),
+            &["-N", "2", "--tasks-per-node", "1", "-f", s, "-o", "/w"],
+        );
+        assert_eq!(phases(&doc).len(), 2, "{s}");
+    }
+}
+
+/// benchfs-server processes of one cluster; killed on drop.
+struct Servers {
+    children: Vec<Child>,
+    addrs: Vec<String>,
+    registry: std::path::PathBuf,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start_servers(dir: &Path, n: usize) -> Servers {
+    let registry = dir.join("registry");
+    let mut s = Servers {
+        children: Vec::new(),
+        addrs: Vec::new(),
+        registry: registry.clone(),
+    };
+    for i in 0..n {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_benchfs-server"))
+            .args(["--registry", registry.to_str().unwrap()])
+            .args([
+                "--data-dir",
+                dir.join(format!("server{i}")).to_str().unwrap(),
+            ])
+            .args(["--listen", &addr, "--servers", &n.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start benchfs-server");
+        s.children.push(child);
+        s.addrs.push(addr);
+    }
+    s
+}
+
+#[test]
+fn runs_against_separate_server_processes_through_a_registry() {
+    let dir = scratch();
+    let servers = start_servers(dir.path(), 2);
+    let reg = format!("--benchfs.registry={}", servers.registry.display());
+    let doc = dir.path().join("doc.json");
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "BENCHFS",
+            &reg,
+            "-N",
+            "3",
+            "-b",
+            "1m",
+            "-t",
+            "128k",
+            "-s",
+            "2",
+            "-w",
+            "-r",
+            "-W",
+            "-R",
+            "-G",
+            "21",
+            "-o",
+            "/ext",
+            "--json",
+            doc.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains("Incorrect data"), "{}", run.stderr);
+    let d = json_file(&doc);
+    assert_eq!(phases(&d).len(), 2);
+}
+
+#[test]
+fn a_server_killed_during_a_run_ends_it_with_an_error_and_keeps_completed_results() {
+    let dir = scratch();
+    let mut servers = start_servers(dir.path(), 2);
+    let reg = format!("--benchfs.registry={}", servers.registry.display());
+    let doc = dir.path().join("doc.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_benchfs-bench"))
+        .args([
+            "-a",
+            "BENCHFS",
+            &reg,
+            "--benchfs.timeout=5",
+            "-N",
+            "2",
+            "-b",
+            "8m",
+            "-t",
+            "1m",
+            "-F",
+            "-w",
+            "-r",
+            "-i",
+            "50",
+            "-o",
+            "/kill",
+        ])
+        .args(["--json", doc.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start benchfs-bench");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = String::new();
+    // Wait for the first completed repetition, then kill a server.
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("read ") {
+            break;
+        }
+    }
+    assert!(seen.contains("\nwrite "), "{seen}");
+    let victim = servers.addrs[1].clone();
+    servers.children[1].kill().expect("kill server");
+    servers.children[1].wait().expect("reap server");
+    for line in lines {
+        seen.push_str(&line.expect("line"));
+        seen.push('\n');
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "benchfs-bench hung after a server died"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert_ne!(status.code(), Some(0), "{seen}\n{stderr}");
+    assert!(stderr.contains("ERROR"), "{stderr}");
+    assert!(
+        stderr.contains(&victim),
+        "the error names the dead server {victim}:\n{stderr}"
+    );
+    assert!(seen.contains("Summary of all tests:"), "{seen}");
+    let d = json_file(&doc);
+    assert!(
+        phases(&d).len() >= 2,
+        "completed phases are in the document"
+    );
+    assert!(
+        !d["errors"].as_array().expect("errors").is_empty(),
+        "the document records the error"
+    );
+}
