@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export UCX_NET_DEVICES=lo          # test traffic stays on loopback, always
 export CARGO_TERM_COLOR=never
 export RUST_BACKTRACE=1
-./scripts/install-packages.sh
+./scripts/install-packages.sh test
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets --all-features -- -D warnings
 cargo test --locked --all-targets --all-features
