@@ -634,8 +634,8 @@ async fn timed_phase(
             params.test_id,
             what,
             rep,
-            (seq.len() as u64).saturating_mul(params.transfer_size as u64)
-                * t.layout.num_tasks as u64,
+            // Rank 0 shows its own share and rate.
+            (seq.len() as u64).saturating_mul(params.transfer_size as u64),
         );
     }
     if verbose3 {
