@@ -443,6 +443,11 @@ async fn run_repetition(
         if let (Some(path), false) = (&params.stone_walling_status_file, params.has_write_phase()) {
             wearout_limit = read_status_file(path)?;
         }
+        if params.reorder_tasks_random != 0 && params.verbose >= 2 && rank == 0 {
+            let hits = access::file_hits_distribution(params, &t.layout, rep);
+            let list: Vec<String> = hits.iter().map(|h| h.to_string()).collect();
+            log::line(&format!("#File Hits Dist: {}", list.join(" ")));
+        }
         let pr = access::pretend_rank(params, &t.layout, rank, ReorderPhase::Read, rep);
         let name = access::file_name(params, pr, rep);
         if rank == 0 && params.inter_test_delay > 0 {
