@@ -3,6 +3,8 @@
 # Prints the bandwidth of each tool and the ratio benchfs-bench / fio (goal: >= 1.0).
 #   sequential 1 MiB transfers (write, read) and random 4 KiB transfers (write, read),
 #   one task, file on tmpfs (/dev/shm), each measured ROUNDS times (median reported).
+# fio runs with --fallocate=none: like benchfs-bench it allocates the file while writing it
+# (fio would otherwise preallocate it, outside its timing).
 # Usage: scripts/bench-posix-vs-fio.sh [DIR] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +43,7 @@ PY
 fio_bw() { # rw bs size ; prints MiB/s
     local out; out=$(mktemp)
     fio --name=job --filename="$DIR/fio" --rw="$1" --bs="$2" --size="$3" --ioengine=psync \
-        --numjobs=1 --end_fsync=0 --invalidate=0 --output-format=json --output="$out" >/dev/null 2>&1
+        --numjobs=1 --end_fsync=0 --invalidate=0 --fallocate=none --output-format=json --output="$out" >/dev/null 2>&1
     python3 - "$out" "$1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
