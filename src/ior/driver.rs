@@ -264,16 +264,18 @@ fn finish(global: &GlobalOptions, run: &RunInfo, outcome: RunOutcome) -> i32 {
         print_error(e);
         errors.push(e.clone());
     }
+    let status = if outcome.error.is_some() {
+        EXIT_ERROR
+    } else {
+        outcome.data_errors.clamp(0, 255) as i32
+    };
     if let Some(path) = &global.json_file {
-        let doc = ResultDocument::from_run(run, &outcome.tests, &finished, &errors);
+        let doc = ResultDocument::from_run(run, &outcome.tests, &finished, &errors)
+            .with_exit_status(status);
         if let Err(e) = doc.write_to(std::path::Path::new(path)) {
             log::error(&format!("cannot write result document \"{path}\": {e}"));
             return EXIT_ERROR;
         }
     }
-    if outcome.error.is_some() {
-        EXIT_ERROR
-    } else {
-        outcome.data_errors.clamp(0, 255) as i32
-    }
+    status
 }
