@@ -582,4 +582,111 @@ mod tests {
             Launch::Mpi { size: None }
         );
     }
+
+    use crate::ior::options;
+    use std::sync::Mutex;
+
+    /// A setup that exchanges a fake server address per rank and records what happened.
+    struct FakeServers {
+        events: Mutex<Vec<String>>,
+        fail_on: Option<usize>,
+    }
+
+    struct Server<'a>(usize, &'a Mutex<Vec<String>>);
+
+    impl Drop for Server<'_> {
+        fn drop(&mut self) {
+            self.1.lock().unwrap().push(format!("stop {}", self.0));
+        }
+    }
+
+    impl RankSetup for &'static FakeServers {
+        fn before_tests(
+            &self,
+            comm: &dyn Comm,
+            tests: &[IorParams],
+        ) -> Result<Box<dyn Any>, String> {
+            assert!(!tests.is_empty());
+            // tokio::spawn must work: the rank's runtime is entered.
+            drop(tokio::spawn(async {}));
+            if self.fail_on == Some(comm.rank()) {
+                return Err("server would not start".into());
+            }
+            let addr = format!("10.0.0.{}:7000", comm.rank());
+            let all = comm
+                .allgather_bytes(addr.as_bytes())
+                .map_err(|e| e.to_string())?;
+            self.events
+                .lock()
+                .unwrap()
+                .push(format!("start {} of {}", comm.rank(), all.len()));
+            Ok(Box::new(Server(comm.rank(), &self.events)))
+        }
+    }
+
+    fn run_ranks(size: usize, setup: &'static FakeServers, dir: &std::path::Path) -> Vec<i32> {
+        let summary = dir.join("summary.txt");
+        let args: Vec<String> = [
+            "-a",
+            "DUMMY",
+            "-b",
+            "64k",
+            "-t",
+            "16k",
+            "-w",
+            "-r",
+            "-O",
+            &format!("summaryFile={}", summary.display()),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let parsed = options::parse_args(&args).unwrap();
+        let handles: Vec<_> = LocalComm::group(size, 0)
+            .into_iter()
+            .map(|comm| {
+                let parsed = parsed.clone();
+                std::thread::spawn(move || execute_on(&comm, parsed, "benchfs-bench", Some(&setup)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    }
+
+    #[test]
+    fn setup_runs_on_every_rank_before_the_tests_and_ends_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup: &'static FakeServers = Box::leak(Box::new(FakeServers {
+            events: Mutex::new(Vec::new()),
+            fail_on: None,
+        }));
+        assert_eq!(run_ranks(3, setup, dir.path()), vec![0, 0, 0]);
+        let mut ev = setup.events.lock().unwrap().clone();
+        // Every start precedes every stop (stops come after the final barrier).
+        assert!(ev[..3].iter().all(|e| e.starts_with("start")), "{ev:?}");
+        ev.sort();
+        assert_eq!(
+            ev,
+            vec![
+                "start 0 of 3",
+                "start 1 of 3",
+                "start 2 of 3",
+                "stop 0",
+                "stop 1",
+                "stop 2"
+            ]
+        );
+        let summary = std::fs::read_to_string(dir.path().join("summary.txt")).unwrap();
+        assert!(summary.contains("Summary of all tests:"), "{summary}");
+    }
+
+    #[test]
+    fn a_failing_setup_fails_every_rank() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup: &'static FakeServers = Box::leak(Box::new(FakeServers {
+            events: Mutex::new(Vec::new()),
+            fail_on: Some(1),
+        }));
+        assert_eq!(run_ranks(3, setup, dir.path()), vec![1, 1, 1]);
+        assert!(setup.events.lock().unwrap().is_empty());
+    }
 }
