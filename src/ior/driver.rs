@@ -416,7 +416,12 @@ pub fn execute_on(
 /// ([`execute_on`]), finalise MPI. `--tasks-per-node`/`IOR_FAKE_TASK_PER_NODES` emulate nodes;
 /// otherwise nodes are MPI's shared-memory domains.
 #[cfg(feature = "mpi")]
-fn execute_mpi(parsed: ParsedArgs, command_line: &str, _size: Option<usize>) -> i32 {
+fn execute_mpi(
+    parsed: ParsedArgs,
+    command_line: &str,
+    _size: Option<usize>,
+    setup: Option<&dyn RankSetup>,
+) -> i32 {
     use crate::comm::mpi::MpiSession;
     let session = match MpiSession::init() {
         Ok(s) => s,
@@ -426,7 +431,7 @@ fn execute_mpi(parsed: ParsedArgs, command_line: &str, _size: Option<usize>) -> 
         }
     };
     let status = match session.world(tasks_per_node(&parsed.global)) {
-        Ok(world) => execute_on(&world, parsed, command_line, None),
+        Ok(world) => execute_on(&world, parsed, command_line, setup),
         Err(e) => {
             print_error(&format!("cannot set up the MPI communicator: {e}"));
             EXIT_ERROR
@@ -440,7 +445,12 @@ fn execute_mpi(parsed: ParsedArgs, command_line: &str, _size: Option<usize>) -> 
 /// Without the `mpi` feature, an MPI launch of several processes cannot coordinate: refuse it
 /// (each process would run the whole benchmark alone on the same files).
 #[cfg(not(feature = "mpi"))]
-fn execute_mpi(parsed: ParsedArgs, command_line: &str, size: Option<usize>) -> i32 {
+fn execute_mpi(
+    parsed: ParsedArgs,
+    command_line: &str,
+    size: Option<usize>,
+    _setup: Option<&dyn RankSetup>,
+) -> i32 {
     match size {
         Some(1) => {}
         Some(n) => {
@@ -452,8 +462,8 @@ fn execute_mpi(parsed: ParsedArgs, command_line: &str, size: Option<usize>) -> i
             return EXIT_ERROR;
         }
         None => log::warn(
-            "PMIX_RANK is set but this benchfs-bench was built without MPI support \
-             (`--features mpi`); running as a standalone process",
+            "started by an MPI launcher (PMIX_RANK or BENCHFS_MPI=1), but this benchfs-bench \
+             was built without MPI support (`--features mpi`); running as a standalone process",
         ),
     }
     execute_local(parsed, command_line)
@@ -464,8 +474,15 @@ fn execute_mpi(parsed: ParsedArgs, command_line: &str, size: Option<usize>) -> i
 /// Under an MPI launcher ([`launch`]) this process runs as one rank of the MPI job and `-N`
 /// selects IOR's sub-communicator; otherwise `-N n` runs `n` local tasks as threads.
 pub fn execute(parsed: ParsedArgs, command_line: &str) -> i32 {
+    execute_with(parsed, command_line, None)
+}
+
+/// [`execute`] with code to run on every MPI rank before the tests (see [`RankSetup`]), e.g.
+/// servers started inside the job. `setup` is used only under an MPI launcher; local tasks
+/// (`-N n` without mpirun) run without it.
+pub fn execute_with(parsed: ParsedArgs, command_line: &str, setup: Option<&dyn RankSetup>) -> i32 {
     match launch() {
-        Launch::Mpi { size } => execute_mpi(parsed, command_line, size),
+        Launch::Mpi { size } => execute_mpi(parsed, command_line, size, setup),
         Launch::Standalone => execute_local(parsed, command_line),
     }
 }
