@@ -287,6 +287,40 @@ fn a_sub_communicator_runs_the_first_n_ranks() {
         .collect();
     files.sort();
     assert_eq!(files, vec!["f.00000000", "f.00000001"]);
+    // Contributions of different lengths (a warning from rank 0 only) gather correctly.
+    std::fs::remove_file(dir.path().join("f.00000001")).unwrap();
+    let m = mpirun(4, dir.path(), &strs(&keep));
+    assert_eq!(m.code, 0, "{}", show(&m));
+    assert_eq!(
+        m.stderr
+            .matches("exists already and will be deleted")
+            .count(),
+        1,
+        "{}",
+        show(&m)
+    );
+    assert!(
+        m.stderr.contains("f.00000000\" exists already"),
+        "{}",
+        show(&m)
+    );
+    // ... and from rank 1 only (rank 0 contributes nothing).
+    std::fs::remove_file(dir.path().join("f.00000000")).unwrap();
+    let m = mpirun(4, dir.path(), &strs(&keep));
+    assert_eq!(m.code, 0, "{}", show(&m));
+    assert_eq!(
+        m.stderr
+            .matches("exists already and will be deleted")
+            .count(),
+        1,
+        "{}",
+        show(&m)
+    );
+    assert!(
+        m.stderr.contains("f.00000001\" exists already"),
+        "{}",
+        show(&m)
+    );
 }
 
 /// Which rank failed to open a file, from the abort message.
