@@ -8,7 +8,7 @@
 //! phases (that is [`crate::ior::engine`]).
 
 use crate::comm::local::LocalComm;
-use crate::comm::{layout_of, Comm, ReduceOp};
+use crate::comm::{layout_of, Comm, CommError, ReduceOp};
 use crate::ior::backend::{AnyBackend, Backend};
 use crate::ior::engine::{self, RankContext, RunOutcome};
 use crate::ior::log;
@@ -241,6 +241,17 @@ pub fn launch() -> Launch {
     launch_from_env(|k| std::env::var(k).ok())
 }
 
+/// Why [`RankSetup::before_tests`] failed on a rank.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The setup itself failed; the message says why.
+    #[error("{0}")]
+    Failed(String),
+    /// A collective of the setup failed (another rank aborted).
+    #[error(transparent)]
+    Comm(#[from] CommError),
+}
+
 /// Code a caller runs on every rank before the first test, e.g. starting a file-system server
 /// inside the job and exchanging its address through `comm`.
 pub trait RankSetup: Sync {
@@ -248,7 +259,11 @@ pub trait RankSetup: Sync {
     /// rank's thread with its tokio runtime entered (`tokio::spawn` works; spawned tasks run
     /// while the tests run). The returned value is kept alive until every rank finished the
     /// tests, then dropped on this rank. An error aborts the job with its message.
-    fn before_tests(&self, comm: &dyn Comm, tests: &[IorParams]) -> Result<Box<dyn Any>, String>;
+    fn before_tests(
+        &self,
+        comm: &dyn Comm,
+        tests: &[IorParams],
+    ) -> Result<Box<dyn Any>, SetupError>;
 }
 
 /// Run the tests as one rank of `comm` on the calling thread (current-thread tokio runtime):
@@ -287,7 +302,7 @@ pub fn run_rank(
         let guard = match setup {
             Some(s) => {
                 let _entered = rt.enter();
-                Some(s.before_tests(comm, tests)?)
+                Some(s.before_tests(comm, tests).map_err(|e| e.to_string())?)
             }
             None => None,
         };
@@ -622,17 +637,15 @@ mod tests {
             &self,
             comm: &dyn Comm,
             tests: &[IorParams],
-        ) -> Result<Box<dyn Any>, String> {
+        ) -> Result<Box<dyn Any>, SetupError> {
             assert!(!tests.is_empty());
             // tokio::spawn must work: the rank's runtime is entered.
             drop(tokio::spawn(async {}));
             if self.fail_on == Some(comm.rank()) {
-                return Err("server would not start".into());
+                return Err(SetupError::Failed("server would not start".into()));
             }
             let addr = format!("10.0.0.{}:7000", comm.rank());
-            let all = comm
-                .allgather_bytes(addr.as_bytes())
-                .map_err(|e| e.to_string())?;
+            let all = comm.allgather_bytes(addr.as_bytes())?;
             self.events
                 .lock()
                 .unwrap()
