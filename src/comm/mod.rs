@@ -1,7 +1,8 @@
 //! How ranks coordinate: rank, size, barrier, reductions, broadcast, gather and node layout.
 //!
 //! Owns the [`Comm`] trait and its implementations: [`local::LocalComm`] (tasks as threads
-//! inside one process, the `-N n` mode without MPI) and, in a later feature, MPI. It knows
+//! inside one process, the `-N n` mode without MPI) and `mpi::MpiComm` (cargo feature `mpi`:
+//! one rank per process under mpirun/srun). It knows
 //! nothing about IOR or file systems: every collective moves plain bytes or numbers.
 //!
 //! Collective calls must be made by every rank of the communicator in the same order, as in MPI.
@@ -9,6 +10,8 @@
 //! then returns [`CommError::Aborted`] instead of hanging.
 
 pub mod local;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 
 use thiserror::Error;
 

@@ -1,13 +1,14 @@
 //! Runs a parsed benchfs-bench command line: validates every test, starts the ranks (local
-//! tasks as threads, each with its own current-thread tokio runtime and backend state), wires
-//! rank 0 to the result stream, and writes the result document.
+//! tasks as threads, each with its own current-thread tokio runtime and backend state; or, under
+//! mpirun/srun, this process as one MPI rank), wires rank 0 to the result stream, and writes the
+//! result document.
 //!
-//! Owns process-level decisions: world size, emulated node layout, where results go, and the
-//! exit status. It must not format results (that is [`crate::ior::output`]) nor sequence
+//! Owns process-level decisions: how the process was launched ([`launch`]), world size,
+//! emulated node layout, where results go, and the exit status. It must not format results (that is [`crate::ior::output`]) nor sequence
 //! phases (that is [`crate::ior::engine`]).
 
 use crate::comm::local::LocalComm;
-use crate::comm::Comm;
+use crate::comm::{layout_of, Comm, CommError, ReduceOp};
 use crate::ior::backend::{AnyBackend, Backend};
 use crate::ior::embedded::EmbeddedClusters;
 use crate::ior::engine::{self, RankContext, RunOutcome};
@@ -20,6 +21,7 @@ use crate::ior::progress::Progress;
 use crate::ior::results::RunInfo;
 use crate::ior::validate;
 use crate::results::document::ResultDocument;
+use std::any::Any;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -197,8 +199,312 @@ pub fn run_local(
     first
 }
 
+/// How this process was started, read from the launcher's environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// Not started by an MPI launcher (or `BENCHFS_MPI=0`).
+    Standalone,
+    /// Started by mpirun/mpiexec/srun with MPI wire-up: run as one rank of an MPI job.
+    /// `size` is the job size when the launcher says it (`None` for PMIx, which does not).
+    Mpi {
+        /// Number of processes of the job, when known from the environment.
+        size: Option<usize>,
+    },
+}
+
+/// Decide from environment variables (given as a lookup function) whether this process is one
+/// rank of an MPI job: `BENCHFS_MPI=1`/`0` forces the answer; otherwise Open MPI's
+/// `OMPI_COMM_WORLD_SIZE`, PMI's `PMI_SIZE` (MPICH, `srun --mpi=pmi2`) or PMIx's `PMIX_RANK`
+/// (`srun --mpi=pmix`, Open MPI 5) mean yes. Slurm's own `SLURM_*` variables do not: a plain
+/// `srun` of a program without MPI wire-up sets them too.
+pub fn launch_from_env(get: impl Fn(&str) -> Option<String>) -> Launch {
+    let size_of = |k: &str| get(k).and_then(|v| v.trim().parse::<usize>().ok());
+    match get("BENCHFS_MPI").as_deref().map(str::trim) {
+        Some("0") | Some("no") | Some("false") => return Launch::Standalone,
+        Some("1") | Some("yes") | Some("true") => {
+            return Launch::Mpi {
+                size: size_of("OMPI_COMM_WORLD_SIZE").or_else(|| size_of("PMI_SIZE")),
+            }
+        }
+        _ => {}
+    }
+    if let Some(size) = size_of("OMPI_COMM_WORLD_SIZE").or_else(|| size_of("PMI_SIZE")) {
+        return Launch::Mpi { size: Some(size) };
+    }
+    if get("PMIX_RANK").is_some() {
+        return Launch::Mpi { size: None };
+    }
+    Launch::Standalone
+}
+
+/// How this process was launched, from its environment ([`launch_from_env`]).
+pub fn launch() -> Launch {
+    launch_from_env(|k| std::env::var(k).ok())
+}
+
+/// Why [`RankSetup::before_tests`] failed on a rank.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The setup itself failed; the message says why.
+    #[error("{0}")]
+    Failed(String),
+    /// A collective of the setup failed (another rank aborted).
+    #[error(transparent)]
+    Comm(#[from] CommError),
+}
+
+/// Code a caller runs on every rank before the first test, e.g. starting a file-system server
+/// inside the job and exchanging its address through `comm`.
+pub trait RankSetup: Sync {
+    /// Called collectively on every rank of `comm` (the whole job) before the first test, on the
+    /// rank's thread with its tokio runtime entered (`tokio::spawn` works; spawned tasks run
+    /// while the tests run). The returned value is kept alive until every rank finished the
+    /// tests, then dropped on this rank. An error aborts the job with its message.
+    fn before_tests(
+        &self,
+        comm: &dyn Comm,
+        tests: &[IorParams],
+    ) -> Result<Box<dyn Any>, SetupError>;
+}
+
+/// Run the tests as one rank of `comm` on the calling thread (current-thread tokio runtime):
+/// the rank of an MPI job, or any other single rank. `reporter` is rank 0's (`None` elsewhere);
+/// progress is shown on rank 0 only. `setup` runs first (see [`RankSetup`]). A failing rank
+/// aborts `comm`. Returns this rank's outcome (rank 0's holds the results).
+pub fn run_rank(
+    global: &GlobalOptions,
+    tests: &[IorParams],
+    run: &RunInfo,
+    mut reporter: Option<Box<dyn Reporter + Send>>,
+    comm: &dyn Comm,
+    setup: Option<&dyn RankSetup>,
+) -> RunOutcome {
+    let rank = comm.rank();
+    let fail = |msg: String| {
+        comm.abort(&msg);
+        RunOutcome {
+            error: Some(msg),
+            ..Default::default()
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start runtime: {e}")),
+    };
+    let progress = Progress::new(if rank == 0 {
+        global.progress
+    } else {
+        Some(false)
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let guard = match setup {
+            Some(s) => {
+                let _entered = rt.enter();
+                Some(s.before_tests(comm, tests).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let ctx = RankContext {
+            comm,
+            run,
+            reporter: reporter
+                .as_deref_mut()
+                .map(|r| r as &mut (dyn Reporter + Send + 'static)),
+            progress: &progress,
+        };
+        let outcome = rt.block_on(engine::run_tests(ctx, tests));
+        if guard.is_some() && outcome.error.is_none() {
+            // What setup started (a server) may serve other ranks until they are all done.
+            // An error here is another rank's abort, already reported by that rank.
+            let _ = comm.barrier();
+        }
+        drop(guard);
+        Ok::<RunOutcome, String>(outcome)
+    }));
+    match result {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(msg)) => fail(msg),
+        Err(_) => fail(format!("rank {rank} panicked")),
+    }
+}
+
+/// The whole command as one rank of `comm` (an MPI job: every process calls it): validate on
+/// every rank and agree on the result, open the result stream on rank 0, run the tests
+/// ([`run_rank`]), and on rank 0 print the summary and write the result document. Only rank 0
+/// prints warnings that every rank would print. Returns this process's exit status.
+pub fn execute_on(
+    comm: &dyn Comm,
+    mut parsed: ParsedArgs,
+    command_line: &str,
+    setup: Option<&dyn RankSetup>,
+) -> i32 {
+    let rank0 = comm.rank() == 0;
+    if rank0 {
+        for w in &parsed.warnings {
+            log::line(w);
+        }
+    }
+    if parsed.tests.is_empty() {
+        parsed.tests.push(IorParams::default());
+    }
+    let emulated = tasks_per_node(&parsed.global);
+    // For the "-C has no effect" warning: tasks per node, 0 when every rank shares one node.
+    let tpn = if emulated > 0 {
+        emulated
+    } else {
+        let layout = layout_of(comm);
+        if layout.num_nodes > 1 {
+            layout.tasks_on_node0
+        } else {
+            0
+        }
+    };
+    let validated = validate_all(&mut parsed.tests, comm.size(), tpn);
+    // Every rank validates the same input; agree anyway, so that no rank starts alone.
+    let failed = match comm.allgather_i64(i64::from(validated.is_err())) {
+        Ok(f) => f,
+        Err(e) => {
+            print_error(&e.to_string());
+            return EXIT_ERROR;
+        }
+    };
+    let first_failed = failed.iter().position(|&f| f != 0);
+    match validated {
+        Ok(warnings) if first_failed.is_none() => {
+            if rank0 {
+                for w in warnings {
+                    if w.starts_with("WARNING") {
+                        log::line(&w);
+                    } else {
+                        log::warn(&w);
+                    }
+                }
+            }
+        }
+        Ok(_) => return EXIT_ERROR,
+        Err(msg) => {
+            if first_failed == Some(comm.rank()) {
+                print_error(&msg);
+            }
+            return EXIT_ERROR;
+        }
+    }
+    let mut global = parsed.global.clone();
+    global.command_line = command_line.to_string();
+    let run = machine::run_info(command_line);
+    let opened = if rank0 {
+        Some(result_stream(&global))
+    } else {
+        None
+    };
+    let stream_failed = matches!(opened, Some(Err(_)));
+    match comm.allreduce_i64(i64::from(stream_failed), ReduceOp::Max) {
+        Ok(0) => {}
+        Ok(_) => {
+            if let Some(Err(msg)) = &opened {
+                print_error(msg);
+            }
+            return EXIT_ERROR;
+        }
+        Err(e) => {
+            print_error(&e.to_string());
+            return EXIT_ERROR;
+        }
+    }
+    let reporter = match opened {
+        Some(Ok(out)) => Some(output::reporter_for(global.summary_format, out)),
+        _ => None,
+    };
+    let outcome = run_rank(&global, &parsed.tests, &run, reporter, comm, setup);
+    if rank0 {
+        finish(&global, &run, outcome)
+    } else if outcome.error.is_some() {
+        EXIT_ERROR
+    } else {
+        0
+    }
+}
+
+/// The command under an MPI launcher: initialise MPI, run as one rank of `MPI_COMM_WORLD`
+/// ([`execute_on`]), finalise MPI. `--tasks-per-node`/`IOR_FAKE_TASK_PER_NODES` emulate nodes;
+/// otherwise nodes are MPI's shared-memory domains.
+#[cfg(feature = "mpi")]
+fn execute_mpi(
+    parsed: ParsedArgs,
+    command_line: &str,
+    _size: Option<usize>,
+    setup: Option<&dyn RankSetup>,
+) -> i32 {
+    use crate::comm::mpi::MpiSession;
+    let session = match MpiSession::init() {
+        Ok(s) => s,
+        Err(e) => {
+            print_error(&e.to_string());
+            return EXIT_ERROR;
+        }
+    };
+    let status = match session.world(tasks_per_node(&parsed.global)) {
+        Ok(world) => execute_on(&world, parsed, command_line, setup),
+        Err(e) => {
+            print_error(&format!("cannot set up the MPI communicator: {e}"));
+            EXIT_ERROR
+        }
+    };
+    // Every communicator is gone; MPI_Finalize.
+    drop(session);
+    status
+}
+
+/// Without the `mpi` feature, an MPI launch of several processes cannot coordinate: refuse it
+/// (each process would run the whole benchmark alone on the same files).
+#[cfg(not(feature = "mpi"))]
+fn execute_mpi(
+    parsed: ParsedArgs,
+    command_line: &str,
+    size: Option<usize>,
+    _setup: Option<&dyn RankSetup>,
+) -> i32 {
+    match size {
+        Some(1) => {}
+        Some(n) => {
+            print_error(&format!(
+                "started by an MPI launcher as one of {n} processes, but this benchfs-bench \
+                 was built without MPI support; rebuild with `cargo build --features mpi` \
+                 (or run without mpirun and use -N {n} for local tasks)"
+            ));
+            return EXIT_ERROR;
+        }
+        None => log::warn(
+            "started by an MPI launcher (PMIX_RANK or BENCHFS_MPI=1), but this benchfs-bench \
+             was built without MPI support (`--features mpi`); running as a standalone process",
+        ),
+    }
+    execute_local(parsed, command_line)
+}
+
 /// The whole command: validate, run, report, write documents; returns the exit status.
-pub fn execute(mut parsed: ParsedArgs, command_line: &str) -> i32 {
+///
+/// Under an MPI launcher ([`launch`]) this process runs as one rank of the MPI job and `-N`
+/// selects IOR's sub-communicator; otherwise `-N n` runs `n` local tasks as threads.
+pub fn execute(parsed: ParsedArgs, command_line: &str) -> i32 {
+    execute_with(parsed, command_line, None)
+}
+
+/// [`execute`] with code to run on every MPI rank before the tests (see [`RankSetup`]), e.g.
+/// servers started inside the job. `setup` is used only under an MPI launcher; local tasks
+/// (`-N n` without mpirun) run without it.
+pub fn execute_with(parsed: ParsedArgs, command_line: &str, setup: Option<&dyn RankSetup>) -> i32 {
+    match launch() {
+        Launch::Mpi { size } => execute_mpi(parsed, command_line, size, setup),
+        Launch::Standalone => execute_local(parsed, command_line),
+    }
+}
+
+/// The whole command with local tasks (no MPI).
+fn execute_local(mut parsed: ParsedArgs, command_line: &str) -> i32 {
     for w in &parsed.warnings {
         log::line(w);
     }
@@ -278,4 +584,152 @@ fn finish(global: &GlobalOptions, run: &RunInfo, outcome: RunOutcome) -> i32 {
         }
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn launch_detection() {
+        assert_eq!(launch_from_env(env(&[])), Launch::Standalone);
+        assert_eq!(
+            launch_from_env(env(&[("OMPI_COMM_WORLD_SIZE", "4")])),
+            Launch::Mpi { size: Some(4) }
+        );
+        assert_eq!(
+            launch_from_env(env(&[("PMI_SIZE", "2"), ("PMI_RANK", "1")])),
+            Launch::Mpi { size: Some(2) }
+        );
+        assert_eq!(
+            launch_from_env(env(&[("PMIX_RANK", "0")])),
+            Launch::Mpi { size: None }
+        );
+        assert_eq!(
+            launch_from_env(env(&[("SLURM_PROCID", "0"), ("SLURM_NTASKS", "2")])),
+            Launch::Standalone
+        );
+        assert_eq!(
+            launch_from_env(env(&[("OMPI_COMM_WORLD_SIZE", "4"), ("BENCHFS_MPI", "0")])),
+            Launch::Standalone
+        );
+        assert_eq!(
+            launch_from_env(env(&[("BENCHFS_MPI", "1")])),
+            Launch::Mpi { size: None }
+        );
+    }
+
+    use crate::ior::options;
+    use std::sync::Mutex;
+
+    /// A setup that exchanges a fake server address per rank and records what happened.
+    struct FakeServers {
+        events: Mutex<Vec<String>>,
+        fail_on: Option<usize>,
+    }
+
+    struct Server<'a>(usize, &'a Mutex<Vec<String>>);
+
+    impl Drop for Server<'_> {
+        fn drop(&mut self) {
+            self.1.lock().unwrap().push(format!("stop {}", self.0));
+        }
+    }
+
+    impl RankSetup for &'static FakeServers {
+        fn before_tests(
+            &self,
+            comm: &dyn Comm,
+            tests: &[IorParams],
+        ) -> Result<Box<dyn Any>, SetupError> {
+            assert!(!tests.is_empty());
+            // tokio::spawn must work: the rank's runtime is entered.
+            drop(tokio::spawn(async {}));
+            if self.fail_on == Some(comm.rank()) {
+                return Err(SetupError::Failed("server would not start".into()));
+            }
+            let addr = format!("10.0.0.{}:7000", comm.rank());
+            let all = comm.allgather_bytes(addr.as_bytes())?;
+            self.events
+                .lock()
+                .unwrap()
+                .push(format!("start {} of {}", comm.rank(), all.len()));
+            Ok(Box::new(Server(comm.rank(), &self.events)))
+        }
+    }
+
+    fn run_ranks(size: usize, setup: &'static FakeServers, dir: &std::path::Path) -> Vec<i32> {
+        let summary = dir.join("summary.txt");
+        let args: Vec<String> = [
+            "-a",
+            "DUMMY",
+            "-b",
+            "64k",
+            "-t",
+            "16k",
+            "-w",
+            "-r",
+            "-O",
+            &format!("summaryFile={}", summary.display()),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let parsed = options::parse_args(&args).unwrap();
+        let handles: Vec<_> = LocalComm::group(size, 0)
+            .into_iter()
+            .map(|comm| {
+                let parsed = parsed.clone();
+                std::thread::spawn(move || execute_on(&comm, parsed, "benchfs-bench", Some(&setup)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    }
+
+    #[test]
+    fn setup_runs_on_every_rank_before_the_tests_and_ends_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup: &'static FakeServers = Box::leak(Box::new(FakeServers {
+            events: Mutex::new(Vec::new()),
+            fail_on: None,
+        }));
+        assert_eq!(run_ranks(3, setup, dir.path()), vec![0, 0, 0]);
+        let mut ev = setup.events.lock().unwrap().clone();
+        // Every start precedes every stop (stops come after the final barrier).
+        assert!(ev[..3].iter().all(|e| e.starts_with("start")), "{ev:?}");
+        ev.sort();
+        assert_eq!(
+            ev,
+            vec![
+                "start 0 of 3",
+                "start 1 of 3",
+                "start 2 of 3",
+                "stop 0",
+                "stop 1",
+                "stop 2"
+            ]
+        );
+        let summary = std::fs::read_to_string(dir.path().join("summary.txt")).unwrap();
+        assert!(summary.contains("Summary of all tests:"), "{summary}");
+    }
+
+    #[test]
+    fn a_failing_setup_fails_every_rank() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup: &'static FakeServers = Box::leak(Box::new(FakeServers {
+            events: Mutex::new(Vec::new()),
+            fail_on: Some(1),
+        }));
+        assert_eq!(run_ranks(3, setup, dir.path()), vec![1, 1, 1]);
+        assert!(setup.events.lock().unwrap().is_empty());
+    }
 }
