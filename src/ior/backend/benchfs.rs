@@ -21,36 +21,42 @@ pub const OPTIONS: &[ModuleOption] = &[
         name: "registry",
         kind: OptionKind::Str,
         help: "Registry directory of a running cluster (default: start an embedded cluster)",
+        default: "",
     },
     ModuleOption {
         module: "benchfs",
         name: "servers",
         kind: OptionKind::Int,
         help: "Servers of the embedded cluster",
+        default: "4",
     },
     ModuleOption {
         module: "benchfs",
         name: "data-dir",
         kind: OptionKind::Str,
         help: "Where the embedded cluster stores its data (a temporary directory inside it is removed afterwards)",
+        default: "",
     },
     ModuleOption {
         module: "benchfs",
         name: "chunk-size",
         kind: OptionKind::Int,
-        help: "Chunk size of created files (power of two, 64k..64m)",
+        help: "Chunk size of created files (power of two, 64k..64m; 0 = the cluster's default)",
+        default: "",
     },
     ModuleOption {
         module: "benchfs",
         name: "transport",
         kind: OptionKind::Str,
         help: "Transport to the servers: tcp",
+        default: "tcp",
     },
     ModuleOption {
         module: "benchfs",
         name: "timeout",
         kind: OptionKind::Int,
         help: "Seconds before a call to a server that does not answer fails",
+        default: "30",
     },
 ];
 

@@ -22,30 +22,35 @@ pub const OPTIONS: &[ModuleOption] = &[
         name: "delay-create",
         kind: OptionKind::Int,
         help: "Delay per create in usec",
+        default: "",
     },
     ModuleOption {
         module: "dummy",
         name: "delay-close",
         kind: OptionKind::Int,
         help: "Delay per close in usec",
+        default: "",
     },
     ModuleOption {
         module: "dummy",
         name: "delay-sync",
         kind: OptionKind::Int,
         help: "Delay for sync in usec",
+        default: "",
     },
     ModuleOption {
         module: "dummy",
         name: "delay-xfer",
         kind: OptionKind::Int,
         help: "Delay per xfer in usec",
+        default: "",
     },
     ModuleOption {
         module: "dummy",
         name: "delay-only-rank0",
         kind: OptionKind::Flag,
         help: "Delay only Rank0",
+        default: "",
     },
 ];
 

@@ -312,6 +312,8 @@ pub struct ModuleOption {
     pub kind: OptionKind,
     /// One-line help.
     pub help: &'static str,
+    /// Default shown in the help (`""`: `0` for integers, `STRING` for strings).
+    pub default: &'static str,
 }
 
 impl ModuleOption {

@@ -32,12 +32,14 @@ pub const OPTIONS: &[ModuleOption] = &[
         name: "odirect",
         kind: OptionKind::Flag,
         help: "Direct I/O Mode",
+        default: "",
     },
     ModuleOption {
         module: "posix",
         name: "rangelocks",
         kind: OptionKind::Flag,
         help: "Use range locks (read locks for read ops)",
+        default: "",
     },
 ];
 

@@ -128,10 +128,10 @@ pub fn help_text() -> String {
         let values: Vec<Line> = mine
             .filter(|m| m.kind != OptionKind::Flag)
             .map(|m| {
-                let default = if m.kind == OptionKind::Int {
-                    "0"
-                } else {
-                    "STRING"
+                let default = match (m.default, m.kind) {
+                    ("", OptionKind::Int) => "0",
+                    ("", _) => "STRING",
+                    (d, _) => d,
                 };
                 o(format!("--{}={default}", m.key()), m.help)
             })
@@ -190,7 +190,9 @@ mod tests {
             "Synopsis benchfs-bench\n\nFlags\n  -c, --collective              Use collective I/O\n"
         ));
         assert!(ours.contains("\n  -b=1048576                    blockSize -- contiguous bytes to write per task  (e.g.: 8, 4k, 2m, 1g)\n"));
-        assert!(ours.contains("\n  -a=POSIX                      API for I/O [POSIX|DUMMY]\n"));
+        assert!(
+            ours.contains("\n  -a=POSIX                      API for I/O [POSIX|DUMMY|BENCHFS]\n")
+        );
         assert!(ours.contains("\n  -l, --dataPacketType=STRING   datapacket type"));
         assert!(ours.contains(
             "\n\nModule POSIX\n\nFlags\n  --posix.odirect               Direct I/O Mode\n"
