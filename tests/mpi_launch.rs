@@ -452,3 +452,70 @@ fn bad_input_is_reported_once_and_fails_every_rank() {
     );
     assert!(o.stdout.is_empty(), "{}", show(&o));
 }
+
+/// `-a BENCHFS` without a registry under mpirun: servers start inside the job (one per node),
+/// addresses travel through MPI, every rank is a client; results have the local run's shape.
+#[test]
+fn benchfs_cluster_inside_the_job_with_1_2_4_ranks() {
+    let dir = scratch();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let data_opt = format!("--benchfs.data-dir={}", data.display());
+    for np in [1usize, 2, 4] {
+        for fpp in [false, true] {
+            let mut args = verified_args("BENCHFS", np, fpp, "");
+            args.extend(["-o".to_string(), "/injob".to_string(), data_opt.clone()]);
+            let o = mpirun(np, dir.path(), &strs(&args));
+            assert_eq!(o.code, 0, "np={np} fpp={fpp}\n{}", show(&o));
+            assert!(!o.stderr.contains("Incorrect data"), "{}", show(&o));
+            let l = local(dir.path(), &strs(&args));
+            assert_eq!(l.code, 0, "{}", show(&l));
+            if let Some(d) = masked_diff(&l.stdout, &o.stdout) {
+                panic!(
+                    "np={np} fpp={fpp}: MPI run differs from the local run\n{d}\n{}",
+                    show(&o)
+                );
+            }
+            let left: Vec<_> = std::fs::read_dir(&data).expect("data").flatten().collect();
+            assert!(left.is_empty(), "servers left data behind: {left:?}");
+        }
+    }
+}
+
+/// `-a BENCHFS --benchfs.registry DIR` under mpirun: every rank joins servers started before.
+#[test]
+fn benchfs_external_cluster_through_a_registry_under_mpirun() {
+    let dir = scratch();
+    let registry = dir.path().join("registry");
+    let mut servers: Vec<std::process::Child> = (0..2)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_benchfs-server"))
+                .args(["--registry", registry.to_str().expect("utf-8")])
+                .args([
+                    "--data-dir",
+                    dir.path().join(format!("s{i}")).to_str().expect("utf-8"),
+                ])
+                .args(["--servers", "2"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("benchfs-server")
+        })
+        .collect();
+    let reg = format!("--benchfs.registry={}", registry.display());
+    let mut args = verified_args("BENCHFS", 2, false, "");
+    args.extend(["-o".to_string(), "/ext".to_string(), reg]);
+    let o = mpirun(2, dir.path(), &strs(&args));
+    for s in &mut servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    assert_eq!(o.code, 0, "{}", show(&o));
+    assert!(!o.stderr.contains("Incorrect data"), "{}", show(&o));
+    assert!(
+        o.stdout.contains("api                 : BENCHFS"),
+        "{}",
+        show(&o)
+    );
+}

@@ -10,6 +10,7 @@ pub mod buffer;
 pub mod driver;
 pub mod embedded;
 pub mod engine;
+pub mod injob;
 pub mod iodepth;
 pub mod latency;
 pub mod log;

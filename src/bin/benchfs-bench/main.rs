@@ -26,5 +26,9 @@ fn main() {
         print!("{}", options::help_text());
         std::process::exit(driver::EXIT_ERROR);
     }
-    std::process::exit(driver::execute(parsed, &command_line));
+    std::process::exit(driver::execute_with(
+        parsed,
+        &command_line,
+        Some(&benchfs::ior::injob::InJobCluster),
+    ));
 }

@@ -32,6 +32,20 @@ pub const OPTIONS: &[ModuleOption] = &[
     },
     ModuleOption {
         module: "benchfs",
+        name: "servers-per-node",
+        kind: OptionKind::Int,
+        help: "Under MPI without a registry: servers started inside the job on each node",
+        default: "1",
+    },
+    ModuleOption {
+        module: "benchfs",
+        name: "listen-host",
+        kind: OptionKind::Str,
+        help: "Under MPI: address the in-job servers listen on and advertise (default: 127.0.0.1 on one node, the host name on several)",
+        default: "",
+    },
+    ModuleOption {
+        module: "benchfs",
         name: "data-dir",
         kind: OptionKind::Str,
         help: "Where the embedded cluster stores its data (a temporary directory inside it is removed afterwards)",
@@ -78,6 +92,10 @@ pub struct BenchfsOptions {
     pub chunk_size: Option<u32>,
     /// Call timeout.
     pub timeout: Duration,
+    /// Servers per node of a cluster started inside an MPI job.
+    pub servers_per_node: usize,
+    /// Address in-job servers listen on and advertise.
+    pub listen_host: Option<String>,
 }
 
 impl BenchfsOptions {
@@ -119,7 +137,16 @@ impl BenchfsOptions {
                 message: format!("{timeout}: must be at least 1 second"),
             });
         }
+        let servers_per_node = o.int("servers-per-node", 1)?;
+        if !(1..=256).contains(&servers_per_node) {
+            return Err(BackendError::InvalidOption {
+                option: "benchfs.servers-per-node".into(),
+                message: format!("{servers_per_node}: must be 1..256"),
+            });
+        }
         Ok(BenchfsOptions {
+            servers_per_node: servers_per_node as usize,
+            listen_host: o.string("listen-host").map(str::to_string),
             registry: o.string("registry").map(str::to_string),
             servers: servers as usize,
             data_dir: o.string("data-dir").map(str::to_string),
@@ -156,6 +183,19 @@ impl BenchfsBackend {
     }
 }
 
+/// The cluster started inside this MPI job: server addresses (placement order) and secret.
+static IN_JOB: std::sync::Mutex<Option<(Vec<String>, Vec<u8>)>> = std::sync::Mutex::new(None);
+
+/// Record (or clear) the cluster started inside this job, for tests without a registry.
+pub fn set_in_job_cluster(cluster: Option<(Vec<String>, Vec<u8>)>) {
+    *IN_JOB.lock().unwrap_or_else(|p| p.into_inner()) = cluster;
+}
+
+/// The cluster started inside this job, if any.
+pub fn in_job_cluster() -> Option<(Vec<String>, Vec<u8>)> {
+    IN_JOB.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 /// A BenchFS path for an IOR file name.
 fn fs_path(path: &str) -> String {
     if path.starts_with('/') {
@@ -190,15 +230,26 @@ impl Backend for BenchfsBackend {
         if self.client.is_some() {
             return Ok(());
         }
-        let Some(registry) = self.opts.registry.clone() else {
-            return Err(BackendError::Other(
-                "no BenchFS cluster: give --benchfs.registry DIR, or let benchfs-bench start an embedded cluster".into(),
-            ));
-        };
         let opts = ClientOptions {
             timeout: self.opts.timeout,
             chunk_size: self.opts.chunk_size,
             ..ClientOptions::default()
+        };
+        let Some(registry) = self.opts.registry.clone() else {
+            let Some((addrs, secret)) = in_job_cluster() else {
+                return Err(BackendError::Other(
+                    "no BenchFS cluster: give --benchfs.registry DIR, or let benchfs-bench start one".into(),
+                ));
+            };
+            let client = Client::from_servers(addrs, secret, opts)
+                .await
+                .map_err(|e| {
+                    BackendError::Other(format!(
+                        "cannot connect to the BenchFS servers of this job: {e}"
+                    ))
+                })?;
+            self.client = Some(client);
+            return Ok(());
         };
         let client = Client::connect_with(&registry, opts).await.map_err(|e| {
             BackendError::Other(format!(
