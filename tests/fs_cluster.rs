@@ -7,6 +7,13 @@ use std::time::{Duration, Instant};
 
 const CS: u32 = 64 << 10;
 
+#[test]
+fn client_and_handles_are_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Client>();
+    check::<benchfs::fs::FileHandle>();
+}
+
 async fn cluster(n: usize, dir: &std::path::Path) -> (Cluster, Client) {
     let c = Cluster::embedded_with(n, dir, CS).await.unwrap();
     let client = c.client().await.unwrap();

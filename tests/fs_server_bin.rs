@@ -1,7 +1,7 @@
 //! Runs two benchfs-server processes through one registry, connects a client, and checks
 //! that SIGTERM shuts them down gracefully (exit 0, entries removed).
 
-use benchfs::fs::{Client, OpenFlags};
+use benchfs::fs::{Client, ClientOptions, OpenFlags};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,32 @@ async fn two_server_processes_through_a_registry() {
         .status()
         .unwrap();
     assert!(!bad.success());
+
+    // A server that hangs (stopped, its socket still open) gives ETIMEDOUT, never a hang.
+    let short = Client::connect_with(
+        &reg,
+        ClientOptions {
+            timeout: Duration::from_millis(500),
+            ..ClientOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // SAFETY: sending a signal to a child process we spawned.
+    assert_eq!(
+        unsafe { libc::kill(kids.0[0].id() as i32, libc::SIGSTOP) },
+        0
+    );
+    let start = Instant::now();
+    let e = short.statfs().await.unwrap_err();
+    assert_eq!(e.errno(), libc::ETIMEDOUT, "{e:?}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { libc::kill(kids.0[0].id() as i32, libc::SIGCONT) },
+        0
+    );
+    assert_eq!(short.statfs().await.unwrap().chunks, 16);
 
     for c in &kids.0 {
         // SAFETY: sending a signal to a child process we spawned.

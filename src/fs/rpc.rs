@@ -461,7 +461,11 @@ pub async fn serve_connection<R, W>(
 mod tests {
     use super::*;
 
-    struct Echo;
+    #[derive(Default)]
+    struct Echo {
+        running: std::sync::atomic::AtomicUsize,
+        max_running: std::sync::atomic::AtomicUsize,
+    }
     impl Handler for Echo {
         fn handle(
             self: Arc<Self>,
@@ -478,13 +482,22 @@ mod tests {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
                 // Reply out of order: later requests with small payloads finish first.
+                let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+                self.max_running.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis((bulk.len() % 7) as u64)).await;
+                self.running.fetch_sub(1, Ordering::SeqCst);
                 Ok(Reply::new(msg, bulk))
             })
         }
     }
 
     fn pair(secret: &[u8]) -> (Arc<RpcConnection>, watch::Sender<bool>) {
+        let (c, s, _) = pair_with(secret);
+        (c, s)
+    }
+
+    fn pair_with(secret: &[u8]) -> (Arc<RpcConnection>, watch::Sender<bool>, Arc<Echo>) {
+        let echo = Arc::new(Echo::default());
         let (a, b) = tokio::io::duplex(1 << 16);
         let (ar, aw) = tokio::io::split(a);
         let (br, bw) = tokio::io::split(b);
@@ -492,17 +505,17 @@ mod tests {
         tokio::spawn(serve_connection(
             br,
             bw,
-            Arc::new(Echo),
+            echo.clone(),
             Arc::new(secret.to_vec()),
             Arc::new(Semaphore::new(4)),
             srx,
         ));
-        (RpcConnection::start(ar, aw, "duplex".into()), stx)
+        (RpcConnection::start(ar, aw, "duplex".into()), stx, echo)
     }
 
     #[tokio::test]
     async fn many_calls_in_flight_get_their_own_replies() {
-        let (c, _s) = pair(b"k");
+        let (c, _s, echo) = pair_with(b"k");
         c.hello(b"k", Duration::from_secs(5)).await.unwrap();
         let mut tasks = Vec::new();
         for i in 0..200u32 {
@@ -521,6 +534,10 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
+        // The server never ran more requests at once than its permits (4), whatever the
+        // client queued: the rest waited in the socket (back-pressure).
+        let max = echo.max_running.load(Ordering::SeqCst);
+        assert!((1..=4).contains(&max), "{max} requests ran at once");
         let e = c
             .call_raw(99, Bytes::new(), Bytes::new(), Duration::from_secs(5))
             .await
