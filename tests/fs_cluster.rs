@@ -290,6 +290,26 @@ async fn unlink_rename_truncate_reach_every_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_handle_still_publishes_its_size() {
+    let d = tempfile::tempdir().unwrap();
+    let (_c, fs) = cluster(2, d.path()).await;
+    let f = fs.create("/dropped").await.unwrap();
+    f.write_at(0, &[1u8; 5000]).await.unwrap();
+    drop(f);
+    // The size is published by a task; wait for it by polling the metadata.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut size = 0;
+    while Instant::now() < deadline {
+        size = fs.stat("/dropped").await.unwrap().size;
+        if size == 5000 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(size, 5000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_paths_are_rejected() {
     let d = tempfile::tempdir().unwrap();
     let (c, fs) = cluster(2, d.path()).await;

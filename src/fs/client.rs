@@ -745,6 +745,33 @@ struct HandleInner {
     pos: AtomicU64,
 }
 
+impl Drop for HandleInner {
+    fn drop(&mut self) {
+        // A handle dropped without close still publishes what it wrote, if a runtime is
+        // there to do it (best effort; close reports errors, this cannot).
+        if self.closed.load(Ordering::Acquire) || !self.dirty.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let c = self.client.clone();
+        let req = Request::SetSize {
+            path: self.path.clone(),
+            id: self.attr.id,
+            size: self.written_end.load(Ordering::Acquire),
+            mode: SizeMode::Extend,
+        };
+        rt.spawn(async move {
+            let s = c.inner.placement.meta_server(match &req {
+                Request::SetSize { path, .. } => path,
+                _ => "/",
+            });
+            let _ = c.call_resp(s, &req).await;
+        });
+    }
+}
+
 /// An open file. Clones share the handle (and its cursor); `Send + Sync`, so many tasks
 /// may read and write one handle at different offsets concurrently. Call
 /// [`FileHandle::close`] to publish the size of what was written (close-to-open).

@@ -174,6 +174,18 @@ impl Pending {
     }
 }
 
+/// Removes a pending call from the table when dropped.
+struct PendingGuard<'a> {
+    pending: &'a Pending,
+    id: u64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.pending.take(self.id);
+    }
+}
+
 /// Client side of one connection: many calls in flight, matched to replies by request id.
 pub struct RpcConnection {
     pending: Arc<Pending>,
@@ -268,6 +280,19 @@ impl RpcConnection {
             }
             Err(_) => return Err(FsError::Io("pending-call table poisoned".into())),
         }
+        // Removes the entry however this call ends (reply, error, timeout, or the caller
+        // dropping the future).
+        let _guard = PendingGuard {
+            pending: &self.pending,
+            id,
+        };
+        if self.pending.closed.load(Ordering::SeqCst) {
+            // Closed between the check above and the insertion: fail_all may have missed us.
+            return Err(FsError::ConnectionReset(format!(
+                "connection to {} is closed",
+                self.peer
+            )));
+        }
         let frame = OutFrame::new(FrameKind::Request, op, id, msg, bulk);
         let fut = async {
             self.tx.send(frame).await.map_err(|_| {
@@ -282,19 +307,11 @@ impl RpcConnection {
             }
         };
         match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => {
-                if r.is_err() {
-                    self.pending.take(id);
-                }
-                r
-            }
-            Err(_) => {
-                self.pending.take(id);
-                Err(FsError::TimedOut(format!(
-                    "op {op} to {} after {:?}",
-                    self.peer, timeout
-                )))
-            }
+            Ok(r) => r,
+            Err(_) => Err(FsError::TimedOut(format!(
+                "op {op} to {} after {:?}",
+                self.peer, timeout
+            ))),
         }
     }
 
