@@ -6,6 +6,7 @@ use benchfs::fs::{Client, ClientOptions, Cluster, FsError, OpenFlags};
 use std::time::{Duration, Instant};
 
 const CS: u32 = 64 << 10;
+const MIB: usize = 1 << 20;
 
 #[test]
 fn client_and_handles_are_send_sync_clone() {
@@ -75,6 +76,19 @@ async fn files_span_servers_holes_short_reads_and_sizes() {
     assert_eq!(v.len(), 5 * CS as usize + 8);
     assert!(v[..v.len() - 1].iter().all(|b| *b == 0));
     assert_eq!(v[v.len() - 1], b'z');
+
+    // Large chunks: writes split into several pieces inside one chunk, reads of a chunk.
+    let big = pattern(11, 3 * MIB + 4321);
+    let g = fs
+        .open(
+            "/bigchunks",
+            OpenFlags::read_write().create(true).chunk_size(MIB as u32),
+        )
+        .await
+        .unwrap();
+    g.write_at(777, &big).await.unwrap();
+    assert_eq!(g.read_vec(777, big.len()).await.unwrap(), big);
+    g.close().await.unwrap();
     drop(c);
 }
 
