@@ -3,7 +3,8 @@
 //! Run with `cargo run --release --example fs_bench`. Environment:
 //! `BENCH_DIR` (data directory, default /dev/shm or the temp dir), `BENCH_SERVERS` (2),
 //! `BENCH_MIB` (MiB moved per sequential phase, 256), `BENCH_ROUNDS` (7), `BENCH_SECS` (seconds of random
-//! reads, 5), `BENCH_CHUNK` (chunk size in KiB, 4096), `BENCH_WRITE_PIECE`, `BENCH_READ_PIECE` (largest request pieces in bytes), `BENCH_INLINE` (largest chunk I/O the
+//! reads, 5), `BENCH_CHUNK` (chunk size in KiB, 4096), `BENCH_FILES` (files of the metadata phase,
+//! 20000), `BENCH_WRITE_PIECE`, `BENCH_READ_PIECE` (largest request pieces in bytes), `BENCH_INLINE` (largest chunk I/O the
 //! servers do inline on their async workers, bytes).
 //!
 //! Prints: 1 MiB sequential write and read through the client API to an embedded cluster
@@ -238,5 +239,38 @@ async fn run() {
     );
     r.close().await.unwrap();
     fs.unlink(&path).await.unwrap();
+
+    // Metadata: 32 tasks create, stat and remove empty files in one shared directory.
+    let files = env_or("BENCH_FILES", 20_000);
+    fs.mkdir("/md", 0o755).await.unwrap();
+    for phase in ["create", "stat", "remove"] {
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for task in 0..32u64 {
+            let fs = fs.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut i = task;
+                while i < files {
+                    let p = format!("/md/f{i}");
+                    match phase {
+                        "create" => fs.create(&p).await.unwrap().close().await.unwrap(),
+                        "stat" => {
+                            fs.stat(&p).await.unwrap();
+                        }
+                        _ => fs.unlink(&p).await.unwrap(),
+                    }
+                    i += 32;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        println!(
+            "metadata, 32 in flight, one directory: {phase} {:.0} files/s",
+            files as f64 / t.elapsed().as_secs_f64()
+        );
+    }
+    fs.rmdir("/md").await.unwrap();
     cluster.shutdown().await.unwrap();
 }

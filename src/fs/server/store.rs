@@ -310,6 +310,14 @@ impl ChunkStore {
         self.odirect
     }
 
+    /// True if this store holds any chunk of `id` (cheap: an index lookup).
+    pub fn holds(&self, id: FileId) -> bool {
+        self.index
+            .lock()
+            .map(|i| i.get(&id).is_some_and(|s| !s.is_empty()))
+            .unwrap_or(true)
+    }
+
     fn chunks_of(&self, id: FileId) -> FsResult<Vec<u64>> {
         Ok(lock(&self.index)?
             .get(&id)
