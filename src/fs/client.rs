@@ -270,6 +270,17 @@ impl Client {
         secret: Vec<u8>,
         opts: ClientOptions,
     ) -> FsResult<Client> {
+        Self::from_servers_via(addrs, secret, opts, Arc::new(TcpConnector)).await
+    }
+
+    /// [`Client::from_servers`] over another transport (`connector` opens the
+    /// connections; the UCX transport plugs in here).
+    pub async fn from_servers_via(
+        addrs: Vec<String>,
+        secret: Vec<u8>,
+        opts: ClientOptions,
+        connector: Arc<dyn Connector>,
+    ) -> FsResult<Client> {
         if addrs.is_empty() {
             return Err(FsError::InvalidArgument("no servers".into()));
         }
@@ -288,7 +299,7 @@ impl Client {
                 secret,
                 opts,
                 chunk_size,
-                connector: Arc::new(TcpConnector),
+                connector,
             }),
         };
         for i in 0..c.inner.servers.len() {
