@@ -533,3 +533,37 @@ async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files() {
     let r = fs.open("/keep/f", OpenFlags::read_only()).await.unwrap();
     assert_eq!(r.read_vec(0, 400_000).await.unwrap(), pattern(9, 300_000));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_is_gone_refuses_connections() {
+    // A port with no listener.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    let e = Client::from_servers(vec![addr], b"k".to_vec(), ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ECONNREFUSED);
+
+    // A killed server: calls needing it fail with ECONNRESET (in flight) or ECONNREFUSED
+    // (reconnecting), calls not needing it still work.
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Cluster::embedded_with(2, d.path(), CS).await.unwrap();
+    let fs = c.client().await.unwrap();
+    c.kill_server(0).await;
+    let e = fs.statfs().await.unwrap_err();
+    assert!(
+        matches!(e.errno(), libc::ECONNREFUSED | libc::ECONNRESET),
+        "{e:?}"
+    );
+    let e = fs.statfs().await.unwrap_err();
+    assert_eq!(e.errno(), libc::ECONNREFUSED, "{e:?}");
+    // Cluster indexes are start order; placement order is by store id.
+    let dead = (0..2).find(|i| fs.server_addr(*i) == c.addr(0)).unwrap();
+    let placement = fs.placement();
+    let alive = (0..100)
+        .map(|i| format!("/p{i}"))
+        .find(|p| placement.meta_server(p) != dead)
+        .unwrap();
+    assert_eq!(errno(fs.stat(&alive).await), libc::ENOENT);
+}

@@ -313,6 +313,11 @@ impl Client {
         self.inner.servers.len()
     }
 
+    /// The address of server `i` in placement order.
+    pub fn server_addr(&self, i: usize) -> Option<&str> {
+        self.inner.servers.get(i).map(|s| s.addr.as_str())
+    }
+
     /// Chunk size of files this client creates.
     pub fn chunk_size(&self) -> u32 {
         self.inner.chunk_size
