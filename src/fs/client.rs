@@ -645,7 +645,7 @@ impl Client {
         if from == to {
             return Ok(());
         }
-        if to.starts_with(&format!("{from}/")) {
+        if src.kind == FileKind::Dir && to.starts_with(&format!("{from}/")) {
             return Err(FsError::InvalidArgument(format!(
                 "cannot move {from} into itself"
             )));
