@@ -559,7 +559,9 @@ async fn a_server_that_is_gone_refuses_connections() {
     let e = fs.statfs().await.unwrap_err();
     assert_eq!(e.errno(), libc::ECONNREFUSED, "{e:?}");
     // Cluster indexes are start order; placement order is by store id.
-    let dead = (0..2).find(|i| fs.server_addr(*i) == c.addr(0)).unwrap();
+    let dead = (0..2)
+        .find(|i| fs.server_addr(*i).as_deref() == c.addr(0))
+        .unwrap();
     let placement = fs.placement();
     let alive = (0..100)
         .map(|i| format!("/p{i}"))

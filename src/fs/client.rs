@@ -165,12 +165,21 @@ impl OpenFlags {
 pub type FsStat = StatFs;
 
 struct Slot {
-    addr: String,
+    addr: Mutex<String>,
     conn: Mutex<Option<Arc<dyn Connection>>>,
     connecting: tokio::sync::Mutex<()>,
 }
 
+/// Where a client found its servers: lets it follow a server that restarted on another
+/// address (same store id, same epoch).
+struct Origin {
+    registry: Registry,
+    epoch: u64,
+    store_ids: Vec<String>,
+}
+
 struct Inner {
+    origin: Option<Origin>,
     servers: Vec<Slot>,
     placement: Placement,
     secret: Vec<u8>,
@@ -194,7 +203,7 @@ impl std::fmt::Debug for Client {
                     .inner
                     .servers
                     .iter()
-                    .map(|s| &s.addr)
+                    .map(|s| s.addr.lock().map(|a| a.clone()).unwrap_or_default())
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -250,15 +259,22 @@ impl Client {
         let reg = Registry::new(registry.as_ref());
         let (info, entries) = reg.wait_ready(opts.registry_wait).await?;
         let secret = reg.secret()?;
+        let store_ids = entries.iter().map(|e| e.store_id.clone()).collect();
         let addrs = entries.into_iter().map(|e| e.addr).collect();
         let cs = opts.chunk_size.unwrap_or(info.chunk_size);
-        Self::from_servers(
+        Self::build(
             addrs,
             secret,
             ClientOptions {
                 chunk_size: Some(cs),
                 ..opts
             },
+            Arc::new(TcpConnector),
+            Some(Origin {
+                registry: reg,
+                epoch: info.epoch,
+                store_ids,
+            }),
         )
         .await
     }
@@ -281,17 +297,28 @@ impl Client {
         opts: ClientOptions,
         connector: Arc<dyn Connector>,
     ) -> FsResult<Client> {
+        Self::build(addrs, secret, opts, connector, None).await
+    }
+
+    async fn build(
+        addrs: Vec<String>,
+        secret: Vec<u8>,
+        opts: ClientOptions,
+        connector: Arc<dyn Connector>,
+        origin: Option<Origin>,
+    ) -> FsResult<Client> {
         if addrs.is_empty() {
             return Err(FsError::InvalidArgument("no servers".into()));
         }
         let chunk_size = check_chunk_size(opts.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE))?;
         let c = Client {
             inner: Arc::new(Inner {
+                origin,
                 placement: Placement::new(addrs.len()),
                 servers: addrs
                     .into_iter()
                     .map(|addr| Slot {
-                        addr,
+                        addr: Mutex::new(addr),
                         conn: Mutex::new(None),
                         connecting: tokio::sync::Mutex::new(()),
                     })
@@ -314,8 +341,11 @@ impl Client {
     }
 
     /// The address of server `i` in placement order.
-    pub fn server_addr(&self, i: usize) -> Option<&str> {
-        self.inner.servers.get(i).map(|s| s.addr.as_str())
+    pub fn server_addr(&self, i: usize) -> Option<String> {
+        self.inner
+            .servers
+            .get(i)
+            .and_then(|s| s.addr.lock().ok().map(|a| a.clone()))
     }
 
     /// Chunk size of files this client creates.
@@ -343,19 +373,48 @@ impl Client {
         if let Some(c) = self.cached(s) {
             return Ok(c);
         }
-        let c = self
-            .inner
-            .connector
-            .connect(
-                &slot.addr,
-                &self.inner.secret,
-                self.inner.opts.connect_timeout,
-            )
-            .await?;
+        let addr = slot
+            .addr
+            .lock()
+            .map(|a| a.clone())
+            .map_err(|_| FsError::Io("address lock poisoned".into()))?;
+        let c = match self.connect_to(&addr).await {
+            Ok(c) => c,
+            Err(e) => match self.refreshed_addr(s) {
+                // The server re-registered elsewhere (restarted on another port).
+                Some(new) if new != addr => {
+                    let c = self.connect_to(&new).await?;
+                    if let Ok(mut a) = slot.addr.lock() {
+                        *a = new;
+                    }
+                    c
+                }
+                _ => return Err(e),
+            },
+        };
         if let Ok(mut g) = slot.conn.lock() {
             *g = Some(c.clone());
         }
         Ok(c)
+    }
+
+    async fn connect_to(&self, addr: &str) -> FsResult<Arc<dyn Connection>> {
+        self.inner
+            .connector
+            .connect(addr, &self.inner.secret, self.inner.opts.connect_timeout)
+            .await
+    }
+
+    /// The address server `s` has in the registry now, if the client came from one.
+    fn refreshed_addr(&self, s: usize) -> Option<String> {
+        let o = self.inner.origin.as_ref()?;
+        let id = o.store_ids.get(s)?;
+        o.registry
+            .servers(o.epoch)
+            .ok()?
+            .into_iter()
+            .find(|e| &e.store_id == id)
+            .map(|e| e.addr)
     }
 
     async fn call(&self, s: usize, req: &Request, bulk: Bytes) -> FsResult<Reply> {
