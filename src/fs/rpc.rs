@@ -449,22 +449,37 @@ pub async fn serve_connection<R, W>(
             if h.kind != FrameKind::Request {
                 break;
             }
-            let handler = handler.clone();
+            let to_frame = move |r: FsResult<Reply>| match r {
+                Ok(rep) => {
+                    OutFrame::with_file(FrameKind::Reply, h.op, h.id, rep.msg, rep.bulk, rep.file)
+                }
+                Err(e) => {
+                    OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(&e), Bytes::new())
+                }
+            };
+            let mut fut = handler.clone().handle(h.op, msg, bulk);
+            // Most requests (metadata, small page-cache I/O) complete without waiting: run
+            // them here and skip a task spawn; the others continue in a task of their own.
+            let first = {
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                fut.as_mut().poll(&mut cx)
+            };
+            if let std::task::Poll::Ready(r) = first {
+                match tx.try_send(to_frame(r)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(f)) => {
+                        if tx.send(f).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => break,
+                }
+                drop(permit);
+                continue;
+            }
             let tx = tx.clone();
             tokio::spawn(async move {
-                let out = match handler.handle(h.op, msg, bulk).await {
-                    Ok(rep) => OutFrame::with_file(
-                        FrameKind::Reply,
-                        h.op,
-                        h.id,
-                        rep.msg,
-                        rep.bulk,
-                        rep.file,
-                    ),
-                    Err(e) => {
-                        OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(&e), Bytes::new())
-                    }
-                };
+                let out = to_frame(fut.await);
                 let _ = tx.send(out).await;
                 drop(permit);
             });
