@@ -4,10 +4,12 @@
 //! Owns [`RpcConnection`] (client side: request ids, a pending-call table, a writer task
 //! that batches small frames and writes bulk payloads without copying them, a reader task
 //! that routes each reply to its caller by id, a timeout on every call) and
-//! [`serve_connection`] (server side: the secret handshake, then one task per request, with
-//! a semaphore permit taken *before* the next frame is read, so a busy server stops reading
-//! and TCP pushes back on its clients). Works over any `AsyncRead`/`AsyncWrite` pair; knows
-//! nothing of TCP or of file system operations.
+//! [`serve_connection`] (server side: the secret handshake, then each request is polled once
+//! in the connection loop and answered at once if it is done, else finished in a task of
+//! its own; a semaphore permit is taken *before* the next frame is read, so a busy server
+//! stops reading and TCP pushes back on its clients). Works over any byte stream whose write
+//! side is a [`FrameWriter`] (file regions go out with `sendfile` on TCP); knows nothing of
+//! file system operations.
 
 use super::error::{FsError, FsResult};
 use super::transport::{BoxFuture, Connection, FileRegion, FrameWriter, Handler, Reply};
