@@ -3,7 +3,9 @@
 //! Run with `cargo run --release --example fs_bench`. Environment:
 //! `BENCH_DIR` (data directory, default /dev/shm or the temp dir), `BENCH_SERVERS` (2),
 //! `BENCH_MIB` (MiB moved per sequential phase, 256), `BENCH_ROUNDS` (7), `BENCH_SECS` (seconds of random
-//! reads, 5), `BENCH_CHUNK` (chunk size in KiB, 4096), `BENCH_PIECE` (largest request piece in bytes).
+//! reads, 5), `BENCH_CHUNK` (chunk size in KiB, 4096), `BENCH_FILES` (files of the metadata phase,
+//! 20000), `BENCH_WRITE_PIECE`, `BENCH_READ_PIECE` (largest request pieces in bytes), `BENCH_INLINE` (largest chunk I/O the
+//! servers do inline on their async workers, bytes).
 //!
 //! Prints: 1 MiB sequential write and read through the client API to an embedded cluster
 //! (one call in flight, like one IOR rank) next to raw TCP moving the same 1 MiB messages
@@ -100,16 +102,32 @@ async fn run() {
         "BenchFS bench: {servers} embedded servers in {dir}, chunk {} KiB, {mib} MiB per phase",
         chunk / 1024
     );
-    let cluster = Cluster::embedded_with(servers, &dir, chunk).await.unwrap();
-    let piece = env_or("BENCH_PIECE", benchfs::fs::client::DEFAULT_MAX_PIECE as u64) as u32;
+    let mut base = benchfs::fs::ServerConfig::new(&dir, Vec::new());
+    base.inline_io_max = env_or("BENCH_INLINE", base.inline_io_max as u64) as usize;
+    let cluster = Cluster::embedded_config(servers, &dir, chunk, &base)
+        .await
+        .unwrap();
+    let wpiece = env_or(
+        "BENCH_WRITE_PIECE",
+        benchfs::fs::client::DEFAULT_WRITE_PIECE as u64,
+    ) as u32;
+    let rpiece = env_or(
+        "BENCH_READ_PIECE",
+        benchfs::fs::client::DEFAULT_READ_PIECE as u64,
+    ) as u32;
     let fs = cluster
         .client_with(benchfs::fs::ClientOptions {
-            max_piece: piece,
+            write_piece: wpiece,
+            read_piece: rpiece,
             ..Default::default()
         })
         .await
         .unwrap();
-    println!("request pieces of at most {} KiB", piece / 1024);
+    println!(
+        "request pieces of at most {} KiB (writes), {} KiB (reads)",
+        wpiece / 1024,
+        rpiece / 1024
+    );
 
     // Interleaved rounds: raw TCP and BenchFS alternate, so that both see the same noise of
     // this shared machine; the ratio of each round is computed, and medians reported.
@@ -221,5 +239,38 @@ async fn run() {
     );
     r.close().await.unwrap();
     fs.unlink(&path).await.unwrap();
+
+    // Metadata: 32 tasks create, stat and remove empty files in one shared directory.
+    let files = env_or("BENCH_FILES", 20_000);
+    fs.mkdir("/md", 0o755).await.unwrap();
+    for phase in ["create", "stat", "remove"] {
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for task in 0..32u64 {
+            let fs = fs.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut i = task;
+                while i < files {
+                    let p = format!("/md/f{i}");
+                    match phase {
+                        "create" => fs.create(&p).await.unwrap().close().await.unwrap(),
+                        "stat" => {
+                            fs.stat(&p).await.unwrap();
+                        }
+                        _ => fs.unlink(&p).await.unwrap(),
+                    }
+                    i += 32;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        println!(
+            "metadata, 32 in flight, one directory: {phase} {:.0} files/s",
+            files as f64 / t.elapsed().as_secs_f64()
+        );
+    }
+    fs.rmdir("/md").await.unwrap();
     cluster.shutdown().await.unwrap();
 }

@@ -1,7 +1,8 @@
 //! BenchFS: an ad-hoc distributed file system, and benchfs-bench, an IOR-compatible benchmark
 //! harness that drives it (and POSIX file systems) directly through async Rust APIs.
 //!
-//! Modules: [`ior`] (the IOR-compatible engine), [`comm`] (how ranks coordinate),
+//! Modules: [`fs`] (the distributed file system), [`ior`] (the IOR-compatible engine),
+//! [`comm`] (how ranks coordinate),
 //! [`results`] (result documents), [`build_info`] (the exact build).
 
 pub mod build_info;

@@ -6,6 +6,14 @@ use benchfs::fs::{Client, ClientOptions, Cluster, FsError, OpenFlags};
 use std::time::{Duration, Instant};
 
 const CS: u32 = 64 << 10;
+const MIB: usize = 1 << 20;
+
+#[test]
+fn client_and_handles_are_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Client>();
+    check::<benchfs::fs::FileHandle>();
+}
 
 async fn cluster(n: usize, dir: &std::path::Path) -> (Cluster, Client) {
     let c = Cluster::embedded_with(n, dir, CS).await.unwrap();
@@ -68,6 +76,19 @@ async fn files_span_servers_holes_short_reads_and_sizes() {
     assert_eq!(v.len(), 5 * CS as usize + 8);
     assert!(v[..v.len() - 1].iter().all(|b| *b == 0));
     assert_eq!(v[v.len() - 1], b'z');
+
+    // Large chunks: writes split into several pieces inside one chunk, reads of a chunk.
+    let big = pattern(11, 3 * MIB + 4321);
+    let g = fs
+        .open(
+            "/bigchunks",
+            OpenFlags::read_write().create(true).chunk_size(MIB as u32),
+        )
+        .await
+        .unwrap();
+    g.write_at(777, &big).await.unwrap();
+    assert_eq!(g.read_vec(777, big.len()).await.unwrap(), big);
+    g.close().await.unwrap();
     drop(c);
 }
 
@@ -283,6 +304,26 @@ async fn unlink_rename_truncate_reach_every_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_handle_still_publishes_its_size() {
+    let d = tempfile::tempdir().unwrap();
+    let (_c, fs) = cluster(2, d.path()).await;
+    let f = fs.create("/dropped").await.unwrap();
+    f.write_at(0, &[1u8; 5000]).await.unwrap();
+    drop(f);
+    // The size is published by a task; wait for it by polling the metadata.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut size = 0;
+    while Instant::now() < deadline {
+        size = fs.stat("/dropped").await.unwrap().size;
+        if size == 5000 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(size, 5000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_paths_are_rejected() {
     let d = tempfile::tempdir().unwrap();
     let (c, fs) = cluster(2, d.path()).await;
@@ -491,4 +532,40 @@ async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files() {
     assert_eq!(fs.readdir("/keep").await.unwrap().len(), 1);
     let r = fs.open("/keep/f", OpenFlags::read_only()).await.unwrap();
     assert_eq!(r.read_vec(0, 400_000).await.unwrap(), pattern(9, 300_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_is_gone_refuses_connections() {
+    // A port with no listener.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    let e = Client::from_servers(vec![addr], b"k".to_vec(), ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ECONNREFUSED);
+
+    // A killed server: calls needing it fail with ECONNRESET (in flight) or ECONNREFUSED
+    // (reconnecting), calls not needing it still work.
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Cluster::embedded_with(2, d.path(), CS).await.unwrap();
+    let fs = c.client().await.unwrap();
+    c.kill_server(0).await;
+    let e = fs.statfs().await.unwrap_err();
+    assert!(
+        matches!(e.errno(), libc::ECONNREFUSED | libc::ECONNRESET),
+        "{e:?}"
+    );
+    let e = fs.statfs().await.unwrap_err();
+    assert_eq!(e.errno(), libc::ECONNREFUSED, "{e:?}");
+    // Cluster indexes are start order; placement order is by store id.
+    let dead = (0..2)
+        .find(|i| fs.server_addr(*i).as_deref() == c.addr(0))
+        .unwrap();
+    let placement = fs.placement();
+    let alive = (0..100)
+        .map(|i| format!("/p{i}"))
+        .find(|p| placement.meta_server(p) != dead)
+        .unwrap();
+    assert_eq!(errno(fs.stat(&alive).await), libc::ENOENT);
 }

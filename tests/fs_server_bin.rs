@@ -1,7 +1,7 @@
 //! Runs two benchfs-server processes through one registry, connects a client, and checks
 //! that SIGTERM shuts them down gracefully (exit 0, entries removed).
 
-use benchfs::fs::{Client, OpenFlags};
+use benchfs::fs::{Client, ClientOptions, OpenFlags, Registry};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,35 @@ impl Drop for Killer {
             let _ = c.wait();
         }
     }
+}
+
+fn spawn_server(reg: &std::path::Path, data: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_benchfs-server"))
+        .arg("--registry")
+        .arg(reg)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--servers", "2", "--chunk-size", "64k"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).all(|t| {
+        std::fs::read_to_string(t.path().join("stat"))
+            .ok()
+            .and_then(|st| {
+                st.rsplit(')')
+                    .next()
+                    .and_then(|r| r.trim_start().chars().next())
+            })
+            .is_some_and(|c| c == 'T' || c == 't')
+    })
 }
 
 fn wait_exit(c: &mut Child, within: Duration) -> std::process::ExitStatus {
@@ -35,16 +64,8 @@ async fn two_server_processes_through_a_registry() {
     let reg = d.path().join("registry");
     let mut kids = Killer(Vec::new());
     for i in 0..2 {
-        let c = Command::new(env!("CARGO_BIN_EXE_benchfs-server"))
-            .arg("--registry")
-            .arg(&reg)
-            .arg("--data-dir")
-            .arg(d.path().join(format!("data{i}")))
-            .args(["--servers", "2", "--chunk-size", "64k"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        kids.0.push(c);
+        kids.0
+            .push(spawn_server(&reg, &d.path().join(format!("data{i}"))));
     }
     let fs = Client::connect(&reg).await.unwrap();
     assert_eq!(fs.server_count(), 2);
@@ -67,6 +88,58 @@ async fn two_server_processes_through_a_registry() {
         .status()
         .unwrap();
     assert!(!bad.success());
+
+    // A server that hangs (stopped, its socket still open) gives ETIMEDOUT, never a hang.
+    let short = Client::connect_with(
+        &reg,
+        ClientOptions {
+            timeout: Duration::from_millis(500),
+            ..ClientOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // SAFETY: sending a signal to a child process we spawned.
+    assert_eq!(
+        unsafe { libc::kill(kids.0[0].id() as i32, libc::SIGSTOP) },
+        0
+    );
+    // Signals are delivered asynchronously: wait until every thread is really stopped.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !all_threads_stopped(kids.0[0].id()) {
+        assert!(Instant::now() < deadline, "server did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let start = Instant::now();
+    let e = short.statfs().await.unwrap_err();
+    assert_eq!(e.errno(), libc::ETIMEDOUT, "{e:?}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { libc::kill(kids.0[0].id() as i32, libc::SIGCONT) },
+        0
+    );
+    assert_eq!(short.statfs().await.unwrap().chunks, 16);
+
+    // Restart server 0 on its data directory: it gets another port, re-registers, and the
+    // existing client follows it through the registry; the closed file is served again.
+    // SAFETY: sending a signal to a child process we spawned.
+    assert_eq!(
+        unsafe { libc::kill(kids.0[0].id() as i32, libc::SIGTERM) },
+        0
+    );
+    assert!(wait_exit(&mut kids.0[0], Duration::from_secs(30)).success());
+    let registry = Registry::new(&reg);
+    let epoch = registry.cluster().unwrap().epoch;
+    assert_eq!(registry.servers(epoch).unwrap().len(), 1, "deregistered");
+    kids.0[0] = spawn_server(&reg, &d.path().join("data0"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while registry.servers(epoch).unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "server did not re-register");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = fs.open("/x", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(r.read_vec(0, 2_000_000).await.unwrap(), data);
 
     for c in &kids.0 {
         // SAFETY: sending a signal to a child process we spawned.

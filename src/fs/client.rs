@@ -28,8 +28,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
 
-/// Default largest piece of one request (see [`ClientOptions::max_piece`]).
-pub const DEFAULT_MAX_PIECE: u32 = 256 << 10;
+/// Default largest piece of one write request (see [`ClientOptions::write_piece`]).
+pub const DEFAULT_WRITE_PIECE: u32 = 256 << 10;
+/// Default largest piece of one read request (see [`ClientOptions::read_piece`]).
+pub const DEFAULT_READ_PIECE: u32 = 4 << 20;
 
 /// Tunables of a client.
 #[derive(Debug, Clone)]
@@ -42,10 +44,14 @@ pub struct ClientOptions {
     pub registry_wait: Duration,
     /// Chunk size of files this client creates (default: the cluster's).
     pub chunk_size: Option<u32>,
-    /// Largest piece of one request: larger reads and writes are split into pieces sent
-    /// concurrently, so that the server's storage I/O of one piece overlaps the transfer of
-    /// the next (at least 4 KiB).
-    pub max_piece: u32,
+    /// Largest piece of one write request: larger writes are split into pieces sent
+    /// concurrently, so that the server's copy of one piece into its page cache overlaps
+    /// the transfer of the next (at least 4 KiB; measured best: 256 KiB).
+    pub write_piece: u32,
+    /// Largest piece of one read request (at least 4 KiB). Servers send large reads from
+    /// the page cache with `sendfile`, so there is nothing to overlap: the default (4 MiB)
+    /// leaves reads split only at chunk boundaries.
+    pub read_piece: u32,
 }
 
 impl Default for ClientOptions {
@@ -55,7 +61,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             registry_wait: Duration::from_secs(30),
             chunk_size: None,
-            max_piece: DEFAULT_MAX_PIECE,
+            write_piece: DEFAULT_WRITE_PIECE,
+            read_piece: DEFAULT_READ_PIECE,
         }
     }
 }
@@ -158,12 +165,21 @@ impl OpenFlags {
 pub type FsStat = StatFs;
 
 struct Slot {
-    addr: String,
+    addr: Mutex<String>,
     conn: Mutex<Option<Arc<dyn Connection>>>,
     connecting: tokio::sync::Mutex<()>,
 }
 
+/// Where a client found its servers: lets it follow a server that restarted on another
+/// address (same store id, same epoch).
+struct Origin {
+    registry: Registry,
+    epoch: u64,
+    store_ids: Vec<String>,
+}
+
 struct Inner {
+    origin: Option<Origin>,
     servers: Vec<Slot>,
     placement: Placement,
     secret: Vec<u8>,
@@ -187,7 +203,7 @@ impl std::fmt::Debug for Client {
                     .inner
                     .servers
                     .iter()
-                    .map(|s| &s.addr)
+                    .map(|s| s.addr.lock().map(|a| a.clone()).unwrap_or_default())
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -243,15 +259,22 @@ impl Client {
         let reg = Registry::new(registry.as_ref());
         let (info, entries) = reg.wait_ready(opts.registry_wait).await?;
         let secret = reg.secret()?;
+        let store_ids = entries.iter().map(|e| e.store_id.clone()).collect();
         let addrs = entries.into_iter().map(|e| e.addr).collect();
         let cs = opts.chunk_size.unwrap_or(info.chunk_size);
-        Self::from_servers(
+        Self::build(
             addrs,
             secret,
             ClientOptions {
                 chunk_size: Some(cs),
                 ..opts
             },
+            Arc::new(TcpConnector),
+            Some(Origin {
+                registry: reg,
+                epoch: info.epoch,
+                store_ids,
+            }),
         )
         .await
     }
@@ -263,17 +286,39 @@ impl Client {
         secret: Vec<u8>,
         opts: ClientOptions,
     ) -> FsResult<Client> {
+        Self::from_servers_via(addrs, secret, opts, Arc::new(TcpConnector)).await
+    }
+
+    /// [`Client::from_servers`] over another transport (`connector` opens the
+    /// connections; the UCX transport plugs in here).
+    pub async fn from_servers_via(
+        addrs: Vec<String>,
+        secret: Vec<u8>,
+        opts: ClientOptions,
+        connector: Arc<dyn Connector>,
+    ) -> FsResult<Client> {
+        Self::build(addrs, secret, opts, connector, None).await
+    }
+
+    async fn build(
+        addrs: Vec<String>,
+        secret: Vec<u8>,
+        opts: ClientOptions,
+        connector: Arc<dyn Connector>,
+        origin: Option<Origin>,
+    ) -> FsResult<Client> {
         if addrs.is_empty() {
             return Err(FsError::InvalidArgument("no servers".into()));
         }
         let chunk_size = check_chunk_size(opts.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE))?;
         let c = Client {
             inner: Arc::new(Inner {
+                origin,
                 placement: Placement::new(addrs.len()),
                 servers: addrs
                     .into_iter()
                     .map(|addr| Slot {
-                        addr,
+                        addr: Mutex::new(addr),
                         conn: Mutex::new(None),
                         connecting: tokio::sync::Mutex::new(()),
                     })
@@ -281,7 +326,7 @@ impl Client {
                 secret,
                 opts,
                 chunk_size,
-                connector: Arc::new(TcpConnector),
+                connector,
             }),
         };
         for i in 0..c.inner.servers.len() {
@@ -293,6 +338,14 @@ impl Client {
     /// Number of servers.
     pub fn server_count(&self) -> usize {
         self.inner.servers.len()
+    }
+
+    /// The address of server `i` in placement order.
+    pub fn server_addr(&self, i: usize) -> Option<String> {
+        self.inner
+            .servers
+            .get(i)
+            .and_then(|s| s.addr.lock().ok().map(|a| a.clone()))
     }
 
     /// Chunk size of files this client creates.
@@ -320,19 +373,48 @@ impl Client {
         if let Some(c) = self.cached(s) {
             return Ok(c);
         }
-        let c = self
-            .inner
-            .connector
-            .connect(
-                &slot.addr,
-                &self.inner.secret,
-                self.inner.opts.connect_timeout,
-            )
-            .await?;
+        let addr = slot
+            .addr
+            .lock()
+            .map(|a| a.clone())
+            .map_err(|_| FsError::Io("address lock poisoned".into()))?;
+        let c = match self.connect_to(&addr).await {
+            Ok(c) => c,
+            Err(e) => match self.refreshed_addr(s) {
+                // The server re-registered elsewhere (restarted on another port).
+                Some(new) if new != addr => {
+                    let c = self.connect_to(&new).await?;
+                    if let Ok(mut a) = slot.addr.lock() {
+                        *a = new;
+                    }
+                    c
+                }
+                _ => return Err(e),
+            },
+        };
         if let Ok(mut g) = slot.conn.lock() {
             *g = Some(c.clone());
         }
         Ok(c)
+    }
+
+    async fn connect_to(&self, addr: &str) -> FsResult<Arc<dyn Connection>> {
+        self.inner
+            .connector
+            .connect(addr, &self.inner.secret, self.inner.opts.connect_timeout)
+            .await
+    }
+
+    /// The address server `s` has in the registry now, if the client came from one.
+    fn refreshed_addr(&self, s: usize) -> Option<String> {
+        let o = self.inner.origin.as_ref()?;
+        let id = o.store_ids.get(s)?;
+        o.registry
+            .servers(o.epoch)
+            .ok()?
+            .into_iter()
+            .find(|e| &e.store_id == id)
+            .map(|e| e.addr)
     }
 
     async fn call(&self, s: usize, req: &Request, bulk: Bytes) -> FsResult<Reply> {
@@ -622,7 +704,7 @@ impl Client {
         if from == to {
             return Ok(());
         }
-        if to.starts_with(&format!("{from}/")) {
+        if src.kind == FileKind::Dir && to.starts_with(&format!("{from}/")) {
             return Err(FsError::InvalidArgument(format!(
                 "cannot move {from} into itself"
             )));
@@ -745,6 +827,33 @@ struct HandleInner {
     pos: AtomicU64,
 }
 
+impl Drop for HandleInner {
+    fn drop(&mut self) {
+        // A handle dropped without close still publishes what it wrote, if a runtime is
+        // there to do it (best effort; close reports errors, this cannot).
+        if self.closed.load(Ordering::Acquire) || !self.dirty.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let c = self.client.clone();
+        let req = Request::SetSize {
+            path: self.path.clone(),
+            id: self.attr.id,
+            size: self.written_end.load(Ordering::Acquire),
+            mode: SizeMode::Extend,
+        };
+        rt.spawn(async move {
+            let s = c.inner.placement.meta_server(match &req {
+                Request::SetSize { path, .. } => path,
+                _ => "/",
+            });
+            let _ = c.call_resp(s, &req).await;
+        });
+    }
+}
+
 /// An open file. Clones share the handle (and its cursor); `Send + Sync`, so many tasks
 /// may read and write one handle at different offsets concurrently. Call
 /// [`FileHandle::close`] to publish the size of what was written (close-to-open).
@@ -822,7 +931,7 @@ impl FileHandle {
             offset,
             len,
             self.inner.attr.chunk_size,
-            c.inner.opts.max_piece,
+            c.inner.opts.write_piece,
         );
         let servers: Vec<usize> = ps
             .iter()
@@ -883,7 +992,7 @@ impl FileHandle {
             offset,
             len,
             self.inner.attr.chunk_size,
-            c.inner.opts.max_piece,
+            c.inner.opts.read_piece,
         );
         let fill = |buf: &mut [u8], p: &Piece, data: &[u8]| {
             let n = data.len().min(p.len);

@@ -36,6 +36,18 @@ impl Cluster {
         data_dir: impl AsRef<Path>,
         chunk_size: u32,
     ) -> FsResult<Cluster> {
+        let base = ServerConfig::new(data_dir.as_ref(), Vec::new());
+        Self::embedded_config(servers, data_dir, chunk_size, &base).await
+    }
+
+    /// [`Cluster::embedded_with`] with server settings taken from `base` (its data
+    /// directory, address and secret are replaced by the cluster's own).
+    pub async fn embedded_config(
+        servers: usize,
+        data_dir: impl AsRef<Path>,
+        chunk_size: u32,
+        base: &ServerConfig,
+    ) -> FsResult<Cluster> {
         check_chunk_size(chunk_size)?;
         if servers == 0 {
             return Err(FsError::InvalidArgument(
@@ -60,7 +72,12 @@ impl Cluster {
         c.epoch = info.epoch;
         c.secret = c.registry.secret()?;
         for i in 0..servers {
-            let cfg = ServerConfig::new(c.root.join(format!("server-{i}")), c.secret.clone());
+            let cfg = ServerConfig {
+                data_dir: c.root.join(format!("server-{i}")),
+                listen: "127.0.0.1:0".into(),
+                secret: c.secret.clone(),
+                ..base.clone()
+            };
             let s = RunningServer::start(cfg.clone()).await?;
             let mut cfg = cfg;
             cfg.listen = s.local_addr().to_string();
@@ -168,6 +185,12 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         // Dropping a running server aborts its tasks (sockets close).
         self.servers.clear();
-        let _ = std::fs::remove_dir_all(&self.root);
+        // A request task that was still finishing may create a file during the removal:
+        // try again a few times.
+        for _ in 0..5 {
+            if std::fs::remove_dir_all(&self.root).is_ok() || !self.root.exists() {
+                break;
+            }
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! secret), [`client`] (the API the benchmark harness calls) and [`cluster`] (servers
 //! embedded in the calling process). This module tree owns nothing outside `src/fs`.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod cluster;
 pub mod error;

@@ -4,10 +4,12 @@
 //! Owns [`RpcConnection`] (client side: request ids, a pending-call table, a writer task
 //! that batches small frames and writes bulk payloads without copying them, a reader task
 //! that routes each reply to its caller by id, a timeout on every call) and
-//! [`serve_connection`] (server side: the secret handshake, then one task per request, with
-//! a semaphore permit taken *before* the next frame is read, so a busy server stops reading
-//! and TCP pushes back on its clients). Works over any `AsyncRead`/`AsyncWrite` pair; knows
-//! nothing of TCP or of file system operations.
+//! [`serve_connection`] (server side: the secret handshake, then each request is polled once
+//! in the connection loop and answered at once if it is done, else finished in a task of
+//! its own; a semaphore permit is taken *before* the next frame is read, so a busy server
+//! stops reading and TCP pushes back on its clients). Works over any byte stream whose write
+//! side is a [`FrameWriter`] (file regions go out with `sendfile` on TCP); knows nothing of
+//! file system operations.
 
 use super::error::{FsError, FsResult};
 use super::transport::{BoxFuture, Connection, FileRegion, FrameWriter, Handler, Reply};
@@ -174,6 +176,18 @@ impl Pending {
     }
 }
 
+/// Removes a pending call from the table when dropped.
+struct PendingGuard<'a> {
+    pending: &'a Pending,
+    id: u64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.pending.take(self.id);
+    }
+}
+
 /// Client side of one connection: many calls in flight, matched to replies by request id.
 pub struct RpcConnection {
     pending: Arc<Pending>,
@@ -268,6 +282,19 @@ impl RpcConnection {
             }
             Err(_) => return Err(FsError::Io("pending-call table poisoned".into())),
         }
+        // Removes the entry however this call ends (reply, error, timeout, or the caller
+        // dropping the future).
+        let _guard = PendingGuard {
+            pending: &self.pending,
+            id,
+        };
+        if self.pending.closed.load(Ordering::SeqCst) {
+            // Closed between the check above and the insertion: fail_all may have missed us.
+            return Err(FsError::ConnectionReset(format!(
+                "connection to {} is closed",
+                self.peer
+            )));
+        }
         let frame = OutFrame::new(FrameKind::Request, op, id, msg, bulk);
         let fut = async {
             self.tx.send(frame).await.map_err(|_| {
@@ -282,19 +309,11 @@ impl RpcConnection {
             }
         };
         match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => {
-                if r.is_err() {
-                    self.pending.take(id);
-                }
-                r
-            }
-            Err(_) => {
-                self.pending.take(id);
-                Err(FsError::TimedOut(format!(
-                    "op {op} to {} after {:?}",
-                    self.peer, timeout
-                )))
-            }
+            Ok(r) => r,
+            Err(_) => Err(FsError::TimedOut(format!(
+                "op {op} to {} after {:?}",
+                self.peer, timeout
+            ))),
         }
     }
 
@@ -432,22 +451,37 @@ pub async fn serve_connection<R, W>(
             if h.kind != FrameKind::Request {
                 break;
             }
-            let handler = handler.clone();
+            let to_frame = move |r: FsResult<Reply>| match r {
+                Ok(rep) => {
+                    OutFrame::with_file(FrameKind::Reply, h.op, h.id, rep.msg, rep.bulk, rep.file)
+                }
+                Err(e) => {
+                    OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(&e), Bytes::new())
+                }
+            };
+            let mut fut = handler.clone().handle(h.op, msg, bulk);
+            // Most requests (metadata, small page-cache I/O) complete without waiting: run
+            // them here and skip a task spawn; the others continue in a task of their own.
+            let first = {
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                fut.as_mut().poll(&mut cx)
+            };
+            if let std::task::Poll::Ready(r) = first {
+                match tx.try_send(to_frame(r)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(f)) => {
+                        if tx.send(f).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => break,
+                }
+                drop(permit);
+                continue;
+            }
             let tx = tx.clone();
             tokio::spawn(async move {
-                let out = match handler.handle(h.op, msg, bulk).await {
-                    Ok(rep) => OutFrame::with_file(
-                        FrameKind::Reply,
-                        h.op,
-                        h.id,
-                        rep.msg,
-                        rep.bulk,
-                        rep.file,
-                    ),
-                    Err(e) => {
-                        OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(&e), Bytes::new())
-                    }
-                };
+                let out = to_frame(fut.await);
                 let _ = tx.send(out).await;
                 drop(permit);
             });
@@ -461,7 +495,11 @@ pub async fn serve_connection<R, W>(
 mod tests {
     use super::*;
 
-    struct Echo;
+    #[derive(Default)]
+    struct Echo {
+        running: std::sync::atomic::AtomicUsize,
+        max_running: std::sync::atomic::AtomicUsize,
+    }
     impl Handler for Echo {
         fn handle(
             self: Arc<Self>,
@@ -478,13 +516,22 @@ mod tests {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
                 // Reply out of order: later requests with small payloads finish first.
+                let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+                self.max_running.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis((bulk.len() % 7) as u64)).await;
+                self.running.fetch_sub(1, Ordering::SeqCst);
                 Ok(Reply::new(msg, bulk))
             })
         }
     }
 
     fn pair(secret: &[u8]) -> (Arc<RpcConnection>, watch::Sender<bool>) {
+        let (c, s, _) = pair_with(secret);
+        (c, s)
+    }
+
+    fn pair_with(secret: &[u8]) -> (Arc<RpcConnection>, watch::Sender<bool>, Arc<Echo>) {
+        let echo = Arc::new(Echo::default());
         let (a, b) = tokio::io::duplex(1 << 16);
         let (ar, aw) = tokio::io::split(a);
         let (br, bw) = tokio::io::split(b);
@@ -492,17 +539,17 @@ mod tests {
         tokio::spawn(serve_connection(
             br,
             bw,
-            Arc::new(Echo),
+            echo.clone(),
             Arc::new(secret.to_vec()),
             Arc::new(Semaphore::new(4)),
             srx,
         ));
-        (RpcConnection::start(ar, aw, "duplex".into()), stx)
+        (RpcConnection::start(ar, aw, "duplex".into()), stx, echo)
     }
 
     #[tokio::test]
     async fn many_calls_in_flight_get_their_own_replies() {
-        let (c, _s) = pair(b"k");
+        let (c, _s, echo) = pair_with(b"k");
         c.hello(b"k", Duration::from_secs(5)).await.unwrap();
         let mut tasks = Vec::new();
         for i in 0..200u32 {
@@ -521,6 +568,10 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
+        // The server never ran more requests at once than its permits (4), whatever the
+        // client queued: the rest waited in the socket (back-pressure).
+        let max = echo.max_running.load(Ordering::SeqCst);
+        assert!((1..=4).contains(&max), "{max} requests ran at once");
         let e = c
             .call_raw(99, Bytes::new(), Bytes::new(), Duration::from_secs(5))
             .await

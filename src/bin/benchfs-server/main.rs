@@ -102,3 +102,20 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_and_are_checked() {
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("4M"), Ok(4 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("1000").is_err());
+        assert!(parse_size("128m").is_err());
+        assert!(parse_size("1g").is_err());
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("99999999999999999999k").is_err());
+    }
+}

@@ -203,6 +203,14 @@ impl ServerState {
                 };
                 Ok(Reply::new(Response::Unit.encode(), data))
             }
+            Request::TruncateChunks { id, .. }
+            | Request::RemoveChunks { id }
+            | Request::SyncChunks { id }
+                if !self.chunks.holds(id) =>
+            {
+                // Nothing of this file here (the common case of a broadcast): answer at once.
+                Ok(unit())
+            }
             Request::TruncateChunks {
                 id,
                 size,
