@@ -122,6 +122,30 @@ pub fn import_file(
     import_str(&text, &name, None, opts)
 }
 
+/// Loads a benchfs result document, or — when the file is not one — imports it as IOR output.
+/// This is how `compare`, `report` and `export` accept either kind of input.
+pub fn load_document(
+    path: impl AsRef<Path>,
+    opts: &ImportOptions,
+) -> Result<ResultDocument, ImportError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+        if v.get("schema").and_then(Value::as_str) == Some(SCHEMA) {
+            return ResultDocument::read_from(path).map_err(|e| ImportError::Parse {
+                path: name,
+                format: "benchfs",
+                message: e.to_string(),
+            });
+        }
+    }
+    import_str(&text, &name, None, opts)
+}
+
 /// Imports IOR output `text` (named `file` in errors and in `source.file`); `format` `None`
 /// detects it.
 pub fn import_str(

@@ -4,5 +4,10 @@
 //! Owns serialisation and analysis of finished results; only [`sweep`] runs benchmarks, and it
 //! does so through [`crate::ior::driver`] like the command line would.
 
+pub mod cli;
+pub mod compare;
 pub mod document;
+pub mod export;
 pub mod import;
+pub mod report;
+pub mod sweep;
