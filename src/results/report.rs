@@ -199,6 +199,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Plot) -> Result<(
                 x1 = x1.max(*px);
                 y1 = y1.max(*py).max(r.map(|r| r.1).unwrap_or(0.0));
             }
+            if let XAxis::Categories(c) = x {
+                // Every run gets its slot, even those without this workload.
+                (x0, x1) = (0.0, c.len().saturating_sub(1) as f64);
+            }
             if !x0.is_finite() {
                 (x0, x1) = (0.0, 1.0);
             }
@@ -827,6 +831,15 @@ const SELF_CHECK: &str = r#"<script>
   document.body.setAttribute('data-plots', String(figs.length));
   document.body.setAttribute('data-plots-ok', ok.join(' '));
   document.body.setAttribute('data-errors', errors.join(' | '));
+  if (document.fonts && document.fonts.ready) {
+    document.fonts.ready.then(function () {
+      var loaded = false;
+      document.fonts.forEach(function (f) {
+        if (f.family.replace(/['"]/g, '') === 'BenchFS DejaVu Sans' && f.status === 'loaded') loaded = true;
+      });
+      document.body.setAttribute('data-font', loaded ? 'loaded' : 'missing');
+    });
+  }
 })();
 </script>
 "#;
