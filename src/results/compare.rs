@@ -544,14 +544,8 @@ impl Comparison {
                 let _ = writeln!(s, "\n{}", m.workload);
                 let _ = writeln!(
                     s,
-                    "  {:<6} {:<8} {:>18} {:>18} {:>8} {:>8}  {}",
-                    "phase",
-                    "metric",
-                    "baseline median",
-                    "current median",
-                    "change",
-                    "p",
-                    "verdict"
+                    "  {:<6} {:<8} {:>18} {:>18} {:>8} {:>8}  verdict",
+                    "phase", "metric", "baseline median", "current median", "change", "p"
                 );
                 last = &m.workload;
             }

@@ -95,11 +95,18 @@ enum XAxis {
     Log10Micros,
 }
 
+/// A point: x, y and an optional (low, high) bar.
+type Point = (f64, f64, Option<(f64, f64)>);
+/// A metric of the history plots: name, unit, extractor.
+type MetricSpec = (&'static str, &'static str, fn(&PhaseResult) -> f64);
+/// Sweep groups: key without transfer size → transfer size → per phase the bandwidths.
+type SweepMap = BTreeMap<String, BTreeMap<i64, Vec<(Phase, Vec<f64>)>>>;
+
 #[derive(Debug, Clone)]
 struct Series {
     name: String,
     /// (x, y, optional (low, high) bar).
-    points: Vec<(f64, f64, Option<(f64, f64)>)>,
+    points: Vec<Point>,
     /// Draw markers only (no line).
     markers_only: bool,
 }
@@ -445,7 +452,7 @@ fn plots(docs: &[&ResultDocument]) -> (Vec<(String, Vec<Plot>)>, Vec<String>) {
     }
     let mut history = Vec::new();
     for (wi, key) in workloads.iter().enumerate() {
-        let metrics: [(&str, &str, fn(&PhaseResult) -> f64); 2] = [
+        let metrics: [MetricSpec; 2] = [
             ("bandwidth", "MiB/s", |r| r.bw_mib),
             ("IOPS", "ops/s", |r| r.iops),
         ];
@@ -635,7 +642,7 @@ fn plots(docs: &[&ResultDocument]) -> (Vec<(String, Vec<Plot>)>, Vec<String>) {
     sections.push(("Per-rank bandwidth (latest run)".to_string(), ranks));
 
     // Bandwidth vs transfer size.
-    let mut sweeps: BTreeMap<String, BTreeMap<i64, Vec<(Phase, Vec<f64>)>>> = BTreeMap::new();
+    let mut sweeps: SweepMap = BTreeMap::new();
     for doc in docs {
         for t in &doc.tests {
             let key = crate::results::compare::workload_key(t);
