@@ -739,6 +739,17 @@ fn sanitize_json(text: &str) -> String {
             i += 1;
             continue;
         }
+        // Numbers (with exponents such as 1e5) are copied as they are.
+        if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit()))
+        {
+            while i < chars.len()
+                && (chars[i].is_ascii_digit() || matches!(chars[i], '.' | 'e' | 'E' | '+' | '-'))
+            {
+                out.push(chars[i]);
+                i += 1;
+            }
+            continue;
+        }
         let starts_word = c.is_ascii_alphabetic()
             || (c == '-' && chars.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic()));
         if starts_word {
