@@ -188,6 +188,22 @@ fn json_with_log_lines_and_inf_is_still_read() {
 }
 
 #[test]
+fn json_with_warnings_inside_the_document_is_still_read() {
+    // IOR prints warnings on the same stream as its JSON (IOR issues #102, #503).
+    let text = std::fs::read_to_string(example("shm_fpp_json_stdout.json")).unwrap();
+    let broken = text.replacen(
+        "    \"Results\": [",
+        "WARNING: The file \"/dev/shm/iortest/testfile\" exists already and will be deleted\n    \"Results\": [",
+        1,
+    );
+    assert_ne!(broken, text);
+    assert!(serde_json::from_str::<serde_json::Value>(&broken).is_err());
+    let doc = import_str(&broken, "x", None, &ImportOptions::default()).unwrap();
+    let clean = import("shm_fpp_json_stdout.json");
+    assert_eq!(doc.tests, clean.tests);
+}
+
+#[test]
 fn csv_rows() {
     let doc = import("shm_csv.txt");
     let src = doc.source.as_ref().unwrap();

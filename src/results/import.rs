@@ -771,6 +771,19 @@ fn sanitize_json(text: &str) -> String {
     out
 }
 
+/// Removes log lines that IOR printed into the middle of its JSON stream (warnings,
+/// stonewalling notes; IOR issues #102/#503): in IOR's JSON every line starts with a
+/// structural character, a quote, a digit or `-`, never with a letter.
+fn drop_log_lines(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            !l.trim_start()
+                .starts_with(|c: char| c.is_ascii_alphabetic())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn first_json_value(text: &str) -> Result<Value, String> {
     // Skip anything before the document (e.g. "Writing output to ..." or warnings).
     let start = text
@@ -793,7 +806,7 @@ fn first_json_value(text: &str) -> Result<Value, String> {
     };
     match parse(body) {
         Ok(v) => Ok(v),
-        Err(_) => parse(&sanitize_json(body)),
+        Err(_) => parse(&sanitize_json(&drop_log_lines(body))),
     }
 }
 
