@@ -124,9 +124,18 @@ fn text_stonewall_uses_actual_bytes() {
 }
 
 #[test]
-fn text_data_errors() {
+fn text_data_errors_and_crash() {
     let doc = import("shm_check_R_corrupt.txt");
     assert_eq!(doc.data_errors, 1);
+    assert!(doc.errors.is_empty(), "{:?}", doc.errors);
+    // IOR crashed with SIGFPE (-z -z -w): no rows, the crash is recorded as errors.
+    let crash = import("shm_random_zz_write_SIGFPE.txt");
+    assert!(crash.tests[0].results.is_empty());
+    assert!(crash
+        .errors
+        .iter()
+        .any(|e| e.contains("exited on signal 8")));
+    assert!(crash.errors.iter().any(|e| e.contains("did not complete")));
 }
 
 #[test]

@@ -444,7 +444,11 @@ fn parse_text(text: &str) -> Result<Parsed, String> {
             }
             continue;
         }
-        if trimmed.starts_with("ERROR") || trimmed.contains("ior ERROR") {
+        if trimmed.starts_with("ERROR")
+            || trimmed.contains("ior ERROR")
+            || trimmed.contains("exited on signal")
+            || trimmed.contains("Signal: ")
+        {
             p.errors.push(trimmed.to_string());
             continue;
         }
@@ -542,6 +546,10 @@ fn parse_text(text: &str) -> Result<Parsed, String> {
     }
     if p.tests.is_empty() {
         return Err("no test found (no TestID line and no summary row)".to_string());
+    }
+    if p.finished.is_empty() {
+        p.errors
+            .push("the output has no Finished line: the IOR run did not complete".to_string());
     }
     Ok(p)
 }

@@ -388,7 +388,7 @@ fn run_label(doc: &ResultDocument, index: usize) -> String {
     if c.is_empty() || c == "unknown" {
         date
     } else {
-        format!("{date} {}", &c[..c.len().min(7)])
+        format!("{date} {}", c.chars().take(7).collect::<String>())
     }
 }
 
