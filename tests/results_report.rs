@@ -250,3 +250,35 @@ fn browser_check_catches_a_broken_page() {
         view.console
     );
 }
+
+#[test]
+fn history_order_by_date_or_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    // shm_fpp_text began 23:33:48, tmp_fpp_summaryFile 23:34:13: given newest first.
+    let newest_first = [
+        example("tmp_fpp_summaryFile.json"),
+        example("shm_fpp_text.txt"),
+    ];
+    let first_row = |out: &Path| {
+        let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+        let i = html.find("<tr><td>1</td>").unwrap();
+        html[i..].split("</tr>").next().unwrap().to_string()
+    };
+    let by_date = dir.path().join("date");
+    ok(bin()
+        .arg("report")
+        .args(&newest_first)
+        .arg("--out")
+        .arg(&by_date));
+    assert!(first_row(&by_date).contains("shm_fpp_text.txt"));
+    let as_given = dir.path().join("input");
+    ok(bin()
+        .arg("report")
+        .args(&newest_first)
+        .args(["--order", "input", "--out"])
+        .arg(&as_given));
+    assert!(first_row(&as_given).contains("tmp_fpp_summaryFile.json"));
+    // Imported runs have no histograms or per-rank figures: the page says so.
+    let html = std::fs::read_to_string(as_given.join("index.html")).unwrap();
+    assert!(html.contains("imported IOR runs have none"));
+}

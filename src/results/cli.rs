@@ -39,6 +39,14 @@ enum CompareFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RunOrder {
+    /// By the runs' start dates.
+    Date,
+    /// As given on the command line (e.g. commit order).
+    Input,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ExportFormat {
     /// github-action-benchmark `customBiggerIsBetter` (bandwidth, IOPS).
@@ -99,6 +107,9 @@ enum Command {
         /// Page title.
         #[arg(long)]
         title: Option<String>,
+        /// Order of the runs in the history: by start date, or as given.
+        #[arg(long, value_enum, default_value = "date")]
+        order: RunOrder,
     },
     /// Export medians for CI services (github-action-benchmark, Bencher BMF).
     Export {
@@ -259,12 +270,18 @@ pub fn main(args: Vec<String>) -> i32 {
             out,
             png,
             title,
+            order,
         } => {
             let docs = match load_all(&results) {
                 Ok(d) => d,
                 Err(e) => return fail(e),
             };
-            match build_dashboard(&docs, &out, &ReportOptions { png, title }) {
+            let opts = ReportOptions {
+                png,
+                title,
+                keep_order: order == RunOrder::Input,
+            };
+            match build_dashboard(&docs, &out, &opts) {
                 Ok(d) => {
                     println!("{} ({} plots)", d.index.display(), d.plots.len());
                     0

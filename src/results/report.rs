@@ -73,6 +73,8 @@ pub struct ReportOptions {
     pub png: bool,
     /// Page title (default "benchfs-bench results").
     pub title: Option<String>,
+    /// Keep the runs in the given order instead of sorting them by start date.
+    pub keep_order: bool,
 }
 
 /// What [`build_dashboard`] wrote.
@@ -740,13 +742,15 @@ pub fn build_dashboard(
 
     // Run order: by start date (unparsable dates keep their input position at the end).
     let mut order: Vec<usize> = (0..docs.len()).collect();
-    order.sort_by_key(|&i| {
-        (
-            parse_ctime(&docs[i].1.run.began).is_none(),
-            parse_ctime(&docs[i].1.run.began),
-            i,
-        )
-    });
+    if !opts.keep_order {
+        order.sort_by_key(|&i| {
+            (
+                parse_ctime(&docs[i].1.run.began).is_none(),
+                parse_ctime(&docs[i].1.run.began),
+                i,
+            )
+        });
+    }
     let sorted: Vec<&ResultDocument> = order.iter().map(|&i| &docs[i].1).collect();
     let (sections, notes) = plots(&sorted);
 
