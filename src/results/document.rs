@@ -96,6 +96,26 @@ pub struct ResultDocument {
     pub exit_status: Option<i32>,
     /// Errors of the run (fatal or not), as printed.
     pub errors: Vec<String>,
+    /// Where the results come from when they were not measured by benchfs-bench itself (an
+    /// imported IOR output, see [`crate::results::import`]); `None` (absent) for native runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ImportSource>,
+}
+
+/// The origin of an imported result document (`source` field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportSource {
+    /// Format that was read: `"ior-text"`, `"ior-json"` or `"ior-csv"`.
+    pub format: String,
+    /// The file that was imported, as given on the command line.
+    pub file: String,
+    /// The producer's version as printed by it (`4.1.0+dev`), if it printed one.
+    pub tool_version: Option<String>,
+    /// Version of the benchfs-bench that imported it.
+    pub importer_version: String,
+    /// Figures the input does not carry and the importer derived (e.g. `agg_bytes` from
+    /// bandwidth × time), one note each, so readers know which numbers are exact.
+    pub notes: Vec<String>,
 }
 
 impl ResultDocument {
@@ -137,6 +157,7 @@ impl ResultDocument {
             data_errors,
             exit_status: None,
             errors: errors.to_vec(),
+            source: None,
         }
     }
 

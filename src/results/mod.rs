@@ -1,6 +1,13 @@
-//! Result documents that outlive a run: the versioned `--json FILE` document, and later
-//! imports of real IOR runs, comparisons and dashboards.
+//! Result documents that outlive a run: the versioned `--json FILE` document, imports of real
+//! IOR runs, noise-aware comparisons, dashboards, CI exports and transfer-size sweeps.
 //!
-//! Owns serialisation of finished results only; it never runs a benchmark.
+//! Owns serialisation and analysis of finished results; only [`sweep`] runs benchmarks, and it
+//! does so through [`crate::ior::driver`] like the command line would.
 
+pub mod cli;
+pub mod compare;
 pub mod document;
+pub mod export;
+pub mod import;
+pub mod report;
+pub mod sweep;

@@ -1,5 +1,7 @@
 //! benchfs-bench: the IOR-compatible benchmark harness. A thin binary: logging setup, argument
-//! parsing and the exit status; everything else lives in `benchfs::ior`.
+//! parsing and the exit status; everything else lives in `benchfs::ior`. A first argument
+//! naming a result subcommand (`import`, `compare`, `report`, `export`, `sweep`) is handed to
+//! `benchfs::results::cli` instead.
 
 use benchfs::ior::{driver, log, options};
 
@@ -13,6 +15,12 @@ fn main() {
         )
         .init();
     let argv: Vec<String> = std::env::args().collect();
+    // Result subcommands (import, compare, report, export, sweep) are not IOR runs.
+    if let Some(cmd) = argv.get(1) {
+        if benchfs::results::cli::SUBCOMMANDS.contains(&cmd.as_str()) {
+            std::process::exit(benchfs::results::cli::main(argv[1..].to_vec()));
+        }
+    }
     let command_line = argv.join(" ");
     let args = argv.get(1..).unwrap_or_default().to_vec();
     let parsed = match options::parse_args(&args) {

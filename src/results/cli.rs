@@ -1,0 +1,367 @@
+//! The result subcommands of benchfs-bench: `import`, `compare`, `report`, `export`, `sweep`
+//! (clap based). The binary hands `argv[1..]` to [`main`] when `argv[1]` is one of
+//! [`SUBCOMMANDS`]; every other command line is an IOR run.
+//!
+//! Owns argument parsing, file input/output and exit statuses of these subcommands; the work
+//! itself is in the sibling modules. Exit statuses: 0 success, 1 a regression (`compare`),
+//! 2 usage or input/output errors.
+
+use crate::results::compare::{self, DEFAULT_ALPHA};
+use crate::results::document::ResultDocument;
+use crate::results::import::{import_file, load_document, ImportOptions};
+use crate::results::report::{build_dashboard, ReportOptions};
+use crate::results::{export, sweep};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+
+/// First arguments that select a result subcommand instead of an IOR run.
+pub const SUBCOMMANDS: &[&str] = &["import", "compare", "report", "export", "sweep"];
+
+/// Exit status of `compare` when a regression was found.
+pub const EXIT_REGRESSION: i32 = 1;
+/// Exit status of a usage or input/output error.
+pub const EXIT_FAILURE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "benchfs-bench",
+    about = "benchfs-bench result tools (an IOR run is `benchfs-bench [IOR options]`)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CompareFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RunOrder {
+    /// By the runs' start dates.
+    Date,
+    /// As given on the command line (e.g. commit order).
+    Input,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    /// github-action-benchmark `customBiggerIsBetter` (bandwidth, IOPS).
+    GabBigger,
+    /// github-action-benchmark `customSmallerIsBetter` (latencies).
+    GabSmaller,
+    /// Bencher Metric Format.
+    Bmf,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Import real IOR output (text, summaryFormat=JSON or CSV) as benchfs result documents.
+    Import {
+        /// IOR output files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the document here (one input only; default: stdout).
+        #[arg(short, long, conflicts_with = "out_dir")]
+        output: Option<PathBuf>,
+        /// Write one `<input stem>.json` per input into this directory.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Backend name to record for CSV input (IOR's CSV does not say).
+        #[arg(long, default_value = "POSIX")]
+        csv_api: String,
+    },
+    /// Compare CURRENT with BASELINE (documents or IOR outputs); exit 1 on a regression.
+    Compare {
+        /// Baseline document or IOR output.
+        baseline: PathBuf,
+        /// Current document or IOR output.
+        current: PathBuf,
+        /// Smallest relative change of the medians that counts, in percent (`5%` or `5`).
+        #[arg(long, default_value = "5%")]
+        threshold: String,
+        /// Significance level of the Mann-Whitney U test.
+        #[arg(long, default_value_t = DEFAULT_ALPHA)]
+        alpha: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: CompareFormat,
+        /// Write the report here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Build a static dashboard (index.html with SVG plots) of result documents.
+    Report {
+        /// Result documents or IOR outputs (runs of the history).
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write PNG files of the plots.
+        #[arg(long)]
+        png: bool,
+        /// Page title.
+        #[arg(long)]
+        title: Option<String>,
+        /// Order of the runs in the history: by start date, or as given.
+        #[arg(long, value_enum, default_value = "date")]
+        order: RunOrder,
+    },
+    /// Export medians for CI services (github-action-benchmark, Bencher BMF).
+    Export {
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Result documents or IOR outputs.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Write here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Run one IOR pattern over a list of transfer sizes: `sweep --sizes 4k,64k,1m --json all.json -- -w -r -b 4m`.
+    Sweep {
+        /// Comma-separated transfer sizes (IOR numbers: 4k, 1m, ...).
+        #[arg(long, required = true)]
+        sizes: String,
+        /// Write one document per size (`sweep-<size>.json`) into this directory.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Write one combined document (one test per size) here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// The IOR arguments of the pattern (after `--`).
+        #[arg(last = true, required = true, allow_hyphen_values = true)]
+        ior_args: Vec<String>,
+    },
+}
+
+/// Parses `5%`, `5` or `2.5 %` as a percentage.
+pub fn parse_threshold(s: &str) -> Option<f64> {
+    let v: f64 = s.trim().trim_end_matches('%').trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v)
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("benchfs-bench: {msg}");
+    EXIT_FAILURE
+}
+
+fn write_out(output: Option<&Path>, text: &str) -> Result<(), String> {
+    match output {
+        Some(p) => std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn load_all(paths: &[PathBuf]) -> Result<Vec<(String, ResultDocument)>, String> {
+    paths
+        .iter()
+        .map(|p| {
+            load_document(p, &ImportOptions::default())
+                .map(|d| (p.display().to_string(), d))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Runs a result subcommand; `args` are the arguments after the program name, starting with
+/// the subcommand. Returns the exit status.
+pub fn main(args: Vec<String>) -> i32 {
+    let cli = match Cli::try_parse_from(std::iter::once("benchfs-bench".to_string()).chain(args)) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_FAILURE } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Import {
+            files,
+            output,
+            out_dir,
+            csv_api,
+        } => {
+            let opts = ImportOptions { csv_api };
+            if files.len() > 1 && out_dir.is_none() {
+                return fail("several inputs need --out-dir DIR");
+            }
+            if let Some(dir) = &out_dir {
+                if let Err(e) = std::fs::create_dir_all(dir) {
+                    return fail(format!("{}: {e}", dir.display()));
+                }
+            }
+            for f in &files {
+                let doc = match import_file(f, &opts) {
+                    Ok(d) => d,
+                    Err(e) => return fail(e),
+                };
+                let target = match (&out_dir, &output) {
+                    (Some(dir), _) => Some(dir.join(format!(
+                        "{}.json",
+                        f.file_stem().and_then(|s| s.to_str()).unwrap_or("imported")
+                    ))),
+                    (None, Some(o)) => Some(o.clone()),
+                    (None, None) => None,
+                };
+                let res = match target {
+                    Some(t) => doc.write_to(&t).map_err(|e| e.to_string()),
+                    None => doc
+                        .to_json()
+                        .map_err(|e| e.to_string())
+                        .and_then(|j| write_out(None, &format!("{j}\n"))),
+                };
+                if let Err(e) = res {
+                    return fail(e);
+                }
+            }
+            0
+        }
+        Command::Compare {
+            baseline,
+            current,
+            threshold,
+            alpha,
+            format,
+            output,
+        } => {
+            let Some(threshold) = parse_threshold(&threshold) else {
+                return fail(format!("invalid --threshold {threshold:?} (e.g. 5%)"));
+            };
+            if !(alpha > 0.0 && alpha < 1.0) {
+                return fail("--alpha must be between 0 and 1");
+            }
+            let docs = match load_all(&[baseline.clone(), current.clone()]) {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
+            let c = compare::compare(
+                &docs[0].1, &docs[0].0, &docs[1].1, &docs[1].0, threshold, alpha,
+            );
+            let text = match format {
+                CompareFormat::Text => c.to_text(),
+                CompareFormat::Markdown => c.to_markdown(),
+                CompareFormat::Json => match c.to_json() {
+                    Ok(j) => j + "\n",
+                    Err(e) => return fail(e),
+                },
+            };
+            if let Err(e) = write_out(output.as_deref(), &text) {
+                return fail(e);
+            }
+            if c.metrics.is_empty() {
+                eprintln!("benchfs-bench: warning: no workload in common between the two runs");
+            }
+            if c.regressions > 0 {
+                EXIT_REGRESSION
+            } else {
+                0
+            }
+        }
+        Command::Report {
+            results,
+            out,
+            png,
+            title,
+            order,
+        } => {
+            let docs = match load_all(&results) {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
+            let opts = ReportOptions {
+                png,
+                title,
+                keep_order: order == RunOrder::Input,
+            };
+            match build_dashboard(&docs, &out, &opts) {
+                Ok(d) => {
+                    println!("{} ({} plots)", d.index.display(), d.plots.len());
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Export {
+            format,
+            results,
+            output,
+        } => {
+            let docs: Vec<ResultDocument> = match load_all(&results) {
+                Ok(d) => d.into_iter().map(|(_, d)| d).collect(),
+                Err(e) => return fail(e),
+            };
+            let v = match format {
+                ExportFormat::GabBigger => export::github_action_benchmark(&docs, true),
+                ExportFormat::GabSmaller => export::github_action_benchmark(&docs, false),
+                ExportFormat::Bmf => export::bencher_bmf(&docs),
+            };
+            match serde_json::to_string_pretty(&v) {
+                Ok(j) => match write_out(output.as_deref(), &(j + "\n")) {
+                    Ok(()) => 0,
+                    Err(e) => fail(e),
+                },
+                Err(e) => fail(e),
+            }
+        }
+        Command::Sweep {
+            sizes,
+            out_dir,
+            json,
+            ior_args,
+        } => {
+            if out_dir.is_none() && json.is_none() {
+                return fail("sweep needs --out-dir DIR and/or --json FILE");
+            }
+            let sizes = match sweep::parse_sizes(&sizes) {
+                Ok(s) if !s.is_empty() => s,
+                Ok(_) => return fail("--sizes is empty"),
+                Err(e) => return fail(e),
+            };
+            match sweep::run_sweep(&ior_args, &sizes, out_dir.as_deref(), json.as_deref()) {
+                Ok(_) => 0,
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(parse_threshold("5%"), Some(5.0));
+        assert_eq!(parse_threshold("2.5 %"), Some(2.5));
+        assert_eq!(parse_threshold("10"), Some(10.0));
+        assert_eq!(parse_threshold("-1"), None);
+        assert_eq!(parse_threshold("x"), None);
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        assert_eq!(main(vec!["compare".into()]), EXIT_FAILURE);
+        assert_eq!(
+            main(vec![
+                "compare".into(),
+                "a".into(),
+                "b".into(),
+                "--threshold".into(),
+                "x".into()
+            ]),
+            EXIT_FAILURE
+        );
+        assert_eq!(
+            main(vec!["import".into(), "/nonexistent/file".into()]),
+            EXIT_FAILURE
+        );
+    }
+}
