@@ -17,7 +17,7 @@ for f in scripts/packages/*.txt; do
     esac
 done
 [ ${#lists[@]} -eq 0 ] && exit 0
-wanted=$(cat "${lists[@]}" | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
+wanted=$(awk '{print}' "${lists[@]}" | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
 missing=()
 for pkg in $wanted; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
