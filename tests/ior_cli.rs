@@ -502,3 +502,39 @@ fn help_lists_options_and_exits_1() {
     assert!(run.stdout.contains("Module POSIX"), "{}", run.stdout);
     assert!(run.stdout.contains("--dummy.delay-xfer"), "{}", run.stdout);
 }
+
+#[test]
+fn results_dir_gets_one_new_document_per_run() {
+    let dir = scratch();
+    let res = dir.path().join("results");
+    let f = dir.path().join("r");
+    for _ in 0..2 {
+        let run = run_once(
+            dir.path(),
+            &[
+                "-a",
+                "DUMMY",
+                "-N",
+                "2",
+                "-b",
+                "1m",
+                "-t",
+                "256k",
+                "-w",
+                "-r",
+                "-o",
+                f.to_str().unwrap(),
+                "--results-dir",
+                res.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let docs = files_in(&res);
+    assert_eq!(docs.len(), 2, "{docs:?}");
+    for d in docs {
+        let v = json(&std::fs::read_to_string(res.join(&d)).unwrap());
+        assert_eq!(v["schema"], "benchfs-result");
+        assert_eq!(v["exit_status"], 0);
+    }
+}

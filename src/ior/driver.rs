@@ -575,15 +575,54 @@ fn finish(global: &GlobalOptions, run: &RunInfo, outcome: RunOutcome) -> i32 {
     } else {
         outcome.data_errors.clamp(0, 255) as i32
     };
-    if let Some(path) = &global.json_file {
+    let mut targets: Vec<std::path::PathBuf> = global.json_file.iter().map(Into::into).collect();
+    if let Some(dir) = &global.results_dir {
+        match results_dir_file(std::path::Path::new(dir)) {
+            Ok(p) => targets.push(p),
+            Err(e) => {
+                log::error(&format!("cannot use --results-dir \"{dir}\": {e}"));
+                return EXIT_ERROR;
+            }
+        }
+    }
+    if !targets.is_empty() {
         let doc = ResultDocument::from_run(run, &outcome.tests, &finished, &errors)
             .with_exit_status(status);
-        if let Err(e) = doc.write_to(std::path::Path::new(path)) {
-            log::error(&format!("cannot write result document \"{path}\": {e}"));
-            return EXIT_ERROR;
+        for path in targets {
+            if let Err(e) = doc.write_to(&path) {
+                log::error(&format!(
+                    "cannot write result document \"{}\": {e}",
+                    path.display()
+                ));
+                return EXIT_ERROR;
+            }
         }
     }
     status
+}
+
+/// A new file name in `dir` for this run's document: `<UTC time>-<host>-<pid>.json`.
+fn results_dir_file(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let host: String = machine::hostname()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let base = format!("{stamp}-{host}-{}", std::process::id());
+    let mut path = dir.join(format!("{base}.json"));
+    let mut n = 1;
+    while path.exists() {
+        path = dir.join(format!("{base}-{n}.json"));
+        n += 1;
+    }
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -65,6 +65,8 @@ pub struct GlobalOptions {
     pub summary_file: Option<String>,
     /// `--json FILE`: write the full benchfs result document here.
     pub json_file: Option<String>,
+    /// `--results-dir DIR`: write the result document into DIR, one new file per run.
+    pub results_dir: Option<String>,
     /// `-f FILE`: IOR script.
     pub script: Option<String>,
     /// `--tasks-per-node N`: emulate nodes of N tasks each (local tasks); 0 = all on one node.

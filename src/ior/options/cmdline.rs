@@ -61,6 +61,7 @@ pub(crate) enum Id {
     DryRun,
     GpuDirect,
     Json,
+    ResultsDir,
     TasksPerNode,
     Iodepth,
     Progress,
@@ -147,6 +148,7 @@ pub(crate) const CORE_OPTIONS: &[CoreOption] = &[
     opt(None, Some("dryRun"), Flag, Id::DryRun),
     opt(None, Some("gpuDirect"), Flag, Id::GpuDirect),
     opt(None, Some("json"), Value, Id::Json),
+    opt(None, Some("results-dir"), Value, Id::ResultsDir),
     opt(None, Some("tasks-per-node"), Value, Id::TasksPerNode),
     opt(None, Some("iodepth"), Value, Id::Iodepth),
     opt(None, Some("progress"), Flag, Id::Progress),
@@ -506,6 +508,7 @@ fn apply_value(
             params.random_offset_seed = i64::from(parse_int_option(v, warnings));
         }
         Id::Json => global.json_file = Some(v.to_string()),
+        Id::ResultsDir => global.results_dir = Some(v.to_string()),
         Id::TasksPerNode => {
             let n = parse_ior_number(v)?;
             global.tasks_per_node = usize::try_from(n).map_err(|_| OptionError::InvalidValue {
@@ -777,8 +780,10 @@ mod tests {
             "4",
             "--iodepth=2",
             "--progress",
+            "--results-dir=res",
         ]);
         assert_eq!(r.global.json_file.as_deref(), Some("out.json"));
+        assert_eq!(r.global.results_dir.as_deref(), Some("res"));
         assert_eq!(r.global.tasks_per_node, 4);
         assert_eq!(r.global.progress, Some(true));
         assert_eq!(r.tests[0].iodepth, 2);

@@ -162,6 +162,10 @@ pub fn help_text() -> String {
                 "write the full benchfs result document (JSON) to this file",
             ),
             o(
+                "--results-dir=STRING",
+                "write the result document into this directory, one new file per run",
+            ),
+            o(
                 format!("--tasks-per-node={}", 0),
                 "emulate nodes of N tasks each (0 = all tasks on one node)",
             ),
