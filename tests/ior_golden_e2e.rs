@@ -661,3 +661,103 @@ fn tmp_stonewall_wearout_json() {
         ],
     );
 }
+
+#[test]
+fn shm_csvdetails_rank_and_per_op_files() {
+    golden(
+        "shm_csvdetails.txt",
+        "/dev/shm/iortest",
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "2",
+            "-b",
+            "4m",
+            "-t",
+            "1m",
+            "-s",
+            "2",
+            "-F",
+            "-w",
+            "-r",
+            "-o",
+            "{D}/csvd",
+            "-O",
+            "saveRankPerformanceDetailsCSV={D}/rank_details.csv",
+            "-O",
+            "savePerOpDataCSV={D}/perop",
+        ],
+        false,
+    );
+    // The files themselves, run again in a directory we keep looking at.
+    let dir = scratch();
+    let d = dir.path().to_str().expect("utf-8").to_string();
+    let args = [
+        "-a",
+        "POSIX",
+        "-N",
+        "2",
+        "-b",
+        "4m",
+        "-t",
+        "1m",
+        "-s",
+        "2",
+        "-F",
+        "-w",
+        "-r",
+        "-o",
+        &format!("{d}/csvd"),
+        "-O",
+        &format!("saveRankPerformanceDetailsCSV={d}/rank_details.csv"),
+        "-O",
+        &format!("savePerOpDataCSV={d}/perop"),
+    ]
+    .map(String::from);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = common::run::run_once(dir.path(), &argv);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ex = examples_dir().expect("examples");
+    // Rank details: IOR's header, one row per rank per phase, IOR's number layout.
+    let ours = std::fs::read_to_string(dir.path().join("rank_details.csv")).expect("rank details");
+    let ior = std::fs::read_to_string(ex.join("rank_details.csv")).expect("example");
+    assert_eq!(ours.lines().next(), ior.lines().next());
+    assert_eq!(ours.lines().count(), ior.lines().count());
+    if let Some(diff) = masked_diff(&ior, &ours) {
+        panic!("rank_details.csv differs\n{diff}\n{ours}");
+    }
+    // Per-op files: IOR's three columns plus `access`; write rows then read rows (IOR kept only
+    // the read rows: its read phase overwrote the file).
+    for rank in 0..2 {
+        let ours = std::fs::read_to_string(dir.path().join(format!("perop-0-{rank:05}.csv")))
+            .expect("per-op");
+        let ior =
+            std::fs::read_to_string(ex.join(format!("perop-0-{rank:05}.csv"))).expect("example");
+        let mut lines = ours.lines();
+        assert_eq!(lines.next(), Some("time,runtime,tp,access"));
+        assert_eq!(ior.lines().next(), Some("time,runtime,tp"));
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 2 * (ior.lines().count() - 1), "{ours}");
+        for (i, row) in rows.iter().enumerate() {
+            let cols: Vec<&str> = row.split(',').collect();
+            assert_eq!(cols.len(), 4, "{row}");
+            assert_eq!(cols[3], if i < rows.len() / 2 { "write" } else { "read" });
+            let ior_row = ior.lines().nth(1).expect("row");
+            // Same number layout as IOR's %.8e,%.8e,%e.
+            let shape = |s: &str| {
+                s.chars()
+                    .map(|c| if c.is_ascii_digit() { '9' } else { c })
+                    .collect::<String>()
+            };
+            let ior_cols: Vec<String> = ior_row.split(',').map(shape).collect();
+            for k in 0..3 {
+                assert_eq!(
+                    shape(cols[k]).len(),
+                    ior_cols[k].len(),
+                    "{row} vs {ior_row}"
+                );
+            }
+        }
+    }
+}

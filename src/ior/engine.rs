@@ -909,13 +909,13 @@ fn write_rank_details(
         let tp = |d: f64| if d > 0.0 { per_rank_bytes / d } else { 0.0 };
         writeln!(
             f,
-            "{},{},{:.10e},{:.10e},{:.10e},{:.10e}",
+            "{},{},{},{},{},{}",
             phase.as_str(),
             rank,
-            with_oc,
-            runtime,
-            tp(with_oc),
-            tp(runtime)
+            sci(with_oc, 10),
+            sci(runtime, 10),
+            sci(tp(with_oc), 10),
+            sci(tp(runtime), 10)
         )?;
     }
     Ok(())
