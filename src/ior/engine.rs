@@ -14,6 +14,7 @@ use crate::ior::backend::{
     Access, AccessMode, AnyBackend, AnyFile, Backend, BackendError, OpenFlags, XferHints,
 };
 use crate::ior::buffer::AlignedBuf;
+use crate::ior::detail_csv;
 use crate::ior::latency::LatencyRecorder;
 use crate::ior::log;
 use crate::ior::machine;
@@ -24,7 +25,6 @@ use crate::ior::progress::Progress;
 use crate::ior::reduce::{self, RankTimes};
 use crate::ior::results::{FsInfo, Phase, RemoveResult, ResultEntry, RunInfo, TestResults};
 use crate::ior::signature;
-use std::io::Write;
 use thiserror::Error;
 
 /// Why a run stopped.
@@ -774,8 +774,8 @@ async fn timed_phase(
     let row = reduce::phase_result(params, phase, rep, &gathered, loop_out.stonewall.clone());
     let errors = gathered.errors();
 
-    write_rank_details(params, phase, &gathered, comm)?;
-    write_per_op(params, phase, rep, rank, &loop_out.per_op)?;
+    detail_csv::write_rank_details(params, phase, &gathered, comm)?;
+    detail_csv::write_per_op(params, phase, rep, rank, &loop_out.per_op)?;
 
     Ok(TimedPhase {
         row,
@@ -877,104 +877,6 @@ async fn check_pass(
     Ok(comm.allreduce_i64(errors, ReduceOp::Sum)?)
 }
 
-/// `saveRankPerformanceDetailsCSV`: rank 0 appends one row per rank.
-fn write_rank_details(
-    params: &IorParams,
-    phase: Phase,
-    g: &reduce::Gathered,
-    comm: &dyn Comm,
-) -> Result<(), EngineError> {
-    let Some(path) = &params.save_rank_details_csv else {
-        return Ok(());
-    };
-    if comm.rank() != 0 {
-        return Ok(());
-    }
-    let new = !std::path::Path::new(path).exists();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| EngineError::Fatal(format!("cannot open \"{path}\": {e}")))?;
-    if new {
-        writeln!(
-            f,
-            "access,rank,runtime-with-openclose,runtime,throughput-withopenclose,throughput"
-        )?;
-    }
-    let per_rank_bytes = g.agg_bytes() as f64 / g.ranks.len().max(1) as f64;
-    for (rank, r) in g.ranks.iter().enumerate() {
-        let with_oc = r.t[5] - r.t[0];
-        let runtime = r.t[3] - r.t[2];
-        let tp = |d: f64| if d > 0.0 { per_rank_bytes / d } else { 0.0 };
-        writeln!(
-            f,
-            "{},{},{},{},{},{}",
-            phase.as_str(),
-            rank,
-            sci(with_oc, 10),
-            sci(runtime, 10),
-            sci(tp(with_oc), 10),
-            sci(tp(runtime), 10)
-        )?;
-    }
-    Ok(())
-}
-
-/// `savePerOpDataCSV`: each rank writes its transfers' timings (write rows, then read rows).
-fn write_per_op(
-    params: &IorParams,
-    phase: Phase,
-    rep: usize,
-    rank: usize,
-    ops: &[(f64, f64)],
-) -> Result<(), EngineError> {
-    let Some(prefix) = &params.save_per_op_data_csv else {
-        return Ok(());
-    };
-    let path = format!("{prefix}-{rep}-{rank:05}.csv");
-    let truncate = phase == Phase::Write || !params.has_write_phase();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(!truncate)
-        .truncate(truncate)
-        .open(&path)
-        .map_err(|e| EngineError::Fatal(format!("cannot open \"{path}\": {e}")))?;
-    let mut out = String::with_capacity(ops.len() * 48 + 32);
-    if truncate {
-        out.push_str("time,runtime,tp,access\n");
-    }
-    let xfer = params.transfer_size as f64;
-    for &(start, dur) in ops {
-        let tp = if dur > 0.0 { xfer / dur } else { 0.0 };
-        out.push_str(&format!(
-            "{},{},{},{}\n",
-            sci(start, 8),
-            sci(dur, 8),
-            sci(tp, 6),
-            phase.as_str()
-        ));
-    }
-    f.write_all(out.as_bytes())?;
-    Ok(())
-}
-
-/// C's `%.Ne` (mantissa, `e`, sign and at least two exponent digits).
-pub fn sci(v: f64, precision: usize) -> String {
-    let s = format!("{v:.precision$e}");
-    match s.split_once('e') {
-        Some((mant, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            format!("{mant}e{sign}{digits:0>2}")
-        }
-        None => s,
-    }
-}
-
 /// `-M` / `memoryPerTask`: memory held (pages touched) for the duration of a test.
 fn memory_hog(params: &IorParams, layout: &TaskLayout) -> Result<Vec<u8>, EngineError> {
     let per_node = if params.memory_per_node > 0 {
@@ -992,17 +894,4 @@ fn memory_hog(params: &IorParams, layout: &TaskLayout) -> Result<Vec<u8>, Engine
     })?;
     v.resize(bytes, 1);
     Ok(v)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sci;
-
-    #[test]
-    fn sci_matches_c_printf() {
-        assert_eq!(sci(9.53674316e-07, 8), "9.53674316e-07");
-        assert_eq!(sci(3.53813171e-04, 8), "3.53813171e-04");
-        assert_eq!(sci(2.971653e9, 6), "2.971653e+09");
-        assert_eq!(sci(0.0, 2), "0.00e+00");
-    }
 }

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod backend;
 pub mod buffer;
+pub mod detail_csv;
 pub mod driver;
 pub mod embedded;
 pub mod engine;
