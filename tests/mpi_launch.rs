@@ -61,27 +61,8 @@ fn run_bounded(mut cmd: Command, what: &str) -> Out {
 
 /// `mpirun -np <np> benchfs-bench <args>` in `cwd`, on loopback only.
 fn mpirun(np: usize, cwd: &Path, args: &[&str]) -> Out {
-    let mut cmd = Command::new("mpirun");
-    cmd.args([
-        "--allow-run-as-root",
-        "--oversubscribe",
-        "-np",
-        &np.to_string(),
-    ])
-    .arg(bin())
-    .args(args)
-    .current_dir(cwd)
-    .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-    .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-    .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-    .env("OMPI_MCA_hwloc_base_binding_policy", "none")
-    .env("OMPI_MCA_pml", "ob1")
-    .env("OMPI_MCA_btl", "self,vader,tcp")
-    .env("OMPI_MCA_btl_tcp_if_include", "lo")
-    .env("OMPI_MCA_oob_tcp_if_include", "lo")
-    .env("UCX_NET_DEVICES", "lo")
-    .env_remove("IOR_FAKE_TASK_PER_NODES")
-    .env_remove("BENCHFS_MPI");
+    let mut cmd = common::mpi::mpirun_command(np, bin());
+    cmd.args(args).current_dir(cwd);
     run_bounded(cmd, &format!("mpirun -np {np} {}", args.join(" ")))
 }
 

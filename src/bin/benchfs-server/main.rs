@@ -3,6 +3,11 @@
 //! Joins (or creates) the cluster described by `--registry`, serves its `--data-dir`, and
 //! registers its address atomically. On SIGTERM or SIGINT it deregisters, stops accepting,
 //! finishes in-flight requests, flushes its metadata and exits 0.
+//!
+//! Under `mpirun -np N` (cargo feature `mpi`) the N processes form one cluster: the expected
+//! size defaults to N, `%r` in `--data-dir` becomes the rank, and rank 0 creates the registry
+//! (one secret, one epoch) before the others join. MPI is finalised once all have joined; the
+//! servers then run as plain processes until they are signalled.
 
 use benchfs::fs::registry::{Registry, ServerEntry};
 use benchfs::fs::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE};
@@ -23,9 +28,10 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
-    /// Number of servers in the cluster (clients wait for all of them).
-    #[arg(long, default_value_t = 1)]
-    servers: usize,
+    /// Number of servers in the cluster (clients wait for all of them) [default: 1, or the
+    /// number of processes under mpirun].
+    #[arg(long)]
+    servers: Option<usize>,
     /// Default chunk size of new files (power of two, 64K..64M; suffixes k, m).
     #[arg(long = "chunk-size", value_parser = parse_size)]
     chunk_size: Option<u32>,
@@ -55,7 +61,10 @@ fn parse_size(s: &str) -> Result<u32, String> {
 
 async fn run(args: Args) -> Result<(), FsError> {
     let reg = Registry::new(&args.registry);
-    let info = reg.create_or_join(args.servers, args.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE))?;
+    let info = reg.create_or_join(
+        args.servers.unwrap_or(1),
+        args.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE),
+    )?;
     let secret = reg.secret()?;
     let mut cfg = ServerConfig::new(&args.data_dir, secret);
     cfg.listen = args.listen.clone();
@@ -85,8 +94,72 @@ async fn run(args: Args) -> Result<(), FsError> {
     server.shutdown().await
 }
 
+/// Under an MPI launcher: the processes of the job form one cluster (see the module docs).
+#[cfg(feature = "mpi")]
+fn join_mpi_job(args: &mut Args) -> Result<(), String> {
+    use benchfs::comm::mpi::MpiSession;
+    use benchfs::comm::Comm;
+    use benchfs::ior::driver::{launch, Launch};
+    if launch() == Launch::Standalone {
+        return Ok(());
+    }
+    let session = MpiSession::init().map_err(|e| format!("cannot initialise MPI: {e}"))?;
+    let world = session.world(0).map_err(|e| e.to_string())?;
+    let (rank, size) = (world.rank(), world.size());
+    match args.servers {
+        None => args.servers = Some(size),
+        Some(n) if n != size => {
+            return Err(format!(
+                "--servers {n} but the MPI job has {size} processes"
+            ));
+        }
+        Some(_) => {}
+    }
+    args.data_dir = PathBuf::from(
+        args.data_dir
+            .to_string_lossy()
+            .replace("%r", &rank.to_string()),
+    );
+    // Rank 0 creates the cluster (secret, epoch); the others join it afterwards.
+    let mut failure = String::new();
+    if rank == 0 {
+        let reg = Registry::new(&args.registry);
+        if let Err(e) = reg.create_or_join(size, args.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE)) {
+            failure = e.to_string();
+        }
+    }
+    let status = world
+        .bcast_bytes(failure.as_bytes(), 0)
+        .map_err(|e| e.to_string())?;
+    if !status.is_empty() {
+        return Err(format!(
+            "rank 0 could not create the registry: {}",
+            String::from_utf8_lossy(&status)
+        ));
+    }
+    drop(world);
+    drop(session);
+    Ok(())
+}
+
+/// Without MPI support, one process of a multi-process MPI launch cannot form a cluster.
+#[cfg(not(feature = "mpi"))]
+fn join_mpi_job(_args: &mut Args) -> Result<(), String> {
+    match benchfs::ior::driver::launch() {
+        benchfs::ior::driver::Launch::Mpi { size: Some(n) } if n > 1 => Err(format!(
+            "started as one of {n} MPI processes, but this benchfs-server was built without MPI \
+             support; rebuild with `cargo build --features mpi`"
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Err(e) = join_mpi_job(&mut args) {
+        eprintln!("benchfs-server: {e}");
+        std::process::exit(1);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
