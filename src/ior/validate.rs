@@ -85,6 +85,12 @@ pub mod msg {
         "dual mount (-y) is only available with file-per-process (-F)";
     /// `--iodepth` < 1 (ours).
     pub const IODEPTH_TOO_SMALL: &str = "iodepth must be at least 1";
+    /// `-y` with `-F` (ours): IOR's per-socket mount points have no equivalent here.
+    pub const DUAL_MOUNT_UNSUPPORTED: &str =
+        "dual mount (-y) is not supported by benchfs-bench (no per-socket mount points)";
+    /// `--gpuDirect`, `allocateBufferOnGPU` (ours): IOR accepts them only in CUDA builds.
+    pub const GPU_UNSUPPORTED: &str =
+        "GPU buffers (--gpuDirect, allocateBufferOnGPU) need a CUDA build; benchfs-bench has none";
     /// For the caller: the backend's `check_params` failed (not produced by [`super::validate`],
     /// which does not see the backend).
     pub const BACKEND_PARAMS_INVALID: &str =
@@ -228,6 +234,12 @@ pub fn validate(
     }
     if params.dual_mount != 0 && params.file_per_proc == 0 {
         return err(msg::DUAL_MOUNT_NEEDS_FPP);
+    }
+    if params.dual_mount != 0 {
+        return err(msg::DUAL_MOUNT_UNSUPPORTED);
+    }
+    if params.gpu_direct != 0 || params.allocate_buffer_on_gpu != 0 {
+        return err(msg::GPU_UNSUPPORTED);
     }
     if params.iodepth < 1 {
         return err(msg::IODEPTH_TOO_SMALL);
@@ -715,12 +727,32 @@ mod tests {
             },
             msg::DUAL_MOUNT_NEEDS_FPP,
         );
-        check(IorParams {
-            dual_mount: 1,
-            file_per_proc: 1,
-            ..base()
-        })
-        .unwrap();
+        fails(
+            IorParams {
+                dual_mount: 1,
+                file_per_proc: 1,
+                ..base()
+            },
+            msg::DUAL_MOUNT_UNSUPPORTED,
+        );
+    }
+
+    #[test]
+    fn gpu_buffers_are_refused() {
+        fails(
+            IorParams {
+                gpu_direct: 1,
+                ..base()
+            },
+            msg::GPU_UNSUPPORTED,
+        );
+        fails(
+            IorParams {
+                allocate_buffer_on_gpu: 1,
+                ..base()
+            },
+            msg::GPU_UNSUPPORTED,
+        );
     }
 
     #[test]
