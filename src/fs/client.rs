@@ -544,7 +544,8 @@ impl Client {
             if a.kind == FileKind::Dir {
                 return Err(FsError::IsDir(p));
             }
-            if flags.truncate && a.size > 0 {
+            if flags.truncate {
+                // Also drops chunks of writers that have not closed yet.
                 self.truncate_attr(&p, a, 0).await?
             } else {
                 a
