@@ -569,3 +569,20 @@ async fn a_server_that_is_gone_refuses_connections() {
         .unwrap();
     assert_eq!(errno(fs.stat(&alive).await), libc::ENOENT);
 }
+
+/// The embedded cluster also works on a single-threaded runtime (servers and client share
+/// one thread).
+#[tokio::test]
+async fn works_on_a_current_thread_runtime() {
+    let d = tempfile::tempdir().unwrap();
+    let (_c, fs) = cluster(3, d.path()).await;
+    let data = pattern(42, 5 * CS as usize + 99);
+    let f = fs.create("/ct").await.unwrap();
+    f.write_at(10, &data).await.unwrap();
+    f.fsync().await.unwrap();
+    f.close().await.unwrap();
+    let r = fs.open("/ct", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(r.read_vec(10, data.len()).await.unwrap(), data);
+    fs.unlink("/ct").await.unwrap();
+    assert_eq!(fs.statfs().await.unwrap().chunks, 0);
+}
