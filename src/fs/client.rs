@@ -8,6 +8,12 @@
 //! their bytes), holes read as zeros, reads stop at the size known to the handle. Directory
 //! entries live on the server owning the entry's path; readdir and the emptiness check of
 //! rmdir ask every server. Every call has a timeout. Must not hold any server state.
+//!
+//! Limits: calls that touch several servers are not atomic (a create racing an rmdir of
+//! its parent can leave an orphan entry; rename inserts the new name before removing the
+//! old one); a non-empty directory cannot be renamed (EXDEV); a handle written after its
+//! file was unlinked recreates orphan chunks. `write_at` copies the caller's slice once;
+//! `write_at_bytes` does not.
 
 use super::error::{FsError, FsResult};
 use super::path::normalize;
