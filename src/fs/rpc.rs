@@ -403,8 +403,7 @@ pub async fn serve_connection<R, W>(
         let mut r = BufReader::with_capacity(IO_BUF, r);
         // Handshake: the first frame must be a Hello with the right secret.
         let mut arena = Arenas::default();
-        let first =
-            tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut r, &mut arena)).await;
+        let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut r, &mut arena)).await;
         let (h, msg) = match first {
             Ok(Ok(Some((h, msg, _)))) => (h, msg),
             _ => return,
