@@ -226,7 +226,9 @@ struct Piece {
 }
 
 fn pieces(offset: u64, len: usize, cs: u32, max_piece: u32) -> Vec<Piece> {
-    let cs = cs as u64;
+    // A chunk size below the protocol minimum (only a broken server could send one) would
+    // make pieces tiny or divide by zero.
+    let cs = (cs as u64).max(4096);
     let max_piece = (max_piece.max(4096)) as usize;
     let mut out = Vec::new();
     let mut done = 0usize;
