@@ -296,6 +296,15 @@ async fn unlink_rename_truncate_reach_every_server() {
     w.set_len(10).await.unwrap();
     assert_eq!(w.fstat().await.unwrap().size, 10);
     w.close().await.unwrap();
+    assert_eq!(fs.statfs().await.unwrap().chunks, 1);
+    // set_len of what this very handle wrote (not yet published) drops those chunks too.
+    let w = fs.create("/fresh").await.unwrap();
+    w.write_at(0, &data).await.unwrap();
+    w.set_len(CS as u64 + 1).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(fs.stat("/fresh").await.unwrap().size, CS as u64 + 1);
+    assert_eq!(fs.statfs().await.unwrap().chunks, 1 + 2);
+    fs.unlink("/fresh").await.unwrap();
 
     // Unlink removes every chunk on every server.
     fs.unlink("/victim").await.unwrap();

@@ -11,8 +11,10 @@
 //!
 //! Limits: calls that touch several servers are not atomic (a create racing an rmdir of
 //! its parent can leave an orphan entry; rename inserts the new name before removing the
-//! old one); a non-empty directory cannot be renamed (EXDEV); a handle written after its
-//! file was unlinked recreates orphan chunks. `write_at` copies the caller's slice once;
+//! old one); a non-empty directory cannot be renamed (EXDEV); unlink and truncate drop
+//! the chunks below the file's published size (and what the truncating handle wrote), so
+//! chunks written by a handle that never closes, or after its file was unlinked, are
+//! orphans. `write_at` copies the caller's slice once;
 //! `write_at_bytes` does not.
 
 use super::error::{FsError, FsResult};
@@ -438,8 +440,32 @@ impl Client {
 
     /// Sends `req` to every server concurrently; returns every reply, or the first error.
     async fn broadcast(&self, req: Request) -> FsResult<Vec<Response>> {
+        self.multicast((0..self.server_count()).collect(), req)
+            .await
+    }
+
+    /// The servers that can hold chunks `first..end` of file `id` (every server if there
+    /// are at least as many chunks as servers).
+    fn chunk_holders(&self, id: FileId, first: u64, end: u64) -> Vec<usize> {
+        let n = self.server_count();
+        if end.saturating_sub(first) >= n as u64 {
+            return (0..n).collect();
+        }
+        let set: BTreeSet<usize> = (first..end)
+            .map(|i| self.inner.placement.chunk_server(id, i))
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Number of chunks a file of `size` bytes spans.
+    fn chunks_for(size: u64, chunk_size: u32) -> u64 {
+        size.div_ceil((chunk_size as u64).max(1))
+    }
+
+    /// Sends `req` to the servers `to` concurrently; returns every reply, or the first error.
+    async fn multicast(&self, to: Vec<usize>, req: Request) -> FsResult<Vec<Response>> {
         let mut set = JoinSet::new();
-        for s in 0..self.server_count() {
+        for s in to {
             let c = self.clone();
             let r = req.clone();
             set.spawn(async move { c.call_resp(s, &r).await });
@@ -598,7 +624,10 @@ impl Client {
             )
             .await?,
         )?;
-        self.broadcast(Request::RemoveChunks { id: a.id }).await?;
+        // Chunks exist only below the size published at close: ask only their servers.
+        let holders = self.chunk_holders(a.id, 0, Self::chunks_for(a.size, a.chunk_size));
+        self.multicast(holders, Request::RemoveChunks { id: a.id })
+            .await?;
         Ok(())
     }
 
@@ -762,7 +791,10 @@ impl Client {
         .await?;
         if let Some(old) = replaced {
             if old.kind == FileKind::File {
-                self.broadcast(Request::RemoveChunks { id: old.id }).await?;
+                let end = Self::chunks_for(old.size, old.chunk_size);
+                let holders = self.chunk_holders(old.id, 0, end);
+                self.multicast(holders, Request::RemoveChunks { id: old.id })
+                    .await?;
             }
         }
         Ok(())
@@ -782,12 +814,21 @@ impl Client {
             )
             .await?,
         )?;
-        self.broadcast(Request::TruncateChunks {
-            id: a.id,
-            size,
-            chunk_size: a.chunk_size,
-        })
-        .await?;
+        // Chunks from the one containing the new end up to the old end change.
+        let cs = (a.chunk_size as u64).max(1);
+        let end = Self::chunks_for(a.size, a.chunk_size);
+        if size < a.size {
+            let holders = self.chunk_holders(a.id, size / cs, end);
+            self.multicast(
+                holders,
+                Request::TruncateChunks {
+                    id: a.id,
+                    size,
+                    chunk_size: a.chunk_size,
+                },
+            )
+            .await?;
+        }
         Ok(na)
     }
 
@@ -1162,8 +1203,15 @@ impl FileHandle {
             )));
         }
         let c = &self.inner.client;
-        c.truncate_attr(&self.inner.path, self.inner.attr, size)
-            .await?;
+        // The chunks to drop reach as far as anyone published or this handle wrote.
+        let mut a = self.inner.attr;
+        a.size = self.known_size();
+        if let Ok(now) = c.lookup_norm(&self.inner.path).await {
+            if now.id == a.id {
+                a.size = a.size.max(now.size);
+            }
+        }
+        c.truncate_attr(&self.inner.path, a, size).await?;
         self.inner.written_end.fetch_min(size, Ordering::AcqRel);
         self.inner.size_at_open.store(size, Ordering::Release);
         Ok(())
