@@ -595,3 +595,111 @@ async fn works_on_a_current_thread_runtime() {
     fs.unlink("/ct").await.unwrap();
     assert_eq!(fs.statfs().await.unwrap().chunks, 0);
 }
+
+/// A client that skips the client library's checks: the server itself refuses paths that are
+/// not normal and I/O outside a chunk, and nothing appears outside its data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_refuse_bad_requests_from_raw_clients() {
+    use benchfs::fs::transport::tcp::TcpConnector;
+    use benchfs::fs::wire::{FileId, Request, MAX_CHUNK_SIZE};
+    use bytes::Bytes;
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::embedded_with(1, d.path(), CS).await.unwrap();
+    let conn = TcpConnector::connect_rpc(c.addr(0).unwrap(), c.secret(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let t = Duration::from_secs(5);
+    let call = |req: Request, bulk: Bytes| {
+        let conn = conn.clone();
+        async move {
+            conn.call_raw(req.op() as u16, req.encode(), bulk, t)
+                .await
+                .map(|_| ())
+        }
+    };
+    for path in [
+        "/../escape",
+        "/a/../../b",
+        "relative",
+        "/nul\0",
+        "//double",
+        "/trailing/",
+    ] {
+        let r = call(
+            Request::Create {
+                path: path.into(),
+                mode: 0o644,
+                chunk_size: CS,
+                exclusive: false,
+                truncate: false,
+            },
+            Bytes::new(),
+        )
+        .await;
+        assert_eq!(code_of(&r), libc::EINVAL, "{path:?}");
+    }
+    let r = call(
+        Request::Create {
+            path: "/ok".into(),
+            mode: 0o644,
+            chunk_size: 1000,
+            exclusive: false,
+            truncate: false,
+        },
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(code_of(&r), libc::EINVAL, "bad chunk size");
+    let id = FileId { store: 1, seq: 1 };
+    let r = call(
+        Request::Write {
+            id,
+            chunk: 0,
+            offset: MAX_CHUNK_SIZE,
+        },
+        Bytes::from_static(b"x"),
+    )
+    .await;
+    assert_eq!(code_of(&r), libc::EINVAL, "write beyond a chunk");
+    let r = call(
+        Request::Read {
+            id,
+            chunk: 0,
+            offset: 0,
+            len: u32::MAX,
+        },
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(code_of(&r), libc::EINVAL, "absurd read");
+    // A chunk index far out is only a file name.
+    call(
+        Request::Write {
+            id,
+            chunk: u64::MAX,
+            offset: 0,
+        },
+        Bytes::from_static(b"y"),
+    )
+    .await
+    .unwrap();
+    call(
+        Request::TruncateChunks {
+            id,
+            size: 0,
+            chunk_size: CS,
+        },
+        Bytes::new(),
+    )
+    .await
+    .unwrap();
+    let outside: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+    assert_eq!(outside.len(), 1, "only the cluster directory");
+}
+
+fn code_of(r: &Result<(), FsError>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.errno(),
+    }
+}
