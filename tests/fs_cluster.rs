@@ -265,7 +265,37 @@ async fn unlink_rename_truncate_reach_every_server() {
     assert_eq!(errno(fs.rename("/e", "/dir/r2").await), libc::ENOTDIR);
     assert_eq!(errno(fs.rename("/e", "/dir").await), libc::ENOTEMPTY);
     assert_eq!(errno(fs.rename("/dir", "/dir/sub").await), libc::EINVAL);
-    assert_eq!(errno(fs.rename("/dir", "/moved").await), libc::EXDEV);
+    // A non-empty directory moves with everything under it, at any depth.
+    fs.mkdir("/dir/sub", 0o755).await.unwrap();
+    fs.mkdir("/dir/sub/deeper", 0o755).await.unwrap();
+    for i in 0..20 {
+        let f = fs.create(&format!("/dir/sub/deeper/f{i}")).await.unwrap();
+        f.write_at(0, format!("file {i}").as_bytes()).await.unwrap();
+        f.close().await.unwrap();
+    }
+    fs.rename("/dir", "/moved").await.unwrap();
+    assert_eq!(errno(fs.stat("/dir").await), libc::ENOENT);
+    assert_eq!(errno(fs.stat("/dir/sub/deeper/f3").await), libc::ENOENT);
+    let names: Vec<String> = fs
+        .readdir("/moved")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["r2", "sub"]);
+    assert_eq!(fs.readdir("/moved/sub/deeper").await.unwrap().len(), 20);
+    let f = fs
+        .open("/moved/sub/deeper/f7", OpenFlags::read_only())
+        .await
+        .unwrap();
+    assert_eq!(f.read_vec(0, 100).await.unwrap(), b"file 7");
+    for i in 0..20 {
+        fs.unlink(&format!("/moved/sub/deeper/f{i}")).await.unwrap();
+    }
+    fs.rmdir("/moved/sub/deeper").await.unwrap();
+    fs.rmdir("/moved/sub").await.unwrap();
+    fs.rename("/moved", "/dir").await.unwrap();
     fs.rename("/e", "/e2").await.unwrap();
     assert_eq!(fs.stat("/e2").await.unwrap().kind, FileKind::Dir);
     // Rename over an existing file replaces it and removes its chunks.

@@ -11,7 +11,7 @@
 //!
 //! Limits: calls that touch several servers are not atomic (a create racing an rmdir of
 //! its parent can leave an orphan entry; rename inserts the new name before removing the
-//! old one); a non-empty directory cannot be renamed (EXDEV); unlink and truncate drop
+//! old one, and a directory's entries one by one); unlink and truncate drop
 //! the chunks below the file's published size (and what the truncating handle wrote), so
 //! chunks written by a handle that never closes, or after its file was unlinked, are
 //! orphans. `write_at` copies the caller's slice once;
@@ -656,6 +656,48 @@ impl Client {
             .any(|r| matches!(r, Response::Dir { entries, .. } if !entries.is_empty())))
     }
 
+    /// Every entry under directory `dir` (any depth, every server), sorted by path.
+    async fn list_tree(&self, dir: &str) -> FsResult<Vec<(String, Attr)>> {
+        let mut set = JoinSet::new();
+        for s in 0..self.server_count() {
+            let c = self.clone();
+            let dir = dir.to_string();
+            set.spawn(async move {
+                let mut out = Vec::new();
+                let mut after = String::new();
+                loop {
+                    let r = c
+                        .call_resp(
+                            s,
+                            &Request::ListTree {
+                                path: dir.clone(),
+                                after: after.clone(),
+                                max: MAX_DIR_BATCH,
+                            },
+                        )
+                        .await?;
+                    let Response::Tree { entries, more } = r else {
+                        return Err(FsError::Protocol("unexpected reply to ListTree".into()));
+                    };
+                    if let Some(l) = entries.last() {
+                        after = l.0.clone();
+                    }
+                    let empty = entries.is_empty();
+                    out.extend(entries);
+                    if !more || empty {
+                        return Ok(out);
+                    }
+                }
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.extend(r.map_err(|e| FsError::Io(format!("task failed: {e}")))??);
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
+    }
+
     /// Removes the empty directory `path` (ENOTEMPTY if any server holds an entry in it).
     pub async fn rmdir(&self, path: &str) -> FsResult<()> {
         let p = normalize(path)?;
@@ -730,8 +772,9 @@ impl Client {
     }
 
     /// Renames `from` to `to`. A file keeps its id, so every chunk stays reachable; a file
-    /// replaced at `to` is removed with its chunks. Directories can be renamed only while
-    /// empty (EXDEV otherwise: their entries live on other servers).
+    /// replaced at `to` is removed with its chunks. A directory moves with everything under
+    /// it (each entry is re-inserted on the server its new path hashes to, then the old
+    /// entries are removed; not atomic against concurrent calls in that tree).
     pub async fn rename(&self, from: &str, to: &str) -> FsResult<()> {
         let from = normalize(from)?;
         let to = normalize(to)?;
@@ -748,11 +791,12 @@ impl Client {
             )));
         }
         self.check_parent(&to).await?;
-        if src.kind == FileKind::Dir && self.has_entries(&from).await? {
-            return Err(FsError::CrossDevice(format!(
-                "renaming the non-empty directory {from}"
-            )));
-        }
+        // A directory's entries live on the servers their own paths hash to: they all move.
+        let tree = if src.kind == FileKind::Dir {
+            self.list_tree(&from).await?
+        } else {
+            Vec::new()
+        };
         match self.lookup_norm(&to).await {
             Ok(dst) => match (src.kind, dst.kind) {
                 (FileKind::File, FileKind::Dir) => return Err(FsError::IsDir(to)),
@@ -779,6 +823,25 @@ impl Client {
             Response::Replaced(r) => r,
             other => return Err(FsError::Protocol(format!("unexpected reply {other:?}"))),
         };
+        // Parents sort before their children: insert in order, remove in reverse.
+        for (p, a) in &tree {
+            let np = format!("{to}{}", &p[from.len()..]);
+            let s = self.inner.placement.meta_server(&np);
+            self.call_resp(s, &Request::Insert { path: np, attr: *a })
+                .await?;
+        }
+        for (p, a) in tree.iter().rev() {
+            let s = self.inner.placement.meta_server(p);
+            self.call_resp(
+                s,
+                &Request::Remove {
+                    path: p.clone(),
+                    dir: a.kind == FileKind::Dir,
+                    id: a.id,
+                },
+            )
+            .await?;
+        }
         let src_server = self.inner.placement.meta_server(&from);
         self.call_resp(
             src_server,
