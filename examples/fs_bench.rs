@@ -4,7 +4,8 @@
 //! `BENCH_DIR` (data directory, default /dev/shm or the temp dir), `BENCH_SERVERS` (2),
 //! `BENCH_MIB` (MiB moved per sequential phase, 256), `BENCH_ROUNDS` (7), `BENCH_SECS` (seconds of random
 //! reads, 5), `BENCH_CHUNK` (chunk size in KiB, 4096), `BENCH_FILES` (files of the metadata phase,
-//! 20000), `BENCH_WRITE_PIECE`, `BENCH_READ_PIECE` (largest request pieces in bytes), `BENCH_INLINE` (largest chunk I/O the
+//! 20000), `BENCH_COPY` (1: write through `write_at`, which copies the buffer),
+//! `BENCH_WRITE_PIECE`, `BENCH_READ_PIECE` (largest request pieces in bytes), `BENCH_INLINE` (largest chunk I/O the
 //! servers do inline on their async workers, bytes).
 //!
 //! Prints: 1 MiB sequential write and read through the client API to an embedded cluster
@@ -134,6 +135,15 @@ async fn run() {
     let _ = raw_tcp(16).await;
     let data = bytes::Bytes::from(vec![0x5au8; MIB]);
     let bytes = (mib * MIB) as u64;
+    let copy_writes = env_or("BENCH_COPY", 0) != 0;
+    println!(
+        "writes through {}",
+        if copy_writes {
+            "write_at (one copy of the caller's buffer)"
+        } else {
+            "write_at_bytes (no copy)"
+        }
+    );
     let mut rows = Vec::new();
     for round in 0..rounds {
         let (raw_w, raw_r) = raw_tcp(mib).await;
@@ -141,9 +151,13 @@ async fn run() {
         let f = fs.create(&path).await.unwrap();
         let t = Instant::now();
         for i in 0..mib {
-            f.write_at_bytes((i * MIB) as u64, data.clone())
-                .await
-                .unwrap();
+            if copy_writes {
+                f.write_at((i * MIB) as u64, &data).await.unwrap();
+            } else {
+                f.write_at_bytes((i * MIB) as u64, data.clone())
+                    .await
+                    .unwrap();
+            }
         }
         f.close().await.unwrap();
         let fs_w = t.elapsed();

@@ -265,7 +265,37 @@ async fn unlink_rename_truncate_reach_every_server() {
     assert_eq!(errno(fs.rename("/e", "/dir/r2").await), libc::ENOTDIR);
     assert_eq!(errno(fs.rename("/e", "/dir").await), libc::ENOTEMPTY);
     assert_eq!(errno(fs.rename("/dir", "/dir/sub").await), libc::EINVAL);
-    assert_eq!(errno(fs.rename("/dir", "/moved").await), libc::EXDEV);
+    // A non-empty directory moves with everything under it, at any depth.
+    fs.mkdir("/dir/sub", 0o755).await.unwrap();
+    fs.mkdir("/dir/sub/deeper", 0o755).await.unwrap();
+    for i in 0..20 {
+        let f = fs.create(&format!("/dir/sub/deeper/f{i}")).await.unwrap();
+        f.write_at(0, format!("file {i}").as_bytes()).await.unwrap();
+        f.close().await.unwrap();
+    }
+    fs.rename("/dir", "/moved").await.unwrap();
+    assert_eq!(errno(fs.stat("/dir").await), libc::ENOENT);
+    assert_eq!(errno(fs.stat("/dir/sub/deeper/f3").await), libc::ENOENT);
+    let names: Vec<String> = fs
+        .readdir("/moved")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["r2", "sub"]);
+    assert_eq!(fs.readdir("/moved/sub/deeper").await.unwrap().len(), 20);
+    let f = fs
+        .open("/moved/sub/deeper/f7", OpenFlags::read_only())
+        .await
+        .unwrap();
+    assert_eq!(f.read_vec(0, 100).await.unwrap(), b"file 7");
+    for i in 0..20 {
+        fs.unlink(&format!("/moved/sub/deeper/f{i}")).await.unwrap();
+    }
+    fs.rmdir("/moved/sub/deeper").await.unwrap();
+    fs.rmdir("/moved/sub").await.unwrap();
+    fs.rename("/moved", "/dir").await.unwrap();
     fs.rename("/e", "/e2").await.unwrap();
     assert_eq!(fs.stat("/e2").await.unwrap().kind, FileKind::Dir);
     // Rename over an existing file replaces it and removes its chunks.
@@ -296,6 +326,15 @@ async fn unlink_rename_truncate_reach_every_server() {
     w.set_len(10).await.unwrap();
     assert_eq!(w.fstat().await.unwrap().size, 10);
     w.close().await.unwrap();
+    assert_eq!(fs.statfs().await.unwrap().chunks, 1);
+    // set_len of what this very handle wrote (not yet published) drops those chunks too.
+    let w = fs.create("/fresh").await.unwrap();
+    w.write_at(0, &data).await.unwrap();
+    w.set_len(CS as u64 + 1).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(fs.stat("/fresh").await.unwrap().size, CS as u64 + 1);
+    assert_eq!(fs.statfs().await.unwrap().chunks, 1 + 2);
+    fs.unlink("/fresh").await.unwrap();
 
     // Unlink removes every chunk on every server.
     fs.unlink("/victim").await.unwrap();
@@ -568,4 +607,129 @@ async fn a_server_that_is_gone_refuses_connections() {
         .find(|p| placement.meta_server(p) != dead)
         .unwrap();
     assert_eq!(errno(fs.stat(&alive).await), libc::ENOENT);
+}
+
+/// The embedded cluster also works on a single-threaded runtime (servers and client share
+/// one thread).
+#[tokio::test]
+async fn works_on_a_current_thread_runtime() {
+    let d = tempfile::tempdir().unwrap();
+    let (_c, fs) = cluster(3, d.path()).await;
+    let data = pattern(42, 5 * CS as usize + 99);
+    let f = fs.create("/ct").await.unwrap();
+    f.write_at(10, &data).await.unwrap();
+    f.fsync().await.unwrap();
+    f.close().await.unwrap();
+    let r = fs.open("/ct", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(r.read_vec(10, data.len()).await.unwrap(), data);
+    fs.unlink("/ct").await.unwrap();
+    assert_eq!(fs.statfs().await.unwrap().chunks, 0);
+}
+
+/// A client that skips the client library's checks: the server itself refuses paths that are
+/// not normal and I/O outside a chunk, and nothing appears outside its data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_refuse_bad_requests_from_raw_clients() {
+    use benchfs::fs::transport::tcp::TcpConnector;
+    use benchfs::fs::wire::{FileId, Request, MAX_CHUNK_SIZE};
+    use bytes::Bytes;
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::embedded_with(1, d.path(), CS).await.unwrap();
+    let conn = TcpConnector::connect_rpc(c.addr(0).unwrap(), c.secret(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let t = Duration::from_secs(5);
+    let call = |req: Request, bulk: Bytes| {
+        let conn = conn.clone();
+        async move {
+            conn.call_raw(req.op() as u16, req.encode(), bulk, t)
+                .await
+                .map(|_| ())
+        }
+    };
+    for path in [
+        "/../escape",
+        "/a/../../b",
+        "relative",
+        "/nul\0",
+        "//double",
+        "/trailing/",
+    ] {
+        let r = call(
+            Request::Create {
+                path: path.into(),
+                mode: 0o644,
+                chunk_size: CS,
+                exclusive: false,
+                truncate: false,
+            },
+            Bytes::new(),
+        )
+        .await;
+        assert_eq!(code_of(&r), libc::EINVAL, "{path:?}");
+    }
+    let r = call(
+        Request::Create {
+            path: "/ok".into(),
+            mode: 0o644,
+            chunk_size: 1000,
+            exclusive: false,
+            truncate: false,
+        },
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(code_of(&r), libc::EINVAL, "bad chunk size");
+    let id = FileId { store: 1, seq: 1 };
+    let r = call(
+        Request::Write {
+            id,
+            chunk: 0,
+            offset: MAX_CHUNK_SIZE,
+        },
+        Bytes::from_static(b"x"),
+    )
+    .await;
+    assert_eq!(code_of(&r), libc::EINVAL, "write beyond a chunk");
+    let r = call(
+        Request::Read {
+            id,
+            chunk: 0,
+            offset: 0,
+            len: u32::MAX,
+        },
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(code_of(&r), libc::EINVAL, "absurd read");
+    // A chunk index far out is only a file name.
+    call(
+        Request::Write {
+            id,
+            chunk: u64::MAX,
+            offset: 0,
+        },
+        Bytes::from_static(b"y"),
+    )
+    .await
+    .unwrap();
+    call(
+        Request::TruncateChunks {
+            id,
+            size: 0,
+            chunk_size: CS,
+        },
+        Bytes::new(),
+    )
+    .await
+    .unwrap();
+    let outside: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+    assert_eq!(outside.len(), 1, "only the cluster directory");
+}
+
+fn code_of(r: &Result<(), FsError>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.errno(),
+    }
 }

@@ -207,30 +207,62 @@ async fn run(seed: u64, fs: &Client, steps: usize) {
                 }
             }
             8 => {
-                // rename a file somewhere
-                let Some(src) = m
-                    .files
-                    .keys()
-                    .nth(rng.gen_range(0..m.files.len().max(1)))
-                    .cloned()
-                else {
-                    continue;
+                // rename a file or a directory (with its whole tree) somewhere
+                let dirs: Vec<String> = m.dirs.iter().filter(|d| *d != "/").cloned().collect();
+                let use_dir = rng.gen_bool(0.4) && !dirs.is_empty();
+                let src = if use_dir {
+                    dirs[rng.gen_range(0..dirs.len())].clone()
+                } else {
+                    match m.files.keys().nth(rng.gen_range(0..m.files.len().max(1))) {
+                        Some(f) => f.clone(),
+                        None => continue,
+                    }
                 };
-                if src == p {
-                    continue;
-                }
                 let r = fs.rename(&src, &p).await;
-                let expect = if let Some(e) = m.parent_err(&p) {
+                let under = format!("{src}/");
+                let expect = if src == p {
+                    0
+                } else if use_dir && p.starts_with(&under) {
+                    libc::EINVAL
+                } else if let Some(e) = m.parent_err(&p) {
                     e
-                } else if m.dirs.contains(&p) {
+                } else if use_dir && m.files.contains_key(&p) {
+                    libc::ENOTDIR
+                } else if !use_dir && m.dirs.contains(&p) {
                     libc::EISDIR
+                } else if use_dir && m.dirs.contains(&p) && !m.children(&p).is_empty() {
+                    libc::ENOTEMPTY
                 } else {
                     0
                 };
                 assert_eq!(code(&r), expect, "{ctx} from {src}: {r:?}");
-                if expect == 0 {
-                    let data = m.files.remove(&src).unwrap_or_default();
-                    m.files.insert(p, data);
+                if expect == 0 && src != p {
+                    if use_dir {
+                        m.dirs.remove(&p);
+                        let moved_files: Vec<String> = m
+                            .files
+                            .keys()
+                            .filter(|k| k.starts_with(&under))
+                            .cloned()
+                            .collect();
+                        for k in moved_files {
+                            let v = m.files.remove(&k).unwrap_or_default();
+                            m.files.insert(format!("{p}{}", &k[src.len()..]), v);
+                        }
+                        let moved_dirs: Vec<String> = m
+                            .dirs
+                            .iter()
+                            .filter(|k| k.starts_with(&under) || **k == src)
+                            .cloned()
+                            .collect();
+                        for k in moved_dirs {
+                            m.dirs.remove(&k);
+                            m.dirs.insert(format!("{p}{}", &k[src.len()..]));
+                        }
+                    } else {
+                        let data = m.files.remove(&src).unwrap_or_default();
+                        m.files.insert(p, data);
+                    }
                 }
             }
             _ => {
@@ -270,7 +302,7 @@ async fn run(seed: u64, fs: &Client, steps: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_calls_agree_with_a_model() {
     let d = tempfile::tempdir().unwrap();
-    for seed in 0..8u64 {
+    for seed in 0..10u64 {
         let c = Cluster::embedded_with(3, d.path(), CS).await.unwrap();
         let fs = c.client().await.unwrap();
         run(seed, &fs, 400).await;

@@ -8,6 +8,14 @@
 //! their bytes), holes read as zeros, reads stop at the size known to the handle. Directory
 //! entries live on the server owning the entry's path; readdir and the emptiness check of
 //! rmdir ask every server. Every call has a timeout. Must not hold any server state.
+//!
+//! Limits: calls that touch several servers are not atomic (a create racing an rmdir of
+//! its parent can leave an orphan entry; rename inserts the new name before removing the
+//! old one, and a directory's entries one by one); unlink and truncate drop
+//! the chunks below the file's published size (and what the truncating handle wrote), so
+//! chunks written by a handle that never closes, or after its file was unlinked, are
+//! orphans. `write_at` copies the caller's slice once;
+//! `write_at_bytes` does not.
 
 use super::error::{FsError, FsResult};
 use super::path::normalize;
@@ -220,7 +228,9 @@ struct Piece {
 }
 
 fn pieces(offset: u64, len: usize, cs: u32, max_piece: u32) -> Vec<Piece> {
-    let cs = cs as u64;
+    // A chunk size below the protocol minimum (only a broken server could send one) would
+    // make pieces tiny or divide by zero.
+    let cs = (cs as u64).max(4096);
     let max_piece = (max_piece.max(4096)) as usize;
     let mut out = Vec::new();
     let mut done = 0usize;
@@ -430,8 +440,32 @@ impl Client {
 
     /// Sends `req` to every server concurrently; returns every reply, or the first error.
     async fn broadcast(&self, req: Request) -> FsResult<Vec<Response>> {
+        self.multicast((0..self.server_count()).collect(), req)
+            .await
+    }
+
+    /// The servers that can hold chunks `first..end` of file `id` (every server if there
+    /// are at least as many chunks as servers).
+    fn chunk_holders(&self, id: FileId, first: u64, end: u64) -> Vec<usize> {
+        let n = self.server_count();
+        if end.saturating_sub(first) >= n as u64 {
+            return (0..n).collect();
+        }
+        let set: BTreeSet<usize> = (first..end)
+            .map(|i| self.inner.placement.chunk_server(id, i))
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Number of chunks a file of `size` bytes spans.
+    fn chunks_for(size: u64, chunk_size: u32) -> u64 {
+        size.div_ceil((chunk_size as u64).max(1))
+    }
+
+    /// Sends `req` to the servers `to` concurrently; returns every reply, or the first error.
+    async fn multicast(&self, to: Vec<usize>, req: Request) -> FsResult<Vec<Response>> {
         let mut set = JoinSet::new();
-        for s in 0..self.server_count() {
+        for s in to {
             let c = self.clone();
             let r = req.clone();
             set.spawn(async move { c.call_resp(s, &r).await });
@@ -544,7 +578,8 @@ impl Client {
             if a.kind == FileKind::Dir {
                 return Err(FsError::IsDir(p));
             }
-            if flags.truncate && a.size > 0 {
+            if flags.truncate {
+                // Also drops chunks of writers that have not closed yet.
                 self.truncate_attr(&p, a, 0).await?
             } else {
                 a
@@ -589,7 +624,10 @@ impl Client {
             )
             .await?,
         )?;
-        self.broadcast(Request::RemoveChunks { id: a.id }).await?;
+        // Chunks exist only below the size published at close: ask only their servers.
+        let holders = self.chunk_holders(a.id, 0, Self::chunks_for(a.size, a.chunk_size));
+        self.multicast(holders, Request::RemoveChunks { id: a.id })
+            .await?;
         Ok(())
     }
 
@@ -616,6 +654,48 @@ impl Client {
         Ok(replies
             .iter()
             .any(|r| matches!(r, Response::Dir { entries, .. } if !entries.is_empty())))
+    }
+
+    /// Every entry under directory `dir` (any depth, every server), sorted by path.
+    async fn list_tree(&self, dir: &str) -> FsResult<Vec<(String, Attr)>> {
+        let mut set = JoinSet::new();
+        for s in 0..self.server_count() {
+            let c = self.clone();
+            let dir = dir.to_string();
+            set.spawn(async move {
+                let mut out = Vec::new();
+                let mut after = String::new();
+                loop {
+                    let r = c
+                        .call_resp(
+                            s,
+                            &Request::ListTree {
+                                path: dir.clone(),
+                                after: after.clone(),
+                                max: MAX_DIR_BATCH,
+                            },
+                        )
+                        .await?;
+                    let Response::Tree { entries, more } = r else {
+                        return Err(FsError::Protocol("unexpected reply to ListTree".into()));
+                    };
+                    if let Some(l) = entries.last() {
+                        after = l.0.clone();
+                    }
+                    let empty = entries.is_empty();
+                    out.extend(entries);
+                    if !more || empty {
+                        return Ok(out);
+                    }
+                }
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.extend(r.map_err(|e| FsError::Io(format!("task failed: {e}")))??);
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
     }
 
     /// Removes the empty directory `path` (ENOTEMPTY if any server holds an entry in it).
@@ -692,8 +772,9 @@ impl Client {
     }
 
     /// Renames `from` to `to`. A file keeps its id, so every chunk stays reachable; a file
-    /// replaced at `to` is removed with its chunks. Directories can be renamed only while
-    /// empty (EXDEV otherwise: their entries live on other servers).
+    /// replaced at `to` is removed with its chunks. A directory moves with everything under
+    /// it (each entry is re-inserted on the server its new path hashes to, then the old
+    /// entries are removed; not atomic against concurrent calls in that tree).
     pub async fn rename(&self, from: &str, to: &str) -> FsResult<()> {
         let from = normalize(from)?;
         let to = normalize(to)?;
@@ -710,11 +791,12 @@ impl Client {
             )));
         }
         self.check_parent(&to).await?;
-        if src.kind == FileKind::Dir && self.has_entries(&from).await? {
-            return Err(FsError::CrossDevice(format!(
-                "renaming the non-empty directory {from}"
-            )));
-        }
+        // A directory's entries live on the servers their own paths hash to: they all move.
+        let tree = if src.kind == FileKind::Dir {
+            self.list_tree(&from).await?
+        } else {
+            Vec::new()
+        };
         match self.lookup_norm(&to).await {
             Ok(dst) => match (src.kind, dst.kind) {
                 (FileKind::File, FileKind::Dir) => return Err(FsError::IsDir(to)),
@@ -741,6 +823,25 @@ impl Client {
             Response::Replaced(r) => r,
             other => return Err(FsError::Protocol(format!("unexpected reply {other:?}"))),
         };
+        // Parents sort before their children: insert in order, remove in reverse.
+        for (p, a) in &tree {
+            let np = format!("{to}{}", &p[from.len()..]);
+            let s = self.inner.placement.meta_server(&np);
+            self.call_resp(s, &Request::Insert { path: np, attr: *a })
+                .await?;
+        }
+        for (p, a) in tree.iter().rev() {
+            let s = self.inner.placement.meta_server(p);
+            self.call_resp(
+                s,
+                &Request::Remove {
+                    path: p.clone(),
+                    dir: a.kind == FileKind::Dir,
+                    id: a.id,
+                },
+            )
+            .await?;
+        }
         let src_server = self.inner.placement.meta_server(&from);
         self.call_resp(
             src_server,
@@ -753,7 +854,10 @@ impl Client {
         .await?;
         if let Some(old) = replaced {
             if old.kind == FileKind::File {
-                self.broadcast(Request::RemoveChunks { id: old.id }).await?;
+                let end = Self::chunks_for(old.size, old.chunk_size);
+                let holders = self.chunk_holders(old.id, 0, end);
+                self.multicast(holders, Request::RemoveChunks { id: old.id })
+                    .await?;
             }
         }
         Ok(())
@@ -773,12 +877,21 @@ impl Client {
             )
             .await?,
         )?;
-        self.broadcast(Request::TruncateChunks {
-            id: a.id,
-            size,
-            chunk_size: a.chunk_size,
-        })
-        .await?;
+        // Chunks from the one containing the new end up to the old end change.
+        let cs = (a.chunk_size as u64).max(1);
+        let end = Self::chunks_for(a.size, a.chunk_size);
+        if size < a.size {
+            let holders = self.chunk_holders(a.id, size / cs, end);
+            self.multicast(
+                holders,
+                Request::TruncateChunks {
+                    id: a.id,
+                    size,
+                    chunk_size: a.chunk_size,
+                },
+            )
+            .await?;
+        }
         Ok(na)
     }
 
@@ -1153,8 +1266,15 @@ impl FileHandle {
             )));
         }
         let c = &self.inner.client;
-        c.truncate_attr(&self.inner.path, self.inner.attr, size)
-            .await?;
+        // The chunks to drop reach as far as anyone published or this handle wrote.
+        let mut a = self.inner.attr;
+        a.size = self.known_size();
+        if let Ok(now) = c.lookup_norm(&self.inner.path).await {
+            if now.id == a.id {
+                a.size = a.size.max(now.size);
+            }
+        }
+        c.truncate_attr(&self.inner.path, a, size).await?;
         self.inner.written_end.fetch_min(size, Ordering::AcqRel);
         self.inner.size_at_open.store(size, Ordering::Release);
         Ok(())

@@ -60,8 +60,7 @@ pub enum FsError {
     /// `ENOSPC`: a server is out of space.
     #[error("no space left on device: {0}")]
     NoSpace(String),
-    /// `EXDEV`: an operation BenchFS does not support across servers (renaming a non-empty
-    /// directory).
+    /// `EXDEV`: an operation that cannot be done across the devices involved.
     #[error("operation not supported across servers: {0}")]
     CrossDevice(String),
     /// `EBUSY`: the resource is busy (renaming the root, a server shutting down).

@@ -75,22 +75,41 @@ impl OutFrame {
     }
 }
 
-/// Reads `n` bytes into a fresh buffer, without zero-filling it first.
-async fn read_exact_bytes<R: AsyncRead + Unpin>(r: &mut R, n: usize) -> std::io::Result<Bytes> {
-    let mut b = BytesMut::with_capacity(n);
-    while b.len() < n {
-        let want = (n - b.len()) as u64;
-        let got = (&mut *r).take(want).read_buf(&mut b).await?;
+/// Reads `n` bytes, without zero-filling a buffer first, into `arena`, and splits them off.
+/// Once the caller has dropped the previous frame's bytes, the arena's memory is reused
+/// for the next one instead of a fresh allocation (fresh pages cost page faults).
+async fn read_exact_bytes<R: AsyncRead + Unpin>(
+    r: &mut R,
+    arena: &mut BytesMut,
+    n: usize,
+) -> std::io::Result<Bytes> {
+    if n == 0 {
+        return Ok(Bytes::new());
+    }
+    arena.clear();
+    arena.reserve(n);
+    while arena.len() < n {
+        let want = (n - arena.len()) as u64;
+        let got = (&mut *r).take(want).read_buf(arena).await?;
         if got == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
     }
-    Ok(b.freeze())
+    Ok(arena.split_to(n).freeze())
+}
+
+/// Receive buffers of one connection: messages and bulk payloads apart, so that a payload
+/// buffer is free for reuse as soon as its frame's payload is dropped.
+#[derive(Default)]
+struct Arenas {
+    msg: BytesMut,
+    bulk: BytesMut,
 }
 
 /// Reads one frame; `Ok(None)` on a clean end of stream at a frame boundary.
 async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
+    arena: &mut Arenas,
 ) -> FsResult<Option<(FrameHeader, Bytes, Bytes)>> {
     let mut h = [0u8; HEADER_LEN];
     let mut filled = 0;
@@ -110,10 +129,10 @@ async fn read_frame<R: AsyncRead + Unpin>(
         filled += n;
     }
     let hdr = FrameHeader::decode(&h)?;
-    let msg = read_exact_bytes(r, hdr.msg_len as usize)
+    let msg = read_exact_bytes(r, &mut arena.msg, hdr.msg_len as usize)
         .await
         .map_err(|e| FsError::from_io("read frame", &e))?;
-    let bulk = read_exact_bytes(r, hdr.bulk_len as usize)
+    let bulk = read_exact_bytes(r, &mut arena.bulk, hdr.bulk_len as usize)
         .await
         .map_err(|e| FsError::from_io("read frame payload", &e))?;
     Ok(Some((hdr, msg, bulk)))
@@ -227,8 +246,9 @@ impl RpcConnection {
         let rpeer = peer.clone();
         let reader = tokio::spawn(async move {
             let mut r = BufReader::with_capacity(IO_BUF, r);
+            let mut arena = Arenas::default();
             let err = loop {
-                match read_frame(&mut r).await {
+                match read_frame(&mut r, &mut arena).await {
                     Ok(Some((h, msg, bulk))) => {
                         let Some(w) = rp.take(h.id) else {
                             // A reply to a call that timed out: dropped.
@@ -382,7 +402,8 @@ pub async fn serve_connection<R, W>(
     let reader = async move {
         let mut r = BufReader::with_capacity(IO_BUF, r);
         // Handshake: the first frame must be a Hello with the right secret.
-        let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut r)).await;
+        let mut arena = Arenas::default();
+        let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut r, &mut arena)).await;
         let (h, msg) = match first {
             Ok(Ok(Some((h, msg, _)))) => (h, msg),
             _ => return,
@@ -428,7 +449,7 @@ pub async fn serve_connection<R, W>(
                 _ = shutdown.changed() => break,
             };
             let frame = tokio::select! {
-                f = read_frame(&mut r) => f,
+                f = read_frame(&mut r, &mut arena) => f,
                 _ = shutdown.changed() => break,
             };
             let (h, msg, bulk) = match frame {

@@ -228,6 +228,8 @@ pub enum Op {
     SyncMeta = 14,
     /// Capacity and usage of a server.
     StatFs = 15,
+    /// Entries under a directory, at any depth, held by one server.
+    ListTree = 16,
 }
 
 impl Op {
@@ -249,6 +251,7 @@ impl Op {
             13 => Op::SyncChunks,
             14 => Op::SyncMeta,
             15 => Op::StatFs,
+            16 => Op::ListTree,
             _ => return Err(FsError::Protocol(format!("unknown op {v}"))),
         })
     }
@@ -367,6 +370,16 @@ pub enum Request {
     SyncMeta,
     /// Capacity and usage.
     StatFs,
+    /// Entries whose path lies under directory `path` (at any depth) held by this server,
+    /// in path order, after path `after`.
+    ListTree {
+        /// Normalised absolute directory path.
+        path: String,
+        /// Resume after this full path ("" to start).
+        after: String,
+        /// Most entries to return (at most [`MAX_DIR_BATCH`]).
+        max: u32,
+    },
 }
 
 /// Capacity and usage of one server (summed by the client over all servers).
@@ -423,6 +436,13 @@ pub enum Response {
     Written(u32),
     /// Capacity and usage.
     StatFs(StatFs),
+    /// A batch of (path, attributes) under a directory, and whether more follow.
+    Tree {
+        /// Entries, sorted by path.
+        entries: Vec<(String, Attr)>,
+        /// More entries after the last one.
+        more: bool,
+    },
 }
 
 // ---------------------------------------------------------------------------------------
@@ -599,6 +619,7 @@ impl Request {
             Request::SyncChunks { .. } => Op::SyncChunks,
             Request::SyncMeta => Op::SyncMeta,
             Request::StatFs => Op::StatFs,
+            Request::ListTree { .. } => Op::ListTree,
         }
     }
 
@@ -680,6 +701,11 @@ impl Request {
             }
             Request::RemoveChunks { id } | Request::SyncChunks { id } => put_id(&mut b, *id),
             Request::SyncMeta | Request::StatFs => {}
+            Request::ListTree { path, after, max } => {
+                put_str(&mut b, path);
+                put_str(&mut b, after);
+                b.put_u32_le(*max);
+            }
         }
         b.freeze()
     }
@@ -750,6 +776,11 @@ impl Request {
             Op::SyncChunks => Request::SyncChunks { id: r.id()? },
             Op::SyncMeta => Request::SyncMeta,
             Op::StatFs => Request::StatFs,
+            Op::ListTree => Request::ListTree {
+                path: r.string(MAX_PATH_LEN)?,
+                after: r.string(MAX_PATH_LEN)?,
+                max: r.u32()?.min(MAX_DIR_BATCH),
+            },
         };
         r.finish()?;
         Ok(req)
@@ -763,6 +794,7 @@ const RESP_REPLACED: u8 = 3;
 const RESP_DIR: u8 = 4;
 const RESP_WRITTEN: u8 = 5;
 const RESP_STATFS: u8 = 6;
+const RESP_TREE: u8 = 7;
 
 impl Response {
     /// Encodes the message part of this reply.
@@ -806,6 +838,15 @@ impl Response {
             Response::Written(n) => {
                 b.put_u8(RESP_WRITTEN);
                 b.put_u32_le(*n);
+            }
+            Response::Tree { entries, more } => {
+                b.put_u8(RESP_TREE);
+                b.put_u32_le(entries.len() as u32);
+                for (p, a) in entries {
+                    put_str(&mut b, p);
+                    put_attr(&mut b, a);
+                }
+                b.put_u8(*more as u8);
             }
             Response::StatFs(s) => {
                 b.put_u8(RESP_STATFS);
@@ -852,6 +893,23 @@ impl Response {
                 }
             }
             RESP_WRITTEN => Response::Written(r.u32()?),
+            RESP_TREE => {
+                let n = r.u32()?;
+                if n > MAX_DIR_BATCH {
+                    return Err(FsError::MessageTooLong(format!(
+                        "{n} tree entries (max {MAX_DIR_BATCH})"
+                    )));
+                }
+                // Each entry takes at least 4 + 61 bytes: never reserve more than is present.
+                let mut entries = Vec::with_capacity((n as usize).min(r.remaining() / 65));
+                for _ in 0..n {
+                    entries.push((r.string(MAX_PATH_LEN)?, r.attr()?));
+                }
+                Response::Tree {
+                    entries,
+                    more: r.bool()?,
+                }
+            }
             RESP_STATFS => Response::StatFs(StatFs {
                 total_bytes: r.u64()?,
                 free_bytes: r.u64()?,
@@ -966,6 +1024,11 @@ mod tests {
             Request::SyncChunks { id },
             Request::SyncMeta,
             Request::StatFs,
+            Request::ListTree {
+                path: "/d".into(),
+                after: "/d/x".into(),
+                max: 7,
+            },
         ]
     }
 
@@ -993,6 +1056,10 @@ mod tests {
                 more: true,
             },
             Response::Written(77),
+            Response::Tree {
+                entries: vec![("/d/x".into(), attr())],
+                more: false,
+            },
             Response::StatFs(StatFs {
                 total_bytes: 1,
                 free_bytes: 2,
@@ -1089,7 +1156,7 @@ mod tests {
 
         /// Mutating one byte of a valid request never panics the decoder.
         #[test]
-        fn mutated_requests_never_panic(which in 0usize..15, pos in any::<usize>(), val in any::<u8>()) {
+        fn mutated_requests_never_panic(which in 0usize..16, pos in any::<usize>(), val in any::<u8>()) {
             let reqs = all_requests();
             let r = &reqs[which % reqs.len()];
             let mut m = r.encode().to_vec();

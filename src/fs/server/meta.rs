@@ -430,6 +430,40 @@ impl MetaStore {
         Ok((out, more))
     }
 
+    /// Entries under directory `path` at any depth, in path order, after `after`: at most
+    /// `max` entries and about `max_bytes` of paths; and whether more follow. A scan of
+    /// every entry held (rename of a directory is rare).
+    pub fn list_tree(
+        &self,
+        path: &str,
+        after: &str,
+        max: usize,
+        max_bytes: usize,
+    ) -> FsResult<(Vec<(String, Attr)>, bool)> {
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
+        let g = self.lock()?;
+        let mut all: Vec<(&String, &Attr)> = g
+            .entries
+            .iter()
+            .filter(|(p, _)| p.starts_with(&prefix) && p.as_str() > after)
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for (p, a) in &all {
+            if out.len() >= max || (bytes > 0 && bytes + p.len() + 64 > max_bytes) {
+                return Ok((out, true));
+            }
+            bytes += p.len() + 64;
+            out.push(((*p).clone(), **a));
+        }
+        Ok((out, false))
+    }
+
     /// Inserts `attr` at `path` (a rename target). An existing entry of the same kind is
     /// replaced and returned; a directory over a file gives ENOTDIR, a file over a directory
     /// EISDIR.

@@ -15,6 +15,7 @@ use crate::fs::transport::tcp::TcpListenerTask;
 use crate::fs::transport::{BoxFuture, Handler, Reply};
 use crate::fs::wire::{
     check_chunk_size, Request, Response, StatFs, MAX_BULK_LEN, MAX_CHUNK_SIZE, MAX_DIR_BATCH,
+    MAX_MSG_LEN,
 };
 use bytes::Bytes;
 use meta::MetaStore;
@@ -158,6 +159,16 @@ impl ServerState {
                     self.meta
                         .readdir(&path, &after, max.min(MAX_DIR_BATCH) as usize)?;
                 Ok(reply(Response::Dir { entries, more }))
+            }
+            Request::ListTree { path, after, max } => {
+                check_normal(&path)?;
+                let (entries, more) = self.meta.list_tree(
+                    &path,
+                    &after,
+                    max.min(MAX_DIR_BATCH) as usize,
+                    (MAX_MSG_LEN / 2) as usize,
+                )?;
+                Ok(reply(Response::Tree { entries, more }))
             }
             Request::Insert { path, attr } => {
                 check_normal(&path)?;

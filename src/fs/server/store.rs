@@ -353,7 +353,7 @@ impl ChunkStore {
             let start = index.saturating_mul(cs);
             if start >= size {
                 self.drop_chunk(id, index)?;
-            } else if start + cs > size {
+            } else if start.saturating_add(cs) > size {
                 if let Some(f) = self.file(id, index, false)? {
                     f.set_len(size - start)
                         .map_err(|e| FsError::from_io("truncate chunk", &e))?;
