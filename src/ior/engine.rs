@@ -89,6 +89,8 @@ pub async fn run_tests(ctx: RankContext<'_>, tests: &[IorParams]) -> RunOutcome 
         progress,
     } = ctx;
     let mut outcome = RunOutcome::default();
+    // Calibrate the transfer clock now, not inside the first timed phase.
+    let _ = machine::fast_clock();
     if let (Some(r), Some(first)) = (reporter.as_deref_mut(), tests.first()) {
         if let Err(e) = r.run_begin(run, first) {
             outcome.error = Some(format!("cannot write results: {e}"));

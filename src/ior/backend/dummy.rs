@@ -164,6 +164,19 @@ impl Backend for DummyBackend {
         Ok(buf.len())
     }
 
+    /// Completes at once: the engine calls this directly.
+    #[inline]
+    fn xfer_sync(
+        &self,
+        _file: &DummyFile,
+        _access: Access,
+        buf: &mut [u8],
+        _offset: u64,
+    ) -> Option<BackendResult<usize>> {
+        self.delay(self.delay_xfer);
+        Some(Ok(buf.len()))
+    }
+
     async fn close(&self, _file: DummyFile) -> BackendResult<()> {
         self.delay(self.delay_close);
         Ok(())

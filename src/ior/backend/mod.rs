@@ -268,6 +268,19 @@ pub trait Backend {
         buf: &mut [u8],
         offset: u64,
     ) -> BackendResult<usize>;
+    /// The same transfer as [`Backend::xfer`] when this backend completes it before returning
+    /// (POSIX pread/pwrite, DUMMY): `Some(result)`. `None` (the default) means "only async":
+    /// the engine then awaits [`Backend::xfer`]. Lets the hot loop skip the async machinery.
+    #[inline]
+    fn xfer_sync(
+        &self,
+        _file: &Self::File,
+        _access: Access,
+        _buf: &mut [u8],
+        _offset: u64,
+    ) -> Option<BackendResult<usize>> {
+        None
+    }
     /// Closes a file.
     async fn close(&self, file: Self::File) -> BackendResult<()>;
     /// Flushes a file to stable storage.
@@ -501,6 +514,21 @@ impl Backend for AnyBackend {
             (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer(f, access, buf, offset).await,
             (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.xfer(f, access, buf, offset).await,
             _ => Err(mismatch()),
+        }
+    }
+    #[inline]
+    fn xfer_sync(
+        &self,
+        file: &AnyFile,
+        access: Access,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> Option<BackendResult<usize>> {
+        match (self, file) {
+            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.xfer_sync(f, access, buf, offset),
+            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer_sync(f, access, buf, offset),
+            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.xfer_sync(f, access, buf, offset),
+            _ => Some(Err(mismatch())),
         }
     }
     async fn close(&self, file: AnyFile) -> BackendResult<()> {

@@ -275,6 +275,42 @@ fn oflags(flags: OpenFlags) -> libc::c_int {
     f
 }
 
+impl PosixBackend {
+    /// One pread/pwrite (with range locks and `-Y` when asked), as IOR's POSIX xfer.
+    #[inline]
+    fn xfer_now(
+        &self,
+        file: &PosixFile,
+        access: Access,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> BackendResult<usize> {
+        let Some(fd) = &file.file else {
+            return Ok(buf.len());
+        };
+        if file.direct {
+            self.check_direct(file, buf, offset)?;
+        }
+        let write = access.is_write();
+        let n = if !self.rangelocks || buf.is_empty() {
+            self.xfer_once(file, fd, write, buf, offset)?
+        } else {
+            let kind = if write { libc::F_WRLCK } else { libc::F_RDLCK };
+            self.lock(file, fd, kind as libc::c_int, offset, buf.len())?;
+            let r = self.xfer_once(file, fd, write, buf, offset);
+            let u = self.lock(file, fd, libc::F_UNLCK as libc::c_int, offset, buf.len());
+            let n = r?;
+            u?;
+            n
+        };
+        if write && self.hints.fsync_per_write {
+            fd.sync_all()
+                .map_err(|e| BackendError::io("fsync", file.path.as_str(), e))?;
+        }
+        Ok(n)
+    }
+}
+
 impl Backend for PosixBackend {
     type File = PosixFile;
 
@@ -329,29 +365,19 @@ impl Backend for PosixBackend {
         buf: &mut [u8],
         offset: u64,
     ) -> BackendResult<usize> {
-        let Some(fd) = &file.file else {
-            return Ok(buf.len());
-        };
-        if file.direct {
-            self.check_direct(file, buf, offset)?;
-        }
-        let write = access.is_write();
-        let n = if !self.rangelocks || buf.is_empty() {
-            self.xfer_once(file, fd, write, buf, offset)?
-        } else {
-            let kind = if write { libc::F_WRLCK } else { libc::F_RDLCK };
-            self.lock(file, fd, kind as libc::c_int, offset, buf.len())?;
-            let r = self.xfer_once(file, fd, write, buf, offset);
-            let u = self.lock(file, fd, libc::F_UNLCK as libc::c_int, offset, buf.len());
-            let n = r?;
-            u?;
-            n
-        };
-        if write && self.hints.fsync_per_write {
-            fd.sync_all()
-                .map_err(|e| BackendError::io("fsync", file.path.as_str(), e))?;
-        }
-        Ok(n)
+        self.xfer_now(file, access, buf, offset)
+    }
+
+    /// pread/pwrite complete before they return: the engine calls this directly.
+    #[inline]
+    fn xfer_sync(
+        &self,
+        file: &PosixFile,
+        access: Access,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> Option<BackendResult<usize>> {
+        Some(self.xfer_now(file, access, buf, offset))
     }
 
     /// Closes the descriptor and reports a failing `close(2)` (which `drop` would hide).
