@@ -142,13 +142,19 @@ fn main() {
         hw.push(w);
         hr.push(r);
     }
-    let (mut d1, mut d8) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let base = format!(
-            "-a BENCHFS --benchfs.registry={registry} -N {tasks} -b {rnd_block} -t 64k -F -w -r"
-        );
-        d1.push(harness(&format!("{base} --iodepth 1 -o /d1-{round}")).3);
-        d8.push(harness(&format!("{base} --iodepth 8 -o /d8-{round}")).3);
+    // Queue depth, with one task (latency-bound at depth 1) and with two (closer to the
+    // loopback bandwidth ceiling already at depth 1).
+    let mut depth = Vec::new();
+    for t in [1usize, tasks] {
+        let (mut d1, mut d8) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let base = format!(
+                "-a BENCHFS --benchfs.registry={registry} -N {t} -b {rnd_block} -t 64k -F -w -r"
+            );
+            d1.push(harness(&format!("{base} --iodepth 1 -o /d1-{t}-{round}")).3);
+            d8.push(harness(&format!("{base} --iodepth 8 -o /d8-{t}-{round}")).3);
+        }
+        depth.push((t, median(d1), median(d8)));
     }
     rt.block_on(cluster.shutdown()).expect("shutdown");
 
@@ -163,10 +169,15 @@ fn main() {
     ] {
         println!("{name:<38} {h:>12.1} {d:>12.1} {:>8.2}", h / d);
     }
-    let (a, b) = (median(d1), median(d8));
     println!(
         "{:<38} {:>12} {:>12} {:>8}",
         "64 KiB reads", "iodepth 8", "iodepth 1", "ratio"
     );
-    println!("{:<38} {b:>12.0} {a:>12.0} {:>8.2}", "IOPS", b / a);
+    for (t, a, b) in depth {
+        println!(
+            "{:<38} {b:>12.0} {a:>12.0} {:>8.2}",
+            format!("IOPS, {t} task(s)"),
+            b / a
+        );
+    }
 }
