@@ -9,37 +9,18 @@
 //! rounds, medians); under `cargo test` it runs a small smoke configuration only.
 
 use benchfs::fs::{Client, Cluster, OpenFlags};
-use benchfs::ior::params::SummaryFormat;
-use benchfs::ior::results::{Phase, ResultEntry};
-use benchfs::ior::{driver, machine, options, output};
-use std::sync::Arc;
+use benchfs::ior::results::Phase;
+
+mod common;
 use std::time::Instant;
 
 /// (write MiB/s, read MiB/s, write IOPS, read IOPS) of one benchfs-bench run.
 fn harness(args: &str) -> (f64, f64, f64, f64) {
-    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
-    let mut parsed = options::parse_args(&args).expect("arguments parse");
-    let world = driver::local_world_size(&parsed.tests);
-    driver::validate_all(&mut parsed.tests, world, 0).expect("arguments are valid");
-    let run = machine::run_info("benchfs_harness");
-    let reporter = output::reporter_for(SummaryFormat::Default, Box::new(std::io::sink()));
-    let outcome = driver::run_local(
-        &parsed.global,
-        Arc::new(parsed.tests),
-        &run,
-        reporter,
-        world,
-    );
-    assert!(outcome.error.is_none(), "run failed: {:?}", outcome.error);
     let mut r = (0.0, 0.0, 0.0, 0.0);
-    for t in &outcome.tests {
-        for e in &t.entries {
-            if let ResultEntry::Phase(p) = e {
-                match p.access {
-                    Phase::Write => (r.0, r.2) = (p.bw_mib, p.iops),
-                    Phase::Read => (r.1, r.3) = (p.bw_mib, p.iops),
-                }
-            }
+    for p in common::run_in_process(args) {
+        match p.access {
+            Phase::Write => (r.0, r.2) = (p.bw_mib, p.iops),
+            Phase::Read => (r.1, r.3) = (p.bw_mib, p.iops),
         }
     }
     r

@@ -6,47 +6,30 @@
 //! `cargo bench --bench harness_overhead` runs the full measurement; under `cargo test` it runs
 //! a small smoke configuration only.
 
-use benchfs::ior::params::SummaryFormat;
-use benchfs::ior::results::{Phase, ResultEntry};
-use benchfs::ior::{driver, machine, options, output};
+use benchfs::ior::machine;
+use benchfs::ior::results::Phase;
+
+mod common;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// IOR 4.1's DUMMY harness cost measured on this machine kind (SPEC §8), ns per transfer per rank.
 const IOR_REFERENCE_NS: f64 = 37.0;
 
 fn run(args: &str) -> Vec<(Phase, f64)> {
-    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
-    let mut parsed = options::parse_args(&args).expect("benchmark arguments parse");
-    let world = driver::local_world_size(&parsed.tests);
-    driver::validate_all(&mut parsed.tests, world, 0).expect("benchmark arguments are valid");
-    let run = machine::run_info("harness_overhead");
-    let reporter = output::reporter_for(SummaryFormat::Default, Box::new(std::io::sink()));
-    let outcome = driver::run_local(
-        &parsed.global,
-        Arc::new(parsed.tests),
-        &run,
-        reporter,
-        world,
-    );
-    assert!(outcome.error.is_none(), "run failed: {:?}", outcome.error);
-    let mut out = Vec::new();
-    for t in &outcome.tests {
-        for e in &t.entries {
-            if let ResultEntry::Phase(p) = e {
-                let per_rank = p
-                    .per_rank
-                    .iter()
-                    .map(|r| r.transfers)
-                    .max()
-                    .unwrap_or(1)
-                    .max(1);
-                out.push((p.access, p.wrrd_time / per_rank as f64 * 1e9));
-            }
-        }
-    }
-    out
+    common::run_in_process(args)
+        .iter()
+        .map(|p| {
+            let per_rank = p
+                .per_rank
+                .iter()
+                .map(|r| r.transfers)
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            (p.access, p.wrrd_time / per_rank as f64 * 1e9)
+        })
+        .collect()
 }
 
 /// The floor: per transfer one reading of the harness's transfer clock and one opaque call,

@@ -154,6 +154,26 @@ struct TestRun<'a> {
     seed_now: u64,
 }
 
+impl TestRun<'_> {
+    /// The offsets this rank accesses for `pretend_rank`'s data (§2.3-§2.4). `as_written`
+    /// applies IOR's `-z -z` write detail (last block first; every rank with `-F`, rank 0 for a
+    /// shared file), for the write and for reading back what it wrote.
+    fn offsets(
+        &self,
+        pretend_rank: usize,
+        file_size: Option<u64>,
+        as_written: bool,
+    ) -> OffsetSequence {
+        let seed = access::random_seed(self.params, pretend_rank, self.seed_now);
+        let seq = OffsetSequence::new(self.params, &self.layout, pretend_rank, seed, file_size);
+        if as_written && (self.params.file_per_proc != 0 || self.comm.rank() == 0) {
+            seq.with_last_block_first()
+        } else {
+            seq
+        }
+    }
+}
+
 fn apply_layout_overrides(params: &IorParams, mut layout: TaskLayout) -> TaskLayout {
     if params.num_nodes > 0 {
         layout.num_nodes = params.num_nodes as usize;
@@ -624,11 +644,7 @@ async fn timed_phase(
     } else {
         None
     };
-    let seed = access::random_seed(params, pretend_rank, t.seed_now);
-    let mut seq = OffsetSequence::new(params, &t.layout, pretend_rank, seed, file_size);
-    if phase == Phase::Write && (params.file_per_proc != 0 || rank == 0) {
-        seq = seq.with_last_block_first();
-    }
+    let seq = t.offsets(pretend_rank, file_size, phase == Phase::Write);
     signature::fill_base(
         &mut t.buf,
         params.data_packet_type,
@@ -835,11 +851,8 @@ async fn check_pass(
 ) -> Result<i64, EngineError> {
     let comm = t.comm;
     let params = t.params;
-    let seed = access::random_seed(params, pretend_rank, t.seed_now);
-    let mut seq = OffsetSequence::new(params, &t.layout, pretend_rank, seed, None);
-    if params.file_per_proc != 0 || comm.rank() == 0 {
-        seq = seq.with_last_block_first();
-    }
+    // The same offsets the write used (its last-block-first detail included).
+    let seq = t.offsets(pretend_rank, None, true);
     let mut errors = 0;
     if params.dry_run == 0 {
         let f = t

@@ -1,0 +1,34 @@
+//! Running benchfs-bench in-process from a benchmark, results kept in memory.
+
+use benchfs::ior::params::SummaryFormat;
+use benchfs::ior::results::{PhaseResult, ResultEntry};
+use benchfs::ior::{driver, machine, options, output};
+use std::sync::Arc;
+
+/// Every write/read row of a benchfs-bench run of `args` (an IOR command line without argv[0]),
+/// as local tasks, with the text report discarded. Panics if the run fails.
+pub fn run_in_process(args: &str) -> Vec<PhaseResult> {
+    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+    let mut parsed = options::parse_args(&args).expect("benchmark arguments parse");
+    let world = driver::local_world_size(&parsed.tests);
+    driver::validate_all(&mut parsed.tests, world, 0).expect("benchmark arguments are valid");
+    let run = machine::run_info("bench");
+    let reporter = output::reporter_for(SummaryFormat::Default, Box::new(std::io::sink()));
+    let outcome = driver::run_local(
+        &parsed.global,
+        Arc::new(parsed.tests),
+        &run,
+        reporter,
+        world,
+    );
+    assert!(outcome.error.is_none(), "run failed: {:?}", outcome.error);
+    outcome
+        .tests
+        .iter()
+        .flat_map(|t| t.entries.iter())
+        .filter_map(|e| match e {
+            ResultEntry::Phase(p) => Some(p.clone()),
+            ResultEntry::Remove(_) => None,
+        })
+        .collect()
+}
