@@ -77,6 +77,22 @@ async fn raw_tcp(n: usize) -> (Duration, Duration) {
     (wt, t.elapsed())
 }
 
+/// The storage peer: `mib` MiB written with 1 MiB pwrites into a fresh file of `dir` (the file
+/// system the servers store on), the same work a server's chunk store must do at the least.
+fn local_write(dir: &str, mib: usize, data: &[u8]) -> Duration {
+    use std::os::unix::fs::FileExt;
+    let path = std::path::Path::new(dir).join(format!("benchfs-bench-peer-{}", std::process::id()));
+    let f = std::fs::File::create(&path).unwrap();
+    let t = Instant::now();
+    for i in 0..mib {
+        f.write_all_at(data, (i * MIB) as u64).unwrap();
+    }
+    let d = t.elapsed();
+    drop(f);
+    std::fs::remove_file(&path).unwrap();
+    d
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -147,6 +163,7 @@ async fn run() {
     let mut rows = Vec::new();
     for round in 0..rounds {
         let (raw_w, raw_r) = raw_tcp(mib).await;
+        let local_w = local_write(&dir, mib, &data);
         let path = format!("/seq{round}");
         let f = fs.create(&path).await.unwrap();
         let t = Instant::now();
@@ -179,14 +196,15 @@ async fn run() {
             gib_s(bytes, raw_w),
             gib_s(bytes, fs_r),
             gib_s(bytes, raw_r),
+            gib_s(bytes, local_w),
         ];
         println!(
-            "  round {round}: write {:5.2} vs raw {:5.2} GiB/s ({:5.1} %), read {:5.2} vs raw {:5.2} GiB/s ({:5.1} %)",
-            row[0], row[1], 100.0 * row[0] / row[1], row[2], row[3], 100.0 * row[2] / row[3]
+            "  round {round}: write {:5.2} vs raw {:5.2} GiB/s ({:5.1} %), read {:5.2} vs raw {:5.2} GiB/s ({:5.1} %), local file write {:5.2} GiB/s",
+            row[0], row[1], 100.0 * row[0] / row[1], row[2], row[3], 100.0 * row[2] / row[3], row[4]
         );
         rows.push(row);
     }
-    let med = |f: &dyn Fn(&[f64; 4]) -> f64| {
+    let med = |f: &dyn Fn(&[f64; 5]) -> f64| {
         let mut v: Vec<f64> = rows.iter().map(f).collect();
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
@@ -197,6 +215,11 @@ async fn run() {
         med(&|r| r[0]),
         med(&|r| r[1]),
         100.0 * med(&|r| r[0] / r[1])
+    );
+    println!(
+        "  write: local file (the servers' storage, no network) {:6.2} GiB/s; BenchFS / min(raw TCP, local write) {:5.1} %",
+        med(&|r| r[4]),
+        100.0 * med(&|r| r[0] / r[1].min(r[4]))
     );
     println!(
         "  read:  BenchFS {:6.2} GiB/s   raw TCP {:6.2} GiB/s   ratio {:5.1} %",
