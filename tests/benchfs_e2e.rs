@@ -433,3 +433,42 @@ fn a_server_killed_during_a_run_ends_it_with_an_error_and_keeps_completed_result
         "the document records the error"
     );
 }
+
+#[test]
+fn an_interrupted_run_removes_the_embedded_cluster_data() {
+    let dir = scratch();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_benchfs-bench"))
+        .args(["-a", "BENCHFS", &format!("--benchfs.data-dir={}", data.display())])
+        .args(["-b", "64g", "-t", "1m", "-w", "-o", "/long"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start benchfs-bench");
+    // Wait until the write phase is under way (the table header is printed before it).
+    let stdout = child.stdout.take().expect("stdout");
+    for line in BufReader::new(stdout).lines() {
+        if line.expect("line").starts_with("------") {
+            break;
+        }
+    }
+    assert_eq!(std::fs::read_dir(&data).expect("data").count(), 1, "the cluster's directory exists");
+    // SAFETY: signalling the child this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "benchfs-bench did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(128 + libc::SIGINT));
+    let left: Vec<_> = std::fs::read_dir(&data).expect("data").flatten().collect();
+    assert!(left.is_empty(), "interrupted run left {left:?}");
+}

@@ -12,6 +12,41 @@ use crate::ior::backend::canonical_backend_name;
 use crate::ior::log;
 use crate::ior::params::IorParams;
 
+/// Data directories of live embedded clusters, removed if the run is interrupted by a signal
+/// (destructors do not run then).
+static LIVE_DIRS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// On SIGINT, SIGTERM or SIGHUP: remove the live clusters' data, then exit with 128 + signal.
+/// Installed once, when the first embedded cluster starts.
+fn install_signal_cleanup() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            Ok(mut signals) => {
+                let spawned = std::thread::Builder::new()
+                    .name("benchfs-signals".into())
+                    .spawn(move || {
+                        if let Some(sig) = signals.forever().next() {
+                            let dirs = std::mem::take(&mut *LIVE_DIRS.lock().unwrap_or_else(|p| p.into_inner()));
+                            for d in dirs {
+                                let _ = std::fs::remove_dir_all(&d);
+                            }
+                            log::line(&format!("benchfs-bench: interrupted (signal {sig}); embedded cluster data removed"));
+                            std::process::exit(128 + sig);
+                        }
+                    });
+                if let Err(e) = spawned {
+                    log::warn(&format!("cannot watch for signals ({e}): an interrupted run may leave its embedded cluster data behind"));
+                }
+            }
+            Err(e) => log::warn(&format!(
+                "cannot watch for signals ({e}): an interrupted run may leave its embedded cluster data behind"
+            )),
+        }
+    });
+}
+
 /// The embedded clusters of a run (one per distinct server count and data directory).
 pub struct EmbeddedClusters {
     runtime: tokio::runtime::Runtime,
@@ -56,6 +91,11 @@ impl EmbeddedClusters {
                         .map_err(|e| {
                             format!("cannot start the embedded BenchFS cluster in \"{base}\": {e}")
                         })?;
+                    install_signal_cleanup();
+                    LIVE_DIRS
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(cluster.root().to_path_buf());
                     let reg = cluster.registry().to_string_lossy().into_owned();
                     if t.verbose >= 1 {
                         log::line(&format!(
@@ -87,6 +127,7 @@ impl EmbeddedClusters {
     /// Stops every server gracefully and removes the data.
     pub fn shutdown(mut self) {
         let clusters = std::mem::take(&mut self.clusters);
+        LIVE_DIRS.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.runtime.block_on(async {
             for (_, c) in clusters {
                 if let Err(e) = c.shutdown().await {
