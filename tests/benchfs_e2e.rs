@@ -440,7 +440,11 @@ fn an_interrupted_run_removes_the_embedded_cluster_data() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("data dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_benchfs-bench"))
-        .args(["-a", "BENCHFS", &format!("--benchfs.data-dir={}", data.display())])
+        .args([
+            "-a",
+            "BENCHFS",
+            &format!("--benchfs.data-dir={}", data.display()),
+        ])
         .args(["-b", "64g", "-t", "1m", "-w", "-o", "/long"])
         .current_dir(dir.path())
         .stdin(Stdio::null())
@@ -455,7 +459,11 @@ fn an_interrupted_run_removes_the_embedded_cluster_data() {
             break;
         }
     }
-    assert_eq!(std::fs::read_dir(&data).expect("data").count(), 1, "the cluster's directory exists");
+    assert_eq!(
+        std::fs::read_dir(&data).expect("data").count(),
+        1,
+        "the cluster's directory exists"
+    );
     // SAFETY: signalling the child this test started.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
@@ -465,7 +473,10 @@ fn an_interrupted_run_removes_the_embedded_cluster_data() {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
         }
-        assert!(Instant::now() < deadline, "benchfs-bench did not stop on SIGINT");
+        assert!(
+            Instant::now() < deadline,
+            "benchfs-bench did not stop on SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(128 + libc::SIGINT));
