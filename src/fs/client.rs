@@ -658,29 +658,47 @@ impl Client {
 
     /// Every entry under directory `dir` (any depth, every server), sorted by path.
     async fn list_tree(&self, dir: &str) -> FsResult<Vec<(String, Attr)>> {
+        let dir = dir.to_string();
+        let mut all = self
+            .page_all_servers(
+                move |after| Request::ListTree {
+                    path: dir.clone(),
+                    after,
+                    max: MAX_DIR_BATCH,
+                },
+                |r| match r {
+                    Response::Tree { entries, more } => Ok((entries, more)),
+                    _ => Err(FsError::Protocol("unexpected reply to ListTree".into())),
+                },
+                |e: &(String, Attr)| e.0.clone(),
+            )
+            .await?;
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
+    }
+
+    /// Asks every server concurrently for a listing in pages of [`MAX_DIR_BATCH`]: `request`
+    /// builds the request resuming after a key, `page` unpacks a reply into entries and
+    /// "more", `key` gives the resume key of an entry. Returns all entries, unsorted.
+    async fn page_all_servers<T, Q, P, K>(&self, request: Q, page: P, key: K) -> FsResult<Vec<T>>
+    where
+        T: Send + 'static,
+        Q: Fn(String) -> Request + Clone + Send + 'static,
+        P: Fn(Response) -> FsResult<(Vec<T>, bool)> + Copy + Send + 'static,
+        K: Fn(&T) -> String + Copy + Send + 'static,
+    {
         let mut set = JoinSet::new();
         for s in 0..self.server_count() {
             let c = self.clone();
-            let dir = dir.to_string();
+            let request = request.clone();
             set.spawn(async move {
                 let mut out = Vec::new();
                 let mut after = String::new();
                 loop {
-                    let r = c
-                        .call_resp(
-                            s,
-                            &Request::ListTree {
-                                path: dir.clone(),
-                                after: after.clone(),
-                                max: MAX_DIR_BATCH,
-                            },
-                        )
-                        .await?;
-                    let Response::Tree { entries, more } = r else {
-                        return Err(FsError::Protocol("unexpected reply to ListTree".into()));
-                    };
+                    let reply = c.call_resp(s, &request(after.clone())).await?;
+                    let (entries, more) = page(reply)?;
                     if let Some(l) = entries.last() {
-                        after = l.0.clone();
+                        after = key(l);
                     }
                     let empty = entries.is_empty();
                     out.extend(entries);
@@ -694,7 +712,6 @@ impl Client {
         while let Some(r) = set.join_next().await {
             all.extend(r.map_err(|e| FsError::Io(format!("task failed: {e}")))??);
         }
-        all.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(all)
     }
 
@@ -731,42 +748,21 @@ impl Client {
         if a.kind != FileKind::Dir {
             return Err(FsError::NotDir(p));
         }
-        let mut set = JoinSet::new();
-        for s in 0..self.server_count() {
-            let c = self.clone();
-            let p = p.clone();
-            set.spawn(async move {
-                let mut out = Vec::new();
-                let mut after = String::new();
-                loop {
-                    let r = c
-                        .call_resp(
-                            s,
-                            &Request::ReadDir {
-                                path: p.clone(),
-                                after: after.clone(),
-                                max: MAX_DIR_BATCH,
-                            },
-                        )
-                        .await?;
-                    let Response::Dir { entries, more } = r else {
-                        return Err(FsError::Protocol("unexpected reply to ReadDir".into()));
-                    };
-                    if let Some(l) = entries.last() {
-                        after = l.name.clone();
-                    }
-                    let empty = entries.is_empty();
-                    out.extend(entries);
-                    if !more || empty {
-                        return Ok(out);
-                    }
-                }
-            });
-        }
-        let mut all = Vec::new();
-        while let Some(r) = set.join_next().await {
-            all.extend(r.map_err(|e| FsError::Io(format!("task failed: {e}")))??);
-        }
+        let path = p.clone();
+        let mut all = self
+            .page_all_servers(
+                move |after| Request::ReadDir {
+                    path: path.clone(),
+                    after,
+                    max: MAX_DIR_BATCH,
+                },
+                |r| match r {
+                    Response::Dir { entries, more } => Ok((entries, more)),
+                    _ => Err(FsError::Protocol("unexpected reply to ReadDir".into())),
+                },
+                |e: &DirEntry| e.name.clone(),
+            )
+            .await?;
         all.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(all)
     }
