@@ -269,9 +269,6 @@ async fn run_test(
             None => ".".to_string(),
         };
         match t.backend.statfs(&dir).await {
-            Ok(s) if s.f_blocks > 0 || s.f_files > 0 || t.backend.name() == "DUMMY" => {
-                results.fs = Some(fs_info(&s));
-            }
             Ok(s) => results.fs = Some(fs_info(&s)),
             Err(_) => log::warn("Backend returned error during statfs"),
         }
@@ -452,7 +449,7 @@ async fn run_repetition(
             comm.barrier()?;
             let pr = access::pretend_rank(params, &t.layout, rank, ReorderPhase::WriteCheck, rep);
             let cname = access::file_name(params, pr, rep);
-            let errors = check_pass(t, rep, sig, pr, &cname, wearout_limit).await?;
+            let errors = check_pass(t, sig, pr, &cname, wearout_limit).await?;
             rep_errors += errors;
             if errors > 0 && rank == 0 {
                 data_error_message(params, "write", errors, sig)?;
@@ -843,7 +840,6 @@ async fn prefill(t: &TestRun<'_>, f: &AnyFile, pretend_rank: usize) -> Result<()
 /// The untimed read-back of `-W`; returns the errors summed over ranks.
 async fn check_pass(
     t: &mut TestRun<'_>,
-    rep: usize,
     sig: u32,
     pretend_rank: usize,
     name: &str,
@@ -888,7 +884,6 @@ async fn check_pass(
             .map_err(|e| EngineError::backend("close", e))?;
         errors = out.errors;
     }
-    let _ = rep;
     Ok(comm.allreduce_i64(errors, ReduceOp::Sum)?)
 }
 
