@@ -691,6 +691,18 @@ async fn servers_refuse_bad_requests_from_raw_clients() {
     )
     .await;
     assert_eq!(code_of(&r), libc::EINVAL, "write beyond a chunk");
+    // The same with a payload large enough to be received straight into a chunk file: it
+    // is refused before any byte is stored, and the connection stays in step.
+    let r = call(
+        Request::Write {
+            id,
+            chunk: 0,
+            offset: MAX_CHUNK_SIZE - 1000,
+        },
+        Bytes::from(vec![9u8; MIB]),
+    )
+    .await;
+    assert_eq!(code_of(&r), libc::EINVAL, "large write beyond a chunk");
     let r = call(
         Request::Read {
             id,

@@ -7,12 +7,16 @@
 //! [`serve_connection`] (server side: the secret handshake, then each request is polled once
 //! in the connection loop and answered at once if it is done, else finished in a task of
 //! its own; a semaphore permit is taken *before* the next frame is read, so a busy server
-//! stops reading and TCP pushes back on its clients). Works over any byte stream whose write
-//! side is a [`FrameWriter`] (file regions go out with `sendfile` on TCP); knows nothing of
-//! file system operations.
+//! stops reading and TCP pushes back on its clients; a request whose handler names a file
+//! sink, a large chunk write, has its payload moved from the stream straight into that file).
+//! Works over any byte stream whose read side is a [`FrameReader`] (payloads go into files
+//! with `splice` on TCP) and whose write side is a [`FrameWriter`] (file regions go out with
+//! `sendfile` on TCP); knows nothing of file system operations.
 
 use super::error::{FsError, FsResult};
-use super::transport::{BoxFuture, Connection, FileRegion, FrameWriter, Handler, Reply};
+use super::transport::{
+    BoxFuture, Connection, FileRegion, FileSink, FrameReader, FrameWriter, Handler, Reply,
+};
 use super::wire::{
     decode_error, encode_error, FrameHeader, FrameKind, Op, Request, Response, HEADER_LEN,
     MAX_SECRET_LEN,
@@ -106,11 +110,12 @@ struct Arenas {
     bulk: BytesMut,
 }
 
-/// Reads one frame; `Ok(None)` on a clean end of stream at a frame boundary.
-async fn read_frame<R: AsyncRead + Unpin>(
+/// Reads a frame's header and message (not its payload); `Ok(None)` on a clean end of
+/// stream at a frame boundary.
+async fn read_head<R: AsyncRead + Unpin>(
     r: &mut R,
     arena: &mut Arenas,
-) -> FsResult<Option<(FrameHeader, Bytes, Bytes)>> {
+) -> FsResult<Option<(FrameHeader, Bytes)>> {
     let mut h = [0u8; HEADER_LEN];
     let mut filled = 0;
     while filled < HEADER_LEN {
@@ -132,10 +137,89 @@ async fn read_frame<R: AsyncRead + Unpin>(
     let msg = read_exact_bytes(r, &mut arena.msg, hdr.msg_len as usize)
         .await
         .map_err(|e| FsError::from_io("read frame", &e))?;
-    let bulk = read_exact_bytes(r, &mut arena.bulk, hdr.bulk_len as usize)
-        .await
-        .map_err(|e| FsError::from_io("read frame payload", &e))?;
+    Ok(Some((hdr, msg)))
+}
+
+/// Reads one frame; `Ok(None)` on a clean end of stream at a frame boundary.
+async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+    arena: &mut Arenas,
+) -> FsResult<Option<(FrameHeader, Bytes, Bytes)>> {
+    let Some((hdr, msg)) = read_head(r, arena).await? else {
+        return Ok(None);
+    };
+    let bulk = read_payload(r, arena, hdr.bulk_len as usize).await?;
     Ok(Some((hdr, msg, bulk)))
+}
+
+async fn read_payload<R: AsyncRead + Unpin>(
+    r: &mut R,
+    arena: &mut Arenas,
+    len: usize,
+) -> FsResult<Bytes> {
+    read_exact_bytes(r, &mut arena.bulk, len)
+        .await
+        .map_err(|e| FsError::from_io("read frame payload", &e))
+}
+
+/// Reads and drops `n` bytes of the stream.
+async fn discard<R: AsyncRead + Unpin>(r: &mut R, n: usize) -> std::io::Result<()> {
+    let got = tokio::io::copy(&mut r.take(n as u64), &mut tokio::io::sink()).await?;
+    if got < n as u64 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(())
+}
+
+/// Moves a `len`-byte payload into the handler's file sink: what the buffered reader already
+/// holds is written from memory, the rest goes from the stream straight to the file
+/// ([`FrameReader::recv_to_file`]). A refused sink or a failing file still consumes the
+/// payload, so the stream stays in step; only a stream error is returned as `Err`.
+async fn receive_payload<R: FrameReader>(
+    r: &mut BufReader<R>,
+    sink: FsResult<FileSink>,
+    len: usize,
+) -> FsResult<FsResult<()>> {
+    use std::os::unix::fs::FileExt;
+    use tokio::io::AsyncBufRead;
+    let stream_err = |e: std::io::Error| FsError::from_io("read frame payload", &e);
+    let sink = match sink {
+        Ok(s) => s,
+        Err(e) => {
+            discard(r, len).await.map_err(stream_err)?;
+            return Ok(Err(e));
+        }
+    };
+    let buffered = r.buffer();
+    let k = buffered.len().min(len);
+    let mut stored = sink.file.write_all_at(&buffered[..k], sink.offset);
+    std::pin::Pin::new(&mut *r).consume(k);
+    if k < len {
+        // The reader's buffer is empty now: the rest comes from the stream itself.
+        if stored.is_ok() {
+            stored = r
+                .get_mut()
+                .recv_to_file(&sink.file, sink.offset + k as u64, len - k)
+                .await
+                .map_err(stream_err)?;
+        } else {
+            discard(r, len - k).await.map_err(stream_err)?;
+        }
+    }
+    Ok(stored.map_err(|e| FsError::from_io("store payload", &e)))
+}
+
+/// Tells the client why its connection is about to close (best effort).
+async fn send_protocol_error(tx: &mpsc::Sender<OutFrame>, e: &FsError) {
+    let _ = tx
+        .send(OutFrame::new(
+            FrameKind::Error,
+            0,
+            0,
+            encode_error(e),
+            Bytes::new(),
+        ))
+        .await;
 }
 
 /// Writes queued frames, batching whatever is queued before each flush.
@@ -394,7 +478,7 @@ pub async fn serve_connection<R, W>(
     permits: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    R: AsyncRead + Unpin + Send + 'static,
+    R: FrameReader,
     W: FrameWriter,
 {
     let (tx, rx) = mpsc::channel::<OutFrame>(OUT_QUEUE);
@@ -448,30 +532,56 @@ pub async fn serve_connection<R, W>(
                 p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => break,
             };
-            let frame = tokio::select! {
-                f = read_frame(&mut r, &mut arena) => f,
+            let head = tokio::select! {
+                f = read_head(&mut r, &mut arena) => f,
                 _ = shutdown.changed() => break,
             };
-            let (h, msg, bulk) = match frame {
+            let (h, msg) = match head {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
-                    // Tell the client why, then close: the stream is no longer in sync.
-                    let _ = tx
-                        .send(OutFrame::new(
-                            FrameKind::Error,
-                            0,
-                            0,
-                            encode_error(&e),
-                            Bytes::new(),
-                        ))
-                        .await;
+                    // The stream is no longer in step: say why, then close.
+                    send_protocol_error(&tx, &e).await;
                     break;
                 }
             };
             if h.kind != FrameKind::Request {
                 break;
             }
+            let len = h.bulk_len as usize;
+            let sink = if len > 0 {
+                handler.file_sink(h.op, &msg, len)
+            } else {
+                None
+            };
+            let mut fut = match sink {
+                None => {
+                    let bulk = tokio::select! {
+                        b = read_payload(&mut r, &mut arena, len) => b,
+                        _ = shutdown.changed() => break,
+                    };
+                    match bulk {
+                        Ok(bulk) => handler.clone().handle(h.op, msg, bulk),
+                        Err(e) => {
+                            send_protocol_error(&tx, &e).await;
+                            break;
+                        }
+                    }
+                }
+                Some(sink) => {
+                    let stored = tokio::select! {
+                        s = receive_payload(&mut r, sink, len) => s,
+                        _ = shutdown.changed() => break,
+                    };
+                    match stored {
+                        Ok(stored) => handler.clone().handle_stored(h.op, msg, len, stored),
+                        Err(e) => {
+                            send_protocol_error(&tx, &e).await;
+                            break;
+                        }
+                    }
+                }
+            };
             let to_frame = move |r: FsResult<Reply>| match r {
                 Ok(rep) => {
                     OutFrame::with_file(FrameKind::Reply, h.op, h.id, rep.msg, rep.bulk, rep.file)
@@ -480,7 +590,6 @@ pub async fn serve_connection<R, W>(
                     OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(&e), Bytes::new())
                 }
             };
-            let mut fut = handler.clone().handle(h.op, msg, bulk);
             // Most requests (metadata, small page-cache I/O) complete without waiting: run
             // them here and skip a task spawn; the others continue in a task of their own.
             let first = {
@@ -669,5 +778,190 @@ mod tests {
         let e = c.hello(b"k", Duration::from_secs(5)).await.unwrap_err();
         assert_eq!(e.errno(), libc::EMSGSIZE);
         assert!(c.is_closed());
+    }
+
+    /// A handler that stores op 7's payload into a file at the offset its message names
+    /// (op 8: into a read-only file, which fails; op 9: refused before the payload), and
+    /// answers op 5 by echoing.
+    struct Sinker {
+        file: Arc<std::fs::File>,
+        read_only: Arc<std::fs::File>,
+    }
+    impl Handler for Sinker {
+        fn handle(
+            self: Arc<Self>,
+            _op: u16,
+            msg: Bytes,
+            bulk: Bytes,
+        ) -> BoxFuture<'static, FsResult<Reply>> {
+            Box::pin(async move { Ok(Reply::new(msg, bulk)) })
+        }
+        fn file_sink(&self, op: u16, msg: &Bytes, _len: usize) -> Option<FsResult<FileSink>> {
+            if !(7..=9).contains(&op) {
+                return None;
+            }
+            let offset = u64::from_le_bytes(msg.get(..8)?.try_into().ok()?);
+            match op {
+                7 => Some(Ok(FileSink {
+                    file: self.file.clone(),
+                    offset,
+                })),
+                8 => Some(Ok(FileSink {
+                    file: self.read_only.clone(),
+                    offset,
+                })),
+                9 => Some(Err(FsError::InvalidArgument("refused".into()))),
+                _ => None,
+            }
+        }
+        fn handle_stored(
+            self: Arc<Self>,
+            _op: u16,
+            msg: Bytes,
+            len: usize,
+            stored: FsResult<()>,
+        ) -> BoxFuture<'static, FsResult<Reply>> {
+            Box::pin(async move {
+                stored?;
+                Ok(Reply::new(
+                    msg,
+                    Bytes::from((len as u64).to_le_bytes().to_vec()),
+                ))
+            })
+        }
+    }
+
+    fn sinker(dir: &std::path::Path) -> Arc<Sinker> {
+        let path = dir.join("sink");
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        let ro = dir.join("ro");
+        std::fs::write(&ro, b"").unwrap();
+        Arc::new(Sinker {
+            file: Arc::new(file),
+            read_only: Arc::new(std::fs::File::open(ro).unwrap()),
+        })
+    }
+
+    fn data(seed: u64, len: usize) -> Bytes {
+        Bytes::from(
+            (0..len as u64)
+                .map(|i| (i.wrapping_mul(131).wrapping_add(seed * 17) % 253) as u8)
+                .collect::<Vec<u8>>(),
+        )
+    }
+
+    /// Payloads stored through the sink land in the file byte for byte, whether part of
+    /// them was already buffered with the frame before (small frames in front) or not;
+    /// a failing file and a refused sink fail their request alone, and the connection
+    /// goes on in step.
+    async fn check_file_sink(c: Arc<RpcConnection>, handler: Arc<Sinker>) {
+        c.hello(b"k", Duration::from_secs(5)).await.unwrap();
+        let t = Duration::from_secs(20);
+        let sizes = [1usize, 4096, 65_536, 300_001, 1 << 20, 3 << 20];
+        let mut expected = Vec::new();
+        let mut offset = 0u64;
+        let mut calls = Vec::new();
+        for (i, &len) in sizes.iter().enumerate() {
+            let payload = data(i as u64, len);
+            expected.push((offset, payload.clone()));
+            // Small echo calls around it, so that the server reads frames in batches.
+            for j in 0..3u8 {
+                let c = c.clone();
+                calls.push(tokio::spawn(async move {
+                    let r = c
+                        .call_raw(5, Bytes::from(vec![j; 9]), Bytes::from(vec![j; 100]), t)
+                        .await
+                        .unwrap();
+                    assert_eq!(r.bulk, vec![j; 100]);
+                }));
+            }
+            let c = c.clone();
+            let o = offset;
+            calls.push(tokio::spawn(async move {
+                let r = c
+                    .call_raw(7, Bytes::from(o.to_le_bytes().to_vec()), payload, t)
+                    .await
+                    .unwrap();
+                assert_eq!(r.bulk, (len as u64).to_le_bytes().to_vec());
+            }));
+            offset += len as u64 + 1000;
+        }
+        for call in calls {
+            call.await.unwrap();
+        }
+        for (off, payload) in &expected {
+            let mut back = vec![0u8; payload.len()];
+            std::os::unix::fs::FileExt::read_exact_at(&*handler.file, &mut back, *off).unwrap();
+            assert!(back == payload[..], "payload at {off} differs");
+        }
+        for (op, errno) in [(8u16, libc::EBADF), (9, libc::EINVAL)] {
+            let e = c
+                .call_raw(
+                    op,
+                    Bytes::from(0u64.to_le_bytes().to_vec()),
+                    data(5, 700_000),
+                    t,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.errno(), errno, "op {op}: {e}");
+            let r = c
+                .call_raw(
+                    5,
+                    Bytes::from_static(b"after"),
+                    Bytes::from_static(b"ok"),
+                    t,
+                )
+                .await
+                .unwrap();
+            assert_eq!(&r.bulk[..], b"ok", "the connection is still in step");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn file_sink_over_a_generic_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = sinker(dir.path());
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ar, aw) = tokio::io::split(a);
+        let (br, bw) = tokio::io::split(b);
+        let (_stx, srx) = watch::channel(false);
+        tokio::spawn(serve_connection(
+            br,
+            bw,
+            h.clone(),
+            Arc::new(b"k".to_vec()),
+            Arc::new(Semaphore::new(8)),
+            srx,
+        ));
+        check_file_sink(RpcConnection::start(ar, aw, "duplex".into()), h).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn file_sink_over_tcp_splices() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = sinker(dir.path());
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        let (sr, sw) = server.into_split();
+        let (_stx, srx) = watch::channel(false);
+        tokio::spawn(serve_connection(
+            super::super::transport::tcp::TcpFrameReader::new(sr),
+            sw,
+            h.clone(),
+            Arc::new(b"k".to_vec()),
+            Arc::new(Semaphore::new(8)),
+            srx,
+        ));
+        let (cr, cw) = client.into_split();
+        check_file_sink(RpcConnection::start(cr, cw, addr.to_string()), h).await;
     }
 }

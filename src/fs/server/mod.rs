@@ -12,9 +12,9 @@ pub mod store;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::check_normal;
 use crate::fs::transport::tcp::TcpListenerTask;
-use crate::fs::transport::{BoxFuture, Handler, Reply};
+use crate::fs::transport::{BoxFuture, FileSink, Handler, Reply};
 use crate::fs::wire::{
-    check_chunk_size, Request, Response, StatFs, MAX_BULK_LEN, MAX_CHUNK_SIZE, MAX_DIR_BATCH,
+    check_chunk_size, Op, Request, Response, StatFs, MAX_BULK_LEN, MAX_CHUNK_SIZE, MAX_DIR_BATCH,
     MAX_MSG_LEN,
 };
 use bytes::Bytes;
@@ -26,6 +26,10 @@ use store::ChunkStore;
 
 /// Reads of at least this many bytes are sent from the chunk file with `sendfile`.
 const SENDFILE_MIN: usize = 64 << 10;
+
+/// Writes of at least this many bytes are received straight into the chunk file (the
+/// transport's file sink: `splice` on TCP) instead of into memory and then `pwrite`.
+pub const DEFAULT_SINK_MIN: usize = 64 << 10;
 
 /// Default of [`ServerConfig::inline_io_max`]: one client request piece.
 pub const DEFAULT_INLINE_IO: usize = 256 << 10;
@@ -50,6 +54,9 @@ pub struct ServerConfig {
     /// more than the copy); larger ones, and all of them with O_DIRECT, run on the
     /// blocking pool.
     pub inline_io_max: usize,
+    /// Writes of at least this many bytes go straight from the connection into the chunk
+    /// file (see [`DEFAULT_SINK_MIN`]); `usize::MAX` turns that off.
+    pub sink_min: usize,
 }
 
 impl ServerConfig {
@@ -64,6 +71,7 @@ impl ServerConfig {
             open_files: store::DEFAULT_OPEN_FILES,
             odirect: false,
             inline_io_max: DEFAULT_INLINE_IO,
+            sink_min: DEFAULT_SINK_MIN,
         }
     }
 }
@@ -73,6 +81,7 @@ pub struct ServerState {
     chunks: ChunkStore,
     meta: MetaStore,
     inline_io_max: usize,
+    sink_min: usize,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -93,6 +102,7 @@ impl ServerState {
             chunks,
             meta,
             inline_io_max,
+            sink_min: cfg.sink_min,
         })
     }
 
@@ -175,9 +185,7 @@ impl ServerState {
                 Ok(reply(Response::Replaced(self.meta.insert(&path, attr)?)))
             }
             Request::Write { id, chunk, offset } => {
-                if offset as u64 + bulk.len() as u64 > MAX_CHUNK_SIZE as u64 {
-                    return Err(FsError::InvalidArgument("write beyond a chunk".into()));
-                }
+                check_write_extent(offset, bulk.len())?;
                 let n = if bulk.len() <= self.inline_io_max {
                     self.chunks.write(id, chunk, offset as u64, &bulk)?
                 } else {
@@ -261,6 +269,13 @@ impl ServerState {
     }
 }
 
+fn check_write_extent(offset: u32, len: usize) -> FsResult<()> {
+    if offset as u64 + len as u64 > MAX_CHUNK_SIZE as u64 {
+        return Err(FsError::InvalidArgument("write beyond a chunk".into()));
+    }
+    Ok(())
+}
+
 impl Handler for ServerState {
     fn handle(
         self: Arc<Self>,
@@ -269,6 +284,45 @@ impl Handler for ServerState {
         bulk: Bytes,
     ) -> BoxFuture<'static, FsResult<Reply>> {
         Box::pin(self.dispatch(op, msg, bulk))
+    }
+
+    /// Large chunk writes are received straight into the chunk file.
+    fn file_sink(&self, op: u16, msg: &Bytes, len: usize) -> Option<FsResult<FileSink>> {
+        if op != Op::Write as u16 || len < self.sink_min {
+            return None;
+        }
+        let (id, chunk, offset) = match Request::decode(op, msg) {
+            Ok(Request::Write { id, chunk, offset }) => (id, chunk, offset),
+            Ok(_) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        if let Err(e) = check_write_extent(offset, len) {
+            return Some(Err(e));
+        }
+        match self.chunks.sink(id, chunk) {
+            Ok(Some(file)) => Some(Ok(FileSink {
+                file,
+                offset: offset as u64,
+            })),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn handle_stored(
+        self: Arc<Self>,
+        _op: u16,
+        _msg: Bytes,
+        len: usize,
+        stored: FsResult<()>,
+    ) -> BoxFuture<'static, FsResult<Reply>> {
+        Box::pin(async move {
+            stored?;
+            Ok(Reply::new(
+                Response::Written(len as u32).encode(),
+                Bytes::new(),
+            ))
+        })
     }
 }
 

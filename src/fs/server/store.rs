@@ -157,6 +157,16 @@ impl ChunkStore {
         Ok(data.len())
     }
 
+    /// The open chunk file (created if absent) that a write of chunk `index` of file `id`
+    /// goes into when the transport moves the payload itself (`None` with O_DIRECT, whose
+    /// alignment rules need [`ChunkStore::write`]).
+    pub fn sink(&self, id: FileId, index: u64) -> FsResult<Option<Arc<File>>> {
+        if self.odirect {
+            return Ok(None);
+        }
+        self.file(id, index, true)
+    }
+
     /// A buffered descriptor of a chunk (O_DIRECT stores use it for unaligned I/O).
     fn buffered(&self, id: FileId, index: u64) -> FsResult<Option<File>> {
         match OpenOptions::new()

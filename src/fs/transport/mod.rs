@@ -1,11 +1,15 @@
 //! The transport abstraction: how a client sends a request (message + bulk payload) to a
 //! server and gets the matching reply, and how a server hands requests to its handler.
 //!
-//! Owns the [`Connection`], [`Connector`] and [`Handler`] traits and the [`Reply`] type. TCP
-//! (tokio) is implemented in [`tcp`], over the request-correlating RPC layer in
-//! [`super::rpc`]; the UCX transport will implement the same traits. Must not know about
+//! Owns the [`Connection`], [`Connector`], [`Handler`], [`FrameReader`] and [`FrameWriter`]
+//! traits and the [`Reply`], [`FileRegion`] and [`FileSink`] types (bulk data sent from, or
+//! received into, a file without a copy through user space where the transport can). TCP
+//! (tokio) is implemented in [`tcp`] (with [`splice`] for receiving into files), over the
+//! request-correlating RPC layer in [`super::rpc`]; the UCX transport will implement the same
+//! traits. Must not know about
 //! file system operations beyond the op number.
 
+pub mod splice;
 pub mod tcp;
 
 use super::error::FsResult;
@@ -100,6 +104,77 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static> FrameWrit
     }
 }
 
+/// Where the bulk payload of a request goes when the handler takes it straight into a file
+/// (a chunk write) instead of receiving it in memory first: the transport moves the bytes
+/// from the stream into `file` at `offset` (TCP: `splice(2)`, which spares the copy through
+/// a user-space buffer).
+#[derive(Debug, Clone)]
+pub struct FileSink {
+    /// The open file the payload is written to.
+    pub file: Arc<std::fs::File>,
+    /// Where the payload's first byte goes.
+    pub offset: u64,
+}
+
+/// The outcome of moving a payload from the stream into a file. The outer error is the
+/// stream's (the connection is out of step and must close); the inner one the file's (the
+/// whole payload was consumed from the stream, the request alone fails).
+pub type SinkResult = std::io::Result<std::io::Result<()>>;
+
+/// The read side of a byte stream that frames are read from: an `AsyncRead` that can also
+/// move the next `len` bytes of the stream straight into a file.
+pub trait FrameReader: tokio::io::AsyncRead + Unpin + Send + 'static {
+    /// Moves exactly the next `len` bytes of the stream into `file` at `offset`. If writing
+    /// the file fails, the rest of the payload is still consumed (and dropped), so that the
+    /// stream stays in step, and the file's error is returned inside.
+    fn recv_to_file<'a>(
+        &'a mut self,
+        file: &'a std::fs::File,
+        offset: u64,
+        len: usize,
+    ) -> BoxFuture<'a, SinkResult>;
+}
+
+/// Largest piece [`copy_to_file`] reads before writing it.
+const COPY_PIECE: usize = 256 << 10;
+
+/// Moves `len` bytes of a stream into a file by reading them into memory first (for
+/// transports without a zero-copy path, and as the fallback of those with one).
+pub async fn copy_to_file<R: tokio::io::AsyncRead + Unpin + ?Sized>(
+    r: &mut R,
+    file: &std::fs::File,
+    offset: u64,
+    len: usize,
+) -> SinkResult {
+    use std::os::unix::fs::FileExt;
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; len.min(COPY_PIECE)];
+    let mut done = 0usize;
+    let mut file_result = Ok(());
+    while done < len {
+        let want = (len - done).min(buf.len());
+        r.read_exact(&mut buf[..want]).await?;
+        if file_result.is_ok() {
+            file_result = file.write_all_at(&buf[..want], offset + done as u64);
+        }
+        done += want;
+    }
+    Ok(file_result)
+}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static> FrameReader
+    for tokio::io::ReadHalf<T>
+{
+    fn recv_to_file<'a>(
+        &'a mut self,
+        file: &'a std::fs::File,
+        offset: u64,
+        len: usize,
+    ) -> BoxFuture<'a, SinkResult> {
+        Box::pin(copy_to_file(self, file, offset, len))
+    }
+}
+
 /// One client-side connection to one server. Many calls may be in flight at once; each is
 /// matched to its reply by request id.
 pub trait Connection: Send + Sync + 'static {
@@ -142,4 +217,32 @@ pub trait Handler: Send + Sync + 'static {
         msg: Bytes,
         bulk: Bytes,
     ) -> BoxFuture<'static, FsResult<Reply>>;
+
+    /// Asked before the `len`-byte bulk payload of request `op` is read. `Some(Ok(sink))`:
+    /// the transport moves the payload straight into the sink's file and then calls
+    /// [`Handler::handle_stored`] instead of [`Handler::handle`]. `Some(Err(e))`: the
+    /// request is refused; its payload is read and dropped and `e` goes back to the client.
+    /// `None` (the default): the payload is received in memory and given to `handle`.
+    fn file_sink(&self, op: u16, msg: &Bytes, len: usize) -> Option<FsResult<FileSink>> {
+        let _ = (op, msg, len);
+        None
+    }
+
+    /// Completes request `op` whose `len`-byte payload went to the sink that
+    /// [`Handler::file_sink`] chose; `stored` says whether writing it succeeded.
+    fn handle_stored(
+        self: Arc<Self>,
+        op: u16,
+        msg: Bytes,
+        len: usize,
+        stored: FsResult<()>,
+    ) -> BoxFuture<'static, FsResult<Reply>> {
+        let _ = (op, msg, len);
+        Box::pin(async move {
+            stored?;
+            Err(crate::fs::error::FsError::Io(
+                "this handler takes no payload into a file".into(),
+            ))
+        })
+    }
 }

@@ -6,12 +6,20 @@
 
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::rpc::{serve_connection, RpcConnection};
-use crate::fs::transport::{BoxFuture, Connection, Connector, FileRegion, FrameWriter, Handler};
+use crate::fs::transport::splice::{splice_to_file, SplicePipe};
+use crate::fs::transport::{
+    copy_to_file, BoxFuture, Connection, Connector, FileRegion, FrameReader, FrameWriter, Handler,
+    SinkResult,
+};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
@@ -58,6 +66,64 @@ async fn sendfile_region(w: &mut OwnedWriteHalf, region: &FileRegion) -> std::io
 impl FrameWriter for OwnedWriteHalf {
     fn send_file<'a>(&'a mut self, region: &'a FileRegion) -> BoxFuture<'a, std::io::Result<()>> {
         Box::pin(sendfile_region(self, region))
+    }
+}
+
+/// The read side of a server's TCP connection: reads frames, and moves write payloads
+/// into chunk files with `splice` (through a pipe created on first use).
+pub struct TcpFrameReader {
+    half: OwnedReadHalf,
+    pipe: Option<SplicePipe>,
+    /// Set when no pipe could be created (descriptor limits): payloads then go through a
+    /// buffer.
+    no_pipe: bool,
+}
+
+impl TcpFrameReader {
+    /// Wraps the read half of a connection.
+    pub fn new(half: OwnedReadHalf) -> Self {
+        TcpFrameReader {
+            half,
+            pipe: None,
+            no_pipe: false,
+        }
+    }
+
+    async fn receive(&mut self, file: &std::fs::File, offset: u64, len: usize) -> SinkResult {
+        if self.pipe.is_none() && !self.no_pipe {
+            match SplicePipe::new() {
+                Ok(p) => self.pipe = Some(p),
+                Err(e) => {
+                    tracing::warn!("no pipe for splice ({e}); payloads go through a buffer");
+                    self.no_pipe = true;
+                }
+            }
+        }
+        match self.pipe.as_mut() {
+            Some(pipe) => splice_to_file(pipe, self.half.as_ref(), file, offset, len).await,
+            None => copy_to_file(&mut self.half, file, offset, len).await,
+        }
+    }
+}
+
+impl AsyncRead for TcpFrameReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.half).poll_read(cx, buf)
+    }
+}
+
+impl FrameReader for TcpFrameReader {
+    fn recv_to_file<'a>(
+        &'a mut self,
+        file: &'a std::fs::File,
+        offset: u64,
+        len: usize,
+    ) -> BoxFuture<'a, SinkResult> {
+        Box::pin(self.receive(file, offset, len))
     }
 }
 
@@ -144,7 +210,7 @@ impl TcpListenerTask {
                         let _ = s.set_nodelay(true);
                         let (r, w) = s.into_split();
                         conns.spawn(serve_connection(
-                            r, w, handler.clone(), secret.clone(), permits.clone(), srx.clone()));
+                            TcpFrameReader::new(r), w, handler.clone(), secret.clone(), permits.clone(), srx.clone()));
                     }
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}
                     _ = shutdown.changed() => break,

@@ -2,8 +2,8 @@
 //! rank 0 to the result stream, and writes the result document.
 //!
 //! Owns process-level decisions: how the process was launched, world size, emulated node
-//! layout, where results go, and the exit status. [`local`] runs the ranks as threads of this
-//! process (`-N n` without MPI); [`rank`] runs this process as one rank of an MPI job. It must
+//! layout, where results go, and the exit status. `local` runs the ranks as threads of this
+//! process (`-N n` without MPI); `rank` runs this process as one rank of an MPI job. It must
 //! not format results (that is [`crate::ior::output`]) nor sequence phases (that is
 //! [`crate::ior::engine`]).
 
