@@ -2,17 +2,23 @@
 //!
 //! Run with `cargo run --release --example fs_bench`. Environment:
 //! `BENCH_DIR` (data directory, default /dev/shm or the temp dir), `BENCH_SERVERS` (2),
-//! `BENCH_MIB` (MiB moved per sequential phase, 256), `BENCH_ROUNDS` (7), `BENCH_SECS` (seconds of random
-//! reads, 5), `BENCH_CHUNK` (chunk size in KiB, 4096), `BENCH_FILES` (files of the metadata phase,
-//! 20000), `BENCH_COPY` (1: write through `write_at`, which copies the buffer),
-//! `BENCH_WRITE_PIECE`, `BENCH_READ_PIECE` (largest request pieces in bytes), `BENCH_INLINE` (largest chunk I/O the
-//! servers do inline on their async workers, bytes), `BENCH_SINK_MIN` (smallest write the servers
-//! receive straight into the chunk file; a huge value turns that off).
+//! `BENCH_MIB` (MiB moved per sequential phase, 256), `BENCH_ROUNDS` (7), `BENCH_SECS`
+//! (seconds of random reads, 5), `BENCH_CHUNK` (chunk size in KiB, 4096), `BENCH_FILES`
+//! (files of the metadata phase, 20000), `BENCH_COPY` (1: write through `write_at`, which
+//! copies the buffer), `BENCH_DEPTH` (calls in flight of the deep write phases, 4),
+//! `BENCH_WRITE_PIECE`, `BENCH_READ_PIECE` (largest request pieces in bytes),
+//! `BENCH_INLINE` (largest chunk I/O the servers do inline on their async workers, bytes),
+//! `BENCH_SINK_MIN` (smallest write the servers receive straight into the chunk file; a huge
+//! value turns that off).
 //!
-//! Prints: 1 MiB sequential write and read through the client API to an embedded cluster
-//! (one call in flight, like one IOR rank) next to raw TCP moving the same 1 MiB messages
-//! with an 8-byte acknowledgement (the same pattern with no file system), as ratios; then
-//! 4 KiB random reads with 32 in flight: IOPS, p50 and p99 latency.
+//! Prints, as medians of interleaved rounds: 1 MiB sequential writes through the client API
+//! to an embedded cluster, into a new file (the servers allocate storage as they go) and
+//! again into the same file (storage allocated: what remains is the network and BenchFS),
+//! with one call in flight (like one IOR rank) and with `BENCH_DEPTH`; 1 MiB sequential
+//! reads; each next to raw TCP moving the same 1 MiB messages with an 8-byte acknowledgement
+//! (the same pattern with no file system) and a local write of the same amount into the
+//! servers' storage directory, as ratios. Then 4 KiB random reads with 32 in flight (IOPS,
+//! p50 and p99 latency) and metadata rates.
 
 use benchfs::fs::{Cluster, OpenFlags};
 use hdrhistogram::Histogram;
@@ -94,6 +100,44 @@ fn local_write(dir: &str, mib: usize, data: &[u8]) -> Duration {
     d
 }
 
+/// Writes `mib` MiB of 1 MiB calls into `path` (created, or opened again when `again`) with
+/// `depth` calls in flight; returns the time from open to the end of close.
+async fn seq_write(
+    fs: &benchfs::fs::Client,
+    path: &str,
+    again: bool,
+    mib: usize,
+    data: &bytes::Bytes,
+    depth: usize,
+    copy: bool,
+) -> Duration {
+    use futures::StreamExt;
+    let t = Instant::now();
+    let f = if again {
+        fs.open(path, OpenFlags::write_only()).await.unwrap()
+    } else {
+        fs.create(path).await.unwrap()
+    };
+    futures::stream::iter(0..mib)
+        .map(|i| {
+            let (f, data) = (f.clone(), data.clone());
+            async move {
+                let off = (i * MIB) as u64;
+                let n = if copy {
+                    f.write_at(off, &data).await.unwrap()
+                } else {
+                    f.write_at_bytes(off, data).await.unwrap()
+                };
+                assert_eq!(n, MIB);
+            }
+        })
+        .buffer_unordered(depth)
+        .for_each(|_| async {})
+        .await;
+    f.close().await.unwrap();
+    t.elapsed()
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -153,47 +197,41 @@ async fn run() {
     let _ = raw_tcp(16).await;
     let data = bytes::Bytes::from(vec![0x5au8; MIB]);
     let bytes = (mib * MIB) as u64;
-    let copy_writes = env_or("BENCH_COPY", 0) != 0;
+    let copy = env_or("BENCH_COPY", 0) != 0;
+    let depth = env_or("BENCH_DEPTH", 4).max(2) as usize;
     println!(
         "writes through {}",
-        if copy_writes {
+        if copy {
             "write_at (one copy of the caller's buffer)"
         } else {
             "write_at_bytes (no copy)"
         }
     );
-    let mut rows = Vec::new();
+    // Columns of a round, GiB/s.
+    const RAW_W: usize = 0;
+    const RAW_R: usize = 1;
+    const LOCAL_W: usize = 2;
+    const W1: usize = 3;
+    const RW1: usize = 4;
+    const WD: usize = 5;
+    const RWD: usize = 6;
+    const R1: usize = 7;
+    let mut rows: Vec<[f64; 8]> = Vec::new();
     for round in 0..rounds {
+        let mut row = [0f64; 8];
         let (raw_w, raw_r) = raw_tcp(mib).await;
-        let local_w = local_write(&dir, mib, &data);
+        row[RAW_W] = gib_s(bytes, raw_w);
+        row[RAW_R] = gib_s(bytes, raw_r);
+        row[LOCAL_W] = gib_s(bytes, local_write(&dir, mib, &data));
+        // Each depth: first into a new file (the servers allocate storage as they go), then
+        // the same file again (the storage exists: what is left is the network and BenchFS).
+        let deep = format!("/deep{round}");
         let path = format!("/seq{round}");
-        // First into a new file (the servers allocate storage as they go), then the same
-        // file again (the storage exists: what is left is the network and BenchFS itself).
-        let mut fs_w = Duration::ZERO;
-        let mut fs_rw = Duration::ZERO;
-        for pass in 0..2 {
-            let f = if pass == 0 {
-                fs.create(&path).await.unwrap()
-            } else {
-                fs.open(&path, OpenFlags::write_only()).await.unwrap()
-            };
-            let t = Instant::now();
-            for i in 0..mib {
-                if copy_writes {
-                    f.write_at((i * MIB) as u64, &data).await.unwrap();
-                } else {
-                    f.write_at_bytes((i * MIB) as u64, data.clone())
-                        .await
-                        .unwrap();
-                }
-            }
-            f.close().await.unwrap();
-            if pass == 0 {
-                fs_w = t.elapsed();
-            } else {
-                fs_rw = t.elapsed();
-            }
+        for (p, d, w, rw) in [(&path, 1, W1, RW1), (&deep, depth, WD, RWD)] {
+            row[w] = gib_s(bytes, seq_write(&fs, p, false, mib, &data, d, copy).await);
+            row[rw] = gib_s(bytes, seq_write(&fs, p, true, mib, &data, d, copy).await);
         }
+        fs.unlink(&deep).await.unwrap();
         let r = fs.open(&path, OpenFlags::read_only()).await.unwrap();
         let mut buf = vec![0u8; MIB];
         let t = Instant::now();
@@ -201,55 +239,53 @@ async fn run() {
             let n = r.read_at((i * MIB) as u64, &mut buf).await.unwrap();
             assert_eq!(n, MIB);
         }
-        let fs_r = t.elapsed();
+        row[R1] = gib_s(bytes, t.elapsed());
         assert_eq!(buf[..16], [0x5au8; 16]);
         r.close().await.unwrap();
         if round + 1 < rounds {
             fs.unlink(&path).await.unwrap();
         }
-        let row = [
-            gib_s(bytes, fs_w),
-            gib_s(bytes, raw_w),
-            gib_s(bytes, fs_r),
-            gib_s(bytes, raw_r),
-            gib_s(bytes, local_w),
-            gib_s(bytes, fs_rw),
-        ];
         println!(
-            "  round {round}: write {:5.2} / rewrite {:5.2} vs raw {:5.2} GiB/s ({:5.1} % / {:5.1} %), read {:5.2} vs raw {:5.2} GiB/s ({:5.1} %), local file write {:5.2} GiB/s",
-            row[0], row[5], row[1], 100.0 * row[0] / row[1], 100.0 * row[5] / row[1], row[2], row[3], 100.0 * row[2] / row[3], row[4]
+            "  round {round}: raw TCP write {:5.2} read {:5.2}, local write {:5.2}; BenchFS write {:5.2} rewrite {:5.2}, at depth {depth} write {:5.2} rewrite {:5.2}, read {:5.2} GiB/s",
+            row[RAW_W], row[RAW_R], row[LOCAL_W], row[W1], row[RW1], row[WD], row[RWD], row[R1]
         );
         rows.push(row);
     }
-    let med = |f: &dyn Fn(&[f64; 6]) -> f64| {
+    let med = |f: &dyn Fn(&[f64; 8]) -> f64| {
         let mut v: Vec<f64> = rows.iter().map(f).collect();
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
-    println!("sequential 1 MiB transfers, one in flight (medians of {rounds} rounds):");
     println!(
-        "  write: BenchFS {:6.2} GiB/s   raw TCP {:6.2} GiB/s   ratio {:5.1} %",
-        med(&|r| r[0]),
-        med(&|r| r[1]),
-        100.0 * med(&|r| r[0] / r[1])
+        "sequential 1 MiB transfers (medians of {rounds} rounds; a ratio is the median of the rounds' ratios):"
     );
     println!(
-        "  write: local file (the servers' storage, no network) {:6.2} GiB/s; BenchFS / min(raw TCP, local write) {:5.1} %",
-        med(&|r| r[4]),
-        100.0 * med(&|r| r[0] / r[1].min(r[4]))
+        "  peers: raw TCP write {:5.2} GiB/s, read {:5.2} GiB/s; local file write (the servers' storage, no network) {:5.2} GiB/s",
+        med(&|r| r[RAW_W]),
+        med(&|r| r[RAW_R]),
+        med(&|r| r[LOCAL_W]),
     );
-    println!(
-        "  rewrite of the same file (storage already allocated): BenchFS {:6.2} GiB/s   raw TCP {:6.2} GiB/s   ratio {:5.1} %",
-        med(&|r| r[5]),
-        med(&|r| r[1]),
-        100.0 * med(&|r| r[5] / r[1])
-    );
-    println!(
-        "  read:  BenchFS {:6.2} GiB/s   raw TCP {:6.2} GiB/s   ratio {:5.1} %",
-        med(&|r| r[2]),
-        med(&|r| r[3]),
-        100.0 * med(&|r| r[2] / r[3])
-    );
+    for (name, col, raw) in [
+        ("write,   1 in flight, new file     ", W1, RAW_W),
+        ("rewrite, 1 in flight, existing file", RW1, RAW_W),
+        ("write,   deep,        new file     ", WD, RAW_W),
+        ("rewrite, deep,        existing file", RWD, RAW_W),
+        ("read,    1 in flight               ", R1, RAW_R),
+    ] {
+        let name = name.replace("deep,       ", &format!("{depth} in flight,"));
+        print!(
+            "  {name}: BenchFS {:5.2} GiB/s = {:5.1} % of raw TCP",
+            med(&|r| r[col]),
+            100.0 * med(&|r| r[col] / r[raw])
+        );
+        if col == W1 || col == WD {
+            print!(
+                ", {:5.1} % of min(raw TCP, local write)",
+                100.0 * med(&|r| r[col] / r[RAW_W].min(r[LOCAL_W]))
+            );
+        }
+        println!();
+    }
     let path = format!("/seq{}", rounds - 1);
     let r = fs.open(&path, OpenFlags::read_only()).await.unwrap();
 
