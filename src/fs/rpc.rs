@@ -6,8 +6,9 @@
 //! that routes each reply to its caller by id, a timeout on every call) and
 //! [`serve_connection`] (server side: the secret handshake, then each request is polled once
 //! in the connection loop and answered at once if it is done, else finished in a task of
-//! its own; a semaphore permit is taken *before* the next frame is read, so a busy server
-//! stops reading and TCP pushes back on its clients; a request whose handler names a file
+//! its own; request slots ([`RequestSlots`]) are taken before a frame is read, of the
+//! connection, and before its payload is read, of the server, so a busy server stops reading
+//! and TCP pushes back on its clients, and no client takes every slot; a request whose handler names a file
 //! sink, a large chunk write, has its payload moved from the stream straight into that file).
 //! Works over any byte stream whose read side is a [`FrameReader`] (payloads go into files
 //! with `splice` on TCP) and whose write side is a [`FrameWriter`] (file regions go out with
@@ -466,16 +467,37 @@ fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The request slots of a server: at most `total` requests in progress across all its
+/// connections, and at most `per_connection` from any one connection, so that one busy
+/// client cannot take every slot and starve the others. A connection whose share is used
+/// up stops being read (TCP pushes back on that client alone).
+#[derive(Clone)]
+pub struct RequestSlots {
+    total: Arc<Semaphore>,
+    per_connection: usize,
+}
+
+impl RequestSlots {
+    /// Slots for `total` requests, at most `per_connection` of them from one connection
+    /// (both at least 1).
+    pub fn new(total: usize, per_connection: usize) -> Self {
+        RequestSlots {
+            total: Arc::new(Semaphore::new(total.max(1))),
+            per_connection: per_connection.max(1),
+        }
+    }
+}
+
 /// Serves one connection: handshake with `secret`, then requests until the client closes,
 /// a protocol error, or `shutdown` turns true (in-flight requests are then finished and
-/// their replies written before the connection closes). `permits` bounds the requests in
-/// progress across every connection sharing it.
+/// their replies written before the connection closes). `slots` bounds the requests in
+/// progress, in all and of this connection.
 pub async fn serve_connection<R, W>(
     r: R,
     w: W,
     handler: Arc<dyn Handler>,
     secret: Arc<Vec<u8>>,
-    permits: Arc<Semaphore>,
+    slots: RequestSlots,
     mut shutdown: watch::Receiver<bool>,
 ) where
     R: FrameReader,
@@ -483,6 +505,7 @@ pub async fn serve_connection<R, W>(
 {
     let (tx, rx) = mpsc::channel::<OutFrame>(OUT_QUEUE);
     let writer = writer_loop(rx, w);
+    let own_slots = Arc::new(Semaphore::new(slots.per_connection));
     let reader = async move {
         let mut r = BufReader::with_capacity(IO_BUF, r);
         // Handshake: the first frame must be a Hello with the right secret.
@@ -527,9 +550,11 @@ pub async fn serve_connection<R, W>(
             if *shutdown.borrow() {
                 break;
             }
-            // Back-pressure: no permit, no reading.
-            let permit = tokio::select! {
-                p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            // Back-pressure: no slot of this connection, no reading; then no slot of the
+            // server, no reading beyond the frame's header and message (an idle connection
+            // holds no server slot, so idle clients never starve busy ones).
+            let own = tokio::select! {
+                p = own_slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => break,
             };
             let head = tokio::select! {
@@ -548,6 +573,10 @@ pub async fn serve_connection<R, W>(
             if h.kind != FrameKind::Request {
                 break;
             }
+            let permit = tokio::select! {
+                p = slots.total.clone().acquire_owned() => match p { Ok(p) => (own, p), Err(_) => break },
+                _ = shutdown.changed() => break,
+            };
             let len = h.bulk_len as usize;
             let sink = if len > 0 {
                 handler.file_sink(h.op, &msg, len)
@@ -624,11 +653,14 @@ pub async fn serve_connection<R, W>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[derive(Default)]
     struct Echo {
         running: std::sync::atomic::AtomicUsize,
         max_running: std::sync::atomic::AtomicUsize,
+        /// Requests of op 98 (never answered) the server has taken.
+        parked: std::sync::atomic::AtomicUsize,
     }
     impl Handler for Echo {
         fn handle(
@@ -643,6 +675,7 @@ mod tests {
                 }
                 if op == 98 {
                     // Never answers in time.
+                    self.parked.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
                 // Reply out of order: later requests with small payloads finish first.
@@ -671,7 +704,7 @@ mod tests {
             bw,
             echo.clone(),
             Arc::new(secret.to_vec()),
-            Arc::new(Semaphore::new(4)),
+            RequestSlots::new(4, 4),
             srx,
         ));
         (RpcConnection::start(ar, aw, "duplex".into()), stx, echo)
@@ -937,7 +970,7 @@ mod tests {
             bw,
             h.clone(),
             Arc::new(b"k".to_vec()),
-            Arc::new(Semaphore::new(8)),
+            RequestSlots::new(8, 8),
             srx,
         ));
         check_file_sink(RpcConnection::start(ar, aw, "duplex".into()), h).await;
@@ -958,10 +991,108 @@ mod tests {
             sw,
             h.clone(),
             Arc::new(b"k".to_vec()),
-            Arc::new(Semaphore::new(8)),
+            RequestSlots::new(8, 8),
             srx,
         ));
         let (cr, cw) = client.into_split();
         check_file_sink(RpcConnection::start(cr, cw, addr.to_string()), h).await;
+    }
+
+    /// `n` authenticated connections to servers sharing `echo` and `slots`.
+    async fn connections(
+        n: usize,
+        echo: &Arc<Echo>,
+        slots: &RequestSlots,
+        srx: &watch::Receiver<bool>,
+    ) -> Vec<Arc<RpcConnection>> {
+        let mut conns = Vec::new();
+        for _ in 0..n {
+            let (a, b) = tokio::io::duplex(1 << 16);
+            let (ar, aw) = tokio::io::split(a);
+            let (br, bw) = tokio::io::split(b);
+            tokio::spawn(serve_connection(
+                br,
+                bw,
+                echo.clone(),
+                Arc::new(b"k".to_vec()),
+                slots.clone(),
+                srx.clone(),
+            ));
+            let c = RpcConnection::start(ar, aw, "duplex".into());
+            c.hello(b"k", Duration::from_secs(5)).await.unwrap();
+            conns.push(c);
+        }
+        conns
+    }
+
+    /// Two connections sharing `slots`; the first floods the server with requests that are
+    /// never answered. Returns whether the second still got an answer.
+    async fn second_client_served(slots: RequestSlots, expect_parked: usize) -> bool {
+        let echo = Arc::new(Echo::default());
+        let (_stx, srx) = watch::channel(false);
+        let conns = connections(2, &echo, &slots, &srx).await;
+        for _ in 0..20 {
+            let c = conns[0].clone();
+            tokio::spawn(async move {
+                let _ = c
+                    .call_raw(98, Bytes::new(), Bytes::new(), Duration::from_secs(60))
+                    .await;
+            });
+        }
+        // Wait (bounded) until the server has taken all the flood it will take.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while echo.parked.load(Ordering::SeqCst) < expect_parked {
+            assert!(
+                Instant::now() < deadline,
+                "the flood never reached the server ({} of {expect_parked} taken)",
+                echo.parked.load(Ordering::SeqCst)
+            );
+            tokio::task::yield_now().await;
+        }
+        let served = conns[1]
+            .call_raw(
+                5,
+                Bytes::new(),
+                Bytes::from_static(b"hi"),
+                Duration::from_secs(2),
+            )
+            .await
+            .is_ok();
+        assert_eq!(
+            echo.parked.load(Ordering::SeqCst),
+            expect_parked,
+            "the flooding connection got more slots than its share"
+        );
+        served
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_busy_connection_cannot_take_every_slot() {
+        // 8 slots, at most 3 per connection: the flood holds 3, the other client is served.
+        assert!(second_client_served(RequestSlots::new(8, 3), 3).await);
+        // The control: with no per-connection share the flood holds every slot and the
+        // other client waits until its call times out.
+        assert!(!second_client_served(RequestSlots::new(3, 3), 3).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_hold_no_server_slot() {
+        // More idle connections than the server has slots: a busy one is still served.
+        let echo = Arc::new(Echo::default());
+        let slots = RequestSlots::new(2, 2);
+        let (_stx, srx) = watch::channel(false);
+        let conns = connections(5, &echo, &slots, &srx).await;
+        for i in 0..20u8 {
+            let r = conns[4]
+                .call_raw(
+                    5,
+                    Bytes::new(),
+                    Bytes::from(vec![i; 3]),
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.bulk, vec![i; 3]);
+        }
     }
 }

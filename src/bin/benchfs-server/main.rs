@@ -38,6 +38,10 @@ struct Args {
     /// Most requests in progress at once.
     #[arg(long = "max-in-flight", default_value_t = 256)]
     max_in_flight: usize,
+    /// Most requests in progress at once from one client connection (so that one client
+    /// cannot take every slot).
+    #[arg(long = "max-in-flight-per-connection", default_value_t = 64)]
+    max_in_flight_per_connection: usize,
     /// Open chunk files with O_DIRECT.
     #[arg(long)]
     odirect: bool,
@@ -69,6 +73,7 @@ async fn run(args: Args) -> Result<(), FsError> {
     let mut cfg = ServerConfig::new(&args.data_dir, secret);
     cfg.listen = args.listen.clone();
     cfg.max_in_flight = args.max_in_flight;
+    cfg.max_in_flight_per_connection = args.max_in_flight_per_connection;
     cfg.odirect = args.odirect;
     let server = RunningServer::start(cfg).await?;
     let store_id = format!("{:016x}", server.store_id());

@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub secret: Vec<u8>,
     /// Most requests in progress at once (back-pressure beyond).
     pub max_in_flight: usize,
+    /// Most requests in progress at once from one connection (one client process), so that
+    /// one client cannot starve the others.
+    pub max_in_flight_per_connection: usize,
     /// Most chunk files kept open.
     pub open_files: usize,
     /// Open chunk files with O_DIRECT.
@@ -60,14 +63,15 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// A configuration with defaults: listen on 127.0.0.1, any port; 256 requests in flight;
-    /// 1024 open files; page cache.
+    /// A configuration with defaults: listen on 127.0.0.1, any port; 256 requests in flight,
+    /// 64 of them from one connection; 1024 open files; page cache.
     pub fn new(data_dir: impl Into<PathBuf>, secret: Vec<u8>) -> Self {
         ServerConfig {
             data_dir: data_dir.into(),
             listen: "127.0.0.1:0".into(),
             secret,
             max_in_flight: 256,
+            max_in_flight_per_connection: 64,
             open_files: store::DEFAULT_OPEN_FILES,
             odirect: false,
             inline_io_max: DEFAULT_INLINE_IO,
@@ -339,9 +343,14 @@ impl RunningServer {
         let c = cfg.clone();
         let state = Arc::new(blocking(move || ServerState::open(&c)).await?);
         let handler: Arc<dyn Handler> = state.clone();
-        let listener =
-            TcpListenerTask::bind(&cfg.listen, handler, cfg.secret.clone(), cfg.max_in_flight)
-                .await?;
+        let listener = TcpListenerTask::bind(
+            &cfg.listen,
+            handler,
+            cfg.secret.clone(),
+            cfg.max_in_flight,
+            cfg.max_in_flight_per_connection,
+        )
+        .await?;
         Ok(RunningServer {
             listener,
             state,

@@ -5,7 +5,7 @@
 //! Sockets use `TCP_NODELAY`; small frames are batched by the RPC writer instead.
 
 use crate::fs::error::{FsError, FsResult};
-use crate::fs::rpc::{serve_connection, RpcConnection};
+use crate::fs::rpc::{serve_connection, RequestSlots, RpcConnection};
 use crate::fs::transport::splice::{splice_to_file, SplicePipe};
 use crate::fs::transport::{
     copy_to_file, BoxFuture, Connection, Connector, FileRegion, FrameReader, FrameWriter, Handler,
@@ -22,7 +22,7 @@ use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Sends `region` with `sendfile(2)`: the kernel hands page-cache pages to the socket
@@ -184,12 +184,14 @@ impl Drop for TcpListenerTask {
 
 impl TcpListenerTask {
     /// Binds `addr` and serves every connection with `handler`, requiring `secret`, with at
-    /// most `max_in_flight` requests in progress at once (across all connections).
+    /// most `max_in_flight` requests in progress at once across all connections and at most
+    /// `per_connection` from any one connection.
     pub async fn bind(
         addr: &str,
         handler: Arc<dyn Handler>,
         secret: Vec<u8>,
         max_in_flight: usize,
+        per_connection: usize,
     ) -> FsResult<Self> {
         let listener = TcpListener::bind(addr)
             .await
@@ -199,7 +201,7 @@ impl TcpListenerTask {
             .map_err(|e| FsError::from_io("local_addr", &e))?;
         let (stx, srx) = watch::channel(false);
         let secret = Arc::new(secret);
-        let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
+        let slots = RequestSlots::new(max_in_flight, per_connection);
         let task = tokio::spawn(async move {
             let mut conns = JoinSet::new();
             let mut shutdown = srx.clone();
@@ -210,7 +212,7 @@ impl TcpListenerTask {
                         let _ = s.set_nodelay(true);
                         let (r, w) = s.into_split();
                         conns.spawn(serve_connection(
-                            TcpFrameReader::new(r), w, handler.clone(), secret.clone(), permits.clone(), srx.clone()));
+                            TcpFrameReader::new(r), w, handler.clone(), secret.clone(), slots.clone(), srx.clone()));
                     }
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}
                     _ = shutdown.changed() => break,
