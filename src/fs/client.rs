@@ -37,7 +37,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 /// Default largest piece of one write request (see [`ClientOptions::write_piece`]).
-pub const DEFAULT_WRITE_PIECE: u32 = 256 << 10;
+pub const DEFAULT_WRITE_PIECE: u32 = 512 << 10;
 /// Default largest piece of one read request (see [`ClientOptions::read_piece`]).
 pub const DEFAULT_READ_PIECE: u32 = 4 << 20;
 
@@ -53,8 +53,9 @@ pub struct ClientOptions {
     /// Chunk size of files this client creates (default: the cluster's).
     pub chunk_size: Option<u32>,
     /// Largest piece of one write request: larger writes are split into pieces sent
-    /// concurrently, so that the server's copy of one piece into its page cache overlaps
-    /// the transfer of the next (at least 4 KiB; measured best: 256 KiB).
+    /// concurrently, so that the server's storing of one piece overlaps the transfer of the
+    /// next (at least 4 KiB). Measured best with the servers' splice receive: 512 KiB
+    /// (1 MiB writes: rewrites 75-83 % of raw TCP against 61-79 % with 256 KiB pieces).
     pub write_piece: u32,
     /// Largest piece of one read request (at least 4 KiB). Servers send large reads from
     /// the page cache with `sendfile`, so there is nothing to overlap: the default (4 MiB)

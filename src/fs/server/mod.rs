@@ -32,7 +32,7 @@ const SENDFILE_MIN: usize = 64 << 10;
 pub const DEFAULT_SINK_MIN: usize = 64 << 10;
 
 /// Default of [`ServerConfig::inline_io_max`]: one client request piece.
-pub const DEFAULT_INLINE_IO: usize = 256 << 10;
+pub const DEFAULT_INLINE_IO: usize = 512 << 10;
 
 /// How to run one server.
 #[derive(Debug, Clone)]
