@@ -240,6 +240,10 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+        assert!(
+            pipe.file_splice,
+            "a regular file takes splice; no fallback expected"
+        );
         let _c = w.await.unwrap();
         let mut back = vec![0u8; data.len()];
         f.read_exact_at(&mut back, 4096).unwrap();
@@ -284,5 +288,43 @@ mod tests {
         let mut pipe = SplicePipe::new().unwrap();
         let r = splice_to_file(&mut pipe, &s, &f, 0, 5000).await;
         assert_eq!(r.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn a_file_system_that_refuses_splice_gets_the_payload_through_a_buffer() {
+        // splice(2) refuses files opened for appending (EINVAL), as some file systems refuse
+        // it altogether: the payload must still land, written through a buffer.
+        let (mut c, mut s) = pair().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("append");
+        let f = File::options()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .unwrap();
+        let data = pattern((2 << 20) + 4097);
+        let sent = data.clone();
+        let w = tokio::spawn(async move {
+            c.write_all(&sent).await.unwrap();
+            c.write_all(b"more").await.unwrap();
+            c
+        });
+        let mut pipe = SplicePipe::new().unwrap();
+        splice_to_file(&mut pipe, &s, &f, 0, data.len())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !pipe.file_splice,
+            "splicing into an O_APPEND file should have been refused"
+        );
+        let _c = w.await.unwrap();
+        assert!(
+            std::fs::read(&path).unwrap() == data,
+            "file differs from the payload"
+        );
+        let mut next = [0u8; 4];
+        s.read_exact(&mut next).await.unwrap();
+        assert_eq!(&next, b"more");
     }
 }
