@@ -231,7 +231,6 @@ async fn run() {
             row[w] = gib_s(bytes, seq_write(&fs, p, false, mib, &data, d, copy).await);
             row[rw] = gib_s(bytes, seq_write(&fs, p, true, mib, &data, d, copy).await);
         }
-        fs.unlink(&deep).await.unwrap();
         let r = fs.open(&path, OpenFlags::read_only()).await.unwrap();
         let mut buf = vec![0u8; MIB];
         let t = Instant::now();
@@ -242,6 +241,8 @@ async fn run() {
         row[R1] = gib_s(bytes, t.elapsed());
         assert_eq!(buf[..16], [0x5au8; 16]);
         r.close().await.unwrap();
+        // Removed only now: freeing its pages right before the read would load the read.
+        fs.unlink(&deep).await.unwrap();
         if round + 1 < rounds {
             fs.unlink(&path).await.unwrap();
         }
