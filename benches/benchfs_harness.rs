@@ -1,8 +1,9 @@
 //! Benchmarks of `-a BENCHFS` against peers measured in the same run:
 //!
 //! 1. Harness overhead: benchfs-bench with 1 MiB transfers against the file system's own loop
-//!    through the client API (`write_at`/`read_at` of the same pattern, same cluster, same
-//!    task count). Goal: benchfs-bench within 10 % of the direct loop.
+//!    through the client API (`write_at_bytes`, which sends the caller's buffer without a
+//!    copy, and `read_at`, of the same pattern, same cluster, same task count). Goal:
+//!    benchfs-bench within 10 % of the direct loop.
 //! 2. `--iodepth 8` against `--iodepth 1` with 64 KiB transfers. Goal: at least 2x the IOPS.
 //!
 //! `cargo bench --bench benchfs_harness` runs the full measurement (several interleaved
@@ -43,7 +44,7 @@ fn direct(
             let path = format!("/direct-{round}-{t}");
             handles.push((client, path));
         }
-        let buf = vec![0x5au8; xfer];
+        let buf = bytes::Bytes::from(vec![0x5au8; xfer]);
         let start = Instant::now();
         let mut js = Vec::new();
         for (client, path) in &handles {
@@ -55,7 +56,9 @@ fn direct(
                     .expect("create");
                 let mut off = 0;
                 while off < block {
-                    f.write_at(off as u64, buf).await.expect("write");
+                    f.write_at_bytes(off as u64, buf.clone())
+                        .await
+                        .expect("write");
                     off += xfer;
                 }
                 f.close().await.expect("close");

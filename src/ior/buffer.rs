@@ -1,8 +1,10 @@
 //! The transfer buffer: a zeroed heap allocation aligned to a page (4096 bytes), so that it can be
 //! used with `O_DIRECT` (`--posix.odirect`) and matches IOR's page-aligned buffers (SPEC §2.6).
 //!
-//! Owns only the allocation. It must not know what is written into it (data signatures live in
-//! [`crate::ior::signature`]) nor how it is transferred (the backends).
+//! Owns only the allocation, and lending it out as immutable shared bytes ([`AlignedBuf::lend`])
+//! for backends that send a buffer after the call that started the send has returned. It must
+//! not know what is written into it (data signatures live in [`crate::ior::signature`]) nor
+//! how it is transferred (the backends).
 
 use std::alloc::{self, Layout};
 use std::ops::{Deref, DerefMut};
@@ -82,6 +84,45 @@ impl AlignedBuf {
     /// Alignment guaranteed for the start of the buffer.
     pub fn align(&self) -> usize {
         BUFFER_ALIGN
+    }
+}
+
+/// An [`AlignedBuf`] lent out as [`bytes::Bytes`] by [`AlignedBuf::lend`].
+pub struct LentBuf(std::sync::Arc<AlignedBuf>);
+
+/// The owner behind the `Bytes` of a lent buffer.
+struct Lent(std::sync::Arc<AlignedBuf>);
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AlignedBuf {
+    /// Lends the buffer out as immutable shared bytes, without a copy: the bytes stay valid
+    /// and unchanged for as long as any clone of them lives, whoever holds it (a send queue,
+    /// another task). [`LentBuf::reclaim`] takes the buffer back.
+    pub fn lend(self) -> (LentBuf, bytes::Bytes) {
+        let shared = std::sync::Arc::new(self);
+        let bytes = bytes::Bytes::from_owner(Lent(shared.clone()));
+        (LentBuf(shared), bytes)
+    }
+}
+
+impl LentBuf {
+    /// The buffer back for writing. Without a copy once every `Bytes` lent has been dropped
+    /// (the usual case: the transfer is over); otherwise a copy in a new buffer, and the old
+    /// memory is freed when the last `Bytes` goes.
+    pub fn reclaim(self) -> Result<AlignedBuf, BufferError> {
+        match std::sync::Arc::try_unwrap(self.0) {
+            Ok(buf) => Ok(buf),
+            Err(shared) => {
+                let mut copy = AlignedBuf::new(shared.len())?;
+                copy.copy_from_slice(&shared);
+                Ok(copy)
+            }
+        }
     }
 }
 
@@ -195,5 +236,38 @@ mod tests {
         let b = AlignedBuf::new(64).unwrap();
         let h = std::thread::spawn(move || b.len());
         assert_eq!(h.join().unwrap(), 64);
+    }
+
+    #[test]
+    fn a_lent_buffer_comes_back_without_a_copy_once_its_bytes_are_gone() {
+        let mut b = AlignedBuf::new(3 * BUFFER_ALIGN + 5).unwrap();
+        b.iter_mut().enumerate().for_each(|(i, x)| *x = i as u8);
+        let addr = b.as_ptr();
+        let (lent, bytes) = b.lend();
+        assert_eq!(bytes.as_ptr(), addr, "the bytes are the buffer itself");
+        let piece = bytes.slice(10..20);
+        drop(bytes);
+        drop(piece);
+        let back = lent.reclaim().unwrap();
+        assert_eq!(back.as_ptr(), addr, "no copy when nobody holds the bytes");
+        assert_eq!(back[7], 7);
+    }
+
+    #[test]
+    fn a_buffer_still_held_elsewhere_comes_back_as_a_copy_and_the_holder_sees_no_change() {
+        let mut b = AlignedBuf::new(2 * BUFFER_ALIGN).unwrap();
+        b.fill(0xab);
+        let (lent, bytes) = b.lend();
+        let held = bytes.clone();
+        drop(bytes);
+        let mut back = lent.reclaim().unwrap();
+        assert_ne!(back.as_ptr(), held.as_ptr(), "a new buffer");
+        assert_eq!(back.as_ptr() as usize % BUFFER_ALIGN, 0, "still aligned");
+        assert!(back.iter().all(|x| *x == 0xab));
+        back.fill(0);
+        assert!(
+            held.iter().all(|x| *x == 0xab),
+            "the holder's bytes did not change"
+        );
     }
 }

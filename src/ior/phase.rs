@@ -9,7 +9,8 @@
 
 use crate::comm::{Comm, ReduceOp};
 use crate::ior::access::OffsetSequence;
-use crate::ior::backend::{Access, AnyBackend, AnyFile, Backend};
+use crate::ior::backend::{Access, AnyBackend, AnyFile, Backend, BackendError, BackendResult};
+use crate::ior::buffer::{AlignedBuf, BufferError, LentBuf};
 use crate::ior::engine::EngineError;
 use crate::ior::latency::LatencyRecorder;
 use crate::ior::log;
@@ -64,7 +65,7 @@ pub(crate) async fn transfer_whole(
     backend: &AnyBackend,
     file: &AnyFile,
     access: Access,
-    buf: &mut [u8],
+    buf: &mut AlignedBuf,
     offset: u64,
     single_attempt: bool,
     rank: usize,
@@ -73,6 +74,9 @@ pub(crate) async fn transfer_whole(
     // Backends that complete at once skip the async machinery (the DUMMY harness cost).
     let first = match backend.xfer_sync(file, access, buf, offset) {
         Some(r) => r,
+        None if access.is_write() && backend.takes_write_bytes() => {
+            write_lent(backend, file, buf, offset).await
+        }
         None => backend.xfer(file, access, buf, offset).await,
     }
     .map_err(|e| EngineError::backend(access_op(access), e))?;
@@ -90,6 +94,52 @@ pub(crate) async fn transfer_whole(
         first,
     )
     .await
+}
+
+/// Puts a lent transfer buffer back in its slot, also when the write is abandoned midway
+/// (then by a copy if the bytes are still held elsewhere).
+struct Restore<'a> {
+    slot: &'a mut AlignedBuf,
+    lent: Option<LentBuf>,
+}
+
+impl Restore<'_> {
+    fn put_back(&mut self) -> Result<(), BufferError> {
+        if let Some(lent) = self.lent.take() {
+            *self.slot = lent.reclaim()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.put_back() {
+            log::warn(&format!("transfer buffer lost: {e}"));
+        }
+    }
+}
+
+/// A write through [`Backend::write_bytes`]: the buffer is lent out as shared bytes (no copy)
+/// and taken back when the write is over.
+#[inline(never)]
+async fn write_lent(
+    backend: &AnyBackend,
+    file: &AnyFile,
+    buf: &mut AlignedBuf,
+    offset: u64,
+) -> BackendResult<usize> {
+    let empty = AlignedBuf::new(0).map_err(|e| BackendError::Other(e.to_string()))?;
+    let (lent, bytes) = std::mem::replace(buf, empty).lend();
+    let mut restore = Restore {
+        slot: buf,
+        lent: Some(lent),
+    };
+    let r = backend.write_bytes(file, bytes, offset).await;
+    restore
+        .put_back()
+        .map_err(|e| BackendError::Other(format!("transfer buffer: {e}")))?;
+    r
 }
 
 /// The slow path of [`transfer_whole`]: IOR's retries of a short transfer (§2.10).
@@ -171,7 +221,7 @@ impl Looper<'_, '_> {
     #[inline(always)]
     async fn step(
         &mut self,
-        buf: &mut [u8],
+        buf: &mut AlignedBuf,
         offset: u64,
         latency: &mut LatencyRecorder,
         progress: &Progress,
@@ -259,7 +309,7 @@ pub async fn transfer_loop(
     spec: &LoopSpec<'_>,
     backend: &AnyBackend,
     file: &AnyFile,
-    buf: &mut [u8],
+    buf: &mut AlignedBuf,
     comm: &dyn Comm,
     latency: &mut LatencyRecorder,
     progress: &Progress,

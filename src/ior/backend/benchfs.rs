@@ -316,6 +316,22 @@ impl Backend for BenchfsBackend {
         }
     }
 
+    /// Writes go to the client's send queue as shared bytes: no copy of the transfer buffer.
+    fn takes_write_bytes(&self) -> bool {
+        true
+    }
+
+    async fn write_bytes(
+        &self,
+        file: &FileHandle,
+        data: bytes::Bytes,
+        offset: u64,
+    ) -> BackendResult<usize> {
+        file.write_at_bytes(offset, data)
+            .await
+            .map_err(|e| fs_err("write", file.path(), e))
+    }
+
     async fn close(&self, file: FileHandle) -> BackendResult<()> {
         file.close()
             .await

@@ -281,6 +281,25 @@ pub trait Backend {
     ) -> Option<BackendResult<usize>> {
         None
     }
+    /// Whether writes should hand the transfer buffer over as shared bytes
+    /// ([`Backend::write_bytes`]) rather than lend it for the call ([`Backend::xfer`]): for
+    /// backends that queue a write for sending and would otherwise copy the buffer (BENCHFS).
+    fn takes_write_bytes(&self) -> bool {
+        false
+    }
+    /// Writes `data` at `offset`; returns the bytes written. Called instead of
+    /// [`Backend::xfer`] for writes when [`Backend::takes_write_bytes`] says so.
+    async fn write_bytes(
+        &self,
+        _file: &Self::File,
+        _data: bytes::Bytes,
+        _offset: u64,
+    ) -> BackendResult<usize> {
+        Err(BackendError::Other(format!(
+            "the {} backend takes no shared write buffers",
+            self.name()
+        )))
+    }
     /// Closes a file.
     async fn close(&self, file: Self::File) -> BackendResult<()>;
     /// Flushes a file to stable storage.
@@ -529,6 +548,23 @@ impl Backend for AnyBackend {
             (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer_sync(f, access, buf, offset),
             (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.xfer_sync(f, access, buf, offset),
             _ => Some(Err(mismatch())),
+        }
+    }
+    #[inline]
+    fn takes_write_bytes(&self) -> bool {
+        dispatch!(self, b => b.takes_write_bytes())
+    }
+    async fn write_bytes(
+        &self,
+        file: &AnyFile,
+        data: bytes::Bytes,
+        offset: u64,
+    ) -> BackendResult<usize> {
+        match (self, file) {
+            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.write_bytes(f, data, offset).await,
+            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.write_bytes(f, data, offset).await,
+            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.write_bytes(f, data, offset).await,
+            _ => Err(mismatch()),
         }
     }
     async fn close(&self, file: AnyFile) -> BackendResult<()> {
