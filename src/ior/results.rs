@@ -192,7 +192,7 @@ impl TestResults {
 }
 
 /// Run-level facts printed in the header.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     /// Start time, ctime format.
     pub began: String,

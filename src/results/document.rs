@@ -207,8 +207,15 @@ impl ResultDocument {
             path: name.clone(),
             source,
         })?;
+        Self::from_json(&text, &name)
+    }
+
+    /// Parses a document from its JSON `text` (named `name` in errors), checking schema and
+    /// version.
+    pub fn from_json(text: &str, name: &str) -> Result<ResultDocument, DocumentError> {
+        let name = name.to_string();
         let doc: ResultDocument =
-            serde_json::from_str(&text).map_err(|source| DocumentError::Json {
+            serde_json::from_str(text).map_err(|source| DocumentError::Json {
                 path: name.clone(),
                 source,
             })?;

@@ -113,13 +113,18 @@ pub fn import_file(
     path: impl AsRef<Path>,
     opts: &ImportOptions,
 ) -> Result<ResultDocument, ImportError> {
-    let path = path.as_ref();
+    let (name, text) = read_input(path.as_ref())?;
+    import_str(&text, &name, None, opts)
+}
+
+/// The display name and the text of an input file.
+fn read_input(path: &Path) -> Result<(String, String), ImportError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
         path: name.clone(),
         source,
     })?;
-    import_str(&text, &name, None, opts)
+    Ok((name, text))
 }
 
 /// Loads a benchfs result document, or — when the file is not one — imports it as IOR output.
@@ -128,15 +133,10 @@ pub fn load_document(
     path: impl AsRef<Path>,
     opts: &ImportOptions,
 ) -> Result<ResultDocument, ImportError> {
-    let path = path.as_ref();
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let (name, text) = read_input(path.as_ref())?;
     if let Ok(v) = serde_json::from_str::<Value>(&text) {
         if v.get("schema").and_then(Value::as_str) == Some(SCHEMA) {
-            return ResultDocument::read_from(path).map_err(|e| ImportError::Parse {
+            return ResultDocument::from_json(&text, &name).map_err(|e| ImportError::Parse {
                 path: name,
                 format: "benchfs",
                 message: e.to_string(),

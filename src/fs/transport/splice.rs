@@ -214,13 +214,27 @@ mod tests {
         (c, s)
     }
 
+    /// Sends `data` then `tail` on `c` (in a task: the receiver works meanwhile); gives the
+    /// stream back so that it stays open.
+    fn send(
+        mut c: TcpStream,
+        data: Vec<u8>,
+        tail: &'static [u8],
+    ) -> tokio::task::JoinHandle<TcpStream> {
+        tokio::spawn(async move {
+            c.write_all(&data).await.unwrap();
+            c.write_all(tail).await.unwrap();
+            c
+        })
+    }
+
     fn pattern(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 + i / 4096) as u8).collect()
     }
 
     #[tokio::test]
     async fn payload_lands_in_the_file_byte_for_byte_and_the_stream_stays_in_step() {
-        let (mut c, mut s) = pair().await;
+        let (c, mut s) = pair().await;
         let dir = tempfile::tempdir().unwrap();
         let f = File::options()
             .read(true)
@@ -230,12 +244,7 @@ mod tests {
             .open(dir.path().join("f"))
             .unwrap();
         let data = pattern(3 << 20 | 123);
-        let sent = data.clone();
-        let w = tokio::spawn(async move {
-            c.write_all(&sent).await.unwrap();
-            c.write_all(b"next").await.unwrap();
-            c
-        });
+        let w = send(c, data.clone(), b"next");
         let mut pipe = SplicePipe::new().unwrap();
         splice_to_file(&mut pipe, &s, &f, 4096, data.len())
             .await
@@ -256,18 +265,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_file_consumes_the_payload_and_reports_the_error() {
-        let (mut c, mut s) = pair().await;
+        let (c, mut s) = pair().await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ro");
         std::fs::write(&path, b"").unwrap();
         let ro = File::open(&path).unwrap(); // read-only: every write fails with EBADF
         let data = pattern(600 << 10);
-        let sent = data.clone();
-        let w = tokio::spawn(async move {
-            c.write_all(&sent).await.unwrap();
-            c.write_all(b"tail").await.unwrap();
-            c
-        });
+        let w = send(c, data.clone(), b"tail");
         let mut pipe = SplicePipe::new().unwrap();
         let inner = splice_to_file(&mut pipe, &s, &ro, 0, data.len())
             .await
@@ -295,7 +299,7 @@ mod tests {
     async fn a_file_system_that_refuses_splice_gets_the_payload_through_a_buffer() {
         // splice(2) refuses files opened for appending (EINVAL), as some file systems refuse
         // it altogether: the payload must still land, written through a buffer.
-        let (mut c, mut s) = pair().await;
+        let (c, mut s) = pair().await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("append");
         let f = File::options()
@@ -304,12 +308,7 @@ mod tests {
             .open(&path)
             .unwrap();
         let data = pattern((2 << 20) + 4097);
-        let sent = data.clone();
-        let w = tokio::spawn(async move {
-            c.write_all(&sent).await.unwrap();
-            c.write_all(b"more").await.unwrap();
-            c
-        });
+        let w = send(c, data.clone(), b"more");
         let mut pipe = SplicePipe::new().unwrap();
         splice_to_file(&mut pipe, &s, &f, 0, data.len())
             .await

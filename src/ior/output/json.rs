@@ -280,14 +280,7 @@ impl Reporter for JsonReporter {
     }
 
     fn test_begin(&mut self, test: &TestResults) -> io::Result<()> {
-        let run = self.run.clone().unwrap_or_else(|| RunInfo {
-            began: String::new(),
-            command_line: String::new(),
-            machine: String::new(),
-            machine_long: String::new(),
-            hostname: String::new(),
-            sysname: String::new(),
-        });
+        let run = self.run.clone().unwrap_or_default();
         let js = &mut self.js;
         js.begin_object(None)?;
         js.int("TestID", test.params.test_id as i64)?;

@@ -183,14 +183,7 @@ impl Reporter for TextReporter {
             writeln!(self.out, "{}", key_val("FS", &stats::fs_line(fs)))?;
         }
         if test.params.verbose >= 3 {
-            let run = self.run.clone().unwrap_or_else(|| RunInfo {
-                began: String::new(),
-                command_line: String::new(),
-                machine: String::new(),
-                machine_long: String::new(),
-                hostname: String::new(),
-                sysname: String::new(),
-            });
+            let run = self.run.clone().unwrap_or_default();
             write!(self.out, "\nParameters: \n")?;
             for (k, v) in parameters_block(test, &run) {
                 writeln!(self.out, "{}", key_val(k, &v.to_string()))?;
