@@ -9,7 +9,8 @@
 //! `BENCH_WRITE_PIECE`, `BENCH_READ_PIECE` (largest request pieces in bytes),
 //! `BENCH_INLINE` (largest chunk I/O the servers do inline on their async workers, bytes),
 //! `BENCH_SINK_MIN` (smallest write the servers receive straight into the chunk file; a huge
-//! value turns that off).
+//! value turns that off), `BENCH_SPARE` (spare chunk files each server keeps preallocated;
+//! 0 turns that off).
 //!
 //! Prints, as medians of interleaved rounds: 1 MiB sequential writes through the client API
 //! to an embedded cluster, into a new file (the servers allocate storage as they go) and
@@ -167,6 +168,7 @@ async fn run() {
     let mut base = benchfs::fs::ServerConfig::new(&dir, Vec::new());
     base.inline_io_max = env_or("BENCH_INLINE", base.inline_io_max as u64) as usize;
     base.sink_min = env_or("BENCH_SINK_MIN", base.sink_min as u64) as usize;
+    base.spare_chunks = env_or("BENCH_SPARE", base.spare_chunks as u64) as usize;
     let cluster = Cluster::embedded_config(servers, &dir, chunk, &base)
         .await
         .unwrap();
@@ -187,9 +189,10 @@ async fn run() {
         .await
         .unwrap();
     println!(
-        "request pieces of at most {} KiB (writes), {} KiB (reads)",
+        "request pieces of at most {} KiB (writes), {} KiB (reads); {} spare chunk files per server",
         wpiece / 1024,
-        rpiece / 1024
+        rpiece / 1024,
+        base.spare_chunks
     );
 
     // Interleaved rounds: raw TCP and BenchFS alternate, so that both see the same noise of

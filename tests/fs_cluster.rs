@@ -686,11 +686,38 @@ async fn servers_refuse_bad_requests_from_raw_clients() {
             id,
             chunk: 0,
             offset: MAX_CHUNK_SIZE,
+            chunk_size: MAX_CHUNK_SIZE,
         },
         Bytes::from_static(b"x"),
     )
     .await;
     assert_eq!(code_of(&r), libc::EINVAL, "write beyond a chunk");
+    let r = call(
+        Request::Write {
+            id,
+            chunk: 0,
+            offset: (1 << 20) - 1,
+            chunk_size: 1 << 20,
+        },
+        Bytes::from_static(b"xy"),
+    )
+    .await;
+    assert_eq!(
+        code_of(&r),
+        libc::EINVAL,
+        "write beyond the file's chunk size"
+    );
+    let r = call(
+        Request::Write {
+            id,
+            chunk: 0,
+            offset: 0,
+            chunk_size: 3 << 20,
+        },
+        Bytes::from_static(b"x"),
+    )
+    .await;
+    assert_eq!(code_of(&r), libc::EINVAL, "not a chunk size");
     // The same with a payload large enough to be received straight into a chunk file: it
     // is refused before any byte is stored, and the connection stays in step.
     let r = call(
@@ -698,6 +725,7 @@ async fn servers_refuse_bad_requests_from_raw_clients() {
             id,
             chunk: 0,
             offset: MAX_CHUNK_SIZE - 1000,
+            chunk_size: MAX_CHUNK_SIZE,
         },
         Bytes::from(vec![9u8; MIB]),
     )
@@ -720,6 +748,7 @@ async fn servers_refuse_bad_requests_from_raw_clients() {
             id,
             chunk: u64::MAX,
             offset: 0,
+            chunk_size: 1 << 20,
         },
         Bytes::from_static(b"y"),
     )

@@ -1037,12 +1037,8 @@ impl FileHandle {
         }
         let c = &self.inner.client;
         let id = self.inner.attr.id;
-        let ps = pieces(
-            offset,
-            len,
-            self.inner.attr.chunk_size,
-            c.inner.opts.write_piece,
-        );
+        let chunk_size = self.inner.attr.chunk_size;
+        let ps = pieces(offset, len, chunk_size, c.inner.opts.write_piece);
         let servers: Vec<usize> = ps
             .iter()
             .map(|p| c.inner.placement.chunk_server(id, p.chunk))
@@ -1056,6 +1052,7 @@ impl FileHandle {
                 id,
                 chunk: p.chunk,
                 offset: p.in_chunk,
+                chunk_size,
             };
             c.call(servers[0], &req, data).await?;
         } else {
@@ -1068,6 +1065,7 @@ impl FileHandle {
                         id,
                         chunk: p.chunk,
                         offset: p.in_chunk,
+                        chunk_size,
                     };
                     c.call(s, &req, bulk).await.map(|_| ())
                 });

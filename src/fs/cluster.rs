@@ -76,6 +76,7 @@ impl Cluster {
                 data_dir: c.root.join(format!("server-{i}")),
                 listen: "127.0.0.1:0".into(),
                 secret: c.secret.clone(),
+                spare_chunk_size: chunk_size,
                 ..base.clone()
             };
             let s = RunningServer::start(cfg.clone()).await?;

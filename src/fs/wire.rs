@@ -14,7 +14,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Magic number opening every frame.
 pub const MAGIC: u16 = 0xBF5A;
 /// Protocol version carried in every frame; a frame of another version is refused.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Size of an encoded [`FrameHeader`].
 pub const HEADER_LEN: usize = 24;
 /// Largest message part of a frame (requests and replies other than bulk data).
@@ -335,6 +335,9 @@ pub enum Request {
         chunk: u64,
         /// Offset within the chunk.
         offset: u32,
+        /// The file's chunk size (the write must end within it; the server also uses it to
+        /// give a new chunk storage allocated ahead of time).
+        chunk_size: u32,
     },
     /// Read up to `len` bytes of chunk `chunk` of file `id` from `offset` within the chunk.
     Read {
@@ -674,10 +677,16 @@ impl Request {
                 put_str(&mut b, path);
                 put_attr(&mut b, attr);
             }
-            Request::Write { id, chunk, offset } => {
+            Request::Write {
+                id,
+                chunk,
+                offset,
+                chunk_size,
+            } => {
                 put_id(&mut b, *id);
                 b.put_u64_le(*chunk);
                 b.put_u32_le(*offset);
+                b.put_u32_le(*chunk_size);
             }
             Request::Read {
                 id,
@@ -760,6 +769,7 @@ impl Request {
                 id: r.id()?,
                 chunk: r.u64()?,
                 offset: r.u32()?,
+                chunk_size: r.u32()?,
             },
             Op::Read => Request::Read {
                 id: r.id()?,
@@ -1008,6 +1018,7 @@ mod tests {
                 id,
                 chunk: 3,
                 offset: 4,
+                chunk_size: 1 << 20,
             },
             Request::Read {
                 id,

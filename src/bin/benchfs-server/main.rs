@@ -45,6 +45,11 @@ struct Args {
     /// Open chunk files with O_DIRECT.
     #[arg(long)]
     odirect: bool,
+    /// Chunk files of the cluster's chunk size kept preallocated, so that writes into new
+    /// chunks do not allocate storage as their data arrives (0: none). They count as free
+    /// space and are given up when the file system runs out.
+    #[arg(long = "spare-chunks", default_value_t = benchfs::fs::server::spare::DEFAULT_SPARE_CHUNKS)]
+    spare_chunks: usize,
 }
 
 fn parse_size(s: &str) -> Result<u32, String> {
@@ -75,6 +80,8 @@ async fn run(args: Args) -> Result<(), FsError> {
     cfg.max_in_flight = args.max_in_flight;
     cfg.max_in_flight_per_connection = args.max_in_flight_per_connection;
     cfg.odirect = args.odirect;
+    cfg.spare_chunks = args.spare_chunks;
+    cfg.spare_chunk_size = info.chunk_size;
     let server = RunningServer::start(cfg).await?;
     let store_id = format!("{:016x}", server.store_id());
     reg.register(&ServerEntry {

@@ -7,6 +7,7 @@
 //! registry is done by the caller (the binary or the embedded cluster).
 
 pub mod meta;
+pub mod spare;
 pub mod store;
 
 use crate::fs::error::{FsError, FsResult};
@@ -14,8 +15,8 @@ use crate::fs::path::check_normal;
 use crate::fs::transport::tcp::TcpListenerTask;
 use crate::fs::transport::{BoxFuture, FileSink, Handler, Reply};
 use crate::fs::wire::{
-    check_chunk_size, Op, Request, Response, StatFs, MAX_BULK_LEN, MAX_CHUNK_SIZE, MAX_DIR_BATCH,
-    MAX_MSG_LEN,
+    check_chunk_size, Op, Request, Response, StatFs, DEFAULT_CHUNK_SIZE, MAX_BULK_LEN,
+    MAX_CHUNK_SIZE, MAX_DIR_BATCH, MAX_MSG_LEN,
 };
 use bytes::Bytes;
 use meta::MetaStore;
@@ -60,6 +61,10 @@ pub struct ServerConfig {
     /// Writes of at least this many bytes go straight from the connection into the chunk
     /// file (see [`DEFAULT_SINK_MIN`]); `usize::MAX` turns that off.
     pub sink_min: usize,
+    /// Spare chunk files kept preallocated for new chunks (see [`spare`]); 0 keeps none.
+    pub spare_chunks: usize,
+    /// The chunk size spares are made for: the cluster's default chunk size.
+    pub spare_chunk_size: u32,
 }
 
 impl ServerConfig {
@@ -76,6 +81,8 @@ impl ServerConfig {
             odirect: false,
             inline_io_max: DEFAULT_INLINE_IO,
             sink_min: DEFAULT_SINK_MIN,
+            spare_chunks: spare::DEFAULT_SPARE_CHUNKS,
+            spare_chunk_size: DEFAULT_CHUNK_SIZE,
         }
     }
 }
@@ -100,7 +107,11 @@ impl ServerState {
     /// Opens the stores of `cfg.data_dir`.
     pub fn open(cfg: &ServerConfig) -> FsResult<Self> {
         let meta = MetaStore::open(&cfg.data_dir)?;
-        let chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
+        let mut chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
+        if cfg.spare_chunks > 0 {
+            check_chunk_size(cfg.spare_chunk_size)?;
+            chunks.start_spares(&cfg.data_dir, cfg.spare_chunk_size, cfg.spare_chunks)?;
+        }
         let inline_io_max = if cfg.odirect { 0 } else { cfg.inline_io_max };
         Ok(ServerState {
             chunks,
@@ -188,13 +199,20 @@ impl ServerState {
                 check_normal(&path)?;
                 Ok(reply(Response::Replaced(self.meta.insert(&path, attr)?)))
             }
-            Request::Write { id, chunk, offset } => {
-                check_write_extent(offset, bulk.len())?;
+            Request::Write {
+                id,
+                chunk,
+                offset,
+                chunk_size,
+            } => {
+                check_write_extent(offset, bulk.len(), chunk_size)?;
                 let n = if bulk.len() <= self.inline_io_max {
-                    self.chunks.write(id, chunk, offset as u64, &bulk)?
+                    self.chunks
+                        .write(id, chunk, chunk_size, offset as u64, &bulk)?
                 } else {
                     let s = self.clone();
-                    blocking(move || s.chunks.write(id, chunk, offset as u64, &bulk)).await?
+                    blocking(move || s.chunks.write(id, chunk, chunk_size, offset as u64, &bulk))
+                        .await?
                 };
                 Ok(reply(Response::Written(n as u32)))
             }
@@ -273,8 +291,10 @@ impl ServerState {
     }
 }
 
-fn check_write_extent(offset: u32, len: usize) -> FsResult<()> {
-    if offset as u64 + len as u64 > MAX_CHUNK_SIZE as u64 {
+/// A write must name a valid chunk size and end within the chunk.
+fn check_write_extent(offset: u32, len: usize, chunk_size: u32) -> FsResult<()> {
+    check_chunk_size(chunk_size)?;
+    if offset as u64 + len as u64 > chunk_size as u64 {
         return Err(FsError::InvalidArgument("write beyond a chunk".into()));
     }
     Ok(())
@@ -295,15 +315,20 @@ impl Handler for ServerState {
         if op != Op::Write as u16 || len < self.sink_min {
             return None;
         }
-        let (id, chunk, offset) = match Request::decode(op, msg) {
-            Ok(Request::Write { id, chunk, offset }) => (id, chunk, offset),
+        let (id, chunk, offset, chunk_size) = match Request::decode(op, msg) {
+            Ok(Request::Write {
+                id,
+                chunk,
+                offset,
+                chunk_size,
+            }) => (id, chunk, offset, chunk_size),
             Ok(_) => return None,
             Err(e) => return Some(Err(e)),
         };
-        if let Err(e) = check_write_extent(offset, len) {
+        if let Err(e) = check_write_extent(offset, len, chunk_size) {
             return Some(Err(e));
         }
-        match self.chunks.sink(id, chunk) {
+        match self.chunks.sink(id, chunk, chunk_size) {
             Ok(Some(file)) => Some(Ok(FileSink {
                 file,
                 offset: offset as u64,
@@ -321,7 +346,7 @@ impl Handler for ServerState {
         stored: FsResult<()>,
     ) -> BoxFuture<'static, FsResult<Reply>> {
         Box::pin(async move {
-            stored?;
+            self.chunks.check_space(stored)?;
             Ok(Reply::new(
                 Response::Written(len as u32).encode(),
                 Bytes::new(),
@@ -373,11 +398,18 @@ impl RunningServer {
         &self.config
     }
 
-    /// Graceful stop: stop accepting, finish in-flight requests, flush the metadata log.
+    /// Graceful stop: stop accepting, finish in-flight requests, flush the metadata log,
+    /// remove the spare chunk files.
     pub async fn shutdown(self) -> FsResult<()> {
         self.listener.shutdown().await;
         let s = self.state.clone();
-        blocking(move || s.sync_meta()).await
+        blocking(move || {
+            if let Some(p) = s.chunks.spares() {
+                p.stop();
+            }
+            s.sync_meta()
+        })
+        .await
     }
 
     /// Abrupt stop (as if the process died): connections close at once, nothing is flushed.

@@ -6,7 +6,12 @@
 //! can make the store touch a file outside that directory. Keeps an index of the chunks it
 //! holds per file id (rebuilt by listing the directory at start) for truncate, unlink and
 //! fsync. Calls are blocking; the server runs large ones on the blocking pool.
+//!
+//! A new chunk of a file with the cluster's chunk size is made from a preallocated spare of
+//! the [`SparePool`] when one is ready (renamed into place, never replacing a chunk), so that
+//! its storage is not allocated while the write's data arrives.
 
+use super::spare::SparePool;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::transport::FileRegion;
 use crate::fs::wire::FileId;
@@ -44,6 +49,7 @@ pub struct ChunkStore {
     index: Mutex<HashMap<FileId, BTreeSet<u64>>>,
     chunks: AtomicU64,
     odirect: bool,
+    spares: Option<SparePool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> FsResult<MutexGuard<'_, T>> {
@@ -93,16 +99,51 @@ impl ChunkStore {
             index: Mutex::new(index),
             chunks: AtomicU64::new(n),
             odirect,
+            spares: None,
         })
+    }
+
+    /// Keeps `count` spare chunk files of `chunk_size` bytes ready for new chunks of files
+    /// with that chunk size (0 keeps none).
+    pub fn start_spares(&mut self, data_dir: &Path, chunk_size: u32, count: usize) -> FsResult<()> {
+        self.spares = if count == 0 {
+            None
+        } else {
+            Some(SparePool::start(data_dir, chunk_size as u64, count)?)
+        };
+        Ok(())
+    }
+
+    /// The pool of spare chunk files, if the store keeps one.
+    pub fn spares(&self) -> Option<&SparePool> {
+        self.spares.as_ref()
+    }
+
+    /// Makes chunk file `path` from a spare if one fits `chunk_size`; false if none was
+    /// used (no spare, or the chunk exists already: a concurrent write made it).
+    fn place_spare(&self, path: &Path, chunk_size: u32) -> bool {
+        let Some(pool) = &self.spares else {
+            return false;
+        };
+        let Some(spare) = pool.take(chunk_size) else {
+            return false;
+        };
+        match rename_no_replace(&spare, path) {
+            Ok(()) => true,
+            Err(_) => {
+                pool.give_back(spare);
+                false
+            }
+        }
     }
 
     fn path(&self, id: FileId, index: u64) -> PathBuf {
         self.dir.join(chunk_file_name(id, index))
     }
 
-    /// The open file of a chunk, from the cache or opened now (created if `create`).
-    /// `Ok(None)` if it does not exist and `create` is false.
-    fn file(&self, id: FileId, index: u64, create: bool) -> FsResult<Option<Arc<File>>> {
+    /// The open file of a chunk, from the cache or opened now (created if `create` names
+    /// the file's chunk size). `Ok(None)` if it does not exist and `create` is `None`.
+    fn file(&self, id: FileId, index: u64, create: Option<u32>) -> FsResult<Option<Arc<File>>> {
         {
             let mut c = lock(&self.cache)?;
             c.tick += 1;
@@ -112,20 +153,31 @@ impl ChunkStore {
                 return Ok(Some(f.clone()));
             }
         }
+        let path = self.path(id, index);
+        if let Some(cs) = create {
+            let known = lock(&self.index)?
+                .get(&id)
+                .is_some_and(|s| s.contains(&index));
+            if !known {
+                self.place_spare(&path, cs);
+            }
+        }
         let mut oo = OpenOptions::new();
         oo.read(true).write(true);
-        if create {
+        if create.is_some() {
             oo.create(true);
         }
         if self.odirect {
             oo.custom_flags(libc::O_DIRECT);
         }
-        let f = match oo.open(self.path(id, index)) {
+        let f = match oo.open(&path) {
             Ok(f) => Arc::new(f),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create.is_none() => {
+                return Ok(None)
+            }
             Err(e) => return Err(FsError::from_io("open chunk", &e)),
         };
-        if create {
+        if create.is_some() {
             let mut idx = lock(&self.index)?;
             if idx.entry(id).or_default().insert(index) {
                 self.chunks.fetch_add(1, Ordering::Relaxed);
@@ -144,27 +196,45 @@ impl ChunkStore {
         Ok(Some(f))
     }
 
-    /// Writes `data` at `offset` within chunk `index` of file `id`.
-    pub fn write(&self, id: FileId, index: u64, offset: u64, data: &[u8]) -> FsResult<usize> {
+    /// Writes `data` at `offset` within chunk `index` of file `id` (whose chunk size is
+    /// `chunk_size`).
+    pub fn write(
+        &self,
+        id: FileId,
+        index: u64,
+        chunk_size: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> FsResult<usize> {
         let f = self
-            .file(id, index, true)?
+            .file(id, index, Some(chunk_size))?
             .ok_or_else(|| FsError::Io("chunk vanished".into()))?;
-        if self.odirect {
-            return self.write_direct(&f, id, index, offset, data);
+        let r = if self.odirect {
+            self.write_direct(&f, id, index, offset, data)
+        } else {
+            f.write_all_at(data, offset)
+                .map(|_| data.len())
+                .map_err(|e| FsError::from_io("write chunk", &e))
+        };
+        self.check_space(r)
+    }
+
+    /// Passes `r` on; out of space, first frees the spares' storage for the writes to come.
+    pub fn check_space<T>(&self, r: FsResult<T>) -> FsResult<T> {
+        if let (Err(FsError::NoSpace(_)), Some(pool)) = (&r, &self.spares) {
+            pool.release();
         }
-        f.write_all_at(data, offset)
-            .map_err(|e| FsError::from_io("write chunk", &e))?;
-        Ok(data.len())
+        r
     }
 
     /// The open chunk file (created if absent) that a write of chunk `index` of file `id`
-    /// goes into when the transport moves the payload itself (`None` with O_DIRECT, whose
-    /// alignment rules need [`ChunkStore::write`]).
-    pub fn sink(&self, id: FileId, index: u64) -> FsResult<Option<Arc<File>>> {
+    /// (chunk size `chunk_size`) goes into when the transport moves the payload itself
+    /// (`None` with O_DIRECT, whose alignment rules need [`ChunkStore::write`]).
+    pub fn sink(&self, id: FileId, index: u64, chunk_size: u32) -> FsResult<Option<Arc<File>>> {
         if self.odirect {
             return Ok(None);
         }
-        self.file(id, index, true)
+        self.file(id, index, Some(chunk_size))
     }
 
     /// A buffered descriptor of a chunk (O_DIRECT stores use it for unaligned I/O).
@@ -252,7 +322,7 @@ impl ChunkStore {
     /// file is shorter or absent (the client reads the missing part as zeros). The buffer
     /// is filled by the kernel directly, without zeroing it first.
     pub fn read(&self, id: FileId, index: u64, offset: u64, len: usize) -> FsResult<Bytes> {
-        let Some(f) = self.file(id, index, false)? else {
+        let Some(f) = self.file(id, index, None)? else {
             return Ok(Bytes::new());
         };
         if self.odirect {
@@ -297,7 +367,7 @@ impl ChunkStore {
         offset: u64,
         len: usize,
     ) -> FsResult<Option<FileRegion>> {
-        let Some(f) = self.file(id, index, false)? else {
+        let Some(f) = self.file(id, index, None)? else {
             return Ok(None);
         };
         let size = f
@@ -348,11 +418,15 @@ impl ChunkStore {
                 }
             }
         }
-        match std::fs::remove_file(self.path(id, index)) {
+        let r = match std::fs::remove_file(self.path(id, index)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(FsError::from_io("remove chunk", &e)),
+        };
+        if let Some(pool) = &self.spares {
+            pool.resume(); // space was freed
         }
+        r
     }
 
     /// Drops the chunks of `id` that lie wholly at or beyond `size` and shortens the one
@@ -364,7 +438,7 @@ impl ChunkStore {
             if start >= size {
                 self.drop_chunk(id, index)?;
             } else if start.saturating_add(cs) > size {
-                if let Some(f) = self.file(id, index, false)? {
+                if let Some(f) = self.file(id, index, None)? {
                     f.set_len(size - start)
                         .map_err(|e| FsError::from_io("truncate chunk", &e))?;
                 }
@@ -384,7 +458,7 @@ impl ChunkStore {
     /// Flushes every chunk of `id` to stable storage.
     pub fn sync(&self, id: FileId) -> FsResult<()> {
         for index in self.chunks_of(id)? {
-            if let Some(f) = self.file(id, index, false)? {
+            if let Some(f) = self.file(id, index, None)? {
                 f.sync_data()
                     .map_err(|e| FsError::from_io("fsync chunk", &e))?;
             }
@@ -402,33 +476,170 @@ impl ChunkStore {
         self.cache.lock().map(|c| c.files.len()).unwrap_or(0)
     }
 
-    /// Capacity of the file system holding the store: (total, free, available) bytes.
+    /// Capacity of the file system holding the store: (total, free, available) bytes. The
+    /// space held by spare chunk files counts as free: any write can have it.
     pub fn capacity(&self) -> FsResult<(u64, u64, u64)> {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(self.dir.as_os_str().as_bytes())
-            .map_err(|_| FsError::InvalidArgument("data dir contains NUL".into()))?;
-        // SAFETY: statvfs is plain data; zeroed is a valid value, and `c` is a valid C string.
-        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are valid for the duration of the call.
-        let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
-        if rc != 0 {
-            return Err(FsError::from_io(
-                "statvfs",
-                &std::io::Error::last_os_error(),
-            ));
-        }
-        let f = s.f_frsize as u64;
+        let (total, free, avail) = capacity_of(&self.dir)?;
+        let held = self.spares.as_ref().map_or(0, |p| p.held_bytes());
         Ok((
-            s.f_blocks as u64 * f,
-            s.f_bfree as u64 * f,
-            s.f_bavail as u64 * f,
+            total,
+            free.saturating_add(held).min(total),
+            avail.saturating_add(held).min(total),
         ))
     }
+}
+
+/// Renames `from` to `to` unless `to` exists (`renameat2` with `RENAME_NOREPLACE`).
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (f, t) = (cstr(from)?, cstr(to)?);
+    // SAFETY: both are valid NUL-terminated strings for the duration of the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Capacity of the file system holding `dir`: (total, free, available) bytes.
+pub fn capacity_of(dir: &Path) -> FsResult<(u64, u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| FsError::InvalidArgument("data dir contains NUL".into()))?;
+    // SAFETY: statvfs is plain data; zeroed is a valid value, and `c` is a valid C string.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
+    if rc != 0 {
+        return Err(FsError::from_io(
+            "statvfs",
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    let f = s.f_frsize as u64;
+    Ok((
+        s.f_blocks as u64 * f,
+        s.f_bfree as u64 * f,
+        s.f_bavail as u64 * f,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
+    use std::time::Duration;
+
+    const CS: u32 = 1 << 20;
+
+    fn store_with_spares(dir: &Path, count: usize) -> ChunkStore {
+        let mut s = ChunkStore::open(dir, 8, false).unwrap();
+        s.start_spares(dir, CS, count).unwrap();
+        let ready = s.spares().unwrap().wait_full(Duration::from_secs(30));
+        assert_eq!(ready, count, "the pool fills");
+        s
+    }
+
+    #[test]
+    fn new_chunks_come_from_spares_and_read_like_new_files() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store_with_spares(d.path(), 2);
+        let id = FileId { store: 3, seq: 4 };
+        let pool = s.spares().unwrap();
+        // A write in the middle of a new chunk: the chunk is a renamed spare (the pool has
+        // one less until the thread replaces it), its size is the written end, the hole
+        // before the data and everything past it read as nothing more than zeros.
+        s.write(id, 0, CS, 8192, &[7u8; 4096]).unwrap();
+        let path = s.path(id, 0);
+        let m = std::fs::metadata(&path).unwrap();
+        assert_eq!(m.len(), 12288);
+        assert!(
+            m.blocks() * 512 >= CS as u64,
+            "the chunk has the spare's whole allocation ({} blocks)",
+            m.blocks()
+        );
+        let r = s.read(id, 0, 0, CS as usize).unwrap();
+        assert_eq!(r.len(), 12288, "a read ends at the written end");
+        assert!(r[..8192].iter().all(|&b| b == 0));
+        assert!(r[8192..].iter().all(|&b| b == 7));
+        // Spares are made again in the background.
+        assert_eq!(pool.wait_full(Duration::from_secs(30)), 2);
+        // Writing an existing chunk takes no spare.
+        let before = std::fs::read_dir(pool.dir()).unwrap().count();
+        s.write(id, 0, CS, 0, b"head").unwrap();
+        assert_eq!(pool.ready(), 2);
+        assert_eq!(std::fs::read_dir(pool.dir()).unwrap().count(), before);
+        // A file of another chunk size gets a plain new file.
+        s.write(FileId { store: 3, seq: 5 }, 0, CS / 2, 0, b"x")
+            .unwrap();
+        assert_eq!(pool.ready(), 2);
+    }
+
+    #[test]
+    fn a_spare_never_replaces_a_chunk_made_meanwhile() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store_with_spares(d.path(), 1);
+        let id = FileId { store: 5, seq: 6 };
+        // Another writer made the chunk file behind the index's back (as a concurrent
+        // write on another thread can): the rename must fail, the spare go back to the
+        // pool, and the data already there survive.
+        std::fs::write(s.path(id, 1), b"already here").unwrap();
+        s.write(id, 1, CS, 12, b", and more").unwrap();
+        assert_eq!(
+            &s.read(id, 1, 0, 100).unwrap()[..],
+            b"already here, and more"
+        );
+        assert_eq!(s.spares().unwrap().ready(), 1, "the spare went back");
+    }
+
+    #[test]
+    fn out_of_space_gives_up_spares_until_a_chunk_is_freed() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store_with_spares(d.path(), 2);
+        let id = FileId { store: 7, seq: 8 };
+        s.write(id, 0, CS, 0, b"x").unwrap();
+        let pool = s.spares().unwrap();
+        assert_eq!(pool.wait_full(Duration::from_secs(30)), 2);
+        let r = s.check_space::<()>(Err(FsError::NoSpace("test".into())));
+        assert!(
+            matches!(r, Err(FsError::NoSpace(_))),
+            "the error is passed on"
+        );
+        assert_eq!(pool.ready(), 0);
+        assert_eq!(std::fs::read_dir(pool.dir()).unwrap().count(), 0);
+        // Other errors leave the spares alone.
+        s.remove(id).unwrap();
+        assert_eq!(
+            pool.wait_full(Duration::from_secs(30)),
+            2,
+            "freeing a chunk resumes"
+        );
+        let _ = s.check_space::<()>(Err(FsError::Io("other".into())));
+        assert_eq!(pool.ready(), 2);
+    }
+
+    #[test]
+    fn dropping_the_store_removes_its_spares() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store_with_spares(d.path(), 3);
+        let dir = s.spares().unwrap().dir().to_path_buf();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+        drop(s);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    }
 
     #[test]
     fn write_read_truncate_remove_and_reindex() {
@@ -439,7 +650,7 @@ mod tests {
             let s = ChunkStore::open(d.path(), 2, false).unwrap();
             assert!(s.read(id, 0, 0, 10).unwrap().is_empty());
             for i in 0..4u64 {
-                s.write(id, i, 100, &[i as u8 + 1; 50]).unwrap();
+                s.write(id, i, CS, 100, &[i as u8 + 1; 50]).unwrap();
             }
             assert!(s.open_files() <= 2);
             let r = s.read(id, 2, 90, 100).unwrap();
@@ -474,13 +685,13 @@ mod tests {
         };
         let id = FileId { store: 5, seq: 6 };
         let block: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
-        match s.write(id, 0, 4096, &block) {
+        match s.write(id, 0, CS, 4096, &block) {
             Ok(n) => assert_eq!(n, 8192),
             // A file system without O_DIRECT: nothing more to check here.
             Err(e) if e.errno() == libc::EINVAL => return,
             Err(e) => panic!("{e}"),
         }
-        s.write(id, 0, 100, b"unaligned").unwrap();
+        s.write(id, 0, CS, 100, b"unaligned").unwrap();
         assert_eq!(&s.read(id, 0, 100, 9).unwrap()[..], b"unaligned");
         let r = s.read(id, 0, 4096, 16384).unwrap();
         assert_eq!(r.len(), 8192, "short read at the end of the chunk");

@@ -1,0 +1,396 @@
+//! Spare chunk files: storage allocated ahead of need by a background thread, so that a
+//! write into a new chunk finds its pages (tmpfs) or blocks (disk file systems) already
+//! there instead of allocating them while the data arrives from the network.
+//!
+//! Owns `<data>/spare/`: empty files (size 0) whose first `size` bytes were allocated with
+//! `fallocate(FALLOC_FL_KEEP_SIZE)`. Reading one gives nothing and its allocated range reads
+//! as zeros, so a spare renamed into place is exactly a new, empty chunk file. The chunk
+//! store takes a spare when it creates a chunk of a file whose chunk size is `size` (the
+//! cluster's default) and renames it into its own directory; this module never touches
+//! `chunks/`.
+//!
+//! The pool holds at most `target` spares and never lets them take more than an eighth of
+//! the free space. Allocation stops for good where the file system cannot preallocate
+//! (`EOPNOTSUPP`), and pauses on `ENOSPC` until [`SparePool::resume`] (the store calls it when
+//! it frees a chunk). Left-over spares of an earlier run are removed at start; the pool
+//! removes its spares when dropped.
+
+use crate::fs::error::{FsError, FsResult};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Default number of spare chunk files a server keeps ready.
+pub const DEFAULT_SPARE_CHUNKS: usize = 4;
+
+/// Spares may use at most 1/`FREE_SHARE` of the free space of the file system.
+const FREE_SHARE: u64 = 8;
+
+#[derive(Default)]
+struct State {
+    ready: Vec<PathBuf>,
+    next: u64,
+    stop: bool,
+    /// The file system cannot preallocate: no more spares.
+    disabled: bool,
+    /// Out of space (or too little left to spare): no new spares until resumed.
+    paused: bool,
+    /// Spares handed out.
+    taken: u64,
+    /// New chunks of the pool's chunk size that found no spare ready.
+    missed: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when the worker has something to do and when a spare becomes ready.
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent whatever panicked while holding the lock.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A pool of preallocated, empty chunk files refilled by a background thread.
+pub struct SparePool {
+    dir: PathBuf,
+    size: u64,
+    target: usize,
+    shared: Arc<Shared>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SparePool {
+    /// Starts a pool of `target` spares of `size` bytes each in `<data_dir>/spare/`
+    /// (removing what an earlier run left there); the first ones are allocated in the
+    /// background at once.
+    pub fn start(data_dir: &Path, size: u64, target: usize) -> FsResult<Self> {
+        let dir = data_dir.join("spare");
+        std::fs::create_dir_all(&dir).map_err(|e| FsError::from_io("create spare dir", &e))?;
+        for ent in std::fs::read_dir(&dir).map_err(|e| FsError::from_io("list spare dir", &e))? {
+            let ent = ent.map_err(|e| FsError::from_io("list spare dir", &e))?;
+            // Only files this module names; anything else is left alone.
+            if ent.file_name().to_string_lossy().starts_with("spare-") {
+                let _ = std::fs::remove_file(ent.path());
+            }
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let worker = if target > 0 && size > 0 {
+            let (d, s) = (dir.clone(), shared.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("benchfs-spare".into())
+                    .spawn(move || refill(&d, size, target, &s))
+                    .map_err(|e| FsError::from_io("start spare thread", &e))?,
+            )
+        } else {
+            shared.lock().stop = true; // nothing will ever be made
+            None
+        };
+        Ok(SparePool {
+            dir,
+            size,
+            target,
+            shared,
+            worker: Mutex::new(worker),
+        })
+    }
+
+    /// Bytes preallocated per spare (the chunk size spares are made for).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// A ready spare for a chunk of a file with chunk size `chunk_size`, if there is one.
+    /// The caller renames it into place, or hands it back with [`SparePool::give_back`].
+    pub fn take(&self, chunk_size: u32) -> Option<PathBuf> {
+        if chunk_size as u64 != self.size {
+            return None;
+        }
+        let mut st = self.shared.lock();
+        let Some(p) = st.ready.pop() else {
+            st.missed += 1;
+            return None;
+        };
+        st.taken += 1;
+        drop(st);
+        self.shared.changed.notify_all();
+        Some(p)
+    }
+
+    /// Returns an unused spare taken with [`SparePool::take`] (removed instead if the
+    /// thread has refilled the pool meanwhile).
+    pub fn give_back(&self, path: PathBuf) {
+        let mut st = self.shared.lock();
+        if st.ready.len() < self.target && !st.stop {
+            st.ready.push(path);
+            drop(st);
+            self.shared.changed.notify_all();
+        } else {
+            drop(st);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Frees the space of every ready spare and stops allocating new ones until
+    /// [`SparePool::resume`] (the store is out of space).
+    pub fn release(&self) {
+        let taken = {
+            let mut st = self.shared.lock();
+            st.paused = true;
+            std::mem::take(&mut st.ready)
+        };
+        for p in taken {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Allocates spares again after [`SparePool::release`] or a lack of space (space was
+    /// freed).
+    pub fn resume(&self) {
+        let mut st = self.shared.lock();
+        if st.paused {
+            st.paused = false;
+            drop(st);
+            self.shared.changed.notify_all();
+        }
+    }
+
+    /// Number of spares ready now.
+    pub fn ready(&self) -> usize {
+        self.shared.lock().ready.len()
+    }
+
+    /// Spares handed out so far, and new chunks that found none ready (the pool could not
+    /// keep up, or was paused).
+    pub fn counts(&self) -> (u64, u64) {
+        let st = self.shared.lock();
+        (st.taken, st.missed)
+    }
+
+    /// Bytes held by ready spares (space the file system counts as used).
+    pub fn held_bytes(&self) -> u64 {
+        self.ready() as u64 * self.size
+    }
+
+    /// Waits until the pool is full, or cannot fill (file system without preallocation,
+    /// out of space), for at most `timeout`; returns the number of spares ready.
+    pub fn wait_full(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        while st.ready.len() < self.target && !st.disabled && !st.paused && !st.stop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st = match self.shared.changed.wait_timeout(st, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        st.ready.len()
+    }
+
+    /// The directory spares live in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops the thread and removes every ready spare (a server shutting down leaves no
+    /// spare behind); the pool hands out nothing more.
+    pub fn stop(&self) {
+        self.shared.lock().stop = true;
+        self.shared.changed.notify_all();
+        let worker = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = worker {
+            let _ = w.join();
+        }
+        for p in std::mem::take(&mut self.shared.lock().ready) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Drop for SparePool {
+    fn drop(&mut self) {
+        let (taken, missed) = self.counts();
+        tracing::debug!(
+            "spare chunks of {}: {taken} used, {missed} new chunks found none ready",
+            self.dir.display()
+        );
+        self.stop();
+    }
+}
+
+/// The background thread: keeps `target` spares ready until stopped.
+fn refill(dir: &Path, size: u64, target: usize, shared: &Shared) {
+    loop {
+        let n = {
+            let mut st = shared.lock();
+            while !st.stop && (st.disabled || st.paused || st.ready.len() >= target) {
+                st = match shared.changed.wait(st) {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+            }
+            if st.stop {
+                return;
+            }
+            st.next += 1;
+            st.next
+        };
+        let path = dir.join(format!("spare-{n}"));
+        let outcome = if enough_room(dir, size, target) {
+            allocate(&path, size)
+        } else {
+            Err(libc::ENOSPC)
+        };
+        let mut st = shared.lock();
+        match outcome {
+            Ok(()) => st.ready.push(path),
+            Err(code) => {
+                let _ = std::fs::remove_file(&path);
+                if code == libc::ENOSPC {
+                    tracing::debug!(
+                        "spare chunks paused: little free space in {}",
+                        dir.display()
+                    );
+                    st.paused = true;
+                } else {
+                    tracing::debug!(
+                        "no spare chunks in {}: {}",
+                        dir.display(),
+                        std::io::Error::from_raw_os_error(code)
+                    );
+                    st.disabled = true;
+                }
+            }
+        }
+        drop(st);
+        shared.changed.notify_all();
+    }
+}
+
+/// Whether one more spare leaves the pool within its share of the free space.
+fn enough_room(dir: &Path, size: u64, target: usize) -> bool {
+    match super::store::capacity_of(dir) {
+        Ok((_, _, avail)) => avail / FREE_SHARE >= size.saturating_mul(target as u64),
+        Err(_) => false,
+    }
+}
+
+/// Creates `path` and allocates `size` bytes to it without changing its size (0); the errno
+/// on failure.
+fn allocate(path: &Path, size: u64) -> Result<(), i32> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let len = libc::off_t::try_from(size).map_err(|_| libc::EINVAL)?;
+    loop {
+        // SAFETY: fallocate on a descriptor we own; no memory is passed.
+        let rc = unsafe { libc::fallocate(f.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, len) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let code = std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO);
+        if code != libc::EINTR {
+            return Err(match code {
+                libc::ENOSYS => libc::EOPNOTSUPP,
+                c => c,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    const WAIT: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn fills_to_target_with_empty_preallocated_files() {
+        let d = tempfile::tempdir().unwrap();
+        let pool = SparePool::start(d.path(), 256 << 10, 3).unwrap();
+        assert_eq!(pool.wait_full(WAIT), 3);
+        assert_eq!(pool.held_bytes(), 3 * (256 << 10));
+        let names: Vec<_> = std::fs::read_dir(pool.dir()).unwrap().collect();
+        assert_eq!(names.len(), 3);
+        let p = pool.take(256 << 10).unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!(m.len(), 0, "a spare is empty");
+        assert!(
+            m.blocks() * 512 >= 256 << 10,
+            "a spare has its storage allocated ({} blocks)",
+            m.blocks()
+        );
+        // Taking one makes the thread allocate a replacement.
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(pool.wait_full(WAIT), 3);
+    }
+
+    #[test]
+    fn only_files_of_its_chunk_size_take_spares() {
+        let d = tempfile::tempdir().unwrap();
+        let pool = SparePool::start(d.path(), 128 << 10, 1).unwrap();
+        assert_eq!(pool.wait_full(WAIT), 1);
+        assert!(pool.take(64 << 10).is_none());
+        assert!(pool.take(1 << 20).is_none());
+        let p = pool.take(128 << 10).unwrap();
+        pool.give_back(p);
+        assert_eq!(pool.ready(), 1);
+    }
+
+    #[test]
+    fn release_frees_and_pauses_until_resumed() {
+        let d = tempfile::tempdir().unwrap();
+        let pool = SparePool::start(d.path(), 64 << 10, 2).unwrap();
+        assert_eq!(pool.wait_full(WAIT), 2);
+        pool.release();
+        assert_eq!(pool.ready(), 0);
+        // Paused: waiting returns at once with nothing made.
+        assert_eq!(pool.wait_full(WAIT), 0);
+        assert_eq!(std::fs::read_dir(pool.dir()).unwrap().count(), 0);
+        pool.resume();
+        assert_eq!(pool.wait_full(WAIT), 2);
+    }
+
+    #[test]
+    fn leftovers_removed_at_start_and_spares_at_drop() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("spare");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("spare-99"), b"old").unwrap();
+        std::fs::write(dir.join("keep.txt"), b"not ours").unwrap();
+        let pool = SparePool::start(d.path(), 64 << 10, 2).unwrap();
+        assert_eq!(pool.wait_full(WAIT), 2);
+        assert!(!dir.join("spare-99").exists());
+        drop(pool);
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["keep.txt".to_string()]);
+    }
+
+    #[test]
+    fn an_empty_pool_makes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let pool = SparePool::start(d.path(), 64 << 10, 0).unwrap();
+        assert_eq!(pool.wait_full(WAIT), 0);
+        assert!(pool.take(64 << 10).is_none());
+    }
+}
