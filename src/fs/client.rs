@@ -1056,23 +1056,19 @@ impl FileHandle {
             };
             c.call(servers[0], &req, data).await?;
         } else {
-            let mut set = JoinSet::new();
-            for (p, s) in ps.into_iter().zip(servers) {
-                let c = c.clone();
+            // The pieces are driven by this task (no task per piece: a spawned task is one
+            // more cross-thread wake-up per call on the path of every write).
+            let calls = ps.into_iter().zip(servers).map(|(p, s)| {
                 let bulk = data.slice(p.buf_off..p.buf_off + p.len);
-                set.spawn(async move {
-                    let req = Request::Write {
-                        id,
-                        chunk: p.chunk,
-                        offset: p.in_chunk,
-                        chunk_size,
-                    };
-                    c.call(s, &req, bulk).await.map(|_| ())
-                });
-            }
-            while let Some(r) = set.join_next().await {
-                r.map_err(|e| FsError::Io(format!("task failed: {e}")))??;
-            }
+                let req = Request::Write {
+                    id,
+                    chunk: p.chunk,
+                    offset: p.in_chunk,
+                    chunk_size,
+                };
+                async move { c.call(s, &req, bulk).await.map(|_| ()) }
+            });
+            futures::future::try_join_all(calls).await?;
         }
         self.inner.written_end.fetch_max(end, Ordering::AcqRel);
         self.inner.dirty.store(true, Ordering::Release);
@@ -1124,28 +1120,18 @@ impl FileHandle {
                 .await?;
             fill(buf, &p, &r.bulk);
         } else {
-            let mut set = JoinSet::new();
-            for p in ps {
-                let c = c.clone();
-                set.spawn(async move {
-                    let s = c.inner.placement.chunk_server(id, p.chunk);
-                    let r = c
-                        .call(
-                            s,
-                            &Request::Read {
-                                id,
-                                chunk: p.chunk,
-                                offset: p.in_chunk,
-                                len: p.len as u32,
-                            },
-                            Bytes::new(),
-                        )
-                        .await?;
-                    Ok::<_, FsError>((p, r.bulk))
-                });
-            }
-            while let Some(r) = set.join_next().await {
-                let (p, data) = r.map_err(|e| FsError::Io(format!("task failed: {e}")))??;
+            let calls = ps.into_iter().map(|p| async move {
+                let s = c.inner.placement.chunk_server(id, p.chunk);
+                let req = Request::Read {
+                    id,
+                    chunk: p.chunk,
+                    offset: p.in_chunk,
+                    len: p.len as u32,
+                };
+                let r = c.call(s, &req, Bytes::new()).await?;
+                Ok::<_, FsError>((p, r.bulk))
+            });
+            for (p, data) in futures::future::try_join_all(calls).await? {
                 fill(buf, &p, &data);
             }
         }
