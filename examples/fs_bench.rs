@@ -20,12 +20,17 @@
 //! (the same pattern with no file system) and a local write of the same amount into the
 //! servers' storage directory, as ratios. Then 4 KiB random reads with 32 in flight (IOPS,
 //! p50 and p99 latency) and metadata rates.
+//!
+//! Threads are laid out as in `benchfs-bench -a BENCHFS`: the servers, and the server side
+//! of the raw TCP peer, on a 2-worker runtime of their own; the client, and the client side
+//! of the raw TCP peer, on a single-threaded runtime like one task of the benchmark.
 
 use benchfs::fs::{Cluster, OpenFlags};
 use hdrhistogram::Histogram;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::runtime::Handle;
 
 const MIB: usize = 1 << 20;
 
@@ -42,10 +47,14 @@ fn gib_s(bytes: u64, d: Duration) -> f64 {
 
 /// Raw TCP, one 1 MiB message at a time: client -> server + 8-byte ack (write pattern), and
 /// 8-byte request -> 1 MiB reply (read pattern).
-async fn raw_tcp(n: usize) -> (Duration, Duration) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+async fn raw_tcp(n: usize, servers: &Handle) -> (Duration, Duration) {
+    let l = servers
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .await
+        .unwrap()
+        .unwrap();
     let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
+    servers.spawn(async move {
         let (s, _) = l.accept().await.unwrap();
         s.set_nodelay(true).unwrap();
         let (mut r, mut w) = s.into_split();
@@ -139,16 +148,24 @@ async fn seq_write(
     t.elapsed()
 }
 
+/// Threads as in `benchfs-bench -a BENCHFS`: the servers (and the raw TCP peer's server side)
+/// on a multi-threaded runtime of their own, the client (and the raw TCP peer's client side)
+/// on a single-threaded runtime, like one task of the benchmark.
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let servers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("benchfs-server")
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(run());
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    client.block_on(run(servers.handle().clone()));
 }
 
-async fn run() {
+async fn run(servers: Handle) {
     let dir = std::env::var("BENCH_DIR").unwrap_or_else(|_| {
         if std::path::Path::new("/dev/shm").is_dir() {
             "/dev/shm".into()
@@ -156,22 +173,27 @@ async fn run() {
             std::env::temp_dir().display().to_string()
         }
     });
-    let servers = env_or("BENCH_SERVERS", 2) as usize;
+    let nservers = env_or("BENCH_SERVERS", 2) as usize;
     let mib = env_or("BENCH_MIB", 256) as usize;
     let rounds = env_or("BENCH_ROUNDS", 7).max(1) as usize;
     let secs = env_or("BENCH_SECS", 5);
     let chunk = env_or("BENCH_CHUNK", 4096) as u32 * 1024;
     println!(
-        "BenchFS bench: {servers} embedded servers in {dir}, chunk {} KiB, {mib} MiB per phase",
+        "BenchFS bench: {nservers} embedded servers in {dir}, chunk {} KiB, {mib} MiB per phase",
         chunk / 1024
     );
     let mut base = benchfs::fs::ServerConfig::new(&dir, Vec::new());
     base.inline_io_max = env_or("BENCH_INLINE", base.inline_io_max as u64) as usize;
     base.sink_min = env_or("BENCH_SINK_MIN", base.sink_min as u64) as usize;
     base.spare_chunks = env_or("BENCH_SPARE", base.spare_chunks as u64) as usize;
-    let cluster = Cluster::embedded_config(servers, &dir, chunk, &base)
-        .await
-        .unwrap();
+    let cluster = {
+        let (dir, base) = (dir.clone(), base.clone());
+        servers
+            .spawn(async move { Cluster::embedded_config(nservers, &dir, chunk, &base).await })
+            .await
+            .unwrap()
+            .unwrap()
+    };
     let wpiece = env_or(
         "BENCH_WRITE_PIECE",
         benchfs::fs::client::DEFAULT_WRITE_PIECE as u64,
@@ -197,7 +219,7 @@ async fn run() {
 
     // Interleaved rounds: raw TCP and BenchFS alternate, so that both see the same noise of
     // this shared machine; the ratio of each round is computed, and medians reported.
-    let _ = raw_tcp(16).await;
+    let _ = raw_tcp(16, &servers).await;
     let data = bytes::Bytes::from(vec![0x5au8; MIB]);
     let bytes = (mib * MIB) as u64;
     let copy = env_or("BENCH_COPY", 0) != 0;
@@ -222,7 +244,7 @@ async fn run() {
     let mut rows: Vec<[f64; 8]> = Vec::new();
     for round in 0..rounds {
         let mut row = [0f64; 8];
-        let (raw_w, raw_r) = raw_tcp(mib).await;
+        let (raw_w, raw_r) = raw_tcp(mib, &servers).await;
         row[RAW_W] = gib_s(bytes, raw_w);
         row[RAW_R] = gib_s(bytes, raw_r);
         row[LOCAL_W] = gib_s(bytes, local_write(&dir, mib, &data));
@@ -372,5 +394,6 @@ async fn run() {
         );
     }
     fs.rmdir("/md").await.unwrap();
-    cluster.shutdown().await.unwrap();
+    drop(fs);
+    servers.spawn(cluster.shutdown()).await.unwrap().unwrap();
 }
