@@ -1,5 +1,6 @@
 //! A BenchFS server: the request handler over a chunk store and a metadata store, and the
-//! running server (TCP listener, graceful shutdown, abrupt kill for tests).
+//! running server (TCP listener, graceful shutdown, abrupt kill for tests). The stores are
+//! [`store`] (chunk files, fed new chunks by the [`spare`] pool) and [`meta`].
 //!
 //! Owns [`ServerConfig`], [`ServerState`] (implements the transport [`Handler`]) and
 //! [`RunningServer`]. Everything it stores lives under its data directory: client paths are
