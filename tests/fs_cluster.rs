@@ -774,3 +774,82 @@ fn code_of(r: &Result<(), FsError>) -> i32 {
         Err(e) => e.errno(),
     }
 }
+
+/// Bytes allocated to the chunk files under `dir` (every server's `chunks/`).
+fn chunk_allocation(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if d.file_name().is_some_and(|n| n == "chunks") {
+                total += m.blocks() * 512;
+            }
+        }
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_made_from_spares_give_back_the_space_past_the_end() {
+    let d = tempfile::tempdir().unwrap();
+    let mut base = benchfs::fs::ServerConfig::new(d.path(), Vec::new());
+    base.trim_after = Duration::from_millis(50);
+    let c = Cluster::embedded_config(2, d.path(), CS, &base)
+        .await
+        .unwrap();
+    let fs = c.client().await.unwrap();
+    // Wait until the servers have their spares, so that the writes below use them.
+    let spares = |root: &std::path::Path| {
+        (0..2)
+            .map(|i| {
+                std::fs::read_dir(root.join(format!("server-{i}/spare")))
+                    .map(|r| r.count())
+                    .unwrap_or(0)
+            })
+            .sum::<usize>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while spares(c.root()) < 8 {
+        assert!(Instant::now() < deadline, "no spares");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // 4 files, each ending a quarter into its last chunk, written in large pieces.
+    let len = 2 * CS as usize + CS as usize / 4;
+    for i in 0..4 {
+        let data = pattern(i, len);
+        let f = fs.create(&format!("/f{i}")).await.unwrap();
+        f.write_at(0, &data).await.unwrap();
+        f.close().await.unwrap();
+    }
+    // The idle chunks give back what lies past their end: the allocation shrinks to about
+    // the data (4 last chunks hold 3/4 of a chunk less each).
+    let data_bytes = 4 * len as u64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let a = chunk_allocation(c.root());
+        if a < data_bytes + 4 * 4096 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{a} bytes still allocated for {data_bytes} bytes of data"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for i in 0..4 {
+        let r = fs
+            .open(&format!("/f{i}"), OpenFlags::read_only())
+            .await
+            .unwrap();
+        assert_eq!(
+            r.read_vec(0, 4 * CS as usize).await.unwrap(),
+            pattern(i, len)
+        );
+    }
+    c.shutdown().await.unwrap();
+}

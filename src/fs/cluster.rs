@@ -186,12 +186,18 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         // Dropping a running server aborts its tasks (sockets close).
         self.servers.clear();
-        // A request task that was still finishing may create a file during the removal:
-        // try again a few times.
-        for _ in 0..5 {
-            if std::fs::remove_dir_all(&self.root).is_ok() || !self.root.exists() {
-                break;
-            }
+        remove_tree(&self.root);
+    }
+}
+
+/// Removes the data directory of a cluster whose servers may still be finishing a request
+/// or making a spare chunk file (each can create a file during the removal): tries again,
+/// for at most about a second, until the directory is gone.
+pub fn remove_tree(root: &Path) {
+    for _ in 0..200 {
+        if std::fs::remove_dir_all(root).is_ok() || !root.exists() {
+            return;
         }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }

@@ -838,10 +838,12 @@ mod tests {
                 7 => Some(Ok(FileSink {
                     file: self.file.clone(),
                     offset,
+                    hold: None,
                 })),
                 8 => Some(Ok(FileSink {
                     file: self.read_only.clone(),
                     offset,
+                    hold: None,
                 })),
                 9 => Some(Err(FsError::InvalidArgument("refused".into()))),
                 _ => None,

@@ -30,7 +30,7 @@ fn install_signal_cleanup() {
                         if let Some(sig) = signals.forever().next() {
                             let dirs = std::mem::take(&mut *LIVE_DIRS.lock().unwrap_or_else(|p| p.into_inner()));
                             for d in dirs {
-                                let _ = std::fs::remove_dir_all(&d);
+                                crate::fs::cluster::remove_tree(&d);
                             }
                             log::line(&format!("benchfs-bench: interrupted (signal {sig}); embedded cluster data removed"));
                             std::process::exit(128 + sig);

@@ -37,7 +37,7 @@ impl Drop for Guard {
             rt.shutdown_background();
         }
         if let Some(dir) = &self.data_dir {
-            let _ = std::fs::remove_dir_all(dir);
+            crate::fs::cluster::remove_tree(dir);
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod meta;
 pub mod spare;
 pub mod store;
+pub mod tail;
 
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::check_normal;
@@ -66,6 +67,9 @@ pub struct ServerConfig {
     pub spare_chunks: usize,
     /// The chunk size spares are made for: the cluster's default chunk size.
     pub spare_chunk_size: u32,
+    /// A chunk made from a spare gives back the space past its end once no write has
+    /// touched it for this long (see [`tail`]).
+    pub trim_after: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -84,6 +88,26 @@ impl ServerConfig {
             sink_min: DEFAULT_SINK_MIN,
             spare_chunks: spare::DEFAULT_SPARE_CHUNKS,
             spare_chunk_size: DEFAULT_CHUNK_SIZE,
+            trim_after: DEFAULT_TRIM_AFTER,
+        }
+    }
+}
+
+/// Default of [`ServerConfig::trim_after`].
+pub const DEFAULT_TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Trims the preallocated tails of idle chunks (see [`tail`]) until the state is dropped.
+async fn trim_tails(state: std::sync::Weak<ServerState>, after: std::time::Duration) {
+    let period = (after / 2).max(std::time::Duration::from_millis(50));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(s) = state.upgrade() else {
+            return;
+        };
+        if s.chunks.untrimmed() > 0 {
+            let _ = blocking(move || Ok(s.chunks.trim_idle(after))).await;
         }
     }
 }
@@ -329,10 +353,11 @@ impl Handler for ServerState {
         if let Err(e) = check_write_extent(offset, len, chunk_size) {
             return Some(Err(e));
         }
-        match self.chunks.sink(id, chunk, chunk_size) {
-            Ok(Some(file)) => Some(Ok(FileSink {
+        match self.chunks.sink(id, chunk, chunk_size, offset as u64, len) {
+            Ok(Some((file, ticket))) => Some(Ok(FileSink {
                 file,
                 offset: offset as u64,
+                hold: Some(Box::new(ticket)),
             })),
             Ok(None) => None,
             Err(e) => Some(Err(e)),
@@ -368,6 +393,9 @@ impl RunningServer {
     pub async fn start(cfg: ServerConfig) -> FsResult<Self> {
         let c = cfg.clone();
         let state = Arc::new(blocking(move || ServerState::open(&c)).await?);
+        if cfg.spare_chunks > 0 {
+            tokio::spawn(trim_tails(Arc::downgrade(&state), cfg.trim_after));
+        }
         let handler: Arc<dyn Handler> = state.clone();
         let listener = TcpListenerTask::bind(
             &cfg.listen,

@@ -255,6 +255,12 @@ fn refill(dir: &Path, size: u64, target: usize, shared: &Shared) {
         };
         let mut st = shared.lock();
         match outcome {
+            // A spare given back meanwhile may have filled the pool already.
+            Ok(()) if st.ready.len() >= target || st.stop => {
+                drop(st);
+                let _ = std::fs::remove_file(&path);
+                st = shared.lock();
+            }
             Ok(()) => st.ready.push(path),
             Err(code) => {
                 let _ = std::fs::remove_file(&path);

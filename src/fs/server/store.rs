@@ -12,6 +12,7 @@
 //! its storage is not allocated while the write's data arrives.
 
 use super::spare::SparePool;
+use super::tail::{Tails, WriteTicket};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::transport::FileRegion;
 use crate::fs::wire::FileId;
@@ -34,7 +35,8 @@ fn is_aligned(offset: u64, len: usize) -> bool {
 /// Default number of chunk files kept open.
 pub const DEFAULT_OPEN_FILES: usize = 1024;
 
-type Key = (FileId, u64);
+/// A chunk: file id and chunk index.
+pub type Key = (FileId, u64);
 
 struct Cache {
     files: HashMap<Key, (Arc<File>, u64)>,
@@ -50,7 +52,22 @@ pub struct ChunkStore {
     chunks: AtomicU64,
     odirect: bool,
     spares: Option<SparePool>,
+    tails: Tails,
 }
+
+/// A write that may create its chunk: the file's chunk size and the write's extent in the
+/// chunk (a spare is used only for a write that starts a chunk and fills a good part of it).
+#[derive(Debug, Clone, Copy)]
+struct NewWrite {
+    chunk_size: u32,
+    offset: u64,
+    len: usize,
+}
+
+/// A new chunk is made from a spare only for a write at its start of at least this many
+/// bytes (streaming writes): small files never take one, and a larger file that ends early
+/// in a chunk gives the rest back once idle (see [`super::tail`]).
+pub const SPARE_MIN_WRITE: usize = 64 << 10;
 
 fn lock<T>(m: &Mutex<T>) -> FsResult<MutexGuard<'_, T>> {
     m.lock()
@@ -100,6 +117,7 @@ impl ChunkStore {
             chunks: AtomicU64::new(n),
             odirect,
             spares: None,
+            tails: Tails::default(),
         })
     }
 
@@ -119,31 +137,58 @@ impl ChunkStore {
         self.spares.as_ref()
     }
 
-    /// Makes chunk file `path` from a spare if one fits `chunk_size`; false if none was
+    /// Makes chunk file `path` from a spare if the write `w` that creates it starts the
+    /// chunk with a large enough piece and a spare fits its chunk size; false if none was
     /// used (no spare, or the chunk exists already: a concurrent write made it).
-    fn place_spare(&self, path: &Path, chunk_size: u32) -> bool {
+    fn place_spare(&self, key: Key, path: &Path, w: NewWrite) -> bool {
         let Some(pool) = &self.spares else {
             return false;
         };
-        let Some(spare) = pool.take(chunk_size) else {
+        if w.offset != 0 || w.len < SPARE_MIN_WRITE {
+            return false;
+        }
+        let Some(spare) = pool.take(w.chunk_size) else {
             return false;
         };
+        self.tails.track(key, w.chunk_size);
         match rename_no_replace(&spare, path) {
             Ok(()) => true,
             Err(_) => {
+                self.tails.forget(key);
                 pool.give_back(spare);
                 false
             }
         }
     }
 
+    /// Frees the preallocated space past the end of chunks made from spares that no write
+    /// has touched for `idle` (see [`super::tail`]); returns how many were trimmed.
+    pub fn trim_idle(&self, idle: std::time::Duration) -> usize {
+        if self.tails.is_empty() {
+            return 0;
+        }
+        self.tails.trim_idle(idle, |(id, index)| {
+            self.file(id, index, None).ok().flatten()
+        })
+    }
+
+    /// Number of chunks made from spares whose preallocated tail is not trimmed yet.
+    pub fn untrimmed(&self) -> usize {
+        self.tails.len()
+    }
+
     fn path(&self, id: FileId, index: u64) -> PathBuf {
         self.dir.join(chunk_file_name(id, index))
     }
 
-    /// The open file of a chunk, from the cache or opened now (created if `create` names
-    /// the file's chunk size). `Ok(None)` if it does not exist and `create` is `None`.
-    fn file(&self, id: FileId, index: u64, create: Option<u32>) -> FsResult<Option<Arc<File>>> {
+    /// The open file of a chunk, from the cache or opened now (created for the write
+    /// `create` if absent). `Ok(None)` if it does not exist and `create` is `None`.
+    fn file(
+        &self,
+        id: FileId,
+        index: u64,
+        create: Option<NewWrite>,
+    ) -> FsResult<Option<Arc<File>>> {
         {
             let mut c = lock(&self.cache)?;
             c.tick += 1;
@@ -154,12 +199,12 @@ impl ChunkStore {
             }
         }
         let path = self.path(id, index);
-        if let Some(cs) = create {
+        if let Some(w) = create {
             let known = lock(&self.index)?
                 .get(&id)
                 .is_some_and(|s| s.contains(&index));
             if !known {
-                self.place_spare(&path, cs);
+                self.place_spare((id, index), &path, w);
             }
         }
         let mut oo = OpenOptions::new();
@@ -206,9 +251,15 @@ impl ChunkStore {
         offset: u64,
         data: &[u8],
     ) -> FsResult<usize> {
+        let new = NewWrite {
+            chunk_size,
+            offset,
+            len: data.len(),
+        };
         let f = self
-            .file(id, index, Some(chunk_size))?
+            .file(id, index, Some(new))?
             .ok_or_else(|| FsError::Io("chunk vanished".into()))?;
+        let _running = self.tails.ticket((id, index));
         let r = if self.odirect {
             self.write_direct(&f, id, index, offset, data)
         } else {
@@ -227,14 +278,29 @@ impl ChunkStore {
         r
     }
 
-    /// The open chunk file (created if absent) that a write of chunk `index` of file `id`
-    /// (chunk size `chunk_size`) goes into when the transport moves the payload itself
+    /// The open chunk file (created if absent) that a write of `len` bytes at `offset` in
+    /// chunk `index` of file `id` (chunk size `chunk_size`) goes into when the transport
+    /// moves the payload itself, with the ticket to hold until the payload is stored
     /// (`None` with O_DIRECT, whose alignment rules need [`ChunkStore::write`]).
-    pub fn sink(&self, id: FileId, index: u64, chunk_size: u32) -> FsResult<Option<Arc<File>>> {
+    pub fn sink(
+        &self,
+        id: FileId,
+        index: u64,
+        chunk_size: u32,
+        offset: u64,
+        len: usize,
+    ) -> FsResult<Option<(Arc<File>, WriteTicket)>> {
         if self.odirect {
             return Ok(None);
         }
-        self.file(id, index, Some(chunk_size))
+        let new = NewWrite {
+            chunk_size,
+            offset,
+            len,
+        };
+        Ok(self
+            .file(id, index, Some(new))?
+            .map(|f| (f, self.tails.ticket((id, index)))))
     }
 
     /// A buffered descriptor of a chunk (O_DIRECT stores use it for unaligned I/O).
@@ -407,6 +473,7 @@ impl ChunkStore {
 
     fn drop_chunk(&self, id: FileId, index: u64) -> FsResult<()> {
         lock(&self.cache)?.files.remove(&(id, index));
+        self.tails.forget((id, index));
         {
             let mut idx = lock(&self.index)?;
             if let Some(s) = idx.get_mut(&id) {
@@ -439,6 +506,7 @@ impl ChunkStore {
                 self.drop_chunk(id, index)?;
             } else if start.saturating_add(cs) > size {
                 if let Some(f) = self.file(id, index, None)? {
+                    let _running = self.tails.ticket((id, index));
                     f.set_len(size - start)
                         .map_err(|e| FsError::from_io("truncate chunk", &e))?;
                 }
@@ -559,33 +627,81 @@ mod tests {
         let s = store_with_spares(d.path(), 2);
         let id = FileId { store: 3, seq: 4 };
         let pool = s.spares().unwrap();
-        // A write in the middle of a new chunk: the chunk is a renamed spare (the pool has
-        // one less until the thread replaces it), its size is the written end, the hole
-        // before the data and everything past it read as nothing more than zeros.
-        s.write(id, 0, CS, 8192, &[7u8; 4096]).unwrap();
+        let big = (CS / 8) as usize;
+        // A write that starts a new chunk with an eighth of it: the chunk is a renamed spare
+        // (the pool has one less until the thread replaces it), its size is the written
+        // end, and a read ends there.
+        s.write(id, 0, CS, 0, &vec![7u8; big]).unwrap();
         let path = s.path(id, 0);
         let m = std::fs::metadata(&path).unwrap();
-        assert_eq!(m.len(), 12288);
+        assert_eq!(m.len(), big as u64);
         assert!(
             m.blocks() * 512 >= CS as u64,
             "the chunk has the spare's whole allocation ({} blocks)",
             m.blocks()
         );
+        assert_eq!(s.untrimmed(), 1);
+        // A write past a hole: the hole reads as zeros.
+        s.write(id, 0, CS, big as u64 + 8192, &[9u8; 100]).unwrap();
         let r = s.read(id, 0, 0, CS as usize).unwrap();
-        assert_eq!(r.len(), 12288, "a read ends at the written end");
-        assert!(r[..8192].iter().all(|&b| b == 0));
-        assert!(r[8192..].iter().all(|&b| b == 7));
+        assert_eq!(r.len(), big + 8192 + 100, "a read ends at the written end");
+        assert!(r[..big].iter().all(|&b| b == 7));
+        assert!(r[big..big + 8192].iter().all(|&b| b == 0));
+        assert!(r[big + 8192..].iter().all(|&b| b == 9));
         // Spares are made again in the background.
         assert_eq!(pool.wait_full(Duration::from_secs(30)), 2);
         // Writing an existing chunk takes no spare.
         let before = std::fs::read_dir(pool.dir()).unwrap().count();
-        s.write(id, 0, CS, 0, b"head").unwrap();
+        s.write(id, 0, CS, 0, &vec![1u8; big]).unwrap();
         assert_eq!(pool.ready(), 2);
         assert_eq!(std::fs::read_dir(pool.dir()).unwrap().count(), before);
-        // A file of another chunk size gets a plain new file.
-        s.write(FileId { store: 3, seq: 5 }, 0, CS / 2, 0, b"x")
-            .unwrap();
+        // No spare for: a file of another chunk size, a small first write (a small file
+        // must not hold a whole chunk), a first write that does not start the chunk.
+        let other = FileId { store: 3, seq: 5 };
+        s.write(other, 0, CS / 2, 0, &vec![1u8; big]).unwrap();
+        s.write(other, 1, CS, 0, &[1u8; 4096]).unwrap();
+        s.write(other, 2, CS, 4096, &vec![1u8; big]).unwrap();
         assert_eq!(pool.ready(), 2);
+        assert_eq!(s.untrimmed(), 1);
+        assert_eq!(pool.counts().0, 1, "one spare used in all");
+    }
+
+    #[test]
+    fn idle_chunks_give_back_their_preallocated_tail_but_never_under_a_write() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store_with_spares(d.path(), 2);
+        let id = FileId { store: 9, seq: 9 };
+        let big = (CS / 4) as usize;
+        s.write(id, 0, CS, 0, &vec![5u8; big]).unwrap();
+        let blocks = || std::fs::metadata(s.path(id, 0)).unwrap().blocks() * 512;
+        assert!(blocks() >= CS as u64);
+        // A write in progress (its ticket held) keeps the tail.
+        let running = s.tails.ticket((id, 0));
+        assert_eq!(s.trim_idle(Duration::ZERO), 0);
+        assert_eq!(s.untrimmed(), 1);
+        // Not idle long enough: kept too.
+        drop(running);
+        assert_eq!(s.trim_idle(Duration::from_secs(3600)), 0);
+        // Idle: the space past the end is freed, the data and the size stay.
+        assert_eq!(s.trim_idle(Duration::ZERO), 1);
+        assert_eq!(s.untrimmed(), 0);
+        assert!(
+            blocks() < CS as u64 / 2,
+            "{} bytes still allocated after the trim",
+            blocks()
+        );
+        let r = s.read(id, 0, 0, CS as usize).unwrap();
+        assert_eq!(r.len(), big);
+        assert!(r.iter().all(|&b| b == 5));
+        // Later writes past the end allocate as usual.
+        s.write(id, 0, CS, big as u64, &vec![6u8; big]).unwrap();
+        assert_eq!(s.read(id, 0, 0, CS as usize).unwrap().len(), 2 * big);
+        // Removing a chunk forgets its tail.
+        let other = FileId { store: 9, seq: 10 };
+        s.write(other, 0, CS, 0, &vec![5u8; big]).unwrap();
+        assert_eq!(s.untrimmed(), 1);
+        s.remove(other).unwrap();
+        assert_eq!(s.untrimmed(), 0);
     }
 
     #[test]
@@ -593,16 +709,20 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = store_with_spares(d.path(), 1);
         let id = FileId { store: 5, seq: 6 };
+        let big = (CS / 8) as usize;
         // Another writer made the chunk file behind the index's back (as a concurrent
         // write on another thread can): the rename must fail, the spare go back to the
         // pool, and the data already there survive.
-        std::fs::write(s.path(id, 1), b"already here").unwrap();
-        s.write(id, 1, CS, 12, b", and more").unwrap();
-        assert_eq!(
-            &s.read(id, 1, 0, 100).unwrap()[..],
-            b"already here, and more"
-        );
+        let mut old = vec![0u8; big];
+        old.extend_from_slice(b"already here");
+        std::fs::write(s.path(id, 1), &old).unwrap();
+        s.write(id, 1, CS, 0, &vec![3u8; big]).unwrap();
+        let r = s.read(id, 1, 0, CS as usize).unwrap();
+        assert_eq!(r.len(), big + 12);
+        assert!(r[..big].iter().all(|&b| b == 3));
+        assert_eq!(&r[big..], b"already here");
         assert_eq!(s.spares().unwrap().ready(), 1, "the spare went back");
+        assert_eq!(s.untrimmed(), 0);
     }
 
     #[test]

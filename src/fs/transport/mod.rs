@@ -108,12 +108,24 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static> FrameWrit
 /// (a chunk write) instead of receiving it in memory first: the transport moves the bytes
 /// from the stream into `file` at `offset` (TCP: `splice(2)`, which spares the copy through
 /// a user-space buffer).
-#[derive(Debug, Clone)]
 pub struct FileSink {
     /// The open file the payload is written to.
     pub file: Arc<std::fs::File>,
     /// Where the payload's first byte goes.
     pub offset: u64,
+    /// Whatever the handler needs kept alive until the payload is stored (dropped by the
+    /// transport once it is).
+    pub hold: Option<Box<dyn Send + Sync>>,
+}
+
+impl std::fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink")
+            .field("file", &self.file)
+            .field("offset", &self.offset)
+            .field("hold", &self.hold.is_some())
+            .finish()
+    }
 }
 
 /// The outcome of moving a payload from the stream into a file. The outer error is the
