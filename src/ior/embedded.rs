@@ -47,10 +47,11 @@ fn install_signal_cleanup() {
     });
 }
 
-/// The embedded clusters of a run (one per distinct server count and data directory).
+/// The embedded clusters of a run (one per distinct server count, data directory, chunk size
+/// and number of spare chunk files).
 pub struct EmbeddedClusters {
     runtime: tokio::runtime::Runtime,
-    clusters: Vec<((usize, String), Cluster)>,
+    clusters: Vec<((usize, String, u32, usize), Cluster)>,
 }
 
 impl EmbeddedClusters {
@@ -79,7 +80,9 @@ impl EmbeddedClusters {
                 .data_dir
                 .clone()
                 .unwrap_or_else(|| std::env::temp_dir().to_string_lossy().into_owned());
-            let key = (o.servers, base.clone());
+            // Spares are made for the cluster's chunk size: the test's own, if it names one.
+            let chunk = o.chunk_size.unwrap_or(crate::fs::wire::DEFAULT_CHUNK_SIZE);
+            let key = (o.servers, base.clone(), chunk, o.spare_chunks);
             let registry = match me.clusters.iter().find(|(k, _)| *k == key) {
                 Some((_, c)) => c.registry().to_string_lossy().into_owned(),
                 None => {
@@ -87,7 +90,11 @@ impl EmbeddedClusters {
                         .map_err(|e| format!("cannot create --benchfs.data-dir \"{base}\": {e}"))?;
                     let cluster = me
                         .runtime
-                        .block_on(Cluster::embedded(o.servers, &base))
+                        .block_on(async {
+                            let mut cfg = crate::fs::ServerConfig::new(&base, Vec::new());
+                            cfg.spare_chunks = o.spare_chunks;
+                            Cluster::embedded_config(o.servers, &base, chunk, &cfg).await
+                        })
                         .map_err(|e| {
                             format!("cannot start the embedded BenchFS cluster in \"{base}\": {e}")
                         })?;

@@ -112,6 +112,9 @@ impl RankSetup for InJobCluster {
                 .and_then(|rt| {
                     let mut cfg = ServerConfig::new(&dir, secret.clone());
                     cfg.listen = format!("{bind}:0");
+                    cfg.spare_chunks = o.spare_chunks;
+                    cfg.spare_chunk_size =
+                        o.chunk_size.unwrap_or(crate::fs::wire::DEFAULT_CHUNK_SIZE);
                     let server = rt.block_on(RunningServer::start(cfg)).map_err(|e| {
                         format!(
                             "cannot start a BenchFS server in \"{}\": {e}",

@@ -11,6 +11,7 @@
 //! so every task of a shared file can create it at once.
 
 use super::*;
+use crate::fs::server::spare::DEFAULT_SPARE_CHUNKS;
 use crate::fs::{Client, ClientOptions, FileHandle, FsError, OpenFlags as FsOpenFlags};
 use std::time::Duration;
 
@@ -60,6 +61,13 @@ pub const OPTIONS: &[ModuleOption] = &[
     },
     ModuleOption {
         module: "benchfs",
+        name: "spare-chunks",
+        kind: OptionKind::Int,
+        help: "Chunk files each embedded or in-job server keeps preallocated for new chunks (0: none)",
+        default: "4",
+    },
+    ModuleOption {
+        module: "benchfs",
         name: "transport",
         kind: OptionKind::Str,
         help: "Transport to the servers: tcp",
@@ -96,6 +104,8 @@ pub struct BenchfsOptions {
     pub servers_per_node: usize,
     /// Address in-job servers listen on and advertise.
     pub listen_host: Option<String>,
+    /// Spare chunk files each embedded or in-job server keeps preallocated.
+    pub spare_chunks: usize,
 }
 
 impl BenchfsOptions {
@@ -144,7 +154,15 @@ impl BenchfsOptions {
                 message: format!("{servers_per_node}: must be 1..256"),
             });
         }
+        let spare_chunks = o.int("spare-chunks", DEFAULT_SPARE_CHUNKS as i64)?;
+        if !(0..=1024).contains(&spare_chunks) {
+            return Err(BackendError::InvalidOption {
+                option: "benchfs.spare-chunks".into(),
+                message: format!("{spare_chunks}: must be 0..1024"),
+            });
+        }
         Ok(BenchfsOptions {
+            spare_chunks: spare_chunks as usize,
             servers_per_node: servers_per_node as usize,
             listen_host: o.string("listen-host").map(str::to_string),
             registry: o.string("registry").map(str::to_string),
@@ -451,7 +469,12 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((o.servers, o.chunk_size), (3, Some(1 << 20)));
+        assert_eq!(o.spare_chunks, DEFAULT_SPARE_CHUNKS);
+        let o = BenchfsOptions::from_values(&opts(&[("benchfs.spare-chunks", "0")])).unwrap();
+        assert_eq!(o.spare_chunks, 0);
         for bad in [
+            ("benchfs.spare-chunks", "-1"),
+            ("benchfs.spare-chunks", "100000"),
             ("benchfs.chunk-size", "3m"),
             ("benchfs.chunk-size", "32k"),
             ("benchfs.servers", "0"),
