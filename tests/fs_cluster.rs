@@ -794,16 +794,18 @@ fn chunk_allocation(dir: &std::path::Path) -> u64 {
     total
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chunks_made_from_spares_give_back_the_space_past_the_end() {
-    let d = tempfile::tempdir().unwrap();
-    let mut base = benchfs::fs::ServerConfig::new(d.path(), Vec::new());
-    base.trim_after = Duration::from_millis(50);
-    let c = Cluster::embedded_config(2, d.path(), CS, &base)
+/// Chunk size of the spare tests: large enough that a file's last piece (a quarter chunk)
+/// is a streaming write that takes a spare.
+const SPARE_CS: usize = 1 << 20;
+
+/// A cluster of 2 servers whose chunks made from spares give their tail back after
+/// `trim_after`, once both servers have all their spares (so that the writes use them).
+async fn cluster_with_spares(dir: &std::path::Path, trim_after: Duration) -> (Cluster, Client) {
+    let mut base = benchfs::fs::ServerConfig::new(dir, Vec::new());
+    base.trim_after = trim_after;
+    let c = Cluster::embedded_config(2, dir, SPARE_CS as u32, &base)
         .await
         .unwrap();
-    let fs = c.client().await.unwrap();
-    // Wait until the servers have their spares, so that the writes below use them.
     let spares = |root: &std::path::Path| {
         (0..2)
             .map(|i| {
@@ -818,14 +820,27 @@ async fn chunks_made_from_spares_give_back_the_space_past_the_end() {
         assert!(Instant::now() < deadline, "no spares");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // 4 files, each ending a quarter into its last chunk, written in large pieces.
-    let len = 2 * CS as usize + CS as usize / 4;
+    let fs = c.client().await.unwrap();
+    (c, fs)
+}
+
+/// Writes 4 files, each ending a quarter into its last chunk, in large pieces; returns
+/// their length.
+async fn write_files_ending_inside_a_chunk(fs: &Client) -> usize {
+    let len = 2 * SPARE_CS + SPARE_CS / 4;
     for i in 0..4 {
-        let data = pattern(i, len);
         let f = fs.create(&format!("/f{i}")).await.unwrap();
-        f.write_at(0, &data).await.unwrap();
+        f.write_at(0, &pattern(i, len)).await.unwrap();
         f.close().await.unwrap();
     }
+    len
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_made_from_spares_give_back_the_space_past_the_end() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, fs) = cluster_with_spares(d.path(), Duration::from_millis(50)).await;
+    let len = write_files_ending_inside_a_chunk(&fs).await;
     // The idle chunks give back what lies past their end: the allocation shrinks to about
     // the data (4 last chunks hold 3/4 of a chunk less each).
     let data_bytes = 4 * len as u64;
@@ -846,10 +861,38 @@ async fn chunks_made_from_spares_give_back_the_space_past_the_end() {
             .open(&format!("/f{i}"), OpenFlags::read_only())
             .await
             .unwrap();
-        assert_eq!(
-            r.read_vec(0, 4 * CS as usize).await.unwrap(),
-            pattern(i, len)
-        );
+        assert_eq!(r.read_vec(0, 4 * SPARE_CS).await.unwrap(), pattern(i, len));
+    }
+    c.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_trims_every_chunk_made_from_a_spare() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut c, fs) = cluster_with_spares(d.path(), Duration::from_secs(3600)).await;
+    let len = write_files_ending_inside_a_chunk(&fs).await;
+    let data_bytes = 4 * len as u64;
+    assert!(
+        chunk_allocation(c.root()) > data_bytes + 4 * 4096,
+        "the tails are still allocated (no trim within the hour): {} bytes",
+        chunk_allocation(c.root())
+    );
+    c.stop_server(0).await.unwrap();
+    c.stop_server(1).await.unwrap();
+    let a = chunk_allocation(c.root());
+    assert!(
+        a < data_bytes + 4 * 4096,
+        "{a} bytes allocated after the stop"
+    );
+    // Restarted, they serve the same bytes.
+    c.restart_server(0).await.unwrap();
+    c.restart_server(1).await.unwrap();
+    for i in 0..4 {
+        let r = fs
+            .open(&format!("/f{i}"), OpenFlags::read_only())
+            .await
+            .unwrap();
+        assert_eq!(r.read_vec(0, 4 * SPARE_CS).await.unwrap(), pattern(i, len));
     }
     c.shutdown().await.unwrap();
 }

@@ -427,12 +427,14 @@ impl RunningServer {
         &self.config
     }
 
-    /// Graceful stop: stop accepting, finish in-flight requests, flush the metadata log,
-    /// remove the spare chunk files.
+    /// Graceful stop: stop accepting, finish in-flight requests, give back the preallocated
+    /// tails of chunks, remove the spare chunk files, flush the metadata log.
     pub async fn shutdown(self) -> FsResult<()> {
         self.listener.shutdown().await;
         let s = self.state.clone();
         blocking(move || {
+            // No request runs any more: every chunk made from a spare gives back its tail.
+            s.chunks.trim_idle(std::time::Duration::ZERO);
             if let Some(p) = s.chunks.spares() {
                 p.stop();
             }
