@@ -836,6 +836,17 @@ async fn write_files_ending_inside_a_chunk(fs: &Client) -> usize {
     len
 }
 
+/// The files of [`write_files_ending_inside_a_chunk`] read back whole.
+async fn files_hold_what_was_written(fs: &Client, len: usize) {
+    for i in 0..4 {
+        let r = fs
+            .open(&format!("/f{i}"), OpenFlags::read_only())
+            .await
+            .unwrap();
+        assert_eq!(r.read_vec(0, 4 * SPARE_CS).await.unwrap(), pattern(i, len));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_made_from_spares_give_back_the_space_past_the_end() {
     let d = tempfile::tempdir().unwrap();
@@ -856,13 +867,7 @@ async fn chunks_made_from_spares_give_back_the_space_past_the_end() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    for i in 0..4 {
-        let r = fs
-            .open(&format!("/f{i}"), OpenFlags::read_only())
-            .await
-            .unwrap();
-        assert_eq!(r.read_vec(0, 4 * SPARE_CS).await.unwrap(), pattern(i, len));
-    }
+    files_hold_what_was_written(&fs, len).await;
     c.shutdown().await.unwrap();
 }
 
@@ -887,12 +892,6 @@ async fn a_graceful_stop_trims_every_chunk_made_from_a_spare() {
     // Restarted, they serve the same bytes.
     c.restart_server(0).await.unwrap();
     c.restart_server(1).await.unwrap();
-    for i in 0..4 {
-        let r = fs
-            .open(&format!("/f{i}"), OpenFlags::read_only())
-            .await
-            .unwrap();
-        assert_eq!(r.read_vec(0, 4 * SPARE_CS).await.unwrap(), pattern(i, len));
-    }
+    files_hold_what_was_written(&fs, len).await;
     c.shutdown().await.unwrap();
 }
