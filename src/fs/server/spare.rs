@@ -10,7 +10,8 @@
 //! `chunks/`.
 //!
 //! The pool holds at most `target` spares and never lets them take more than an eighth of
-//! the free space. Allocation stops for good where the file system cannot preallocate
+//! the free space. Its thread runs at a lower priority (nice 10) than the threads that move
+//! data. Allocation stops for good where the file system cannot preallocate
 //! (`EOPNOTSUPP`), and pauses on `ENOSPC` until [`SparePool::resume`] (the store calls it when
 //! it frees a chunk). Left-over spares of an earlier run are removed at start; the pool
 //! removes its spares when dropped.
@@ -27,6 +28,11 @@ pub const DEFAULT_SPARE_CHUNKS: usize = 4;
 
 /// Spares may use at most 1/`FREE_SHARE` of the free space of the file system.
 const FREE_SHARE: u64 = 8;
+
+/// Nice value of the thread that makes spares. Measured (fs_bench, 1 MiB writes into new
+/// files, one in flight, 6 paired runs): 61.6-66.7 % of raw TCP at nice 10 against
+/// 53.7-62.1 % at the servers' own priority, better in every pair.
+const SPARE_NICE: libc::c_int = 10;
 
 #[derive(Default)]
 struct State {
@@ -232,6 +238,14 @@ impl Drop for SparePool {
 
 /// The background thread: keeps `target` spares ready until stopped.
 fn refill(dir: &Path, size: u64, target: usize, shared: &Shared) {
+    // Below the threads that move data: spares are made from idle time, and a write that
+    // finds the pool empty allocates as it would without one.
+    // SAFETY: setpriority on this thread (its kernel tid) only changes its scheduling
+    // weight; raising the nice value is always allowed, and a failure is harmless.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, SPARE_NICE);
+    }
     loop {
         let n = {
             let mut st = shared.lock();
@@ -390,6 +404,30 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, vec!["keep.txt".to_string()]);
+    }
+
+    #[test]
+    fn the_spare_thread_runs_at_a_lower_priority() {
+        let d = tempfile::tempdir().unwrap();
+        let pool = SparePool::start(d.path(), 64 << 10, 1).unwrap();
+        assert_eq!(pool.wait_full(WAIT), 1);
+        // Every spare thread of this process (other tests run pools too): field 19 of a
+        // thread's stat is its nice value.
+        let mut seen = 0;
+        for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if comm.trim() != "benchfs-spare" {
+                continue;
+            }
+            let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+                continue; // the thread ended meanwhile
+            };
+            let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+            let nice: i32 = after_comm.split(' ').nth(16).unwrap().parse().unwrap();
+            assert_eq!(nice, SPARE_NICE, "{stat}");
+            seen += 1;
+        }
+        assert!(seen >= 1, "no spare thread found");
     }
 
     #[test]
