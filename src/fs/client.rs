@@ -1046,29 +1046,22 @@ impl FileHandle {
         if let Ok(mut t) = self.inner.touched.lock() {
             t.extend(servers.iter().copied());
         }
-        if ps.len() == 1 {
-            let p = ps[0];
+        let write_piece = |(p, s): (Piece, usize)| {
             let req = Request::Write {
                 id,
                 chunk: p.chunk,
                 offset: p.in_chunk,
                 chunk_size,
             };
-            c.call(servers[0], &req, data).await?;
+            let bulk = data.slice(p.buf_off..p.buf_off + p.len);
+            async move { c.call(s, &req, bulk).await.map(|_| ()) }
+        };
+        if let [p] = ps[..] {
+            write_piece((p, servers[0])).await?;
         } else {
             // The pieces are driven by this task (no task per piece: a spawned task is one
             // more cross-thread wake-up per call on the path of every write).
-            let calls = ps.into_iter().zip(servers).map(|(p, s)| {
-                let bulk = data.slice(p.buf_off..p.buf_off + p.len);
-                let req = Request::Write {
-                    id,
-                    chunk: p.chunk,
-                    offset: p.in_chunk,
-                    chunk_size,
-                };
-                async move { c.call(s, &req, bulk).await.map(|_| ()) }
-            });
-            futures::future::try_join_all(calls).await?;
+            futures::future::try_join_all(ps.into_iter().zip(servers).map(write_piece)).await?;
         }
         self.inner.written_end.fetch_max(end, Ordering::AcqRel);
         self.inner.dirty.store(true, Ordering::Release);
@@ -1103,35 +1096,22 @@ impl FileHandle {
             buf[p.buf_off..p.buf_off + n].copy_from_slice(&data[..n]);
             buf[p.buf_off + n..p.buf_off + p.len].fill(0);
         };
-        if ps.len() == 1 {
-            let p = ps[0];
+        let read_piece = |p: Piece| async move {
             let s = c.inner.placement.chunk_server(id, p.chunk);
-            let r = c
-                .call(
-                    s,
-                    &Request::Read {
-                        id,
-                        chunk: p.chunk,
-                        offset: p.in_chunk,
-                        len: p.len as u32,
-                    },
-                    Bytes::new(),
-                )
-                .await?;
-            fill(buf, &p, &r.bulk);
+            let req = Request::Read {
+                id,
+                chunk: p.chunk,
+                offset: p.in_chunk,
+                len: p.len as u32,
+            };
+            let r = c.call(s, &req, Bytes::new()).await?;
+            Ok::<_, FsError>((p, r.bulk))
+        };
+        if let [p] = ps[..] {
+            let (p, data) = read_piece(p).await?;
+            fill(buf, &p, &data);
         } else {
-            let calls = ps.into_iter().map(|p| async move {
-                let s = c.inner.placement.chunk_server(id, p.chunk);
-                let req = Request::Read {
-                    id,
-                    chunk: p.chunk,
-                    offset: p.in_chunk,
-                    len: p.len as u32,
-                };
-                let r = c.call(s, &req, Bytes::new()).await?;
-                Ok::<_, FsError>((p, r.bulk))
-            });
-            for (p, data) in futures::future::try_join_all(calls).await? {
+            for (p, data) in futures::future::try_join_all(ps.into_iter().map(read_piece)).await? {
                 fill(buf, &p, &data);
             }
         }

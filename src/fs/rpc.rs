@@ -583,32 +583,27 @@ pub async fn serve_connection<R, W>(
             } else {
                 None
             };
-            let mut fut = match sink {
-                None => {
-                    let bulk = tokio::select! {
-                        b = read_payload(&mut r, &mut arena, len) => b,
-                        _ = shutdown.changed() => break,
-                    };
-                    match bulk {
-                        Ok(bulk) => handler.clone().handle(h.op, msg, bulk),
-                        Err(e) => {
-                            send_protocol_error(&tx, &e).await;
-                            break;
-                        }
+            // The payload into memory for `handle`, or straight into the handler's file.
+            let received = match sink {
+                None => tokio::select! {
+                    b = read_payload(&mut r, &mut arena, len) => {
+                        b.map(|bulk| handler.clone().handle(h.op, msg, bulk))
                     }
-                }
-                Some(sink) => {
-                    let stored = tokio::select! {
-                        s = receive_payload(&mut r, sink, len) => s,
-                        _ = shutdown.changed() => break,
-                    };
-                    match stored {
-                        Ok(stored) => handler.clone().handle_stored(h.op, msg, len, stored),
-                        Err(e) => {
-                            send_protocol_error(&tx, &e).await;
-                            break;
-                        }
+                    _ = shutdown.changed() => break,
+                },
+                Some(sink) => tokio::select! {
+                    s = receive_payload(&mut r, sink, len) => {
+                        s.map(|stored| handler.clone().handle_stored(h.op, msg, len, stored))
                     }
+                    _ = shutdown.changed() => break,
+                },
+            };
+            let mut fut = match received {
+                Ok(fut) => fut,
+                Err(e) => {
+                    // The stream is no longer in step: say why, then close.
+                    send_protocol_error(&tx, &e).await;
+                    break;
                 }
             };
             let to_frame = move |r: FsResult<Reply>| match r {

@@ -81,7 +81,7 @@ impl EmbeddedClusters {
                 .clone()
                 .unwrap_or_else(|| std::env::temp_dir().to_string_lossy().into_owned());
             // Spares are made for the cluster's chunk size: the test's own, if it names one.
-            let chunk = o.chunk_size.unwrap_or(crate::fs::wire::DEFAULT_CHUNK_SIZE);
+            let chunk = o.cluster_chunk_size();
             let key = (o.servers, base.clone(), chunk, o.spare_chunks);
             let registry = match me.clusters.iter().find(|(k, _)| *k == key) {
                 Some((_, c)) => c.registry().to_string_lossy().into_owned(),

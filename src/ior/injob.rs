@@ -113,8 +113,7 @@ impl RankSetup for InJobCluster {
                     let mut cfg = ServerConfig::new(&dir, secret.clone());
                     cfg.listen = format!("{bind}:0");
                     cfg.spare_chunks = o.spare_chunks;
-                    cfg.spare_chunk_size =
-                        o.chunk_size.unwrap_or(crate::fs::wire::DEFAULT_CHUNK_SIZE);
+                    cfg.spare_chunk_size = o.cluster_chunk_size();
                     let server = rt.block_on(RunningServer::start(cfg)).map_err(|e| {
                         format!(
                             "cannot start a BenchFS server in \"{}\": {e}",

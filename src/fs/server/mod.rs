@@ -133,10 +133,7 @@ impl ServerState {
     pub fn open(cfg: &ServerConfig) -> FsResult<Self> {
         let meta = MetaStore::open(&cfg.data_dir)?;
         let mut chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
-        if cfg.spare_chunks > 0 {
-            check_chunk_size(cfg.spare_chunk_size)?;
-            chunks.start_spares(&cfg.data_dir, cfg.spare_chunk_size, cfg.spare_chunks)?;
-        }
+        chunks.start_spares(&cfg.data_dir, cfg.spare_chunk_size, cfg.spare_chunks)?;
         let inline_io_max = if cfg.odirect { 0 } else { cfg.inline_io_max };
         Ok(ServerState {
             chunks,

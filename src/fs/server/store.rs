@@ -127,6 +127,7 @@ impl ChunkStore {
         self.spares = if count == 0 {
             None
         } else {
+            crate::fs::wire::check_chunk_size(chunk_size)?;
             Some(SparePool::start(data_dir, chunk_size as u64, count)?)
         };
         Ok(())

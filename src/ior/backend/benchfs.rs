@@ -109,6 +109,13 @@ pub struct BenchfsOptions {
 }
 
 impl BenchfsOptions {
+    /// The chunk size servers started for this test make spares for: the test's own, else
+    /// the default.
+    pub fn cluster_chunk_size(&self) -> u32 {
+        self.chunk_size
+            .unwrap_or(crate::fs::wire::DEFAULT_CHUNK_SIZE)
+    }
+
     /// Reads and checks the `--benchfs.*` values of a test.
     pub fn from_values(values: &BTreeMap<String, String>) -> BackendResult<Self> {
         let o = OptionValues::new("benchfs", values);
