@@ -10,7 +10,8 @@
 //! `BENCH_INLINE` (largest chunk I/O the servers do inline on their async workers, bytes),
 //! `BENCH_SINK_MIN` (smallest write the servers receive straight into the chunk file; a huge
 //! value turns that off), `BENCH_SPARE` (spare chunk files each server keeps preallocated;
-//! 0 turns that off).
+//! 0 turns that off), `BENCH_LOWAT` (highest receive low-water mark of the client's sockets,
+//! bytes; 0 turns it off).
 //!
 //! Prints, as medians of interleaved rounds: 1 MiB sequential writes through the client API
 //! to an embedded cluster, into a new file (the servers allocate storage as they go) and
@@ -202,19 +203,25 @@ async fn run(servers: Handle) {
         "BENCH_READ_PIECE",
         benchfs::fs::client::DEFAULT_READ_PIECE as u64,
     ) as u32;
+    let lowat = env_or(
+        "BENCH_LOWAT",
+        benchfs::fs::transport::low_water::LOW_WATER_MAX as u64,
+    ) as usize;
     let fs = cluster
         .client_with(benchfs::fs::ClientOptions {
             write_piece: wpiece,
             read_piece: rpiece,
+            recv_low_water: lowat,
             ..Default::default()
         })
         .await
         .unwrap();
     println!(
-        "request pieces of at most {} KiB (writes), {} KiB (reads); {} spare chunk files per server",
+        "request pieces of at most {} KiB (writes), {} KiB (reads); {} spare chunk files per server; client receive low-water mark up to {} KiB",
         wpiece / 1024,
         rpiece / 1024,
-        base.spare_chunks
+        base.spare_chunks,
+        lowat / 1024
     );
 
     // Interleaved rounds: raw TCP and BenchFS alternate, so that both see the same noise of

@@ -22,6 +22,7 @@ use super::path::normalize;
 use super::placement::Placement;
 use super::registry::Registry;
 use super::server::meta::split_parent;
+use super::transport::low_water::LOW_WATER_MAX;
 use super::transport::tcp::TcpConnector;
 use super::transport::{Connection, Connector, Reply};
 use super::wire::{
@@ -61,6 +62,11 @@ pub struct ClientOptions {
     /// the page cache with `sendfile`, so there is nothing to overlap: the default (4 MiB)
     /// leaves reads split only at chunk boundaries.
     pub read_piece: u32,
+    /// Highest receive low-water mark (`SO_RCVLOWAT`) of the TCP connections: while a long
+    /// reply payload arrives, the client sleeps until this much of it is there instead of
+    /// waking at every packet (see [`crate::fs::transport::low_water`]); 0 or 1 turns it
+    /// off.
+    pub recv_low_water: usize,
 }
 
 impl Default for ClientOptions {
@@ -72,6 +78,7 @@ impl Default for ClientOptions {
             chunk_size: None,
             write_piece: DEFAULT_WRITE_PIECE,
             read_piece: DEFAULT_READ_PIECE,
+            recv_low_water: LOW_WATER_MAX,
         }
     }
 }
@@ -280,7 +287,9 @@ impl Client {
                 chunk_size: Some(cs),
                 ..opts
             },
-            Arc::new(TcpConnector),
+            Arc::new(TcpConnector {
+                recv_low_water: opts.recv_low_water,
+            }),
             Some(Origin {
                 registry: reg,
                 epoch: info.epoch,
@@ -297,7 +306,10 @@ impl Client {
         secret: Vec<u8>,
         opts: ClientOptions,
     ) -> FsResult<Client> {
-        Self::from_servers_via(addrs, secret, opts, Arc::new(TcpConnector)).await
+        let tcp = TcpConnector {
+            recv_low_water: opts.recv_low_water,
+        };
+        Self::from_servers_via(addrs, secret, opts, Arc::new(tcp)).await
     }
 
     /// [`Client::from_servers`] over another transport (`connector` opens the

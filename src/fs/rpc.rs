@@ -83,8 +83,8 @@ impl OutFrame {
 /// Reads `n` bytes, without zero-filling a buffer first, into `arena`, and splits them off.
 /// Once the caller has dropped the previous frame's bytes, the arena's memory is reused
 /// for the next one instead of a fresh allocation (fresh pages cost page faults).
-async fn read_exact_bytes<R: AsyncRead + Unpin>(
-    r: &mut R,
+async fn read_exact_bytes<R: FrameReader>(
+    r: &mut BufReader<R>,
     arena: &mut BytesMut,
     n: usize,
 ) -> std::io::Result<Bytes> {
@@ -93,15 +93,28 @@ async fn read_exact_bytes<R: AsyncRead + Unpin>(
     }
     arena.clear();
     arena.reserve(n);
+    let mut hinted = false;
     while arena.len() < n {
-        let want = (n - arena.len()) as u64;
-        let got = (&mut *r).take(want).read_buf(arena).await?;
+        let want = n - arena.len();
+        if r.buffer().is_empty() && (hinted || want >= HINT_MIN) {
+            // Below the stream's own threshold this lowers the mark again: never more
+            // than the frame still holds.
+            r.get_mut().expect_bytes(want);
+            hinted = true;
+        }
+        let got = (&mut *r).take(want as u64).read_buf(arena).await?;
         if got == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
     }
+    if hinted {
+        r.get_mut().expect_bytes(0);
+    }
     Ok(arena.split_to(n).freeze())
 }
+
+/// Payload reads at least this large tell the stream how much they wait for.
+const HINT_MIN: usize = 64 << 10;
 
 /// Receive buffers of one connection: messages and bulk payloads apart, so that a payload
 /// buffer is free for reuse as soon as its frame's payload is dropped.
@@ -113,8 +126,8 @@ struct Arenas {
 
 /// Reads a frame's header and message (not its payload); `Ok(None)` on a clean end of
 /// stream at a frame boundary.
-async fn read_head<R: AsyncRead + Unpin>(
-    r: &mut R,
+async fn read_head<R: FrameReader>(
+    r: &mut BufReader<R>,
     arena: &mut Arenas,
 ) -> FsResult<Option<(FrameHeader, Bytes)>> {
     let mut h = [0u8; HEADER_LEN];
@@ -142,8 +155,8 @@ async fn read_head<R: AsyncRead + Unpin>(
 }
 
 /// Reads one frame; `Ok(None)` on a clean end of stream at a frame boundary.
-async fn read_frame<R: AsyncRead + Unpin>(
-    r: &mut R,
+async fn read_frame<R: FrameReader>(
+    r: &mut BufReader<R>,
     arena: &mut Arenas,
 ) -> FsResult<Option<(FrameHeader, Bytes, Bytes)>> {
     let Some((hdr, msg)) = read_head(r, arena).await? else {
@@ -153,8 +166,8 @@ async fn read_frame<R: AsyncRead + Unpin>(
     Ok(Some((hdr, msg, bulk)))
 }
 
-async fn read_payload<R: AsyncRead + Unpin>(
-    r: &mut R,
+async fn read_payload<R: FrameReader>(
+    r: &mut BufReader<R>,
     arena: &mut Arenas,
     len: usize,
 ) -> FsResult<Bytes> {
@@ -312,7 +325,7 @@ impl RpcConnection {
     /// runtime). `peer` names the other side in error messages.
     pub fn start<R, W>(r: R, w: W, peer: String) -> Arc<Self>
     where
-        R: AsyncRead + Unpin + Send + 'static,
+        R: FrameReader,
         W: FrameWriter,
     {
         let pending = Arc::new(Pending {
@@ -973,26 +986,94 @@ mod tests {
         check_file_sink(RpcConnection::start(ar, aw, "duplex".into()), h).await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn file_sink_over_tcp_splices() {
-        let dir = tempfile::tempdir().unwrap();
-        let h = sinker(dir.path());
+    /// A connection to a server running `handler` over real TCP on 127.0.0.1, both sides
+    /// reading through the TCP transport's reader (splice into files, receive low-water
+    /// mark); not yet authenticated.
+    async fn tcp_connection(handler: Arc<dyn Handler>) -> Arc<RpcConnection> {
+        use super::super::transport::tcp::TcpFrameReader;
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (server, _) = l.accept().await.unwrap();
         let (sr, sw) = server.into_split();
-        let (_stx, srx) = watch::channel(false);
+        // The server runs until the client closes (never told to shut down).
+        let (stx, srx) = watch::channel(false);
+        std::mem::forget(stx);
         tokio::spawn(serve_connection(
-            super::super::transport::tcp::TcpFrameReader::new(sr),
+            TcpFrameReader::new(sr),
             sw,
-            h.clone(),
+            handler,
             Arc::new(b"k".to_vec()),
             RequestSlots::new(8, 8),
             srx,
         ));
         let (cr, cw) = client.into_split();
-        check_file_sink(RpcConnection::start(cr, cw, addr.to_string()), h).await;
+        RpcConnection::start(TcpFrameReader::new(cr), cw, addr.to_string())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn file_sink_over_tcp_splices() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = sinker(dir.path());
+        check_file_sink(tcp_connection(h.clone()).await, h).await;
+    }
+
+    /// An authenticated connection to an [`Echo`] server over real TCP.
+    async fn tcp_echo() -> Arc<RpcConnection> {
+        let c = tcp_connection(Arc::new(Echo::default())).await;
+        c.hello(b"k", Duration::from_secs(5)).await.unwrap();
+        c
+    }
+
+    /// Payload sizes around the low-water thresholds: a mark left above what a frame still
+    /// holds would stall the next frame until the call times out.
+    fn awkward_sizes() -> Vec<usize> {
+        use super::super::transport::low_water::{LOW_WATER_MAX, LOW_WATER_MIN};
+        vec![
+            (1 << 20) + 7,
+            0,
+            LOW_WATER_MIN,
+            3,
+            LOW_WATER_MIN - 1,
+            LOW_WATER_MAX + LOW_WATER_MIN - 1,
+            5,
+            LOW_WATER_MAX,
+            LOW_WATER_MAX + 1,
+            2 * LOW_WATER_MAX + 17,
+            (3 << 20) + 1,
+            1,
+        ]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn long_and_short_payloads_over_tcp_never_stall() {
+        let c = tcp_echo().await;
+        let sizes = awkward_sizes();
+        // One call at a time: each reply's payload is followed by nothing until the next
+        // request, so a mark left too high would hold its last bytes back.
+        for round in 0..3u8 {
+            for (i, &n) in sizes.iter().enumerate() {
+                let bulk = Bytes::from(vec![round ^ i as u8; n]);
+                let r = c
+                    .call_raw(5, Bytes::new(), bulk.clone(), Duration::from_secs(5))
+                    .await
+                    .unwrap_or_else(|e| panic!("payload of {n} bytes: {e}"));
+                assert_eq!(r.bulk, bulk, "payload of {n} bytes");
+            }
+        }
+        // Many at once, replies out of order.
+        let calls = sizes.iter().enumerate().map(|(i, &n)| {
+            let c = c.clone();
+            async move {
+                let bulk = Bytes::from(vec![i as u8; n]);
+                let r = c
+                    .call_raw(5, Bytes::new(), bulk.clone(), Duration::from_secs(5))
+                    .await
+                    .unwrap_or_else(|e| panic!("payload of {n} bytes: {e}"));
+                assert_eq!(r.bulk, bulk, "payload of {n} bytes");
+            }
+        });
+        futures::future::join_all(calls).await;
     }
 
     /// `n` authenticated connections to servers sharing `echo` and `slots`.

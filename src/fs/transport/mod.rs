@@ -4,11 +4,13 @@
 //! Owns the [`Connection`], [`Connector`], [`Handler`], [`FrameReader`] and [`FrameWriter`]
 //! traits and the [`Reply`], [`FileRegion`] and [`FileSink`] types (bulk data sent from, or
 //! received into, a file without a copy through user space where the transport can). TCP
-//! (tokio) is implemented in [`tcp`] (with [`splice`] for receiving into files), over the
+//! (tokio) is implemented in [`tcp`] (with [`splice`] for receiving into files and
+//! [`low_water`] for fewer wake-ups while long payloads arrive), over the
 //! request-correlating RPC layer in [`super::rpc`]; the UCX transport will implement the same
 //! traits. Must not know about
 //! file system operations beyond the op number.
 
+pub mod low_water;
 pub mod splice;
 pub mod tcp;
 
@@ -145,6 +147,12 @@ pub trait FrameReader: tokio::io::AsyncRead + Unpin + Send + 'static {
         offset: u64,
         len: usize,
     ) -> BoxFuture<'a, SinkResult>;
+
+    /// Tells the stream that the reader now waits for `n` more bytes of a frame that the
+    /// peer is committed to send (0: the frame is complete). A stream may then hold back
+    /// its wake-ups until that much has arrived, instead of waking the reader at every
+    /// packet. Never asked for more than the current frame still holds, so it cannot stall.
+    fn expect_bytes(&mut self, _n: usize) {}
 }
 
 /// Largest piece [`copy_to_file`] reads before writing it.

@@ -2,10 +2,13 @@
 //!
 //! Owns [`TcpConnector`] and [`TcpListenerTask`] (accept loop, one task per connection,
 //! graceful shutdown or abrupt kill). Framing and correlation are in [`crate::fs::rpc`].
-//! Sockets use `TCP_NODELAY`; small frames are batched by the RPC writer instead.
+//! Sockets use `TCP_NODELAY`; small frames are batched by the RPC writer instead. Both
+//! sides read through [`TcpFrameReader`], which raises the socket's receive low-water mark
+//! while a long payload arrives ([`super::low_water`]).
 
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::rpc::{serve_connection, RequestSlots, RpcConnection};
+use crate::fs::transport::low_water::{LowWater, LOW_WATER_MAX};
 use crate::fs::transport::splice::{splice_to_file, SplicePipe};
 use crate::fs::transport::{
     copy_to_file, BoxFuture, Connection, Connector, FileRegion, FrameReader, FrameWriter, Handler,
@@ -77,15 +80,25 @@ pub struct TcpFrameReader {
     /// Set when no pipe could be created (descriptor limits): payloads then go through a
     /// buffer.
     no_pipe: bool,
+    /// The socket's receive low-water mark.
+    low_water: LowWater,
 }
 
 impl TcpFrameReader {
-    /// Wraps the read half of a connection.
+    /// Wraps the read half of a connection (the receive low-water mark raised up to
+    /// [`LOW_WATER_MAX`] for long payloads).
     pub fn new(half: OwnedReadHalf) -> Self {
+        Self::with_low_water(half, LOW_WATER_MAX)
+    }
+
+    /// Wraps the read half of a connection whose receive low-water mark is raised up to
+    /// `max` bytes for long payloads (0 or 1: left at the kernel's default).
+    pub fn with_low_water(half: OwnedReadHalf, max: usize) -> Self {
         TcpFrameReader {
             half,
             pipe: None,
             no_pipe: false,
+            low_water: LowWater::new(max),
         }
     }
 
@@ -125,15 +138,41 @@ impl FrameReader for TcpFrameReader {
     ) -> BoxFuture<'a, SinkResult> {
         Box::pin(self.receive(file, offset, len))
     }
+
+    fn expect_bytes(&mut self, n: usize) {
+        self.low_water.expect(self.half.as_ref().as_raw_fd(), n);
+    }
 }
 
 /// Connects to BenchFS servers over TCP.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TcpConnector;
+#[derive(Debug, Clone, Copy)]
+pub struct TcpConnector {
+    /// Highest receive low-water mark of the connections' sockets (see [`LowWater`]).
+    pub recv_low_water: usize,
+}
+
+impl Default for TcpConnector {
+    fn default() -> Self {
+        TcpConnector {
+            recv_low_water: LOW_WATER_MAX,
+        }
+    }
+}
 
 impl TcpConnector {
-    /// Connects to `addr` and performs the secret handshake.
+    /// Connects to `addr` and performs the secret handshake, with the default receive
+    /// low-water mark.
     pub async fn connect_rpc(
+        addr: &str,
+        secret: &[u8],
+        timeout: Duration,
+    ) -> FsResult<Arc<RpcConnection>> {
+        Self::default().connect_to(addr, secret, timeout).await
+    }
+
+    /// Connects to `addr` and performs the secret handshake.
+    pub async fn connect_to(
+        &self,
         addr: &str,
         secret: &[u8],
         timeout: Duration,
@@ -147,6 +186,7 @@ impl TcpConnector {
             .set_nodelay(true)
             .map_err(|e| FsError::from_io("set TCP_NODELAY", &e))?;
         let (r, w) = stream.into_split();
+        let r = TcpFrameReader::with_low_water(r, self.recv_low_water);
         let conn = RpcConnection::start(r, w, addr.to_string());
         conn.hello(secret, timeout).await?;
         Ok(conn)
@@ -161,7 +201,7 @@ impl Connector for TcpConnector {
         timeout: Duration,
     ) -> BoxFuture<'a, FsResult<Arc<dyn Connection>>> {
         Box::pin(async move {
-            let c: Arc<dyn Connection> = Self::connect_rpc(addr, secret, timeout).await?;
+            let c: Arc<dyn Connection> = self.connect_to(addr, secret, timeout).await?;
             Ok(c)
         })
     }
