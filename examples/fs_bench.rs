@@ -22,6 +22,11 @@
 //! servers' storage directory, as ratios. Then 4 KiB random reads with 32 in flight (IOPS,
 //! p50 and p99 latency) and metadata rates.
 //!
+//! Then the CPU time per MiB of each phase at one call in flight, by thread (client, servers,
+//! spare chunk threads), and the rate the machine's CPUs allow at that cost: on a small
+//! machine, a phase whose threads together need more CPU per MiB than raw TCP cannot keep
+//! up with it however well they overlap.
+//!
 //! Threads are laid out as in `benchfs-bench -a BENCHFS`: the servers, and the server side
 //! of the raw TCP peer, on a 2-worker runtime of their own; the client, and the client side
 //! of the raw TCP peer, on a single-threaded runtime like one task of the benchmark.
@@ -93,6 +98,45 @@ async fn raw_tcp(n: usize, servers: &Handle) -> (Duration, Duration) {
         r.read_exact(&mut buf).await.unwrap();
     }
     (wt, t.elapsed())
+}
+
+/// CPU time used so far by this process's threads, in ns, by group: [the client (the main
+/// thread), the servers' runtime (`benchfs-server`), the spare chunk threads
+/// (`benchfs-spare`), any other]. From `/proc/self/task/*/schedstat` (time on CPU, ns).
+fn thread_cpu() -> [u64; 4] {
+    let mut cpu = [0u64; 4];
+    let me = std::process::id().to_string();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return cpu;
+    };
+    for t in tasks.flatten() {
+        let dir = t.path();
+        let ns = std::fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let group = if t.file_name().to_str() == Some(me.as_str()) {
+            0
+        } else if comm.starts_with("benchfs-server") {
+            1
+        } else if comm.starts_with("benchfs-spare") {
+            2
+        } else {
+            3
+        };
+        cpu[group] += ns;
+    }
+    cpu
+}
+
+/// CPU time per MiB, in µs, by group, between two [`thread_cpu`] readings.
+fn cpu_per_mib(before: [u64; 4], after: [u64; 4], mib: usize) -> [f64; 4] {
+    let mut v = [0f64; 4];
+    for g in 0..4 {
+        v[g] = after[g].saturating_sub(before[g]) as f64 / 1e3 / mib as f64;
+    }
+    v
 }
 
 /// The storage peer: `mib` MiB written with 1 MiB pwrites into a fresh file of `dir` (the file
@@ -249,9 +293,15 @@ async fn run(servers: Handle) {
     const RWD: usize = 6;
     const R1: usize = 7;
     let mut rows: Vec<[f64; 8]> = Vec::new();
+    // CPU per MiB by thread group (see `thread_cpu`) of: raw TCP (write and read), BenchFS
+    // write into a new file, rewrite, read; all at one call in flight.
+    let mut cpu_rows: Vec<[[f64; 4]; 4]> = Vec::new();
     for round in 0..rounds {
         let mut row = [0f64; 8];
+        let mut cpu = [[0f64; 4]; 4];
+        let c0 = thread_cpu();
         let (raw_w, raw_r) = raw_tcp(mib, &servers).await;
+        cpu[0] = cpu_per_mib(c0, thread_cpu(), 2 * mib);
         row[RAW_W] = gib_s(bytes, raw_w);
         row[RAW_R] = gib_s(bytes, raw_r);
         row[LOCAL_W] = gib_s(bytes, local_write(&dir, mib, &data));
@@ -260,9 +310,16 @@ async fn run(servers: Handle) {
         let deep = format!("/deep{round}");
         let path = format!("/seq{round}");
         for (p, d, w, rw) in [(&path, 1, W1, RW1), (&deep, depth, WD, RWD)] {
+            let c0 = thread_cpu();
             row[w] = gib_s(bytes, seq_write(&fs, p, false, mib, &data, d, copy).await);
+            let c1 = thread_cpu();
             row[rw] = gib_s(bytes, seq_write(&fs, p, true, mib, &data, d, copy).await);
+            if d == 1 {
+                cpu[1] = cpu_per_mib(c0, c1, mib);
+                cpu[2] = cpu_per_mib(c1, thread_cpu(), mib);
+            }
         }
+        let c0 = thread_cpu();
         let r = fs.open(&path, OpenFlags::read_only()).await.unwrap();
         let mut buf = vec![0u8; MIB];
         let t = Instant::now();
@@ -273,6 +330,8 @@ async fn run(servers: Handle) {
         row[R1] = gib_s(bytes, t.elapsed());
         assert_eq!(buf[..16], [0x5au8; 16]);
         r.close().await.unwrap();
+        cpu[3] = cpu_per_mib(c0, thread_cpu(), mib);
+        cpu_rows.push(cpu);
         // Removed only now: freeing its pages right before the read would load the read.
         fs.unlink(&deep).await.unwrap();
         if round + 1 < rounds {
@@ -319,6 +378,43 @@ async fn run(servers: Handle) {
         }
         println!();
     }
+    // What the CPUs allow: a phase that costs T µs of CPU per MiB (all threads) cannot run
+    // faster than N CPUs / T, whatever the overlap.
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let med_cpu = |phase: usize, g: usize| {
+        let mut v: Vec<f64> = cpu_rows.iter().map(|c| c[phase][g]).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    println!(
+        "CPU time per MiB moved at 1 in flight (medians, us), and the rate {ncpu} CPUs allow at that cost:"
+    );
+    for (name, phase, col) in [
+        ("raw TCP (write and read)", 0, None),
+        ("write, new file         ", 1, Some(W1)),
+        ("rewrite, existing file  ", 2, Some(RW1)),
+        ("read                    ", 3, Some(R1)),
+    ] {
+        let total = med_cpu(phase, 0) + med_cpu(phase, 1) + med_cpu(phase, 2) + med_cpu(phase, 3);
+        let bound = ncpu / (total * 1e-6) / 1024.0;
+        print!(
+            "  {name}: client {:4.0}, servers {:4.0}, spare chunk threads {:4.0}, other {:3.0}; total {:4.0} -> at most {:5.2} GiB/s",
+            med_cpu(phase, 0),
+            med_cpu(phase, 1),
+            med_cpu(phase, 2),
+            med_cpu(phase, 3),
+            total,
+            bound
+        );
+        if let Some(col) = col {
+            print!(
+                ", BenchFS ran at {:5.1} % of that",
+                100.0 * med(&|r| r[col]) / bound
+            );
+        }
+        println!();
+    }
+
     let path = format!("/seq{}", rounds - 1);
     let r = fs.open(&path, OpenFlags::read_only()).await.unwrap();
 
