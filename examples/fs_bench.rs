@@ -100,6 +100,12 @@ async fn raw_tcp(n: usize, servers: &Handle) -> (Duration, Duration) {
     (wt, t.elapsed())
 }
 
+/// The median of `v` (the upper one of an even count); `v` is not empty.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 /// CPU time used so far by this process's threads, in ns, by group: [the client (the main
 /// thread), the servers' runtime (`benchfs-server`), the spare chunk threads
 /// (`benchfs-spare`), any other]. From `/proc/self/task/*/schedstat` (time on CPU, ns).
@@ -343,11 +349,7 @@ async fn run(servers: Handle) {
         );
         rows.push(row);
     }
-    let med = |f: &dyn Fn(&[f64; 8]) -> f64| {
-        let mut v: Vec<f64> = rows.iter().map(f).collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
+    let med = |f: &dyn Fn(&[f64; 8]) -> f64| median(rows.iter().map(f).collect());
     println!(
         "sequential 1 MiB transfers (medians of {rounds} rounds; a ratio is the median of the rounds' ratios):"
     );
@@ -381,11 +383,7 @@ async fn run(servers: Handle) {
     // What the CPUs allow: a phase that costs T µs of CPU per MiB (all threads) cannot run
     // faster than N CPUs / T, whatever the overlap.
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let med_cpu = |phase: usize, g: usize| {
-        let mut v: Vec<f64> = cpu_rows.iter().map(|c| c[phase][g]).collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
+    let med_cpu = |phase: usize, g: usize| median(cpu_rows.iter().map(|c| c[phase][g]).collect());
     println!(
         "CPU time per MiB moved at 1 in flight (medians, us), and the rate {ncpu} CPUs allow at that cost:"
     );

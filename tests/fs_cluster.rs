@@ -635,7 +635,8 @@ async fn servers_refuse_bad_requests_from_raw_clients() {
     use bytes::Bytes;
     let d = tempfile::tempdir().unwrap();
     let c = Cluster::embedded_with(1, d.path(), CS).await.unwrap();
-    let conn = TcpConnector::connect_rpc(c.addr(0).unwrap(), c.secret(), Duration::from_secs(5))
+    let conn = TcpConnector::default()
+        .connect_to(c.addr(0).unwrap(), c.secret(), Duration::from_secs(5))
         .await
         .unwrap();
     let t = Duration::from_secs(5);

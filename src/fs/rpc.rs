@@ -1045,6 +1045,16 @@ mod tests {
         ]
     }
 
+    /// Sends `n` bytes of `fill` to the echo server and checks they come back, within 5 s.
+    async fn echoes_back(c: &RpcConnection, n: usize, fill: u8) {
+        let bulk = Bytes::from(vec![fill; n]);
+        let r = c
+            .call_raw(5, Bytes::new(), bulk.clone(), Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|e| panic!("payload of {n} bytes: {e}"));
+        assert_eq!(r.bulk, bulk, "payload of {n} bytes");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn long_and_short_payloads_over_tcp_never_stall() {
         let c = tcp_echo().await;
@@ -1053,26 +1063,15 @@ mod tests {
         // request, so a mark left too high would hold its last bytes back.
         for round in 0..3u8 {
             for (i, &n) in sizes.iter().enumerate() {
-                let bulk = Bytes::from(vec![round ^ i as u8; n]);
-                let r = c
-                    .call_raw(5, Bytes::new(), bulk.clone(), Duration::from_secs(5))
-                    .await
-                    .unwrap_or_else(|e| panic!("payload of {n} bytes: {e}"));
-                assert_eq!(r.bulk, bulk, "payload of {n} bytes");
+                echoes_back(&c, n, round ^ i as u8).await;
             }
         }
         // Many at once, replies out of order.
-        let calls = sizes.iter().enumerate().map(|(i, &n)| {
-            let c = c.clone();
-            async move {
-                let bulk = Bytes::from(vec![i as u8; n]);
-                let r = c
-                    .call_raw(5, Bytes::new(), bulk.clone(), Duration::from_secs(5))
-                    .await
-                    .unwrap_or_else(|e| panic!("payload of {n} bytes: {e}"));
-                assert_eq!(r.bulk, bulk, "payload of {n} bytes");
-            }
-        });
+        let c = &c;
+        let calls = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| echoes_back(c, n, i as u8));
         futures::future::join_all(calls).await;
     }
 

@@ -268,16 +268,14 @@ fn refill(dir: &Path, size: u64, target: usize, shared: &Shared) {
             Err(libc::ENOSPC)
         };
         let mut st = shared.lock();
-        match outcome {
+        let unused = match outcome {
             // A spare given back meanwhile may have filled the pool already.
-            Ok(()) if st.ready.len() >= target || st.stop => {
-                drop(st);
-                let _ = std::fs::remove_file(&path);
-                st = shared.lock();
+            Ok(()) if st.ready.len() >= target || st.stop => Some(path),
+            Ok(()) => {
+                st.ready.push(path);
+                None
             }
-            Ok(()) => st.ready.push(path),
             Err(code) => {
-                let _ = std::fs::remove_file(&path);
                 if code == libc::ENOSPC {
                     tracing::debug!(
                         "spare chunks paused: little free space in {}",
@@ -292,9 +290,13 @@ fn refill(dir: &Path, size: u64, target: usize, shared: &Shared) {
                     );
                     st.disabled = true;
                 }
+                Some(path)
             }
-        }
+        };
         drop(st);
+        if let Some(p) = unused {
+            let _ = std::fs::remove_file(p);
+        }
         shared.changed.notify_all();
     }
 }

@@ -160,16 +160,6 @@ impl Default for TcpConnector {
 }
 
 impl TcpConnector {
-    /// Connects to `addr` and performs the secret handshake, with the default receive
-    /// low-water mark.
-    pub async fn connect_rpc(
-        addr: &str,
-        secret: &[u8],
-        timeout: Duration,
-    ) -> FsResult<Arc<RpcConnection>> {
-        Self::default().connect_to(addr, secret, timeout).await
-    }
-
     /// Connects to `addr` and performs the secret handshake.
     pub async fn connect_to(
         &self,
