@@ -27,6 +27,10 @@
 //! machine, a phase whose threads together need more CPU per MiB than raw TCP cannot keep
 //! up with it however well they overlap.
 //!
+//! Every timed phase starts with the servers idle and their spare chunk pools full (as
+//! `benchfs-bench` does before each write phase): a phase that writes no more than the pools
+//! hold (`BENCH_SPARE` chunks per server) allocates nothing while it runs.
+//!
 //! Threads are laid out as in `benchfs-bench -a BENCHFS`: the servers, and the server side
 //! of the raw TCP peer, on a 2-worker runtime of their own; the client, and the client side
 //! of the raw TCP peer, on a single-threaded runtime like one task of the benchmark.
@@ -298,6 +302,10 @@ async fn run(servers: Handle) {
     const WD: usize = 5;
     const RWD: usize = 6;
     const R1: usize = 7;
+    // Every timed phase starts with the servers idle and their spare chunks ready.
+    let settle = || {
+        cluster.wait_spares(Duration::from_secs(30));
+    };
     let mut rows: Vec<[f64; 8]> = Vec::new();
     // CPU per MiB by thread group (see `thread_cpu`) of: raw TCP (write and read), BenchFS
     // write into a new file, rewrite, read; all at one call in flight.
@@ -305,6 +313,7 @@ async fn run(servers: Handle) {
     for round in 0..rounds {
         let mut row = [0f64; 8];
         let mut cpu = [[0f64; 4]; 4];
+        settle();
         let c0 = thread_cpu();
         let (raw_w, raw_r) = raw_tcp(mib, &servers).await;
         cpu[0] = cpu_per_mib(c0, thread_cpu(), 2 * mib);
@@ -316,15 +325,19 @@ async fn run(servers: Handle) {
         let deep = format!("/deep{round}");
         let path = format!("/seq{round}");
         for (p, d, w, rw) in [(&path, 1, W1, RW1), (&deep, depth, WD, RWD)] {
+            settle();
             let c0 = thread_cpu();
             row[w] = gib_s(bytes, seq_write(&fs, p, false, mib, &data, d, copy).await);
             let c1 = thread_cpu();
+            settle();
+            let c2 = thread_cpu();
             row[rw] = gib_s(bytes, seq_write(&fs, p, true, mib, &data, d, copy).await);
             if d == 1 {
                 cpu[1] = cpu_per_mib(c0, c1, mib);
-                cpu[2] = cpu_per_mib(c1, thread_cpu(), mib);
+                cpu[2] = cpu_per_mib(c2, thread_cpu(), mib);
             }
         }
+        settle();
         let c0 = thread_cpu();
         let r = fs.open(&path, OpenFlags::read_only()).await.unwrap();
         let mut buf = vec![0u8; MIB];

@@ -483,3 +483,35 @@ fn an_interrupted_run_removes_the_embedded_cluster_data() {
     let left: Vec<_> = std::fs::read_dir(&data).expect("data").flatten().collect();
     assert!(left.is_empty(), "interrupted run left {left:?}");
 }
+
+/// Runs benchfs-bench on an embedded cluster in `dir` with debug logs; returns stderr.
+fn bench_with_debug_log(dir: &Path, args: &[&str]) -> String {
+    let data = format!("--benchfs.data-dir={}", dir.join("data").display());
+    let out = Command::new(common::run::bin())
+        .args(["-a", "BENCHFS", &data])
+        .args(args)
+        .env("RUST_LOG", "benchfs=debug")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run benchfs-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    stderr
+}
+
+#[test]
+fn the_servers_settle_before_every_write_phase_unless_told_not_to() {
+    let dir = scratch();
+    let settled = |log: &str| log.matches("servers settled before a write phase").count();
+    let common = ["-b", "1m", "-t", "256k", "-i", "3", "-w", "-r", "-o", "/s"];
+    let log = bench_with_debug_log(dir.path(), &common);
+    assert_eq!(
+        settled(&log),
+        3,
+        "once per repetition's write phase:\n{log}"
+    );
+    let mut off = common.to_vec();
+    off.extend_from_slice(&["--benchfs.settle", "0"]);
+    let log = bench_with_debug_log(dir.path(), &off);
+    assert_eq!(settled(&log), 0, "{log}");
+}

@@ -804,6 +804,7 @@ const SPARE_CS: usize = 1 << 20;
 async fn cluster_with_spares(dir: &std::path::Path, trim_after: Duration) -> (Cluster, Client) {
     let mut base = benchfs::fs::ServerConfig::new(dir, Vec::new());
     base.trim_after = trim_after;
+    base.spare_chunks = 4;
     let c = Cluster::embedded_config(2, dir, SPARE_CS as u32, &base)
         .await
         .unwrap();
@@ -846,6 +847,29 @@ async fn files_hold_what_was_written(fs: &Client, len: usize) {
             .unwrap();
         assert_eq!(r.read_vec(0, 4 * SPARE_CS).await.unwrap(), pattern(i, len));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settle_returns_once_every_server_has_its_spares_again() {
+    let d = tempfile::tempdir().unwrap();
+    let mut base = benchfs::fs::ServerConfig::new(d.path(), Vec::new());
+    base.spare_chunks = 6;
+    let c = Cluster::embedded_config(2, d.path(), SPARE_CS as u32, &base)
+        .await
+        .unwrap();
+    let fs = c.client().await.unwrap();
+    fs.settle(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(c.wait_spares(Duration::ZERO), 12, "both pools full");
+    // A burst of new chunks drains the pools (each keeps only a few while busy)...
+    let data = pattern(7, 16 * SPARE_CS);
+    let f = fs.create("/burst").await.unwrap();
+    f.write_at(0, &data).await.unwrap();
+    f.close().await.unwrap();
+    // ...and settling waits until the idle servers have made them all again.
+    fs.settle(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(c.wait_spares(Duration::ZERO), 12, "both pools full again");
+    let r = fs.open("/burst", OpenFlags::read_only()).await.unwrap();
+    assert_eq!(r.read_vec(0, 32 * SPARE_CS).await.unwrap(), data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

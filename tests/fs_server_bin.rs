@@ -78,18 +78,15 @@ async fn two_server_processes_through_a_registry() {
     assert_eq!(r.read_vec(0, 2_000_000).await.unwrap(), data);
     assert_eq!(fs.statfs().await.unwrap().chunks, 16);
     // Each server keeps spare chunk files of the cluster's chunk size ready (made in the
-    // background, so waited for).
+    // background while idle: settle waits for them).
     let spares = |i: usize| {
         std::fs::read_dir(d.path().join(format!("data{i}/spare")))
             .map(|r| r.count())
             .unwrap_or(0)
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while spares(1) < 4 {
-        assert!(Instant::now() < deadline, "no spare chunk files");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(spares(1), 4);
+    fs.settle(Duration::from_secs(20)).await.unwrap();
+    let full = benchfs::fs::server::spare::DEFAULT_SPARE_CHUNKS;
+    assert_eq!((spares(0), spares(1)), (full, full));
     // A wrong chunk size on the command line is refused.
     let bad = Command::new(env!("CARGO_BIN_EXE_benchfs-server"))
         .arg("--registry")

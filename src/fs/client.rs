@@ -27,7 +27,7 @@ use super::transport::tcp::TcpConnector;
 use super::transport::{Connection, Connector, Reply};
 use super::wire::{
     check_chunk_size, Attr, DirEntry, FileId, FileKind, Request, Response, SizeMode, StatFs,
-    DEFAULT_CHUNK_SIZE, MAX_DIR_BATCH,
+    DEFAULT_CHUNK_SIZE, MAX_DIR_BATCH, MAX_SETTLE_MS,
 };
 use bytes::Bytes;
 use std::collections::BTreeSet;
@@ -928,6 +928,21 @@ impl Client {
             }
         }
         Ok(sum)
+    }
+
+    /// Waits until every server has its spare chunk files ready, so that a timed write
+    /// that follows finds storage allocated ahead instead of allocating it while data
+    /// arrives (see `server::spare`). A server fills its pool only once it has been idle
+    /// for a moment: call this when no other client is writing. Each server waits at most
+    /// `wait` (and at most [`MAX_SETTLE_MS`]); a server whose pool cannot fill (out of
+    /// space, no preallocation, pool turned off) answers at once.
+    pub async fn settle(&self, wait: Duration) -> FsResult<()> {
+        // Answered well within the call timeout.
+        let wait = wait.min(self.inner.opts.timeout * 3 / 4);
+        let wait_ms = wait.as_millis().min(MAX_SETTLE_MS as u128) as u32;
+        self.broadcast(Request::Settle { wait_ms })
+            .await
+            .map(|_| ())
     }
 
     /// Flushes the metadata of every server to stable storage.

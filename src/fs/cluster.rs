@@ -123,6 +123,17 @@ impl Cluster {
         self.configs.get(i).map(|c| c.listen.as_str())
     }
 
+    /// Waits (blocking the calling thread) until every running server's spare chunk pool
+    /// is full or cannot fill, for at most `timeout` in all; the spares ready in all.
+    pub fn wait_spares(&self, timeout: std::time::Duration) -> usize {
+        let deadline = std::time::Instant::now() + timeout;
+        self.servers
+            .iter()
+            .flatten()
+            .map(|s| s.wait_spares(deadline.saturating_duration_since(std::time::Instant::now())))
+            .sum()
+    }
+
     /// The cluster secret.
     pub fn secret(&self) -> &[u8] {
         &self.secret

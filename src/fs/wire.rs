@@ -230,6 +230,8 @@ pub enum Op {
     StatFs = 15,
     /// Entries under a directory, at any depth, held by one server.
     ListTree = 16,
+    /// Wait until the server has its spare chunk files ready (before a timed write).
+    Settle = 17,
 }
 
 impl Op {
@@ -252,6 +254,7 @@ impl Op {
             14 => Op::SyncMeta,
             15 => Op::StatFs,
             16 => Op::ListTree,
+            17 => Op::Settle,
             _ => return Err(FsError::Protocol(format!("unknown op {v}"))),
         })
     }
@@ -383,7 +386,17 @@ pub enum Request {
         /// Most entries to return (at most [`MAX_DIR_BATCH`]).
         max: u32,
     },
+    /// Wait until the server's pool of spare chunk files is full (it fills once the server
+    /// is idle), or for `wait_ms` at most ([`MAX_SETTLE_MS`] at most).
+    Settle {
+        /// Longest wait, milliseconds.
+        wait_ms: u32,
+    },
 }
+
+/// The longest a server waits for its spares on one [`Request::Settle`] (below the
+/// clients' default call timeout).
+pub const MAX_SETTLE_MS: u32 = 20_000;
 
 /// Capacity and usage of one server (summed by the client over all servers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -623,6 +636,7 @@ impl Request {
             Request::SyncMeta => Op::SyncMeta,
             Request::StatFs => Op::StatFs,
             Request::ListTree { .. } => Op::ListTree,
+            Request::Settle { .. } => Op::Settle,
         }
     }
 
@@ -715,6 +729,7 @@ impl Request {
                 put_str(&mut b, after);
                 b.put_u32_le(*max);
             }
+            Request::Settle { wait_ms } => b.put_u32_le(*wait_ms),
         }
         b.freeze()
     }
@@ -790,6 +805,9 @@ impl Request {
                 path: r.string(MAX_PATH_LEN)?,
                 after: r.string(MAX_PATH_LEN)?,
                 max: r.u32()?.min(MAX_DIR_BATCH),
+            },
+            Op::Settle => Request::Settle {
+                wait_ms: r.u32()?.min(MAX_SETTLE_MS),
             },
         };
         r.finish()?;
@@ -1040,6 +1058,7 @@ mod tests {
                 after: "/d/x".into(),
                 max: 7,
             },
+            Request::Settle { wait_ms: 1500 },
         ]
     }
 

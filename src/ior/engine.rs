@@ -435,6 +435,14 @@ async fn run_repetition(
         if params.unique_dir != 0 {
             make_unique_dir(t, rank).await?;
         }
+        if rank == 0 && params.dry_run == 0 {
+            // Untimed: the storage finishes background work (BENCHFS: spare chunk files)
+            // before the phase, so that every repetition starts alike.
+            t.backend
+                .settle()
+                .await
+                .map_err(|e| EngineError::backend("settle", e))?;
+        }
         comm.barrier()?;
         let res = timed_phase(t, Phase::Write, rep, sig, rank, &name, wearout_limit).await?;
         rep_errors += res.errors;

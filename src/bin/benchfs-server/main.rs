@@ -46,8 +46,9 @@ struct Args {
     #[arg(long)]
     odirect: bool,
     /// Chunk files of the cluster's chunk size kept preallocated, so that writes into new
-    /// chunks do not allocate storage as their data arrives (0: none). They count as free
-    /// space and are given up when the file system runs out.
+    /// chunks do not allocate storage as their data arrives (0: none). Beyond 4 they are
+    /// made only while the server is idle. They count as free space, never take more than
+    /// an eighth of it, and are given up when the file system runs out.
     #[arg(long = "spare-chunks", default_value_t = benchfs::fs::server::spare::DEFAULT_SPARE_CHUNKS)]
     spare_chunks: usize,
 }

@@ -299,6 +299,12 @@ impl ServerState {
                 blocking(move || s.meta.sync()).await?;
                 Ok(unit())
             }
+            Request::Settle { wait_ms } => {
+                let s = self.clone();
+                let wait = std::time::Duration::from_millis(wait_ms as u64);
+                blocking(move || Ok(s.chunks.spares().map(|p| p.wait_full(wait)))).await?;
+                Ok(unit())
+            }
             Request::StatFs => {
                 let (total_bytes, free_bytes, avail_bytes) = self.chunks.capacity()?;
                 Ok(reply(Response::StatFs(StatFs {
@@ -329,11 +335,13 @@ impl Handler for ServerState {
         msg: Bytes,
         bulk: Bytes,
     ) -> BoxFuture<'static, FsResult<Reply>> {
+        self.chunks.touch();
         Box::pin(self.dispatch(op, msg, bulk))
     }
 
     /// Large chunk writes are received straight into the chunk file.
     fn file_sink(&self, op: u16, msg: &Bytes, len: usize) -> Option<FsResult<FileSink>> {
+        self.chunks.touch();
         if op != Op::Write as u16 || len < self.sink_min {
             return None;
         }
@@ -368,6 +376,7 @@ impl Handler for ServerState {
         len: usize,
         stored: FsResult<()>,
     ) -> BoxFuture<'static, FsResult<Reply>> {
+        self.chunks.touch();
         Box::pin(async move {
             self.chunks.check_space(stored)?;
             Ok(Reply::new(
@@ -422,6 +431,15 @@ impl RunningServer {
     /// The configuration it runs with.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// Waits (blocking the calling thread) until the spare chunk pool is full or cannot
+    /// fill, for at most `timeout`; the number of spares ready (0 without a pool).
+    pub fn wait_spares(&self, timeout: std::time::Duration) -> usize {
+        self.state
+            .chunks
+            .spares()
+            .map_or(0, |p| p.wait_full(timeout))
     }
 
     /// Graceful stop: stop accepting, finish in-flight requests, give back the preallocated

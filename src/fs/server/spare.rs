@@ -10,21 +10,39 @@
 //! `chunks/`.
 //!
 //! The pool holds at most `target` spares and never lets them take more than an eighth of
-//! the free space. Its thread runs at a lower priority (nice 10) than the threads that move
-//! data. Allocation stops for good where the file system cannot preallocate
-//! (`EOPNOTSUPP`), and pauses on `ENOSPC` until [`SparePool::resume`] (the store calls it when
-//! it frees a chunk). Left-over spares of an earlier run are removed at start; the pool
+//! the free space. While the server is busy (it served a request within the last
+//! [`IDLE`]), the thread only keeps [`KEEP_BUSY`] spares ready; it fills the rest of the
+//! target once the server is idle, so that a burst of writes into new files up to the
+//! pool's size costs no allocation at all while it runs, and the allocation of a longer
+//! one is spread over the burst as before. The thread runs at a lower priority (nice 10)
+//! than the threads that move data. Allocation stops for good where the file system cannot
+//! preallocate (`EOPNOTSUPP`), and pauses on `ENOSPC` until [`SparePool::resume`] (the store
+//! calls it when it frees a chunk). Left-over spares of an earlier run are removed at start; the pool
 //! removes its spares when dropped.
 
 use crate::fs::error::{FsError, FsResult};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Default number of spare chunk files a server keeps ready.
-pub const DEFAULT_SPARE_CHUNKS: usize = 4;
+/// Default number of spare chunk files a server keeps ready when idle (256 MiB of the
+/// default 4 MiB chunks). Measured (fs_bench on /dev/shm, 1 MiB writes into new files, one
+/// in flight, 256 MiB per phase, 2 servers, 3 paired runs): against 4 spares refilled while
+/// busy, the CPU time per MiB fell from 696-749 us to 477-507 us and the rate rose from
+/// 58.8-60.5 % to 86.4-93.4 % of raw TCP. A phase of twice the pool ran at 70 %.
+pub const DEFAULT_SPARE_CHUNKS: usize = 64;
+
+/// Spares the pool keeps ready (of its target) while the server is busy: refilled at once
+/// when taken. The rest of the target is made only while the server is idle, so that
+/// allocating storage ahead never takes CPU time from requests.
+pub const KEEP_BUSY: usize = 4;
+
+/// How long the server must have served no request before the pool fills beyond
+/// [`KEEP_BUSY`].
+pub const IDLE: Duration = Duration::from_millis(100);
 
 /// Spares may use at most 1/`FREE_SHARE` of the free space of the file system.
 const FREE_SHARE: u64 = 8;
@@ -53,9 +71,18 @@ struct Shared {
     state: Mutex<State>,
     /// Signalled when the worker has something to do and when a spare becomes ready.
     changed: Condvar,
+    /// When the pool started: the origin of `active_ms`.
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the last [`SparePool::touch`].
+    active_ms: AtomicU64,
 }
 
 impl Shared {
+    fn now_ms(&self) -> u64 {
+        // The epoch is taken at start, so 0 means "busy since the pool started".
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent whatever panicked while holding the lock.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -67,6 +94,7 @@ pub struct SparePool {
     dir: PathBuf,
     size: u64,
     target: usize,
+    idle: Duration,
     shared: Arc<Shared>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -76,6 +104,18 @@ impl SparePool {
     /// (removing what an earlier run left there); the first ones are allocated in the
     /// background at once.
     pub fn start(data_dir: &Path, size: u64, target: usize) -> FsResult<Self> {
+        Self::start_with(data_dir, size, target, KEEP_BUSY, IDLE)
+    }
+
+    /// [`SparePool::start`] keeping `keep` spares ready while busy and filling the rest
+    /// after `idle` without a request (tests use this to make busy and idle certain).
+    pub fn start_with(
+        data_dir: &Path,
+        size: u64,
+        target: usize,
+        keep: usize,
+        idle: Duration,
+    ) -> FsResult<Self> {
         let dir = data_dir.join("spare");
         std::fs::create_dir_all(&dir).map_err(|e| FsError::from_io("create spare dir", &e))?;
         for ent in std::fs::read_dir(&dir).map_err(|e| FsError::from_io("list spare dir", &e))? {
@@ -88,13 +128,15 @@ impl SparePool {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            epoch: Instant::now(),
+            active_ms: AtomicU64::new(0),
         });
         let worker = if target > 0 && size > 0 {
             let (d, s) = (dir.clone(), shared.clone());
             Some(
                 std::thread::Builder::new()
                     .name("benchfs-spare".into())
-                    .spawn(move || refill(&d, size, target, &s))
+                    .spawn(move || refill(&d, size, target, target.min(keep), idle, &s))
                     .map_err(|e| FsError::from_io("start spare thread", &e))?,
             )
         } else {
@@ -105,9 +147,25 @@ impl SparePool {
             dir,
             size,
             target,
+            idle,
             shared,
             worker: Mutex::new(worker),
         })
+    }
+
+    /// Notes that the server is serving a request now: the pool then refills only up to
+    /// [`KEEP_BUSY`] spares until the server has been idle for [`IDLE`]. Cheap (a clock
+    /// read and a relaxed store): called for every request.
+    pub fn touch(&self) {
+        self.shared
+            .active_ms
+            .store(self.shared.now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the server must be idle before the pool fills beyond what it keeps while
+    /// busy.
+    pub fn idle_after(&self) -> Duration {
+        self.idle
     }
 
     /// Bytes preallocated per spare (the chunk size spares are made for).
@@ -188,11 +246,20 @@ impl SparePool {
     }
 
     /// Waits until the pool is full, or cannot fill (file system without preallocation,
-    /// out of space), for at most `timeout`; returns the number of spares ready.
+    /// out of space), for at most `timeout`; returns the number of spares ready. The pool
+    /// fills beyond what it keeps while busy only once the server is idle: waiting is not
+    /// a request.
     pub fn wait_full(&self, timeout: Duration) -> usize {
+        self.wait_ready(self.target, timeout)
+    }
+
+    /// Waits until `n` spares (at most the target) are ready, or the pool cannot make
+    /// more, for at most `timeout`; returns the number ready.
+    pub fn wait_ready(&self, n: usize, timeout: Duration) -> usize {
+        let n = n.min(self.target);
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
-        while st.ready.len() < self.target && !st.disabled && !st.paused && !st.stop {
+        while st.ready.len() < n && !st.disabled && !st.paused && !st.stop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -236,8 +303,9 @@ impl Drop for SparePool {
     }
 }
 
-/// The background thread: keeps `target` spares ready until stopped.
-fn refill(dir: &Path, size: u64, target: usize, shared: &Shared) {
+/// The background thread until stopped: keeps `keep` spares ready, and `target` once the
+/// server has been idle for `idle`.
+fn refill(dir: &Path, size: u64, target: usize, keep: usize, idle: Duration, shared: &Shared) {
     // Below the threads that move data: spares are made from idle time, and a write that
     // finds the pool empty allocates as it would without one.
     // SAFETY: setpriority on this thread (its kernel tid) only changes its scheduling
@@ -246,23 +314,42 @@ fn refill(dir: &Path, size: u64, target: usize, shared: &Shared) {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
         libc::setpriority(libc::PRIO_PROCESS, tid, SPARE_NICE);
     }
+    let idle_ms = idle.as_millis() as u64;
     loop {
         let n = {
             let mut st = shared.lock();
-            while !st.stop && (st.disabled || st.paused || st.ready.len() >= target) {
-                st = match shared.changed.wait(st) {
-                    Ok(g) => g,
-                    Err(p) => p.into_inner(),
+            loop {
+                if st.stop {
+                    return;
+                }
+                let quiet = shared
+                    .now_ms()
+                    .saturating_sub(shared.active_ms.load(Ordering::Relaxed));
+                let step = if st.disabled || st.paused {
+                    Step::Wait
+                } else {
+                    next_step(st.ready.len(), keep, target, quiet, idle_ms)
                 };
-            }
-            if st.stop {
-                return;
+                st = match step {
+                    Step::Make => break,
+                    Step::Wait => match shared.changed.wait(st) {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    },
+                    Step::WaitIdle(ms) => {
+                        match shared.changed.wait_timeout(st, Duration::from_millis(ms)) {
+                            Ok((g, _)) => g,
+                            Err(p) => p.into_inner().0,
+                        }
+                    }
+                };
             }
             st.next += 1;
             st.next
         };
         let path = dir.join(format!("spare-{n}"));
-        let outcome = if enough_room(dir, size, target) {
+        let held = size.saturating_mul(shared.lock().ready.len() as u64);
+        let outcome = if enough_room(dir, size, held) {
             allocate(&path, size)
         } else {
             Err(libc::ENOSPC)
@@ -301,12 +388,44 @@ fn refill(dir: &Path, size: u64, target: usize, shared: &Shared) {
     }
 }
 
-/// Whether one more spare leaves the pool within its share of the free space.
-fn enough_room(dir: &Path, size: u64, target: usize) -> bool {
+/// What the spare thread does next.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Make a spare now.
+    Make,
+    /// Nothing to make until signalled.
+    Wait,
+    /// More spares wanted once the server has been idle this many more milliseconds.
+    WaitIdle(u64),
+}
+
+/// The refill policy: with `ready` spares, keep `keep` always and fill to `target` once the
+/// server has been quiet for `idle_ms` (it has been for `quiet_ms`).
+fn next_step(ready: usize, keep: usize, target: usize, quiet_ms: u64, idle_ms: u64) -> Step {
+    if ready >= target {
+        Step::Wait
+    } else if ready < keep || quiet_ms >= idle_ms {
+        Step::Make
+    } else {
+        Step::WaitIdle(idle_ms - quiet_ms)
+    }
+}
+
+/// Whether one more spare of `size` bytes, with `held` bytes in spares already, leaves the
+/// pool within its share of the free space.
+fn enough_room(dir: &Path, size: u64, held: u64) -> bool {
     match super::store::capacity_of(dir) {
-        Ok((_, _, avail)) => avail / FREE_SHARE >= size.saturating_mul(target as u64),
+        Ok((_, _, avail)) => within_share(avail, held, size),
         Err(_) => false,
     }
+}
+
+/// Whether spares holding `held + size` bytes stay within 1/[`FREE_SHARE`] of the space
+/// that would be free without them (`avail` is what the file system reports now, the
+/// spares already made not included).
+fn within_share(avail: u64, held: u64, size: u64) -> bool {
+    let free = avail.saturating_add(held);
+    held.saturating_add(size) <= free / FREE_SHARE
 }
 
 /// Creates `path` and allocates `size` bytes to it without changing its size (0); the errno
@@ -430,6 +549,66 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 1, "no spare thread found");
+    }
+
+    #[test]
+    fn while_busy_only_the_kept_spares_are_made() {
+        let d = tempfile::tempdir().unwrap();
+        // Never idle within the test: only the kept two are made, however long one waits.
+        let pool =
+            SparePool::start_with(d.path(), 64 << 10, 6, 2, Duration::from_secs(3600)).unwrap();
+        assert_eq!(pool.wait_ready(2, WAIT), 2);
+        assert_eq!(pool.wait_full(Duration::from_millis(300)), 2);
+        // A spare taken is made again at once, busy or not.
+        let p = pool.take(64 << 10).unwrap();
+        std::fs::remove_file(p).unwrap();
+        assert_eq!(pool.wait_ready(2, WAIT), 2);
+        pool.touch();
+        assert_eq!(std::fs::read_dir(pool.dir()).unwrap().count(), 2);
+        assert_eq!(pool.counts(), (1, 0));
+    }
+
+    #[test]
+    fn the_rest_is_made_once_the_server_is_idle() {
+        let d = tempfile::tempdir().unwrap();
+        let pool =
+            SparePool::start_with(d.path(), 64 << 10, 6, 2, Duration::from_millis(50)).unwrap();
+        assert_eq!(pool.idle_after(), Duration::from_millis(50));
+        pool.touch();
+        assert_eq!(pool.wait_full(WAIT), 6);
+        assert_eq!(std::fs::read_dir(pool.dir()).unwrap().count(), 6);
+        // Drained by a burst, it fills again once the burst is over.
+        for _ in 0..6 {
+            let p = pool.take(64 << 10).unwrap();
+            pool.touch();
+            std::fs::remove_file(p).unwrap();
+        }
+        assert_eq!(pool.wait_full(WAIT), 6);
+    }
+
+    #[test]
+    fn refill_policy_keeps_a_few_while_busy_and_fills_when_idle() {
+        // (ready, keep, target, quiet, idle) -> step
+        assert_eq!(next_step(0, 4, 64, 0, 100), Step::Make);
+        assert_eq!(next_step(3, 4, 64, 0, 100), Step::Make);
+        assert_eq!(next_step(4, 4, 64, 30, 100), Step::WaitIdle(70));
+        assert_eq!(next_step(4, 4, 64, 100, 100), Step::Make);
+        assert_eq!(next_step(63, 4, 64, 500, 100), Step::Make);
+        assert_eq!(next_step(64, 4, 64, 500, 100), Step::Wait);
+        assert_eq!(next_step(2, 4, 2, 0, 100), Step::Wait);
+    }
+
+    #[test]
+    fn spares_stay_within_an_eighth_of_the_free_space() {
+        const M: u64 = 1 << 20;
+        // 64 MiB free, nothing held: 8 MiB may go to spares.
+        assert!(within_share(64 * M, 0, 8 * M));
+        assert!(!within_share(64 * M, 0, 9 * M));
+        // Spares already made count as free space they took: 60 MiB left + 4 held.
+        assert!(within_share(60 * M, 4 * M, 4 * M));
+        assert!(!within_share(60 * M, 4 * M, 5 * M));
+        assert!(!within_share(0, 0, 1));
+        assert!(within_share(u64::MAX, 0, M));
     }
 
     #[test]

@@ -133,6 +133,13 @@ impl ChunkStore {
         Ok(())
     }
 
+    /// Notes server activity for the spare pool (see [`SparePool::touch`]).
+    pub fn touch(&self) {
+        if let Some(p) = &self.spares {
+            p.touch();
+        }
+    }
+
     /// The pool of spare chunk files, if the store keeps one.
     pub fn spares(&self) -> Option<&SparePool> {
         self.spares.as_ref()

@@ -12,6 +12,7 @@
 
 use super::*;
 use crate::fs::server::spare::DEFAULT_SPARE_CHUNKS;
+use crate::fs::wire::MAX_SETTLE_MS;
 use crate::fs::{Client, ClientOptions, FileHandle, FsError, OpenFlags as FsOpenFlags};
 use std::time::Duration;
 
@@ -63,8 +64,15 @@ pub const OPTIONS: &[ModuleOption] = &[
         module: "benchfs",
         name: "spare-chunks",
         kind: OptionKind::Int,
-        help: "Chunk files each embedded or in-job server keeps preallocated for new chunks (0: none)",
-        default: "4",
+        help: "Chunk files each embedded or in-job server keeps preallocated for new chunks, made while it is idle (0: none)",
+        default: "64",
+    },
+    ModuleOption {
+        module: "benchfs",
+        name: "settle",
+        kind: OptionKind::Int,
+        help: "Seconds the servers may take, untimed, before each write phase to get their spare chunk files ready (0: do not wait)",
+        default: "5",
     },
     ModuleOption {
         module: "benchfs",
@@ -84,6 +92,8 @@ pub const OPTIONS: &[ModuleOption] = &[
 
 /// Default number of servers of the embedded cluster.
 pub const DEFAULT_SERVERS: usize = 4;
+/// Default of `--benchfs.settle`, seconds.
+pub const DEFAULT_SETTLE_S: i64 = 5;
 /// Default call timeout, seconds.
 pub const DEFAULT_TIMEOUT_S: i64 = 30;
 
@@ -106,6 +116,8 @@ pub struct BenchfsOptions {
     pub listen_host: Option<String>,
     /// Spare chunk files each embedded or in-job server keeps preallocated.
     pub spare_chunks: usize,
+    /// Longest untimed wait, before each write phase, for the servers' spares (zero: none).
+    pub settle: Duration,
 }
 
 impl BenchfsOptions {
@@ -168,8 +180,16 @@ impl BenchfsOptions {
                 message: format!("{spare_chunks}: must be 0..1024"),
             });
         }
+        let settle = o.int("settle", DEFAULT_SETTLE_S)?;
+        if !(0..=(MAX_SETTLE_MS / 1000) as i64).contains(&settle) {
+            return Err(BackendError::InvalidOption {
+                option: "benchfs.settle".into(),
+                message: format!("{settle}: must be 0..{}", MAX_SETTLE_MS / 1000),
+            });
+        }
         Ok(BenchfsOptions {
             spare_chunks: spare_chunks as usize,
+            settle: Duration::from_secs(settle as u64),
             servers_per_node: servers_per_node as usize,
             listen_host: o.string("listen-host").map(str::to_string),
             registry: o.string("registry").map(str::to_string),
@@ -387,6 +407,24 @@ impl Backend for BenchfsBackend {
             .size)
     }
 
+    /// Lets every server get its spare chunk files ready (`--benchfs.settle`), so that
+    /// each write phase, not only the first, starts with storage allocated ahead.
+    async fn settle(&self) -> BackendResult<()> {
+        if self.opts.settle.is_zero() {
+            return Ok(());
+        }
+        let t = std::time::Instant::now();
+        self.client()?
+            .settle(self.opts.settle)
+            .await
+            .map_err(|e| fs_err("settle", "/", e))?;
+        tracing::debug!(
+            "servers settled before a write phase in {:.3} s",
+            t.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
     async fn statfs(&self, _path: &str) -> BackendResult<StatFs> {
         let s = self
             .client()?
@@ -479,7 +517,12 @@ mod tests {
         assert_eq!(o.spare_chunks, DEFAULT_SPARE_CHUNKS);
         let o = BenchfsOptions::from_values(&opts(&[("benchfs.spare-chunks", "0")])).unwrap();
         assert_eq!(o.spare_chunks, 0);
+        assert_eq!(o.settle, Duration::from_secs(DEFAULT_SETTLE_S as u64));
+        let o = BenchfsOptions::from_values(&opts(&[("benchfs.settle", "0")])).unwrap();
+        assert!(o.settle.is_zero());
         for bad in [
+            ("benchfs.settle", "-1"),
+            ("benchfs.settle", "21"),
             ("benchfs.spare-chunks", "-1"),
             ("benchfs.spare-chunks", "100000"),
             ("benchfs.chunk-size", "3m"),

@@ -308,6 +308,12 @@ pub trait Backend {
     async fn remove(&self, path: &str) -> BackendResult<()>;
     /// Size of one file (IOR sums over ranks for file-per-process).
     async fn get_file_size(&self, path: &str) -> BackendResult<u64>;
+    /// Untimed, on one task, before each write phase while no task does I/O: lets the
+    /// storage finish background work that the phase would otherwise compete with
+    /// (BENCHFS: the servers make their spare chunk files). Nothing by default.
+    async fn settle(&self) -> BackendResult<()> {
+        Ok(())
+    }
     /// Capacity of the file system holding `path`.
     async fn statfs(&self, path: &str) -> BackendResult<StatFs>;
     /// Creates a directory.
@@ -505,6 +511,9 @@ impl Backend for AnyBackend {
     }
     async fn finalize(&mut self) -> BackendResult<()> {
         dispatch!(self, b => b.finalize().await)
+    }
+    async fn settle(&self) -> BackendResult<()> {
+        dispatch!(self, b => b.settle().await)
     }
     async fn create(&self, path: &str, flags: OpenFlags) -> BackendResult<AnyFile> {
         match self {
