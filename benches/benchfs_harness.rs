@@ -44,6 +44,13 @@ fn direct(
             let path = format!("/direct-{round}-{t}");
             handles.push((client, path));
         }
+        // As benchfs-bench does before its write phase: the servers get their spare chunk
+        // files ready first (untimed).
+        handles[0]
+            .0
+            .settle(std::time::Duration::from_secs(5))
+            .await
+            .expect("settle");
         let buf = bytes::Bytes::from(vec![0x5au8; xfer]);
         let start = Instant::now();
         let mut js = Vec::new();
