@@ -148,6 +148,12 @@ impl ServerState {
         self.meta.store_id()
     }
 
+    /// Waits (blocking) until the spare chunk pool is full or cannot fill, for at most
+    /// `timeout`; the number of spares ready (0 without a pool).
+    pub fn wait_spares(&self, timeout: std::time::Duration) -> usize {
+        self.chunks.spares().map_or(0, |p| p.wait_full(timeout))
+    }
+
     /// Flushes the metadata log.
     pub fn sync_meta(&self) -> FsResult<()> {
         self.meta.sync()
@@ -302,7 +308,7 @@ impl ServerState {
             Request::Settle { wait_ms } => {
                 let s = self.clone();
                 let wait = std::time::Duration::from_millis(wait_ms as u64);
-                blocking(move || Ok(s.chunks.spares().map(|p| p.wait_full(wait)))).await?;
+                blocking(move || Ok(s.wait_spares(wait))).await?;
                 Ok(unit())
             }
             Request::StatFs => {
@@ -335,13 +341,14 @@ impl Handler for ServerState {
         msg: Bytes,
         bulk: Bytes,
     ) -> BoxFuture<'static, FsResult<Reply>> {
+        // Every request reaches the handler here or in `handle_stored`: the spare pool's
+        // measure of activity.
         self.chunks.touch();
         Box::pin(self.dispatch(op, msg, bulk))
     }
 
     /// Large chunk writes are received straight into the chunk file.
     fn file_sink(&self, op: u16, msg: &Bytes, len: usize) -> Option<FsResult<FileSink>> {
-        self.chunks.touch();
         if op != Op::Write as u16 || len < self.sink_min {
             return None;
         }
@@ -436,10 +443,7 @@ impl RunningServer {
     /// Waits (blocking the calling thread) until the spare chunk pool is full or cannot
     /// fill, for at most `timeout`; the number of spares ready (0 without a pool).
     pub fn wait_spares(&self, timeout: std::time::Duration) -> usize {
-        self.state
-            .chunks
-            .spares()
-            .map_or(0, |p| p.wait_full(timeout))
+        self.state.wait_spares(timeout)
     }
 
     /// Graceful stop: stop accepting, finish in-flight requests, give back the preallocated

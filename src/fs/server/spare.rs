@@ -316,7 +316,7 @@ fn refill(dir: &Path, size: u64, target: usize, keep: usize, idle: Duration, sha
     }
     let idle_ms = idle.as_millis() as u64;
     loop {
-        let n = {
+        let (n, held) = {
             let mut st = shared.lock();
             loop {
                 if st.stop {
@@ -345,10 +345,9 @@ fn refill(dir: &Path, size: u64, target: usize, keep: usize, idle: Duration, sha
                 };
             }
             st.next += 1;
-            st.next
+            (st.next, size.saturating_mul(st.ready.len() as u64))
         };
         let path = dir.join(format!("spare-{n}"));
-        let held = size.saturating_mul(shared.lock().ready.len() as u64);
         let outcome = if enough_room(dir, size, held) {
             allocate(&path, size)
         } else {

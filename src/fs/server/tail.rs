@@ -6,8 +6,8 @@
 //! while it runs, and [`Tails::trim_idle`] frees the allocation past the end of the chunks
 //! that no write has touched for a while (`fallocate(PUNCH_HOLE)`, then a truncation to the
 //! same size), under the gate's lock, so that it can never free a range a write is filling
-//! nor undo a truncation. Once trimmed, a chunk is an
-//! ordinary file: later writes allocate as they go.
+//! nor undo a truncation. Once trimmed, a chunk is an ordinary file: later writes allocate
+//! as they go.
 //!
 //! Owns only the gates. The chunk store decides which chunks get one and opens the files.
 
