@@ -5,8 +5,11 @@
 //! [`comm`] (how ranks coordinate),
 //! [`results`] (result documents), [`build_info`] (the exact build).
 
+pub mod backend;
 pub mod build_info;
 pub mod comm;
 pub mod fs;
+pub mod harness;
 pub mod ior;
 pub mod results;
+pub mod units;

@@ -1,8 +1,9 @@
 //! Running benchfs-bench in-process from a benchmark, results kept in memory.
 
+use benchfs::harness::driver;
 use benchfs::ior::params::SummaryFormat;
 use benchfs::ior::results::{PhaseResult, ResultEntry};
-use benchfs::ior::{driver, machine, options, output};
+use benchfs::ior::{machine, options, output};
 use std::sync::Arc;
 
 /// Every write/read row of a benchfs-bench run of `args` (an IOR command line without argv[0]),

@@ -298,20 +298,4 @@ mod tests {
             assert_eq!(o.as_ref().unwrap(), &(i, 3, 3, vec![0, 0, 1]));
         }
     }
-
-    #[test]
-    fn emulated_layout() {
-        let comms = LocalComm::group(4, 1);
-        let l = crate::comm::layout_of(&comms[0]);
-        assert_eq!(
-            (l.num_tasks, l.num_nodes, l.tasks_on_node0, l.block_mapping),
-            (4, 4, 1, false)
-        );
-        let comms = LocalComm::group(4, 0);
-        let l = crate::comm::layout_of(&comms[0]);
-        assert_eq!(
-            (l.num_tasks, l.num_nodes, l.tasks_on_node0, l.block_mapping),
-            (4, 1, 4, true)
-        );
-    }
 }

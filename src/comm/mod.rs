@@ -9,6 +9,7 @@
 //! A rank that fails calls [`Comm::abort`]; every other rank's pending or later collective call
 //! then returns [`CommError::Aborted`] instead of hanging.
 
+pub mod launch;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;
@@ -123,20 +124,5 @@ pub fn reduce_f64(all: &[f64], op: ReduceOp) -> f64 {
         ReduceOp::Min => all.iter().copied().fold(f64::INFINITY, f64::min),
         ReduceOp::Max => all.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         ReduceOp::Sum => all.iter().sum(),
-    }
-}
-
-/// Node layout derived from a communicator, as IOR computes it (SPEC §2.2).
-pub fn layout_of(comm: &dyn Comm) -> crate::ior::params::TaskLayout {
-    let nodes = comm.node_of_ranks();
-    let mut distinct: Vec<usize> = nodes.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let node0 = nodes.first().copied().unwrap_or(0);
-    crate::ior::params::TaskLayout {
-        num_tasks: comm.size(),
-        num_nodes: distinct.len().max(1),
-        tasks_on_node0: nodes.iter().filter(|&&n| n == node0).count().max(1),
-        block_mapping: nodes.len() > 1 && nodes[1] == node0,
     }
 }

@@ -18,10 +18,9 @@
 //! `write_at_bytes` does not.
 
 use super::error::{FsError, FsResult};
-use super::path::normalize;
+use super::path::{normalize, split_parent};
 use super::placement::Placement;
 use super::registry::Registry;
-use super::server::meta::split_parent;
 use super::transport::low_water::LOW_WATER_MAX;
 use super::transport::tcp::TcpConnector;
 use super::transport::{Connection, Connector, Reply};

@@ -16,7 +16,6 @@ pub mod error;
 pub mod path;
 pub mod placement;
 pub mod registry;
-pub mod rpc;
 pub mod server;
 pub mod transport;
 pub mod wire;

@@ -1,7 +1,7 @@
 //! Path rules of BenchFS: every path is absolute, normalised ("/a/b"), with no `.` or `..`
 //! component, no NUL byte, components of at most 255 bytes and at most 4096 bytes in all.
 //!
-//! Owns [`normalize`]. Clients normalise before sending; servers refuse any path that is not
+//! Owns [`normalize`] and [`split_parent`]. Clients normalise before sending; servers refuse any path that is not
 //! already normal. A path is only ever a key: no module builds a local file name from it.
 
 use super::error::{FsError, FsResult};
@@ -56,6 +56,16 @@ pub fn check_normal(path: &str) -> FsResult<()> {
             "path {path:?} is not normalised"
         )))
     }
+}
+
+/// The parent directory and last component of a normalised path ("/" has none).
+pub fn split_parent(path: &str) -> Option<(&str, &str)> {
+    if path == "/" {
+        return None;
+    }
+    let i = path.rfind('/')?;
+    let parent = if i == 0 { "/" } else { &path[..i] };
+    Some((parent, &path[i + 1..]))
 }
 
 #[cfg(test)]

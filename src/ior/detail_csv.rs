@@ -4,7 +4,7 @@
 //! Owns those two file formats only; the figures come from the engine's reductions.
 
 use crate::comm::Comm;
-use crate::ior::engine::EngineError;
+use crate::ior::error::EngineError;
 use crate::ior::params::IorParams;
 use crate::ior::reduce;
 use crate::ior::results::Phase;

@@ -8,13 +8,12 @@
 //! [`crate::ior::stats`], offsets to [`crate::ior::access`], the transfer loop to
 //! [`crate::ior::phase`]. Only rank 0 talks to the reporter.
 
-use crate::comm::{layout_of, Comm, CommError, ReduceOp};
+use crate::backend::buffer::AlignedBuf;
+use crate::backend::{Access, AccessMode, AnyBackend, AnyFile, Backend, OpenFlags, XferHints};
+use crate::comm::{Comm, CommError, ReduceOp};
 use crate::ior::access::{self, OffsetSequence, ReorderPhase};
-use crate::ior::backend::{
-    Access, AccessMode, AnyBackend, AnyFile, Backend, BackendError, OpenFlags, XferHints,
-};
-use crate::ior::buffer::AlignedBuf;
 use crate::ior::detail_csv;
+use crate::ior::error::EngineError;
 use crate::ior::latency::LatencyRecorder;
 use crate::ior::log;
 use crate::ior::machine;
@@ -25,37 +24,6 @@ use crate::ior::progress::Progress;
 use crate::ior::reduce::{self, RankTimes};
 use crate::ior::results::{FsInfo, Phase, RemoveResult, ResultEntry, RunInfo, TestResults};
 use crate::ior::signature;
-use thiserror::Error;
-
-/// Why a run stopped.
-#[derive(Debug, Error)]
-pub enum EngineError {
-    /// A backend call failed.
-    #[error("{op} failed: {source}")]
-    Backend {
-        /// The engine step (`create`, `write`, ...).
-        op: &'static str,
-        /// The backend's error.
-        #[source]
-        source: BackendError,
-    },
-    /// Another rank failed (or a collective could not complete).
-    #[error(transparent)]
-    Comm(#[from] CommError),
-    /// A fatal condition in IOR's wording (printed as `ERROR: <msg>`).
-    #[error("{0}")]
-    Fatal(String),
-    /// Writing the result stream or a result file failed.
-    #[error("cannot write results: {0}")]
-    Output(#[from] std::io::Error),
-}
-
-impl EngineError {
-    /// Wraps a backend error of engine step `op`.
-    pub fn backend(op: &'static str, source: BackendError) -> Self {
-        EngineError::Backend { op, source }
-    }
-}
 
 /// What rank 0 knows at the end of a run.
 #[derive(Debug, Default)]
@@ -204,11 +172,11 @@ async fn run_test(
         return Ok(());
     };
     let comm: &dyn Comm = comm.as_ref();
-    let layout = apply_layout_overrides(params, layout_of(comm));
+    let layout = apply_layout_overrides(params, TaskLayout::of(comm));
     let rank = comm.rank();
 
-    let mut backend =
-        AnyBackend::from_params(params).map_err(|e| EngineError::Fatal(e.to_string()))?;
+    let mut backend = AnyBackend::new(&params.api, &params.backend_options)
+        .map_err(|e| EngineError::Fatal(e.to_string()))?;
     backend.set_hints(XferHints {
         dry_run: params.dry_run != 0,
         file_per_proc: params.file_per_proc != 0,
@@ -356,7 +324,7 @@ fn expected_agg(params: &IorParams, layout: &TaskLayout) -> i64 {
     params.block_size * params.segment_count * layout.num_tasks as i64
 }
 
-fn fs_info(s: &crate::ior::backend::StatFs) -> FsInfo {
+fn fs_info(s: &crate::backend::StatFs) -> FsInfo {
     let blocks = s.f_blocks as f64;
     FsInfo {
         capacity_bytes: blocks * s.f_bsize as f64,

@@ -8,10 +8,10 @@
 //! The latency of a transfer is its own submit-to-completion time. Depth 1 never comes here:
 //! IOR's one-at-a-time loop stays the lean hot path.
 
+use crate::backend::buffer::AlignedBuf;
+use crate::backend::{Access, AnyBackend, AnyFile, Backend};
 use crate::comm::{Comm, ReduceOp};
-use crate::ior::backend::{Access, AnyBackend, AnyFile, Backend};
-use crate::ior::buffer::AlignedBuf;
-use crate::ior::engine::EngineError;
+use crate::ior::error::EngineError;
 use crate::ior::latency::LatencyRecorder;
 use crate::ior::params::DataPacketType;
 use crate::ior::phase::{transfer_whole, LoopOutcome, LoopSpec};

@@ -5,13 +5,9 @@
 //! engine ([`engine`]) drives the others and is the only module that sequences phases.
 
 pub mod access;
-pub mod backend;
-pub mod buffer;
 pub mod detail_csv;
-pub mod driver;
-pub mod embedded;
 pub mod engine;
-pub mod injob;
+pub mod error;
 pub mod iodepth;
 pub mod latency;
 pub mod log;

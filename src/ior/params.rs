@@ -309,3 +309,41 @@ pub struct TaskLayout {
     /// Whether rank 1 is on the same node as rank 0 (`tasksBlockMapping`).
     pub block_mapping: bool,
 }
+
+impl TaskLayout {
+    /// The layout of the ranks of `comm`, as IOR derives it (SPEC §2.2).
+    pub fn of(comm: &dyn crate::comm::Comm) -> TaskLayout {
+        let nodes = comm.node_of_ranks();
+        let mut distinct: Vec<usize> = nodes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let node0 = nodes.first().copied().unwrap_or(0);
+        TaskLayout {
+            num_tasks: comm.size(),
+            num_nodes: distinct.len().max(1),
+            tasks_on_node0: nodes.iter().filter(|&&n| n == node0).count().max(1),
+            block_mapping: nodes.len() > 1 && nodes[1] == node0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulated_layout() {
+        let comms = crate::comm::local::LocalComm::group(4, 1);
+        let l = TaskLayout::of(&comms[0]);
+        assert_eq!(
+            (l.num_tasks, l.num_nodes, l.tasks_on_node0, l.block_mapping),
+            (4, 4, 1, false)
+        );
+        let comms = crate::comm::local::LocalComm::group(4, 0);
+        let l = TaskLayout::of(&comms[0]);
+        assert_eq!(
+            (l.num_tasks, l.num_nodes, l.tasks_on_node0, l.block_mapping),
+            (4, 1, 4, true)
+        );
+    }
+}

@@ -7,11 +7,11 @@
 //! [`crate::ior::engine`]; the only collectives here are the wear-out reductions of §2.7 and
 //! the per-transfer stonewall broadcast of `-c -D`, which every rank reaches in step.
 
+use crate::backend::buffer::{AlignedBuf, BufferError, LentBuf};
+use crate::backend::{Access, AnyBackend, AnyFile, Backend, BackendError, BackendResult};
 use crate::comm::{Comm, ReduceOp};
 use crate::ior::access::OffsetSequence;
-use crate::ior::backend::{Access, AnyBackend, AnyFile, Backend, BackendError, BackendResult};
-use crate::ior::buffer::{AlignedBuf, BufferError, LentBuf};
-use crate::ior::engine::EngineError;
+use crate::ior::error::EngineError;
 use crate::ior::latency::LatencyRecorder;
 use crate::ior::log;
 use crate::ior::params::{DataPacketType, IorParams};

@@ -6,7 +6,7 @@
 //! returns the warnings to print; it must not print, parse options or touch backends
 //! (the caller passes whether the backend can fsync and runs `check_params` itself).
 
-use crate::ior::backend::canonical_backend_name;
+use crate::backend::canonical_backend_name;
 use crate::ior::params::IorParams;
 use std::fmt;
 

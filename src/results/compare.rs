@@ -8,10 +8,11 @@
 //! significant is `inconclusive` (noise or too few iterations).
 //!
 //! Owns the statistics and the verdict, and the text / markdown / JSON renderings of it. It
-//! must not read files or decide the process exit status (that is [`crate::results::cli`]).
+//! must not read files or decide the process exit status (that is [`crate::harness::results_cli`]).
 
 use crate::ior::results::{Phase, PhaseResult, ResultEntry};
 use crate::results::document::{ResultDocument, TestDocument};
+use crate::units::format_size;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -157,8 +158,8 @@ pub fn workload_key(t: &TestDocument) -> String {
         p.api,
         if p.file_per_proc != 0 { "fpp" } else { "ssf" },
         t.layout.num_tasks,
-        size(p.block_size),
-        size(p.transfer_size),
+        format_size(p.block_size),
+        format_size(p.transfer_size),
         p.segment_count
     );
     if p.random_offset != 0 {
@@ -174,16 +175,6 @@ pub fn workload_key(t: &TestDocument) -> String {
         k.push_str(&format!(" iodepth={}", p.iodepth));
     }
     k
-}
-
-/// `1048576` → `1MiB`, `1536` → `1536B`.
-pub fn size(bytes: i64) -> String {
-    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
-            return format!("{}{unit}", bytes >> shift);
-        }
-    }
-    format!("{bytes}B")
 }
 
 /// Phase rows of every test of `doc`, grouped by workload (in first-seen order).
@@ -692,13 +683,5 @@ mod tests {
         assert!(mann_whitney_p(&a, &b) < 1e-6);
         assert!((erfc(0.0) - 1.0).abs() < 1e-6);
         assert!((erfc(1.959_964 / std::f64::consts::SQRT_2) - 0.05).abs() < 1e-5);
-    }
-
-    #[test]
-    fn sizes_print() {
-        assert_eq!(size(1 << 20), "1MiB");
-        assert_eq!(size(262_144), "256KiB");
-        assert_eq!(size(1000), "1000B");
-        assert_eq!(size(4 << 30), "4GiB");
     }
 }

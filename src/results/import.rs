@@ -325,19 +325,11 @@ impl ParsedTest {
     }
 }
 
-/// Parses `12`, `1 MiB`, `262144 bytes`, `4 GiB`, `1.5 KiB` into bytes.
+/// A size as IOR prints it (`12`, `1 MiB`, `262144 bytes`, `1.5 KiB`), in bytes.
 fn parse_size(s: &str) -> Option<i64> {
-    let mut it = s.split_whitespace();
-    let num: f64 = it.next()?.parse().ok()?;
-    let mult = match it.next().unwrap_or("bytes") {
-        "bytes" | "B" => 1.0,
-        "KiB" => 1024.0,
-        "MiB" => MIB,
-        "GiB" => stats::GIB,
-        "TiB" => stats::GIB * 1024.0,
-        _ => return None,
-    };
-    Some((num * mult).round() as i64)
+    crate::units::parse_size(s)
+        .ok()
+        .and_then(|v| i64::try_from(v).ok())
 }
 
 /// IOR's PPDouble prints a negative value as `-`; anything unparsable counts as 0.

@@ -2,12 +2,10 @@
 //! IOR runs, noise-aware comparisons, dashboards, CI exports and transfer-size sweeps.
 //!
 //! Owns serialisation and analysis of finished results; only [`sweep`] runs benchmarks, and it
-//! does so through [`crate::ior::driver`] like the command line would.
+//! does so through [`crate::harness::driver`] like the command line would.
 
-pub mod cli;
 pub mod compare;
 pub mod document;
 pub mod export;
 pub mod import;
 pub mod report;
-pub mod sweep;

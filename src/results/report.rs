@@ -18,8 +18,9 @@
 
 use crate::ior::latency::decode_histogram;
 use crate::ior::results::{Phase, PhaseResult};
-use crate::results::compare::{median, rows_by_workload, size};
+use crate::results::compare::{median, rows_by_workload};
 use crate::results::document::ResultDocument;
+use crate::units::format_size as size;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;

@@ -11,6 +11,7 @@
 //! use, so an id is never handed out twice.
 
 use crate::fs::error::{FsError, FsResult};
+use crate::fs::path::split_parent;
 use crate::fs::wire::{
     encode_attr, encode_str, Attr, DirEntry, FileId, FileKind, Reader, SizeMode, MAX_PATH_LEN,
 };
@@ -36,16 +37,6 @@ pub fn now_ns() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
-}
-
-/// The parent directory and last component of a normalised path ("/" has none).
-pub fn split_parent(path: &str) -> Option<(&str, &str)> {
-    if path == "/" {
-        return None;
-    }
-    let i = path.rfind('/')?;
-    let parent = if i == 0 { "/" } else { &path[..i] };
-    Some((parent, &path[i + 1..]))
 }
 
 /// Attributes of the root directory (which every server knows implicitly).

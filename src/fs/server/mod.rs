@@ -7,6 +7,7 @@
 //! keys of the metadata store, chunk files are named from file ids. Registration in a
 //! registry is done by the caller (the binary or the embedded cluster).
 
+pub mod chunk;
 pub mod meta;
 pub mod spare;
 pub mod store;
@@ -15,7 +16,7 @@ pub mod tail;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::check_normal;
 use crate::fs::transport::tcp::TcpListenerTask;
-use crate::fs::transport::{BoxFuture, FileSink, Handler, Reply};
+use crate::fs::transport::{BoxFuture, FileSink, Handler, ListenOptions, Listener, Reply};
 use crate::fs::wire::{
     check_chunk_size, Op, Request, Response, StatFs, DEFAULT_CHUNK_SIZE, MAX_BULK_LEN,
     MAX_CHUNK_SIZE, MAX_DIR_BATCH, MAX_MSG_LEN,
@@ -396,7 +397,8 @@ impl Handler for ServerState {
 
 /// A server listening on TCP.
 pub struct RunningServer {
-    listener: TcpListenerTask,
+    listeners: Vec<Box<dyn Listener>>,
+    tcp_addr: SocketAddr,
     state: Arc<ServerState>,
     config: ServerConfig,
 }
@@ -410,24 +412,24 @@ impl RunningServer {
             tokio::spawn(trim_tails(Arc::downgrade(&state), cfg.trim_after));
         }
         let handler: Arc<dyn Handler> = state.clone();
-        let listener = TcpListenerTask::bind(
-            &cfg.listen,
-            handler,
-            cfg.secret.clone(),
-            cfg.max_in_flight,
-            cfg.max_in_flight_per_connection,
-        )
-        .await?;
+        let opts = ListenOptions {
+            addr: cfg.listen.clone(),
+            secret: cfg.secret.clone(),
+            max_in_flight: cfg.max_in_flight,
+            per_connection: cfg.max_in_flight_per_connection,
+        };
+        let tcp = TcpListenerTask::bind(opts, handler).await?;
         Ok(RunningServer {
-            listener,
+            tcp_addr: tcp.local_addr(),
+            listeners: vec![Box::new(tcp)],
             state,
             config: cfg,
         })
     }
 
-    /// The address clients connect to.
+    /// The TCP address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr()
+        self.tcp_addr
     }
 
     /// The store id of its data directory.
@@ -449,7 +451,9 @@ impl RunningServer {
     /// Graceful stop: stop accepting, finish in-flight requests, give back the preallocated
     /// tails of chunks, remove the spare chunk files, flush the metadata log.
     pub async fn shutdown(self) -> FsResult<()> {
-        self.listener.shutdown().await;
+        for l in self.listeners {
+            l.shutdown().await;
+        }
         let s = self.state.clone();
         blocking(move || {
             // No request runs any more: every chunk made from a spare gives back its tail.
@@ -464,6 +468,8 @@ impl RunningServer {
 
     /// Abrupt stop (as if the process died): connections close at once, nothing is flushed.
     pub async fn kill(self) {
-        self.listener.kill().await;
+        for l in self.listeners {
+            l.kill().await;
+        }
     }
 }

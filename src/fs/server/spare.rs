@@ -413,7 +413,7 @@ fn next_step(ready: usize, keep: usize, target: usize, quiet_ms: u64, idle_ms: u
 /// Whether one more spare of `size` bytes, with `held` bytes in spares already, leaves the
 /// pool within its share of the free space.
 fn enough_room(dir: &Path, size: u64, held: u64) -> bool {
-    match super::store::capacity_of(dir) {
+    match super::chunk::capacity_of(dir) {
         Ok((_, _, avail)) => within_share(avail, held, size),
         Err(_) => false,
     }

@@ -11,6 +11,7 @@
 //! the [`SparePool`] when one is ready (renamed into place, never replacing a chunk), so that
 //! its storage is not allocated while the write's data arrives.
 
+use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Key};
 use super::spare::SparePool;
 use super::tail::{Tails, WriteTicket};
 use crate::fs::error::{FsError, FsResult};
@@ -34,9 +35,6 @@ fn is_aligned(offset: u64, len: usize) -> bool {
 
 /// Default number of chunk files kept open.
 pub const DEFAULT_OPEN_FILES: usize = 1024;
-
-/// A chunk: file id and chunk index.
-pub type Key = (FileId, u64);
 
 struct Cache {
     files: HashMap<Key, (Arc<File>, u64)>,
@@ -72,22 +70,6 @@ pub const SPARE_MIN_WRITE: usize = 64 << 10;
 fn lock<T>(m: &Mutex<T>) -> FsResult<MutexGuard<'_, T>> {
     m.lock()
         .map_err(|_| FsError::Io("chunk store lock poisoned".into()))
-}
-
-/// The file name of chunk `index` of file `id`.
-pub fn chunk_file_name(id: FileId, index: u64) -> String {
-    format!("{:016x}{:016x}.{:x}", id.store, id.seq, index)
-}
-
-fn parse_chunk_file_name(name: &str) -> Option<Key> {
-    let (id, idx) = name.split_once('.')?;
-    if id.len() != 32 {
-        return None;
-    }
-    let store = u64::from_str_radix(&id[..16], 16).ok()?;
-    let seq = u64::from_str_radix(&id[16..], 16).ok()?;
-    let idx = u64::from_str_radix(idx, 16).ok()?;
-    Some((FileId { store, seq }, idx))
 }
 
 impl ChunkStore {
@@ -588,29 +570,6 @@ fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
-}
-
-/// Capacity of the file system holding `dir`: (total, free, available) bytes.
-pub fn capacity_of(dir: &Path) -> FsResult<(u64, u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| FsError::InvalidArgument("data dir contains NUL".into()))?;
-    // SAFETY: statvfs is plain data; zeroed is a valid value, and `c` is a valid C string.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the duration of the call.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
-    if rc != 0 {
-        return Err(FsError::from_io(
-            "statvfs",
-            &std::io::Error::last_os_error(),
-        ));
-    }
-    let f = s.f_frsize as u64;
-    Ok((
-        s.f_blocks as u64 * f,
-        s.f_bfree as u64 * f,
-        s.f_bavail as u64 * f,
-    ))
 }
 
 #[cfg(test)]

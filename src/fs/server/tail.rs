@@ -11,7 +11,7 @@
 //!
 //! Owns only the gates. The chunk store decides which chunks get one and opens the files.
 
-use super::store::Key;
+use super::chunk::Key;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::AsRawFd;

@@ -12,6 +12,7 @@
 
 pub mod low_water;
 pub mod splice;
+pub mod stream;
 pub mod tcp;
 
 use super::error::FsResult;
@@ -225,6 +226,35 @@ pub trait Connector: Send + Sync + 'static {
         secret: &'a [u8],
         timeout: Duration,
     ) -> BoxFuture<'a, FsResult<Arc<dyn Connection>>>;
+}
+
+/// The listening side of a transport on a server: accepts connections, checks the cluster
+/// secret, and serves every connection's requests with the handler it was bound with.
+pub trait Listener: Send + Sync + 'static {
+    /// The transport's name (`tcp`), as clients select it.
+    fn transport(&self) -> &'static str;
+    /// The address clients connect to, as the registry records it.
+    fn address(&self) -> String;
+    /// Stops accepting, lets in-flight requests finish and their replies go out, then closes
+    /// every connection.
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()>;
+    /// Closes the listener and every connection at once, without replying (a crash, for
+    /// tests).
+    fn kill(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// What a [`Listener`] is bound with: where to listen, the secret clients must present, and
+/// the bounds on requests in progress.
+#[derive(Clone)]
+pub struct ListenOptions {
+    /// Address to listen on (`127.0.0.1:0`).
+    pub addr: String,
+    /// The cluster secret.
+    pub secret: Vec<u8>,
+    /// Most requests in progress at once across all connections.
+    pub max_in_flight: usize,
+    /// Most requests in progress at once from one connection.
+    pub per_connection: usize,
 }
 
 /// The server side: handles one request and produces its reply (or an error, sent to the

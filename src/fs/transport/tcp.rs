@@ -1,18 +1,18 @@
 //! TCP transport over tokio: the connector clients use and the listener servers run.
 //!
 //! Owns [`TcpConnector`] and [`TcpListenerTask`] (accept loop, one task per connection,
-//! graceful shutdown or abrupt kill). Framing and correlation are in [`crate::fs::rpc`].
+//! graceful shutdown or abrupt kill). Framing and correlation are in [`crate::fs::transport::stream`].
 //! Sockets use `TCP_NODELAY`; small frames are batched by the RPC writer instead. Both
 //! sides read through [`TcpFrameReader`], which raises the socket's receive low-water mark
 //! while a long payload arrives ([`super::low_water`]).
 
 use crate::fs::error::{FsError, FsResult};
-use crate::fs::rpc::{serve_connection, RequestSlots, RpcConnection};
 use crate::fs::transport::low_water::{LowWater, LOW_WATER_MAX};
 use crate::fs::transport::splice::{splice_to_file, SplicePipe};
+use crate::fs::transport::stream::{serve_connection, RequestSlots, RpcConnection};
 use crate::fs::transport::{
     copy_to_file, BoxFuture, Connection, Connector, FileRegion, FrameReader, FrameWriter, Handler,
-    SinkResult,
+    ListenOptions, Listener, SinkResult,
 };
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -213,17 +213,15 @@ impl Drop for TcpListenerTask {
 }
 
 impl TcpListenerTask {
-    /// Binds `addr` and serves every connection with `handler`, requiring `secret`, with at
-    /// most `max_in_flight` requests in progress at once across all connections and at most
-    /// `per_connection` from any one connection.
-    pub async fn bind(
-        addr: &str,
-        handler: Arc<dyn Handler>,
-        secret: Vec<u8>,
-        max_in_flight: usize,
-        per_connection: usize,
-    ) -> FsResult<Self> {
-        let listener = TcpListener::bind(addr)
+    /// Binds `opts.addr` and serves every connection with `handler` (see [`ListenOptions`]).
+    pub async fn bind(opts: ListenOptions, handler: Arc<dyn Handler>) -> FsResult<Self> {
+        let ListenOptions {
+            addr,
+            secret,
+            max_in_flight,
+            per_connection,
+        } = opts;
+        let listener = TcpListener::bind(&addr)
             .await
             .map_err(|e| FsError::from_io(&format!("bind {addr}"), &e))?;
         let local = listener
@@ -286,5 +284,20 @@ impl TcpListenerTask {
             t.abort();
             let _ = t.await;
         }
+    }
+}
+
+impl Listener for TcpListenerTask {
+    fn transport(&self) -> &'static str {
+        "tcp"
+    }
+    fn address(&self) -> String {
+        self.addr.to_string()
+    }
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(TcpListenerTask::shutdown(*self))
+    }
+    fn kill(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(TcpListenerTask::kill(*self))
     }
 }

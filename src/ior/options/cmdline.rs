@@ -2,14 +2,14 @@
 //!
 //! Owns the list of core options (short/long names, flag or value, help line) and how one
 //! command-line token is applied; [`parse_args`] drives a whole command line. Backend
-//! options come from [`crate::ior::backend::module_options`]; directives from
+//! options come from [`crate::backend::module_options`]; directives from
 //! [`super::directives`].
 
 use super::{
     atoi, directives, node_memory_to_bytes, parse_int_option, parse_ior_number, script,
     OptionError, ParsedArgs,
 };
-use crate::ior::backend::{canonical_backend_name, find_module_option, OptionKind};
+use crate::backend::{canonical_backend_name, find_module_option, OptionKind};
 use crate::ior::params::{DataPacketType, GlobalOptions, IorParams};
 
 /// What a core option sets.
@@ -486,7 +486,7 @@ fn apply_value(
     match id {
         Id::Api => params.api = api_name(v),
         Id::RefNum => params.ref_num = parse_int_option(v, warnings),
-        Id::BlockSize => params.block_size = parse_ior_number(v)?,
+        Id::BlockSize => params.block_size = parse_ior_number(v),
         Id::InterTestDelay => params.inter_test_delay = parse_int_option(v, warnings),
         Id::Deadline => params.deadline_for_stonewalling = parse_int_option(v, warnings),
         Id::Script => global.script = Some(v.to_string()),
@@ -499,18 +499,18 @@ fn apply_value(
         Id::TestFile => params.test_file_name = v.to_string(),
         Id::Directives => directives::parse_directives_collect(params, global, v, warnings)?,
         Id::TaskPerNodeOffset => params.task_per_node_offset = parse_int_option(v, warnings),
-        Id::SegmentCount => params.segment_count = parse_ior_number(v)?,
-        Id::TransferSize => params.transfer_size = parse_ior_number(v)?,
+        Id::SegmentCount => params.segment_count = parse_ior_number(v),
+        Id::TransferSize => params.transfer_size = parse_ior_number(v),
         Id::MaxTime => params.max_time_duration = parse_int_option(v, warnings),
         Id::ReorderSeed => params.reorder_tasks_random_seed = parse_int_option(v, warnings),
-        Id::RandomPrefill => params.random_prefill_blocksize = parse_ior_number(v)?,
+        Id::RandomPrefill => params.random_prefill_blocksize = parse_ior_number(v),
         Id::RandomOffsetSeed => {
             params.random_offset_seed = i64::from(parse_int_option(v, warnings));
         }
         Id::Json => global.json_file = Some(v.to_string()),
         Id::ResultsDir => global.results_dir = Some(v.to_string()),
         Id::TasksPerNode => {
-            let n = parse_ior_number(v)?;
+            let n = parse_ior_number(v);
             global.tasks_per_node = usize::try_from(n).map_err(|_| OptionError::InvalidValue {
                 option: "tasks-per-node".into(),
                 value: v.to_string(),

@@ -166,9 +166,9 @@ pub(crate) fn apply_directive_collect(
         "keepfile" => params.keep_file = atoi(value),
         "keepfilewitherror" => params.keep_file_with_error = atoi(value),
         "multifile" => params.multi_file = atoi(value),
-        "segmentcount" => params.segment_count = parse_ior_number(value)?,
-        "blocksize" => params.block_size = parse_ior_number(value)?,
-        "transfersize" => params.transfer_size = parse_ior_number(value)?,
+        "segmentcount" => params.segment_count = parse_ior_number(value),
+        "blocksize" => params.block_size = parse_ior_number(value),
+        "transfersize" => params.transfer_size = parse_ior_number(value),
         "singlexferattempt" => params.single_xfer_attempt = atoi(value),
         "intratestbarriers" => params.intra_test_barriers = atoi(value),
         "verbose" => params.verbose = atoi(value),
@@ -183,7 +183,7 @@ pub(crate) fn apply_directive_collect(
         "dualmount" => params.dual_mount = atoi(value),
         "warningaserrors" => params.warning_as_errors = atoi(value),
         "memorypertask" => {
-            params.memory_per_task = parse_ior_number(value)?;
+            params.memory_per_task = parse_ior_number(value);
             params.memory_per_node = 0;
             params.memory_per_node_str = None;
         }

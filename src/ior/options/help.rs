@@ -1,8 +1,8 @@
 //! The `-h` text, in IOR's layout (`option_print_help`, examples/ior_help.txt) with our
 //! option set: core Flags and Optional arguments, one section per backend built from
-//! [`crate::ior::backend::module_options`], then the options benchfs-bench adds.
+//! [`crate::backend::module_options`], then the options benchfs-bench adds.
 
-use crate::ior::backend::{module_options, OptionKind, BACKEND_NAMES};
+use crate::backend::{module_options, OptionKind, BACKEND_NAMES};
 use crate::ior::params::IorParams;
 
 /// One help line: an option (left column such as `-b=1048576`, then its text) or a raw line.

@@ -24,6 +24,7 @@ pub mod help;
 pub mod script;
 
 use crate::ior::params::{GlobalOptions, IorParams};
+pub(crate) use crate::units::{atoi, atoll, parse_ior_number, scan_integer};
 use thiserror::Error;
 
 pub use cmdline::parse_args;
@@ -128,77 +129,10 @@ pub struct ParsedArgs {
     pub help: bool,
 }
 
-/// IOR's `string_to_bytes`: `sscanf(" %lld %c ")` with k/m/g/t/p (any case) meaning
-/// 2^10 .. 2^50; any other trailing character is ignored (`"1.5m"` → 1, `"4KiB"` → 4096).
-///
-/// Like IOR it never fails: a string without a leading number gives -1, an empty
-/// (or blank) string gives 0. The `Result` leaves room for stricter callers.
-pub fn parse_ior_number(s: &str) -> Result<i64, OptionError> {
-    let t = s.trim_start();
-    if t.is_empty() {
-        // sscanf hits the end of input before any conversion: returns EOF, size stays 0.
-        return Ok(0);
-    }
-    let Some((value, rest)) = scan_integer(t) else {
-        return Ok(-1);
-    };
-    let suffix = rest.trim_start().chars().next();
-    let shift = match suffix {
-        Some('k' | 'K') => 10,
-        Some('m' | 'M') => 20,
-        Some('g' | 'G') => 30,
-        Some('t' | 'T') => 40,
-        Some('p' | 'P') => 50,
-        _ => 0,
-    };
-    Ok(value.wrapping_shl(shift))
-}
-
-/// `%lld` / `strtoll`: optional sign and decimal digits at the start of `s` (no leading
-/// blanks expected), saturating like glibc. Returns the value and the unparsed rest.
-fn scan_integer(s: &str) -> Option<(i64, &str)> {
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    let negative = match bytes.first() {
-        Some(b'-') => {
-            i = 1;
-            true
-        }
-        Some(b'+') => {
-            i = 1;
-            false
-        }
-        _ => false,
-    };
-    let start = i;
-    let mut acc: i128 = 0;
-    while i < bytes.len() && bytes[i].is_ascii_digit() {
-        acc = (acc * 10 + i128::from(bytes[i] - b'0')).min(i128::from(i64::MAX) + 1);
-        i += 1;
-    }
-    if i == start {
-        return None;
-    }
-    let v = if negative { -acc } else { acc };
-    let v = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-    Some((v, &s[i..]))
-}
-
-/// C's `atoll`: leading blanks, optional sign, digits; anything else gives 0.
-pub fn atoll(s: &str) -> i64 {
-    scan_integer(s.trim_start()).map_or(0, |(v, _)| v)
-}
-
-/// C's `atoi` as glibc implements it (`(int) strtol(s)`): out-of-range values are
-/// truncated to 32 bits.
-pub fn atoi(s: &str) -> i32 {
-    atoll(s) as i32
-}
-
 /// IOR's parse of an `int` option value (`string_to_bytes` then a cast to `int`), pushing
 /// `WARNING: parsing the number %s to integer, this produced an overflow!` when it does not fit.
 pub(crate) fn parse_int_option(s: &str, warnings: &mut Vec<String>) -> i32 {
-    let v = parse_ior_number(s).unwrap_or(-1);
+    let v = parse_ior_number(s);
     if v > i64::from(i32::MAX) || v < i64::from(i32::MIN) {
         warnings.push(format!(
             "WARNING: parsing the number {s} to integer, this produced an overflow!"
@@ -226,7 +160,7 @@ pub fn node_memory_to_bytes(s: &str) -> Result<i64, OptionError> {
             }
         }
     }
-    parse_ior_number(s)
+    Ok(parse_ior_number(s))
 }
 
 /// Physical memory in bytes (`sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE)`).
@@ -244,50 +178,6 @@ fn physical_memory() -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_plain_and_suffixes() {
-        assert_eq!(parse_ior_number("0").unwrap(), 0);
-        assert_eq!(parse_ior_number("262144").unwrap(), 262_144);
-        assert_eq!(parse_ior_number("4k").unwrap(), 4096);
-        assert_eq!(parse_ior_number("4K").unwrap(), 4096);
-        assert_eq!(parse_ior_number("2m").unwrap(), 2 << 20);
-        assert_eq!(parse_ior_number("2M").unwrap(), 2 << 20);
-        assert_eq!(parse_ior_number("1g").unwrap(), 1 << 30);
-        assert_eq!(parse_ior_number("1G").unwrap(), 1 << 30);
-        assert_eq!(parse_ior_number("3t").unwrap(), 3 << 40);
-        assert_eq!(parse_ior_number("3T").unwrap(), 3 << 40);
-        assert_eq!(parse_ior_number("1p").unwrap(), 1 << 50);
-        assert_eq!(parse_ior_number("1P").unwrap(), 1 << 50);
-    }
-
-    #[test]
-    fn numbers_ior_quirks() {
-        assert_eq!(parse_ior_number("1.5m").unwrap(), 1);
-        assert_eq!(parse_ior_number("4KiB").unwrap(), 4096);
-        assert_eq!(parse_ior_number("-1").unwrap(), -1);
-        assert_eq!(parse_ior_number("  16 m ").unwrap(), 16 << 20);
-        assert_eq!(parse_ior_number("+8").unwrap(), 8);
-        assert_eq!(parse_ior_number("7x").unwrap(), 7);
-        assert_eq!(parse_ior_number("abc").unwrap(), -1);
-        assert_eq!(parse_ior_number("").unwrap(), 0);
-        assert_eq!(parse_ior_number("   ").unwrap(), 0);
-        assert_eq!(parse_ior_number("-2k").unwrap(), -2048);
-        assert_eq!(
-            parse_ior_number("99999999999999999999999").unwrap(),
-            i64::MAX
-        );
-    }
-
-    #[test]
-    fn atoi_like_c() {
-        assert_eq!(atoi("12"), 12);
-        assert_eq!(atoi(" -3"), -3);
-        assert_eq!(atoi("1k"), 1);
-        assert_eq!(atoi("x"), 0);
-        assert_eq!(atoi("4294967297"), 1);
-        assert_eq!(atoll("4294967297"), 4_294_967_297);
-    }
 
     #[test]
     fn int_option_overflow_warns() {

@@ -14,11 +14,11 @@
 //! with `splice` on TCP) and whose write side is a [`FrameWriter`] (file regions go out with
 //! `sendfile` on TCP); knows nothing of file system operations.
 
-use super::error::{FsError, FsResult};
-use super::transport::{
+use super::{
     BoxFuture, Connection, FileRegion, FileSink, FrameReader, FrameWriter, Handler, Reply,
 };
-use super::wire::{
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::wire::{
     decode_error, encode_error, FrameHeader, FrameKind, Op, Request, Response, HEADER_LEN,
     MAX_SECRET_LEN,
 };
@@ -990,7 +990,7 @@ mod tests {
     /// reading through the TCP transport's reader (splice into files, receive low-water
     /// mark); not yet authenticated.
     async fn tcp_connection(handler: Arc<dyn Handler>) -> Arc<RpcConnection> {
-        use super::super::transport::tcp::TcpFrameReader;
+        use super::super::tcp::TcpFrameReader;
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let client = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -1028,7 +1028,7 @@ mod tests {
     /// Payload sizes around the low-water thresholds: a mark left above what a frame still
     /// holds would stall the next frame until the call times out.
     fn awkward_sizes() -> Vec<usize> {
-        use super::super::transport::low_water::{LOW_WATER_MAX, LOW_WATER_MIN};
+        use super::super::low_water::{LOW_WATER_MAX, LOW_WATER_MIN};
         vec![
             (1 << 20) + 7,
             0,

@@ -1,16 +1,16 @@
 //! Transfer-size sweeps (`benchfs-bench sweep --sizes 4k,64k,1m ... -- IOR_ARGS`): runs the
 //! same IOR command line once per transfer size, in process through
-//! [`crate::ior::driver::execute`], and writes one result document per size and/or one
+//! [`crate::harness::driver::execute`], and writes one result document per size and/or one
 //! combined document whose tests are the sizes in order (what `report` plots as bandwidth
 //! against transfer size).
 //!
 //! Owns the loop over sizes and the merge of documents; it must not change how a run works
 //! (options, validation and output are the driver's).
 
-use crate::ior::driver;
-use crate::ior::options::{self, parse_ior_number};
-use crate::results::compare::size;
+use crate::harness::driver;
+use crate::ior::options;
 use crate::results::document::{DocumentError, ResultDocument};
+use crate::units::format_size as size;
 use std::path::{Path, PathBuf};
 
 /// Errors of a sweep.
@@ -44,13 +44,13 @@ pub enum SweepError {
     },
 }
 
-/// Parses `4k,64k,1m` into bytes (IOR's number syntax).
+/// Parses `4k,64k,1m` into bytes ([`crate::units::parse_size`]); every size must be positive.
 pub fn parse_sizes(list: &str) -> Result<Vec<i64>, SweepError> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| match parse_ior_number(s) {
-            Ok(v) if v > 0 => Ok(v),
+        .map(|s| match crate::units::parse_size(s).map(i64::try_from) {
+            Ok(Ok(v)) if v > 0 => Ok(v),
             _ => Err(SweepError::BadSize(s.to_string())),
         })
         .collect()

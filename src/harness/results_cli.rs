@@ -6,11 +6,12 @@
 //! itself is in the sibling modules. Exit statuses: 0 success, 1 a regression (`compare`),
 //! 2 usage or input/output errors.
 
+use crate::harness::sweep;
 use crate::results::compare::{self, DEFAULT_ALPHA};
 use crate::results::document::ResultDocument;
+use crate::results::export;
 use crate::results::import::{import_file, load_document, ImportOptions};
 use crate::results::report::{build_dashboard, ReportOptions};
-use crate::results::{export, sweep};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 

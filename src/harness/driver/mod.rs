@@ -11,18 +11,19 @@ mod local;
 mod rank;
 
 pub use local::run_local;
-pub use rank::{execute_on, launch, launch_from_env, run_rank, Launch, RankSetup, SetupError};
+pub use rank::{execute_on, run_rank, RankSetup, SetupError};
 
+use crate::backend::{AnyBackend, Backend};
+use crate::comm::launch::{launch, Launch};
 use crate::comm::local::LocalComm;
-use crate::comm::{layout_of, Comm, CommError, ReduceOp};
-use crate::ior::backend::{AnyBackend, Backend};
-use crate::ior::embedded::EmbeddedClusters;
+use crate::comm::{Comm, CommError, ReduceOp};
+use crate::harness::embedded::EmbeddedClusters;
 use crate::ior::engine::{self, RankContext, RunOutcome};
 use crate::ior::log;
 use crate::ior::machine;
 use crate::ior::options::ParsedArgs;
 use crate::ior::output::{self, Reporter};
-use crate::ior::params::{GlobalOptions, IorParams};
+use crate::ior::params::{GlobalOptions, IorParams, TaskLayout};
 use crate::ior::progress::Progress;
 use crate::ior::results::RunInfo;
 use crate::ior::validate;
@@ -62,8 +63,8 @@ pub fn validate_all(
 ) -> Result<Vec<String>, String> {
     let mut warnings = Vec::new();
     for t in tests.iter_mut() {
-        let backend = AnyBackend::from_params(t).map_err(|e| match e {
-            crate::ior::backend::BackendError::Unsupported(m) => m,
+        let backend = AnyBackend::new(&t.api, &t.backend_options).map_err(|e| match e {
+            crate::backend::BackendError::Unsupported(m) => m,
             other => other.to_string(),
         })?;
         warnings.extend(

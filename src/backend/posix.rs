@@ -501,7 +501,7 @@ impl Backend for PosixBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ior::buffer::AlignedBuf;
+    use crate::backend::buffer::AlignedBuf;
 
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()

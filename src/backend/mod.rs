@@ -8,6 +8,7 @@
 //! errors, and the engine reports them in IOR's wording.
 
 pub mod benchfs;
+pub mod buffer;
 pub mod dummy;
 pub mod posix;
 
@@ -417,10 +418,7 @@ impl<'a> OptionValues<'a> {
                         message: format!("\"{s}\" is not a number"),
                     });
                 }
-                crate::ior::options::parse_ior_number(t).map_err(|e| BackendError::InvalidOption {
-                    option: format!("{}.{}", self.module, name),
-                    message: e.to_string(),
-                })
+                Ok(crate::units::parse_ior_number(t))
             }
         }
     }
@@ -457,18 +455,13 @@ pub enum AnyFile {
 }
 
 impl AnyBackend {
-    /// Build the backend named by `params.api` with the test's backend options, for one task.
-    pub fn from_params(params: &crate::ior::params::IorParams) -> BackendResult<Self> {
-        match canonical_backend_name(&params.api) {
-            Some("POSIX") => Ok(AnyBackend::Posix(posix::PosixBackend::new(
-                &params.backend_options,
-            )?)),
-            Some("DUMMY") => Ok(AnyBackend::Dummy(dummy::DummyBackend::new(
-                &params.backend_options,
-            )?)),
-            Some("BENCHFS") => Ok(AnyBackend::Benchfs(benchfs::BenchfsBackend::new(
-                &params.backend_options,
-            )?)),
+    /// Build the backend named by `api` (`-a`, any case) with the test's backend options
+    /// (`--<module>.<name>` values), for one task.
+    pub fn new(api: &str, options: &BTreeMap<String, String>) -> BackendResult<Self> {
+        match canonical_backend_name(api) {
+            Some("POSIX") => Ok(AnyBackend::Posix(posix::PosixBackend::new(options)?)),
+            Some("DUMMY") => Ok(AnyBackend::Dummy(dummy::DummyBackend::new(options)?)),
+            Some("BENCHFS") => Ok(AnyBackend::Benchfs(benchfs::BenchfsBackend::new(options)?)),
             _ => Err(BackendError::Unsupported("Unrecognized I/O API".into())),
         }
     }

@@ -6,9 +6,9 @@
 //! registry directory of its cluster (as the `benchfs.registry` option). It never touches a
 //! test that names its own registry, nor any other backend.
 
+use crate::backend::benchfs::BenchfsOptions;
+use crate::backend::canonical_backend_name;
 use crate::fs::Cluster;
-use crate::ior::backend::benchfs::BenchfsOptions;
-use crate::ior::backend::canonical_backend_name;
 use crate::ior::log;
 use crate::ior::params::IorParams;
 

@@ -7,13 +7,13 @@
 //! Owns the servers' lifetime within the job: their runtime (separate threads, so a server keeps
 //! serving while its rank blocks in an MPI collective), their data directories (removed when the
 //! job's tests are done) and the hand-over of addresses to the BENCHFS backend. It never touches
-//! tests that name a registry, nor local runs (those use [`crate::ior::embedded`]).
+//! tests that name a registry, nor local runs (those use [`crate::harness::embedded`]).
 
+use crate::backend::benchfs::{set_in_job_cluster, BenchfsOptions};
+use crate::backend::canonical_backend_name;
 use crate::comm::Comm;
 use crate::fs::{RunningServer, ServerConfig};
-use crate::ior::backend::benchfs::{set_in_job_cluster, BenchfsOptions};
-use crate::ior::backend::canonical_backend_name;
-use crate::ior::driver::{RankSetup, SetupError};
+use crate::harness::driver::{RankSetup, SetupError};
 use crate::ior::params::IorParams;
 use std::any::Any;
 use std::path::PathBuf;
@@ -190,7 +190,7 @@ mod tests {
                 let tests = tests.clone();
                 std::thread::spawn(move || {
                     let g = InJobCluster.before_tests(&c, &tests).expect("setup");
-                    let info = crate::ior::backend::benchfs::in_job_cluster();
+                    let info = crate::backend::benchfs::in_job_cluster();
                     c.barrier().expect("barrier");
                     drop(g);
                     c.barrier().expect("barrier");

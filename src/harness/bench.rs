@@ -1,0 +1,29 @@
+//! benchfs-bench's `main`: a first argument naming a subcommand goes to it; anything else is an
+//! IOR command line, run by the process driver with servers inside an MPI job when needed.
+
+use crate::harness::{driver, injob, results_cli};
+use crate::ior::{log, options};
+
+/// Runs benchfs-bench with `argv` (program name first) and returns the exit status.
+pub fn main(argv: Vec<String>) -> i32 {
+    // Result subcommands (import, compare, report, export, sweep) are not IOR runs.
+    if let Some(cmd) = argv.get(1) {
+        if results_cli::SUBCOMMANDS.contains(&cmd.as_str()) {
+            return results_cli::main(argv[1..].to_vec());
+        }
+    }
+    let command_line = argv.join(" ");
+    let args = argv.get(1..).unwrap_or_default().to_vec();
+    let parsed = match options::parse_args(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            log::line(&e.to_string());
+            return driver::EXIT_ERROR;
+        }
+    };
+    if parsed.help {
+        print!("{}", options::help_text());
+        return driver::EXIT_ERROR;
+    }
+    driver::execute_with(parsed, &command_line, Some(&injob::InJobCluster))
+}

@@ -1,0 +1,17 @@
+//! The application layer: what a binary runs. The process driver (local tasks or one MPI
+//! rank), the embedded and in-job BenchFS clusters, and the subcommands (`import`, `compare`,
+//! `report`, `export`, `sweep`).
+//!
+//! Owns process-level decisions (launch, world size, where results go, exit status) and the
+//! wiring of engines to result documents. It must not sequence phases (the engines do), format
+//! IOR output (`crate::ior::output`) or analyse results (`crate::results`). Nothing below this
+//! layer imports it; `src/bin/*` import only it.
+
+pub mod bench;
+pub mod driver;
+pub mod embedded;
+pub mod injob;
+pub mod logging;
+pub mod results_cli;
+pub mod server;
+pub mod sweep;
