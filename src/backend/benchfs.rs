@@ -489,6 +489,22 @@ impl Backend for BenchfsBackend {
             .await
             .map_err(|e| fs_err("rename", &f, e))
     }
+
+    async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>> {
+        let p = fs_path(path);
+        let entries = self
+            .client()?
+            .readdir(&p)
+            .await
+            .map_err(|e| fs_err("readdir", &p, e))?;
+        Ok(entries
+            .into_iter()
+            .map(|e| DirEntry {
+                name: e.name,
+                is_dir: e.kind == crate::fs::FileKind::Dir,
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -539,6 +555,39 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn readdir_lists_entries_with_their_kind_sorted() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        rt.block_on(async {
+            let cluster = crate::fs::Cluster::embedded(2, dir.path()).await.unwrap();
+            let registry = cluster.registry().to_str().unwrap().to_string();
+            let mut b =
+                BenchfsBackend::new(&opts(&[("benchfs.registry", registry.as_str())])).unwrap();
+            b.initialize().await.unwrap();
+            b.mkdir("/d", 0o755).await.unwrap();
+            b.mkdir("/d/sub", 0o755).await.unwrap();
+            for name in ["/d/b", "/d/a"] {
+                let f = b.create(name, OpenFlags::create_for_write()).await.unwrap();
+                b.close(f).await.unwrap();
+            }
+            let entries = b.readdir("/d").await.unwrap();
+            let got: Vec<(&str, bool)> = entries
+                .iter()
+                .map(|e| (e.name.as_str(), e.is_dir))
+                .collect();
+            assert_eq!(got, [("a", false), ("b", false), ("sub", true)]);
+            let e = b.readdir("/d/a").await.unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ENOTDIR));
+            b.finalize().await.unwrap();
+            cluster.shutdown().await.unwrap();
+        });
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! (it returns `buf.len()`), so a DUMMY run measures only the engine's own cost per transfer.
 //! Like IOR's DUMMY: `get_file_size` and `stat` report size 0 (hence the "Expected aggregate
 //! file size" warnings), `statfs` reports zeros, `access` always answers "exists", and
-//! `mkdir`/`rmdir`/`rename`/`remove` succeed without doing anything. It must not print (the
+//! `mkdir`/`rmdir`/`rename`/`remove` succeed without doing anything, and `readdir` lists nothing. It must not print (the
 //! engine prints IOR's `WARNING: DUMMY initialized`).
 //!
 //! Delays are in microseconds and honoured precisely: the thread sleeps for the bulk of a delay
@@ -227,6 +227,11 @@ impl Backend for DummyBackend {
     async fn rename(&self, _from: &str, _to: &str) -> BackendResult<()> {
         Ok(())
     }
+
+    /// Empty: DUMMY keeps no namespace.
+    async fn readdir(&self, _path: &str) -> BackendResult<Vec<DirEntry>> {
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +250,15 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         DummyBackend::new(&m)
+    }
+
+    #[test]
+    fn readdir_lists_nothing() {
+        let b = DummyBackend::new(&BTreeMap::new()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(b.readdir("/any")).unwrap(), []);
     }
 
     #[test]

@@ -177,6 +177,15 @@ pub struct FileStat {
     pub mode: u32,
 }
 
+/// One entry of a directory listing ([`Backend::readdir`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The entry's name within the directory (no `/`).
+    pub name: String,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+}
+
 /// Modes for [`Backend::access`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessMode {
@@ -327,6 +336,8 @@ pub trait Backend {
     async fn stat(&self, path: &str) -> BackendResult<FileStat>;
     /// Renames a file.
     async fn rename(&self, from: &str, to: &str) -> BackendResult<()>;
+    /// The entries of directory `path` (without `.` and `..`), sorted by name.
+    async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>>;
 }
 
 /// What kind of value a backend option takes.
@@ -608,5 +619,8 @@ impl Backend for AnyBackend {
     }
     async fn rename(&self, from: &str, to: &str) -> BackendResult<()> {
         dispatch!(self, b => b.rename(from, to).await)
+    }
+    async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>> {
+        dispatch!(self, b => b.readdir(path).await)
     }
 }

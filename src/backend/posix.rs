@@ -496,6 +496,20 @@ impl Backend for PosixBackend {
         cpath("rename", to)?;
         std::fs::rename(from, to).map_err(|e| BackendError::io("rename", from, e))
     }
+
+    async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>> {
+        let io_err = |e| BackendError::io("readdir", path, e);
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(io_err)? {
+            let entry = entry.map_err(io_err)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // The entry's own type (d_type), without following a symlink.
+            let is_dir = entry.file_type().map_err(io_err)?.is_dir();
+            out.push(DirEntry { name, is_dir });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -519,6 +533,31 @@ mod tests {
 
     fn p(dir: &tempfile::TempDir, name: &str) -> String {
         dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn readdir_lists_entries_with_their_kind_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(&[]);
+        rt().block_on(async {
+            b.mkdir(&p(&dir, "sub"), 0o755).await.unwrap();
+            for name in ["b", "a"] {
+                let f = b
+                    .create(&p(&dir, name), OpenFlags::create_for_write())
+                    .await
+                    .unwrap();
+                b.close(f).await.unwrap();
+            }
+            let entries = b.readdir(dir.path().to_str().unwrap()).await.unwrap();
+            let got: Vec<(&str, bool)> = entries
+                .iter()
+                .map(|e| (e.name.as_str(), e.is_dir))
+                .collect();
+            assert_eq!(got, [("a", false), ("b", false), ("sub", true)]);
+            assert_eq!(b.readdir(&p(&dir, "sub")).await.unwrap(), []);
+            let e = b.readdir(&p(&dir, "missing")).await.unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ENOENT));
+        });
     }
 
     #[test]
