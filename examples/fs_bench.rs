@@ -238,8 +238,9 @@ async fn run(servers: Handle) {
         chunk / 1024
     );
     let mut base = benchfs::fs::ServerConfig::new(&dir, Vec::new());
-    base.inline_io_max = env_or("BENCH_INLINE", base.inline_io_max as u64) as usize;
-    base.sink_min = env_or("BENCH_SINK_MIN", base.sink_min as u64) as usize;
+    let t = &mut base.tuning;
+    t.inline_io_max = env_or("BENCH_INLINE", t.inline_io_max as u64) as usize;
+    t.sink_min = env_or("BENCH_SINK_MIN", t.sink_min as u64) as usize;
     base.spare_chunks = env_or("BENCH_SPARE", base.spare_chunks as u64) as usize;
     let cluster = {
         let (dir, base) = (dir.clone(), base.clone());
@@ -249,23 +250,16 @@ async fn run(servers: Handle) {
             .unwrap()
             .unwrap()
     };
-    let wpiece = env_or(
-        "BENCH_WRITE_PIECE",
-        benchfs::fs::client::DEFAULT_WRITE_PIECE as u64,
-    ) as u32;
-    let rpiece = env_or(
-        "BENCH_READ_PIECE",
-        benchfs::fs::client::DEFAULT_READ_PIECE as u64,
-    ) as u32;
-    let lowat = env_or(
-        "BENCH_LOWAT",
-        benchfs::fs::transport::low_water::LOW_WATER_MAX as u64,
-    ) as usize;
+    let default = benchfs::fs::Tuning::default();
+    let tuning = benchfs::fs::Tuning {
+        write_piece: env_or("BENCH_WRITE_PIECE", default.write_piece as u64) as u32,
+        read_piece: env_or("BENCH_READ_PIECE", default.read_piece as u64) as u32,
+        recv_low_water: env_or("BENCH_LOWAT", default.recv_low_water as u64) as usize,
+    };
+    let (wpiece, rpiece, lowat) = (tuning.write_piece, tuning.read_piece, tuning.recv_low_water);
     let fs = cluster
         .client_with(benchfs::fs::ClientOptions {
-            write_piece: wpiece,
-            read_piece: rpiece,
-            recv_low_water: lowat,
+            tuning,
             ..Default::default()
         })
         .await

@@ -2,11 +2,13 @@
 //! protocol, transports, registry and embedded cluster.
 //!
 //! Layers, bottom up: [`error`] (typed errors mapped to errno), [`path`] (path rules),
-//! [`wire`] (frames and messages), [`placement`] (which server holds what), [`transport`]
-//! (moving frames: TCP, with request correlation in [`rpc`]), [`server`] (chunk store and
-//! metadata store behind a request handler), [`registry`] (discovery and the cluster
-//! secret), [`client`] (the API the benchmark harness calls) and [`cluster`] (servers
-//! embedded in the calling process). This module tree owns nothing outside `src/fs`.
+//! [`wire`] (frames and messages: one table of operations), [`placement`] (which server
+//! holds what), [`transport`] (moving frames: TCP, with request correlation in
+//! [`transport::stream`]), [`server`] (chunk store and metadata store behind a request
+//! handler), [`registry`] (discovery and the cluster secret), [`client`] (the API the
+//! benchmark harness calls; never imports [`server`]) and [`cluster`] (servers embedded in
+//! the calling process, and the facade for server settings code above needs). This module
+//! tree owns nothing outside `src/fs`.
 
 #![warn(missing_docs)]
 
@@ -20,9 +22,9 @@ pub mod server;
 pub mod transport;
 pub mod wire;
 
-pub use client::{Client, ClientOptions, FileHandle, FsStat, OpenFlags};
+pub use client::{Client, ClientOptions, FileHandle, FsStat, OpenFlags, Tuning};
 pub use cluster::Cluster;
 pub use error::{FsError, FsResult};
 pub use registry::Registry;
-pub use server::{RunningServer, ServerConfig};
+pub use server::{RunningServer, ServerConfig, ServerTuning};
 pub use wire::{Attr, DirEntry, FileId, FileKind};

@@ -35,8 +35,31 @@ const SENDFILE_MIN: usize = 64 << 10;
 /// transport's file sink: `splice` on TCP) instead of into memory and then `pwrite`.
 pub const DEFAULT_SINK_MIN: usize = 64 << 10;
 
-/// Default of [`ServerConfig::inline_io_max`]: one client request piece.
+/// Default of [`ServerTuning::inline_io_max`]: one client request piece.
 pub const DEFAULT_INLINE_IO: usize = 512 << 10;
+
+/// Knobs of a server only benchmarks turn (`examples/fs_bench.rs` measures them); the
+/// defaults are the measured best.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerTuning {
+    /// Chunk reads and writes up to this size run inline on the async worker (they are
+    /// memory copies to or from the page cache; handing them to the blocking pool costs
+    /// more than the copy); larger ones, and all of them with O_DIRECT, run on the
+    /// blocking pool.
+    pub inline_io_max: usize,
+    /// Writes of at least this many bytes go straight from the connection into the chunk
+    /// file (see [`DEFAULT_SINK_MIN`]); `usize::MAX` turns that off.
+    pub sink_min: usize,
+}
+
+impl Default for ServerTuning {
+    fn default() -> Self {
+        ServerTuning {
+            inline_io_max: DEFAULT_INLINE_IO,
+            sink_min: DEFAULT_SINK_MIN,
+        }
+    }
+}
 
 /// How to run one server.
 #[derive(Debug, Clone)]
@@ -56,14 +79,8 @@ pub struct ServerConfig {
     pub open_files: usize,
     /// Open chunk files with O_DIRECT.
     pub odirect: bool,
-    /// Chunk reads and writes up to this size run inline on the async worker (they are
-    /// memory copies to or from the page cache; handing them to the blocking pool costs
-    /// more than the copy); larger ones, and all of them with O_DIRECT, run on the
-    /// blocking pool.
-    pub inline_io_max: usize,
-    /// Writes of at least this many bytes go straight from the connection into the chunk
-    /// file (see [`DEFAULT_SINK_MIN`]); `usize::MAX` turns that off.
-    pub sink_min: usize,
+    /// Where chunk I/O runs and how writes are received, for benchmarks.
+    pub tuning: ServerTuning,
     /// Spare chunk files kept preallocated for new chunks (see [`spare`]); 0 keeps none.
     pub spare_chunks: usize,
     /// The chunk size spares are made for: the cluster's default chunk size.
@@ -85,8 +102,7 @@ impl ServerConfig {
             max_in_flight_per_connection: 64,
             open_files: store::DEFAULT_OPEN_FILES,
             odirect: false,
-            inline_io_max: DEFAULT_INLINE_IO,
-            sink_min: DEFAULT_SINK_MIN,
+            tuning: ServerTuning::default(),
             spare_chunks: spare::DEFAULT_SPARE_CHUNKS,
             spare_chunk_size: DEFAULT_CHUNK_SIZE,
             trim_after: DEFAULT_TRIM_AFTER,
@@ -135,12 +151,16 @@ impl ServerState {
         let meta = MetaStore::open(&cfg.data_dir)?;
         let mut chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
         chunks.start_spares(&cfg.data_dir, cfg.spare_chunk_size, cfg.spare_chunks)?;
-        let inline_io_max = if cfg.odirect { 0 } else { cfg.inline_io_max };
+        let inline_io_max = if cfg.odirect {
+            0
+        } else {
+            cfg.tuning.inline_io_max
+        };
         Ok(ServerState {
             chunks,
             meta,
             inline_io_max,
-            sink_min: cfg.sink_min,
+            sink_min: cfg.tuning.sink_min,
         })
     }
 

@@ -1,0 +1,258 @@
+//! The connections of a client: the per-server connection table (opened lazily, re-opened
+//! after a failure, following a server that re-registered on another address) and one call
+//! to one server.
+//!
+//! Owns [`Client`] itself (its shared state is private to this file), how it is built
+//! (from a registry or a list of addresses, over any [`Connector`]) and [`Client::call`].
+//! Knows nothing of what the calls mean: fan-out is in [`super::fanout`], namespace
+//! operations in [`super::namespace`], file data in [`super::handle`]. Must not import
+//! server code.
+
+use super::options::ClientOptions;
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::placement::Placement;
+use crate::fs::registry::Registry;
+use crate::fs::transport::tcp::TcpConnector;
+use crate::fs::transport::{Connection, Connector, Reply};
+use crate::fs::wire::{check_chunk_size, Request, Response, DEFAULT_CHUNK_SIZE};
+use bytes::Bytes;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+struct Slot {
+    addr: Mutex<String>,
+    conn: Mutex<Option<Arc<dyn Connection>>>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+/// Where a client found its servers: lets it follow a server that restarted on another
+/// address (same store id, same epoch).
+struct Origin {
+    registry: Registry,
+    epoch: u64,
+    store_ids: Vec<String>,
+}
+
+struct Inner {
+    origin: Option<Origin>,
+    servers: Vec<Slot>,
+    placement: Placement,
+    secret: Vec<u8>,
+    opts: ClientOptions,
+    chunk_size: u32,
+    connector: Arc<dyn Connector>,
+}
+
+/// A client of one BenchFS cluster. Clone it freely: clones share connections.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field(
+                "servers",
+                &self
+                    .inner
+                    .servers
+                    .iter()
+                    .map(|s| s.addr.lock().map(|a| a.clone()).unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to the cluster described by the registry directory `registry` (waits until
+    /// every expected server has registered).
+    pub async fn connect(registry: impl AsRef<Path>) -> FsResult<Client> {
+        Self::connect_with(registry, ClientOptions::default()).await
+    }
+
+    /// [`Client::connect`] with options.
+    pub async fn connect_with(registry: impl AsRef<Path>, opts: ClientOptions) -> FsResult<Client> {
+        let reg = Registry::new(registry.as_ref());
+        let (info, entries) = reg.wait_ready(opts.registry_wait).await?;
+        let secret = reg.secret()?;
+        let store_ids = entries.iter().map(|e| e.store_id.clone()).collect();
+        let addrs = entries.into_iter().map(|e| e.addr).collect();
+        let cs = opts.chunk_size.unwrap_or(info.chunk_size);
+        Self::build(
+            addrs,
+            secret,
+            ClientOptions {
+                chunk_size: Some(cs),
+                ..opts
+            },
+            Arc::new(TcpConnector {
+                recv_low_water: opts.tuning.recv_low_water,
+            }),
+            Some(Origin {
+                registry: reg,
+                epoch: info.epoch,
+                store_ids,
+            }),
+        )
+        .await
+    }
+
+    /// A client of the servers at `addrs` (in placement order) with `secret`. Connects to
+    /// every server now, so a wrong secret or a dead server is reported here.
+    pub async fn from_servers(
+        addrs: Vec<String>,
+        secret: Vec<u8>,
+        opts: ClientOptions,
+    ) -> FsResult<Client> {
+        let tcp = TcpConnector {
+            recv_low_water: opts.tuning.recv_low_water,
+        };
+        Self::from_servers_via(addrs, secret, opts, Arc::new(tcp)).await
+    }
+
+    /// [`Client::from_servers`] over another transport (`connector` opens the
+    /// connections; the UCX transport plugs in here).
+    pub async fn from_servers_via(
+        addrs: Vec<String>,
+        secret: Vec<u8>,
+        opts: ClientOptions,
+        connector: Arc<dyn Connector>,
+    ) -> FsResult<Client> {
+        Self::build(addrs, secret, opts, connector, None).await
+    }
+
+    async fn build(
+        addrs: Vec<String>,
+        secret: Vec<u8>,
+        opts: ClientOptions,
+        connector: Arc<dyn Connector>,
+        origin: Option<Origin>,
+    ) -> FsResult<Client> {
+        if addrs.is_empty() {
+            return Err(FsError::InvalidArgument("no servers".into()));
+        }
+        let chunk_size = check_chunk_size(opts.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE))?;
+        let c = Client {
+            inner: Arc::new(Inner {
+                origin,
+                placement: Placement::new(addrs.len()),
+                servers: addrs
+                    .into_iter()
+                    .map(|addr| Slot {
+                        addr: Mutex::new(addr),
+                        conn: Mutex::new(None),
+                        connecting: tokio::sync::Mutex::new(()),
+                    })
+                    .collect(),
+                secret,
+                opts,
+                chunk_size,
+                connector,
+            }),
+        };
+        for i in 0..c.inner.servers.len() {
+            c.conn(i).await?;
+        }
+        Ok(c)
+    }
+
+    /// Number of servers.
+    pub fn server_count(&self) -> usize {
+        self.inner.servers.len()
+    }
+
+    /// The address of server `i` in placement order.
+    pub fn server_addr(&self, i: usize) -> Option<String> {
+        self.inner
+            .servers
+            .get(i)
+            .and_then(|s| s.addr.lock().ok().map(|a| a.clone()))
+    }
+
+    /// Chunk size of files this client creates.
+    pub fn chunk_size(&self) -> u32 {
+        self.inner.chunk_size
+    }
+
+    /// The placement this client uses.
+    pub fn placement(&self) -> Placement {
+        self.inner.placement
+    }
+
+    /// Its options.
+    pub(super) fn options(&self) -> &ClientOptions {
+        &self.inner.opts
+    }
+
+    fn cached(&self, s: usize) -> Option<Arc<dyn Connection>> {
+        let slot = &self.inner.servers[s];
+        let g = slot.conn.lock().ok()?;
+        g.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    pub(super) async fn conn(&self, s: usize) -> FsResult<Arc<dyn Connection>> {
+        if let Some(c) = self.cached(s) {
+            return Ok(c);
+        }
+        let slot = &self.inner.servers[s];
+        let _g = slot.connecting.lock().await;
+        if let Some(c) = self.cached(s) {
+            return Ok(c);
+        }
+        let addr = slot
+            .addr
+            .lock()
+            .map(|a| a.clone())
+            .map_err(|_| FsError::Io("address lock poisoned".into()))?;
+        let c = match self.connect_to(&addr).await {
+            Ok(c) => c,
+            Err(e) => match self.refreshed_addr(s) {
+                // The server re-registered elsewhere (restarted on another port).
+                Some(new) if new != addr => {
+                    let c = self.connect_to(&new).await?;
+                    if let Ok(mut a) = slot.addr.lock() {
+                        *a = new;
+                    }
+                    c
+                }
+                _ => return Err(e),
+            },
+        };
+        if let Ok(mut g) = slot.conn.lock() {
+            *g = Some(c.clone());
+        }
+        Ok(c)
+    }
+
+    async fn connect_to(&self, addr: &str) -> FsResult<Arc<dyn Connection>> {
+        self.inner
+            .connector
+            .connect(addr, &self.inner.secret, self.inner.opts.connect_timeout)
+            .await
+    }
+
+    /// The address server `s` has in the registry now, if the client came from one.
+    fn refreshed_addr(&self, s: usize) -> Option<String> {
+        let o = self.inner.origin.as_ref()?;
+        let id = o.store_ids.get(s)?;
+        o.registry
+            .servers(o.epoch)
+            .ok()?
+            .into_iter()
+            .find(|e| &e.store_id == id)
+            .map(|e| e.addr)
+    }
+
+    pub(super) async fn call(&self, s: usize, req: &Request, bulk: Bytes) -> FsResult<Reply> {
+        let c = self.conn(s).await?;
+        c.call(req.op() as u16, req.encode(), bulk, self.inner.opts.timeout)
+            .await
+    }
+
+    pub(super) async fn call_resp(&self, s: usize, req: &Request) -> FsResult<Response> {
+        let r = self.call(s, req, Bytes::new()).await?;
+        Response::decode(&r.msg)
+    }
+}

@@ -1,0 +1,427 @@
+//! The namespace operations of a client: stat, open and create, unlink, mkdir, rmdir,
+//! readdir, rename, truncate, statfs, settle and sync_all.
+//!
+//! Owns what each operation asks of which server, in which order (entries live on the
+//! server their path hashes to; readdir and the emptiness check of rmdir ask every server).
+//! File data is [`super::handle`]'s; connections and fan-out are reached only through
+//! [`Client`]'s call methods. Must not import server code.
+
+use super::connections::Client;
+use super::handle::FileHandle;
+use super::options::OpenFlags;
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::path::{normalize, split_parent};
+use crate::fs::wire::{
+    check_chunk_size, Attr, DirEntry, FileId, FileKind, Request, Response, SizeMode, StatFs,
+    MAX_DIR_BATCH, MAX_SETTLE_MS,
+};
+use std::time::Duration;
+
+/// Capacity summed over every server.
+pub type FsStat = StatFs;
+
+fn expect_attr(r: Response) -> FsResult<Attr> {
+    match r {
+        Response::Attr(a) => Ok(a),
+        other => Err(FsError::Protocol(format!("unexpected reply {other:?}"))),
+    }
+}
+
+impl Client {
+    pub(super) async fn lookup_norm(&self, path: &str) -> FsResult<Attr> {
+        let s = self.placement().meta_server(path);
+        expect_attr(
+            self.call_resp(
+                s,
+                &Request::Lookup {
+                    path: path.to_string(),
+                },
+            )
+            .await?,
+        )
+    }
+
+    /// Fails with ENOENT if the parent of `path` does not exist, ENOTDIR if it is a file.
+    async fn check_parent(&self, path: &str) -> FsResult<()> {
+        match split_parent(path) {
+            None => Err(FsError::Busy("the root has no parent".into())),
+            Some(("/", _)) => Ok(()),
+            Some((parent, _)) => match self.lookup_norm(parent).await {
+                Ok(a) if a.kind == FileKind::Dir => Ok(()),
+                Ok(_) => Err(FsError::NotDir(parent.to_string())),
+                Err(FsError::NotFound(_)) => Err(FsError::NotFound(format!("parent of {path}"))),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Attributes of `path` (for a file, the size as of its last close, fsync or truncate).
+    pub async fn stat(&self, path: &str) -> FsResult<Attr> {
+        let p = normalize(path)?;
+        self.lookup_norm(&p).await
+    }
+
+    /// Opens (or creates) a file.
+    pub async fn open(&self, path: &str, flags: OpenFlags) -> FsResult<FileHandle> {
+        let p = normalize(path)?;
+        if !flags.read && !flags.write {
+            return Err(FsError::InvalidArgument(
+                "open for neither read nor write".into(),
+            ));
+        }
+        if (flags.truncate || flags.append) && !flags.write {
+            return Err(FsError::InvalidArgument(
+                "truncate or append without write".into(),
+            ));
+        }
+        if flags.exclusive && !flags.create {
+            return Err(FsError::InvalidArgument("exclusive without create".into()));
+        }
+        if p == "/" {
+            return Err(FsError::IsDir(p));
+        }
+        let meta = self.placement().meta_server(&p);
+        let attr = if flags.create {
+            let cs = check_chunk_size(flags.chunk_size.unwrap_or(self.chunk_size()))?;
+            self.check_parent(&p).await?;
+            let r = self
+                .call_resp(
+                    meta,
+                    &Request::Create {
+                        path: p.clone(),
+                        mode: flags.mode,
+                        chunk_size: cs,
+                        exclusive: flags.exclusive,
+                        truncate: flags.truncate,
+                    },
+                )
+                .await?;
+            match r {
+                Response::Created {
+                    attr, truncated, ..
+                } => {
+                    if truncated {
+                        self.broadcast(Request::TruncateChunks {
+                            id: attr.id,
+                            size: 0,
+                            chunk_size: attr.chunk_size,
+                        })
+                        .await?;
+                    }
+                    attr
+                }
+                other => return Err(FsError::Protocol(format!("unexpected reply {other:?}"))),
+            }
+        } else {
+            let a = self.lookup_norm(&p).await?;
+            if a.kind == FileKind::Dir {
+                return Err(FsError::IsDir(p));
+            }
+            if flags.truncate {
+                // Also drops chunks of writers that have not closed yet.
+                self.truncate_attr(&p, a, 0).await?
+            } else {
+                a
+            }
+        };
+        if attr.kind == FileKind::Dir {
+            return Err(FsError::IsDir(p));
+        }
+        Ok(FileHandle::new(self.clone(), p, attr, flags))
+    }
+
+    /// Creates `path` for writing (`O_RDWR|O_CREAT|O_TRUNC`).
+    pub async fn create(&self, path: &str) -> FsResult<FileHandle> {
+        self.open(path, OpenFlags::create_truncate()).await
+    }
+
+    /// Removes file `path` and every one of its chunks.
+    pub async fn unlink(&self, path: &str) -> FsResult<()> {
+        let p = normalize(path)?;
+        let s = self.placement().meta_server(&p);
+        let a = expect_attr(
+            self.call_resp(
+                s,
+                &Request::Remove {
+                    path: p,
+                    dir: false,
+                    id: FileId::default(),
+                },
+            )
+            .await?,
+        )?;
+        // Chunks exist only below the size published at close: ask only their servers.
+        let holders = self.chunk_holders(a.id, 0, Self::chunks_for(a.size, a.chunk_size));
+        self.multicast(holders, Request::RemoveChunks { id: a.id })
+            .await?;
+        Ok(())
+    }
+
+    /// Creates directory `path` (its parent must exist).
+    pub async fn mkdir(&self, path: &str, mode: u32) -> FsResult<()> {
+        let p = normalize(path)?;
+        if p == "/" {
+            return Err(FsError::AlreadyExists(p));
+        }
+        self.check_parent(&p).await?;
+        let s = self.placement().meta_server(&p);
+        self.call_resp(s, &Request::Mkdir { path: p, mode }).await?;
+        Ok(())
+    }
+
+    async fn has_entries(&self, dir: &str) -> FsResult<bool> {
+        let replies = self
+            .broadcast(Request::ReadDir {
+                path: dir.to_string(),
+                after: String::new(),
+                max: 1,
+            })
+            .await?;
+        Ok(replies
+            .iter()
+            .any(|r| matches!(r, Response::Dir { entries, .. } if !entries.is_empty())))
+    }
+
+    /// Every entry under directory `dir` (any depth, every server), sorted by path.
+    async fn list_tree(&self, dir: &str) -> FsResult<Vec<(String, Attr)>> {
+        let dir = dir.to_string();
+        let mut all = self
+            .page_all_servers(
+                move |after| Request::ListTree {
+                    path: dir.clone(),
+                    after,
+                    max: MAX_DIR_BATCH,
+                },
+                |r| match r {
+                    Response::Tree { entries, more } => Ok((entries, more)),
+                    _ => Err(FsError::Protocol("unexpected reply to ListTree".into())),
+                },
+                |e: &(String, Attr)| e.0.clone(),
+            )
+            .await?;
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
+    }
+
+    /// Removes the empty directory `path` (ENOTEMPTY if any server holds an entry in it).
+    pub async fn rmdir(&self, path: &str) -> FsResult<()> {
+        let p = normalize(path)?;
+        if p == "/" {
+            return Err(FsError::Busy("cannot remove the root".into()));
+        }
+        let a = self.lookup_norm(&p).await?;
+        if a.kind != FileKind::Dir {
+            return Err(FsError::NotDir(p));
+        }
+        if self.has_entries(&p).await? {
+            return Err(FsError::NotEmpty(p));
+        }
+        let s = self.placement().meta_server(&p);
+        self.call_resp(
+            s,
+            &Request::Remove {
+                path: p,
+                dir: true,
+                id: a.id,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Every entry of directory `path`, from every server, sorted by name.
+    pub async fn readdir(&self, path: &str) -> FsResult<Vec<DirEntry>> {
+        let p = normalize(path)?;
+        let a = self.lookup_norm(&p).await?;
+        if a.kind != FileKind::Dir {
+            return Err(FsError::NotDir(p));
+        }
+        let path = p.clone();
+        let mut all = self
+            .page_all_servers(
+                move |after| Request::ReadDir {
+                    path: path.clone(),
+                    after,
+                    max: MAX_DIR_BATCH,
+                },
+                |r| match r {
+                    Response::Dir { entries, more } => Ok((entries, more)),
+                    _ => Err(FsError::Protocol("unexpected reply to ReadDir".into())),
+                },
+                |e: &DirEntry| e.name.clone(),
+            )
+            .await?;
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    /// Renames `from` to `to`. A file keeps its id, so every chunk stays reachable; a file
+    /// replaced at `to` is removed with its chunks. A directory moves with everything under
+    /// it (each entry is re-inserted on the server its new path hashes to, then the old
+    /// entries are removed; not atomic against concurrent calls in that tree).
+    pub async fn rename(&self, from: &str, to: &str) -> FsResult<()> {
+        let from = normalize(from)?;
+        let to = normalize(to)?;
+        if from == "/" || to == "/" {
+            return Err(FsError::Busy("cannot rename the root".into()));
+        }
+        let src = self.lookup_norm(&from).await?;
+        if from == to {
+            return Ok(());
+        }
+        if src.kind == FileKind::Dir && to.starts_with(&format!("{from}/")) {
+            return Err(FsError::InvalidArgument(format!(
+                "cannot move {from} into itself"
+            )));
+        }
+        self.check_parent(&to).await?;
+        // A directory's entries live on the servers their own paths hash to: they all move.
+        let tree = if src.kind == FileKind::Dir {
+            self.list_tree(&from).await?
+        } else {
+            Vec::new()
+        };
+        match self.lookup_norm(&to).await {
+            Ok(dst) => match (src.kind, dst.kind) {
+                (FileKind::File, FileKind::Dir) => return Err(FsError::IsDir(to)),
+                (FileKind::Dir, FileKind::File) => return Err(FsError::NotDir(to)),
+                (FileKind::Dir, FileKind::Dir) if self.has_entries(&to).await? => {
+                    return Err(FsError::NotEmpty(to));
+                }
+                _ => {}
+            },
+            Err(FsError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let dst_server = self.placement().meta_server(&to);
+        let replaced = match self
+            .call_resp(
+                dst_server,
+                &Request::Insert {
+                    path: to.clone(),
+                    attr: src,
+                },
+            )
+            .await?
+        {
+            Response::Replaced(r) => r,
+            other => return Err(FsError::Protocol(format!("unexpected reply {other:?}"))),
+        };
+        // Parents sort before their children: insert in order, remove in reverse.
+        for (p, a) in &tree {
+            let np = format!("{to}{}", &p[from.len()..]);
+            let s = self.placement().meta_server(&np);
+            self.call_resp(s, &Request::Insert { path: np, attr: *a })
+                .await?;
+        }
+        for (p, a) in tree.iter().rev() {
+            let s = self.placement().meta_server(p);
+            self.call_resp(
+                s,
+                &Request::Remove {
+                    path: p.clone(),
+                    dir: a.kind == FileKind::Dir,
+                    id: a.id,
+                },
+            )
+            .await?;
+        }
+        let src_server = self.placement().meta_server(&from);
+        self.call_resp(
+            src_server,
+            &Request::Remove {
+                path: from,
+                dir: src.kind == FileKind::Dir,
+                id: src.id,
+            },
+        )
+        .await?;
+        if let Some(old) = replaced {
+            if old.kind == FileKind::File {
+                let end = Self::chunks_for(old.size, old.chunk_size);
+                let holders = self.chunk_holders(old.id, 0, end);
+                self.multicast(holders, Request::RemoveChunks { id: old.id })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn truncate_attr(&self, p: &str, a: Attr, size: u64) -> FsResult<Attr> {
+        let s = self.placement().meta_server(p);
+        let na = expect_attr(
+            self.call_resp(
+                s,
+                &Request::SetSize {
+                    path: p.to_string(),
+                    id: a.id,
+                    size,
+                    mode: SizeMode::Exact,
+                },
+            )
+            .await?,
+        )?;
+        // Chunks from the one containing the new end up to the old end change.
+        let cs = (a.chunk_size as u64).max(1);
+        let end = Self::chunks_for(a.size, a.chunk_size);
+        if size < a.size {
+            let holders = self.chunk_holders(a.id, size / cs, end);
+            self.multicast(
+                holders,
+                Request::TruncateChunks {
+                    id: a.id,
+                    size,
+                    chunk_size: a.chunk_size,
+                },
+            )
+            .await?;
+        }
+        Ok(na)
+    }
+
+    /// Sets the size of file `path`: chunks beyond it are dropped on every server, the one
+    /// containing it is shortened; growing leaves a hole that reads as zeros.
+    pub async fn truncate(&self, path: &str, size: u64) -> FsResult<()> {
+        let p = normalize(path)?;
+        let a = self.lookup_norm(&p).await?;
+        if a.kind == FileKind::Dir {
+            return Err(FsError::IsDir(p));
+        }
+        self.truncate_attr(&p, a, size).await.map(|_| ())
+    }
+
+    /// Capacity and usage summed over every server.
+    pub async fn statfs(&self) -> FsResult<FsStat> {
+        let mut sum = StatFs::default();
+        for r in self.broadcast(Request::StatFs).await? {
+            if let Response::StatFs(s) = r {
+                sum.total_bytes += s.total_bytes;
+                sum.free_bytes += s.free_bytes;
+                sum.avail_bytes += s.avail_bytes;
+                sum.entries += s.entries;
+                sum.chunks += s.chunks;
+            }
+        }
+        Ok(sum)
+    }
+
+    /// Waits until every server has its spare chunk files ready, so that a timed write
+    /// that follows finds storage allocated ahead instead of allocating it while data
+    /// arrives (see `server::spare`). A server fills its pool only once it has been idle
+    /// for a moment: call this when no other client is writing. Each server waits at most
+    /// `wait` (and at most [`MAX_SETTLE_MS`]); a server whose pool cannot fill (out of
+    /// space, no preallocation, pool turned off) answers at once.
+    pub async fn settle(&self, wait: Duration) -> FsResult<()> {
+        // Answered well within the call timeout.
+        let wait = wait.min(self.options().timeout * 3 / 4);
+        let wait_ms = wait.as_millis().min(MAX_SETTLE_MS as u128) as u32;
+        self.broadcast(Request::Settle { wait_ms })
+            .await
+            .map(|_| ())
+    }
+
+    /// Flushes the metadata of every server to stable storage.
+    pub async fn sync_all(&self) -> FsResult<()> {
+        self.broadcast(Request::SyncMeta).await.map(|_| ())
+    }
+}
