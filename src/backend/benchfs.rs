@@ -11,8 +11,8 @@
 //! so every task of a shared file can create it at once.
 
 use super::*;
-use crate::fs::server::spare::DEFAULT_SPARE_CHUNKS;
-use crate::fs::wire::MAX_SETTLE_MS;
+use crate::fs::cluster::DEFAULT_SPARE_CHUNKS;
+use crate::fs::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE, MAX_SETTLE_MS};
 use crate::fs::{Client, ClientOptions, FileHandle, FsError, OpenFlags as FsOpenFlags};
 use std::time::Duration;
 
@@ -124,8 +124,7 @@ impl BenchfsOptions {
     /// The chunk size servers started for this test make spares for: the test's own, else
     /// the default.
     pub fn cluster_chunk_size(&self) -> u32 {
-        self.chunk_size
-            .unwrap_or(crate::fs::wire::DEFAULT_CHUNK_SIZE)
+        self.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE)
     }
 
     /// Reads and checks the `--benchfs.*` values of a test.
@@ -140,15 +139,15 @@ impl BenchfsOptions {
         }
         let chunk_size = match o.int("chunk-size", 0)? {
             0 => None,
-            cs if (64 << 10..=64 << 20).contains(&cs) && (cs as u64).is_power_of_two() => {
-                Some(cs as u32)
-            }
-            cs => {
-                return Err(BackendError::InvalidOption {
-                    option: "benchfs.chunk-size".into(),
-                    message: format!("{cs}: must be a power of two from 64k to 64m"),
-                })
-            }
+            cs => Some(
+                u32::try_from(cs)
+                    .ok()
+                    .and_then(|c| check_chunk_size(c).ok())
+                    .ok_or_else(|| BackendError::InvalidOption {
+                        option: "benchfs.chunk-size".into(),
+                        message: format!("{cs}: must be a power of two from 64k to 64m"),
+                    })?,
+            ),
         };
         match o.string("transport").unwrap_or("tcp") {
             t if t.eq_ignore_ascii_case("tcp") => {}

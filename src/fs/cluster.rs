@@ -5,12 +5,19 @@
 //! registry and one data directory per server, removed when the cluster is dropped. Tests
 //! use [`Cluster::kill_server`] / [`Cluster::restart_server`] to crash and restart a server
 //! on its data directory at the same address. Must be created inside a tokio runtime.
+//! Also the facade through which code above the file system (backends, harness) reaches
+//! server settings such as [`DEFAULT_SPARE_CHUNKS`], so that it never imports server
+//! internals.
 
 use super::client::{Client, ClientOptions};
 use super::error::{FsError, FsResult};
 use super::registry::{Registry, ServerEntry};
 use super::server::{RunningServer, ServerConfig};
-use super::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE};
+
+/// Default number of spare chunk files each server keeps preallocated (for the harness and
+/// backends that start servers through this module rather than reaching into the server).
+pub use super::server::spare::DEFAULT_SPARE_CHUNKS;
+use super::wire::DEFAULT_CHUNK_SIZE;
 use std::path::{Path, PathBuf};
 
 /// Servers running inside this process.
@@ -48,12 +55,6 @@ impl Cluster {
         chunk_size: u32,
         base: &ServerConfig,
     ) -> FsResult<Cluster> {
-        check_chunk_size(chunk_size)?;
-        if servers == 0 {
-            return Err(FsError::InvalidArgument(
-                "a cluster needs at least one server".into(),
-            ));
-        }
         let root = data_dir.as_ref().join(format!(
             "benchfs-embedded-{}-{:08x}",
             std::process::id(),
@@ -68,6 +69,8 @@ impl Cluster {
             servers: Vec::new(),
             configs: Vec::new(),
         };
+        // The registry checks the number of servers and the chunk size (on an error, the
+        // drop of `c` removes the directory).
         let info = c.registry.create_or_join(servers, chunk_size)?;
         c.epoch = info.epoch;
         c.secret = c.registry.secret()?;

@@ -171,11 +171,6 @@ impl FsError {
             },
         }
     }
-
-    /// This error as a `std::io::Error` carrying the same errno.
-    pub fn to_io_error(&self) -> std::io::Error {
-        std::io::Error::from_raw_os_error(self.errno())
-    }
 }
 
 impl From<FsError> for std::io::Error {

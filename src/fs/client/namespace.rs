@@ -82,7 +82,11 @@ impl Client {
         }
         let meta = self.placement().meta_server(&p);
         let attr = if flags.create {
-            let cs = check_chunk_size(flags.chunk_size.unwrap_or(self.chunk_size()))?;
+            // The client's own chunk size was checked when it was built.
+            let cs = match flags.chunk_size {
+                Some(cs) => check_chunk_size(cs)?,
+                None => self.chunk_size(),
+            };
             self.check_parent(&p).await?;
             let r = self
                 .call_resp(
