@@ -34,6 +34,31 @@
 //! Threads are laid out as in `benchfs-bench -a BENCHFS`: the servers, and the server side
 //! of the raw TCP peer, on a 2-worker runtime of their own; the client, and the client side
 //! of the raw TCP peer, on a single-threaded runtime like one task of the benchmark.
+//!
+//! ## Measured choices
+//!
+//! The defaults below were chosen with this benchmark (on /dev/shm, 2 servers, 1 MiB
+//! transfers, one call in flight unless said); the doc comment of each says why in a line.
+//! Re-run it after changing one.
+//!
+//! - `Tuning::write_piece` (`BENCH_WRITE_PIECE`), 512 KiB with the servers' splice
+//!   receive: rewrites at 75-83 % of raw TCP against 61-79 % with 256 KiB pieces.
+//! - `spare::DEFAULT_SPARE_CHUNKS` (`BENCH_SPARE`), 64 (256 MiB of 4 MiB chunks): with
+//!   256 MiB per phase, 3 paired runs, against 4 spares refilled while busy, the CPU time
+//!   per MiB of writes into new files fell from 696-749 us to 477-507 us and the rate rose
+//!   from 58.8-60.5 % to 86.4-93.4 % of raw TCP. A phase of twice the pool ran at 70 %.
+//! - `spare::SPARE_NICE`, 10: writes into new files at 61.6-66.7 % of raw TCP against
+//!   53.7-62.1 % with the spare thread at the servers' own priority (6 paired runs, better
+//!   in every pair).
+//! - `low_water::LOW_WATER_MAX` (`BENCH_LOWAT`), 256 KiB: a client is woken about 11 times
+//!   per MiB read without a mark, about 5 with one. 256 KiB and 512 KiB read 2.00 GiB/s
+//!   (median of 27 passes), 128 KiB 1.90, no mark 1.73; on the first pass over a file, the
+//!   one a benchmark sees, 1.93 against 1.39. A mark as large as the whole payload (1 MiB)
+//!   read 2.17 against 2.35 for 256 KiB (medians of 24 passes each): it loses the overlap
+//!   of the reader's copy with the transfer of the rest.
+//! - `splice::PIPE_SIZE`, 128 KiB: beat 256 KiB in 3 of 3 paired runs (rewrites at 77-81 %
+//!   against 68-73 % of raw TCP); 64 KiB measured the same as 128 KiB, 1 MiB the same as
+//!   256 KiB.
 
 use benchfs::fs::{Cluster, OpenFlags};
 use hdrhistogram::Histogram;

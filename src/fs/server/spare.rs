@@ -29,10 +29,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Default number of spare chunk files a server keeps ready when idle (256 MiB of the
-/// default 4 MiB chunks). Measured (fs_bench on /dev/shm, 1 MiB writes into new files, one
-/// in flight, 256 MiB per phase, 2 servers, 3 paired runs): against 4 spares refilled while
-/// busy, the CPU time per MiB fell from 696-749 us to 477-507 us and the rate rose from
-/// 58.8-60.5 % to 86.4-93.4 % of raw TCP. A phase of twice the pool ran at 70 %.
+/// default 4 MiB chunks): a write phase up to that size allocates nothing while it runs
+/// (figures in `examples/fs_bench.rs`, which measures it with `BENCH_SPARE`).
 pub const DEFAULT_SPARE_CHUNKS: usize = 64;
 
 /// Spares the pool keeps ready (of its target) while the server is busy: refilled at once
@@ -47,9 +45,8 @@ pub const IDLE: Duration = Duration::from_millis(100);
 /// Spares may use at most 1/`FREE_SHARE` of the free space of the file system.
 const FREE_SHARE: u64 = 8;
 
-/// Nice value of the thread that makes spares. Measured (fs_bench, 1 MiB writes into new
-/// files, one in flight, 6 paired runs): 61.6-66.7 % of raw TCP at nice 10 against
-/// 53.7-62.1 % at the servers' own priority, better in every pair.
+/// Nice value of the thread that makes spares: below the threads that move data, so that
+/// making spares does not slow the requests (figures in `examples/fs_bench.rs`).
 const SPARE_NICE: libc::c_int = 10;
 
 #[derive(Default)]

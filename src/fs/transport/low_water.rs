@@ -15,12 +15,9 @@ use std::os::fd::RawFd;
 /// Waits of fewer bytes than this leave the mark at 1 (the kernel's default).
 pub const LOW_WATER_MIN: usize = 64 << 10;
 
-/// The default highest mark. Measured on 1 MiB reads at one call in flight (a client woken
-/// about 11 times per MiB without a mark, about 5 with one): 256 KiB and 512 KiB read 2.00
-/// GiB/s (median of 27 passes), 128 KiB 1.90, no mark 1.73; the first pass over a file,
-/// the one a benchmark sees, 1.93 against 1.39. A mark as large as the whole payload (1 MiB)
-/// read 2.17 against 2.35 for 256 KiB (medians of 24 passes each): it loses the overlap of
-/// the reader's copy with the transfer of the rest.
+/// The default highest mark: high enough to halve the reader's wake-ups per MiB, low enough
+/// to keep its copy overlapping the transfer of the rest (figures in
+/// `examples/fs_bench.rs`, which measures it with `BENCH_LOWAT`).
 pub const LOW_WATER_MAX: usize = 256 << 10;
 
 /// The current mark of one socket, so that it is changed only when the wanted value changes

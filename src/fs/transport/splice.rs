@@ -16,10 +16,8 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Capacity asked for the pipe. The server stores a payload one pipeful behind the network,
-/// so a smaller pipe shortens the wait after the last byte arrives: 128 KiB beat 256 KiB in
-/// 3 of 3 paired fs_bench runs (1 MiB writes, depth 1: rewrite 77-81 % against 68-73 % of raw
-/// TCP), 64 KiB measured the same as 128 KiB, 1 MiB the same as 256 KiB. A small pipe also
-/// leaves more of the per-user pipe page budget (`pipe-user-pages-soft`, 64 MiB by default)
+/// so a smaller pipe shortens the wait after the last byte arrives (figures in
+/// `examples/fs_bench.rs`). A small pipe also leaves more of the per-user pipe page budget (`pipe-user-pages-soft`, 64 MiB by default)
 /// for servers with many client connections. The kernel may grant less (that budget, or
 /// `pipe-max-size`); the pipe then works in smaller steps.
 const PIPE_SIZE: usize = 128 << 10;
