@@ -2,7 +2,7 @@
 //! running server (TCP listener, graceful shutdown, abrupt kill for tests). The stores are
 //! [`store`] (chunk files, fed new chunks by the [`spare`] pool) and [`meta`].
 //!
-//! Owns [`ServerConfig`], [`ServerState`] (implements the transport [`Handler`]) and
+//! Owns [`ServerConfig`] (with the benchmark-only [`ServerTuning`]), [`ServerState`] (implements the transport [`Handler`]) and
 //! [`RunningServer`]. Everything it stores lives under its data directory: client paths are
 //! keys of the metadata store, chunk files are named from file ids. Registration in a
 //! registry is done by the caller (the binary or the embedded cluster).

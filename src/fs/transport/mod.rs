@@ -6,9 +6,8 @@
 //! received into, a file without a copy through user space where the transport can). TCP
 //! (tokio) is implemented in [`tcp`] (with [`splice`] for receiving into files and
 //! [`low_water`] for fewer wake-ups while long payloads arrive), over the
-//! request-correlating RPC layer in [`super::rpc`]; the UCX transport will implement the same
-//! traits. Must not know about
-//! file system operations beyond the op number.
+//! request-correlating stream framing in [`stream`]; the UCX transport will implement the
+//! same traits. Must not know about file system operations beyond the op number.
 
 pub mod low_water;
 pub mod splice;

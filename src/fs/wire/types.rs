@@ -5,7 +5,7 @@
 //!
 //! Owns these plain types and the chunk-size rule; every place that accepts a chunk size
 //! from a user, a configuration or the network checks it with [`check_chunk_size`] and
-//! nothing else. Knows nothing of encodings (see [`super::codec`]) or frames.
+//! nothing else. Knows nothing of encodings (see the `codec` module) or frames.
 
 use crate::fs::error::{FsError, FsResult};
 
