@@ -173,8 +173,119 @@ fn too_few_iterations_never_regress() {
         0.05,
     );
     assert_eq!(c.regressions, 0);
-    assert_eq!(c.verdict, Verdict::Inconclusive);
+    assert_eq!(c.verdict, Verdict::Insufficient);
     assert!(c.to_text().contains("too few iterations"));
+    assert!(
+        c.to_text()
+            .contains("verdict: insufficient data (need -i >= "),
+        "{}",
+        c.to_text()
+    );
+    assert_eq!(c.iterations_needed, Some(6));
+}
+
+#[test]
+fn a_single_repetition_pair_still_reports_the_change() {
+    let c = compare(&doc(&[1000.0]), "b", &doc(&[500.0]), "c", 5.0, 0.05);
+    let bw = c.metrics.iter().find(|m| m.metric == "bw").unwrap();
+    assert!((bw.change_pct + 50.0).abs() < 1e-9, "{}", bw.change_pct);
+    assert_eq!(bw.verdict, Verdict::Insufficient);
+    assert_eq!(c.verdict, Verdict::Insufficient);
+}
+
+#[test]
+fn no_workload_in_common_is_its_own_verdict() {
+    let mut other = doc(&jittered(1000.0, 3));
+    other.tests[0].params.transfer_size = 4096;
+    let c = compare(&doc(&jittered(1000.0, 4)), "b", &other, "c", 5.0, 0.05);
+    assert_eq!(c.verdict, Verdict::NoCommonWorkload);
+    assert_eq!(c.common_workloads, 0);
+    assert!(c.metrics.is_empty());
+    assert_eq!(c.only_in_baseline.len(), 1);
+    assert_eq!(c.only_in_current.len(), 1);
+}
+
+#[test]
+fn threshold_is_symmetric_in_log_ratio() {
+    // Bandwidth halves (slowdown 2) and latency doubles (slowdown 2): the same slowdown,
+    // so under a 90 % threshold both regress, and under a 110 % threshold neither does.
+    let (base, cur) = (doc(&jittered(1000.0, 5)), doc(&jittered(500.0, 6)));
+    let c = compare(&base, "b", &cur, "c", 90.0, 0.05);
+    for m in c.metrics.iter().filter(|m| m.phase == Phase::Write) {
+        assert_eq!(m.verdict, Verdict::Regression, "{}", m.metric);
+        assert!(
+            (m.slowdown - 2.0).abs() < 0.15,
+            "{} {}",
+            m.metric,
+            m.slowdown
+        );
+    }
+    let c = compare(&base, "b", &cur, "c", 110.0, 0.05);
+    assert_eq!(c.regressions, 0);
+    // The old relative rule would have called a -50 % bandwidth change "within 90 %" while
+    // a +100 % latency change was beyond it.
+    let bw = c.metrics.iter().find(|m| m.metric == "bw").unwrap();
+    let lat = c.metrics.iter().find(|m| m.metric == "latency").unwrap();
+    assert!(bw.change_pct.abs() < 60.0 && lat.change_pct > 90.0);
+}
+
+#[test]
+fn many_metrics_are_corrected_with_holm() {
+    // A change of one metric that is significant alone (p < 0.05) but not once corrected
+    // over six metrics (p >= 0.05 / 6) must not be a regression.
+    let base_bw = [1000.0, 1010.0, 990.0, 1005.0, 995.0];
+    let cur_bw = [930.0, 940.0, 1000.0, 920.0, 935.0];
+    let c = compare(&doc(&base_bw), "b", &doc(&cur_bw), "c", 5.0, 0.05);
+    let bw = c
+        .metrics
+        .iter()
+        .find(|m| m.metric == "bw" && m.phase == Phase::Write)
+        .unwrap();
+    assert!(
+        bw.p_value < 0.05 && bw.p_value >= 0.05 / 6.0,
+        "{}",
+        bw.p_value
+    );
+    assert!(!bw.significant);
+    assert_ne!(bw.verdict, Verdict::Regression);
+    assert_eq!(c.regressions, 0);
+}
+
+#[test]
+fn quantised_sources_are_compared_at_their_resolution() {
+    // IOR's JSON prints latency with 4 decimals: 0.0000 there and 0.00004 s measured here
+    // are the same figure, not an infinite change.
+    let mut base = doc(&jittered(1000.0, 8));
+    base.source = Some(benchfs::results::document::ImportSource {
+        format: "ior-json".into(),
+        file: "x.json".into(),
+        tool_version: None,
+        importer_version: String::new(),
+        notes: Vec::new(),
+    });
+    for t in &mut base.tests {
+        for e in &mut t.results {
+            if let ResultEntry::Phase(p) = e {
+                p.latency = 0.0;
+            }
+        }
+    }
+    let mut cur = doc(&jittered(1000.0, 9));
+    for t in &mut cur.tests {
+        for e in &mut t.results {
+            if let ResultEntry::Phase(p) = e {
+                p.latency = 0.00004;
+            }
+        }
+    }
+    let c = compare(&base, "b", &cur, "c", 5.0, 0.05);
+    let lat: Vec<_> = c.metrics.iter().filter(|m| m.metric == "latency").collect();
+    assert_eq!(lat.len(), 2);
+    for m in lat {
+        assert_eq!(m.resolution, 1e-4);
+        assert_eq!(m.verdict, Verdict::Unchanged, "{m:?}");
+        assert_eq!(m.change_pct, 0.0);
+    }
 }
 
 fn write(dir: &Path, name: &str, d: &ResultDocument) -> String {
@@ -229,19 +340,34 @@ fn cli_exit_status_and_formats() {
     assert_eq!(v["regressions"], 6);
     assert_eq!(v["metrics"][0]["baseline"]["n"], ITER);
 
-    // Either side may be an imported IOR run: same workload, 3 iterations each.
+    // Either side may be an imported IOR run: same workload, 3 iterations each, far apart:
+    // too few iterations to judge (exit 4) unless allowed.
     let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ior-examples/");
-    let (code, out) = run(&[
-        "compare",
-        &format!("{ex}shm_fpp_text.txt"),
-        &format!("{ex}shm_fpp_summaryFile.json"),
-    ]);
+    let (text, json) = (
+        format!("{ex}shm_fpp_text.txt"),
+        format!("{ex}shm_fpp_summaryFile.json"),
+    );
+    let (code, out) = run(&["compare", &text, &json]);
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("verdict: insufficient data (need -i >= "),
+        "{out}"
+    );
+    let (code, out) = run(&["compare", &text, &json, "--allow-insufficient"]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("(ior-text)") && out.contains("(ior-json)"),
         "{out}"
     );
     assert!(out.contains("POSIX fpp N=2 b=64MiB t=1MiB s=4 C"), "{out}");
+
+    // Nothing in common: exit 3.
+    let mut other = doc(&jittered(1000.0, 15));
+    other.tests[0].params.block_size = 1 << 20;
+    let other = write(dir.path(), "other.json", &other);
+    let (code, out) = run(&["compare", &base, &other]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("no workload in common"), "{out}");
 
     // Bad input: exit 2.
     let (code, _) = run(&["compare", &base, "/nonexistent.json"]);

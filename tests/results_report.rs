@@ -220,7 +220,7 @@ fn dashboard_builds_and_loads_in_chromium() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|i| i["name"].as_str().unwrap().ends_with("latency_p99")));
+        .any(|i| i["name"].as_str().unwrap().ends_with("latency-p99")));
     let bmf = ok(bin()
         .args(["export", "--format", "bmf"])
         .arg(example("shm_fpp_text.txt")));

@@ -4,10 +4,11 @@
 //!
 //! Owns argument parsing, file input/output and exit statuses of these subcommands; the work
 //! itself is in the sibling modules. Exit statuses: 0 success, 1 a regression (`compare`),
-//! 2 usage or input/output errors.
+//! 2 usage or input/output errors, 3 no workload in common (`compare`), 4 too few
+//! iterations to judge a change (`compare`, unless `--allow-insufficient`).
 
 use crate::harness::sweep;
-use crate::results::compare::{self, DEFAULT_ALPHA};
+use crate::results::compare::{self, Verdict, DEFAULT_ALPHA};
 use crate::results::document::ResultDocument;
 use crate::results::export;
 use crate::results::import::{import_file, load_document, ImportOptions};
@@ -22,6 +23,34 @@ pub const SUBCOMMANDS: &[&str] = &["import", "compare", "report", "export", "swe
 pub const EXIT_REGRESSION: i32 = 1;
 /// Exit status of a usage or input/output error.
 pub const EXIT_FAILURE: i32 = 2;
+/// Exit status of `compare` when the two sides have no workload in common.
+pub const EXIT_NO_COMMON: i32 = 3;
+/// Exit status of `compare` when a change could not be judged for lack of iterations (and
+/// `--allow-insufficient` was not given).
+pub const EXIT_INSUFFICIENT: i32 = 4;
+
+/// The exit status of `compare` for comparison `c`.
+fn compare_exit_status(c: &compare::Comparison, allow_insufficient: bool) -> i32 {
+    match c.verdict {
+        Verdict::NoCommonWorkload => {
+            eprintln!(
+                "benchfs-bench compare: no workload in common between {} and {}: nothing was compared",
+                c.baseline, c.current
+            );
+            EXIT_NO_COMMON
+        }
+        _ if c.regressions > 0 => EXIT_REGRESSION,
+        Verdict::Insufficient if !allow_insufficient => {
+            eprintln!(
+                "benchfs-bench compare: {} metric(s) changed beyond the threshold with too few iterations to tell: {}",
+                c.insufficient,
+                c.verdict_text()
+            );
+            EXIT_INSUFFICIENT
+        }
+        _ => 0,
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,7 +104,8 @@ enum Command {
         #[arg(long, default_value = "POSIX")]
         csv_api: String,
     },
-    /// Compare CURRENT with BASELINE (documents or IOR outputs); exit 1 on a regression.
+    /// Compare CURRENT with BASELINE (documents or IOR outputs); exit 1 on a regression, 3
+    /// when nothing is in common, 4 when a change needs more iterations to be judged.
     Compare {
         /// Baseline document or IOR output.
         baseline: PathBuf,
@@ -84,9 +114,13 @@ enum Command {
         /// Smallest relative change of the medians that counts, in percent (`5%` or `5`).
         #[arg(long, default_value = "5%")]
         threshold: String,
-        /// Significance level of the Mann-Whitney U test.
+        /// Family-wise significance level (Mann-Whitney U tests, Holm-Bonferroni corrected).
         #[arg(long, default_value_t = DEFAULT_ALPHA)]
         alpha: f64,
+        /// Exit 0 instead of 4 when some metric changed beyond the threshold but had too few
+        /// iterations to tell (a regression still exits 1).
+        #[arg(long)]
+        allow_insufficient: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: CompareFormat,
@@ -232,6 +266,7 @@ pub fn main(args: Vec<String>) -> i32 {
             alpha,
             format,
             output,
+            allow_insufficient,
         } => {
             let Some(threshold) = parse_threshold(&threshold) else {
                 return fail(format!("invalid --threshold {threshold:?} (e.g. 5%)"));
@@ -257,14 +292,7 @@ pub fn main(args: Vec<String>) -> i32 {
             if let Err(e) = write_out(output.as_deref(), &text) {
                 return fail(e);
             }
-            if c.metrics.is_empty() {
-                eprintln!("benchfs-bench: warning: no workload in common between the two runs");
-            }
-            if c.regressions > 0 {
-                EXIT_REGRESSION
-            } else {
-                0
-            }
+            compare_exit_status(&c, allow_insufficient)
         }
         Command::Report {
             results,
@@ -299,10 +327,21 @@ pub fn main(args: Vec<String>) -> i32 {
                 Ok(d) => d.into_iter().map(|(_, d)| d).collect(),
                 Err(e) => return fail(e),
             };
+            let figures = export::figures(&docs);
+            if figures.is_empty() {
+                return fail(format!(
+                    "nothing to export: {} has no write or read results",
+                    results
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             let v = match format {
-                ExportFormat::GabBigger => export::github_action_benchmark(&docs, true),
-                ExportFormat::GabSmaller => export::github_action_benchmark(&docs, false),
-                ExportFormat::Bmf => export::bencher_bmf(&docs),
+                ExportFormat::GabBigger => export::github_action_benchmark(&figures, true),
+                ExportFormat::GabSmaller => export::github_action_benchmark(&figures, false),
+                ExportFormat::Bmf => export::bencher_bmf(&figures),
             };
             match serde_json::to_string_pretty(&v) {
                 Ok(j) => match write_out(output.as_deref(), &(j + "\n")) {

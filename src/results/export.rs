@@ -2,12 +2,19 @@
 //! `customBiggerIsBetter` / `customSmallerIsBetter` JSON and Bencher's BMF (Bencher Metric
 //! Format) JSON.
 //!
-//! One figure per workload and phase: the **median** over the iterations (with min and max as
-//! the range / bounds), so one slow iteration does not raise an alert. Owns only the mapping
-//! to these formats; it must not read or write files (the CLI does).
+//! One figure per workload, phase and measure: the **median** over every iteration of every
+//! document given (documents of the same workload are pooled, never listed twice), with min
+//! and max as the range / bounds, so one slow iteration does not raise an alert. Measures, in
+//! kebab-case: `bandwidth` (MiB/s), `iops` (ops/s), `latency` (IOR's `Latency(s)` column, the
+//! same statistic for native and imported runs) and, where every pooled run recorded latency
+//! histograms, `latency-p50` and `latency-p99`. Values are rounded to the precision their
+//! sources measured them at (IOR's print formats for imported runs, six significant digits
+//! otherwise). Owns only the mapping to these formats; it must not read or write files (the
+//! CLI does).
 
-use crate::ior::results::Phase;
-use crate::results::compare::{median, rows_by_workload};
+use crate::ior::results::{Phase, PhaseResult};
+use crate::results::compare::stats::round_to;
+use crate::results::compare::{median, resolution_of, rows_by_workload};
 use crate::results::document::ResultDocument;
 use serde_json::{json, Map, Value};
 
@@ -16,80 +23,140 @@ use serde_json::{json, Map, Value};
 pub struct Figure {
     /// Benchmark name: `<workload> <phase>`.
     pub name: String,
-    /// Measure: `bandwidth`, `iops`, `latency_p50`, `latency_p99` or `latency` (IOR column).
+    /// Measure (kebab-case): `bandwidth`, `iops`, `latency`, `latency-p50`, `latency-p99`.
     pub measure: &'static str,
+    /// What the measure is, in words (for the exports' `extra` fields).
+    pub statistic: &'static str,
     /// Unit of the values.
     pub unit: &'static str,
     /// Whether bigger is better.
     pub bigger_is_better: bool,
-    /// Median over iterations.
+    /// Median over the pooled iterations.
     pub value: f64,
     /// Smallest iteration value.
     pub min: f64,
     /// Largest iteration value.
     pub max: f64,
-    /// Number of iterations.
+    /// Number of iterations pooled.
     pub n: usize,
+    /// Number of documents that contributed.
+    pub documents: usize,
 }
 
-/// Every figure of the documents (in document, workload, phase order).
+/// A measure: slug, description, unit, direction, and the value of a row (if it has one).
+type Measure = (
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    fn(&PhaseResult) -> Option<f64>,
+);
+
+const MEASURES: &[Measure] = &[
+    ("bandwidth", "bandwidth", "MiB/s", true, |r| Some(r.bw_mib)),
+    ("iops", "operations per second", "ops/s", true, |r| {
+        Some(r.iops)
+    }),
+    (
+        "latency",
+        "IOR's Latency(s) column: mean time per transfer",
+        "s",
+        false,
+        |r| Some(r.latency),
+    ),
+    (
+        "latency-p50",
+        "median transfer latency (HDR histogram)",
+        "s",
+        false,
+        |r| (r.latency_hist.count > 0).then_some(r.latency_hist.p50),
+    ),
+    (
+        "latency-p99",
+        "99th percentile transfer latency (HDR histogram)",
+        "s",
+        false,
+        |r| (r.latency_hist.count > 0).then_some(r.latency_hist.p99),
+    ),
+];
+
+/// `v` rounded to `step`, or to six significant digits when the source measured it exactly.
+fn round_measured(v: f64, step: f64) -> f64 {
+    if step > 0.0 {
+        return round_to(v, step);
+    }
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let digits = 6 - 1 - v.abs().log10().floor() as i32;
+    round_to(v, 10f64.powi(-digits))
+}
+
+/// Every figure of the documents, pooled by workload and phase (in first-seen order).
 pub fn figures(docs: &[ResultDocument]) -> Vec<Figure> {
-    let mut out = Vec::new();
-    for doc in docs {
+    // (name, measure index) -> (values, per-value step, documents)
+    type Pool = (Vec<f64>, f64, Vec<usize>);
+    let mut order: Vec<(String, usize)> = Vec::new();
+    let mut pools: std::collections::HashMap<(String, usize), Pool> = Default::default();
+    let mut rows_seen: std::collections::HashMap<String, usize> = Default::default();
+    for (di, doc) in docs.iter().enumerate() {
+        let res = resolution_of(doc);
         for (key, rows) in rows_by_workload(doc) {
             for phase in [Phase::Write, Phase::Read] {
-                let rows: Vec<_> = rows.iter().filter(|r| r.access == phase).collect();
+                let rows: Vec<&&PhaseResult> = rows.iter().filter(|r| r.access == phase).collect();
                 if rows.is_empty() {
                     continue;
                 }
                 let name = format!("{key} {}", phase.as_str());
-                let mut push = |measure, unit, bigger, vals: Vec<f64>| {
-                    let vals: Vec<f64> = vals.into_iter().filter(|v| v.is_finite()).collect();
+                *rows_seen.entry(name.clone()).or_default() += rows.len();
+                for (mi, (_, _, _, _, value)) in MEASURES.iter().enumerate() {
+                    let vals: Vec<f64> = rows
+                        .iter()
+                        .filter_map(|r| value(r))
+                        .filter(|v| v.is_finite())
+                        .collect();
                     if vals.is_empty() {
-                        return;
+                        continue;
                     }
-                    out.push(Figure {
-                        name: name.clone(),
-                        measure,
-                        unit,
-                        bigger_is_better: bigger,
-                        value: median(&vals),
-                        min: vals.iter().copied().fold(f64::INFINITY, f64::min),
-                        max: vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                        n: vals.len(),
+                    let step = res.step_at(median(&vals));
+                    let k = (name.clone(), mi);
+                    let pool = pools.entry(k.clone()).or_insert_with(|| {
+                        order.push(k);
+                        (Vec::new(), 0.0, Vec::new())
                     });
-                };
-                push(
-                    "bandwidth",
-                    "MiB/s",
-                    true,
-                    rows.iter().map(|r| r.bw_mib).collect(),
-                );
-                push("iops", "ops/s", true, rows.iter().map(|r| r.iops).collect());
-                let hist: Vec<_> = rows.iter().filter(|r| r.latency_hist.count > 0).collect();
-                if hist.is_empty() {
-                    push(
-                        "latency",
-                        "s",
-                        false,
-                        rows.iter().map(|r| r.latency).collect(),
-                    );
-                } else {
-                    push(
-                        "latency_p50",
-                        "s",
-                        false,
-                        hist.iter().map(|r| r.latency_hist.p50).collect(),
-                    );
-                    push(
-                        "latency_p99",
-                        "s",
-                        false,
-                        hist.iter().map(|r| r.latency_hist.p99).collect(),
-                    );
+                    pool.0.extend(vals);
+                    pool.1 = pool.1.max(step);
+                    if !pool.2.contains(&di) {
+                        pool.2.push(di);
+                    }
                 }
             }
         }
+    }
+    let mut out = Vec::new();
+    for k in order {
+        let Some((vals, step, documents)) = pools.remove(&k) else {
+            continue;
+        };
+        // A percentile is exported only when every pooled row has it: otherwise it would
+        // describe a part of the runs under the name of all of them.
+        if vals.len() < rows_seen.get(&k.0).copied().unwrap_or(0) {
+            continue;
+        }
+        let (measure, statistic, unit, bigger, _) = MEASURES[k.1];
+        let r = |v: f64| round_measured(v, step);
+        out.push(Figure {
+            name: k.0,
+            measure,
+            statistic,
+            unit,
+            bigger_is_better: bigger,
+            value: r(median(&vals)),
+            min: r(vals.iter().copied().fold(f64::INFINITY, f64::min)),
+            max: r(vals.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+            n: vals.len(),
+            documents: documents.len(),
+        });
     }
     out
 }
@@ -97,9 +164,9 @@ pub fn figures(docs: &[ResultDocument]) -> Vec<Figure> {
 /// github-action-benchmark input: an array of `{name, unit, value, range, extra}`.
 /// `bigger` selects the `customBiggerIsBetter` figures (bandwidth, IOPS), otherwise the
 /// `customSmallerIsBetter` ones (latencies).
-pub fn github_action_benchmark(docs: &[ResultDocument], bigger: bool) -> Value {
-    let items: Vec<Value> = figures(docs)
-        .into_iter()
+pub fn github_action_benchmark(figures: &[Figure], bigger: bool) -> Value {
+    let items: Vec<Value> = figures
+        .iter()
         .filter(|f| f.bigger_is_better == bigger)
         .map(|f| {
             json!({
@@ -107,7 +174,10 @@ pub fn github_action_benchmark(docs: &[ResultDocument], bigger: bool) -> Value {
                 "unit": f.unit,
                 "value": f.value,
                 "range": format!("{}..{}", f.min, f.max),
-                "extra": format!("median of {} iteration(s)", f.n),
+                "extra": format!(
+                    "{}; median of {} iteration(s) from {} document(s)",
+                    f.statistic, f.n, f.documents
+                ),
             })
         })
         .collect();
@@ -115,30 +185,40 @@ pub fn github_action_benchmark(docs: &[ResultDocument], bigger: bool) -> Value {
 }
 
 /// Bencher Metric Format: `{ "<benchmark>": { "<measure>": {value, lower_value, upper_value} } }`.
-/// Measures: `bandwidth` (MiB/s), `iops` (ops/s), and latencies in **nanoseconds** under
-/// Bencher's built-in `latency` measure (p50, or IOR's latency column for imported runs) and
-/// `latency_p99`.
-pub fn bencher_bmf(docs: &[ResultDocument]) -> Value {
+/// Measures: `bandwidth` (MiB/s), `iops` (ops/s), and latencies in **nanoseconds**: Bencher's
+/// built-in `latency` measure carries IOR's latency column, `latency-p50` and `latency-p99`
+/// the histogram percentiles.
+pub fn bencher_bmf(figures: &[Figure]) -> Value {
     let mut root = Map::new();
-    for f in figures(docs) {
-        let (measure, scale) = match f.measure {
-            "latency_p50" | "latency" => ("latency", 1e9),
-            "latency_p99" => ("latency_p99", 1e9),
-            m => (m, 1.0),
-        };
+    for f in figures {
+        let scale = if f.unit == "s" { 1e9 } else { 1.0 };
         let bench = root
             .entry(f.name.clone())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(m) = bench {
+            let r = |v: f64| round_measured(v * scale, 0.0);
             m.insert(
-                measure.to_string(),
+                f.measure.to_string(),
                 json!({
-                    "value": f.value * scale,
-                    "lower_value": f.min * scale,
-                    "upper_value": f.max * scale,
+                    "value": r(f.value),
+                    "lower_value": r(f.min),
+                    "upper_value": r(f.max),
                 }),
             );
         }
     }
     Value::Object(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_keeps_what_was_measured() {
+        assert_eq!(round_measured(1234.567_891_2, 0.0), 1234.57);
+        assert_eq!(round_measured(0.000_123_456_78, 0.0), 0.000_123_457);
+        assert_eq!(round_measured(2244.916, 0.01), 2244.92);
+        assert_eq!(round_measured(0.0, 0.0), 0.0);
+    }
 }

@@ -1,0 +1,408 @@
+//! Noise-aware comparison of two result documents (`benchfs-bench compare BASELINE CURRENT`),
+//! the gate a CI job relies on.
+//!
+//! Tests are matched by their workload parameters ([`workload_key`]); for each phase the
+//! bandwidth, IOPS and latency figures of *every iteration* of each side are compared, at the
+//! coarser of the two sources' print resolutions ([`stats::Resolution`]): median, spread, the
+//! change of the medians as a ratio, and a two-sided Mann-Whitney U test whose p-values are
+//! corrected over all metrics of the comparison (Holm–Bonferroni). The threshold is symmetric
+//! in log-ratio: a change is beyond a threshold of T % when the slow side is more than
+//! (1 + T/100) times slower than the fast one, whichever direction is good, so a halving of
+//! bandwidth and a doubling of latency weigh the same. A metric is a regression (or
+//! improvement) only when beyond the threshold **and** significant; beyond the threshold but
+//! not significant it is `inconclusive` (noise) or, when so few iterations could never be
+//! significant, `insufficient` (with the iterations that would be needed).
+//!
+//! Owns the statistics and the verdict, and the text / markdown / JSON renderings of it
+//! ([`render`]). It must not read files or decide the process exit status (that is
+//! [`crate::harness::results_cli`]).
+
+pub mod render;
+pub mod stats;
+
+use crate::ior::results::{Phase, PhaseResult, ResultEntry};
+use crate::results::document::{ResultDocument, TestDocument};
+use crate::units::format_size;
+use serde::Serialize;
+pub use stats::{median, Resolution, SampleStats};
+use std::collections::BTreeMap;
+
+/// Default significance level (family-wise, over the metrics of one comparison).
+pub const DEFAULT_ALPHA: f64 = 0.05;
+
+/// The verdict on one metric (or, for [`Comparison::verdict`], the whole comparison).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Worse beyond the threshold, and significant.
+    Regression,
+    /// Better beyond the threshold, and significant.
+    Improvement,
+    /// Medians within the threshold.
+    Unchanged,
+    /// Beyond the threshold but not significant: noise.
+    Inconclusive,
+    /// Beyond the threshold, and too few iterations to ever be significant.
+    Insufficient,
+    /// (Whole comparison only.) The two sides have no workload in common.
+    NoCommonWorkload,
+}
+
+impl Verdict {
+    /// Name as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Regression => "regression",
+            Verdict::Improvement => "improvement",
+            Verdict::Unchanged => "unchanged",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Insufficient => "insufficient data",
+            Verdict::NoCommonWorkload => "no workload in common",
+        }
+    }
+}
+
+/// Which direction of a metric is good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    /// Bigger is better (bandwidth, IOPS).
+    Higher,
+    /// Smaller is better (latency).
+    Lower,
+}
+
+/// One metric of one phase of one workload, compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    /// The workload ([`workload_key`]).
+    pub workload: String,
+    /// `write` or `read`.
+    pub phase: Phase,
+    /// Metric name (`bw`, `iops`, `latency`, `lat_p50`, `lat_p99`).
+    pub metric: String,
+    /// Unit of the values.
+    pub unit: String,
+    /// Which direction is good.
+    pub better: Better,
+    /// The step both sides' values were rounded to before comparing (0: full precision).
+    pub resolution: f64,
+    /// Baseline iterations.
+    pub baseline: SampleStats,
+    /// Current iterations.
+    pub current: SampleStats,
+    /// `(median current - median baseline) / median baseline * 100`.
+    pub change_pct: f64,
+    /// How many times slower the current side is (below 1: faster): baseline / current for
+    /// higher-is-better metrics, current / baseline for lower-is-better ones.
+    pub slowdown: f64,
+    /// Two-sided p-value of the Mann-Whitney U test (1 if it cannot be computed).
+    pub p_value: f64,
+    /// Smallest p-value these sample sizes can reach; above the corrected level no change can
+    /// be called significant with so few iterations.
+    pub min_p_value: f64,
+    /// Whether the test rejects "no change" after the Holm–Bonferroni correction.
+    pub significant: bool,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Baseline label (file name).
+    pub baseline: String,
+    /// Current label (file name).
+    pub current: String,
+    /// Source format of the baseline (`benchfs`, `ior-text`, ...).
+    pub baseline_source: String,
+    /// Source format of the current run.
+    pub current_source: String,
+    /// Threshold in percent (of slowdown, symmetric in log-ratio).
+    pub threshold_pct: f64,
+    /// Family-wise significance level.
+    pub alpha: f64,
+    /// Every metric compared.
+    pub metrics: Vec<MetricComparison>,
+    /// Workloads present in both documents.
+    pub common_workloads: usize,
+    /// Workloads present only in the baseline.
+    pub only_in_baseline: Vec<String>,
+    /// Workloads present only in the current run.
+    pub only_in_current: Vec<String>,
+    /// Number of regressions.
+    pub regressions: usize,
+    /// Number of improvements.
+    pub improvements: usize,
+    /// Number of metrics beyond the threshold with too few iterations to decide.
+    pub insufficient: usize,
+    /// Iterations per side with which every metric could reach significance, when some could
+    /// not (`-i` to run next time).
+    pub iterations_needed: Option<usize>,
+    /// `no_common_workload` when nothing could be compared; else `regression` if any metric
+    /// regressed, `improvement` if any improved, `insufficient` if any lacked iterations,
+    /// `inconclusive` if any was noise, and `unchanged` otherwise.
+    pub verdict: Verdict,
+}
+
+/// The workload a test ran, as a readable key: backend, file mode, tasks, block, transfer and
+/// segment count, plus access-order flags; tests with equal keys are compared.
+pub fn workload_key(t: &TestDocument) -> String {
+    let p = &t.params;
+    let mut k = format!(
+        "{} {} N={} b={} t={} s={}",
+        p.api,
+        if p.file_per_proc != 0 { "fpp" } else { "ssf" },
+        t.layout.num_tasks,
+        format_size(p.block_size),
+        format_size(p.transfer_size),
+        p.segment_count
+    );
+    if p.random_offset != 0 {
+        k.push_str(&format!(" z={}", p.random_offset));
+    }
+    if p.reorder_tasks != 0 {
+        k.push_str(" C");
+    }
+    if p.reorder_tasks_random != 0 {
+        k.push_str(" Z");
+    }
+    if p.iodepth > 1 {
+        k.push_str(&format!(" iodepth={}", p.iodepth));
+    }
+    k
+}
+
+/// Phase rows of every test of `doc`, grouped by workload (in first-seen order).
+pub fn rows_by_workload(doc: &ResultDocument) -> Vec<(String, Vec<&PhaseResult>)> {
+    let mut out: Vec<(String, Vec<&PhaseResult>)> = Vec::new();
+    for t in &doc.tests {
+        let key = workload_key(t);
+        let rows = t.results.iter().filter_map(|e| match e {
+            ResultEntry::Phase(p) => Some(p),
+            ResultEntry::Remove(_) => None,
+        });
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.extend(rows),
+            None => out.push((key, rows.collect())),
+        }
+    }
+    out
+}
+
+type Extract = fn(&PhaseResult) -> Option<f64>;
+
+/// The metrics compared: name, unit, direction, extractor.
+const METRICS: &[(&str, &str, Better, Extract)] = &[
+    ("bw", "MiB/s", Better::Higher, |r| Some(r.bw_mib)),
+    ("iops", "ops/s", Better::Higher, |r| Some(r.iops)),
+    ("latency", "s", Better::Lower, |r| Some(r.latency)),
+    ("lat_p50", "s", Better::Lower, |r| {
+        (r.latency_hist.count > 0).then_some(r.latency_hist.p50)
+    }),
+    ("lat_p99", "s", Better::Lower, |r| {
+        (r.latency_hist.count > 0).then_some(r.latency_hist.p99)
+    }),
+];
+
+fn source_name(doc: &ResultDocument) -> String {
+    doc.source
+        .as_ref()
+        .map(|s| s.format.clone())
+        .unwrap_or_else(|| "benchfs".to_string())
+}
+
+/// How finely the figures of `doc` were recorded: full precision for benchfs-bench's own
+/// documents, IOR's print formats for imported runs.
+pub fn resolution_of(doc: &ResultDocument) -> Resolution {
+    match doc.source.as_ref().map(|s| s.format.as_str()) {
+        Some("ior-text") => Resolution::PpDouble,
+        Some("ior-json") | Some("ior-csv") => Resolution::Fixed(1e-4),
+        _ => Resolution::Exact,
+    }
+}
+
+/// One metric's samples before the verdict: what [`compare`] collects per workload, phase
+/// and metric.
+struct Samples<'a> {
+    workload: &'a str,
+    phase: Phase,
+    name: &'static str,
+    unit: &'static str,
+    better: Better,
+    base: Vec<f64>,
+    cur: Vec<f64>,
+}
+
+/// Compares `current` with `baseline` (labels are used in the output only). `threshold_pct`
+/// is the smallest slowdown (or speed-up) that counts, in percent; `alpha` the family-wise
+/// significance level.
+pub fn compare(
+    baseline: &ResultDocument,
+    baseline_label: &str,
+    current: &ResultDocument,
+    current_label: &str,
+    threshold_pct: f64,
+    alpha: f64,
+) -> Comparison {
+    let base = rows_by_workload(baseline);
+    let cur = rows_by_workload(current);
+    let (res_b, res_c) = (resolution_of(baseline), resolution_of(current));
+    let cur_map: BTreeMap<&str, &Vec<&PhaseResult>> =
+        cur.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut samples = Vec::new();
+    for (key, brows) in &base {
+        let Some(crows) = cur_map.get(key.as_str()) else {
+            continue;
+        };
+        for phase in [Phase::Write, Phase::Read] {
+            for (name, unit, better, extract) in METRICS {
+                let values = |rows: &[&PhaseResult]| -> Vec<f64> {
+                    rows.iter()
+                        .filter(|r| r.access == phase)
+                        .filter_map(|r| extract(r))
+                        .filter(|v| v.is_finite())
+                        .collect()
+                };
+                let (b, c) = (values(brows), values(crows));
+                if b.is_empty() || c.is_empty() {
+                    continue;
+                }
+                // Both sides at the coarser of their resolutions at this magnitude.
+                let step = res_b.step_at(median(&b)).max(res_c.step_at(median(&c)));
+                samples.push((
+                    step,
+                    Samples {
+                        workload: key,
+                        phase,
+                        name,
+                        unit,
+                        better: *better,
+                        base: stats::quantize(&b, step),
+                        cur: stats::quantize(&c, step),
+                    },
+                ));
+            }
+        }
+    }
+    let p: Vec<f64> = samples
+        .iter()
+        .map(|(_, s)| stats::mann_whitney_p(&s.base, &s.cur))
+        .collect();
+    let significant = stats::holm_rejections(&p, alpha);
+    // The most demanding level of the correction: what the smallest p-value must beat.
+    let strictest = alpha / samples.len().max(1) as f64;
+    let metrics: Vec<MetricComparison> = samples
+        .iter()
+        .zip(p.iter().zip(&significant))
+        .map(|((step, s), (&p, &sig))| judge(s, *step, p, sig, strictest, threshold_pct))
+        .collect();
+
+    let only_in_baseline: Vec<String> = base
+        .iter()
+        .filter(|(k, _)| !cur_map.contains_key(k.as_str()))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let only_in_current: Vec<String> = cur
+        .iter()
+        .filter(|(k, _)| !base.iter().any(|(b, _)| b == k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let common_workloads = base.len() - only_in_baseline.len();
+    let count = |v: Verdict| metrics.iter().filter(|m| m.verdict == v).count();
+    let (regressions, improvements) = (count(Verdict::Regression), count(Verdict::Improvement));
+    let insufficient = count(Verdict::Insufficient);
+    let verdict = if common_workloads == 0 || metrics.is_empty() {
+        Verdict::NoCommonWorkload
+    } else if regressions > 0 {
+        Verdict::Regression
+    } else if improvements > 0 {
+        Verdict::Improvement
+    } else if insufficient > 0 {
+        Verdict::Insufficient
+    } else if count(Verdict::Inconclusive) > 0 {
+        Verdict::Inconclusive
+    } else {
+        Verdict::Unchanged
+    };
+    Comparison {
+        baseline: baseline_label.to_string(),
+        current: current_label.to_string(),
+        baseline_source: source_name(baseline),
+        current_source: source_name(current),
+        threshold_pct,
+        alpha,
+        common_workloads,
+        iterations_needed: (insufficient > 0)
+            .then(|| stats::iterations_needed(strictest))
+            .flatten(),
+        metrics,
+        only_in_baseline,
+        only_in_current,
+        regressions,
+        improvements,
+        insufficient,
+        verdict,
+    }
+}
+
+/// The verdict on one metric's samples, whose p-value is `p` (`significant` after the
+/// correction).
+fn judge(
+    s: &Samples<'_>,
+    step: f64,
+    p: f64,
+    significant: bool,
+    strictest: f64,
+    threshold_pct: f64,
+) -> MetricComparison {
+    let baseline = SampleStats::of(&s.base);
+    let current = SampleStats::of(&s.cur);
+    let (b, c) = (baseline.median, current.median);
+    let change_pct = if b != 0.0 {
+        (c - b) / b.abs() * 100.0
+    } else if c == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY.copysign(c)
+    };
+    let slowdown = match (b == 0.0, c == 0.0) {
+        (true, true) => 1.0,
+        _ => match s.better {
+            Better::Higher => b / c,
+            Better::Lower => c / b,
+        },
+    };
+    let bound = (1.0 + threshold_pct / 100.0).ln();
+    let beyond = !(slowdown.ln().abs() <= bound);
+    let min_p_value = stats::min_p(s.base.len(), s.cur.len());
+    let verdict = if !beyond {
+        Verdict::Unchanged
+    } else if significant {
+        if slowdown > 1.0 {
+            Verdict::Regression
+        } else {
+            Verdict::Improvement
+        }
+    } else if min_p_value >= strictest {
+        Verdict::Insufficient
+    } else {
+        Verdict::Inconclusive
+    };
+    MetricComparison {
+        workload: s.workload.to_string(),
+        phase: s.phase,
+        metric: s.name.to_string(),
+        unit: s.unit.to_string(),
+        better: s.better,
+        resolution: step,
+        baseline,
+        current,
+        change_pct,
+        slowdown,
+        p_value: p,
+        min_p_value,
+        significant,
+        verdict,
+    }
+}
