@@ -155,7 +155,10 @@ impl PosixBackend {
 
     fn check_direct(&self, file: &PosixFile, buf: &[u8], offset: u64) -> BackendResult<()> {
         let a = DIRECT_IO_ALIGN;
-        if (buf.len() as u64) % a != 0 || offset % a != 0 || (buf.as_ptr() as u64) % a != 0 {
+        if !(buf.len() as u64).is_multiple_of(a)
+            || !offset.is_multiple_of(a)
+            || !(buf.as_ptr() as u64).is_multiple_of(a)
+        {
             return Err(BackendError::Unsupported(format!(
                 "O_DIRECT (--posix.odirect) on \"{}\" needs transfer size, offset and buffer \
                  address aligned to {a} bytes; got size {}, offset {offset}, buffer address {:#x}",

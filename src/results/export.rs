@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn rounding_keeps_what_was_measured() {
-        assert_eq!(round_measured(1234.567_891_2, 0.0), 1234.57);
+        assert_eq!(round_measured(1_234.567_891_2, 0.0), 1234.57);
         assert_eq!(round_measured(0.000_123_456_78, 0.0), 0.000_123_457);
         assert_eq!(round_measured(2244.916, 0.01), 2244.92);
         assert_eq!(round_measured(0.0, 0.0), 0.0);

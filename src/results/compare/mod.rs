@@ -374,7 +374,9 @@ fn judge(
         },
     };
     let bound = (1.0 + threshold_pct / 100.0).ln();
-    let beyond = !(slowdown.ln().abs() <= bound);
+    // NaN (0 against 0 is handled above) counts as beyond.
+    let beyond = slowdown.ln().abs().partial_cmp(&bound) != Some(std::cmp::Ordering::Less)
+        && slowdown.ln().abs() != bound;
     let min_p_value = stats::min_p(s.base.len(), s.cur.len());
     let verdict = if !beyond {
         Verdict::Unchanged
