@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 const DIRECT_ALIGN: usize = 4096;
 
 fn is_aligned(offset: u64, len: usize) -> bool {
-    offset % DIRECT_ALIGN as u64 == 0 && len % DIRECT_ALIGN == 0
+    offset.is_multiple_of(DIRECT_ALIGN as u64) && len.is_multiple_of(DIRECT_ALIGN)
 }
 
 /// Default number of chunk files kept open.
