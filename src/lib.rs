@@ -1,9 +1,17 @@
 //! BenchFS: an ad-hoc distributed file system, and benchfs-bench, an IOR-compatible benchmark
 //! harness that drives it (and POSIX file systems) directly through async Rust APIs.
 //!
-//! Modules: [`fs`] (the distributed file system), [`ior`] (the IOR-compatible engine),
-//! [`comm`] (how ranks coordinate),
-//! [`results`] (result documents), [`build_info`] (the exact build).
+//! Layers, top down; each module imports only the layers below it:
+//! - [`harness`]: the application layer (process driver, embedded and in-job clusters,
+//!   subcommands, the binaries' `main`s); `src/bin/*` call only this layer;
+//! - [`results`]: result documents, imports of real IOR output, compare, report, export;
+//! - [`ior`]: the IOR-compatible workload engine;
+//! - [`backend`]: the storage backends the engines drive (POSIX, DUMMY, BENCHFS);
+//! - [`fs`]: the distributed file system (client, transports, servers, stores);
+//! - leaves that know nothing above them: [`comm`] (how ranks coordinate), [`units`] (sizes),
+//!   [`build_info`] (the exact build).
+
+#![warn(missing_docs)]
 
 pub mod backend;
 pub mod build_info;

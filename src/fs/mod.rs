@@ -10,8 +10,6 @@
 //! the calling process, and the facade for server settings code above needs). This module
 //! tree owns nothing outside `src/fs`.
 
-#![warn(missing_docs)]
-
 pub mod client;
 pub mod cluster;
 pub mod error;
