@@ -9,7 +9,8 @@
 //! - [`backend`]: the storage backends the engines drive (POSIX, DUMMY, BENCHFS);
 //! - [`fs`]: the distributed file system (client, transports, servers, stores);
 //! - leaves that know nothing above them: [`comm`] (how ranks coordinate), [`units`] (sizes),
-//!   [`build_info`] (the exact build).
+//!   [`optparse`] (IOR's option token rules, for any engine's table), [`build_info`] (the exact
+//!   build).
 
 #![warn(missing_docs)]
 
@@ -19,5 +20,6 @@ pub mod comm;
 pub mod fs;
 pub mod harness;
 pub mod ior;
+pub mod optparse;
 pub mod results;
 pub mod units;

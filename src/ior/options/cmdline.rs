@@ -1,248 +1,30 @@
-//! IOR's option table (`createGlobalOptions`) and token rules (`option.c`, SPEC §1.1).
+//! IOR's command line as a whole (`ParseCommandLine`, SPEC §1.1): every token in order
+//! (later wins, `-O` applied when met), then `-l` / `-M` resolved, then the `-f` script read
+//! with the command-line values as test 0's defaults.
 //!
-//! Owns the list of core options (short/long names, flag or value, help line) and how one
-//! command-line token is applied; [`parse_args`] drives a whole command line. Backend
-//! options come from [`crate::backend::module_options`]; directives from
-//! [`super::directives`].
+//! Owns that order and the script warnings. It must not know single options (the table in
+//! [`super::table`], applied by [`super::apply`]) or the script format ([`super::script`]).
 
-use super::{
-    atoi, directives, node_memory_to_bytes, parse_int_option, parse_ior_number, script,
-    OptionError, ParsedArgs,
-};
-use crate::backend::{canonical_backend_name, find_module_option, OptionKind};
-use crate::ior::params::{DataPacketType, GlobalOptions, IorParams};
+use super::apply::IorTable;
+use super::error::OptionError;
+use super::script;
+use super::table::{Ctx, Deferred};
+use crate::ior::params::{GlobalOptions, IorParams};
+use crate::optparse;
 
-/// What a core option sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Id {
-    Api,
-    RefNum,
-    BlockSize,
-    Collective,
-    ReorderTasks,
-    InterTestDelay,
-    Deadline,
-    Fsync,
-    UseExisting,
-    Script,
-    FilePerProc,
-    IntraBarriers,
-    Signature,
-    Help,
-    Repetitions,
-    Outlier,
-    KeepFile,
-    KeepFileWithError,
-    DataPacket,
-    MultiFile,
-    MemoryPerNode,
-    NumTasks,
-    TestFile,
-    Directives,
-    TaskPerNodeOffset,
-    ReadFile,
-    CheckRead,
-    SegmentCount,
-    TransferSize,
-    MaxTime,
-    UniqueDir,
-    Verbose,
-    WriteFile,
-    CheckWrite,
-    SingleXfer,
-    ReorderSeed,
-    DualMount,
-    FsyncPerWrite,
-    RandomOffset,
-    ReorderRandom,
-    RandomPrefill,
-    RandomOffsetSeed,
-    WarningAsErrors,
-    DryRun,
-    GpuDirect,
-    Json,
-    ResultsDir,
-    TasksPerNode,
-    Iodepth,
-    Progress,
-    NoProgress,
-}
-
-/// Flag (counts, `=N` sets) or value-taking option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Arg {
-    Flag,
-    Value,
-}
-
-/// One entry of the core option table.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CoreOption {
-    pub short: Option<char>,
-    pub long: Option<&'static str>,
-    pub arg: Arg,
-    pub id: Id,
-}
-
-const fn opt(short: Option<char>, long: Option<&'static str>, arg: Arg, id: Id) -> CoreOption {
-    CoreOption {
-        short,
-        long,
-        arg,
-        id,
-    }
-}
-
-use Arg::{Flag, Value};
-
-/// Every core option, IOR's and ours.
-pub(crate) const CORE_OPTIONS: &[CoreOption] = &[
-    opt(Some('a'), None, Value, Id::Api),
-    opt(Some('A'), None, Value, Id::RefNum),
-    opt(Some('b'), None, Value, Id::BlockSize),
-    opt(Some('c'), Some("collective"), Flag, Id::Collective),
-    opt(Some('C'), None, Flag, Id::ReorderTasks),
-    opt(Some('d'), None, Value, Id::InterTestDelay),
-    opt(Some('D'), None, Value, Id::Deadline),
-    opt(Some('e'), None, Flag, Id::Fsync),
-    opt(Some('E'), None, Flag, Id::UseExisting),
-    opt(Some('f'), None, Value, Id::Script),
-    opt(Some('F'), None, Flag, Id::FilePerProc),
-    opt(Some('g'), None, Flag, Id::IntraBarriers),
-    opt(Some('G'), None, Value, Id::Signature),
-    opt(Some('h'), Some("help"), Flag, Id::Help),
-    opt(Some('i'), None, Value, Id::Repetitions),
-    opt(Some('j'), None, Value, Id::Outlier),
-    opt(Some('k'), None, Flag, Id::KeepFile),
-    opt(Some('K'), None, Flag, Id::KeepFileWithError),
-    opt(Some('l'), Some("dataPacketType"), Value, Id::DataPacket),
-    opt(Some('m'), None, Flag, Id::MultiFile),
-    opt(Some('M'), None, Value, Id::MemoryPerNode),
-    opt(Some('N'), None, Value, Id::NumTasks),
-    opt(Some('o'), None, Value, Id::TestFile),
-    opt(Some('O'), None, Value, Id::Directives),
-    opt(Some('Q'), None, Value, Id::TaskPerNodeOffset),
-    opt(Some('r'), None, Flag, Id::ReadFile),
-    opt(Some('R'), None, Flag, Id::CheckRead),
-    opt(Some('s'), None, Value, Id::SegmentCount),
-    opt(Some('t'), None, Value, Id::TransferSize),
-    opt(Some('T'), None, Value, Id::MaxTime),
-    opt(Some('u'), None, Flag, Id::UniqueDir),
-    opt(Some('v'), None, Flag, Id::Verbose),
-    opt(Some('w'), None, Flag, Id::WriteFile),
-    opt(Some('W'), None, Flag, Id::CheckWrite),
-    opt(Some('x'), None, Flag, Id::SingleXfer),
-    opt(Some('X'), None, Value, Id::ReorderSeed),
-    opt(Some('y'), None, Flag, Id::DualMount),
-    opt(Some('Y'), None, Flag, Id::FsyncPerWrite),
-    opt(Some('z'), None, Flag, Id::RandomOffset),
-    opt(Some('Z'), None, Flag, Id::ReorderRandom),
-    opt(None, Some("randomPrefill"), Value, Id::RandomPrefill),
-    opt(
-        None,
-        Some("random-offset-seed"),
-        Value,
-        Id::RandomOffsetSeed,
-    ),
-    opt(None, Some("warningAsErrors"), Flag, Id::WarningAsErrors),
-    opt(None, Some("dryRun"), Flag, Id::DryRun),
-    opt(None, Some("gpuDirect"), Flag, Id::GpuDirect),
-    opt(None, Some("json"), Value, Id::Json),
-    opt(None, Some("results-dir"), Value, Id::ResultsDir),
-    opt(None, Some("tasks-per-node"), Value, Id::TasksPerNode),
-    opt(None, Some("iodepth"), Value, Id::Iodepth),
-    opt(None, Some("progress"), Flag, Id::Progress),
-    opt(None, Some("no-progress"), Flag, Id::NoProgress),
-];
-
-fn find_short(c: char) -> Option<&'static CoreOption> {
-    CORE_OPTIONS.iter().find(|o| o.short == Some(c))
-}
-
-fn find_long(name: &str) -> Option<&'static CoreOption> {
-    CORE_OPTIONS.iter().find(|o| o.long == Some(name))
-}
-
-/// IOR 3 short options removed in IOR 4, with the replacement to mention.
-const REMOVED_SHORT: &[(char, &str)] = &[
-    (
-        'q',
-        "quitOnError was removed in IOR 4: data checks only count errors",
-    ),
-    (
-        'H',
-        "showHints was removed in IOR 4, now --mpiio.showHints / --hdf5.showHints",
-    ),
-    (
-        'I',
-        "individualDataSets was removed in IOR 4, now --hdf5.individualDataSets",
-    ),
-    (
-        'J',
-        "setAlignment was removed in IOR 4, now --hdf5.setAlignment",
-    ),
-    ('n', "noFill was removed in IOR 4, now --hdf5.noFill"),
-    (
-        'p',
-        "preallocate was removed in IOR 4, now --mpiio.preallocate",
-    ),
-    (
-        'P',
-        "useSharedFilePointer was removed in IOR 4 without replacement",
-    ),
-    (
-        'S',
-        "useStridedDatatype was removed in IOR 4, now --mpiio.useStridedDatatype",
-    ),
-    (
-        'U',
-        "hintsFileName was removed in IOR 4, now --mpiio.hintsFileName",
-    ),
-    (
-        'V',
-        "useFileView was removed in IOR 4, now --mpiio.useFileView",
-    ),
-    ('B', "useO_DIRECT was removed in IOR 4, use --posix.odirect"),
-];
-
-fn removed_short_hint(c: char) -> Option<String> {
-    REMOVED_SHORT
-        .iter()
-        .find(|(r, _)| *r == c)
-        .map(|(_, h)| (*h).to_string())
-}
-
-/// Settings of the command line that IOR resolves only after all options were parsed
-/// (`updateParsedOptions`): `-l` and `-M`.
-#[derive(Debug, Default)]
-pub(crate) struct CmdState {
+/// Result of [`parse_args`]: the global options, one parameter set per test, the
+/// warnings IOR prints while parsing (print them in order) and whether help was asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedArgs {
+    /// Options for the whole run (`summaryFormat`, `--json`, ...). `command_line` is left
+    /// empty: the caller sets it.
+    pub global: GlobalOptions,
+    /// Tests in order; `test_id` 0, 1, 2, ...
+    pub tests: Vec<IorParams>,
+    /// Warnings in IOR's wording (`WARNING: parsing the number ...`).
+    pub warnings: Vec<String>,
+    /// `-h` / `--help` was given: print [`super::help_text`] and exit 1.
     pub help: bool,
-    pub packet: Option<String>,
-    pub memory: Option<String>,
-}
-
-impl CmdState {
-    /// Applies the deferred `-l` / `-M` values to `params`.
-    pub(crate) fn finish(&mut self, params: &mut IorParams) -> Result<(), OptionError> {
-        if let Some(p) = self.packet.take() {
-            if !p.is_empty() {
-                params.data_packet_type = parse_packet_type(&p)?;
-            }
-        }
-        if let Some(m) = self.memory.take() {
-            params.memory_per_node = node_memory_to_bytes(&m)?;
-            params.memory_per_node_str = Some(m);
-        }
-        Ok(())
-    }
-}
-
-/// IOR's `-l` / `dataPacketType`: the first character decides.
-pub(crate) fn parse_packet_type(s: &str) -> Result<DataPacketType, OptionError> {
-    if s.is_empty() {
-        return Ok(DataPacketType::Timestamp);
-    }
-    DataPacketType::parse(s).ok_or_else(|| OptionError::UnknownPacketType(s.to_string()))
 }
 
 /// Parses a whole command line (without `argv[0]`) with IOR's rules (SPEC §1.1):
@@ -252,22 +34,19 @@ pub fn parse_args(args: &[String]) -> Result<ParsedArgs, OptionError> {
     let mut params = IorParams::default();
     let mut global = GlobalOptions::default();
     let mut warnings = Vec::new();
-    let mut st = CmdState::default();
-    let mut i = 0;
-    while i < args.len() {
-        let next = args.get(i + 1).map(String::as_str);
-        let consumed = process_token(
-            &args[i],
-            next,
-            &mut params,
-            &mut global,
-            &mut st,
-            &mut warnings,
-        )?;
-        i += if consumed { 2 } else { 1 };
-    }
-    let help = st.help;
-    st.finish(&mut params)?;
+    let mut later = Deferred::default();
+    optparse::parse_tokens(
+        &IorTable,
+        args,
+        &mut Ctx {
+            params: &mut params,
+            global: &mut global,
+            later: &mut later,
+            warnings: &mut warnings,
+        },
+    )?;
+    let help = later.help;
+    later.finish(&mut params)?;
     params.test_id = 0;
     let tests = match (&global.script, help) {
         (Some(path), false) => {
@@ -293,246 +72,10 @@ pub fn parse_args(args: &[String]) -> Result<ParsedArgs, OptionError> {
     })
 }
 
-/// Applies one token; `next` is the following token (taken as the value of a value option
-/// given without one). Returns whether `next` was consumed.
-pub(crate) fn process_token(
-    tok: &str,
-    next: Option<&str>,
-    params: &mut IorParams,
-    global: &mut GlobalOptions,
-    st: &mut CmdState,
-    warnings: &mut Vec<String>,
-) -> Result<bool, OptionError> {
-    let (name, eq_value) = match tok.find('=') {
-        Some(p) => (&tok[..p], Some(&tok[p + 1..])),
-        None => (tok, None),
-    };
-    // IOR: `--x=` (empty value) behaves as if no value was attached.
-    let eq_value = eq_value.filter(|v| !v.is_empty());
-    let invalid = |hint: Option<String>| OptionError::InvalidArgument {
-        token: name.to_string(),
-        hint,
-    };
-
-    if let Some(long) = name.strip_prefix("--") {
-        if let Some(o) = find_long(long) {
-            return match o.arg {
-                Flag => {
-                    apply_flag(o.id, eq_value.map(atoi), params, global, st);
-                    Ok(false)
-                }
-                Value => {
-                    let (v, consumed) = value_or_next(eq_value, next, o)?;
-                    apply_value(o.id, v, params, global, st, warnings)?;
-                    Ok(consumed)
-                }
-            };
-        }
-        if let Some(mo) = find_module_option(long) {
-            let key = mo.key();
-            return match mo.kind {
-                OptionKind::Flag => {
-                    let cur = params.backend_options.get(&key).map_or(0, |s| atoi(s));
-                    let new = match eq_value {
-                        Some(v) => atoi(v).max(0),
-                        None => cur.saturating_add(1),
-                    };
-                    params.backend_options.insert(key, new.to_string());
-                    Ok(false)
-                }
-                OptionKind::Int | OptionKind::Str => {
-                    let (v, consumed) = match eq_value {
-                        Some(v) => (v, false),
-                        None => match next {
-                            Some(n) => (n, true),
-                            None => return Err(OptionError::MissingArgument(key)),
-                        },
-                    };
-                    if mo.kind == OptionKind::Int {
-                        parse_int_option(v, warnings);
-                    }
-                    params.backend_options.insert(key, v.to_string());
-                    Ok(consumed)
-                }
-            };
-        }
-        return Err(invalid(None));
-    }
-
-    let Some(shorts) = name.strip_prefix('-') else {
-        return Err(invalid(None));
-    };
-    if shorts.is_empty() {
-        return Err(invalid(None));
-    }
-    // Check the whole group first so that a bad token changes nothing.
-    for c in shorts.chars() {
-        let Some(o) = find_short(c) else {
-            return Err(invalid(removed_short_hint(c)));
-        };
-        if o.arg == Value {
-            break;
-        }
-    }
-    let n = shorts.chars().count();
-    for (k, (pos, c)) in shorts.char_indices().enumerate() {
-        let Some(o) = find_short(c) else {
-            return Err(invalid(removed_short_hint(c)));
-        };
-        match o.arg {
-            Flag => {
-                let set = if k + 1 == n { eq_value.map(atoi) } else { None };
-                apply_flag(o.id, set, params, global, st);
-            }
-            Value => {
-                // The rest of the token (including any `=`) is the value: `-b4m`, `-b=4m`,
-                // `-Osummaryformat=JSON`; nothing left: the next token.
-                let attached = &tok[1 + pos + c.len_utf8()..];
-                let attached = attached.strip_prefix('=').unwrap_or(attached);
-                let (v, consumed) = if attached.is_empty() {
-                    value_or_next(None, next, o)?
-                } else {
-                    (attached, false)
-                };
-                apply_value(o.id, v, params, global, st, warnings)?;
-                return Ok(consumed);
-            }
-        }
-    }
-    Ok(false)
-}
-
-fn value_or_next<'a>(
-    eq_value: Option<&'a str>,
-    next: Option<&'a str>,
-    o: &CoreOption,
-) -> Result<(&'a str, bool), OptionError> {
-    match (eq_value, next) {
-        (Some(v), _) => Ok((v, false)),
-        (None, Some(n)) => Ok((n, true)),
-        (None, None) => Err(OptionError::MissingArgument(option_display_name(o))),
-    }
-}
-
-/// The name IOR uses in `Error, argument missing for option X`.
-fn option_display_name(o: &CoreOption) -> String {
-    match (o.long, o.short) {
-        (Some(l), _) => l.to_string(),
-        (None, Some(c)) => c.to_string(),
-        (None, None) => String::new(),
-    }
-}
-
-fn flag_counter(id: Id, params: &mut IorParams) -> Option<&mut i32> {
-    Some(match id {
-        Id::Collective => &mut params.collective,
-        Id::ReorderTasks => &mut params.reorder_tasks,
-        Id::Fsync => &mut params.fsync,
-        Id::UseExisting => &mut params.use_existing_test_file,
-        Id::FilePerProc => &mut params.file_per_proc,
-        Id::IntraBarriers => &mut params.intra_test_barriers,
-        Id::KeepFile => &mut params.keep_file,
-        Id::KeepFileWithError => &mut params.keep_file_with_error,
-        Id::MultiFile => &mut params.multi_file,
-        Id::ReadFile => &mut params.read_file,
-        Id::CheckRead => &mut params.check_read,
-        Id::UniqueDir => &mut params.unique_dir,
-        Id::Verbose => &mut params.verbose,
-        Id::WriteFile => &mut params.write_file,
-        Id::CheckWrite => &mut params.check_write,
-        Id::SingleXfer => &mut params.single_xfer_attempt,
-        Id::DualMount => &mut params.dual_mount,
-        Id::FsyncPerWrite => &mut params.fsync_per_write,
-        Id::RandomOffset => &mut params.random_offset,
-        Id::ReorderRandom => &mut params.reorder_tasks_random,
-        Id::WarningAsErrors => &mut params.warning_as_errors,
-        Id::DryRun => &mut params.dry_run,
-        Id::GpuDirect => &mut params.gpu_direct,
-        _ => return None,
-    })
-}
-
-/// A flag occurrence: `set` is the `=N` value if one was attached.
-fn apply_flag(
-    id: Id,
-    set: Option<i32>,
-    params: &mut IorParams,
-    global: &mut GlobalOptions,
-    st: &mut CmdState,
-) {
-    if let Some(counter) = flag_counter(id, params) {
-        match set {
-            Some(v) => *counter = v.max(0),
-            None => *counter = counter.saturating_add(1),
-        }
-        return;
-    }
-    match id {
-        Id::Help => st.help = true,
-        Id::Progress => global.progress = Some(set.is_none_or(|v| v > 0)),
-        Id::NoProgress => global.progress = Some(set.is_some_and(|v| v <= 0)),
-        _ => {}
-    }
-}
-
-fn apply_value(
-    id: Id,
-    v: &str,
-    params: &mut IorParams,
-    global: &mut GlobalOptions,
-    st: &mut CmdState,
-    warnings: &mut Vec<String>,
-) -> Result<(), OptionError> {
-    match id {
-        Id::Api => params.api = api_name(v),
-        Id::RefNum => params.ref_num = parse_int_option(v, warnings),
-        Id::BlockSize => params.block_size = parse_ior_number(v),
-        Id::InterTestDelay => params.inter_test_delay = parse_int_option(v, warnings),
-        Id::Deadline => params.deadline_for_stonewalling = parse_int_option(v, warnings),
-        Id::Script => global.script = Some(v.to_string()),
-        Id::Signature => params.set_time_stamp_signature = parse_int_option(v, warnings),
-        Id::Repetitions => params.repetitions = parse_int_option(v, warnings),
-        Id::Outlier => params.outlier_threshold = parse_int_option(v, warnings),
-        Id::DataPacket => st.packet = Some(v.to_string()),
-        Id::MemoryPerNode => st.memory = Some(v.to_string()),
-        Id::NumTasks => params.num_tasks = parse_int_option(v, warnings),
-        Id::TestFile => params.test_file_name = v.to_string(),
-        Id::Directives => directives::parse_directives_collect(params, global, v, warnings)?,
-        Id::TaskPerNodeOffset => params.task_per_node_offset = parse_int_option(v, warnings),
-        Id::SegmentCount => params.segment_count = parse_ior_number(v),
-        Id::TransferSize => params.transfer_size = parse_ior_number(v),
-        Id::MaxTime => params.max_time_duration = parse_int_option(v, warnings),
-        Id::ReorderSeed => params.reorder_tasks_random_seed = parse_int_option(v, warnings),
-        Id::RandomPrefill => params.random_prefill_blocksize = parse_ior_number(v),
-        Id::RandomOffsetSeed => {
-            params.random_offset_seed = i64::from(parse_int_option(v, warnings));
-        }
-        Id::Json => global.json_file = Some(v.to_string()),
-        Id::ResultsDir => global.results_dir = Some(v.to_string()),
-        Id::TasksPerNode => {
-            let n = parse_ior_number(v);
-            global.tasks_per_node = usize::try_from(n).map_err(|_| OptionError::InvalidValue {
-                option: "tasks-per-node".into(),
-                value: v.to_string(),
-                reason: "must be 0 (all tasks on one node) or a positive number".into(),
-            })?;
-        }
-        Id::Iodepth => params.iodepth = parse_int_option(v, warnings),
-        _ => {}
-    }
-    Ok(())
-}
-
-/// `-a` / `api=`: the canonical upper-case name of a known backend, else the value as
-/// given (validation reports `Unrecognized I/O API`).
-pub(crate) fn api_name(v: &str) -> String {
-    canonical_backend_name(v).map_or_else(|| v.to_string(), str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ior::params::SummaryFormat;
+    use crate::ior::params::{DataPacketType, SummaryFormat};
 
     fn args(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()

@@ -1,93 +1,27 @@
-//! IOR's `-O` directives and script keys (`DecodeDirective` / `ParseLine`, SPEC §1.3).
+//! IOR's directive strings (`-O` values and script lines, `DecodeDirective` / `ParseLine`,
+//! SPEC §1.3): `#` starts a comment, `,` separates directives, each piece is `key = value`.
 //!
-//! Owns the table of case-insensitive `key=value` names and how one directive line is
-//! split. Keys starting with `-` (`--posix.odirect`, `--dummy.delay-xfer`, even `-b`) go
-//! through the command-line option rules of [`super::cmdline`], as in IOR.
+//! Owns the splitting of a string into `(key, value)` pieces, with IOR's errors for short or
+//! malformed pieces. It must not know any key: applying a piece is [`super::apply`]'s job.
 
-use super::cmdline::{api_name, parse_packet_type, process_token, CmdState};
-use super::{atoi, atoll, node_memory_to_bytes, parse_ior_number, OptionError};
-use crate::ior::params::{GlobalOptions, IorParams, SummaryFormat};
+use super::error::OptionError;
 
-/// Directive keys of IOR 2/3 that IOR 4 rejects, with the replacement to mention.
-const REMOVED_KEYS: &[(&str, &str)] = &[
-    (
-        "quitonerror",
-        "removed in IOR 4: data checks only count errors",
-    ),
-    (
-        "hintsfilename",
-        "removed in IOR 4, now --mpiio.hintsFileName",
-    ),
-    (
-        "showhints",
-        "removed in IOR 4, now --mpiio.showHints / --hdf5.showHints",
-    ),
-    ("preallocate", "removed in IOR 4, now --mpiio.preallocate"),
-    ("usefileview", "removed in IOR 4, now --mpiio.useFileView"),
-    (
-        "usesharedfilepointer",
-        "removed in IOR 4 without replacement",
-    ),
-    (
-        "usestrideddatatype",
-        "removed in IOR 4, now --mpiio.useStridedDatatype",
-    ),
-    (
-        "individualdatasets",
-        "removed in IOR 4, now --hdf5.individualDataSets",
-    ),
-    ("nofill", "removed in IOR 4, now --hdf5.noFill"),
-    ("setalignment", "removed in IOR 4, now --hdf5.setAlignment"),
-    ("storefileoffset", "removed in IOR 4 without replacement"),
-    ("showhelp", "removed in IOR 4, use -h"),
-];
-
-/// Applies one directive (`-O key=value`, or a script line piece). IOR keys are
-/// case-insensitive; keys starting with `-` are command-line options
-/// (`--posix.odirect=1`, `--dummy.delay-xfer=10`). `useO_DIRECT` maps to `--posix.odirect`.
-pub fn apply_directive(
-    params: &mut IorParams,
-    global: &mut GlobalOptions,
-    key: &str,
-    value: &str,
-) -> Result<(), OptionError> {
-    let mut warnings = Vec::new();
-    apply_directive_collect(params, global, key, value, &mut warnings)
-}
-
-/// Parses a directive string as `-O` does: `#` starts a comment, `,` separates
-/// directives, each piece must be at least 3 characters and of the form `key = value`.
-pub fn parse_directives(
-    params: &mut IorParams,
-    global: &mut GlobalOptions,
-    s: &str,
-) -> Result<(), OptionError> {
-    let mut warnings = Vec::new();
-    parse_directives_collect(params, global, s, &mut warnings)
-}
-
-/// [`parse_directives`], collecting parse warnings (number overflows).
-pub(crate) fn parse_directives_collect(
-    params: &mut IorParams,
-    global: &mut GlobalOptions,
-    s: &str,
-    warnings: &mut Vec<String>,
-) -> Result<(), OptionError> {
+/// The `(key, value)` pieces of a directive string, in order; a bad piece yields its error
+/// when reached (the pieces before it are already applied, as in IOR).
+pub(crate) fn pieces(s: &str) -> impl Iterator<Item = Result<(&str, &str), OptionError>> {
     let line = match s.find('#') {
         Some(p) => &s[..p],
         None => s,
     };
-    for piece in line.split(',') {
+    line.split(',').map(move |piece| {
         if piece.len() < 3 {
             return Err(OptionError::InvalidSubstring {
                 piece: piece.to_string(),
                 line: s.to_string(),
             });
         }
-        let (key, value) = decode(piece).ok_or_else(|| OptionError::Syntax(piece.to_string()))?;
-        apply_directive_collect(params, global, key, value, warnings)?;
-    }
-    Ok(())
+        decode(piece).ok_or_else(|| OptionError::Syntax(piece.to_string()))
+    })
 }
 
 /// `sscanf(piece, " %[^=# \t\r\n] = %[^# \t\r\n] ")`: key and value, both non-empty.
@@ -114,134 +48,11 @@ fn decode(piece: &str) -> Option<(&str, &str)> {
     Some((key, value))
 }
 
-/// [`apply_directive`], collecting parse warnings.
-pub(crate) fn apply_directive_collect(
-    params: &mut IorParams,
-    global: &mut GlobalOptions,
-    key: &str,
-    value: &str,
-    warnings: &mut Vec<String>,
-) -> Result<(), OptionError> {
-    let lower = key.to_ascii_lowercase();
-    let s = || Some(value.to_string());
-    match lower.as_str() {
-        "api" => params.api = api_name(value),
-        "summaryfile" => global.summary_file = s(),
-        "summaryformat" => {
-            global.summary_format = match value.to_ascii_lowercase().as_str() {
-                "default" => SummaryFormat::Default,
-                "json" => SummaryFormat::Json,
-                "csv" => SummaryFormat::Csv,
-                _ => return Err(OptionError::UnknownSummaryFormat(value.to_string())),
-            }
-        }
-        "refnum" => params.ref_num = atoi(value),
-        "debug" => params.debug = s(),
-        "platform" => params.platform = s(),
-        "testfile" => params.test_file_name = value.to_string(),
-        "deadlineforstonewalling" => params.deadline_for_stonewalling = atoi(value),
-        "stonewallingwearout" => params.stone_walling_wear_out = atoi(value),
-        "stonewallingwearoutiterations" => {
-            params.stone_walling_wear_out_iterations = atoll(value);
-        }
-        "stonewallingstatusfile" => params.stone_walling_status_file = s(),
-        "maxtimeduration" => params.max_time_duration = atoi(value),
-        "mintimeduration" => params.min_time_duration = atoi(value),
-        "outlierthreshold" => params.outlier_threshold = atoi(value),
-        "numnodes" => params.num_nodes = atoi(value),
-        "numtasks" => params.num_tasks = atoi(value),
-        "numtasksonnode0" => params.num_tasks_on_node0 = atoi(value),
-        "repetitions" => params.repetitions = atoi(value),
-        "intertestdelay" => params.inter_test_delay = atoi(value),
-        "interiodelay" => params.inter_io_delay = atoi(value),
-        "readfile" => params.read_file = atoi(value),
-        "writefile" => params.write_file = atoi(value),
-        "fileperproc" => params.file_per_proc = atoi(value),
-        "taskpernodeoffset" => params.task_per_node_offset = atoi(value),
-        "reordertasksconstant" | "reordertasks" => params.reorder_tasks = atoi(value),
-        "reordertasksrandom" => params.reorder_tasks_random = atoi(value),
-        "reordertasksrandomseed" => params.reorder_tasks_random_seed = atoi(value),
-        "checkwrite" => params.check_write = atoi(value),
-        "checkread" => params.check_read = atoi(value),
-        "keepfile" => params.keep_file = atoi(value),
-        "keepfilewitherror" => params.keep_file_with_error = atoi(value),
-        "multifile" => params.multi_file = atoi(value),
-        "segmentcount" => params.segment_count = parse_ior_number(value),
-        "blocksize" => params.block_size = parse_ior_number(value),
-        "transfersize" => params.transfer_size = parse_ior_number(value),
-        "singlexferattempt" => params.single_xfer_attempt = atoi(value),
-        "intratestbarriers" => params.intra_test_barriers = atoi(value),
-        "verbose" => params.verbose = atoi(value),
-        "settimestampsignature" => params.set_time_stamp_signature = atoi(value),
-        "collective" => params.collective = atoi(value),
-        "datapackettype" => params.data_packet_type = parse_packet_type(value)?,
-        "uniquedir" => params.unique_dir = atoi(value),
-        "useexistingtestfile" => params.use_existing_test_file = atoi(value),
-        "fsyncperwrite" => params.fsync_per_write = atoi(value),
-        "fsync" => params.fsync = atoi(value),
-        "randomoffset" => params.random_offset = atoi(value),
-        "dualmount" => params.dual_mount = atoi(value),
-        "warningaserrors" => params.warning_as_errors = atoi(value),
-        "memorypertask" => {
-            params.memory_per_task = parse_ior_number(value);
-            params.memory_per_node = 0;
-            params.memory_per_node_str = None;
-        }
-        "memorypernode" => {
-            params.memory_per_node = node_memory_to_bytes(value)?;
-            params.memory_per_node_str = s();
-            params.memory_per_task = 0;
-        }
-        "saverankperformancedetailscsv" => params.save_rank_details_csv = s(),
-        "saveperopdatacsv" => params.save_per_op_data_csv = s(),
-        "summaryalways" => params.summary_always = atoi(value),
-        "allocatebufferongpu" => params.allocate_buffer_on_gpu = atoi(value),
-        "gpuid" => params.gpu_id = atoi(value),
-        "gpudirect" => params.gpu_direct = atoi(value),
-        // Beyond IOR.
-        "iodepth" => params.iodepth = atoi(value),
-        "useo_direct" => {
-            return apply_option_key(params, global, "--posix.odirect", value, warnings)
-        }
-        _ if key.starts_with('-') => return apply_option_key(params, global, key, value, warnings),
-        _ => {
-            let hint = REMOVED_KEYS
-                .iter()
-                .find(|(k, _)| *k == lower)
-                .map(|(_, h)| (*h).to_string());
-            return Err(OptionError::UnrecognizedParameter {
-                key: key.to_string(),
-                hint,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// A `-`-key directive: handled as the command-line token `key=value`.
-fn apply_option_key(
-    params: &mut IorParams,
-    global: &mut GlobalOptions,
-    key: &str,
-    value: &str,
-    warnings: &mut Vec<String>,
-) -> Result<(), OptionError> {
-    let mut st = CmdState::default();
-    let token = format!("{key}={value}");
-    match process_token(&token, None, params, global, &mut st, warnings) {
-        Ok(_) => st.finish(params),
-        Err(OptionError::InvalidArgument { hint, .. }) => Err(OptionError::UnrecognizedParameter {
-            key: key.to_string(),
-            hint,
-        }),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::apply::{apply_directive, parse_directives, parse_directives_collect};
     use super::*;
-    use crate::ior::params::DataPacketType;
+    use crate::ior::params::{DataPacketType, GlobalOptions, IorParams, SummaryFormat};
 
     fn apply(key: &str, value: &str) -> (IorParams, GlobalOptions) {
         let mut p = IorParams::default();

@@ -2,10 +2,11 @@
 //!
 //! Owns the line rules: skip to `IOR START`, stop at `IOR STOP`, `RUN` closes a test, the
 //! next directive starts a copy of the previous test. Directive lines are handed to
-//! [`super::directives`]. Reading the file is the caller's job ([`super::parse_args`]).
+//! [`super::apply`]. Reading the file is the caller's job ([`super::parse_args`]); it must
+//! not know any directive key.
 
-use super::directives::parse_directives_collect;
-use super::OptionError;
+use super::apply::parse_directives_collect;
+use super::error::OptionError;
 use crate::ior::params::{GlobalOptions, IorParams};
 
 /// Longest script line IOR's 1024-byte `fgets` buffer holds (without the newline).
