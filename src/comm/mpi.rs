@@ -35,7 +35,6 @@ static INITIALISED: AtomicBool = AtomicBool::new(false);
 /// erroneous); the driver keeps the session for the whole run and drops it last.
 pub struct MpiSession {
     universe: Universe,
-    threading: Threading,
 }
 
 impl MpiSession {
@@ -45,18 +44,9 @@ impl MpiSession {
         if INITIALISED.swap(true, Ordering::SeqCst) {
             return Err(MpiError::AlreadyInitialised);
         }
-        let (universe, threading) = mpi::initialize_with_threading(Threading::Serialized)
+        let (universe, _threading) = mpi::initialize_with_threading(Threading::Serialized)
             .ok_or(MpiError::AlreadyInitialised)?;
-        Ok(MpiSession {
-            universe,
-            threading,
-        })
-    }
-
-    /// Whether the thread level MPI provided allows calls from a thread other than the one that
-    /// initialised MPI (the driver makes every call from the initialising thread anyway).
-    pub fn any_thread(&self) -> bool {
-        self.threading >= Threading::Serialized
+        Ok(MpiSession { universe })
     }
 
     /// The world communicator. `tasks_per_node > 0` emulates nodes of that many consecutive

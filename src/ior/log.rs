@@ -6,20 +6,9 @@
 //! Internal diagnostics use `tracing`; this module is for the lines IOR users expect to see.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static QUIET: AtomicBool = AtomicBool::new(false);
-
-/// Silence the log stream (used by tests that run many engines in one process).
-pub fn set_quiet(quiet: bool) {
-    QUIET.store(quiet, Ordering::Relaxed);
-}
 
 /// Write one line to stderr as a single write.
 pub fn line(text: &str) {
-    if QUIET.load(Ordering::Relaxed) {
-        return;
-    }
     let mut s = String::with_capacity(text.len() + 1);
     s.push_str(text);
     s.push('\n');

@@ -277,15 +277,6 @@ impl Default for IorParams {
 }
 
 impl IorParams {
-    /// Transfers per block (`blockSize / transferSize`).
-    pub fn transfers_per_block(&self) -> i64 {
-        if self.transfer_size > 0 {
-            self.block_size / self.transfer_size
-        } else {
-            0
-        }
-    }
-
     /// Whether the test has a read phase (`-r` or `-R`).
     pub fn has_read_phase(&self) -> bool {
         self.read_file != 0 || self.check_read != 0

@@ -91,8 +91,9 @@ pub mod msg {
     /// `--gpuDirect`, `allocateBufferOnGPU` (ours): IOR accepts them only in CUDA builds.
     pub const GPU_UNSUPPORTED: &str =
         "GPU buffers (--gpuDirect, allocateBufferOnGPU) need a CUDA build; benchfs-bench has none";
-    /// For the caller: the backend's `check_params` failed (not produced by [`super::validate`],
-    /// which does not see the backend).
+    /// The backend's `check_params` failed, followed by its reason in parentheses (said by the
+    /// driver before the run and by the engine per test, not by [`super::validate`], which does
+    /// not see the backend).
     pub const BACKEND_PARAMS_INVALID: &str =
         "The backend returned that the test parameters are invalid.";
 }

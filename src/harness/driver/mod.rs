@@ -71,9 +71,9 @@ pub fn validate_all(
             validate::validate(t, world_size, backend.supports_fsync())
                 .map_err(|e| e.to_string())?,
         );
-        backend.check_params().map_err(|e| {
-            format!("The backend returned that the test parameters are invalid. ({e})")
-        })?;
+        backend
+            .check_params()
+            .map_err(|e| format!("{} ({e})", validate::msg::BACKEND_PARAMS_INVALID))?;
         let n = if t.num_tasks > 0 {
             t.num_tasks as usize
         } else {
