@@ -127,6 +127,18 @@ impl BenchfsOptions {
         self.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE)
     }
 
+    /// The settings of servers started inside an MPI job for this test, on host `host`.
+    pub fn job_settings(&self, host: String) -> crate::fs::job::JobSettings {
+        crate::fs::job::JobSettings {
+            servers_per_node: self.servers_per_node,
+            data_dir: self.data_dir.clone().map(Into::into),
+            listen_host: self.listen_host.clone(),
+            spare_chunks: self.spare_chunks,
+            chunk_size: self.cluster_chunk_size(),
+            host,
+        }
+    }
+
     /// Reads and checks the `--benchfs.*` values of a test.
     pub fn from_values(values: &BTreeMap<String, String>) -> BackendResult<Self> {
         let o = OptionValues::new("benchfs", values);

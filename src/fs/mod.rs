@@ -7,12 +7,13 @@
 //! [`transport::stream`]), [`server`] (chunk store and metadata store behind a request
 //! handler), [`registry`] (discovery and the cluster secret), [`client`] (the API the
 //! benchmark harness calls; never imports [`server`]) and [`cluster`] (servers embedded in
-//! the calling process, and the facade for server settings code above needs). This module
-//! tree owns nothing outside `src/fs`.
+//! the calling process, and the facade for server settings code above needs) and [`job`]
+//! (servers started by the ranks of a job). This module tree owns nothing outside `src/fs`.
 
 pub mod client;
 pub mod cluster;
 pub mod error;
+pub mod job;
 pub mod path;
 pub mod placement;
 pub mod registry;

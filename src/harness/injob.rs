@@ -4,52 +4,36 @@
 //! the addresses and the cluster secret travel through MPI (no shared directory), and every
 //! rank is a client.
 //!
-//! Owns the servers' lifetime within the job: their runtime (separate threads, so a server keeps
-//! serving while its rank blocks in an MPI collective), their data directories (removed when the
-//! job's tests are done) and the hand-over of addresses to the BENCHFS backend. It never touches
-//! tests that name a registry, nor local runs (those use [`crate::harness::embedded`]).
+//! Owns the decision to start the servers (the first BENCHFS test without a registry), their
+//! settings (from that test's `--benchfs.*` options), how long they live (until the job's tests
+//! are done) and the hand-over of addresses to the BENCHFS backend; the servers themselves start
+//! in [`crate::fs::job`]. It never touches tests that name a registry, nor local runs (those use
+//! [`crate::harness::embedded`]).
 
 use crate::backend::benchfs::{set_in_job_cluster, BenchfsOptions};
 use crate::backend::canonical_backend_name;
 use crate::comm::Comm;
-use crate::fs::{RunningServer, ServerConfig};
+use crate::fs::job::{self, JobError, JobServers};
 use crate::harness::driver::{RankSetup, SetupError};
 use crate::ior::params::IorParams;
 use std::any::Any;
-use std::path::PathBuf;
 
 /// The [`RankSetup`] that starts the in-job cluster when a test needs it.
 pub struct InJobCluster;
 
-/// What a rank keeps while the tests run: its server (if it runs one) and the runtime serving it.
-struct Guard {
-    runtime: Option<tokio::runtime::Runtime>,
-    server: Option<RunningServer>,
-    data_dir: Option<PathBuf>,
-}
+/// What `before_tests` hands the driver: the job's servers, and the BENCHFS backend pointed
+/// at them until the tests are done.
+struct Handover(#[allow(dead_code)] JobServers);
 
-impl Drop for Guard {
+impl Drop for Handover {
     fn drop(&mut self) {
         set_in_job_cluster(None);
-        if let (Some(rt), Some(server)) = (self.runtime.take(), self.server.take()) {
-            // A clean stop flushes metadata; the data is removed right after anyway.
-            let _ = rt.block_on(server.shutdown());
-            rt.shutdown_background();
-        }
-        if let Some(dir) = &self.data_dir {
-            crate::fs::cluster::remove_tree(dir);
-        }
     }
 }
 
 fn needs_cluster(t: &IorParams) -> bool {
     canonical_backend_name(&t.api) == Some("BENCHFS")
         && !t.backend_options.contains_key("benchfs.registry")
-}
-
-/// This rank's index among the ranks of its node.
-fn local_index(nodes: &[usize], rank: usize) -> usize {
-    nodes[..rank].iter().filter(|&&n| n == nodes[rank]).count()
 }
 
 impl RankSetup for InJobCluster {
@@ -63,99 +47,14 @@ impl RankSetup for InJobCluster {
         };
         let o = BenchfsOptions::from_values(&first.backend_options)
             .map_err(|e| SetupError::Failed(e.to_string()))?;
-        let rank = comm.rank();
-        let nodes = comm.node_of_ranks();
-        // Loopback is enough while every rank runs on this machine (emulated nodes included);
-        // only real hosts need an address the others can reach.
-        let hosts = comm.allgather_bytes(crate::ior::machine::hostname().as_bytes())?;
-        let multi_host = hosts.iter().any(|h| h != &hosts[0]);
-        let serves = local_index(&nodes, rank) < o.servers_per_node;
-
-        // One secret and one job id for the whole job, from rank 0.
-        let mut secret = vec![0u8; 32];
-        if rank == 0 {
-            for b in secret.iter_mut() {
-                *b = rand::random();
-            }
-        }
-        let secret = comm.bcast_bytes(&secret, 0)?;
-        let job = comm.bcast_u64(
-            (std::process::id() as u64) << 32 | rand::random::<u32>() as u64,
-            0,
+        let servers = job::start(comm, &o.job_settings(crate::ior::machine::hostname())).map_err(
+            |e| match e {
+                JobError::Comm(c) => SetupError::Comm(c),
+                other => SetupError::Failed(other.to_string()),
+            },
         )?;
-
-        let mut guard = Guard {
-            runtime: None,
-            server: None,
-            data_dir: None,
-        };
-        let mut my_addr = String::new();
-        let mut failure = String::new();
-        if serves {
-            let base = o
-                .data_dir
-                .clone()
-                .map(PathBuf::from)
-                .unwrap_or_else(std::env::temp_dir);
-            let dir = base.join(format!("benchfs-injob-{job:016x}-r{rank}"));
-            let (bind, advertise) = match (&o.listen_host, multi_host) {
-                (Some(h), _) => (h.clone(), h.clone()),
-                (None, false) => ("127.0.0.1".to_string(), "127.0.0.1".to_string()),
-                (None, true) => ("0.0.0.0".to_string(), crate::ior::machine::hostname()),
-            };
-            let started = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("benchfs-injob-server")
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start a server runtime: {e}"))
-                .and_then(|rt| {
-                    let mut cfg = ServerConfig::new(&dir, secret.clone());
-                    cfg.listen = format!("{bind}:0");
-                    cfg.spare_chunks = o.spare_chunks;
-                    cfg.spare_chunk_size = o.cluster_chunk_size();
-                    let server = rt.block_on(RunningServer::start(cfg)).map_err(|e| {
-                        format!(
-                            "cannot start a BenchFS server in \"{}\": {e}",
-                            dir.display()
-                        )
-                    })?;
-                    Ok((rt, server))
-                });
-            guard.data_dir = Some(dir);
-            match started {
-                Ok((rt, server)) => {
-                    my_addr = format!("{advertise}:{}", server.local_addr().port());
-                    guard.runtime = Some(rt);
-                    guard.server = Some(server);
-                }
-                Err(e) => failure = format!("rank {rank}: {e}"),
-            }
-        }
-        // Every rank learns every address (and whether any server failed to start).
-        let report = if failure.is_empty() {
-            format!("+{my_addr}")
-        } else {
-            format!("!{failure}")
-        };
-        let all = comm.allgather_bytes(report.as_bytes())?;
-        let mut addrs = Vec::new();
-        for r in &all {
-            let r = String::from_utf8_lossy(r);
-            if let Some(err) = r.strip_prefix('!') {
-                return Err(SetupError::Failed(err.to_string()));
-            }
-            if let Some(a) = r.strip_prefix('+').filter(|a| !a.is_empty()) {
-                addrs.push(a.to_string());
-            }
-        }
-        if addrs.is_empty() {
-            return Err(SetupError::Failed(
-                "no BenchFS server started in the job".into(),
-            ));
-        }
-        set_in_job_cluster(Some((addrs, secret)));
-        Ok(Box::new(guard))
+        set_in_job_cluster(Some((servers.addrs.clone(), servers.secret.clone())));
+        Ok(Box::new(Handover(servers)))
     }
 }
 
@@ -163,13 +62,6 @@ impl RankSetup for InJobCluster {
 mod tests {
     use super::*;
     use crate::comm::local::LocalComm;
-
-    #[test]
-    fn local_index_counts_ranks_of_the_same_node() {
-        let nodes = [0, 0, 1, 1, 0, 1];
-        let idx: Vec<usize> = (0..nodes.len()).map(|r| local_index(&nodes, r)).collect();
-        assert_eq!(idx, [0, 1, 0, 1, 2, 2]);
-    }
 
     #[test]
     fn ranks_start_servers_and_share_addresses() {
