@@ -4,6 +4,7 @@
 //! Layers, top down; each module imports only the layers below it:
 //! - [`harness`]: the application layer (process driver, embedded and in-job clusters,
 //!   subcommands, the binaries' `main`s); `src/bin/*` call only this layer;
+//! - [`ffi`]: libbenchfs, the C API (beside the harness: nothing in the crate uses it);
 //! - [`results`]: result documents, imports of real IOR output, compare, report, export;
 //! - [`ior`]: the IOR-compatible workload engine;
 //! - [`backend`]: the storage backends the engines drive (POSIX, DUMMY, BENCHFS);
@@ -17,6 +18,7 @@
 pub mod backend;
 pub mod build_info;
 pub mod comm;
+pub mod ffi;
 pub mod fs;
 pub mod harness;
 pub mod ior;

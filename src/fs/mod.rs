@@ -6,7 +6,7 @@
 //! holds what), [`transport`] (moving frames: TCP, with request correlation in
 //! [`transport::stream`]), [`server`] (chunk store and metadata store behind a request
 //! handler), [`registry`] (discovery and the cluster secret), [`client`] (the API the
-//! benchmark harness calls; never imports [`server`]) and [`cluster`] (servers embedded in
+//! benchmark harness calls; never imports [`server`]), [`cluster`] (servers embedded in
 //! the calling process, and the facade for server settings code above needs) and [`job`]
 //! (servers started by the ranks of a job). This module tree owns nothing outside `src/fs`.
 
