@@ -46,12 +46,12 @@
 #define BENCHFS_DEFAULT_CREATE_MODE 420
 
 /**
- * `benchfs_stat.type` of a regular file.
+ * `benchfs_stat_t.type` of a regular file.
  */
 #define BENCHFS_TYPE_FILE 1
 
 /**
- * `benchfs_stat.type` of a directory.
+ * `benchfs_stat_t.type` of a directory.
  */
 #define BENCHFS_TYPE_DIR 2
 
@@ -171,7 +171,7 @@ typedef struct benchfs_comm {
 /**
  * Attributes of a file or directory.
  */
-typedef struct benchfs_stat {
+typedef struct benchfs_stat_t {
   /**
    * Size in bytes: as of the file's last close, fsync or truncate (0 for directories).
    */
@@ -221,12 +221,12 @@ typedef struct benchfs_stat {
    * Nanoseconds of `ctime_sec`.
    */
   int64_t ctime_nsec;
-} benchfs_stat;
+} benchfs_stat_t;
 
 /**
  * Capacity and usage of the cluster, summed over every server.
  */
-typedef struct benchfs_statfs {
+typedef struct benchfs_statfs_t {
   /**
    * Bytes of the file systems holding the servers' data.
    */
@@ -251,7 +251,7 @@ typedef struct benchfs_statfs {
    * Servers of the cluster.
    */
   uint32_t servers;
-} benchfs_statfs;
+} benchfs_statfs_t;
 
 /**
  * One entry of `benchfs_readdir`: its name (valid during the callback only) and its
@@ -265,7 +265,7 @@ typedef struct benchfs_dirent {
   /**
    * Attributes: type, size, mode, times.
    */
-  struct benchfs_stat stat;
+  struct benchfs_stat_t stat;
 } benchfs_dirent;
 
 /**
@@ -341,6 +341,16 @@ int64_t benchfs_cluster_registry(const struct benchfs_cluster *cluster, char *bu
  * errno (the servers are stopped either way).
  */
 int benchfs_cluster_stop(struct benchfs_cluster *cluster);
+
+/**
+ * Checks `*cfg` as `benchfs_init` would, without connecting or starting anything: 0, or
+ * `-EINVAL` with `benchfs_get_error` naming the bad setting (the same words as
+ * benchfs-bench's `--benchfs.*` options).
+ *
+ * # Safety
+ * `cfg` is NULL or points to a valid `benchfs_config`.
+ */
+int benchfs_check_config(const struct benchfs_config *cfg);
 
 /**
  * Connects to a BenchFS cluster: the one whose registry is `cfg->registry`, else the
@@ -492,9 +502,9 @@ int benchfs_remove(struct benchfs_context *ctx, const char *path);
  *
  * # Safety
  * `path` is NULL or a NUL-terminated string; `st` is NULL or valid for writing a
- * `benchfs_stat`.
+ * `benchfs_stat_t`.
  */
-int benchfs_stat(struct benchfs_context *ctx, const char *path, struct benchfs_stat *st);
+int benchfs_stat(struct benchfs_context *ctx, const char *path, struct benchfs_stat_t *st);
 
 /**
  * The size of file `path` in bytes (as of its last close, fsync or truncate), or a
@@ -559,10 +569,10 @@ int benchfs_access(struct benchfs_context *ctx, const char *path, int mode);
  * negative errno.
  *
  * # Safety
- * `st` is NULL or valid for writing a `benchfs_statfs`; `path` is NULL or a NUL-terminated
+ * `st` is NULL or valid for writing a `benchfs_statfs_t`; `path` is NULL or a NUL-terminated
  * string.
  */
-int benchfs_statfs(struct benchfs_context *ctx, const char *path, struct benchfs_statfs *st);
+int benchfs_statfs(struct benchfs_context *ctx, const char *path, struct benchfs_statfs_t *st);
 
 /**
  * Calls `callback(arg, entry)` for every entry of directory `path`, sorted by name, each

@@ -4,7 +4,7 @@
 //!
 //! Owns the meaning of every field and of zero ("the default"). It starts nothing.
 
-use super::boundary::{opt_c_str, CallError};
+use super::boundary::{opt_c_str, status_call, CallError};
 use crate::backend::benchfs::BenchfsOptions;
 use crate::fs::ClientOptions;
 use base64::Engine;
@@ -200,6 +200,20 @@ impl Config {
             ..ClientOptions::default()
         }
     }
+}
+
+/// Checks `*cfg` as `benchfs_init` would, without connecting or starting anything: 0, or
+/// `-EINVAL` with `benchfs_get_error` naming the bad setting (the same words as
+/// benchfs-bench's `--benchfs.*` options).
+///
+/// # Safety
+/// `cfg` is NULL or points to a valid `benchfs_config`.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_check_config(cfg: *const benchfs_config) -> std::ffi::c_int {
+    status_call("benchfs_check_config", || {
+        // SAFETY: forwarded contract.
+        unsafe { Config::from_c(cfg) }.map(|_| ())
+    })
 }
 
 /// Splits `a:1,b:2` into addresses (each `host:port`).

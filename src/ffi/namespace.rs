@@ -2,7 +2,7 @@
 //! `benchfs_mkdir`, `benchfs_rmdir`, `benchfs_rename`, `benchfs_truncate`, `benchfs_access`,
 //! `benchfs_statfs` and `benchfs_readdir`; with the C structs they fill.
 //!
-//! Owns the C form of attributes (`benchfs_stat`), capacity (`benchfs_statfs`) and directory
+//! Owns the C form of attributes (`benchfs_stat_t`), capacity (`benchfs_statfs_t`) and directory
 //! entries (`benchfs_dirent`). Paths are absolute BenchFS paths (`/dir/file`).
 
 use super::boundary::{c_str, int_call, status_call, CallError};
@@ -12,15 +12,15 @@ use futures::StreamExt;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Arc;
 
-/// `benchfs_stat.type` of a regular file.
+/// `benchfs_stat_t.type` of a regular file.
 pub const BENCHFS_TYPE_FILE: u32 = 1;
-/// `benchfs_stat.type` of a directory.
+/// `benchfs_stat_t.type` of a directory.
 pub const BENCHFS_TYPE_DIR: u32 = 2;
 
 /// Attributes of a file or directory.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct benchfs_stat {
+pub struct benchfs_stat_t {
     /// Size in bytes: as of the file's last close, fsync or truncate (0 for directories).
     pub size: u64,
     /// `S_IFREG` or `S_IFDIR` plus the permission bits, as in `struct stat`'s `st_mode`.
@@ -51,7 +51,7 @@ pub struct benchfs_stat {
 /// Capacity and usage of the cluster, summed over every server.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct benchfs_statfs {
+pub struct benchfs_statfs_t {
     /// Bytes of the file systems holding the servers' data.
     pub total_bytes: u64,
     /// Free bytes.
@@ -74,7 +74,7 @@ pub struct benchfs_dirent {
     /// Name within the directory (NUL-terminated).
     pub name: *const c_char,
     /// Attributes: type, size, mode, times.
-    pub stat: benchfs_stat,
+    pub stat: benchfs_stat_t,
 }
 
 /// Callback of `benchfs_readdir`: return 0 to go on, anything else to stop.
@@ -86,7 +86,7 @@ fn split_ns(ns: i64) -> (i64, i64) {
     (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
 }
 
-fn to_c_stat(a: &Attr, servers: usize) -> benchfs_stat {
+fn to_c_stat(a: &Attr, servers: usize) -> benchfs_stat_t {
     let (kind, ifmt) = match a.kind {
         FileKind::Dir => (BENCHFS_TYPE_DIR, libc::S_IFDIR),
         FileKind::File => (BENCHFS_TYPE_FILE, libc::S_IFREG),
@@ -94,7 +94,7 @@ fn to_c_stat(a: &Attr, servers: usize) -> benchfs_stat {
     let (atime_sec, atime_nsec) = split_ns(a.atime_ns);
     let (mtime_sec, mtime_nsec) = split_ns(a.mtime_ns);
     let (ctime_sec, ctime_nsec) = split_ns(a.ctime_ns);
-    benchfs_stat {
+    benchfs_stat_t {
         size: if a.kind == FileKind::Dir { 0 } else { a.size },
         mode: ifmt | (a.mode & 0o7777),
         r#type: kind,
@@ -141,17 +141,17 @@ pub unsafe extern "C" fn benchfs_remove(ctx: *mut benchfs_context, path: *const 
 ///
 /// # Safety
 /// `path` is NULL or a NUL-terminated string; `st` is NULL or valid for writing a
-/// `benchfs_stat`.
+/// `benchfs_stat_t`.
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_stat(
     ctx: *mut benchfs_context,
     path: *const c_char,
-    st: *mut benchfs_stat,
+    st: *mut benchfs_stat_t,
 ) -> c_int {
     status_call("benchfs_stat", || {
         path_call(ctx, path, |c, p| {
             if st.is_null() {
-                return Err(CallError::invalid("benchfs_stat buffer is NULL"));
+                return Err(CallError::invalid("stat buffer is NULL"));
             }
             let a = c.run(c.client().stat(p)).map_err(|e| c.fs_error(p, e))?;
             // SAFETY: non-null and valid for a write by the caller's contract.
@@ -299,13 +299,13 @@ pub unsafe extern "C" fn benchfs_access(
 /// negative errno.
 ///
 /// # Safety
-/// `st` is NULL or valid for writing a `benchfs_statfs`; `path` is NULL or a NUL-terminated
+/// `st` is NULL or valid for writing a `benchfs_statfs_t`; `path` is NULL or a NUL-terminated
 /// string.
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_statfs(
     ctx: *mut benchfs_context,
     path: *const c_char,
-    st: *mut benchfs_statfs,
+    st: *mut benchfs_statfs_t,
 ) -> c_int {
     status_call("benchfs_statfs", || {
         let c = context(ctx)?;
@@ -314,12 +314,12 @@ pub unsafe extern "C" fn benchfs_statfs(
             unsafe { c_str(path, "path")? };
         }
         if st.is_null() {
-            return Err(CallError::invalid("benchfs_statfs buffer is NULL"));
+            return Err(CallError::invalid("statfs buffer is NULL"));
         }
         let s = c
             .run(c.client().statfs())
             .map_err(|e| CallError::fs("/", None, e))?;
-        let out = benchfs_statfs {
+        let out = benchfs_statfs_t {
             total_bytes: s.total_bytes,
             free_bytes: s.free_bytes,
             avail_bytes: s.avail_bytes,
