@@ -1,6 +1,6 @@
 //! The application layer: what a binary runs. The process driver (local tasks or one MPI
 //! rank), the embedded and in-job BenchFS clusters, and the subcommands (`import`, `compare`,
-//! `report`, `export`, `sweep`).
+//! `report`, `export`, `sweep`, `crosscheck`).
 //!
 //! Owns process-level decisions (launch, world size, where results go, exit status) and the
 //! wiring of engines to result documents. It must not sequence phases (the engines do), format
@@ -8,6 +8,7 @@
 //! layer imports it; `src/bin/*` import only it.
 
 pub mod bench;
+pub mod crosscheck;
 pub mod driver;
 pub mod embedded;
 pub mod injob;

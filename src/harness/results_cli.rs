@@ -1,5 +1,5 @@
-//! The result subcommands of benchfs-bench: `import`, `compare`, `report`, `export`, `sweep`
-//! (clap based). The binary hands `argv[1..]` to [`main`] when `argv[1]` is one of
+//! The result subcommands of benchfs-bench: `import`, `compare`, `report`, `export`, `sweep`,
+//! `crosscheck` (clap based). The binary hands `argv[1..]` to [`main`] when `argv[1]` is one of
 //! [`SUBCOMMANDS`]; every other command line is an IOR run.
 //!
 //! Owns argument parsing, file input/output and exit statuses of these subcommands; the work
@@ -7,6 +7,7 @@
 //! 2 usage or input/output errors, 3 no workload in common (`compare`), 4 too few
 //! iterations to judge a change (`compare`, unless `--allow-insufficient`).
 
+use crate::harness::crosscheck::Crosscheck;
 use crate::harness::sweep;
 use crate::results::compare::{self, Verdict, DEFAULT_ALPHA};
 use crate::results::document::ResultDocument;
@@ -17,7 +18,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 /// First arguments that select a result subcommand instead of an IOR run.
-pub const SUBCOMMANDS: &[&str] = &["import", "compare", "report", "export", "sweep"];
+pub const SUBCOMMANDS: &[&str] = &[
+    "import",
+    "compare",
+    "report",
+    "export",
+    "sweep",
+    "crosscheck",
+];
 
 /// Exit status of `compare` when a regression was found.
 pub const EXIT_REGRESSION: i32 = 1;
@@ -170,6 +178,46 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
         /// The IOR arguments of the pattern (after `--`).
+        #[arg(last = true, required = true, allow_hyphen_values = true)]
+        ior_args: Vec<String>,
+    },
+    /// Run upstream IOR and benchfs-bench on one BenchFS cluster with the same arguments, K
+    /// rounds, and compare: `crosscheck --ior /path/to/ior --rounds 3 --np 4 -- -w -r -t 1m -b 16m`.
+    Crosscheck {
+        /// The real IOR binary (built with the BENCHFS backend of ior-compat/ for -a BENCHFS).
+        #[arg(long)]
+        ior: PathBuf,
+        /// The real mdtest binary: also run mdtest on the same cluster.
+        #[arg(long)]
+        mdtest: Option<PathBuf>,
+        /// mdtest's arguments (split at spaces; the backend and --benchfs.* follow IOR's).
+        #[arg(
+            long,
+            default_value = "-n 1000 -u -d /crosscheck-mdtest",
+            allow_hyphen_values = true
+        )]
+        mdtest_args: String,
+        /// Rounds: each runs IOR once and benchfs-bench once, in alternating order.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Tasks: `mpirun -np N` for IOR (none for 1), `-N N` local tasks for benchfs-bench.
+        #[arg(long, default_value_t = 1)]
+        np: usize,
+        /// MPI launcher for IOR.
+        #[arg(long, default_value = "mpirun")]
+        mpirun: String,
+        /// Where every output, both result documents and the table go (default:
+        /// `crosscheck-<UTC time>` in the current directory).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Smallest relative change of the medians that counts, in percent.
+        #[arg(long, default_value = "5%")]
+        threshold: String,
+        /// Significance level of the Mann-Whitney U test.
+        #[arg(long, default_value_t = DEFAULT_ALPHA)]
+        alpha: f64,
+        /// The IOR arguments both harnesses run (after `--`; `-a BENCHFS` if none names a
+        /// backend).
         #[arg(last = true, required = true, allow_hyphen_values = true)]
         ior_args: Vec<String>,
     },
@@ -367,6 +415,56 @@ pub fn main(args: Vec<String>) -> i32 {
             };
             match sweep::run_sweep(&ior_args, &sizes, out_dir.as_deref(), json.as_deref()) {
                 Ok(_) => 0,
+                Err(e) => fail(e),
+            }
+        }
+        Command::Crosscheck {
+            ior,
+            mdtest,
+            mdtest_args,
+            rounds,
+            np,
+            mpirun,
+            out_dir,
+            threshold,
+            alpha,
+            ior_args,
+        } => {
+            let Some(threshold_pct) = parse_threshold(&threshold) else {
+                return fail(format!("invalid --threshold {threshold:?} (e.g. 5%)"));
+            };
+            if np == 0 {
+                return fail("--np must be at least 1");
+            }
+            let bench = match std::env::current_exe() {
+                Ok(b) => b,
+                Err(e) => return fail(format!("cannot find the benchfs-bench binary: {e}")),
+            };
+            let out_dir = out_dir.unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "crosscheck-{}",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+                ))
+            });
+            let c = Crosscheck {
+                ior,
+                mdtest,
+                mdtest_args: mdtest_args.split_whitespace().map(str::to_string).collect(),
+                bench,
+                rounds,
+                np,
+                mpirun,
+                out_dir: out_dir.clone(),
+                threshold_pct,
+                alpha,
+                ior_args,
+            };
+            match c.run() {
+                Ok(o) => {
+                    print!("{}", o.table);
+                    println!("outputs and result documents kept in {}", out_dir.display());
+                    0
+                }
                 Err(e) => fail(e),
             }
         }
