@@ -63,7 +63,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 unsafe extern "C" fn collect_entry(arg: *mut c_void, e: *const benchfs_dirent) -> c_int {
     // SAFETY: arg is the Vec passed by the test; e is valid during the callback.
-    let (v, e) = unsafe { (&mut *arg.cast::<Vec<(String, benchfs_stat)>>(), &*e) };
+    let (v, e) = unsafe { (&mut *arg.cast::<Vec<(String, benchfs_stat_t)>>(), &*e) };
     // SAFETY: the entry's name is NUL-terminated during the callback.
     let name = unsafe { CStr::from_ptr(e.name) }
         .to_string_lossy()
@@ -78,8 +78,8 @@ unsafe extern "C" fn stop_after_one(arg: *mut c_void, _e: *const benchfs_dirent)
     1
 }
 
-fn readdir(ctx: *mut benchfs_context, path: &str) -> Vec<(String, benchfs_stat)> {
-    let mut v: Vec<(String, benchfs_stat)> = Vec::new();
+fn readdir(ctx: *mut benchfs_context, path: &str) -> Vec<(String, benchfs_stat_t)> {
+    let mut v: Vec<(String, benchfs_stat_t)> = Vec::new();
     let p = c(path);
     // SAFETY: valid path, callback and argument.
     let n = unsafe {
@@ -87,7 +87,7 @@ fn readdir(ctx: *mut benchfs_context, path: &str) -> Vec<(String, benchfs_stat)>
             ctx,
             p.as_ptr(),
             Some(collect_entry),
-            (&mut v as *mut Vec<(String, benchfs_stat)>).cast(),
+            (&mut v as *mut Vec<(String, benchfs_stat_t)>).cast(),
         )
     };
     assert_eq!(n, v.len() as i64, "benchfs_readdir: {}", last_error());
@@ -132,7 +132,7 @@ fn every_call_works_on_an_embedded_cluster() {
         assert_eq!(benchfs_close(f), 0);
         assert_eq!(benchfs_get_file_size(ctx, c("/d/f").as_ptr()), end);
 
-        let mut st = benchfs_stat::default();
+        let mut st = benchfs_stat_t::default();
         assert_eq!(benchfs_stat(ctx, c("/d/f").as_ptr(), &mut st), 0);
         assert_eq!(st.size, end as u64);
         assert_eq!(st.r#type, BENCHFS_TYPE_FILE);
@@ -196,7 +196,7 @@ fn every_call_works_on_an_embedded_cluster() {
         );
         assert_eq!((n, calls), (1, 1), "a non-zero return stops the listing");
 
-        let mut sf = benchfs_statfs::default();
+        let mut sf = benchfs_statfs_t::default();
         assert_eq!(benchfs_statfs(ctx, c("/").as_ptr(), &mut sf), 0);
         assert_eq!(sf.servers, 3);
         assert!(sf.total_bytes > 0 && sf.entries >= 4, "{sf:?}");
@@ -535,6 +535,49 @@ fn a_read_that_times_out_leaves_the_callers_buffer_alone() {
         );
         assert_eq!(read_at(r, data.len(), 0), data);
         assert_eq!(benchfs_finalize(ctx), 0);
+    }
+}
+
+#[test]
+fn a_dead_server_gives_an_error_naming_it_in_bounded_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = server(dir.path());
+    let reg = c(srv.registry.to_str().unwrap());
+    let cfg = benchfs_config {
+        registry: reg.as_ptr(),
+        timeout_ms: 2000,
+        ..Default::default()
+    };
+    // SAFETY (whole test): every pointer passed is valid for the call.
+    unsafe {
+        let mut ctx = null_mut();
+        for _ in 0..50 {
+            ctx = benchfs_init(&cfg);
+            if !ctx.is_null() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(!ctx.is_null(), "{}", last_error());
+        let w = benchfs_create(ctx, c("/d").as_ptr(), libc::O_WRONLY, 0o644);
+        write_all(w, &pattern(100_000, 1), 0);
+        srv.child.kill().unwrap();
+        srv.child.wait().unwrap();
+        let started = std::time::Instant::now();
+        let data = pattern(100_000, 2);
+        let n = benchfs_write(w, data.as_ptr().cast(), data.len(), 0);
+        let errno = -n as i32;
+        // A write into the dead connection's socket fails with EPIPE, which the file
+        // system reports as EIO; a new connection would be refused.
+        assert!(
+            [libc::ECONNRESET, libc::ECONNREFUSED, libc::ETIMEDOUT, libc::EIO].contains(&errno),
+            "errno {errno}: {}",
+            last_error()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(last_error().contains("127.0.0.1:"), "{}", last_error());
+        // The context still finalizes (its open file's close fails and is reported).
+        assert!(benchfs_finalize(ctx) <= 0);
     }
 }
 
