@@ -570,7 +570,13 @@ fn a_dead_server_gives_an_error_naming_it_in_bounded_time() {
         // A write into the dead connection's socket fails with EPIPE, which the file
         // system reports as EIO; a new connection would be refused.
         assert!(
-            [libc::ECONNRESET, libc::ECONNREFUSED, libc::ETIMEDOUT, libc::EIO].contains(&errno),
+            [
+                libc::ECONNRESET,
+                libc::ECONNREFUSED,
+                libc::ETIMEDOUT,
+                libc::EIO
+            ]
+            .contains(&errno),
             "errno {errno}: {}",
             last_error()
         );

@@ -325,6 +325,11 @@ pub fn verdict_words(m: &MetricComparison) -> String {
         Verdict::Unchanged => format!("agree ({:+.1} %)", m.change_pct),
         Verdict::Improvement | Verdict::Regression => format!("{side} {by} (significant)"),
         Verdict::Inconclusive => format!("{side} {by} (not significant, p={:.2})", m.p_value),
+        Verdict::Insufficient => format!(
+            "{side} {by} (too few samples to tell: {}+{})",
+            m.baseline.n, m.current.n
+        ),
+        Verdict::NoCommonWorkload => String::new(),
     }
 }
 
