@@ -3,7 +3,8 @@
 use benchfs::harness::driver;
 use benchfs::ior::params::SummaryFormat;
 use benchfs::ior::results::{PhaseResult, ResultEntry};
-use benchfs::ior::{machine, options, output};
+use benchfs::ior::{options, output};
+use benchfs::measure::machine;
 use std::sync::Arc;
 
 /// Every write/read row of a benchfs-bench run of `args` (an IOR command line without argv[0]),

@@ -2,7 +2,8 @@
 //! IOR command line, run by the process driver with servers inside an MPI job when needed.
 
 use crate::harness::{driver, injob, results_cli};
-use crate::ior::{log, options};
+use crate::ior::options;
+use crate::measure::log;
 
 /// Runs benchfs-bench with `argv` (program name first) and returns the exit status.
 pub fn main(argv: Vec<String>) -> i32 {

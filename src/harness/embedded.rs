@@ -9,8 +9,8 @@
 use crate::backend::benchfs::BenchfsOptions;
 use crate::backend::canonical_backend_name;
 use crate::fs::Cluster;
-use crate::ior::log;
 use crate::ior::params::IorParams;
+use crate::measure::log;
 
 /// Data directories of live embedded clusters, removed if the run is interrupted by a signal
 /// (destructors do not run then).

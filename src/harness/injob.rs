@@ -47,7 +47,7 @@ impl RankSetup for InJobCluster {
         };
         let o = BenchfsOptions::from_values(&first.backend_options)
             .map_err(|e| SetupError::Failed(e.to_string()))?;
-        let servers = job::start(comm, &o.job_settings(crate::ior::machine::hostname())).map_err(
+        let servers = job::start(comm, &o.job_settings(crate::measure::machine::hostname())).map_err(
             |e| match e {
                 JobError::Comm(c) => SetupError::Comm(c),
                 other => SetupError::Failed(other.to_string()),

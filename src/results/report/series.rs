@@ -3,8 +3,8 @@
 //!
 //! Owns the data of the plots only; drawing is [`super::draw`], the page [`super::page`].
 
-use crate::ior::latency::decode_histogram;
 use crate::ior::results::{Phase, PhaseResult};
+use crate::measure::latency::decode_histogram;
 use crate::results::compare::{median, rows_by_workload};
 use crate::results::document::ResultDocument;
 use std::collections::BTreeMap;
