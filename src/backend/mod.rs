@@ -338,6 +338,17 @@ pub trait Backend {
     async fn rename(&self, from: &str, to: &str) -> BackendResult<()>;
     /// The entries of directory `path` (without `.` and `..`), sorted by name.
     async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>>;
+    /// Creates an empty regular file without keeping it open (mdtest `-k`, IOR's `mknod`).
+    /// By default: [`Backend::create`] then [`Backend::close`].
+    async fn mknod(&self, path: &str) -> BackendResult<()> {
+        let f = self.create(path, OpenFlags::create_for_write()).await?;
+        self.close(f).await
+    }
+    /// Flushes everything written through this backend to stable storage, as `sync(2)`
+    /// (mdtest `-Y`, IOR's `sync`). Nothing by default.
+    async fn sync(&self) -> BackendResult<()> {
+        Ok(())
+    }
 }
 
 /// What kind of value a backend option takes.
@@ -622,5 +633,11 @@ impl Backend for AnyBackend {
     }
     async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>> {
         dispatch!(self, b => b.readdir(path).await)
+    }
+    async fn mknod(&self, path: &str) -> BackendResult<()> {
+        dispatch!(self, b => b.mknod(path).await)
+    }
+    async fn sync(&self) -> BackendResult<()> {
+        dispatch!(self, b => b.sync().await)
     }
 }
