@@ -7,6 +7,7 @@
 //! IOR output (`crate::ior::output`) or analyse results (`crate::results`). Nothing below this
 //! layer imports it; `src/bin/*` import only it.
 
+pub mod backends;
 pub mod bench;
 pub mod crosscheck;
 pub mod driver;
