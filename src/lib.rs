@@ -23,6 +23,7 @@ pub mod ffi;
 pub mod fs;
 pub mod harness;
 pub mod ior;
+pub mod mdtest;
 pub mod measure;
 pub mod optparse;
 pub mod prng;

@@ -14,6 +14,7 @@ pub mod driver;
 pub mod embedded;
 pub mod injob;
 pub mod logging;
+pub mod mdtest;
 pub mod results_cli;
 pub mod server;
 pub mod sweep;
