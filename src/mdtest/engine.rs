@@ -153,11 +153,7 @@ async fn whole_run<B: Backend>(
         rank,
         ..XferHints::default()
     });
-    backend.check_params().map_err(|e| {
-        MdtestError::Run(format!(
-            "ERROR: The backend returned that the test parameters are invalid. ({e})"
-        ))
-    })?;
+    backend.check_params().map_err(validate::backend_invalid)?;
     backend
         .initialize()
         .await

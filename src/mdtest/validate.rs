@@ -208,11 +208,7 @@ pub fn validate(p: &MdtestParams, world: usize) -> Result<Vec<String>, MdtestErr
     }
     let backend = AnyBackend::new(api, &p.backend_options)
         .map_err(|e| MdtestError::Run(format!("ERROR: {e}")))?;
-    backend.check_params().map_err(|e| {
-        MdtestError::Run(format!(
-            "ERROR: The backend returned that the test parameters are invalid. ({e})"
-        ))
-    })?;
+    backend.check_params().map_err(backend_invalid)?;
     if p.iodepth > 1 && api != "BENCHFS" {
         warnings.push(format!(
             "--iodepth {} has no effect on {api}: its calls complete before they return",
@@ -228,6 +224,13 @@ pub fn validate(p: &MdtestParams, world: usize) -> Result<Vec<String>, MdtestErr
         }
     }
     Ok(warnings)
+}
+
+/// The error of a backend that rejects the run's parameters (its `check_params`).
+pub fn backend_invalid(e: crate::backend::BackendError) -> MdtestError {
+    MdtestError::Run(format!(
+        "ERROR: The backend returned that the test parameters are invalid. ({e})"
+    ))
 }
 
 /// The task counts of the run: `-f`..`-l` (both the job's size when `-l` is 0).
