@@ -394,6 +394,7 @@ pub(super) fn plots(docs: &[&ResultDocument]) -> (Vec<(String, Vec<Plot>)>, Vec<
         notes.push("no sweep: no workloads that differ only in transfer size".to_string());
     }
     sections.push(("Bandwidth vs transfer size".to_string(), sweep_plots));
+    sections.extend(super::metadata::mdtest_plots(docs, &labels, &mut notes));
     (sections, notes)
 }
 
