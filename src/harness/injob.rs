@@ -46,12 +46,11 @@ impl RankSetup for InJobCluster {
         };
         let o = BenchfsOptions::from_values(&first.options)
             .map_err(|e| SetupError::Failed(e.to_string()))?;
-        let servers = job::start(comm, &o.job_settings(crate::measure::machine::hostname())).map_err(
-            |e| match e {
+        let servers = job::start(comm, &o.job_settings(crate::measure::machine::hostname()))
+            .map_err(|e| match e {
                 JobError::Comm(c) => SetupError::Comm(c),
                 other => SetupError::Failed(other.to_string()),
-            },
-        )?;
+            })?;
         set_in_job_cluster(Some((servers.addrs.clone(), servers.secret.clone())));
         Ok(Box::new(Handover(servers)))
     }
