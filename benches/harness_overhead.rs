@@ -6,8 +6,8 @@
 //! `cargo bench --bench harness_overhead` runs the full measurement; under `cargo test` it runs
 //! a small smoke configuration only.
 
-use benchfs::ior::machine;
 use benchfs::ior::results::Phase;
+use benchfs::measure::machine;
 
 mod common;
 use std::hint::black_box;

@@ -6,12 +6,13 @@
 //!   subcommands, the binaries' `main`s); `src/bin/*` call only this layer;
 //! - [`ffi`]: libbenchfs, the C API (beside the harness: nothing in the crate uses it);
 //! - [`results`]: result documents, imports of real IOR output, compare, report, export;
-//! - [`ior`]: the IOR-compatible workload engine;
+//! - [`ior`], [`mdtest`]: the IOR- and mdtest-compatible workload engines;
 //! - [`backend`]: the storage backends the engines drive (POSIX, DUMMY, BENCHFS);
 //! - [`fs`]: the distributed file system (client, transports, servers, stores);
-//! - leaves that know nothing above them: [`comm`] (how ranks coordinate), [`units`] (sizes),
-//!   [`optparse`] (IOR's option token rules, for any engine's table), [`build_info`] (the exact
-//!   build).
+//! - leaves that know nothing above them: [`measure`] (clock, log stream, latency histograms
+//!   and capacity lines of the engines), [`optparse`] (IOR's option token rules, for any
+//!   engine's table), [`comm`] (how ranks coordinate), [`units`] (sizes), [`prng`] (glibc's
+//!   generators), [`build_info`] (the exact build).
 
 #![warn(missing_docs)]
 
@@ -22,6 +23,9 @@ pub mod ffi;
 pub mod fs;
 pub mod harness;
 pub mod ior;
+pub mod mdtest;
+pub mod measure;
 pub mod optparse;
+pub mod prng;
 pub mod results;
 pub mod units;

@@ -11,6 +11,11 @@
 
 use thiserror::Error;
 
+/// 2^20, bytes per MiB.
+pub const MIB: f64 = 1_048_576.0;
+/// 2^30, bytes per GiB.
+pub const GIB: f64 = 1_073_741_824.0;
+
 /// A size that [`parse_size`] cannot read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SizeError {
@@ -141,6 +146,21 @@ pub fn format_size(bytes: i64) -> String {
     format!("{bytes}B")
 }
 
+/// C's `%.Ne` (mantissa, `e`, sign and at least two exponent digits).
+pub fn sci(v: f64, precision: usize) -> String {
+    let s = format!("{v:.precision$e}");
+    match s.split_once('e') {
+        Some((mant, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mant}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,5 +240,13 @@ mod tests {
         assert_eq!(format_size(262_144), "256KiB");
         assert_eq!(format_size(1000), "1000B");
         assert_eq!(format_size(4 << 30), "4GiB");
+    }
+
+    #[test]
+    fn sci_matches_c_printf() {
+        assert_eq!(sci(9.53674316e-07, 8), "9.53674316e-07");
+        assert_eq!(sci(3.53813171e-04, 8), "3.53813171e-04");
+        assert_eq!(sci(2.971653e9, 6), "2.971653e+09");
+        assert_eq!(sci(0.0, 2), "0.00e+00");
     }
 }

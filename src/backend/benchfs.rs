@@ -516,6 +516,15 @@ impl Backend for BenchfsBackend {
             })
             .collect())
     }
+
+    /// Flushes every server's metadata log to stable storage (chunk data is flushed per file
+    /// by `fsync`).
+    async fn sync(&self) -> BackendResult<()> {
+        self.client()?
+            .sync_all()
+            .await
+            .map_err(|e| fs_err("sync", "/", e))
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! (it returns `buf.len()`), so a DUMMY run measures only the engine's own cost per transfer.
 //! Like IOR's DUMMY: `get_file_size` and `stat` report size 0 (hence the "Expected aggregate
 //! file size" warnings), `statfs` reports zeros, `access` always answers "exists", and
-//! `mkdir`/`rmdir`/`rename`/`remove` succeed without doing anything, and `readdir` lists nothing. It must not print (the
+//! `mkdir`/`rmdir`/`rename`/`remove`/`mknod` succeed without doing anything, and `readdir` lists nothing. It must not print (the
 //! engine prints IOR's `WARNING: DUMMY initialized`).
 //!
 //! Delays are in microseconds and honoured precisely: the thread sleeps for the bulk of a delay
@@ -231,6 +231,18 @@ impl Backend for DummyBackend {
     /// Empty: DUMMY keeps no namespace.
     async fn readdir(&self, _path: &str) -> BackendResult<Vec<DirEntry>> {
         Ok(Vec::new())
+    }
+
+    /// Nothing (with `--dummy.delay-create`, as a create).
+    async fn mknod(&self, _path: &str) -> BackendResult<()> {
+        self.delay(self.delay_create);
+        Ok(())
+    }
+
+    /// `--dummy.delay-sync`, as IOR's DUMMY `sync`.
+    async fn sync(&self) -> BackendResult<()> {
+        self.delay(self.delay_sync);
+        Ok(())
     }
 }
 

@@ -338,6 +338,17 @@ pub trait Backend {
     async fn rename(&self, from: &str, to: &str) -> BackendResult<()>;
     /// The entries of directory `path` (without `.` and `..`), sorted by name.
     async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>>;
+    /// Creates an empty regular file without keeping it open (mdtest `-k`, IOR's `mknod`).
+    /// By default: [`Backend::create`] then [`Backend::close`].
+    async fn mknod(&self, path: &str) -> BackendResult<()> {
+        let f = self.create(path, OpenFlags::create_for_write()).await?;
+        self.close(f).await
+    }
+    /// Flushes everything written through this backend to stable storage, as `sync(2)`
+    /// (mdtest `-Y`, IOR's `sync`). Nothing by default.
+    async fn sync(&self) -> BackendResult<()> {
+        Ok(())
+    }
 }
 
 /// What kind of value a backend option takes.
@@ -380,6 +391,50 @@ pub fn module_options() -> Vec<ModuleOption> {
     v.extend_from_slice(dummy::OPTIONS);
     v.extend_from_slice(benchfs::OPTIONS);
     v
+}
+
+/// The help text of every backend's options as IOR and mdtest print it: per backend
+/// `\n\nModule <NAME>\n`, then its `Flags` and `Optional arguments` sections (defaults shown
+/// as `=0` for integers, `=STRING` for strings, unless the option names one).
+pub fn module_help() -> String {
+    use crate::optparse::help::{section, Line};
+    let opts = module_options();
+    let mut modules: Vec<&'static str> = Vec::new();
+    for m in &opts {
+        if !modules.contains(&m.module) {
+            modules.push(m.module);
+        }
+    }
+    let mut out = String::new();
+    for module in modules {
+        let title = BACKEND_NAMES
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(module))
+            .map_or_else(|| module.to_ascii_uppercase(), |n| (*n).to_string());
+        out.push_str("\n\nModule ");
+        out.push_str(&title);
+        out.push('\n');
+        let mine = opts.iter().filter(|m| m.module == module);
+        let flags: Vec<Line> = mine
+            .clone()
+            .filter(|m| m.kind == OptionKind::Flag)
+            .map(|m| Line::Opt(format!("--{}", m.key()), m.help.to_string()))
+            .collect();
+        let values: Vec<Line> = mine
+            .filter(|m| m.kind != OptionKind::Flag)
+            .map(|m| {
+                let default = match (m.default, m.kind) {
+                    ("", OptionKind::Int) => "0",
+                    ("", _) => "STRING",
+                    (d, _) => d,
+                };
+                Line::Opt(format!("--{}={default}", m.key()), m.help.to_string())
+            })
+            .collect();
+        section(&mut out, "Flags", &flags);
+        section(&mut out, "Optional arguments", &values);
+    }
+    out
 }
 
 /// Find a backend option by its key (`posix.odirect`), case-sensitively as IOR does.
@@ -622,5 +677,11 @@ impl Backend for AnyBackend {
     }
     async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>> {
         dispatch!(self, b => b.readdir(path).await)
+    }
+    async fn mknod(&self, path: &str) -> BackendResult<()> {
+        dispatch!(self, b => b.mknod(path).await)
+    }
+    async fn sync(&self) -> BackendResult<()> {
+        dispatch!(self, b => b.sync().await)
     }
 }

@@ -513,6 +513,23 @@ impl Backend for PosixBackend {
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
+
+    /// `mknod(path, S_IFREG | S_IRUSR, 0)`, as IOR's POSIX backend.
+    async fn mknod(&self, path: &str) -> BackendResult<()> {
+        let c = cpath("mknod", path)?;
+        // SAFETY: valid C string; mknod only reads it.
+        if unsafe { libc::mknod(c.as_ptr(), libc::S_IFREG | libc::S_IRUSR, 0) } != 0 {
+            return Err(BackendError::io("mknod", path, io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// `sync(2)`: every file system of the machine, as IOR's POSIX backend.
+    async fn sync(&self) -> BackendResult<()> {
+        // SAFETY: sync has no arguments and cannot fail.
+        unsafe { libc::sync() };
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -536,6 +553,23 @@ mod tests {
 
     fn p(dir: &tempfile::TempDir, name: &str) -> String {
         dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn mknod_makes_an_empty_regular_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(&[]);
+        rt().block_on(async {
+            let f = p(&dir, "node");
+            b.mknod(&f).await.unwrap();
+            let st = b.stat(&f).await.unwrap();
+            assert_eq!((st.size, st.is_dir), (0, false));
+            assert_eq!(st.mode & libc::S_IFMT, libc::S_IFREG);
+            assert_eq!(st.mode & 0o777, 0o400);
+            let e = b.mknod(&f).await.unwrap_err();
+            assert_eq!(e.errno(), Some(libc::EEXIST));
+            b.sync().await.unwrap();
+        });
     }
 
     #[test]

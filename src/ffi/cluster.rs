@@ -227,7 +227,7 @@ impl Comm for CComm {
 
     fn node_of_ranks(&self) -> Vec<usize> {
         // Ranks on one host form one node.
-        match self.allgather_bytes(crate::ior::machine::hostname().as_bytes()) {
+        match self.allgather_bytes(crate::measure::machine::hostname().as_bytes()) {
             Ok(hosts) => hosts
                 .iter()
                 .map(|h| hosts.iter().position(|x| x == h).unwrap_or(0))
@@ -318,7 +318,7 @@ pub unsafe extern "C" fn benchfs_cluster_start_job(
             return Err(CallError::invalid("benchfs_comm is NULL"));
         };
         let comm = CComm::new(c)?;
-        let settings = cfg.opts.job_settings(crate::ior::machine::hostname());
+        let settings = cfg.opts.job_settings(crate::measure::machine::hostname());
         let servers =
             job::start(&comm, &settings).map_err(|e| CallError::new(libc::EIO, e.to_string()))?;
         Ok(register(ClusterObj {

@@ -1,8 +1,9 @@
-//! benchfs-bench's `main`: a first argument naming a subcommand goes to it; anything else is an
-//! IOR command line, run by the process driver with servers inside an MPI job when needed.
+//! benchfs-bench's `main`: a first argument naming a subcommand goes to it (`mdtest`, the
+//! result tools); anything else is an IOR command line, run by the process driver with servers inside an MPI job when needed.
 
-use crate::harness::{driver, injob, results_cli};
-use crate::ior::{log, options};
+use crate::harness::{driver, injob, mdtest, results_cli};
+use crate::ior::options;
+use crate::measure::log;
 
 /// Runs benchfs-bench with `argv` (program name first) and returns the exit status.
 pub fn main(argv: Vec<String>) -> i32 {
@@ -10,6 +11,9 @@ pub fn main(argv: Vec<String>) -> i32 {
     if let Some(cmd) = argv.get(1) {
         if results_cli::SUBCOMMANDS.contains(&cmd.as_str()) {
             return results_cli::main(argv[1..].to_vec());
+        }
+        if cmd == "mdtest" {
+            return mdtest::main(argv[2..].to_vec(), Some(&injob::InJobCluster));
         }
     }
     let command_line = argv.join(" ");

@@ -11,6 +11,7 @@
 //! not parse IOR output (that is [`crate::results::import`]) nor compute statistics (that is
 //! [`crate::results::compare`]).
 
+use crate::harness::backends::BackendSlot;
 use crate::harness::embedded::EmbeddedClusters;
 use crate::ior::options;
 use crate::ior::results::PhaseResult;
@@ -190,8 +191,15 @@ impl Crosscheck {
         let mut parsed =
             options::parse_args(&args).map_err(|e| CrosscheckError::Options(e.to_string()))?;
         // One cluster for both harnesses: the test's own registry, else an embedded one.
-        let cluster = EmbeddedClusters::start_for(&mut parsed.tests[..1])
-            .map_err(CrosscheckError::Cluster)?;
+        let cluster = {
+            let t = &mut parsed.tests[0];
+            EmbeddedClusters::start_for(&mut [BackendSlot {
+                api: &t.api,
+                options: &mut t.backend_options,
+                verbose: t.verbose >= 1,
+            }])
+        }
+        .map_err(CrosscheckError::Cluster)?;
         if cluster.is_some() {
             if let Some(r) = parsed.tests[0].backend_options.get("benchfs.registry") {
                 args.extend(["--benchfs.registry".to_string(), r.clone()]);
@@ -393,7 +401,7 @@ pub fn side_by_side(
                 let verdict = c
                     .metrics
                     .iter()
-                    .find(|m| m.workload == *key && m.phase == phase && m.metric == name)
+                    .find(|m| m.workload == *key && m.phase == phase.as_str() && m.metric == name)
                     .map(verdict_words)
                     .unwrap_or_default();
                 let digits = if unit == "s" { 6 } else { 3 };

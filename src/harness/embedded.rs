@@ -9,8 +9,8 @@
 use crate::backend::benchfs::BenchfsOptions;
 use crate::backend::canonical_backend_name;
 use crate::fs::Cluster;
-use crate::ior::log;
-use crate::ior::params::IorParams;
+use crate::harness::backends::BackendSlot;
+use crate::measure::log;
 
 /// Data directories of live embedded clusters, removed if the run is interrupted by a signal
 /// (destructors do not run then).
@@ -57,10 +57,10 @@ pub struct EmbeddedClusters {
 impl EmbeddedClusters {
     /// Starts the clusters the BENCHFS tests without a registry need and points those tests
     /// at them. `None` when no test needs one.
-    pub fn start_for(tests: &mut [IorParams]) -> Result<Option<Self>, String> {
-        let needs = |t: &IorParams| {
-            canonical_backend_name(&t.api) == Some("BENCHFS")
-                && !t.backend_options.contains_key("benchfs.registry")
+    pub fn start_for(tests: &mut [BackendSlot<'_>]) -> Result<Option<Self>, String> {
+        let needs = |t: &BackendSlot<'_>| {
+            canonical_backend_name(t.api) == Some("BENCHFS")
+                && !t.options.contains_key("benchfs.registry")
         };
         if !tests.iter().any(needs) {
             return Ok(None);
@@ -75,7 +75,7 @@ impl EmbeddedClusters {
             clusters: Vec::new(),
         };
         for t in tests.iter_mut().filter(|t| needs(t)) {
-            let o = BenchfsOptions::from_values(&t.backend_options).map_err(|e| e.to_string())?;
+            let o = BenchfsOptions::from_values(t.options).map_err(|e| e.to_string())?;
             let base = o
                 .data_dir
                 .clone()
@@ -104,7 +104,7 @@ impl EmbeddedClusters {
                         .unwrap_or_else(|p| p.into_inner())
                         .push(cluster.root().to_path_buf());
                     let reg = cluster.registry().to_string_lossy().into_owned();
-                    if t.verbose >= 1 {
+                    if t.verbose {
                         log::line(&format!(
                             "benchfs-bench: embedded BenchFS cluster of {} servers, data in {}",
                             o.servers,
@@ -115,8 +115,7 @@ impl EmbeddedClusters {
                     reg
                 }
             };
-            t.backend_options
-                .insert("benchfs.registry".into(), registry);
+            t.options.insert("benchfs.registry".into(), registry);
         }
         Ok(Some(me))
     }

@@ -14,8 +14,8 @@ use crate::backend::benchfs::{set_in_job_cluster, BenchfsOptions};
 use crate::backend::canonical_backend_name;
 use crate::comm::Comm;
 use crate::fs::job::{self, JobError, JobServers};
+use crate::harness::backends::BackendUse;
 use crate::harness::driver::{RankSetup, SetupError};
-use crate::ior::params::IorParams;
 use std::any::Any;
 
 /// The [`RankSetup`] that starts the in-job cluster when a test needs it.
@@ -31,28 +31,26 @@ impl Drop for Handover {
     }
 }
 
-fn needs_cluster(t: &IorParams) -> bool {
-    canonical_backend_name(&t.api) == Some("BENCHFS")
-        && !t.backend_options.contains_key("benchfs.registry")
+fn needs_cluster(b: &BackendUse) -> bool {
+    canonical_backend_name(&b.api) == Some("BENCHFS") && !b.options.contains_key("benchfs.registry")
 }
 
 impl RankSetup for InJobCluster {
     fn before_tests(
         &self,
         comm: &dyn Comm,
-        tests: &[IorParams],
+        backends: &[BackendUse],
     ) -> Result<Box<dyn Any>, SetupError> {
-        let Some(first) = tests.iter().find(|t| needs_cluster(t)) else {
+        let Some(first) = backends.iter().find(|b| needs_cluster(b)) else {
             return Ok(Box::new(()));
         };
-        let o = BenchfsOptions::from_values(&first.backend_options)
+        let o = BenchfsOptions::from_values(&first.options)
             .map_err(|e| SetupError::Failed(e.to_string()))?;
-        let servers = job::start(comm, &o.job_settings(crate::ior::machine::hostname())).map_err(
-            |e| match e {
+        let servers = job::start(comm, &o.job_settings(crate::measure::machine::hostname()))
+            .map_err(|e| match e {
                 JobError::Comm(c) => SetupError::Comm(c),
                 other => SetupError::Failed(other.to_string()),
-            },
-        )?;
+            })?;
         set_in_job_cluster(Some((servers.addrs.clone(), servers.secret.clone())));
         Ok(Box::new(Handover(servers)))
     }
@@ -66,12 +64,12 @@ mod tests {
     #[test]
     fn ranks_start_servers_and_share_addresses() {
         // Two emulated nodes of two tasks, one server per node: ranks 0 and 2 serve.
-        let mut t = IorParams {
+        let mut t = BackendUse {
             api: "BENCHFS".into(),
-            ..IorParams::default()
+            options: Default::default(),
         };
         let data = tempfile::tempdir().expect("temp dir");
-        t.backend_options.insert(
+        t.options.insert(
             "benchfs.data-dir".into(),
             data.path().to_string_lossy().into_owned(),
         );

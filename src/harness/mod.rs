@@ -7,12 +7,14 @@
 //! IOR output (`crate::ior::output`) or analyse results (`crate::results`). Nothing below this
 //! layer imports it; `src/bin/*` import only it.
 
+pub mod backends;
 pub mod bench;
 pub mod crosscheck;
 pub mod driver;
 pub mod embedded;
 pub mod injob;
 pub mod logging;
+pub mod mdtest;
 pub mod results_cli;
 pub mod server;
 pub mod sweep;

@@ -8,6 +8,7 @@ use crate::ior::error::EngineError;
 use crate::ior::params::IorParams;
 use crate::ior::reduce;
 use crate::ior::results::Phase;
+use crate::units::sci;
 use std::io::Write;
 
 /// `saveRankPerformanceDetailsCSV`: rank 0 appends one row per rank.
@@ -91,32 +92,4 @@ pub fn write_per_op(
     }
     f.write_all(out.as_bytes())?;
     Ok(())
-}
-
-/// C's `%.Ne` (mantissa, `e`, sign and at least two exponent digits).
-pub fn sci(v: f64, precision: usize) -> String {
-    let s = format!("{v:.precision$e}");
-    match s.split_once('e') {
-        Some((mant, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            format!("{mant}e{sign}{digits:0>2}")
-        }
-        None => s,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sci;
-
-    #[test]
-    fn sci_matches_c_printf() {
-        assert_eq!(sci(9.53674316e-07, 8), "9.53674316e-07");
-        assert_eq!(sci(3.53813171e-04, 8), "3.53813171e-04");
-        assert_eq!(sci(2.971653e9, 6), "2.971653e+09");
-        assert_eq!(sci(0.0, 2), "0.00e+00");
-    }
 }

@@ -12,8 +12,8 @@
 use crate::backend::buffer::AlignedBuf;
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
-use crate::ior::latency::LatencyRecorder;
 use crate::ior::transfer::{wear_out_figures, LoopOutcome, LoopSpec, Recipe};
+use crate::measure::latency::LatencyRecorder;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::time::{Duration, Instant};
 

@@ -5,10 +5,10 @@
 //! the file-size warnings and the `-j` outlier warnings. It performs collectives but no I/O.
 
 use crate::comm::{Comm, CommError};
-use crate::ior::latency::LatencyRecorder;
 use crate::ior::params::IorParams;
 use crate::ior::results::{Phase, PhaseResult, RankFigures, StonewallInfo};
 use crate::ior::stats;
+use crate::measure::latency::LatencyRecorder;
 
 /// One rank's raw figures of one phase.
 #[derive(Debug, Clone, Copy, Default)]

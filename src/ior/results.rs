@@ -5,6 +5,9 @@
 //! in [`crate::ior::stats`], never here.
 
 use crate::ior::params::{IorParams, TaskLayout};
+pub use crate::measure::fsinfo::FsInfo;
+pub use crate::measure::latency::LatencySummary;
+pub use crate::measure::machine::RunInfo;
 use serde::{Deserialize, Serialize};
 
 /// A timed phase.
@@ -25,29 +28,6 @@ impl Phase {
             Phase::Read => "read",
         }
     }
-}
-
-/// Latency distribution of the transfers of one phase, merged over ranks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LatencySummary {
-    /// Number of transfers recorded.
-    pub count: u64,
-    /// Mean in seconds.
-    pub mean: f64,
-    /// Minimum in seconds.
-    pub min: f64,
-    /// Median in seconds.
-    pub p50: f64,
-    /// 90th percentile in seconds.
-    pub p90: f64,
-    /// 99th percentile in seconds.
-    pub p99: f64,
-    /// 99.9th percentile in seconds.
-    pub p999: f64,
-    /// Maximum in seconds.
-    pub max: f64,
-    /// The merged histogram (nanoseconds), V2-deflate serialized and base64 encoded.
-    pub histogram: String,
 }
 
 /// One rank's own figures in one phase.
@@ -149,19 +129,6 @@ pub enum ResultEntry {
     Remove(RemoveResult),
 }
 
-/// The `Path` / `FS` lines of a test (from the backend's statfs).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FsInfo {
-    /// Total capacity in bytes.
-    pub capacity_bytes: f64,
-    /// Used capacity in percent.
-    pub used_capacity_pct: f64,
-    /// Total inodes.
-    pub inodes: f64,
-    /// Used inodes in percent.
-    pub used_inodes_pct: f64,
-}
-
 /// Everything one test printed and measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestResults {
@@ -189,21 +156,4 @@ impl TestResults {
             _ => None,
         })
     }
-}
-
-/// Run-level facts printed in the header.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RunInfo {
-    /// Start time, ctime format.
-    pub began: String,
-    /// The command line, argv joined by spaces.
-    pub command_line: String,
-    /// `<sysname> <nodename>`.
-    pub machine: String,
-    /// `<sysname> <nodename> <release> <version> <machine>` (printed with `-vv`).
-    pub machine_long: String,
-    /// Host name, for `platform`.
-    pub hostname: String,
-    /// Operating system name (`Linux`).
-    pub sysname: String,
 }

@@ -11,9 +11,9 @@
 use crate::backend::buffer::AlignedBuf;
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
-use crate::ior::latency::LatencyRecorder;
-use crate::ior::log;
 use crate::ior::transfer::{wear_out_figures, LoopOutcome, LoopSpec, Recipe};
+use crate::measure::latency::LatencyRecorder;
+use crate::measure::log;
 
 /// One rank's loop state: the recipe and the clock readings, borrowed once per phase.
 struct Looper<'a> {
@@ -65,7 +65,7 @@ impl Looper<'_> {
 
 /// Runs the transfer loop of one phase on this rank, one transfer at a time.
 ///
-/// Transfers are timed with the cycle counter ([`crate::ior::machine::fast_clock`]): one
+/// Transfers are timed with the cycle counter ([`crate::measure::machine::fast_clock`]): one
 /// instruction per reading, where a system-clock reading would cost as much as the whole
 /// harness loop (benches/harness_overhead.rs). `spec.seq` must not be empty (the engine's pick
 /// of the loop returns at once for an empty one).
@@ -80,7 +80,7 @@ pub(crate) async fn transfer_loop(
     let collective_wall = deadline_ns.is_some() && p.collective != 0;
     let limit = spec.limit();
     let min_time_ns = p.min_time_duration.max(0) as u64 * 1_000_000_000;
-    let clock = crate::ior::machine::fast_clock();
+    let clock = crate::measure::machine::fast_clock();
     let start = clock.raw();
     let mut lp = Looper {
         recipe: Recipe::new(spec, buf.len()),

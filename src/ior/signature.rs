@@ -37,6 +37,7 @@
 //!   x >>= 3`, with glibc's `rand_r` algorithm), so `-l random -G N` files are compatible.
 
 use crate::ior::params::DataPacketType;
+use crate::prng::rand_r;
 
 /// Words between two offset stamps (4 KiB).
 const STAMP_STRIDE_WORDS: usize = 512;
@@ -97,25 +98,12 @@ fn incompressible_word(key: u64, i: u64) -> u64 {
     mix64(key.wrapping_add(i.wrapping_add(1).wrapping_mul(GOLDEN_GAMMA)))
 }
 
-/// glibc's `rand_r`: three steps of the ANSI LCG, 11+10+10 bits of output.
-fn glibc_rand_r(state: &mut u32) -> u32 {
-    let mut next = *state;
-    next = next.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-    let mut result = (next / 65_536) % 2048;
-    next = next.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-    result = (result << 10) ^ ((next / 65_536) % 1024);
-    next = next.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-    result = (result << 10) ^ ((next / 65_536) % 1024);
-    *state = next;
-    result
-}
-
 /// First state of the random pattern of one transfer (`rand_r(G + pr + off)`, C `unsigned`).
 #[inline]
 fn random_start(sig: u32, g_value: i32, pr: u32, offset: u64) -> u64 {
     let base = if g_value != 0 { g_value as u32 } else { sig };
     let mut s = base.wrapping_add(pr).wrapping_add(offset as u32);
-    glibc_rand_r(&mut s) as u64
+    rand_r(&mut s) as u64
 }
 
 /// The trailing `len % 8` bytes: absolute byte index as `u8`.
@@ -417,8 +405,8 @@ mod tests {
             (u32::MAX, 1_670_702_726, 99_100_226, 3_997_353_105),
         ] {
             let mut s = seed;
-            assert_eq!(glibc_rand_r(&mut s), a);
-            assert_eq!(glibc_rand_r(&mut s), b);
+            assert_eq!(rand_r(&mut s), a);
+            assert_eq!(rand_r(&mut s), b);
             assert_eq!(s, st);
         }
         // IOR's random words for -G 1234, pr 1, offset 1 MiB (from C with glibc rand_r).

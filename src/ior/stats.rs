@@ -7,13 +7,10 @@
 //! duration never produces `inf` or `NaN` (real IOR prints `inf`/`nan` in that case; we print
 //! `0`, see the README's list of deliberate differences).
 
-use crate::ior::results::{FsInfo, Phase, TestResults};
+use crate::ior::results::{Phase, TestResults};
 use serde::{Deserialize, Serialize};
 
-/// 2^20, bytes per MiB.
-pub const MIB: f64 = 1_048_576.0;
-/// 2^30, bytes per GiB.
-pub const GIB: f64 = 1_073_741_824.0;
+pub use crate::units::{GIB, MIB};
 
 /// `true` if `seconds` can be divided by (finite and strictly positive).
 fn usable(seconds: f64) -> bool {
@@ -213,49 +210,6 @@ pub fn pp_double(v: f64) -> String {
     }
 }
 
-/// A percentage for the FS line: non-finite values (e.g. 0/0 on a backend that reports no
-/// blocks) print as `0.0`.
-fn finite_or_zero(v: f64) -> f64 {
-    if v.is_finite() {
-        v
-    } else {
-        0.0
-    }
-}
-
-/// The capacity part of the FS line and of JSON `"Capacity"`: `"%.1f GiB"`, or `"%.1f TiB"`
-/// above 1024 GiB.
-pub fn fs_capacity(fs: &FsInfo) -> String {
-    let gib = finite_or_zero(fs.capacity_bytes / GIB);
-    if gib > 1024.0 {
-        format!("{:.1} TiB", gib / 1024.0)
-    } else {
-        format!("{:.1} GiB", gib)
-    }
-}
-
-/// A percentage as IOR prints it (`"%2.1f%%"`).
-pub fn fs_percent(pct: f64) -> String {
-    format!("{:2.1}%", finite_or_zero(pct))
-}
-
-/// Inodes as IOR prints them (`"%.1f Mi"`, inodes / 2^20).
-pub fn fs_inodes(fs: &FsInfo) -> String {
-    format!("{:.1} Mi", finite_or_zero(fs.inodes / MIB))
-}
-
-/// The text after `"FS                  : "`:
-/// `"%.1f GiB   Used FS: %2.1f%%   Inodes: %.1f Mi   Used Inodes: %2.1f%%"`.
-pub fn fs_line(fs: &FsInfo) -> String {
-    format!(
-        "{}   Used FS: {}   Inodes: {}   Used Inodes: {}",
-        fs_capacity(fs),
-        fs_percent(fs.used_capacity_pct),
-        fs_inodes(fs),
-        fs_percent(fs.used_inodes_pct)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,29 +338,5 @@ mod tests {
         assert_eq!(pp_double(123456789012.0), "123456789012");
         assert_eq!(pp_double(-1.0), "   -      ");
         assert_eq!(pp_double(f64::NAN), "   -      ");
-    }
-
-    #[test]
-    fn fs_line_like_ior() {
-        let fs = FsInfo {
-            capacity_bytes: 23.5 * GIB,
-            used_capacity_pct: 0.0,
-            inodes: 2.9 * MIB,
-            used_inodes_pct: 0.0,
-        };
-        assert_eq!(
-            fs_line(&fs),
-            "23.5 GiB   Used FS: 0.0%   Inodes: 2.9 Mi   Used Inodes: 0.0%"
-        );
-        let big = FsInfo {
-            capacity_bytes: 2048.0 * GIB,
-            used_capacity_pct: f64::NAN,
-            inodes: 0.0,
-            used_inodes_pct: 12.34,
-        };
-        assert_eq!(
-            fs_line(&big),
-            "2.0 TiB   Used FS: 0.0%   Inodes: 0.0 Mi   Used Inodes: 12.3%"
-        );
     }
 }

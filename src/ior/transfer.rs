@@ -14,12 +14,12 @@ use crate::backend::{Access, AnyBackend, AnyFile, Backend, BackendError, Backend
 use crate::comm::{Comm, ReduceOp};
 use crate::ior::access::OffsetSequence;
 use crate::ior::error::EngineError;
-use crate::ior::latency::LatencyRecorder;
-use crate::ior::log;
 use crate::ior::params::{DataPacketType, IorParams};
 use crate::ior::progress::Progress;
 use crate::ior::results::StonewallInfo;
 use crate::ior::signature;
+use crate::measure::latency::LatencyRecorder;
+use crate::measure::log;
 use std::time::Duration;
 
 /// What one rank's loop is asked to do.

@@ -12,6 +12,11 @@ use crate::build_info::BuildInfo;
 use crate::ior::params::{IorParams, TaskLayout};
 use crate::ior::results::{FsInfo, ResultEntry, RunInfo, TestResults};
 use crate::ior::stats::{self, OpSummary};
+use crate::mdtest::results::MdtestRun;
+pub use crate::mdtest::results::PhaseResult as MdtestPhase;
+use crate::mdtest::stats as mdtest_stats;
+pub use crate::mdtest::stats::OpSummary as MdtestSummary;
+use crate::mdtest::MdtestParams;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -100,6 +105,84 @@ pub struct ResultDocument {
     /// imported IOR output, see [`crate::results::import`]); `None` (absent) for native runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ImportSource>,
+    /// The mdtest run of a `benchfs-bench mdtest` document (or an imported mdtest output);
+    /// absent in IOR documents, whose `tests` it replaces (they are then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mdtest: Option<MdtestDocument>,
+}
+
+/// An mdtest run with everything it measured (`mdtest` field, additive to schema version 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MdtestDocument {
+    /// Every parameter of the run (mdtest's names in camelCase: `items`, `itemsPerDir`,
+    /// `uniqueDirPerTask`, `writeBytes`, `stoneWallTimerSeconds`, `iodepth`, ...).
+    pub params: MdtestParams,
+    /// Ranks of the job.
+    pub world_tasks: usize,
+    /// Nodes of the job.
+    pub nodes: usize,
+    /// The backend's version string.
+    pub api_version: String,
+    /// Rank 0's test directory.
+    pub path: String,
+    /// Capacity of its file system, if statfs worked.
+    pub fs: Option<FsInfo>,
+    /// The `-R` seed of rank 0 (0: no random order).
+    pub random_seed: i64,
+    /// mdtest's start and end stamps (`MM/DD/YYYY HH:MM:SS`).
+    pub started: String,
+    /// End stamp.
+    pub finished: String,
+    /// One entry per task count (`-f -l -s`), in order.
+    pub runs: Vec<MdtestTaskDocument>,
+}
+
+/// One task count of an mdtest run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MdtestTaskDocument {
+    /// Tasks of this test.
+    pub tasks: usize,
+    /// Iterations that completed.
+    pub iterations: usize,
+    /// Items per rank.
+    pub items_per_rank: u64,
+    /// Every operation of every iteration (per-rank figures, latency percentiles and
+    /// histogram, stonewall figures).
+    pub phases: Vec<MdtestPhase>,
+    /// The rows of mdtest's summary tables (rate, then time), as mdtest computes them.
+    pub summary: Vec<MdtestSummary>,
+    /// Data that did not verify.
+    pub verification_errors: u64,
+}
+
+impl MdtestDocument {
+    /// The document section of a finished (or cut short) run of `params`.
+    pub fn of(params: &MdtestParams, run: &MdtestRun, world_tasks: usize) -> MdtestDocument {
+        let plan = crate::mdtest::params::Plan::of(params);
+        MdtestDocument {
+            params: params.clone(),
+            world_tasks,
+            nodes: run.nodes,
+            api_version: run.api_version.clone(),
+            path: run.path.clone(),
+            fs: run.fs.clone(),
+            random_seed: run.random_seed,
+            started: run.started.clone(),
+            finished: run.finished.clone(),
+            runs: run
+                .runs
+                .iter()
+                .map(|r| MdtestTaskDocument {
+                    tasks: r.tasks,
+                    iterations: r.iterations,
+                    items_per_rank: r.items_per_rank,
+                    phases: r.phases.clone(),
+                    summary: mdtest_stats::summarize_run(r, plan.dirs, plan.files),
+                    verification_errors: r.verification_errors,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The origin of an imported result document (`source` field).
@@ -158,7 +241,23 @@ impl ResultDocument {
             exit_status: None,
             errors: errors.to_vec(),
             source: None,
+            mdtest: None,
         }
+    }
+
+    /// The document of an mdtest run of `params` on `world_tasks` ranks (its `tests` empty).
+    pub fn from_mdtest(
+        run_info: &RunInfo,
+        params: &MdtestParams,
+        run: &MdtestRun,
+        world_tasks: usize,
+        finished: &str,
+        errors: &[String],
+    ) -> ResultDocument {
+        let mut doc = ResultDocument::from_run(run_info, &[], finished, errors);
+        doc.data_errors = run.runs.iter().map(|r| r.verification_errors as i64).sum();
+        doc.mdtest = Some(MdtestDocument::of(params, run, world_tasks));
+        doc
     }
 
     /// The same document with its exit status recorded.

@@ -7,15 +7,16 @@
 //! and max as the range / bounds, so one slow iteration does not raise an alert. Measures, in
 //! kebab-case: `bandwidth` (MiB/s), `iops` (ops/s), `latency` (IOR's `Latency(s)` column, the
 //! same statistic for native and imported runs) and, where every pooled run recorded latency
-//! histograms, `latency-p50` and `latency-p99`. Values are rounded to the precision their
+//! histograms, `latency-p50` and `latency-p99`; for mdtest documents, per operation, `rate`
+//! (mdtest's table rate, ops/s) and the latency percentiles. Values are rounded to the precision their
 //! sources measured them at (IOR's print formats for imported runs, six significant digits
 //! otherwise). Owns only the mapping to these formats; it must not read or write files (the
 //! CLI does).
 
-use crate::ior::results::{Phase, PhaseResult};
 use crate::results::compare::stats::round_to;
-use crate::results::compare::{median, resolution_of, rows_by_workload};
+use crate::results::compare::{median, resolution_of};
 use crate::results::document::ResultDocument;
+use crate::results::samples::{samples, Better, Metric};
 use serde_json::{json, Map, Value};
 
 /// One exported figure.
@@ -23,7 +24,8 @@ use serde_json::{json, Map, Value};
 pub struct Figure {
     /// Benchmark name: `<workload> <phase>`.
     pub name: String,
-    /// Measure (kebab-case): `bandwidth`, `iops`, `latency`, `latency-p50`, `latency-p99`.
+    /// Measure (kebab-case): `bandwidth`, `iops`, `latency`, `latency-p50`, `latency-p99`,
+    /// `rate` (mdtest).
     pub measure: &'static str,
     /// What the measure is, in words (for the exports' `extra` fields).
     pub statistic: &'static str,
@@ -43,43 +45,6 @@ pub struct Figure {
     pub documents: usize,
 }
 
-/// A measure: slug, description, unit, direction, and the value of a row (if it has one).
-type Measure = (
-    &'static str,
-    &'static str,
-    &'static str,
-    bool,
-    fn(&PhaseResult) -> Option<f64>,
-);
-
-const MEASURES: &[Measure] = &[
-    ("bandwidth", "bandwidth", "MiB/s", true, |r| Some(r.bw_mib)),
-    ("iops", "operations per second", "ops/s", true, |r| {
-        Some(r.iops)
-    }),
-    (
-        "latency",
-        "IOR's Latency(s) column: mean time per transfer",
-        "s",
-        false,
-        |r| Some(r.latency),
-    ),
-    (
-        "latency-p50",
-        "median transfer latency (HDR histogram)",
-        "s",
-        false,
-        |r| (r.latency_hist.count > 0).then_some(r.latency_hist.p50),
-    ),
-    (
-        "latency-p99",
-        "99th percentile transfer latency (HDR histogram)",
-        "s",
-        false,
-        |r| (r.latency_hist.count > 0).then_some(r.latency_hist.p99),
-    ),
-];
-
 /// `v` rounded to `step`, or to six significant digits when the source measured it exactly.
 fn round_measured(v: f64, step: f64) -> f64 {
     if step > 0.0 {
@@ -94,63 +59,54 @@ fn round_measured(v: f64, step: f64) -> f64 {
 
 /// Every figure of the documents, pooled by workload and phase (in first-seen order).
 pub fn figures(docs: &[ResultDocument]) -> Vec<Figure> {
-    // (name, measure index) -> (values, per-value step, documents)
+    // (name, measure) -> (values, per-value step, documents)
     type Pool = (Vec<f64>, f64, Vec<usize>);
-    let mut order: Vec<(String, usize)> = Vec::new();
-    let mut pools: std::collections::HashMap<(String, usize), Pool> = Default::default();
+    let mut order: Vec<(String, &'static Metric)> = Vec::new();
+    let mut pools: Vec<Pool> = Vec::new();
     let mut rows_seen: std::collections::HashMap<String, usize> = Default::default();
     for (di, doc) in docs.iter().enumerate() {
         let res = resolution_of(doc);
-        for (key, rows) in rows_by_workload(doc) {
-            for phase in [Phase::Write, Phase::Read] {
-                let rows: Vec<&&PhaseResult> = rows.iter().filter(|r| r.access == phase).collect();
-                if rows.is_empty() {
-                    continue;
+        let mut counted: Vec<String> = Vec::new();
+        for s in samples(doc) {
+            let name = format!("{} {}", s.workload, s.phase);
+            if !counted.contains(&name) {
+                *rows_seen.entry(name.clone()).or_default() += s.rows;
+                counted.push(name.clone());
+            }
+            let step = res.step_at(median(&s.values));
+            let idx = match order
+                .iter()
+                .position(|(n, m)| *n == name && m.measure == s.metric.measure)
+            {
+                Some(i) => i,
+                None => {
+                    order.push((name, s.metric));
+                    pools.push((Vec::new(), 0.0, Vec::new()));
+                    order.len() - 1
                 }
-                let name = format!("{key} {}", phase.as_str());
-                *rows_seen.entry(name.clone()).or_default() += rows.len();
-                for (mi, (_, _, _, _, value)) in MEASURES.iter().enumerate() {
-                    let vals: Vec<f64> = rows
-                        .iter()
-                        .filter_map(|r| value(r))
-                        .filter(|v| v.is_finite())
-                        .collect();
-                    if vals.is_empty() {
-                        continue;
-                    }
-                    let step = res.step_at(median(&vals));
-                    let k = (name.clone(), mi);
-                    let pool = pools.entry(k.clone()).or_insert_with(|| {
-                        order.push(k);
-                        (Vec::new(), 0.0, Vec::new())
-                    });
-                    pool.0.extend(vals);
-                    pool.1 = pool.1.max(step);
-                    if !pool.2.contains(&di) {
-                        pool.2.push(di);
-                    }
-                }
+            };
+            let pool = &mut pools[idx];
+            pool.0.extend(s.values);
+            pool.1 = pool.1.max(step);
+            if !pool.2.contains(&di) {
+                pool.2.push(di);
             }
         }
     }
     let mut out = Vec::new();
-    for k in order {
-        let Some((vals, step, documents)) = pools.remove(&k) else {
-            continue;
-        };
+    for ((name, m), (vals, step, documents)) in order.into_iter().zip(pools) {
         // A percentile is exported only when every pooled row has it: otherwise it would
         // describe a part of the runs under the name of all of them.
-        if vals.len() < rows_seen.get(&k.0).copied().unwrap_or(0) {
+        if m.name.starts_with("lat_p") && vals.len() < rows_seen.get(&name).copied().unwrap_or(0) {
             continue;
         }
-        let (measure, statistic, unit, bigger, _) = MEASURES[k.1];
         let r = |v: f64| round_measured(v, step);
         out.push(Figure {
-            name: k.0,
-            measure,
-            statistic,
-            unit,
-            bigger_is_better: bigger,
+            name,
+            measure: m.measure,
+            statistic: m.statistic,
+            unit: m.unit,
+            bigger_is_better: m.better == Better::Higher,
             value: r(median(&vals)),
             min: r(vals.iter().copied().fold(f64::INFINITY, f64::min)),
             max: r(vals.iter().copied().fold(f64::NEG_INFINITY, f64::max)),

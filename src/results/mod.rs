@@ -9,3 +9,4 @@ pub mod document;
 pub mod export;
 pub mod import;
 pub mod report;
+pub mod samples;

@@ -1,44 +1,81 @@
-//! Runs a parsed benchfs-bench command line: validates every test, starts the ranks, wires
-//! rank 0 to the result stream, and writes the result document.
+//! The process driver: runs a [`Benchmark`] (the IOR tests of a command line, an mdtest run)
+//! on every rank, locally or under MPI, and hands rank 0's outcome back to it.
 //!
 //! Owns process-level decisions: how the process was launched, world size, emulated node
-//! layout, where results go, and the exit status. `local` runs the ranks as threads of this
-//! process (`-N n` without MPI); `rank` runs this process as one rank of an MPI job. It must
-//! not format results (that is [`crate::ior::output`]) nor sequence phases (that is
-//! [`crate::ior::engine`]).
+//! layout, agreement of the ranks on validation, runtimes, panics, aborts, the embedded and
+//! in-job BenchFS clusters, and the exit status. `local` runs the ranks as threads of this
+//! process (local tasks without MPI); `rank` runs this process as one rank of an MPI job;
+//! `ior` is the IOR command line as a [`Benchmark`]. It must not format results nor sequence
+//! phases (the engines do).
 
+mod ior;
 mod local;
 mod rank;
 
+pub use ior::{local_world_size, validate_all, IorBenchmark};
 pub use local::run_local;
 pub use rank::{execute_on, run_rank, RankSetup, SetupError};
 
-use crate::backend::{AnyBackend, Backend};
 use crate::comm::launch::{launch, Launch};
-use crate::comm::local::LocalComm;
-use crate::comm::{Comm, CommError, ReduceOp};
+use crate::comm::Comm;
+pub use crate::harness::backends::{BackendSlot, BackendUse};
 use crate::harness::embedded::EmbeddedClusters;
-use crate::ior::engine::{self, RankContext, RunOutcome};
-use crate::ior::log;
-use crate::ior::machine;
 use crate::ior::options::ParsedArgs;
-use crate::ior::output::{self, Reporter};
-use crate::ior::params::{GlobalOptions, IorParams, TaskLayout};
-use crate::ior::progress::Progress;
-use crate::ior::results::RunInfo;
-use crate::ior::validate;
-use crate::results::document::ResultDocument;
-use std::any::Any;
-use std::io::Write;
-use std::sync::Arc;
+use crate::measure::log;
+use crate::measure::machine;
 
 /// Exit status of a run whose setup failed (bad input) or that hit an error.
 pub const EXIT_ERROR: i32 = 1;
 
-/// Tasks per emulated node: `--tasks-per-node`, else `IOR_FAKE_TASK_PER_NODES`, else 0 (one node).
-pub fn tasks_per_node(global: &GlobalOptions) -> usize {
-    if global.tasks_per_node > 0 {
-        return global.tasks_per_node;
+/// What one rank of a [`Benchmark`] returns: its results (rank 0) and the error that stopped
+/// it, if any.
+pub trait RankOutcome: Default + Send {
+    /// The error that stopped this rank.
+    fn error(&self) -> Option<&str>;
+    /// Records the error that stopped the run.
+    fn set_error(&mut self, error: String);
+    /// The outcome of a rank that failed before its benchmark ran.
+    fn failed(error: String) -> Self {
+        let mut o = Self::default();
+        o.set_error(error);
+        o
+    }
+}
+
+/// A benchmark the driver runs on every rank. The engine-specific parts live here
+/// (validation, rank 0's result stream, the engine, the summary and documents); everything
+/// else (local tasks or an MPI rank, runtimes, clusters, agreement, aborts) is the driver's.
+#[allow(async_fn_in_trait)]
+pub trait Benchmark: Sync {
+    /// What one rank returns.
+    type Outcome: RankOutcome;
+    /// Rank 0's result stream, opened before the ranks start.
+    type Sink: Send;
+
+    /// Warnings of parsing, printed first (by rank 0 only under MPI).
+    fn parse_warnings(&self) -> Vec<String>;
+    /// Number of tasks when running without MPI.
+    fn local_tasks(&self) -> usize;
+    /// Tasks per emulated node (0: every task on one node).
+    fn tasks_per_node(&self) -> usize;
+    /// The backends the run will use.
+    fn backends(&mut self) -> Vec<BackendSlot<'_>>;
+    /// Checks everything before any file is touched, for `world` ranks with `tpn` tasks per
+    /// node (0: one node). Returns the warnings to print, or the error to print.
+    fn validate(&mut self, world: usize, tpn: usize) -> Result<Vec<String>, String>;
+    /// Opens rank 0's result stream.
+    fn open_sink(&self) -> Result<Self::Sink, String>;
+    /// Runs the benchmark on one rank of `comm`; `sink` is rank 0's only.
+    async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> Self::Outcome;
+    /// On rank 0, after every rank stopped: summary, documents, exit status.
+    fn finish(&self, outcome: Self::Outcome) -> i32;
+}
+
+/// Tasks per emulated node from `--tasks-per-node` (`given`), else `IOR_FAKE_TASK_PER_NODES`,
+/// else 0 (one node).
+pub fn tasks_per_node_or_env(given: usize) -> usize {
+    if given > 0 {
+        return given;
     }
     std::env::var("IOR_FAKE_TASK_PER_NODES")
         .ok()
@@ -46,67 +83,12 @@ pub fn tasks_per_node(global: &GlobalOptions) -> usize {
         .unwrap_or(0)
 }
 
-/// Number of local tasks: the largest `-N` of any test (at least 1).
-pub fn local_world_size(tests: &[IorParams]) -> usize {
-    tests
-        .iter()
-        .map(|t| t.num_tasks.max(1) as usize)
-        .max()
-        .unwrap_or(1)
+/// Tasks per emulated node of an IOR command line ([`tasks_per_node_or_env`]).
+pub fn tasks_per_node(global: &crate::ior::params::GlobalOptions) -> usize {
+    tasks_per_node_or_env(global.tasks_per_node)
 }
 
-/// Validate every test before anything touches a file. Returns the warnings to print.
-pub fn validate_all(
-    tests: &mut [IorParams],
-    world_size: usize,
-    tpn: usize,
-) -> Result<Vec<String>, String> {
-    let mut warnings = Vec::new();
-    for t in tests.iter_mut() {
-        let backend = AnyBackend::new(&t.api, &t.backend_options).map_err(|e| match e {
-            crate::backend::BackendError::Unsupported(m) => m,
-            other => other.to_string(),
-        })?;
-        warnings.extend(
-            validate::validate(t, world_size, backend.supports_fsync())
-                .map_err(|e| e.to_string())?,
-        );
-        backend
-            .check_params()
-            .map_err(|e| format!("{} ({e})", validate::msg::BACKEND_PARAMS_INVALID))?;
-        let n = if t.num_tasks > 0 {
-            t.num_tasks as usize
-        } else {
-            world_size
-        };
-        let one_node = tpn == 0 || tpn >= n;
-        if t.reorder_tasks != 0 && one_node {
-            warnings.push(format!(
-                "-C (reorderTasks) has no effect: all {n} tasks share one node; \
-                 emulate nodes with --tasks-per-node N or IOR_FAKE_TASK_PER_NODES=N"
-            ));
-        }
-        if t.reorder_tasks_random != 0 && n == 1 {
-            warnings.push("-Z (reorderTasksRandom) has no effect with a single task".to_string());
-        }
-    }
-    Ok(warnings)
-}
-
-/// Where the result stream goes: stdout, or `summaryFile` (announced on stdout like IOR).
-fn result_stream(global: &GlobalOptions) -> Result<Box<dyn Write + Send>, String> {
-    match &global.summary_file {
-        Some(path) => {
-            let f = std::fs::File::create(path)
-                .map_err(|e| format!("cannot open summaryFile \"{path}\": {e}"))?;
-            println!("Writing output to {path}");
-            Ok(Box::new(std::io::LineWriter::new(f)))
-        }
-        None => Ok(Box::new(std::io::LineWriter::new(std::io::stdout()))),
-    }
-}
-
-/// The whole command: validate, run, report, write documents; returns the exit status.
+/// The IOR command line: validate, run, report, write documents; returns the exit status.
 ///
 /// Under an MPI launcher ([`launch`]) this process runs as one rank of the MPI job and `-N`
 /// selects IOR's sub-communicator; otherwise `-N n` runs `n` local tasks as threads.
@@ -118,61 +100,41 @@ pub fn execute(parsed: ParsedArgs, command_line: &str) -> i32 {
 /// servers started inside the job. `setup` is used only under an MPI launcher; local tasks
 /// (`-N n` without mpirun) run without it.
 pub fn execute_with(parsed: ParsedArgs, command_line: &str, setup: Option<&dyn RankSetup>) -> i32 {
+    execute_benchmark(IorBenchmark::new(parsed, command_line), setup)
+}
+
+/// Runs `bench` as this process is launched: one rank of an MPI job, or local tasks.
+pub fn execute_benchmark<B: Benchmark>(bench: B, setup: Option<&dyn RankSetup>) -> i32 {
     match launch() {
-        Launch::Mpi { size } => rank::execute_mpi(parsed, command_line, size, setup),
-        Launch::Standalone => local::execute_local(parsed, command_line),
+        Launch::Mpi { size } => rank::execute_mpi(bench, size, setup),
+        Launch::Standalone => local::execute_local(bench),
     }
 }
 
-fn print_error(msg: &str) {
-    if msg.starts_with("ERROR") || msg.starts_with("Error") {
+/// Prints an error of the driver: messages in IOR's or mdtest's own wording as they are,
+/// others as `ERROR: ...`.
+pub fn print_error(msg: &str) {
+    if msg.starts_with("ERROR") || msg.starts_with("Error") || msg.contains(": FAILED in ") {
         log::line(msg);
     } else {
         log::error(msg);
     }
 }
 
-/// After the ranks stopped: summary, result document, exit status.
-fn finish(global: &GlobalOptions, run: &RunInfo, outcome: RunOutcome) -> i32 {
-    let finished = machine::ctime_now();
-    let mut errors = Vec::new();
-    if let Some(e) = &outcome.error {
-        print_error(e);
-        errors.push(e.clone());
-    }
-    let status = if outcome.error.is_some() {
-        EXIT_ERROR
-    } else {
-        outcome.data_errors.clamp(0, 255) as i32
-    };
-    let mut targets: Vec<std::path::PathBuf> = global.json_file.iter().map(Into::into).collect();
-    if let Some(dir) = &global.results_dir {
-        match results_dir_file(std::path::Path::new(dir)) {
-            Ok(p) => targets.push(p),
-            Err(e) => {
-                log::error(&format!("cannot use --results-dir \"{dir}\": {e}"));
-                return EXIT_ERROR;
-            }
+/// Prints validation warnings: IOR's and mdtest's own (`WARNING: ...`) as they are, the
+/// driver's own as `WARNING: ...`.
+fn print_warnings(warnings: Vec<String>) {
+    for w in warnings {
+        if w.starts_with("WARNING") {
+            log::line(&w);
+        } else {
+            log::warn(&w);
         }
     }
-    if !targets.is_empty() {
-        let doc = ResultDocument::from_run(run, &outcome.tests, &finished, &errors)
-            .with_exit_status(status);
-        for path in targets {
-            if let Err(e) = doc.write_to(&path) {
-                log::error(&format!(
-                    "cannot write result document \"{}\": {e}",
-                    path.display()
-                ));
-                return EXIT_ERROR;
-            }
-        }
-    }
-    status
 }
 
-/// A new file name in `dir` for this run's document: `<UTC time>-<host>-<pid>.json`.
-fn results_dir_file(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+/// Where `--results-dir DIR` puts a run's document: a new `<UTC time>-<host>-<pid>.json`.
+pub fn results_dir_file(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
     std::fs::create_dir_all(dir)?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let host: String = machine::hostname()
@@ -193,4 +155,23 @@ fn results_dir_file(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf
         n += 1;
     }
     Ok(path)
+}
+
+/// The files `--json FILE` and `--results-dir DIR` name for a run's document.
+pub fn document_targets(
+    json_file: Option<&str>,
+    results_dir: Option<&str>,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut targets: Vec<std::path::PathBuf> = json_file.iter().map(Into::into).collect();
+    if let Some(dir) = results_dir {
+        let p = results_dir_file(std::path::Path::new(dir))
+            .map_err(|e| format!("cannot use --results-dir \"{dir}\": {e}"))?;
+        targets.push(p);
+    }
+    Ok(targets)
+}
+
+/// Starts the embedded BenchFS clusters `bench` needs (local runs only).
+fn start_embedded<B: Benchmark>(bench: &mut B) -> Result<Option<EmbeddedClusters>, String> {
+    EmbeddedClusters::start_for(&mut bench.backends())
 }

@@ -1,7 +1,11 @@
-//! This process as one rank of an MPI job (`mpirun`/`srun benchfs-bench`): code run on every rank before the tests ([`RankSetup`], e.g. servers inside the job), and the
-//! command executed collectively with rank 0 printing.
+//! This process as one rank of an MPI job (`mpirun`/`srun benchfs-bench`): code run on every
+//! rank before the benchmark ([`RankSetup`], e.g. servers inside the job), and the command
+//! executed collectively with rank 0 printing.
 
-use super::*;
+use super::{print_error, print_warnings, BackendUse, Benchmark, RankOutcome, EXIT_ERROR};
+use crate::comm::{Comm, CommError, ReduceOp};
+use crate::measure::log;
+use std::any::Any;
 
 /// Why [`RankSetup::before_tests`] failed on a rank.
 #[derive(Debug, thiserror::Error)]
@@ -14,39 +18,36 @@ pub enum SetupError {
     Comm(#[from] CommError),
 }
 
-/// Code a caller runs on every rank before the first test, e.g. starting a file-system server
+/// Code a caller runs on every rank before the benchmark, e.g. starting a file-system server
 /// inside the job and exchanging its address through `comm`.
 pub trait RankSetup: Sync {
-    /// Called collectively on every rank of `comm` (the whole job) before the first test, on the
-    /// rank's thread with its tokio runtime entered (`tokio::spawn` works; spawned tasks run
-    /// while the tests run). The returned value is kept alive until every rank finished the
-    /// tests, then dropped on this rank. An error aborts the job with its message.
+    /// Called collectively on every rank of `comm` (the whole job) before the benchmark, on
+    /// the rank's thread with its tokio runtime entered (`tokio::spawn` works; spawned tasks
+    /// run while the benchmark runs), with the backends the benchmark will use. The returned
+    /// value is kept alive until every rank finished, then dropped on this rank. An error
+    /// aborts the job with its message.
     fn before_tests(
         &self,
         comm: &dyn Comm,
-        tests: &[IorParams],
+        backends: &[BackendUse],
     ) -> Result<Box<dyn Any>, SetupError>;
 }
 
-/// Run the tests as one rank of `comm` on the calling thread (current-thread tokio runtime):
-/// the rank of an MPI job, or any other single rank. `reporter` is rank 0's (`None` elsewhere);
-/// progress is shown on rank 0 only. `setup` runs first (see [`RankSetup`]). A failing rank
-/// aborts `comm`. Returns this rank's outcome (rank 0's holds the results).
-pub fn run_rank(
-    global: &GlobalOptions,
-    tests: &[IorParams],
-    run: &RunInfo,
-    mut reporter: Option<Box<dyn Reporter + Send>>,
+/// Runs `bench` as one rank of `comm` on the calling thread (current-thread tokio runtime):
+/// the rank of an MPI job, or any other single rank. `sink` is rank 0's (`None` elsewhere).
+/// `setup` runs first with `backends` (see [`RankSetup`]). A failing rank aborts `comm`.
+/// Returns this rank's outcome (rank 0's holds the results).
+pub fn run_rank<B: Benchmark>(
+    bench: &B,
+    mut sink: Option<B::Sink>,
     comm: &dyn Comm,
     setup: Option<&dyn RankSetup>,
-) -> RunOutcome {
+    backends: &[BackendUse],
+) -> B::Outcome {
     let rank = comm.rank();
     let fail = |msg: String| {
         comm.abort(&msg);
-        RunOutcome {
-            error: Some(msg),
-            ..Default::default()
-        }
+        B::Outcome::failed(msg)
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -55,35 +56,22 @@ pub fn run_rank(
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start runtime: {e}")),
     };
-    let progress = Progress::new(if rank == 0 {
-        global.progress
-    } else {
-        Some(false)
-    });
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let guard = match setup {
             Some(s) => {
                 let _entered = rt.enter();
-                Some(s.before_tests(comm, tests).map_err(|e| e.to_string())?)
+                Some(s.before_tests(comm, backends).map_err(|e| e.to_string())?)
             }
             None => None,
         };
-        let ctx = RankContext {
-            comm,
-            run,
-            reporter: reporter
-                .as_deref_mut()
-                .map(|r| r as &mut (dyn Reporter + Send + 'static)),
-            progress: &progress,
-        };
-        let outcome = rt.block_on(engine::run_tests(ctx, tests));
-        if guard.is_some() && outcome.error.is_none() {
+        let outcome = rt.block_on(bench.run(comm, sink.as_mut()));
+        if guard.is_some() && outcome.error().is_none() {
             // What setup started (a server) may serve other ranks until they are all done.
             // An error here is another rank's abort, already reported by that rank.
             let _ = comm.barrier();
         }
         drop(guard);
-        Ok::<RunOutcome, String>(outcome)
+        Ok::<B::Outcome, String>(outcome)
     }));
     match result {
         Ok(Ok(outcome)) => outcome,
@@ -92,38 +80,40 @@ pub fn run_rank(
     }
 }
 
+/// Tasks on the first node when the ranks span several nodes, 0 when they share one.
+fn tasks_per_real_node(comm: &dyn Comm) -> usize {
+    let nodes = comm.node_of_ranks();
+    let first = nodes.first().copied().unwrap_or(0);
+    if nodes.iter().all(|&n| n == first) {
+        0
+    } else {
+        nodes.iter().filter(|&&n| n == first).count()
+    }
+}
+
 /// The whole command as one rank of `comm` (an MPI job: every process calls it): validate on
-/// every rank and agree on the result, open the result stream on rank 0, run the tests
-/// ([`run_rank`]), and on rank 0 print the summary and write the result document. Only rank 0
-/// prints warnings that every rank would print. Returns this process's exit status.
-pub fn execute_on(
+/// every rank and agree on the result, open the result stream on rank 0, run the benchmark
+/// ([`run_rank`]), and on rank 0 finish it (summary, documents). Only rank 0 prints warnings
+/// that every rank would print. Returns this process's exit status.
+pub fn execute_on<B: Benchmark>(
     comm: &dyn Comm,
-    mut parsed: ParsedArgs,
-    command_line: &str,
+    mut bench: B,
     setup: Option<&dyn RankSetup>,
 ) -> i32 {
     let rank0 = comm.rank() == 0;
     if rank0 {
-        for w in &parsed.warnings {
-            log::line(w);
+        for w in bench.parse_warnings() {
+            log::line(&w);
         }
     }
-    if parsed.tests.is_empty() {
-        parsed.tests.push(IorParams::default());
-    }
-    let emulated = tasks_per_node(&parsed.global);
-    // For the "-C has no effect" warning: tasks per node, 0 when every rank shares one node.
+    let emulated = bench.tasks_per_node();
+    // For warnings about nodes: tasks per node, 0 when every rank shares one node.
     let tpn = if emulated > 0 {
         emulated
     } else {
-        let layout = TaskLayout::of(comm);
-        if layout.num_nodes > 1 {
-            layout.tasks_on_node0
-        } else {
-            0
-        }
+        tasks_per_real_node(comm)
     };
-    let validated = validate_all(&mut parsed.tests, comm.size(), tpn);
+    let validated = bench.validate(comm.size(), tpn);
     // Every rank validates the same input; agree anyway, so that no rank starts alone.
     let failed = match comm.allgather_i64(i64::from(validated.is_err())) {
         Ok(f) => f,
@@ -136,13 +126,7 @@ pub fn execute_on(
     match validated {
         Ok(warnings) if first_failed.is_none() => {
             if rank0 {
-                for w in warnings {
-                    if w.starts_with("WARNING") {
-                        log::line(&w);
-                    } else {
-                        log::warn(&w);
-                    }
-                }
+                print_warnings(warnings);
             }
         }
         Ok(_) => return EXIT_ERROR,
@@ -153,14 +137,7 @@ pub fn execute_on(
             return EXIT_ERROR;
         }
     }
-    let mut global = parsed.global.clone();
-    global.command_line = command_line.to_string();
-    let run = machine::run_info(command_line);
-    let opened = if rank0 {
-        Some(result_stream(&global))
-    } else {
-        None
-    };
+    let opened = if rank0 { Some(bench.open_sink()) } else { None };
     let stream_failed = matches!(opened, Some(Err(_)));
     match comm.allreduce_i64(i64::from(stream_failed), ReduceOp::Max) {
         Ok(0) => {}
@@ -175,14 +152,22 @@ pub fn execute_on(
             return EXIT_ERROR;
         }
     }
-    let reporter = match opened {
-        Some(Ok(out)) => Some(output::reporter_for(global.summary_format, out)),
+    let sink = match opened {
+        Some(Ok(s)) => Some(s),
         _ => None,
     };
-    let outcome = run_rank(&global, &parsed.tests, &run, reporter, comm, setup);
+    let backends: Vec<BackendUse> = bench
+        .backends()
+        .into_iter()
+        .map(|b| BackendUse {
+            api: b.api.to_string(),
+            options: b.options.clone(),
+        })
+        .collect();
+    let outcome = run_rank(&bench, sink, comm, setup, &backends);
     if rank0 {
-        finish(&global, &run, outcome)
-    } else if outcome.error.is_some() {
+        bench.finish(outcome)
+    } else if outcome.error().is_some() {
         EXIT_ERROR
     } else {
         0
@@ -193,9 +178,8 @@ pub fn execute_on(
 /// ([`execute_on`]), finalise MPI. `--tasks-per-node`/`IOR_FAKE_TASK_PER_NODES` emulate nodes;
 /// otherwise nodes are MPI's shared-memory domains.
 #[cfg(feature = "mpi")]
-pub(super) fn execute_mpi(
-    parsed: ParsedArgs,
-    command_line: &str,
+pub(super) fn execute_mpi<B: Benchmark>(
+    bench: B,
     _size: Option<usize>,
     setup: Option<&dyn RankSetup>,
 ) -> i32 {
@@ -207,8 +191,8 @@ pub(super) fn execute_mpi(
             return EXIT_ERROR;
         }
     };
-    let status = match session.world(tasks_per_node(&parsed.global)) {
-        Ok(world) => execute_on(&world, parsed, command_line, setup),
+    let status = match session.world(bench.tasks_per_node()) {
+        Ok(world) => execute_on(&world, bench, setup),
         Err(e) => {
             print_error(&format!("cannot set up the MPI communicator: {e}"));
             EXIT_ERROR
@@ -222,9 +206,8 @@ pub(super) fn execute_mpi(
 /// Without the `mpi` feature, an MPI launch of several processes cannot coordinate: refuse it
 /// (each process would run the whole benchmark alone on the same files).
 #[cfg(not(feature = "mpi"))]
-pub(super) fn execute_mpi(
-    parsed: ParsedArgs,
-    command_line: &str,
+pub(super) fn execute_mpi<B: Benchmark>(
+    bench: B,
     size: Option<usize>,
     _setup: Option<&dyn RankSetup>,
 ) -> i32 {
@@ -234,7 +217,7 @@ pub(super) fn execute_mpi(
             print_error(&format!(
                 "started by an MPI launcher as one of {n} processes, but this benchfs-bench \
                  was built without MPI support; rebuild with `cargo build --features mpi` \
-                 (or run without mpirun and use -N {n} for local tasks)"
+                 (or run without mpirun and use local tasks: -N {n} for IOR, --tasks {n} for mdtest)"
             ));
             return EXIT_ERROR;
         }
@@ -243,13 +226,15 @@ pub(super) fn execute_mpi(
              was built without MPI support (`--features mpi`); running as a standalone process",
         ),
     }
-    super::local::execute_local(parsed, command_line)
+    super::local::execute_local(bench)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::comm::local::LocalComm;
+    use crate::harness::driver::IorBenchmark;
     use crate::ior::options;
     use std::sync::Mutex;
 
@@ -271,9 +256,10 @@ mod tests {
         fn before_tests(
             &self,
             comm: &dyn Comm,
-            tests: &[IorParams],
+            backends: &[BackendUse],
         ) -> Result<Box<dyn Any>, SetupError> {
-            assert!(!tests.is_empty());
+            assert_eq!(backends.len(), 1);
+            assert_eq!(backends[0].api, "DUMMY");
             // tokio::spawn must work: the rank's runtime is entered.
             drop(tokio::spawn(async {}));
             if self.fail_on == Some(comm.rank()) {
@@ -311,7 +297,10 @@ mod tests {
             .into_iter()
             .map(|comm| {
                 let parsed = parsed.clone();
-                std::thread::spawn(move || execute_on(&comm, parsed, "benchfs-bench", Some(&setup)))
+                std::thread::spawn(move || {
+                    let bench = IorBenchmark::new(parsed, "benchfs-bench");
+                    execute_on(&comm, bench, Some(&setup))
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

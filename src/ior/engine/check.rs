@@ -8,9 +8,9 @@ use super::context::{transfer_loop, Pass, TestRun};
 use crate::backend::{Access, Backend, OpenFlags};
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
-use crate::ior::latency::LatencyRecorder;
 use crate::ior::progress::Progress;
 use crate::ior::transfer::LoopIo;
+use crate::measure::latency::LatencyRecorder;
 
 /// The untimed read-back of `-W`; returns the errors summed over ranks.
 pub(super) async fn check_pass(t: &mut TestRun<'_>, pass: Pass<'_>) -> Result<i64, EngineError> {

@@ -12,14 +12,14 @@ use crate::comm::Comm;
 use crate::ior::access::{self, OffsetSequence};
 use crate::ior::error::EngineError;
 use crate::ior::iodepth;
-use crate::ior::latency::LatencyRecorder;
-use crate::ior::log;
 use crate::ior::output::Reporter;
 use crate::ior::params::{IorParams, TaskLayout};
 use crate::ior::progress::Progress;
 use crate::ior::results::{ResultEntry, TestResults};
 use crate::ior::serial;
 use crate::ior::transfer::{LoopIo, LoopOutcome, LoopSpec};
+use crate::measure::latency::LatencyRecorder;
+use crate::measure::log;
 
 /// What a test leaves behind on this rank, also when it fails midway.
 #[derive(Default)]

@@ -21,11 +21,11 @@ mod timed;
 
 use crate::comm::{Comm, CommError};
 use crate::ior::error::EngineError;
-use crate::ior::machine;
 use crate::ior::output::Reporter;
 use crate::ior::params::IorParams;
 use crate::ior::progress::Progress;
 use crate::ior::results::{RunInfo, TestResults};
+use crate::measure::machine;
 use context::TestState;
 
 /// What rank 0 knows at the end of a run.

@@ -13,11 +13,11 @@ use crate::backend::Backend;
 use crate::comm::Comm;
 use crate::ior::access::{self, ReorderPhase};
 use crate::ior::error::EngineError;
-use crate::ior::log;
-use crate::ior::machine;
 use crate::ior::output::Reporter;
 use crate::ior::params::IorParams;
 use crate::ior::results::{Phase, RemoveResult, ResultEntry};
+use crate::measure::log;
+use crate::measure::machine;
 
 /// What a repetition tells the test: the write's stonewall pairs, when wear-out ran.
 #[derive(Default)]

@@ -14,14 +14,14 @@ use crate::backend::{AnyBackend, Backend, XferHints};
 use crate::comm::Comm;
 use crate::ior::access;
 use crate::ior::error::EngineError;
-use crate::ior::latency::LatencyRecorder;
-use crate::ior::log;
-use crate::ior::machine;
 use crate::ior::output::Reporter;
 use crate::ior::params::{IorParams, TaskLayout};
 use crate::ior::progress::Progress;
 use crate::ior::results::{FsInfo, RunInfo, TestResults};
 use crate::ior::validate::msg;
+use crate::measure::latency::LatencyRecorder;
+use crate::measure::log;
+use crate::measure::machine;
 
 /// Runs one test on this rank (every rank of the job calls it; ranks beyond `-N` only wait).
 pub(super) async fn run_test(
@@ -110,7 +110,7 @@ pub(super) async fn run_test(
             None => ".".to_string(),
         };
         match t.backend.statfs(&dir).await {
-            Ok(s) => results.fs = Some(fs_info(&s)),
+            Ok(s) => results.fs = Some(FsInfo::from_statfs(&s)),
             Err(_) => log::warn("Backend returned error during statfs"),
         }
         if let Some(r) = reporter.as_deref_mut() {
@@ -196,24 +196,6 @@ fn apply_layout_overrides(params: &IorParams, mut layout: TaskLayout) -> TaskLay
         layout.tasks_on_node0 = params.num_tasks_on_node0 as usize;
     }
     layout
-}
-
-fn fs_info(s: &crate::backend::StatFs) -> FsInfo {
-    let blocks = s.f_blocks as f64;
-    FsInfo {
-        capacity_bytes: blocks * s.f_bsize as f64,
-        used_capacity_pct: if s.f_blocks > 0 {
-            (1.0 - s.f_bfree as f64 / blocks) * 100.0
-        } else {
-            0.0
-        },
-        inodes: s.f_files as f64,
-        used_inodes_pct: if s.f_files > 0 {
-            (1.0 - s.f_ffree as f64 / s.f_files as f64) * 100.0
-        } else {
-            0.0
-        },
-    }
 }
 
 /// `-M` / `memoryPerTask`: memory held (pages touched) for the duration of a test.

@@ -13,13 +13,13 @@ use crate::comm::ReduceOp;
 use crate::ior::access::OffsetSequence;
 use crate::ior::detail_csv;
 use crate::ior::error::EngineError;
-use crate::ior::log;
-use crate::ior::machine;
 use crate::ior::params::IorParams;
 use crate::ior::reduce::{self, RankTimes};
 use crate::ior::results::{Phase, PhaseResult};
 use crate::ior::signature;
 use crate::ior::transfer::{LoopIo, LoopOutcome};
+use crate::measure::log;
+use crate::measure::machine;
 
 /// Result of one timed phase on this rank (the row itself is built on every rank).
 pub(super) struct TimedPhase {

@@ -1,13 +1,12 @@
 //! The `-h` text, in IOR's layout (`option_print_help`, examples/ior_help.txt): IOR's options
 //! from the table of [`super::table`] (Flags, then Optional arguments, in the table's order),
-//! one section per backend built from [`crate::backend::module_options`], then the options
+//! one section per backend ([`crate::backend::module_help`]), then the options
 //! benchfs-bench adds.
 //!
 //! Owns the order of the sections. It must not hold option texts (the table does) or the
 //! line layout ([`crate::optparse::help`]).
 
 use super::table::{Ctx, Deferred, Help, IorOption, BENCHFS_OPTIONS, IOR_OPTIONS};
-use crate::backend::{module_options, OptionKind, BACKEND_NAMES};
 use crate::ior::params::{GlobalOptions, IorParams};
 use crate::optparse::help::{left_column, section, Line};
 
@@ -16,41 +15,7 @@ pub fn help_text() -> String {
     let mut out = String::from("Synopsis benchfs-bench\n");
     push_table(&mut out, IOR_OPTIONS);
 
-    let opts = module_options();
-    let mut modules: Vec<&'static str> = Vec::new();
-    for m in &opts {
-        if !modules.contains(&m.module) {
-            modules.push(m.module);
-        }
-    }
-    for module in modules {
-        let title = BACKEND_NAMES
-            .iter()
-            .find(|n| n.eq_ignore_ascii_case(module))
-            .map_or_else(|| module.to_ascii_uppercase(), |n| (*n).to_string());
-        out.push_str("\n\nModule ");
-        out.push_str(&title);
-        out.push('\n');
-        let mine = opts.iter().filter(|m| m.module == module);
-        let flags: Vec<Line> = mine
-            .clone()
-            .filter(|m| m.kind == OptionKind::Flag)
-            .map(|m| Line::Opt(format!("--{}", m.key()), m.help.to_string()))
-            .collect();
-        let values: Vec<Line> = mine
-            .filter(|m| m.kind != OptionKind::Flag)
-            .map(|m| {
-                let default = match (m.default, m.kind) {
-                    ("", OptionKind::Int) => "0",
-                    ("", _) => "STRING",
-                    (d, _) => d,
-                };
-                Line::Opt(format!("--{}={default}", m.key()), m.help.to_string())
-            })
-            .collect();
-        section(&mut out, "Flags", &flags);
-        section(&mut out, "Optional arguments", &values);
-    }
+    out.push_str(&crate::backend::module_help());
 
     out.push_str("\n\nOptions of benchfs-bench (beyond IOR)\n");
     push_table(&mut out, BENCHFS_OPTIONS);

@@ -14,6 +14,7 @@ use crate::build_info;
 use crate::ior::params::IorParams;
 use crate::ior::results::{Phase, PhaseResult, ResultEntry, RunInfo, TestResults};
 use crate::ior::stats::{self, OpSummary};
+use crate::measure::fsinfo;
 use std::io::{self, Write};
 
 /// A minimal streaming pretty-printer for JSON: tracks nesting and commas, nothing else.
@@ -287,10 +288,10 @@ impl Reporter for JsonReporter {
         js.str("StartTime", &test.start_time)?;
         if let Some(fs) = &test.fs {
             js.str("Path", &test.path)?;
-            js.str("Capacity", &stats::fs_capacity(fs))?;
-            js.str("Used Capacity", &stats::fs_percent(fs.used_capacity_pct))?;
-            js.str("Inodes", &stats::fs_inodes(fs))?;
-            js.str("Used Inodes", &stats::fs_percent(fs.used_inodes_pct))?;
+            js.str("Capacity", &fsinfo::fs_capacity(fs))?;
+            js.str("Used Capacity", &fsinfo::fs_percent(fs.used_capacity_pct))?;
+            js.str("Inodes", &fsinfo::fs_inodes(fs))?;
+            js.str("Used Inodes", &fsinfo::fs_percent(fs.used_inodes_pct))?;
         }
         js.begin_object(Some("Parameters"))?;
         for (k, v) in parameters_block(test, &run) {

@@ -3,7 +3,7 @@
 //! Owns the formatting of the result stream only. It never measures, never reduces over
 //! ranks and never decides what to print when: the engine calls the reporter in execution
 //! order, on rank 0 only. Warnings and logs are not part of the result stream: they go
-//! through [`crate::ior::log`] to stderr, so JSON on stdout stays valid.
+//! through [`crate::measure::log`] to stderr, so JSON on stdout stays valid.
 
 pub mod csv;
 pub mod json;

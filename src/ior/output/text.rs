@@ -9,6 +9,7 @@ use super::{header_line, max_bandwidth, options_block, parameters_block, Reporte
 use crate::ior::params::IorParams;
 use crate::ior::results::{Phase, PhaseResult, ResultEntry, RunInfo, TestResults};
 use crate::ior::stats::{self, pp_double, OpSummary};
+use crate::measure::fsinfo;
 use std::io::{self, Write};
 
 /// Writes IOR's text format.
@@ -180,7 +181,7 @@ impl Reporter for TextReporter {
         writeln!(self.out, "{}", key_val("StartTime", &test.start_time))?;
         if let Some(fs) = &test.fs {
             writeln!(self.out, "{}", key_val("Path", &test.path))?;
-            writeln!(self.out, "{}", key_val("FS", &stats::fs_line(fs)))?;
+            writeln!(self.out, "{}", key_val("FS", &fsinfo::fs_line(fs)))?;
         }
         if test.params.verbose >= 3 {
             let run = self.run.clone().unwrap_or_default();

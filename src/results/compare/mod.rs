@@ -20,12 +20,13 @@
 pub mod render;
 pub mod stats;
 
-use crate::ior::results::{Phase, PhaseResult, ResultEntry};
-use crate::results::document::{ResultDocument, TestDocument};
-use crate::units::format_size;
+use crate::results::document::ResultDocument;
+pub use crate::results::samples::{
+    ior_rows_by_workload as rows_by_workload, ior_workload_key as workload_key, Better,
+};
+use crate::results::samples::{samples, Sample};
 use serde::Serialize;
 pub use stats::{median, Resolution, SampleStats};
-use std::collections::BTreeMap;
 
 /// Default significance level (family-wise, over the metrics of one comparison).
 pub const DEFAULT_ALPHA: f64 = 0.05;
@@ -62,23 +63,13 @@ impl Verdict {
     }
 }
 
-/// Which direction of a metric is good.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Better {
-    /// Bigger is better (bandwidth, IOPS).
-    Higher,
-    /// Smaller is better (latency).
-    Lower,
-}
-
 /// One metric of one phase of one workload, compared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricComparison {
     /// The workload ([`workload_key`]).
     pub workload: String,
-    /// `write` or `read`.
-    pub phase: Phase,
+    /// The phase: `write` or `read` (IOR), an operation (`File creation`, mdtest).
+    pub phase: String,
     /// Metric name (`bw`, `iops`, `latency`, `lat_p50`, `lat_p99`).
     pub metric: String,
     /// Unit of the values.
@@ -145,66 +136,6 @@ pub struct Comparison {
     pub verdict: Verdict,
 }
 
-/// The workload a test ran, as a readable key: backend, file mode, tasks, block, transfer and
-/// segment count, plus access-order flags; tests with equal keys are compared.
-pub fn workload_key(t: &TestDocument) -> String {
-    let p = &t.params;
-    let mut k = format!(
-        "{} {} N={} b={} t={} s={}",
-        p.api,
-        if p.file_per_proc != 0 { "fpp" } else { "ssf" },
-        t.layout.num_tasks,
-        format_size(p.block_size),
-        format_size(p.transfer_size),
-        p.segment_count
-    );
-    if p.random_offset != 0 {
-        k.push_str(&format!(" z={}", p.random_offset));
-    }
-    if p.reorder_tasks != 0 {
-        k.push_str(" C");
-    }
-    if p.reorder_tasks_random != 0 {
-        k.push_str(" Z");
-    }
-    if p.iodepth > 1 {
-        k.push_str(&format!(" iodepth={}", p.iodepth));
-    }
-    k
-}
-
-/// Phase rows of every test of `doc`, grouped by workload (in first-seen order).
-pub fn rows_by_workload(doc: &ResultDocument) -> Vec<(String, Vec<&PhaseResult>)> {
-    let mut out: Vec<(String, Vec<&PhaseResult>)> = Vec::new();
-    for t in &doc.tests {
-        let key = workload_key(t);
-        let rows = t.results.iter().filter_map(|e| match e {
-            ResultEntry::Phase(p) => Some(p),
-            ResultEntry::Remove(_) => None,
-        });
-        match out.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.extend(rows),
-            None => out.push((key, rows.collect())),
-        }
-    }
-    out
-}
-
-type Extract = fn(&PhaseResult) -> Option<f64>;
-
-/// The metrics compared: name, unit, direction, extractor.
-const METRICS: &[(&str, &str, Better, Extract)] = &[
-    ("bw", "MiB/s", Better::Higher, |r| Some(r.bw_mib)),
-    ("iops", "ops/s", Better::Higher, |r| Some(r.iops)),
-    ("latency", "s", Better::Lower, |r| Some(r.latency)),
-    ("lat_p50", "s", Better::Lower, |r| {
-        (r.latency_hist.count > 0).then_some(r.latency_hist.p50)
-    }),
-    ("lat_p99", "s", Better::Lower, |r| {
-        (r.latency_hist.count > 0).then_some(r.latency_hist.p99)
-    }),
-];
-
 fn source_name(doc: &ResultDocument) -> String {
     doc.source
         .as_ref()
@@ -218,6 +149,8 @@ pub fn resolution_of(doc: &ResultDocument) -> Resolution {
     match doc.source.as_ref().map(|s| s.format.as_str()) {
         Some("ior-text") => Resolution::PpDouble,
         Some("ior-json") | Some("ior-csv") => Resolution::Fixed(1e-4),
+        // mdtest prints `%14.3f`.
+        Some("mdtest-text") => Resolution::Fixed(1e-3),
         _ => Resolution::Exact,
     }
 }
@@ -226,7 +159,7 @@ pub fn resolution_of(doc: &ResultDocument) -> Resolution {
 /// and metric.
 struct Samples<'a> {
     workload: &'a str,
-    phase: Phase,
+    phase: &'a str,
     name: &'static str,
     unit: &'static str,
     better: Better,
@@ -245,46 +178,34 @@ pub fn compare(
     threshold_pct: f64,
     alpha: f64,
 ) -> Comparison {
-    let base = rows_by_workload(baseline);
-    let cur = rows_by_workload(current);
+    let base = samples(baseline);
+    let cur = samples(current);
     let (res_b, res_c) = (resolution_of(baseline), resolution_of(current));
-    let cur_map: BTreeMap<&str, &Vec<&PhaseResult>> =
-        cur.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let mut samples = Vec::new();
-    for (key, brows) in &base {
-        let Some(crows) = cur_map.get(key.as_str()) else {
+    let mut found = Vec::new();
+    for b in &base {
+        let Some(c) = cur.iter().find(|c| {
+            c.workload == b.workload && c.phase == b.phase && c.metric.name == b.metric.name
+        }) else {
             continue;
         };
-        for phase in [Phase::Write, Phase::Read] {
-            for (name, unit, better, extract) in METRICS {
-                let values = |rows: &[&PhaseResult]| -> Vec<f64> {
-                    rows.iter()
-                        .filter(|r| r.access == phase)
-                        .filter_map(|r| extract(r))
-                        .filter(|v| v.is_finite())
-                        .collect()
-                };
-                let (b, c) = (values(brows), values(crows));
-                if b.is_empty() || c.is_empty() {
-                    continue;
-                }
-                // Both sides at the coarser of their resolutions at this magnitude.
-                let step = res_b.step_at(median(&b)).max(res_c.step_at(median(&c)));
-                samples.push((
-                    step,
-                    Samples {
-                        workload: key,
-                        phase,
-                        name,
-                        unit,
-                        better: *better,
-                        base: stats::quantize(&b, step),
-                        cur: stats::quantize(&c, step),
-                    },
-                ));
-            }
-        }
+        // Both sides at the coarser of their resolutions at this magnitude.
+        let step = res_b
+            .step_at(median(&b.values))
+            .max(res_c.step_at(median(&c.values)));
+        found.push((
+            step,
+            Samples {
+                workload: &b.workload,
+                phase: &b.phase,
+                name: b.metric.name,
+                unit: b.metric.unit,
+                better: b.metric.better,
+                base: stats::quantize(&b.values, step),
+                cur: stats::quantize(&c.values, step),
+            },
+        ));
     }
+    let samples = found;
     let p: Vec<f64> = samples
         .iter()
         .map(|(_, s)| stats::mann_whitney_p(&s.base, &s.cur))
@@ -298,17 +219,27 @@ pub fn compare(
         .map(|((step, s), (&p, &sig))| judge(s, *step, p, sig, strictest, threshold_pct))
         .collect();
 
-    let only_in_baseline: Vec<String> = base
+    let workloads = |v: &[Sample]| -> Vec<String> {
+        let mut w: Vec<String> = Vec::new();
+        for s in v {
+            if !w.contains(&s.workload) {
+                w.push(s.workload.clone());
+            }
+        }
+        w
+    };
+    let (base_w, cur_w) = (workloads(&base), workloads(&cur));
+    let only_in_baseline: Vec<String> = base_w
         .iter()
-        .filter(|(k, _)| !cur_map.contains_key(k.as_str()))
-        .map(|(k, _)| k.clone())
+        .filter(|k| !cur_w.contains(k))
+        .cloned()
         .collect();
-    let only_in_current: Vec<String> = cur
+    let only_in_current: Vec<String> = cur_w
         .iter()
-        .filter(|(k, _)| !base.iter().any(|(b, _)| b == k))
-        .map(|(k, _)| k.clone())
+        .filter(|k| !base_w.contains(k))
+        .cloned()
         .collect();
-    let common_workloads = base.len() - only_in_baseline.len();
+    let common_workloads = base_w.len() - only_in_baseline.len();
     let count = |v: Verdict| metrics.iter().filter(|m| m.verdict == v).count();
     let (regressions, improvements) = (count(Verdict::Regression), count(Verdict::Improvement));
     let insufficient = count(Verdict::Insufficient);
@@ -393,7 +324,7 @@ fn judge(
     };
     MetricComparison {
         workload: s.workload.to_string(),
-        phase: s.phase,
+        phase: s.phase.to_string(),
         metric: s.name.to_string(),
         unit: s.unit.to_string(),
         better: s.better,

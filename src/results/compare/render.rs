@@ -43,19 +43,27 @@ impl Comparison {
             self.metrics.len()
         );
         let mut last = "";
+        // Phases are `write`/`read`, or mdtest's operation names.
+        let w = self
+            .metrics
+            .iter()
+            .map(|m| m.phase.len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
         for m in &self.metrics {
             if m.workload != last {
                 let _ = writeln!(s, "\n{}", m.workload);
                 let _ = writeln!(
                     s,
-                    "  {:<6} {:<8} {:>18} {:>18} {:>8} {:>8}  verdict",
+                    "  {:<w$} {:<8} {:>18} {:>18} {:>8} {:>8}  verdict",
                     "phase", "metric", "baseline median", "current median", "change", "p"
                 );
                 last = &m.workload;
             }
             let _ = writeln!(
                 s,
-                "  {:<6} {:<8} {:>18} {:>18} {:>8} {:>8.4}  {}{}",
+                "  {:<w$} {:<8} {:>18} {:>18} {:>8} {:>8.4}  {}{}",
                 m.phase.as_str(),
                 m.metric,
                 fmt_value(m.baseline.median, &m.unit),

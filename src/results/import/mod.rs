@@ -1,4 +1,5 @@
-//! Import of real IOR output into the benchfs result document (`benchfs-bench import`).
+//! Import of real IOR and mdtest output into the benchfs result document (`benchfs-bench
+//! import`).
 //!
 //! Reads IOR 4.x's three result formats — the text output (header, `Options:`, the `Results:`
 //! table and the `Summary of all tests:` table), the JSON of `summaryFormat=JSON` (including
@@ -13,6 +14,7 @@
 
 mod csv;
 mod json;
+mod mdtest;
 mod parsed;
 mod text;
 
@@ -32,8 +34,8 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
-    /// The content is not an IOR output in a format we know.
-    #[error("{path}: not an IOR text, JSON or CSV output")]
+    /// The content is not an IOR or mdtest output in a format we know.
+    #[error("{path}: not an IOR text, JSON or CSV output, nor an mdtest text output")]
     UnknownFormat {
         /// The file.
         path: String,
@@ -59,6 +61,8 @@ pub enum ImportFormat {
     Json,
     /// `-O summaryFormat=CSV`.
     Csv,
+    /// mdtest's text output.
+    MdtestText,
 }
 
 impl ImportFormat {
@@ -68,6 +72,7 @@ impl ImportFormat {
             ImportFormat::Text => "ior-text",
             ImportFormat::Json => "ior-json",
             ImportFormat::Csv => "ior-csv",
+            ImportFormat::MdtestText => "mdtest-text",
         }
     }
 }
@@ -89,11 +94,14 @@ impl Default for ImportOptions {
 
 const CSV_HEADER: &str = "access,bw(MiB/s),IOPS,Latency";
 
-/// Guesses the format of `text`: JSON if a line starts with `{`, CSV if a line starts with
+/// Guesses the format of `text`: mdtest text if it has mdtest's version line or summary
+/// table, JSON if a line starts with `{`, CSV if a line starts with
 /// IOR's CSV header, text if it has a `Results:` table; `None` otherwise.
 pub fn detect(text: &str) -> Option<ImportFormat> {
     let lines = || text.lines().map(str::trim_start);
-    if lines().any(|l| l.starts_with(CSV_HEADER)) {
+    if mdtest::is_mdtest(text) {
+        Some(ImportFormat::MdtestText)
+    } else if lines().any(|l| l.starts_with(CSV_HEADER)) {
         Some(ImportFormat::Csv)
     } else if lines().any(|l| l.starts_with('{')) && text.contains("\"tests\"") {
         Some(ImportFormat::Json)
@@ -158,19 +166,28 @@ pub fn import_str(
             })
         }
     };
+    let fail = |format, message| ImportError::Parse {
+        path: file.to_string(),
+        format,
+        message,
+    };
     let parsed = match format {
+        ImportFormat::MdtestText => {
+            return mdtest::parse(text, file).map_err(|m| fail("mdtest text", m));
+        }
         ImportFormat::Text => text::parse_text(text),
         ImportFormat::Json => json::parse_json(text),
         ImportFormat::Csv => csv::parse_csv(text, opts),
     }
-    .map_err(|message| ImportError::Parse {
-        path: file.to_string(),
-        format: match format {
-            ImportFormat::Text => "text",
-            ImportFormat::Json => "JSON",
-            ImportFormat::Csv => "CSV",
-        },
-        message,
+    .map_err(|message| {
+        fail(
+            match format {
+                ImportFormat::Json => "JSON",
+                ImportFormat::Csv => "CSV",
+                _ => "text",
+            },
+            message,
+        )
     })?;
     Ok(parsed.into_document(format, file))
 }

@@ -93,6 +93,7 @@ impl Parsed {
                 importer_version: build_info::VERSION.to_string(),
                 notes: dedup(self.notes),
             }),
+            mdtest: None,
         }
     }
 }

@@ -9,7 +9,9 @@
 //! * per-rank bandwidth bars of the latest run (stragglers below 80 % of the ranks' median in
 //!   red);
 //! * bandwidth against transfer size for every set of workloads that differ only in transfer
-//!   size (a sweep).
+//!   size (a sweep);
+//! * for mdtest runs, a rate plot per operation across runs and the latency percentiles of
+//!   every operation of the latest run ([`metadata`]).
 //!
 //! Text renders without system fonts: the bundled DejaVu Sans (`assets/fonts`, Bitstream Vera
 //! licence) is registered with plotters' `ab_glyph` for layout and PNG rasterising, embedded in
@@ -17,6 +19,7 @@
 //! Owns drawing and page layout only; it never changes documents.
 
 mod draw;
+mod metadata;
 mod page;
 mod series;
 

@@ -3,8 +3,8 @@
 //!
 //! Owns the data of the plots only; drawing is [`super::draw`], the page [`super::page`].
 
-use crate::ior::latency::decode_histogram;
 use crate::ior::results::{Phase, PhaseResult};
+use crate::measure::latency::decode_histogram;
 use crate::results::compare::{median, rows_by_workload};
 use crate::results::document::ResultDocument;
 use std::collections::BTreeMap;
@@ -394,6 +394,7 @@ pub(super) fn plots(docs: &[&ResultDocument]) -> (Vec<(String, Vec<Plot>)>, Vec<
         notes.push("no sweep: no workloads that differ only in transfer size".to_string());
     }
     sections.push(("Bandwidth vs transfer size".to_string(), sweep_plots));
+    sections.extend(super::metadata::mdtest_plots(docs, &labels, &mut notes));
     (sections, notes)
 }
 

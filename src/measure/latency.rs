@@ -1,4 +1,5 @@
-//! Per-rank transfer latency recording and its merge over ranks (beyond IOR).
+//! Per-rank operation latency recording and its merge over ranks (beyond IOR and mdtest):
+//! transfers of IOR's phases, metadata operations of mdtest's.
 //!
 //! Owns [`LatencyRecorder`] (an HDR histogram of nanoseconds, 1 ns .. 1 hour, 3 significant
 //! digits, no auto-resize), its wire form between ranks ([`LatencyRecorder::serialize`], HDR V2)
@@ -7,9 +8,9 @@
 //! anything itself (the engine measures and calls [`LatencyRecorder::record`]) nor know about
 //! phases or output formats.
 
-use crate::ior::results::LatencySummary;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Lowest value the histogram distinguishes, in nanoseconds.
@@ -18,6 +19,29 @@ pub const LOWEST_NS: u64 = 1;
 pub const HIGHEST_NS: u64 = 3_600_000_000_000;
 /// Significant decimal digits kept.
 pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// Latency distribution of the operations of one phase, merged over ranks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Number of operations recorded.
+    pub count: u64,
+    /// Mean in seconds.
+    pub mean: f64,
+    /// Minimum in seconds.
+    pub min: f64,
+    /// Median in seconds.
+    pub p50: f64,
+    /// 90th percentile in seconds.
+    pub p90: f64,
+    /// 99th percentile in seconds.
+    pub p99: f64,
+    /// 99.9th percentile in seconds.
+    pub p999: f64,
+    /// Maximum in seconds.
+    pub max: f64,
+    /// The merged histogram (nanoseconds), V2-deflate serialized and base64 encoded.
+    pub histogram: String,
+}
 
 /// Errors merging or decoding latency histograms.
 #[derive(Debug, Error)]

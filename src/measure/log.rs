@@ -1,4 +1,4 @@
-//! IOR's log stream: `WARNING:`, `ERROR:` and informational lines, always on stderr.
+//! The log stream of IOR and mdtest: `WARNING:`, `ERROR:` and informational lines, always on stderr.
 //!
 //! Owns the wording prefixes and the rule that a line is written whole (one locked write per
 //! line, so lines of concurrent local tasks never interleave). The result stream (tables, JSON)

@@ -1,9 +1,26 @@
-//! Facts about the machine and the clock that IOR prints: uname, host name, ctime strings and
-//! the wall-clock timer (IOR's `GetTimeStamp`, gettimeofday in seconds).
+//! Facts about the machine and the clock that IOR and mdtest print: uname, host name, ctime
+//! strings and the wall-clock timer (`GetTimeStamp`, gettimeofday in seconds).
 //!
 //! Owns no state; pure queries of the operating system.
 
-use crate::ior::results::RunInfo;
+use serde::{Deserialize, Serialize};
+
+/// Run-level facts printed in the header.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Start time, ctime format.
+    pub began: String,
+    /// The command line, argv joined by spaces.
+    pub command_line: String,
+    /// `<sysname> <nodename>`.
+    pub machine: String,
+    /// `<sysname> <nodename> <release> <version> <machine>` (printed with `-vv`).
+    pub machine_long: String,
+    /// Host name, for `platform`.
+    pub hostname: String,
+    /// Operating system name (`Linux`).
+    pub sysname: String,
+}
 
 /// Seconds since the Unix epoch, microsecond resolution (IOR's timer).
 pub fn now() -> f64 {

@@ -1,0 +1,210 @@
+//! The IOR command line as a [`Benchmark`]: every test validated before anything runs, the
+//! result stream (stdout or `summaryFile`) with its reporter, the engine on each rank, and the
+//! result document at the end.
+//!
+//! Owns IOR's process-level rules (the world size of local tasks is the largest `-N`, the
+//! "-C has no effect" warnings, the exit status from data errors); the engine is
+//! [`crate::ior::engine`], formats [`crate::ior::output`].
+
+use super::{document_targets, print_error, tasks_per_node, BackendSlot, Benchmark, RankOutcome};
+use crate::backend::{AnyBackend, Backend};
+use crate::comm::Comm;
+use crate::ior::engine::{self, RankContext, RunOutcome};
+use crate::ior::options::ParsedArgs;
+use crate::ior::output::{self, Reporter};
+use crate::ior::params::{GlobalOptions, IorParams};
+use crate::ior::progress::Progress;
+use crate::ior::results::RunInfo;
+use crate::ior::validate;
+use crate::measure::{log, machine};
+use crate::results::document::ResultDocument;
+use std::io::Write;
+
+impl RankOutcome for RunOutcome {
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+    fn set_error(&mut self, error: String) {
+        self.error = Some(error);
+    }
+}
+
+/// Number of local tasks: the largest `-N` of any test (at least 1).
+pub fn local_world_size(tests: &[IorParams]) -> usize {
+    tests
+        .iter()
+        .map(|t| t.num_tasks.max(1) as usize)
+        .max()
+        .unwrap_or(1)
+}
+
+/// Validate every test before anything touches a file. Returns the warnings to print.
+pub fn validate_all(
+    tests: &mut [IorParams],
+    world_size: usize,
+    tpn: usize,
+) -> Result<Vec<String>, String> {
+    let mut warnings = Vec::new();
+    for t in tests.iter_mut() {
+        let backend = AnyBackend::new(&t.api, &t.backend_options).map_err(|e| match e {
+            crate::backend::BackendError::Unsupported(m) => m,
+            other => other.to_string(),
+        })?;
+        warnings.extend(
+            validate::validate(t, world_size, backend.supports_fsync())
+                .map_err(|e| e.to_string())?,
+        );
+        backend
+            .check_params()
+            .map_err(|e| format!("{} ({e})", validate::msg::BACKEND_PARAMS_INVALID))?;
+        let n = if t.num_tasks > 0 {
+            t.num_tasks as usize
+        } else {
+            world_size
+        };
+        let one_node = tpn == 0 || tpn >= n;
+        if t.reorder_tasks != 0 && one_node {
+            warnings.push(format!(
+                "-C (reorderTasks) has no effect: all {n} tasks share one node; \
+                 emulate nodes with --tasks-per-node N or IOR_FAKE_TASK_PER_NODES=N"
+            ));
+        }
+        if t.reorder_tasks_random != 0 && n == 1 {
+            warnings.push("-Z (reorderTasksRandom) has no effect with a single task".to_string());
+        }
+    }
+    Ok(warnings)
+}
+
+/// Where the result stream goes: stdout, or `summaryFile` (announced on stdout like IOR).
+fn result_stream(global: &GlobalOptions) -> Result<Box<dyn Write + Send>, String> {
+    match &global.summary_file {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .map_err(|e| format!("cannot open summaryFile \"{path}\": {e}"))?;
+            println!("Writing output to {path}");
+            Ok(Box::new(std::io::LineWriter::new(f)))
+        }
+        None => Ok(Box::new(std::io::LineWriter::new(std::io::stdout()))),
+    }
+}
+
+/// The tests of an IOR command line, ready to run.
+pub struct IorBenchmark {
+    global: GlobalOptions,
+    tests: Vec<IorParams>,
+    warnings: Vec<String>,
+    run: RunInfo,
+}
+
+impl IorBenchmark {
+    /// The tests of `parsed` (one default test if it has none), run under `command_line`.
+    pub fn new(mut parsed: ParsedArgs, command_line: &str) -> IorBenchmark {
+        if parsed.tests.is_empty() {
+            parsed.tests.push(IorParams::default());
+        }
+        let mut global = parsed.global;
+        global.command_line = command_line.to_string();
+        IorBenchmark {
+            global,
+            tests: parsed.tests,
+            warnings: parsed.warnings,
+            run: machine::run_info(command_line),
+        }
+    }
+
+    /// The tests (after [`Benchmark::validate`], as validated).
+    pub fn tests(&self) -> &[IorParams] {
+        &self.tests
+    }
+}
+
+impl Benchmark for IorBenchmark {
+    type Outcome = RunOutcome;
+    type Sink = Box<dyn Reporter + Send>;
+
+    fn parse_warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
+    fn local_tasks(&self) -> usize {
+        local_world_size(&self.tests)
+    }
+
+    fn tasks_per_node(&self) -> usize {
+        tasks_per_node(&self.global)
+    }
+
+    fn backends(&mut self) -> Vec<BackendSlot<'_>> {
+        self.tests
+            .iter_mut()
+            .map(|t| BackendSlot {
+                api: &t.api,
+                options: &mut t.backend_options,
+                verbose: t.verbose >= 1,
+            })
+            .collect()
+    }
+
+    fn validate(&mut self, world: usize, tpn: usize) -> Result<Vec<String>, String> {
+        validate_all(&mut self.tests, world, tpn)
+    }
+
+    fn open_sink(&self) -> Result<Self::Sink, String> {
+        let out = result_stream(&self.global)?;
+        Ok(output::reporter_for(self.global.summary_format, out))
+    }
+
+    async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> RunOutcome {
+        let progress = Progress::new(if comm.rank() == 0 {
+            self.global.progress
+        } else {
+            Some(false)
+        });
+        let ctx = RankContext {
+            comm,
+            run: &self.run,
+            reporter: sink.map(|r| &mut **r as &mut (dyn Reporter + Send + 'static)),
+            progress: &progress,
+        };
+        engine::run_tests(ctx, &self.tests).await
+    }
+
+    fn finish(&self, outcome: RunOutcome) -> i32 {
+        let finished = machine::ctime_now();
+        let mut errors = Vec::new();
+        if let Some(e) = &outcome.error {
+            print_error(e);
+            errors.push(e.clone());
+        }
+        let status = if outcome.error.is_some() {
+            super::EXIT_ERROR
+        } else {
+            outcome.data_errors.clamp(0, 255) as i32
+        };
+        let targets = match document_targets(
+            self.global.json_file.as_deref(),
+            self.global.results_dir.as_deref(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                log::error(&e);
+                return super::EXIT_ERROR;
+            }
+        };
+        if !targets.is_empty() {
+            let doc = ResultDocument::from_run(&self.run, &outcome.tests, &finished, &errors)
+                .with_exit_status(status);
+            for path in targets {
+                if let Err(e) = doc.write_to(&path) {
+                    log::error(&format!(
+                        "cannot write result document \"{}\": {e}",
+                        path.display()
+                    ));
+                    return super::EXIT_ERROR;
+                }
+            }
+        }
+        status
+    }
+}

@@ -1,0 +1,189 @@
+//! `benchfs-bench mdtest [mdtest options]`: mdtest's command line run by the process driver
+//! (local tasks with `--tasks N`, or one rank of an MPI job), its text on stdout, and the
+//! result document with `--json FILE` / `--results-dir DIR`.
+//!
+//! Owns the subcommand's process-level rules: parsing and help, where the text goes, the
+//! document and the exit status (1 when the run failed, else the number of data errors, at
+//! most 255). The engine is [`crate::mdtest`]; it must not sequence phases itself.
+
+use crate::comm::Comm;
+use crate::harness::driver::{
+    self, document_targets, print_error, tasks_per_node_or_env, BackendSlot, Benchmark,
+    RankOutcome, RankSetup, EXIT_ERROR,
+};
+use crate::mdtest::options::{self, MdtestArgs};
+use crate::mdtest::{self as engine, MdtestRun};
+use crate::measure::{log, machine};
+use crate::results::document::ResultDocument;
+use std::io::Write;
+
+/// The program name mdtest's `Command line used:` and `Synopsis` lines show.
+pub const PROGRAM: &str = "benchfs-bench mdtest";
+
+/// What one rank of an mdtest run returns.
+#[derive(Debug, Default)]
+pub struct MdtestOutcome {
+    /// What was measured (all of it, or what completed before an error).
+    pub run: MdtestRun,
+    /// The error that stopped the run.
+    pub error: Option<String>,
+}
+
+impl RankOutcome for MdtestOutcome {
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+    fn set_error(&mut self, error: String) {
+        self.error = Some(error);
+    }
+}
+
+/// An mdtest command line, ready to run.
+pub struct MdtestBenchmark {
+    args: MdtestArgs,
+    argv: Vec<String>,
+    run_info: crate::measure::machine::RunInfo,
+    world: std::sync::atomic::AtomicUsize,
+}
+
+impl MdtestBenchmark {
+    /// The run of `args`, parsed from `argv` (the arguments after `mdtest`).
+    pub fn new(args: MdtestArgs, argv: Vec<String>) -> MdtestBenchmark {
+        let command_line = std::iter::once(PROGRAM.to_string())
+            .chain(argv.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        MdtestBenchmark {
+            args,
+            argv,
+            run_info: machine::run_info(&command_line),
+            world: std::sync::atomic::AtomicUsize::new(1),
+        }
+    }
+}
+
+impl Benchmark for MdtestBenchmark {
+    type Outcome = MdtestOutcome;
+    type Sink = Box<dyn Write + Send>;
+
+    fn parse_warnings(&self) -> Vec<String> {
+        self.args.warnings.clone()
+    }
+
+    fn local_tasks(&self) -> usize {
+        self.args.tasks.max(1)
+    }
+
+    fn tasks_per_node(&self) -> usize {
+        tasks_per_node_or_env(self.args.tasks_per_node)
+    }
+
+    fn backends(&mut self) -> Vec<BackendSlot<'_>> {
+        let p = &mut self.args.params;
+        vec![BackendSlot {
+            api: p.api.as_deref().unwrap_or("POSIX"),
+            options: &mut p.backend_options,
+            verbose: p.verbose >= 1,
+        }]
+    }
+
+    fn validate(&mut self, world: usize, _tpn: usize) -> Result<Vec<String>, String> {
+        self.world
+            .store(world, std::sync::atomic::Ordering::Relaxed);
+        // The engine prints mdtest's warnings where mdtest does; here only errors count.
+        crate::mdtest::validate::validate(&self.args.params, world).map_err(|e| e.to_string())?;
+        for path in self.args.json_file.iter() {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)
+                .map_err(|e| format!("cannot write --json \"{path}\": {e}"))?;
+        }
+        Ok(Vec::new())
+    }
+
+    fn open_sink(&self) -> Result<Self::Sink, String> {
+        Ok(Box::new(std::io::LineWriter::new(std::io::stdout())))
+    }
+
+    async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> MdtestOutcome {
+        let ctx = engine::Context {
+            comm,
+            out: sink.map(|s| &mut **s as &mut (dyn Write + Send)),
+            program: PROGRAM,
+            args: &self.argv,
+        };
+        match engine::run(ctx, &self.args.params).await {
+            Ok(run) => MdtestOutcome { run, error: None },
+            Err(f) => MdtestOutcome {
+                run: f.partial,
+                error: Some(f.error.to_string()),
+            },
+        }
+    }
+
+    fn finish(&self, outcome: MdtestOutcome) -> i32 {
+        let mut errors = Vec::new();
+        if let Some(e) = &outcome.error {
+            print_error(e);
+            errors.push(e.clone());
+        }
+        let data_errors: u64 = outcome.run.runs.iter().map(|r| r.verification_errors).sum();
+        let status = if outcome.error.is_some() {
+            EXIT_ERROR
+        } else {
+            data_errors.min(255) as i32
+        };
+        let targets = match document_targets(
+            self.args.json_file.as_deref(),
+            self.args.results_dir.as_deref(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                log::error(&e);
+                return EXIT_ERROR;
+            }
+        };
+        if !targets.is_empty() {
+            let doc = ResultDocument::from_mdtest(
+                &self.run_info,
+                &self.args.params,
+                &outcome.run,
+                self.world.load(std::sync::atomic::Ordering::Relaxed),
+                &machine::ctime_now(),
+                &errors,
+            )
+            .with_exit_status(status);
+            for path in targets {
+                if let Err(e) = doc.write_to(&path) {
+                    log::error(&format!(
+                        "cannot write result document \"{}\": {e}",
+                        path.display()
+                    ));
+                    return EXIT_ERROR;
+                }
+            }
+        }
+        status
+    }
+}
+
+/// Runs `benchfs-bench mdtest` with `args` (the arguments after `mdtest`); `setup` runs on
+/// every MPI rank first (servers inside the job). Returns the exit status.
+pub fn main(args: Vec<String>, setup: Option<&dyn RankSetup>) -> i32 {
+    let parsed = match options::parse_args(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            // mdtest: the error, `Invalid options`, the help, exit status 1.
+            log::line(&e.to_string());
+            log::line("Invalid options");
+            print!("{}", options::help_text(PROGRAM));
+            return EXIT_ERROR;
+        }
+    };
+    if parsed.help {
+        print!("{}", options::help_text(PROGRAM));
+        return EXIT_ERROR;
+    }
+    driver::execute_benchmark(MdtestBenchmark::new(parsed, args), setup)
+}

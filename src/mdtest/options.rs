@@ -1,0 +1,469 @@
+//! mdtest 4.1's command line (`mdtest_run`'s option table, SPEC §7.1): one record per option
+//! (short name, long name, help text, what it sets), applied with IOR's token rules
+//! ([`crate::optparse`]: `-x`, `--long`, `=value`, grouped and counted flags, backend module
+//! options `--posix.odirect`), then the options benchfs-bench adds, and the help text.
+//!
+//! Owns the table, the value rules of mdtest's option types (`int` and `uint64` through
+//! `string_to_bytes`, with the overflow warning; strings) and `--help`. It must not check
+//! combinations (that is [`crate::mdtest::validate`]) nor print.
+
+use crate::backend::{find_module_option, OptionKind, BACKEND_NAMES};
+use crate::mdtest::params::MdtestParams;
+use crate::optparse::help::{left_column, section, Line};
+use crate::optparse::{self, Arg, OptionTable, TokenError};
+use crate::units::{atoi, parse_ior_number};
+use thiserror::Error;
+
+/// What an mdtest command line sets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MdtestArgs {
+    /// The run's parameters.
+    pub params: MdtestParams,
+    /// `--tasks N`: local tasks without MPI (mdtest's `-N` is its rank stride).
+    pub tasks: usize,
+    /// `--tasks-per-node N`: emulated nodes of N tasks.
+    pub tasks_per_node: usize,
+    /// `--json FILE`: the result document.
+    pub json_file: Option<String>,
+    /// `--results-dir DIR`: a new result document in DIR.
+    pub results_dir: Option<String>,
+    /// `-h` / `--help`.
+    pub help: bool,
+    /// Warnings of parsing (`WARNING: parsing the number ...`), in order.
+    pub warnings: Vec<String>,
+}
+
+/// A command-line error; `Display` is the line to print (then the help, exit status 1).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum OptionError {
+    /// A token rule (`Error invalid argument: ...`, `Error, argument missing ...`).
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A value of an option benchfs-bench adds that it rejects.
+    #[error("Error, invalid value \"{value}\" for option {option}: {reason}")]
+    InvalidValue {
+        /// The option.
+        option: String,
+        /// The value given.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+type Params = MdtestParams;
+
+/// What an option sets.
+#[derive(Clone, Copy)]
+enum Set {
+    /// A counted flag (`-v -v`, `-F=N`).
+    Count(fn(&mut Params) -> &mut i32),
+    /// An `int` (`string_to_bytes`, overflow warning).
+    Int(fn(&mut Params) -> &mut i32),
+    /// A `uint64` (`string_to_bytes`).
+    Count64(fn(&mut Params) -> &mut u64),
+    /// A string.
+    Text(fn(&mut Params) -> &mut String),
+    /// A string that may be absent.
+    Note(fn(&mut Params) -> &mut Option<String>),
+    /// An option of benchfs-bench's own.
+    Own(fn(&mut MdtestArgs, &str) -> Result<(), OptionError>),
+}
+
+/// One option of the table.
+#[derive(Clone, Copy)]
+struct MdOption {
+    short: Option<char>,
+    long: Option<&'static str>,
+    help: &'static str,
+    set: Set,
+}
+
+const fn o(short: char, help: &'static str, set: Set) -> MdOption {
+    MdOption {
+        short: Some(short),
+        long: None,
+        help,
+        set,
+    }
+}
+
+const fn l(long: &'static str, help: &'static str, set: Set) -> MdOption {
+    MdOption {
+        short: None,
+        long: Some(long),
+        help,
+        set,
+    }
+}
+
+use Set::{Count, Count64, Int, Note, Own, Text};
+
+/// Every option, in mdtest's order (its help lists them in it), then ours.
+const TABLE: &[MdOption] = &[
+    o('a', "API for I/O", Note(|p| &mut p.api)),
+    o('b', "branching factor of hierarchical directory structure", Int(|p| &mut p.branch_factor)),
+    o('d', "directory or multiple directories where the test will run [dir|dir1@dir2@dir3...]", Text(|p| &mut p.dirpath)),
+    o('B', "no barriers between phases", Int(|p| &mut p.no_barriers)),
+    o('C', "only create files/dirs", Count(|p| &mut p.create_only)),
+    o('T', "only stat files/dirs", Count(|p| &mut p.stat_only)),
+    o('E', "only read files/dir", Count(|p| &mut p.read_only)),
+    o('r', "only remove files or directories left behind by previous runs", Count(|p| &mut p.remove_only)),
+    o('U', "enable rename directory phase", Count(|p| &mut p.rename_dirs)),
+    o('D', "perform test on directories only (no files)", Count(|p| &mut p.dirs_only)),
+    o('e', "bytes to read from each file", Count64(|p| &mut p.read_bytes)),
+    o('f', "first number of tasks on which the test will run", Int(|p| &mut p.first)),
+    o('F', "perform test on files only (no directories)", Count(|p| &mut p.files_only)),
+    o('G', "Offset for the data in the read/write buffer, if not set, a random value is used", Int(|p| &mut p.random_buffer_offset)),
+    o('i', "number of iterations the test will run", Int(|p| &mut p.iterations)),
+    o('I', "number of items per directory in tree", Count64(|p| &mut p.items_per_dir)),
+    o('k', "use mknod to create file", Count(|p| &mut p.make_node)),
+    o('l', "last number of tasks on which the test will run", Int(|p| &mut p.last)),
+    o('L', "files only at leaf level of tree", Count(|p| &mut p.leaf_only)),
+    o('n', "every process will creat/stat/read/remove # directories and files", Count64(|p| &mut p.items)),
+    o('N', "stride # between tasks for file/dir operation (local=0; set to 1 to avoid client cache)", Int(|p| &mut p.nstride)),
+    o('p', "pre-iteration delay (in seconds)", Int(|p| &mut p.pre_delay)),
+    o('P', "print rate AND time", Count(|p| &mut p.print_rate_and_time)),
+    l("print-all-procs", "all processes print an excerpt of their results", Count(|p| &mut p.print_all_procs)),
+    o('R', "random access to files (only for stat)", Count(|p| &mut p.randomize)),
+    l("random-seed", "random seed for -R", Int(|p| &mut p.random_seed)),
+    o('s', "stride between the number of tasks for each test", Int(|p| &mut p.stride)),
+    o('S', "shared file access (file only, no directories)", Count(|p| &mut p.shared_file)),
+    o('c', "collective creates: task 0 does all creates", Count(|p| &mut p.collective_creates)),
+    o('t', "time unique working directory overhead", Count(|p| &mut p.time_unique_dir_overhead)),
+    o('u', "unique working directory for each task", Count(|p| &mut p.unique_dir_per_task)),
+    o('v', "verbosity (each instance of option increments by one)", Count(|p| &mut p.verbose)),
+    o('V', "verbosity value", Int(|p| &mut p.verbose)),
+    o('w', "bytes to write to each file after it is created", Count64(|p| &mut p.write_bytes)),
+    o('W', "number in seconds; stonewall timer, write as many seconds and ensure all processes did the same number of operations (currently only stops during create phase and files)", Int(|p| &mut p.stone_wall_timer_seconds)),
+    o('x', "StoneWallingStatusFile; contains the number of iterations of the creation phase, can be used to split phases across runs", Note(|p| &mut p.stonewall_status_file)),
+    MdOption {
+        short: Some('X'),
+        long: Some("verify-read"),
+        help: "Verify the data read",
+        set: Count(|p| &mut p.verify_read),
+    },
+    l("verify-write", "Verify the data after a write by reading it back immediately", Count(|p| &mut p.verify_write)),
+    o('y', "sync file after writing", Count(|p| &mut p.sync_file)),
+    o('Y', "call the sync command after each phase (included in the timing; note it causes all IO to be flushed from your node)", Count(|p| &mut p.call_sync)),
+    o('z', "depth of hierarchical directory structure", Int(|p| &mut p.depth)),
+    o('Z', "print time instead of rate", Count(|p| &mut p.print_time)),
+    l("dataPacketType", "type of packet that will be created [offset|incompressible|timestamp|random|o|i|t|r]", Text(|p| &mut p.data_packet_type)),
+    l("run-cmd-before-phase", "call this external command before each phase (excluded from the timing)", Text(|p| &mut p.prologue)),
+    l("run-cmd-after-phase", "call this external command after each phase (included in the timing)", Text(|p| &mut p.epilogue)),
+    l("warningAsErrors", "Any warning should lead to an error.", Count(|p| &mut p.warning_as_errors)),
+    l("saveRankPerformanceDetails", "Save the individual rank information into this CSV file.", Note(|p| &mut p.save_rank_details)),
+    l("savePerOpDataCSV", "Store the performance of each rank into an individual file prefixed with this option.", Note(|p| &mut p.save_per_op)),
+    l("showRankStatistics", "Include statistics per rank", Count(|p| &mut p.show_perrank_statistics)),
+];
+
+/// The options benchfs-bench adds (`--help` lists them after mdtest's).
+const OURS: &[MdOption] = &[
+    l(
+        "iodepth",
+        "metadata operations of a task in flight (BENCHFS; 1 = mdtest)",
+        Int(|p| &mut p.iodepth),
+    ),
+    l(
+        "tasks",
+        "local tasks when not started by an MPI launcher (mdtest's -N is its rank stride)",
+        Own(|a, v| {
+            a.tasks = positive("tasks", v)?;
+            Ok(())
+        }),
+    ),
+    l(
+        "tasks-per-node",
+        "emulate nodes of N tasks each (0: all tasks on one node)",
+        Own(|a, v| {
+            a.tasks_per_node = usize::try_from(parse_ior_number(v))
+                .map_err(|_| invalid("tasks-per-node", v, "must be 0 or a positive number"))?;
+            Ok(())
+        }),
+    ),
+    l(
+        "json",
+        "write the benchfs result document (JSON) to this file",
+        Own(|a, v| {
+            a.json_file = Some(v.to_string());
+            Ok(())
+        }),
+    ),
+    l(
+        "results-dir",
+        "write the result document into this directory (one new file per run)",
+        Own(|a, v| {
+            a.results_dir = Some(v.to_string());
+            Ok(())
+        }),
+    ),
+];
+
+fn invalid(option: &str, value: &str, reason: &str) -> OptionError {
+    OptionError::InvalidValue {
+        option: option.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn positive(option: &str, v: &str) -> Result<usize, OptionError> {
+    match usize::try_from(parse_ior_number(v)) {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(invalid(option, v, "must be at least 1")),
+    }
+}
+
+/// A found option: a record of the table, or a backend's module option.
+#[derive(Clone, Copy)]
+enum Found {
+    Table(MdOption),
+    Module(crate::backend::ModuleOption),
+}
+
+struct Table;
+
+impl OptionTable<MdtestArgs> for Table {
+    type Opt = Found;
+    type Error = OptionError;
+
+    fn short(&self, c: char) -> Option<Found> {
+        TABLE
+            .iter()
+            .chain(OURS)
+            .find(|o| o.short == Some(c))
+            .copied()
+            .map(Found::Table)
+    }
+
+    fn long(&self, name: &str) -> Option<Found> {
+        TABLE
+            .iter()
+            .chain(OURS)
+            .find(|o| o.long == Some(name))
+            .copied()
+            .map(Found::Table)
+            .or_else(|| find_module_option(name).map(Found::Module))
+    }
+
+    fn arg(&self, o: &Found) -> Arg {
+        match o {
+            Found::Table(MdOption { set: Count(_), .. }) => Arg::Flag,
+            Found::Table(_) => Arg::Value,
+            Found::Module(m) if m.kind == OptionKind::Flag => Arg::Flag,
+            Found::Module(_) => Arg::Value,
+        }
+    }
+
+    fn name(&self, o: &Found) -> String {
+        match o {
+            Found::Table(t) => t
+                .long
+                .map(str::to_string)
+                .or_else(|| t.short.map(String::from))
+                .unwrap_or_default(),
+            Found::Module(m) => m.key(),
+        }
+    }
+
+    fn flag(&self, o: &Found, a: &mut MdtestArgs, set: Option<i32>) -> Result<(), OptionError> {
+        match o {
+            Found::Table(MdOption { set: Count(f), .. }) => optparse::count(f(&mut a.params), set),
+            Found::Table(_) => {}
+            Found::Module(m) => {
+                let key = m.key();
+                let mut cur = a.params.backend_options.get(&key).map_or(0, |s| atoi(s));
+                optparse::count(&mut cur, set);
+                a.params.backend_options.insert(key, cur.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    fn value(&self, o: &Found, a: &mut MdtestArgs, v: &str) -> Result<(), OptionError> {
+        match o {
+            Found::Table(t) => match t.set {
+                Count(_) => {}
+                Int(f) => {
+                    let n = parse_ior_number(v);
+                    if n > i64::from(i32::MAX) || n < i64::from(i32::MIN) {
+                        a.warnings.push(format!(
+                            "WARNING: parsing the number {v} to integer, this produced an overflow!"
+                        ));
+                    }
+                    *f(&mut a.params) = n as i32;
+                }
+                Count64(f) => *f(&mut a.params) = parse_ior_number(v) as u64,
+                Text(f) => *f(&mut a.params) = v.to_string(),
+                Note(f) => *f(&mut a.params) = Some(v.to_string()),
+                Own(f) => f(a, v)?,
+            },
+            Found::Module(m) => {
+                if m.kind == OptionKind::Int {
+                    let n = parse_ior_number(v);
+                    if n > i64::from(i32::MAX) || n < i64::from(i32::MIN) {
+                        a.warnings.push(format!(
+                            "WARNING: parsing the number {v} to integer, this produced an overflow!"
+                        ));
+                    }
+                }
+                a.params.backend_options.insert(m.key(), v.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses mdtest's command line (without the program name), in order, later wins. `-h` and
+/// `--help` (not options of mdtest's table, as in mdtest) ask for the help text.
+pub fn parse_args(args: &[String]) -> Result<MdtestArgs, OptionError> {
+    let mut a = MdtestArgs::default();
+    let (help, rest): (Vec<&String>, Vec<&String>) =
+        args.iter().partition(|t| *t == "-h" || *t == "--help");
+    let rest: Vec<String> = rest.into_iter().cloned().collect();
+    optparse::parse_tokens(&Table, &rest, &mut a)?;
+    a.help = !help.is_empty();
+    Ok(a)
+}
+
+fn shown(o: &MdOption, d: &mut MdtestArgs) -> Option<String> {
+    let text = |s: &str| {
+        if s.is_empty() {
+            "STRING".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    match o.set {
+        Count(_) => None,
+        Int(f) => Some(f(&mut d.params).to_string()),
+        Count64(f) => Some(f(&mut d.params).to_string()),
+        Text(f) => Some(text(f(&mut d.params))),
+        Note(f) => Some(text(f(&mut d.params).as_deref().unwrap_or(""))),
+        Own(_) => Some(match o.long {
+            Some("tasks") => "1".to_string(),
+            Some("tasks-per-node") => "0".to_string(),
+            _ => "STRING".to_string(),
+        }),
+    }
+}
+
+fn help_lines(table: &[MdOption], flags: bool) -> Vec<Line> {
+    let mut d = MdtestArgs::default();
+    table
+        .iter()
+        .filter(|o| matches!(o.set, Count(_)) == flags)
+        .map(|o| {
+            let v = shown(o, &mut d);
+            let help = if o.short == Some('a') {
+                format!("{} [{}]", o.help, BACKEND_NAMES.join("|"))
+            } else {
+                o.help.to_string()
+            };
+            Line::Opt(left_column(o.short, o.long, v.as_deref()), help)
+        })
+        .collect()
+}
+
+/// mdtest's `--help` (`Synopsis <program>`, its options, one section per backend), then the
+/// options benchfs-bench adds.
+pub fn help_text(program: &str) -> String {
+    let mut out = format!("Synopsis {program}\n");
+    section(&mut out, "Flags", &help_lines(TABLE, true));
+    section(&mut out, "Optional arguments", &help_lines(TABLE, false));
+    out.push_str(&crate::backend::module_help());
+    out.push_str("\n\nOptions of benchfs-bench (beyond mdtest)\n");
+    section(&mut out, "Flags", &help_lines(OURS, true));
+    section(&mut out, "Optional arguments", &help_lines(OURS, false));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<MdtestArgs, OptionError> {
+        parse_args(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn mdtest_command_lines() {
+        let a = parse("-a POSIX -n 1000 -i 3 -u -d /dev/shm/mdt").unwrap();
+        let p = &a.params;
+        assert_eq!(p.api.as_deref(), Some("POSIX"));
+        assert_eq!((p.items, p.iterations, p.unique_dir_per_task), (1000, 3, 1));
+        assert_eq!(p.dirpath, "/dev/shm/mdt");
+        let a = parse("-F -n=2k -w 3901 -e 3901 -N 1 -R -vv -X --random-seed=5 -B 1").unwrap();
+        let p = &a.params;
+        assert_eq!(
+            (p.files_only, p.items, p.write_bytes, p.nstride),
+            (1, 2048, 3901, 1)
+        );
+        assert_eq!(
+            (p.randomize, p.verbose, p.verify_read, p.random_seed),
+            (1, 2, 1, 5)
+        );
+        assert_eq!(p.no_barriers, 1);
+        let a = parse("-CTEr -V=4 --posix.odirect --dummy.delay-create 5 --iodepth 16 --tasks 4 --json x.json").unwrap();
+        let p = &a.params;
+        assert_eq!(
+            (
+                p.create_only,
+                p.stat_only,
+                p.read_only,
+                p.remove_only,
+                p.verbose
+            ),
+            (1, 1, 1, 1, 4)
+        );
+        assert_eq!(p.backend_options["posix.odirect"], "1");
+        assert_eq!(p.backend_options["dummy.delay-create"], "5");
+        assert_eq!(
+            (p.iodepth, a.tasks, a.json_file.as_deref()),
+            (16, 4, Some("x.json"))
+        );
+        assert!(parse("-n 5 --help").unwrap().help);
+        let w = parse("-i 4g").unwrap();
+        assert_eq!(
+            w.warnings,
+            ["WARNING: parsing the number 4g to integer, this produced an overflow!"]
+        );
+    }
+
+    #[test]
+    fn mdtest_errors() {
+        assert_eq!(
+            parse("--foo").unwrap_err().to_string(),
+            "Error invalid argument: --foo"
+        );
+        assert_eq!(
+            parse("-n").unwrap_err().to_string(),
+            "Error, argument missing for option n"
+        );
+        assert_eq!(
+            parse("-q").unwrap_err().to_string(),
+            "Error invalid argument: -q"
+        );
+        assert!(parse("--tasks 0")
+            .unwrap_err()
+            .to_string()
+            .contains("\"0\" for option tasks"));
+    }
+
+    #[test]
+    fn help_lists_mdtest_options_as_mdtest() {
+        let h = help_text("mdtest");
+        assert!(h.starts_with(
+            "Synopsis mdtest\n\nFlags\n  -C                            only create files/dirs\n"
+        ));
+        assert!(h.contains("\n  -a=STRING                     API for I/O [POSIX|DUMMY|BENCHFS]\n"));
+        assert!(h.contains("\n  --saveRankPerformanceDetails=STRINGSave the individual rank information into this CSV file.\n"));
+        assert!(h.contains("\n  -X, --verify-read             Verify the data read\n"));
+        assert!(h.contains("\n  -G=-1                         Offset"));
+        assert!(h.contains("\n  --dataPacketType=t            type of packet"));
+        assert!(h.contains(
+            "\n\nModule POSIX\n\nFlags\n  --posix.odirect               Direct I/O Mode\n"
+        ));
+        assert!(h.contains("--iodepth=1"));
+    }
+}
