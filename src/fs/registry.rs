@@ -11,7 +11,7 @@
 //! restarted on its data directory keeps its place. Owns nothing else.
 
 use super::error::{FsError, FsResult};
-use super::wire::check_chunk_size;
+use super::wire::{check_chunk_size, MAX_SECRET_LEN};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -151,7 +151,7 @@ impl Registry {
         }
         let s = std::fs::read_to_string(&p).map_err(|e| io("read secret", e))?;
         let s = s.trim();
-        if s.is_empty() || s.len() > 256 {
+        if s.is_empty() || s.len() > MAX_SECRET_LEN {
             return Err(FsError::Io("malformed secret file".into()));
         }
         Ok(s.as_bytes().to_vec())

@@ -8,6 +8,7 @@
 //! registry is done by the caller (the binary or the embedded cluster).
 
 pub mod chunk;
+pub mod descriptors;
 pub mod meta;
 pub mod spare;
 pub mod store;
@@ -16,7 +17,9 @@ pub mod tail;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::check_normal;
 use crate::fs::transport::tcp::TcpListenerTask;
-use crate::fs::transport::{BoxFuture, FileSink, Handler, ListenOptions, Listener, Reply};
+use crate::fs::transport::{
+    BoxFuture, ConnectionLimits, FileSink, Handler, ListenOptions, Listener, Reply,
+};
 use crate::fs::wire::{
     check_chunk_size, Op, Request, Response, StatFs, DEFAULT_CHUNK_SIZE, MAX_BULK_LEN,
     MAX_CHUNK_SIZE, MAX_DIR_BATCH, MAX_MSG_LEN,
@@ -75,6 +78,13 @@ pub struct ServerConfig {
     /// Most requests in progress at once from one connection (one client process), so that
     /// one client cannot starve the others.
     pub max_in_flight_per_connection: usize,
+    /// Most client connections open at once (each takes a descriptor, and one more pair
+    /// for a pipe once it writes large chunks); beyond, a connection is refused with EBUSY.
+    /// Default: a quarter of the process's descriptors ([`descriptors::Budget`]).
+    pub max_connections: usize,
+    /// Time and memory each connection may take (handshake, frame and reply deadlines,
+    /// reply memory).
+    pub limits: ConnectionLimits,
     /// Most chunk files kept open.
     pub open_files: usize,
     /// Open chunk files with O_DIRECT.
@@ -100,6 +110,8 @@ impl ServerConfig {
             secret,
             max_in_flight: 256,
             max_in_flight_per_connection: 64,
+            max_connections: descriptors::raise_limit().connections,
+            limits: ConnectionLimits::default(),
             open_files: store::DEFAULT_OPEN_FILES,
             odirect: false,
             tuning: ServerTuning::default(),
@@ -109,6 +121,10 @@ impl ServerConfig {
         }
     }
 }
+
+/// Most connections still in their handshake at once (of [`ServerConfig::max_connections`]):
+/// peers that have not proved they hold the secret get no more than this.
+pub const MAX_UNAUTHENTICATED: usize = 128;
 
 /// Default of [`ServerConfig::trim_after`].
 pub const DEFAULT_TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
@@ -185,7 +201,9 @@ impl ServerState {
         let unit = || Reply::new(Response::Unit.encode(), Bytes::new());
         let reply = |r: Response| Reply::new(r.encode(), Bytes::new());
         match req {
-            Request::Hello { .. } => Ok(unit()),
+            Request::Hello { .. } | Request::Prove { .. } => Err(FsError::Protocol(
+                "handshake frames are only accepted first on a connection".into(),
+            )),
             Request::Lookup { path } => {
                 check_normal(&path)?;
                 Ok(reply(Response::Attr(self.meta.lookup(&path)?)))
@@ -426,6 +444,17 @@ pub struct RunningServer {
 impl RunningServer {
     /// Opens the stores and starts listening (inside a tokio runtime).
     pub async fn start(cfg: ServerConfig) -> FsResult<Self> {
+        let budget = descriptors::raise_limit();
+        if cfg.max_connections > budget.connections {
+            tracing::info!(
+                "server on {}: up to {} connections allowed with a limit of {} descriptors: \
+                 connections beyond about {} may fail to be accepted",
+                cfg.listen,
+                cfg.max_connections,
+                budget.limit,
+                budget.connections
+            );
+        }
         let c = cfg.clone();
         let state = Arc::new(blocking(move || ServerState::open(&c)).await?);
         if cfg.spare_chunks > 0 {
@@ -435,8 +464,12 @@ impl RunningServer {
         let opts = ListenOptions {
             addr: cfg.listen.clone(),
             secret: cfg.secret.clone(),
+            store: state.store_id(),
             max_in_flight: cfg.max_in_flight,
             per_connection: cfg.max_in_flight_per_connection,
+            max_connections: cfg.max_connections,
+            max_unauthenticated: cfg.max_connections.min(MAX_UNAUTHENTICATED),
+            limits: cfg.limits,
         };
         let tcp = TcpListenerTask::bind(opts, handler).await?;
         Ok(RunningServer {

@@ -11,7 +11,8 @@
 //! the [`SparePool`] when one is ready (renamed into place, never replacing a chunk), so that
 //! its storage is not allocated while the write's data arrives.
 
-use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Key};
+use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Key, FILE_MODE};
+use super::descriptors;
 use super::spare::SparePool;
 use super::tail::{Tails, WriteTicket};
 use crate::fs::error::{FsError, FsResult};
@@ -33,7 +34,8 @@ fn is_aligned(offset: u64, len: usize) -> bool {
     offset.is_multiple_of(DIRECT_ALIGN as u64) && len.is_multiple_of(DIRECT_ALIGN)
 }
 
-/// Default number of chunk files kept open.
+/// Default number of chunk files one store keeps open (all stores of the process together
+/// keep at most [`descriptors::Budget::open_chunks`] open).
 pub const DEFAULT_OPEN_FILES: usize = 1024;
 
 struct Cache {
@@ -198,14 +200,22 @@ impl ChunkStore {
             }
         }
         let mut oo = OpenOptions::new();
-        oo.read(true).write(true);
+        oo.read(true).write(true).mode(FILE_MODE);
         if create.is_some() {
             oo.create(true);
         }
         if self.odirect {
             oo.custom_flags(libc::O_DIRECT);
         }
-        let f = match oo.open(&path) {
+        let opened = match oo.open(&path) {
+            // Out of descriptors: close half of this store's cached files and try once more.
+            Err(e) if descriptors::is_exhausted(&e) => {
+                self.evict(lock(&self.cache)?.files.len().div_ceil(2))?;
+                oo.open(&path)
+            }
+            r => r,
+        };
+        let f = match opened {
             Ok(f) => Arc::new(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create.is_none() => {
                 return Ok(None)
@@ -219,16 +229,38 @@ impl ChunkStore {
             }
         }
         let mut c = lock(&self.cache)?;
-        if c.files.len() >= self.capacity {
-            // Evict the least recently used entry (a scan, only on a miss with a full cache).
-            if let Some(k) = c.files.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k) {
-                c.files.remove(&k);
+        if c.files.contains_key(&(id, index)) {
+            // Opened meanwhile by another request: use that one.
+        } else if c.files.len() >= self.capacity || !descriptors::take_chunk_place() {
+            // This store's cache is full, or the process's budget is: the least recently
+            // used file of this store gives up its place (a scan, only on a miss then); with
+            // none to give, the file is used without being kept open.
+            match c.files.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k) {
+                Some(k) => {
+                    c.files.remove(&k);
+                }
+                None => return Ok(Some(f)),
             }
         }
         c.tick += 1;
         let t = c.tick;
         let f = c.files.entry((id, index)).or_insert((f, t)).0.clone();
         Ok(Some(f))
+    }
+
+    /// Closes the `n` least recently used files of the cache.
+    fn evict(&self, n: usize) -> FsResult<()> {
+        let mut c = lock(&self.cache)?;
+        let mut by_age: Vec<(u64, Key)> = c.files.iter().map(|(k, v)| (v.1, *k)).collect();
+        by_age.sort_unstable();
+        let mut closed = 0;
+        for (_, k) in by_age.into_iter().take(n) {
+            if c.files.remove(&k).is_some() {
+                closed += 1;
+            }
+        }
+        descriptors::give_chunk_places(closed);
+        Ok(())
     }
 
     /// Writes `data` at `offset` within chunk `index` of file `id` (whose chunk size is
@@ -462,7 +494,9 @@ impl ChunkStore {
     }
 
     fn drop_chunk(&self, id: FileId, index: u64) -> FsResult<()> {
-        lock(&self.cache)?.files.remove(&(id, index));
+        if lock(&self.cache)?.files.remove(&(id, index)).is_some() {
+            descriptors::give_chunk_places(1);
+        }
         self.tails.forget((id, index));
         {
             let mut idx = lock(&self.index)?;
@@ -544,6 +578,13 @@ impl ChunkStore {
             free.saturating_add(held).min(total),
             avail.saturating_add(held).min(total),
         ))
+    }
+}
+
+impl Drop for ChunkStore {
+    fn drop(&mut self) {
+        let n = self.cache.get_mut().map(|c| c.files.len()).unwrap_or(0);
+        descriptors::give_chunk_places(n);
     }
 }
 
