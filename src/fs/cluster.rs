@@ -60,7 +60,7 @@ impl Cluster {
             std::process::id(),
             rand::random::<u32>()
         ));
-        std::fs::create_dir_all(&root).map_err(|e| FsError::from_io("create cluster dir", &e))?;
+        super::server::private::make_dir(&root, true)?;
         let mut c = Cluster {
             registry: Registry::new(root.join("registry")),
             root,
@@ -167,7 +167,9 @@ impl Cluster {
         }
     }
 
-    /// Restarts a stopped or killed server `i` on its data directory and address.
+    /// Restarts a stopped or killed server `i` on its data directory and address, then
+    /// reclaims the chunks it holds of files the cluster no longer has (see
+    /// [`super::reclaim`]).
     pub async fn restart_server(&mut self, i: usize) -> FsResult<()> {
         let cfg = self
             .configs
@@ -179,6 +181,16 @@ impl Cluster {
         }
         let s = RunningServer::start(cfg).await?;
         self.register(&s)?;
+        // What the cluster removed while the server was down goes now (as benchfs-server
+        // does once restarted); a cluster with another server down cannot tell, and keeps it.
+        if s.holds_chunks() {
+            match self.client().await {
+                Ok(c) => {
+                    super::reclaim::reclaim_dead_chunks(&s, &c).await?;
+                }
+                Err(e) => tracing::info!("server {i} restarted; nothing reclaimed: {e}"),
+            }
+        }
         self.servers[i] = Some(s);
         Ok(())
     }

@@ -9,13 +9,6 @@ use crate::fs::error::{FsError, FsResult};
 use crate::fs::wire::FileId;
 use std::path::Path;
 
-/// Permissions of every file a server makes in its data directory (chunks, spares,
-/// metadata): the data is private to the user running the server, whatever its umask.
-pub const FILE_MODE: u32 = 0o600;
-
-/// Permissions of the directories a server makes (its data directory and those in it).
-pub const DIR_MODE: u32 = 0o700;
-
 /// A chunk: file id and chunk index.
 pub type Key = (FileId, u64);
 

@@ -9,7 +9,9 @@
 
 pub mod chunk;
 pub mod descriptors;
+pub mod lock;
 pub mod meta;
+pub mod private;
 pub mod spare;
 pub mod store;
 pub mod tail;
@@ -149,6 +151,8 @@ async fn trim_tails(state: std::sync::Weak<ServerState>, after: std::time::Durat
 pub struct ServerState {
     chunks: ChunkStore,
     meta: MetaStore,
+    /// Held while the stores are open (see [`lock`]).
+    _lock: lock::DataDirLock,
     inline_io_max: usize,
     sink_min: usize,
 }
@@ -164,6 +168,9 @@ async fn blocking<T: Send + 'static>(
 impl ServerState {
     /// Opens the stores of `cfg.data_dir`.
     pub fn open(cfg: &ServerConfig) -> FsResult<Self> {
+        // Nothing in the directory is touched before its lock is held.
+        private::make_dir(&cfg.data_dir, false)?;
+        let lock = lock::DataDirLock::take(&cfg.data_dir)?;
         let meta = MetaStore::open(&cfg.data_dir)?;
         let mut chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
         chunks.start_spares(&cfg.data_dir, cfg.spare_chunk_size, cfg.spare_chunks)?;
@@ -175,6 +182,7 @@ impl ServerState {
         Ok(ServerState {
             chunks,
             meta,
+            _lock: lock,
             inline_io_max,
             sink_min: cfg.tuning.sink_min,
         })
@@ -501,6 +509,23 @@ impl RunningServer {
         self.state.wait_spares(timeout)
     }
 
+    /// True if the server holds any chunk.
+    pub fn holds_chunks(&self) -> bool {
+        self.state.chunks.chunk_count() > 0
+    }
+
+    /// Removes the chunks of every file not in `live` (the ids of every file of the
+    /// cluster, listed after `before`) whose chunk files were last modified before `before`;
+    /// returns the chunks and bytes removed. See `crate::fs::reclaim`.
+    pub async fn reclaim(
+        &self,
+        live: std::collections::HashSet<crate::fs::wire::FileId>,
+        before: std::time::SystemTime,
+    ) -> FsResult<(u64, u64)> {
+        let s = self.state.clone();
+        blocking(move || s.chunks.reclaim(&live, before)).await
+    }
+
     /// Graceful stop: stop accepting, finish in-flight requests, give back the preallocated
     /// tails of chunks, remove the spare chunk files, flush the metadata log.
     pub async fn shutdown(self) -> FsResult<()> {
@@ -520,9 +545,19 @@ impl RunningServer {
     }
 
     /// Abrupt stop (as if the process died): connections close at once, nothing is flushed.
+    /// Returns once the stores are closed (the requests still running when it was called
+    /// have ended, for at most 10 s), so that a server can be started on the directory again.
     pub async fn kill(self) {
         for l in self.listeners {
             l.kill().await;
         }
+        let state = self.state;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&state) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // The last holder drops the stores (and the directory's lock) on a blocking thread:
+        // the spare pool's thread is joined there.
+        let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     }
 }

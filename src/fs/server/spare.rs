@@ -114,7 +114,7 @@ impl SparePool {
         idle: Duration,
     ) -> FsResult<Self> {
         let dir = data_dir.join("spare");
-        std::fs::create_dir_all(&dir).map_err(|e| FsError::from_io("create spare dir", &e))?;
+        super::private::make_dir(&dir, true)?;
         for ent in std::fs::read_dir(&dir).map_err(|e| FsError::from_io("list spare dir", &e))? {
             let ent = ent.map_err(|e| FsError::from_io("list spare dir", &e))?;
             // Only files this module names; anything else is left alone.
@@ -427,9 +427,11 @@ fn within_share(avail: u64, held: u64, size: u64) -> bool {
 /// Creates `path` and allocates `size` bytes to it without changing its size (0); the errno
 /// on failure.
 fn allocate(path: &Path, size: u64) -> Result<(), i32> {
+    use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(super::private::FILE_MODE)
         .open(path)
         .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
     let len = libc::off_t::try_from(size).map_err(|_| libc::EINVAL)?;

@@ -11,10 +11,11 @@
 //! the [`SparePool`] when one is ready (renamed into place, never replacing a chunk), so that
 //! its storage is not allocated while the write's data arrives.
 
-use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Key, FILE_MODE};
+use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Key};
 use super::descriptors;
+use super::private::{self, FILE_MODE};
 use super::spare::SparePool;
-use super::tail::{Tails, WriteTicket};
+use super::tail::{punch_tail, Tails, WriteTicket};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::transport::FileRegion;
 use crate::fs::wire::FileId;
@@ -80,7 +81,7 @@ impl ChunkStore {
     /// files with O_DIRECT (then offsets and lengths must be aligned by the caller).
     pub fn open(data_dir: &Path, open_files: usize, odirect: bool) -> FsResult<Self> {
         let dir = data_dir.join("chunks");
-        std::fs::create_dir_all(&dir).map_err(|e| FsError::from_io("create chunk dir", &e))?;
+        private::make_dir(&dir, true)?;
         let mut index: HashMap<FileId, BTreeSet<u64>> = HashMap::new();
         let mut n = 0u64;
         for ent in std::fs::read_dir(&dir).map_err(|e| FsError::from_io("list chunk dir", &e))? {
@@ -89,6 +90,23 @@ impl ChunkStore {
                 index.entry(id).or_default().insert(idx);
                 n += 1;
             }
+        }
+        // Chunks made from spares that an earlier run was killed before trimming.
+        let (tails, untrimmed) = Tails::open(data_dir)?;
+        let mut trimmed = 0;
+        for ((id, idx), cs) in untrimmed {
+            let path = dir.join(chunk_file_name(id, idx));
+            if let Ok(f) = OpenOptions::new().write(true).open(&path) {
+                if punch_tail(&f, cs as u64).is_ok() {
+                    trimmed += 1;
+                }
+            }
+        }
+        if trimmed > 0 {
+            tracing::info!(
+                "{}: gave back the preallocated tails of {trimmed} chunks an earlier run left",
+                dir.display()
+            );
         }
         Ok(ChunkStore {
             dir,
@@ -101,7 +119,7 @@ impl ChunkStore {
             chunks: AtomicU64::new(n),
             odirect,
             spares: None,
-            tails: Tails::default(),
+            tails,
         })
     }
 
@@ -545,6 +563,48 @@ impl ChunkStore {
             self.drop_chunk(id, index)?;
         }
         Ok(())
+    }
+
+    /// The ids of the files this store holds chunks of.
+    pub fn file_ids(&self) -> FsResult<Vec<FileId>> {
+        Ok(lock(&self.index)?.keys().copied().collect())
+    }
+
+    /// Removes every chunk of the files not in `live` whose chunk files were all last
+    /// modified before `before` (a chunk written since may belong to a file created after
+    /// `live` was listed). Returns the chunks and bytes removed.
+    pub fn reclaim(
+        &self,
+        live: &std::collections::HashSet<FileId>,
+        before: std::time::SystemTime,
+    ) -> FsResult<(u64, u64)> {
+        let (mut chunks, mut bytes) = (0u64, 0u64);
+        for id in self.file_ids()? {
+            if live.contains(&id) {
+                continue;
+            }
+            let indexes = self.chunks_of(id)?;
+            let mut sizes = Vec::with_capacity(indexes.len());
+            let mut old = true;
+            for &i in &indexes {
+                match std::fs::metadata(self.path(id, i)) {
+                    Ok(m) => {
+                        old &= m.modified().is_ok_and(|t| t < before);
+                        sizes.push(std::os::unix::fs::MetadataExt::blocks(&m) * 512);
+                    }
+                    Err(_) => sizes.push(0),
+                }
+            }
+            if !old {
+                continue;
+            }
+            for &i in &indexes {
+                self.drop_chunk(id, i)?;
+            }
+            chunks += indexes.len() as u64;
+            bytes += sizes.iter().sum::<u64>();
+        }
+        Ok((chunks, bytes))
     }
 
     /// Flushes every chunk of `id` to stable storage.
