@@ -55,11 +55,26 @@ impl Cluster {
         chunk_size: u32,
         base: &ServerConfig,
     ) -> FsResult<Cluster> {
-        let root = data_dir.as_ref().join(format!(
+        Self::embedded_at(Self::new_root(data_dir), servers, chunk_size, base).await
+    }
+
+    /// A new, unused name for a cluster's directory under `data_dir` (nothing is created).
+    pub fn new_root(data_dir: impl AsRef<Path>) -> PathBuf {
+        data_dir.as_ref().join(format!(
             "benchfs-embedded-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
-        ));
+        ))
+    }
+
+    /// [`Cluster::embedded_config`] in directory `root` (created, and removed on drop), so
+    /// that the caller knows the directory before anything is in it.
+    pub async fn embedded_at(
+        root: PathBuf,
+        servers: usize,
+        chunk_size: u32,
+        base: &ServerConfig,
+    ) -> FsResult<Cluster> {
         super::server::private::make_dir(&root, true)?;
         let mut c = Cluster {
             registry: Registry::new(root.join("registry")),

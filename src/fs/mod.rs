@@ -8,9 +8,11 @@
 //! handler), [`registry`] (discovery and the cluster secret), [`client`] (the API the
 //! benchmark harness calls; never imports [`server`]), [`cluster`] (servers embedded in
 //! the calling process, and the facade for server settings code above needs), [`job`]
-//! (servers started by the ranks of a job) and [`reclaim`] (the space of files that no
-//! longer exist, after a server restarts). This module tree owns nothing outside `src/fs`.
+//! (servers started by the ranks of a job), [`cleanup`] (their data directories, for the
+//! exit paths no destructor sees) and [`reclaim`] (the space of files that no longer exist,
+//! after a server restarts). This module tree owns nothing outside `src/fs`.
 
+pub mod cleanup;
 pub mod client;
 pub mod cluster;
 pub mod error;

@@ -18,6 +18,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// How long a client waits for a registry before it says what it is waiting for.
+const WAIT_NOTICE: Duration = Duration::from_secs(2);
+
 /// The cluster description shared by all servers and clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterInfo {
@@ -210,8 +213,19 @@ impl Registry {
 
     /// Client side: waits (up to `timeout`) for the cluster description and for exactly the
     /// expected number of servers of its epoch; returns both.
+    /// A registry directory that does not exist fails at once (no server was ever started
+    /// with it: a wrong path); while waiting, what is missing is logged once after a moment.
     pub async fn wait_ready(&self, timeout: Duration) -> FsResult<(ClusterInfo, Vec<ServerEntry>)> {
+        if !self.dir.is_dir() {
+            return Err(FsError::NotFound(format!(
+                "registry directory {} does not exist (start benchfs-server --registry {} \
+                 first, or name the directory it uses)",
+                self.dir.display(),
+                self.dir.display()
+            )));
+        }
         let start = Instant::now();
+        let mut told = false;
         loop {
             let state = match self.cluster() {
                 Ok(info) => {
@@ -233,9 +247,18 @@ impl Registry {
                         info.expected_servers
                     )
                 }
-                Err(FsError::NotFound(_)) => "no cluster.json".to_string(),
+                Err(FsError::NotFound(_)) => {
+                    "no cluster.json yet (no benchfs-server has joined it)".to_string()
+                }
                 Err(e) => return Err(e),
             };
+            if !told && start.elapsed() >= WAIT_NOTICE.min(timeout / 2) {
+                tracing::warn!(
+                    "waiting up to {timeout:?} for the BenchFS cluster of registry {}: {state}",
+                    self.dir.display()
+                );
+                told = true;
+            }
             if start.elapsed() >= timeout {
                 return Err(FsError::TimedOut(format!(
                     "registry {}: {state}",
@@ -250,6 +273,30 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_missing_registry_fails_at_once_and_an_empty_one_says_what_is_missing() {
+        let d = tempfile::tempdir().unwrap();
+        let missing = Registry::new(d.path().join("nope"));
+        let started = Instant::now();
+        let e = missing
+            .wait_ready(Duration::from_secs(3600))
+            .await
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::ENOENT);
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "failed at once"
+        );
+        let empty = Registry::new(d.path());
+        let e = empty
+            .wait_ready(Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::ETIMEDOUT);
+        assert!(e.to_string().contains("no cluster.json"), "{e}");
+    }
 
     #[tokio::test]
     async fn create_join_register_wait() {
@@ -274,6 +321,7 @@ mod tests {
         r.register(&e("bb")).unwrap();
         let err = r.wait_ready(Duration::from_millis(50)).await.unwrap_err();
         assert_eq!(err.errno(), libc::ETIMEDOUT);
+        assert!(err.to_string().contains("1 of 2 servers"), "{err}");
         r.register(&e("aa")).unwrap();
         // A stale entry of another epoch is ignored.
         let mut stale = e("cc");

@@ -8,6 +8,7 @@
 //! layer imports it; `src/bin/*` import only it.
 
 pub mod bench;
+pub mod cleanup;
 pub mod crosscheck;
 pub mod driver;
 pub mod embedded;

@@ -9,6 +9,7 @@
 
 pub mod chunk;
 pub mod descriptors;
+pub mod ledger;
 pub mod lock;
 pub mod meta;
 pub mod private;
