@@ -11,6 +11,7 @@
 //! what a connection may take with the same [`ConnectionLimits`]. Must not know about file
 //! system operations beyond the op number.
 
+pub mod fuzz;
 pub mod handshake;
 pub mod low_water;
 pub mod splice;
