@@ -213,17 +213,10 @@ impl Registry {
 
     /// Client side: waits (up to `timeout`) for the cluster description and for exactly the
     /// expected number of servers of its epoch; returns both.
-    /// A registry directory that does not exist fails at once (no server was ever started
-    /// with it: a wrong path); while waiting, what is missing is logged once after a moment.
+    /// Servers and clients may be started together, so a registry that does not exist yet
+    /// is waited for too; what is missing is logged once after a moment, and named in the
+    /// error at the timeout.
     pub async fn wait_ready(&self, timeout: Duration) -> FsResult<(ClusterInfo, Vec<ServerEntry>)> {
-        if !self.dir.is_dir() {
-            return Err(FsError::NotFound(format!(
-                "registry directory {} does not exist (start benchfs-server --registry {} \
-                 first, or name the directory it uses)",
-                self.dir.display(),
-                self.dir.display()
-            )));
-        }
         let start = Instant::now();
         let mut told = false;
         loop {
@@ -247,6 +240,11 @@ impl Registry {
                         info.expected_servers
                     )
                 }
+                Err(FsError::NotFound(_)) if !self.dir.is_dir() => format!(
+                    "the directory does not exist yet (no benchfs-server --registry {} has \
+                     started)",
+                    self.dir.display()
+                ),
                 Err(FsError::NotFound(_)) => {
                     "no cluster.json yet (no benchfs-server has joined it)".to_string()
                 }
@@ -275,20 +273,15 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_missing_registry_fails_at_once_and_an_empty_one_says_what_is_missing() {
+    async fn a_missing_or_empty_registry_says_what_is_missing() {
         let d = tempfile::tempdir().unwrap();
         let missing = Registry::new(d.path().join("nope"));
-        let started = Instant::now();
         let e = missing
-            .wait_ready(Duration::from_secs(3600))
+            .wait_ready(Duration::from_millis(50))
             .await
             .unwrap_err();
-        assert_eq!(e.errno(), libc::ENOENT);
-        assert!(e.to_string().contains("does not exist"), "{e}");
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "failed at once"
-        );
+        assert_eq!(e.errno(), libc::ETIMEDOUT);
+        assert!(e.to_string().contains("does not exist yet"), "{e}");
         let empty = Registry::new(d.path());
         let e = empty
             .wait_ready(Duration::from_millis(50))

@@ -147,7 +147,7 @@ fn a_live_server_under_network_fuzz_stays_bounded_and_serves_others() {
                     if rng.gen_ratio(1, 4) {
                         // Announce a large payload and send a piece of it.
                         bytes.extend(frame(Op::Write as u16, &[0u8; 32], 64 << 20));
-                        bytes.extend(std::iter::repeat(0u8).take(256 << 10));
+                        bytes.extend(std::iter::repeat_n(0u8, 256 << 10));
                     }
                     let _ = c.write_all(&bytes);
                 }
