@@ -23,7 +23,7 @@ for i in 0 1 2; do start_server $i; done
 REPS=$(( MINUTES * 60 / 15 + 1 ))
 MIDDLE=$(( REPS / 2 ))
 START=$(date +%s)
-"$BIN/benchfs-bench" -a BENCHFS --benchfs.registry "$REG" -N 4 -b 64m -t 256k -z \
+"$BIN/benchfs-bench" -a BENCHFS --benchfs.registry "$REG" -N 4 -b 16m -t 256k -z --random-offset-seed=1515 \
     -w -r -W -R -i "$REPS" -d 5 -o /soak --json "$WORK/soak.json" \
     >"$WORK/bench.out" 2>"$WORK/bench.err" &
 BENCH=$!
@@ -40,5 +40,8 @@ wait $BENCH || STATUS=$?
 END=$(date +%s)
 ERRORS=$(grep -c -i -E 'error|incorrect|mismatch' "$WORK/bench.err" "$WORK/bench.out" | awk -F: '{s+=$2} END {print s}')
 echo "soak: $REPS repetitions in $(( END - START )) s, exit status $STATUS, $ERRORS error lines"
-grep -E '^(write|read) ' "$WORK/bench.out" | tail -4
-[ "$STATUS" -eq 0 ] && [ "$ERRORS" -eq 0 ]
+grep -E '^(write|read) ' "$WORK/bench.out" | tail -4 || true
+if [ "$STATUS" -ne 0 ] || [ "$ERRORS" -ne 0 ]; then
+    tail -n 20 "$WORK/bench.err" "$WORK/bench.out"
+    exit 1
+fi

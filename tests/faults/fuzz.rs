@@ -13,8 +13,16 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Inputs the CI run feeds the target beyond its corpus.
+/// Inputs the CI run feeds the target beyond its corpus (`BENCHFS_FUZZ_INPUTS` sets another
+/// count, for long runs by hand).
 const CI_INPUTS: usize = 200_000;
+
+fn inputs() -> usize {
+    std::env::var("BENCHFS_FUZZ_INPUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CI_INPUTS)
+}
 
 fn corpus() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/decoders");
@@ -74,7 +82,7 @@ fn the_decoders_survive_their_corpus_and_a_bounded_fuzz_run() {
         decode_everything(s);
     }
     let mut rng = rand_pcg::Pcg64::seed_from_u64(15);
-    for _ in 0..CI_INPUTS {
+    for _ in 0..inputs() {
         let a = &seeds[rng.gen_range(0..seeds.len())];
         let b = &seeds[rng.gen_range(0..seeds.len())];
         let input = if rng.gen_ratio(1, 10) {

@@ -270,10 +270,28 @@ impl Client {
             .map(|e| e.addr)
     }
 
+    /// One call to server `s`. A call the server closed the connection on without reading
+    /// it (it stopped gracefully, to be restarted) is sent again once, on a new connection.
     pub(super) async fn call(&self, s: usize, req: &Request, bulk: Bytes) -> FsResult<Reply> {
         let c = self.conn(s).await?;
-        c.call(req.op() as u16, req.encode(), bulk, self.inner.opts.timeout)
-            .await
+        let first = c
+            .call(
+                req.op() as u16,
+                req.encode(),
+                bulk.clone(),
+                self.inner.opts.timeout,
+            )
+            .await;
+        match first {
+            // Only the stop's own error: a call the server answered (even with EBUSY just
+            // before it stopped) is not sent again.
+            Err(FsError::Busy(_)) if c.closed_unread() => {
+                let c = self.conn(s).await?;
+                c.call(req.op() as u16, req.encode(), bulk, self.inner.opts.timeout)
+                    .await
+            }
+            r => r,
+        }
     }
 
     pub(super) async fn call_resp(&self, s: usize, req: &Request) -> FsResult<Response> {

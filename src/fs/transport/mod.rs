@@ -216,6 +216,13 @@ pub trait Connection: Send + Sync + 'static {
     /// owner should connect again.
     fn is_closed(&self) -> bool;
 
+    /// True if the server closed the connection saying that it had read none of the
+    /// requests it did not answer (a graceful stop, a refusal): they may be sent again on a
+    /// new connection.
+    fn closed_unread(&self) -> bool {
+        false
+    }
+
     /// The address of the peer.
     fn peer(&self) -> &str;
 

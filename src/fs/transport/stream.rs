@@ -254,7 +254,7 @@ async fn receive_payload<R: FrameReader>(
 }
 
 /// Tells the client why its connection is about to close (best effort).
-async fn send_protocol_error(tx: &mpsc::Sender<OutFrame>, e: &FsError) {
+async fn send_connection_error(tx: &mpsc::Sender<OutFrame>, e: &FsError) {
     let _ = tx
         .send(OutFrame::new(
             FrameKind::Error,
@@ -374,6 +374,10 @@ struct Pending {
     peer: String,
     /// Its store id, once the handshake told it.
     store: OnceLock<u64>,
+    /// The server closed the connection saying it stops (an EBUSY error for the whole
+    /// connection, request id 0), which it sends only when it has read no request it did
+    /// not answer.
+    unread: AtomicBool,
 }
 
 impl Pending {
@@ -446,6 +450,7 @@ impl RpcConnection {
             closed: AtomicBool::new(false),
             peer,
             store: OnceLock::new(),
+            unread: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel(OUT_QUEUE);
         let wp = pending.clone();
@@ -461,8 +466,14 @@ impl RpcConnection {
             let err = loop {
                 match read_frame(&mut r, &mut arena).await {
                     // An error for the whole connection: the server says why it drops it.
+                    // A stop (EBUSY) is sent only when nothing unanswered was read (see
+                    // `serve_connection`); a protocol error is not.
                     Ok(Some((h, msg, _))) if h.kind == FrameKind::Error && h.id == 0 => {
-                        break decode_error(&msg).context(rp.label());
+                        let e = decode_error(&msg);
+                        if matches!(e, FsError::Busy(_)) {
+                            rp.unread.store(true, Ordering::SeqCst);
+                        }
+                        break e.context(rp.label());
                     }
                     Ok(Some((h, msg, bulk))) => {
                         let Some(w) = rp.take(h.id) else {
@@ -580,6 +591,10 @@ impl Connection for RpcConnection {
 
     fn peer(&self) -> &str {
         &self.pending.peer
+    }
+
+    fn closed_unread(&self) -> bool {
+        self.pending.unread.load(Ordering::SeqCst)
     }
 
     fn store(&self) -> Option<u64> {
@@ -709,6 +724,9 @@ pub async fn serve_connection<R, W>(
     let own_slots = Arc::new(Semaphore::new(slots.per_connection));
     let memory = ReplyMemory::new(limits.reply_bytes);
     let reader_memory = memory.clone();
+    let stop_slots = own_slots.clone();
+    let per_connection = slots.per_connection as u32;
+    let mut stopping = shutdown.clone();
     let reader = async move {
         let memory = reader_memory;
         let mut r = BufReader::with_capacity(IO_BUF, r);
@@ -748,7 +766,7 @@ pub async fn serve_connection<R, W>(
                 Ok(None) => break,
                 Err(e) => {
                     // The stream is no longer in step: say why, then close.
-                    send_protocol_error(&tx, &e).await;
+                    send_connection_error(&tx, &e).await;
                     break;
                 }
             };
@@ -780,7 +798,7 @@ pub async fn serve_connection<R, W>(
                 Ok(r) => r,
                 Err(e) => {
                     // The stream is no longer in step: say why, then close.
-                    send_protocol_error(&tx, &e).await;
+                    send_connection_error(&tx, &e).await;
                     break;
                 }
             };
@@ -821,6 +839,17 @@ pub async fn serve_connection<R, W>(
                 let _ = memory.queue(&tx, out).await;
                 drop(permit);
             });
+        }
+        if *stopping.borrow_and_update() {
+            // A graceful stop: once every request read is answered (their replies are
+            // queued when their slots come back), the last frame says so. An error frame of
+            // id 0 is sent only when nothing unanswered was read: the client may send its
+            // unanswered requests again elsewhere (see `Connection::closed_unread`).
+            if let Ok(all) = stop_slots.acquire_many(per_connection).await {
+                drop(all);
+                let e = FsError::Busy("the server is stopping".into());
+                send_connection_error(&tx, &e).await;
+            }
         }
     };
     // The writer ends once the reader and every request task have dropped their senders,
@@ -994,6 +1023,45 @@ mod tests {
         c.call_raw(1, Bytes::new(), Bytes::new(), Duration::from_secs(5))
             .await
             .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_graceful_stop_answers_what_it_read_and_says_it_read_nothing_else() {
+        let (c, stop, echo) = pair_with(b"k");
+        c.hello(b"k", Duration::from_secs(5)).await.unwrap();
+        // 64 calls of 6 ms each through 4 slots: most are still in the socket at the stop.
+        let calls: Vec<_> = (0..64usize)
+            .map(|i| {
+                let c = c.clone();
+                let bulk = Bytes::from(vec![i as u8; 6 + 7 * i]);
+                tokio::spawn(async move {
+                    c.call_raw(5, Bytes::new(), bulk, Duration::from_secs(10))
+                        .await
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while echo.handled.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "no call was answered");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        stop.send(true).unwrap();
+        let (mut answered, mut unread) = (0, 0);
+        for t in calls {
+            match t.await.unwrap() {
+                Ok(_) => answered += 1,
+                Err(e) => {
+                    assert_eq!(e.errno(), libc::EBUSY, "{e}");
+                    assert!(e.to_string().contains("duplex"), "{e}");
+                    unread += 1;
+                }
+            }
+        }
+        // Every request the server ran was answered: those that failed were never run, so
+        // a client may send them again.
+        assert!(c.closed_unread());
+        assert_eq!(answered, echo.handled.load(Ordering::SeqCst));
+        assert!(unread > 0, "all 64 calls were answered before the stop");
     }
 
     #[tokio::test]
@@ -1361,6 +1429,8 @@ mod tests {
         let e = c.hello(b"k", Duration::from_secs(5)).await.unwrap_err();
         assert_eq!(e.errno(), libc::EMSGSIZE);
         assert!(c.is_closed());
+        // Not a stop: nothing says the calls it failed were not read.
+        assert!(!c.closed_unread());
     }
 
     /// A handler that stores op 7's payload into a file at the offset its message names
