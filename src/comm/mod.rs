@@ -118,6 +118,24 @@ pub trait Comm: Send {
     }
 }
 
+/// What runs just before this process aborts an MPI job (`MPI_Abort` ends the process without
+/// destructors): set once by the application layer, e.g. to remove the data of the servers
+/// the process runs.
+static BEFORE_ABORT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets [`BEFORE_ABORT`] (the first call wins).
+pub fn set_before_abort(hook: fn()) {
+    let _ = BEFORE_ABORT.set(hook);
+}
+
+/// Runs the hook set with [`set_before_abort`], if any (called by communicators whose abort
+/// ends the process).
+pub fn before_abort() {
+    if let Some(hook) = BEFORE_ABORT.get() {
+        hook();
+    }
+}
+
 /// Reduce a slice of `f64` with `op` (NaN-free inputs assumed).
 pub fn reduce_f64(all: &[f64], op: ReduceOp) -> f64 {
     match op {

@@ -231,6 +231,7 @@ impl Comm for MpiComm {
         let _ = lock.flush();
         drop(lock);
         let _ = std::io::stdout().flush();
+        super::before_abort();
         SimpleCommunicator::world().abort(1)
     }
 }

@@ -55,12 +55,27 @@ impl Cluster {
         chunk_size: u32,
         base: &ServerConfig,
     ) -> FsResult<Cluster> {
-        let root = data_dir.as_ref().join(format!(
+        Self::embedded_at(Self::new_root(data_dir), servers, chunk_size, base).await
+    }
+
+    /// A new, unused name for a cluster's directory under `data_dir` (nothing is created).
+    pub fn new_root(data_dir: impl AsRef<Path>) -> PathBuf {
+        data_dir.as_ref().join(format!(
             "benchfs-embedded-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&root).map_err(|e| FsError::from_io("create cluster dir", &e))?;
+        ))
+    }
+
+    /// [`Cluster::embedded_config`] in directory `root` (created, and removed on drop), so
+    /// that the caller knows the directory before anything is in it.
+    pub async fn embedded_at(
+        root: PathBuf,
+        servers: usize,
+        chunk_size: u32,
+        base: &ServerConfig,
+    ) -> FsResult<Cluster> {
+        super::server::private::make_dir(&root, true)?;
         let mut c = Cluster {
             registry: Registry::new(root.join("registry")),
             root,
@@ -167,7 +182,9 @@ impl Cluster {
         }
     }
 
-    /// Restarts a stopped or killed server `i` on its data directory and address.
+    /// Restarts a stopped or killed server `i` on its data directory and address, then
+    /// reclaims the chunks it holds of files the cluster no longer has (see
+    /// [`super::reclaim`]).
     pub async fn restart_server(&mut self, i: usize) -> FsResult<()> {
         let cfg = self
             .configs
@@ -179,6 +196,16 @@ impl Cluster {
         }
         let s = RunningServer::start(cfg).await?;
         self.register(&s)?;
+        // What the cluster removed while the server was down goes now (as benchfs-server
+        // does once restarted); a cluster with another server down cannot tell, and keeps it.
+        if s.holds_chunks() {
+            match self.client().await {
+                Ok(c) => {
+                    super::reclaim::reclaim_dead_chunks(&s, &c).await?;
+                }
+                Err(e) => tracing::info!("server {i} restarted; nothing reclaimed: {e}"),
+            }
+        }
         self.servers[i] = Some(s);
         Ok(())
     }

@@ -150,6 +150,16 @@ impl FsError {
         }
     }
 
+    /// The same error with `ctx` (what was being done, or who did it) before its message.
+    pub fn context(self, ctx: impl std::fmt::Display) -> Self {
+        let m = format!("{ctx}: {}", self.message());
+        match self {
+            // Its errno is not its own: keep the message's record of it.
+            FsError::Io(_) => FsError::Io(m),
+            e => FsError::from_errno(e.errno(), m),
+        }
+    }
+
     /// Maps an operating-system error (from a server's own file I/O) to an [`FsError`],
     /// keeping its errno where a variant exists for it.
     pub fn from_io(context: &str, e: &std::io::Error) -> Self {

@@ -6,8 +6,10 @@
 //!
 //! Owns the servers' lifetime within the job: their runtime (separate threads, so a server
 //! keeps serving while its rank blocks in a collective) and their data directories (removed
-//! when the servers stop). It connects no client.
+//! when the servers stop, and registered with [`super::cleanup`] before they exist, so that a
+//! signal or an MPI abort removes them too). It connects no client.
 
+use super::cleanup::{self, Registered};
 use super::server::{RunningServer, ServerConfig};
 use crate::comm::{Comm, CommError};
 use std::path::PathBuf;
@@ -47,6 +49,9 @@ struct Guard {
     runtime: Option<tokio::runtime::Runtime>,
     server: Option<RunningServer>,
     data_dir: Option<PathBuf>,
+    /// The data directory's registration for removal on a signal or an MPI abort (dropped
+    /// after `drop` has removed it).
+    _registered: Option<Registered>,
 }
 
 impl Drop for Guard {
@@ -116,12 +121,16 @@ pub fn start(comm: &dyn Comm, o: &JobSettings) -> Result<JobServers, JobError> {
         runtime: None,
         server: None,
         data_dir: None,
+        _registered: None,
     };
     let mut my_addr = String::new();
     let mut failure = String::new();
     if serves {
         let base = o.data_dir.clone().unwrap_or_else(std::env::temp_dir);
         let dir = base.join(format!("benchfs-injob-{job:016x}-r{rank}"));
+        // Registered before it exists: a signal or an abort from now on removes it.
+        guard._registered = Some(cleanup::register(dir.clone()));
+        let starting = cleanup::starting();
         let (bind, advertise) = match (&o.listen_host, multi_host) {
             (Some(h), _) => (h.clone(), h.clone()),
             (None, false) => ("127.0.0.1".to_string(), "127.0.0.1".to_string()),
@@ -146,6 +155,7 @@ pub fn start(comm: &dyn Comm, o: &JobSettings) -> Result<JobServers, JobError> {
                 })?;
                 Ok((rt, server))
             });
+        drop(starting);
         guard.data_dir = Some(dir);
         match started {
             Ok((rt, server)) => {

@@ -7,15 +7,19 @@
 //! [`transport::stream`]), [`server`] (chunk store and metadata store behind a request
 //! handler), [`registry`] (discovery and the cluster secret), [`client`] (the API the
 //! benchmark harness calls; never imports [`server`]), [`cluster`] (servers embedded in
-//! the calling process, and the facade for server settings code above needs) and [`job`]
-//! (servers started by the ranks of a job). This module tree owns nothing outside `src/fs`.
+//! the calling process, and the facade for server settings code above needs), [`job`]
+//! (servers started by the ranks of a job), [`cleanup`] (their data directories, for the
+//! exit paths no destructor sees) and [`reclaim`] (the space of files that no longer exist,
+//! after a server restarts). This module tree owns nothing outside `src/fs`.
 
+pub mod cleanup;
 pub mod client;
 pub mod cluster;
 pub mod error;
 pub mod job;
 pub mod path;
 pub mod placement;
+pub mod reclaim;
 pub mod registry;
 pub mod server;
 pub mod transport;

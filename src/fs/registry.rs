@@ -11,12 +11,15 @@
 //! restarted on its data directory keeps its place. Owns nothing else.
 
 use super::error::{FsError, FsResult};
-use super::wire::check_chunk_size;
+use super::wire::{check_chunk_size, MAX_SECRET_LEN};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// How long a client waits for a registry before it says what it is waiting for.
+const WAIT_NOTICE: Duration = Duration::from_secs(2);
 
 /// The cluster description shared by all servers and clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +154,7 @@ impl Registry {
         }
         let s = std::fs::read_to_string(&p).map_err(|e| io("read secret", e))?;
         let s = s.trim();
-        if s.is_empty() || s.len() > 256 {
+        if s.is_empty() || s.len() > MAX_SECRET_LEN {
             return Err(FsError::Io("malformed secret file".into()));
         }
         Ok(s.as_bytes().to_vec())
@@ -210,8 +213,12 @@ impl Registry {
 
     /// Client side: waits (up to `timeout`) for the cluster description and for exactly the
     /// expected number of servers of its epoch; returns both.
+    /// Servers and clients may be started together, so a registry that does not exist yet
+    /// is waited for too; what is missing is logged once after a moment, and named in the
+    /// error at the timeout.
     pub async fn wait_ready(&self, timeout: Duration) -> FsResult<(ClusterInfo, Vec<ServerEntry>)> {
         let start = Instant::now();
+        let mut told = false;
         loop {
             let state = match self.cluster() {
                 Ok(info) => {
@@ -233,9 +240,23 @@ impl Registry {
                         info.expected_servers
                     )
                 }
-                Err(FsError::NotFound(_)) => "no cluster.json".to_string(),
+                Err(FsError::NotFound(_)) if !self.dir.is_dir() => format!(
+                    "the directory does not exist yet (no benchfs-server --registry {} has \
+                     started)",
+                    self.dir.display()
+                ),
+                Err(FsError::NotFound(_)) => {
+                    "no cluster.json yet (no benchfs-server has joined it)".to_string()
+                }
                 Err(e) => return Err(e),
             };
+            if !told && start.elapsed() >= WAIT_NOTICE.min(timeout / 2) {
+                tracing::warn!(
+                    "waiting up to {timeout:?} for the BenchFS cluster of registry {}: {state}",
+                    self.dir.display()
+                );
+                told = true;
+            }
             if start.elapsed() >= timeout {
                 return Err(FsError::TimedOut(format!(
                     "registry {}: {state}",
@@ -250,6 +271,25 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_missing_or_empty_registry_says_what_is_missing() {
+        let d = tempfile::tempdir().unwrap();
+        let missing = Registry::new(d.path().join("nope"));
+        let e = missing
+            .wait_ready(Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::ETIMEDOUT);
+        assert!(e.to_string().contains("does not exist yet"), "{e}");
+        let empty = Registry::new(d.path());
+        let e = empty
+            .wait_ready(Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::ETIMEDOUT);
+        assert!(e.to_string().contains("no cluster.json"), "{e}");
+    }
 
     #[tokio::test]
     async fn create_join_register_wait() {
@@ -274,6 +314,7 @@ mod tests {
         r.register(&e("bb")).unwrap();
         let err = r.wait_ready(Duration::from_millis(50)).await.unwrap_err();
         assert_eq!(err.errno(), libc::ETIMEDOUT);
+        assert!(err.to_string().contains("1 of 2 servers"), "{err}");
         r.register(&e("aa")).unwrap();
         // A stale entry of another epoch is ignored.
         let mut stale = e("cc");

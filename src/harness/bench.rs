@@ -5,8 +5,31 @@ use crate::harness::{driver, injob, mdtest, results_cli};
 use crate::ior::options;
 use crate::measure::log;
 
+/// Runs benchfs-bench with the process's arguments as the system gave them (program name
+/// first): every argument must be UTF-8 (IOR's options, paths included, are text here); one
+/// that is not is refused with a clear error, never a panic.
+pub fn main_os(argv: Vec<std::ffi::OsString>) -> i32 {
+    let mut text = Vec::with_capacity(argv.len());
+    for (i, a) in argv.into_iter().enumerate() {
+        match a.into_string() {
+            Ok(s) => text.push(s),
+            Err(raw) => {
+                log::line(&format!(
+                    "ERROR: argument {i} is not valid UTF-8: \"{}\" (benchfs-bench takes \
+                     options and paths as UTF-8 text)",
+                    raw.to_string_lossy()
+                ));
+                return driver::EXIT_ERROR;
+            }
+        }
+    }
+    main(text)
+}
+
 /// Runs benchfs-bench with `argv` (program name first) and returns the exit status.
 pub fn main(argv: Vec<String>) -> i32 {
+    // Before anything can start a server: a signal from here on removes their data.
+    crate::harness::cleanup::install();
     // Result subcommands (import, compare, report, export, sweep) are not IOR runs.
     if let Some(cmd) = argv.get(1) {
         if results_cli::SUBCOMMANDS.contains(&cmd.as_str()) {

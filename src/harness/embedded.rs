@@ -3,56 +3,27 @@
 //! directory that is removed afterwards.
 //!
 //! Owns the servers' runtime and their lifetime for one run, and hands each BENCHFS test the
-//! registry directory of its cluster (as the `benchfs.registry` option). It never touches a
-//! test that names its own registry, nor any other backend.
+//! registry directory of its cluster (as the `benchfs.registry` option). A cluster's directory
+//! is registered with [`crate::fs::cleanup`] before it is created, so that a signal at
+//! any stage removes it. It never touches a test that names its own registry, nor any other
+//! backend.
 
 use crate::backend::benchfs::BenchfsOptions;
 use crate::backend::canonical_backend_name;
 use crate::fs::Cluster;
+use crate::fs::cleanup::{self, Registered};
 use crate::harness::backends::BackendSlot;
 use crate::measure::log;
-
-/// Data directories of live embedded clusters, removed if the run is interrupted by a signal
-/// (destructors do not run then).
-static LIVE_DIRS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
-
-/// On SIGINT, SIGTERM or SIGHUP: remove the live clusters' data, then exit with 128 + signal.
-/// Installed once, when the first embedded cluster starts.
-fn install_signal_cleanup() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
-            Ok(mut signals) => {
-                let spawned = std::thread::Builder::new()
-                    .name("benchfs-signals".into())
-                    .spawn(move || {
-                        if let Some(sig) = signals.forever().next() {
-                            let dirs = std::mem::take(&mut *LIVE_DIRS.lock().unwrap_or_else(|p| p.into_inner()));
-                            for d in dirs {
-                                crate::fs::cluster::remove_tree(&d);
-                            }
-                            log::line(&format!("benchfs-bench: interrupted (signal {sig}); embedded cluster data removed"));
-                            std::process::exit(128 + sig);
-                        }
-                    });
-                if let Err(e) = spawned {
-                    log::warn(&format!("cannot watch for signals ({e}): an interrupted run may leave its embedded cluster data behind"));
-                }
-            }
-            Err(e) => log::warn(&format!(
-                "cannot watch for signals ({e}): an interrupted run may leave its embedded cluster data behind"
-            )),
-        }
-    });
-}
 
 /// The embedded clusters of a run (one per distinct server count, data directory, chunk size
 /// and number of spare chunk files).
 pub struct EmbeddedClusters {
     runtime: tokio::runtime::Runtime,
-    clusters: Vec<((usize, String, u32, usize), Cluster)>,
+    clusters: Vec<(ClusterKey, Cluster, Registered)>,
 }
+
+/// What makes two tests share a cluster: servers, data directory, chunk size, spare chunks.
+type ClusterKey = (usize, String, u32, usize);
 
 impl EmbeddedClusters {
     /// Starts the clusters the BENCHFS tests without a registry need and points those tests
@@ -83,26 +54,25 @@ impl EmbeddedClusters {
             // Spares are made for the cluster's chunk size: the test's own, if it names one.
             let chunk = o.cluster_chunk_size();
             let key = (o.servers, base.clone(), chunk, o.spare_chunks);
-            let registry = match me.clusters.iter().find(|(k, _)| *k == key) {
-                Some((_, c)) => c.registry().to_string_lossy().into_owned(),
+            let registry = match me.clusters.iter().find(|(k, _, _)| *k == key) {
+                Some((_, c, _)) => c.registry().to_string_lossy().into_owned(),
                 None => {
                     std::fs::create_dir_all(&base)
                         .map_err(|e| format!("cannot create --benchfs.data-dir \"{base}\": {e}"))?;
-                    let cluster = me
-                        .runtime
-                        .block_on(async {
+                    // Registered before it exists: a signal from now on removes it.
+                    let root = Cluster::new_root(&base);
+                    let registered = cleanup::register(root.clone());
+                    let cluster = {
+                        let _starting = cleanup::starting();
+                        me.runtime.block_on(async {
                             let mut cfg = crate::fs::ServerConfig::new(&base, Vec::new());
                             cfg.spare_chunks = o.spare_chunks;
-                            Cluster::embedded_config(o.servers, &base, chunk, &cfg).await
+                            Cluster::embedded_at(root, o.servers, chunk, &cfg).await
                         })
-                        .map_err(|e| {
-                            format!("cannot start the embedded BenchFS cluster in \"{base}\": {e}")
-                        })?;
-                    install_signal_cleanup();
-                    LIVE_DIRS
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(cluster.root().to_path_buf());
+                    }
+                    .map_err(|e| {
+                        format!("cannot start the embedded BenchFS cluster in \"{base}\": {e}")
+                    })?;
                     let reg = cluster.registry().to_string_lossy().into_owned();
                     if t.verbose {
                         log::line(&format!(
@@ -111,7 +81,7 @@ impl EmbeddedClusters {
                             cluster.root().display()
                         ));
                     }
-                    me.clusters.push((key, cluster));
+                    me.clusters.push((key, cluster, registered));
                     reg
                 }
             };
@@ -133,9 +103,9 @@ impl EmbeddedClusters {
     /// Stops every server gracefully and removes the data.
     pub fn shutdown(mut self) {
         let clusters = std::mem::take(&mut self.clusters);
-        LIVE_DIRS.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.runtime.block_on(async {
-            for (_, c) in clusters {
+            // Each registration ends after its cluster's data is removed (the drop of `c`).
+            for (_, c, _registered) in clusters {
                 if let Err(e) = c.shutdown().await {
                     log::warn(&format!(
                         "embedded BenchFS cluster did not stop cleanly: {e}"

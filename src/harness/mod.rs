@@ -9,6 +9,7 @@
 
 pub mod backends;
 pub mod bench;
+pub mod cleanup;
 pub mod crosscheck;
 pub mod driver;
 pub mod embedded;

@@ -1,24 +1,50 @@
 //! benchfs-server, the server daemon: its command line, joining the cluster of an MPI job,
 //! and one BenchFS server process serving until it is signalled.
 //!
-//! Joins (or creates) the cluster described by `--registry`, serves its `--data-dir`, and
-//! registers its address atomically. On SIGTERM or SIGINT it deregisters, stops accepting,
-//! finishes in-flight requests, flushes its metadata and exits 0.
+//! Joins (or creates) the cluster described by `--registry`, serves its `--data-dir` (one
+//! server per data directory: a second one fails at once), and registers its address
+//! atomically. Once the cluster is complete, a server restarted on a data directory with
+//! chunks removes those of files the cluster no longer has (`crate::fs::reclaim`). On
+//! SIGTERM or SIGINT it deregisters, stops accepting, finishes in-flight requests, flushes
+//! its metadata and exits 0.
+//!
+//! What it leaves behind, by design (see [`LEAVES`], also in `--help`): the data directory
+//! (the files, to be served again by a server restarted on it) and the registry; a server
+//! killed (SIGKILL, a crash) also leaves its registry entry and its spare chunk files, which
+//! the next server on that data directory removes.
 //!
 //! Under `mpirun -np N` (cargo feature `mpi`) the N processes form one cluster: the expected
 //! size defaults to N, `%r` in `--data-dir` becomes the rank, and rank 0 creates the registry
 //! (one secret, one epoch) before the others join. MPI is finalised once all have joined; the
 //! servers then run as plain processes until they are signalled.
 
+use crate::fs::reclaim::reclaim_dead_chunks;
 use crate::fs::registry::{Registry, ServerEntry};
 use crate::fs::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE};
-use crate::fs::{FsError, RunningServer, ServerConfig};
+use crate::fs::{Client, FsError, RunningServer, ServerConfig};
 use clap::Parser;
 use std::path::PathBuf;
 
+/// What a stopped server leaves on disk (the end of `--help`).
+pub const LEAVES: &str = "\
+What it leaves: a stopped server (SIGTERM, SIGINT) removes its registry entry and its
+spare chunk files, and keeps its data directory (chunks, meta.log, store_id, lock,
+tails: mode 0700/0600), so that a server restarted on it serves every file closed or
+fsynced before; remove the directory to free the space. The registry (cluster.json,
+secret, servers/) stays for the other servers and clients of the cluster. A killed
+server (SIGKILL, a crash) also leaves its registry entry (replaced when it starts again)
+and its spare files (removed by the next server on that data directory, which also gives
+back the space preallocated past the end of chunks and reclaims the chunks of files
+deleted while it was down).";
+
 /// Command line of benchfs-server.
 #[derive(Debug, Parser)]
-#[command(name = "benchfs-server", version, about = "BenchFS server daemon")]
+#[command(
+    name = "benchfs-server",
+    version,
+    about = "BenchFS server daemon",
+    after_help = LEAVES
+)]
 struct Args {
     /// Registry directory shared by the servers and clients of the cluster.
     #[arg(long)]
@@ -43,6 +69,15 @@ struct Args {
     /// cannot take every slot).
     #[arg(long = "max-in-flight-per-connection", default_value_t = 64)]
     max_in_flight_per_connection: usize,
+    /// Most client connections open at once; beyond, a new connection is refused with a
+    /// clear error [default: a quarter of the descriptor limit, which is raised to its hard
+    /// limit at start].
+    #[arg(long = "max-connections")]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a request it has begun, and to take a reply, before
+    /// its connection is dropped.
+    #[arg(long = "io-timeout", default_value_t = 30.0)]
+    io_timeout: f64,
     /// Open chunk files with O_DIRECT.
     #[arg(long)]
     odirect: bool,
@@ -72,6 +107,18 @@ async fn run(args: Args) -> Result<(), FsError> {
     cfg.listen = args.listen.clone();
     cfg.max_in_flight = args.max_in_flight;
     cfg.max_in_flight_per_connection = args.max_in_flight_per_connection;
+    if let Some(n) = args.max_connections {
+        cfg.max_connections = n;
+    }
+    cfg.limits.frame_timeout = std::time::Duration::try_from_secs_f64(args.io_timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            FsError::InvalidArgument(format!(
+                "--io-timeout {} is not a positive number of seconds",
+                args.io_timeout
+            ))
+        })?;
     cfg.odirect = args.odirect;
     cfg.spare_chunks = args.spare_chunks;
     cfg.spare_chunk_size = info.chunk_size;
@@ -90,9 +137,23 @@ async fn run(args: Args) -> Result<(), FsError> {
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| FsError::from_io("install SIGTERM handler", &e))?;
+    let reclaim = async {
+        if server.holds_chunks() {
+            match Client::connect(&args.registry).await {
+                Ok(c) => {
+                    if let Err(e) = reclaim_dead_chunks(&server, &c).await {
+                        tracing::warn!("could not reclaim the chunks of deleted files: {e}");
+                    }
+                }
+                Err(e) => tracing::info!("nothing reclaimed: cannot reach the cluster: {e}"),
+            }
+        }
+        std::future::pending::<()>().await
+    };
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+        _ = reclaim => {}
     }
     eprintln!("benchfs-server: shutting down");
     reg.deregister(&store_id)?;

@@ -3,6 +3,7 @@
 
 fn main() {
     benchfs::harness::logging::init();
-    let argv: Vec<String> = std::env::args().collect();
-    std::process::exit(benchfs::harness::bench::main(argv));
+    std::process::exit(benchfs::harness::bench::main_os(
+        std::env::args_os().collect(),
+    ));
 }

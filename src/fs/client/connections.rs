@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 
 struct Slot {
     addr: Mutex<String>,
+    /// The server's store id (hex): from the registry, or told by its last handshake.
+    store: Mutex<Option<String>>,
     conn: Mutex<Option<Arc<dyn Connection>>>,
     connecting: tokio::sync::Mutex<()>,
 }
@@ -134,14 +136,18 @@ impl Client {
             return Err(FsError::InvalidArgument("no servers".into()));
         }
         let chunk_size = check_chunk_size(opts.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE))?;
+        let known_store = |i: usize| origin.as_ref().and_then(|o| o.store_ids.get(i).cloned());
+        let stores: Vec<Option<String>> = (0..addrs.len()).map(known_store).collect();
         let c = Client {
             inner: Arc::new(Inner {
                 origin,
                 placement: Placement::new(addrs.len()),
                 servers: addrs
                     .into_iter()
-                    .map(|addr| Slot {
+                    .zip(stores)
+                    .map(|(addr, store)| Slot {
                         addr: Mutex::new(addr),
+                        store: Mutex::new(store),
                         conn: Mutex::new(None),
                         connecting: tokio::sync::Mutex::new(()),
                     })
@@ -211,19 +217,38 @@ impl Client {
             Err(e) => match self.refreshed_addr(s) {
                 // The server re-registered elsewhere (restarted on another port).
                 Some(new) if new != addr => {
-                    let c = self.connect_to(&new).await?;
+                    let c = self
+                        .connect_to(&new)
+                        .await
+                        .map_err(|e| e.context(self.label(s, &new)))?;
                     if let Ok(mut a) = slot.addr.lock() {
                         *a = new;
                     }
                     c
                 }
-                _ => return Err(e),
+                _ => return Err(e.context(self.label(s, &addr))),
             },
         };
+        if let (Some(id), Ok(mut known)) = (c.store(), slot.store.lock()) {
+            *known = Some(format!("{id:016x}"));
+        }
         if let Ok(mut g) = slot.conn.lock() {
             *g = Some(c.clone());
         }
         Ok(c)
+    }
+
+    /// Server `s` at `addr` as errors name it: its address and store id (if known).
+    fn label(&self, s: usize, addr: &str) -> String {
+        let store = self.inner.servers[s]
+            .store
+            .lock()
+            .ok()
+            .and_then(|g| g.clone());
+        match store {
+            Some(id) => format!("server {addr} (store {id})"),
+            None => format!("server {addr}"),
+        }
     }
 
     async fn connect_to(&self, addr: &str) -> FsResult<Arc<dyn Connection>> {
@@ -245,10 +270,28 @@ impl Client {
             .map(|e| e.addr)
     }
 
+    /// One call to server `s`. A call the server closed the connection on without reading
+    /// it (it stopped gracefully, to be restarted) is sent again once, on a new connection.
     pub(super) async fn call(&self, s: usize, req: &Request, bulk: Bytes) -> FsResult<Reply> {
         let c = self.conn(s).await?;
-        c.call(req.op() as u16, req.encode(), bulk, self.inner.opts.timeout)
-            .await
+        let first = c
+            .call(
+                req.op() as u16,
+                req.encode(),
+                bulk.clone(),
+                self.inner.opts.timeout,
+            )
+            .await;
+        match first {
+            // Only the stop's own error: a call the server answered (even with EBUSY just
+            // before it stopped) is not sent again.
+            Err(FsError::Busy(_)) if c.closed_unread() => {
+                let c = self.conn(s).await?;
+                c.call(req.op() as u16, req.encode(), bulk, self.inner.opts.timeout)
+                    .await
+            }
+            r => r,
+        }
     }
 
     pub(super) async fn call_resp(&self, s: usize, req: &Request) -> FsResult<Response> {

@@ -154,11 +154,28 @@ impl Client {
             )
             .await?,
         )?;
-        // Chunks exist only below the size published at close: ask only their servers.
-        let holders = self.chunk_holders(a.id, 0, Self::chunks_for(a.size, a.chunk_size));
-        self.multicast(holders, Request::RemoveChunks { id: a.id })
-            .await?;
-        Ok(())
+        self.remove_chunks(a.id).await
+    }
+
+    /// Removes every chunk of file `id` from every server: not only those below the size
+    /// published at close (a write that failed, or a writer that died, leaves chunks beyond
+    /// it). Servers holding none of the file answer at once.
+    async fn remove_chunks(&self, id: FileId) -> FsResult<()> {
+        self.broadcast(Request::RemoveChunks { id })
+            .await
+            .map(|_| ())
+    }
+
+    /// The ids of every file in the cluster (every server's entries), for reclaiming the
+    /// chunks of files that no longer exist.
+    pub async fn file_ids(&self) -> FsResult<std::collections::HashSet<FileId>> {
+        Ok(self
+            .list_tree("/")
+            .await?
+            .into_iter()
+            .filter(|(_, a)| a.kind == FileKind::File)
+            .map(|(_, a)| a.id)
+            .collect())
     }
 
     /// Creates directory `path` (its parent must exist).
@@ -342,10 +359,7 @@ impl Client {
         .await?;
         if let Some(old) = replaced {
             if old.kind == FileKind::File {
-                let end = Self::chunks_for(old.size, old.chunk_size);
-                let holders = self.chunk_holders(old.id, 0, end);
-                self.multicast(holders, Request::RemoveChunks { id: old.id })
-                    .await?;
+                self.remove_chunks(old.id).await?;
             }
         }
         Ok(())

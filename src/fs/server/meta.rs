@@ -10,6 +10,7 @@
 //! store's random 64-bit id plus a sequence number whose high-water mark is logged before
 //! use, so an id is never handed out twice.
 
+use super::private;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::split_parent;
 use crate::fs::wire::{
@@ -19,6 +20,7 @@ use bytes::{BufMut, BytesMut};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use xxhash_rust::xxh3::xxh3_64;
@@ -142,6 +144,16 @@ impl Inner {
     }
 }
 
+/// Creates (or truncates) `path` with the server's private file mode.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(private::FILE_MODE)
+        .open(path)
+}
+
 fn load_store_id(dir: &Path) -> FsResult<u64> {
     let p = dir.join("store_id");
     match std::fs::read_to_string(&p) {
@@ -151,7 +163,8 @@ fn load_store_id(dir: &Path) -> FsResult<u64> {
             // Never 0: id 0 is the root.
             let id = rand::random::<u64>() | 1;
             let tmp = dir.join("store_id.tmp");
-            std::fs::write(&tmp, format!("{id:016x}\n"))
+            private_file(&tmp)
+                .and_then(|mut f| f.write_all(format!("{id:016x}\n").as_bytes()))
                 .map_err(|e| FsError::from_io("write store id", &e))?;
             std::fs::rename(&tmp, &p).map_err(|e| FsError::from_io("rename store id", &e))?;
             Ok(id)
@@ -206,7 +219,7 @@ fn replay(data: &[u8]) -> (HashMap<String, Attr>, u64) {
 impl MetaStore {
     /// Opens the metadata of `data_dir` (created if absent), replaying and compacting its log.
     pub fn open(data_dir: &Path) -> FsResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| FsError::from_io("create data dir", &e))?;
+        private::make_dir(data_dir, false)?;
         let store_id = load_store_id(data_dir)?;
         let log_path = data_dir.join("meta.log");
         let data = match std::fs::read(&log_path) {
@@ -225,7 +238,7 @@ impl MetaStore {
             snap.extend_from_slice(&record(TAG_PUT, p, entries.get(p), 0));
         }
         {
-            let mut f = File::create(&tmp).map_err(|e| FsError::from_io("write snapshot", &e))?;
+            let mut f = private_file(&tmp).map_err(|e| FsError::from_io("write snapshot", &e))?;
             f.write_all(&snap)
                 .and_then(|_| f.sync_all())
                 .map_err(|e| FsError::from_io("write snapshot", &e))?;

@@ -8,7 +8,11 @@
 //! registry is done by the caller (the binary or the embedded cluster).
 
 pub mod chunk;
+pub mod descriptors;
+pub mod ledger;
+pub mod lock;
 pub mod meta;
+pub mod private;
 pub mod spare;
 pub mod store;
 pub mod tail;
@@ -16,7 +20,9 @@ pub mod tail;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::check_normal;
 use crate::fs::transport::tcp::TcpListenerTask;
-use crate::fs::transport::{BoxFuture, FileSink, Handler, ListenOptions, Listener, Reply};
+use crate::fs::transport::{
+    BoxFuture, ConnectionLimits, FileSink, Handler, ListenOptions, Listener, Reply,
+};
 use crate::fs::wire::{
     check_chunk_size, Op, Request, Response, StatFs, DEFAULT_CHUNK_SIZE, MAX_BULK_LEN,
     MAX_CHUNK_SIZE, MAX_DIR_BATCH, MAX_MSG_LEN,
@@ -75,6 +81,13 @@ pub struct ServerConfig {
     /// Most requests in progress at once from one connection (one client process), so that
     /// one client cannot starve the others.
     pub max_in_flight_per_connection: usize,
+    /// Most client connections open at once (each takes a descriptor, and one more pair
+    /// for a pipe once it writes large chunks); beyond, a connection is refused with EBUSY.
+    /// Default: a quarter of the process's descriptors ([`descriptors::Budget`]).
+    pub max_connections: usize,
+    /// Time and memory each connection may take (handshake, frame and reply deadlines,
+    /// reply memory).
+    pub limits: ConnectionLimits,
     /// Most chunk files kept open.
     pub open_files: usize,
     /// Open chunk files with O_DIRECT.
@@ -100,6 +113,8 @@ impl ServerConfig {
             secret,
             max_in_flight: 256,
             max_in_flight_per_connection: 64,
+            max_connections: descriptors::raise_limit().connections,
+            limits: ConnectionLimits::default(),
             open_files: store::DEFAULT_OPEN_FILES,
             odirect: false,
             tuning: ServerTuning::default(),
@@ -109,6 +124,10 @@ impl ServerConfig {
         }
     }
 }
+
+/// Most connections still in their handshake at once (of [`ServerConfig::max_connections`]):
+/// peers that have not proved they hold the secret get no more than this.
+pub const MAX_UNAUTHENTICATED: usize = 128;
 
 /// Default of [`ServerConfig::trim_after`].
 pub const DEFAULT_TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
@@ -133,6 +152,8 @@ async fn trim_tails(state: std::sync::Weak<ServerState>, after: std::time::Durat
 pub struct ServerState {
     chunks: ChunkStore,
     meta: MetaStore,
+    /// Held while the stores are open (see [`lock`]).
+    _lock: lock::DataDirLock,
     inline_io_max: usize,
     sink_min: usize,
 }
@@ -148,6 +169,9 @@ async fn blocking<T: Send + 'static>(
 impl ServerState {
     /// Opens the stores of `cfg.data_dir`.
     pub fn open(cfg: &ServerConfig) -> FsResult<Self> {
+        // Nothing in the directory is touched before its lock is held.
+        private::make_dir(&cfg.data_dir, false)?;
+        let lock = lock::DataDirLock::take(&cfg.data_dir)?;
         let meta = MetaStore::open(&cfg.data_dir)?;
         let mut chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
         chunks.start_spares(&cfg.data_dir, cfg.spare_chunk_size, cfg.spare_chunks)?;
@@ -159,6 +183,7 @@ impl ServerState {
         Ok(ServerState {
             chunks,
             meta,
+            _lock: lock,
             inline_io_max,
             sink_min: cfg.tuning.sink_min,
         })
@@ -185,7 +210,9 @@ impl ServerState {
         let unit = || Reply::new(Response::Unit.encode(), Bytes::new());
         let reply = |r: Response| Reply::new(r.encode(), Bytes::new());
         match req {
-            Request::Hello { .. } => Ok(unit()),
+            Request::Hello { .. } | Request::Prove { .. } => Err(FsError::Protocol(
+                "handshake frames are only accepted first on a connection".into(),
+            )),
             Request::Lookup { path } => {
                 check_normal(&path)?;
                 Ok(reply(Response::Attr(self.meta.lookup(&path)?)))
@@ -426,6 +453,17 @@ pub struct RunningServer {
 impl RunningServer {
     /// Opens the stores and starts listening (inside a tokio runtime).
     pub async fn start(cfg: ServerConfig) -> FsResult<Self> {
+        let budget = descriptors::raise_limit();
+        if cfg.max_connections > budget.connections {
+            tracing::info!(
+                "server on {}: up to {} connections allowed with a limit of {} descriptors: \
+                 connections beyond about {} may fail to be accepted",
+                cfg.listen,
+                cfg.max_connections,
+                budget.limit,
+                budget.connections
+            );
+        }
         let c = cfg.clone();
         let state = Arc::new(blocking(move || ServerState::open(&c)).await?);
         if cfg.spare_chunks > 0 {
@@ -435,8 +473,12 @@ impl RunningServer {
         let opts = ListenOptions {
             addr: cfg.listen.clone(),
             secret: cfg.secret.clone(),
+            store: state.store_id(),
             max_in_flight: cfg.max_in_flight,
             per_connection: cfg.max_in_flight_per_connection,
+            max_connections: cfg.max_connections,
+            max_unauthenticated: cfg.max_connections.min(MAX_UNAUTHENTICATED),
+            limits: cfg.limits,
         };
         let tcp = TcpListenerTask::bind(opts, handler).await?;
         Ok(RunningServer {
@@ -468,6 +510,23 @@ impl RunningServer {
         self.state.wait_spares(timeout)
     }
 
+    /// True if the server holds any chunk.
+    pub fn holds_chunks(&self) -> bool {
+        self.state.chunks.chunk_count() > 0
+    }
+
+    /// Removes the chunks of every file not in `live` (the ids of every file of the
+    /// cluster, listed after `before`) whose chunk files were last modified before `before`;
+    /// returns the chunks and bytes removed. See `crate::fs::reclaim`.
+    pub async fn reclaim(
+        &self,
+        live: std::collections::HashSet<crate::fs::wire::FileId>,
+        before: std::time::SystemTime,
+    ) -> FsResult<(u64, u64)> {
+        let s = self.state.clone();
+        blocking(move || s.chunks.reclaim(&live, before)).await
+    }
+
     /// Graceful stop: stop accepting, finish in-flight requests, give back the preallocated
     /// tails of chunks, remove the spare chunk files, flush the metadata log.
     pub async fn shutdown(self) -> FsResult<()> {
@@ -487,9 +546,19 @@ impl RunningServer {
     }
 
     /// Abrupt stop (as if the process died): connections close at once, nothing is flushed.
+    /// Returns once the stores are closed (the requests still running when it was called
+    /// have ended, for at most 10 s), so that a server can be started on the directory again.
     pub async fn kill(self) {
         for l in self.listeners {
             l.kill().await;
         }
+        let state = self.state;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&state) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // The last holder drops the stores (and the directory's lock) on a blocking thread:
+        // the spare pool's thread is joined there.
+        let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     }
 }

@@ -9,8 +9,9 @@
 //! cluster's default) and renames it into its own directory; this module never touches
 //! `chunks/`.
 //!
-//! The pool holds at most `target` spares and never lets them take more than an eighth of
-//! the free space. While the server is busy (it served a request within the last
+//! The pool holds at most `target` spares, and the spares of every pool on the same file
+//! system (every server of the machine) never take more than an eighth of its free space
+//! together (see [`super::ledger`]). While the server is busy (it served a request within the last
 //! [`IDLE`]), the thread only keeps [`KEEP_BUSY`] spares ready; it fills the rest of the
 //! target once the server is idle, so that a burst of writes into new files up to the
 //! pool's size costs no allocation at all while it runs, and the allocation of a longer
@@ -20,6 +21,7 @@
 //! calls it when it frees a chunk). Left-over spares of an earlier run are removed at start; the pool
 //! removes its spares when dropped.
 
+use super::ledger::Share;
 use crate::fs::error::{FsError, FsResult};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -41,9 +43,6 @@ pub const KEEP_BUSY: usize = 4;
 /// How long the server must have served no request before the pool fills beyond
 /// [`KEEP_BUSY`].
 pub const IDLE: Duration = Duration::from_millis(100);
-
-/// Spares may use at most 1/`FREE_SHARE` of the free space of the file system.
-const FREE_SHARE: u64 = 8;
 
 /// Nice value of the thread that makes spares: below the threads that move data, so that
 /// making spares does not slow the requests (figures in `examples/fs_bench.rs`).
@@ -72,6 +71,11 @@ struct Shared {
     epoch: Instant,
     /// Milliseconds after `epoch` of the last [`SparePool::touch`].
     active_ms: AtomicU64,
+    /// This pool's entry in the ledger of its file system (every pool's spares on it stay
+    /// within an eighth of its free space).
+    share: Share,
+    /// Bytes per spare.
+    size: u64,
 }
 
 impl Shared {
@@ -83,6 +87,13 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent whatever panicked while holding the lock.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells the ledger what the ready spares hold (called with the state locked, after
+    /// every change of `ready`).
+    fn report(&self, st: &State) {
+        self.share
+            .set(self.size.saturating_mul(st.ready.len() as u64));
     }
 }
 
@@ -114,7 +125,7 @@ impl SparePool {
         idle: Duration,
     ) -> FsResult<Self> {
         let dir = data_dir.join("spare");
-        std::fs::create_dir_all(&dir).map_err(|e| FsError::from_io("create spare dir", &e))?;
+        super::private::make_dir(&dir, true)?;
         for ent in std::fs::read_dir(&dir).map_err(|e| FsError::from_io("list spare dir", &e))? {
             let ent = ent.map_err(|e| FsError::from_io("list spare dir", &e))?;
             // Only files this module names; anything else is left alone.
@@ -122,11 +133,14 @@ impl SparePool {
                 let _ = std::fs::remove_file(ent.path());
             }
         }
+        let share = Share::join(&dir).map_err(|e| FsError::from_io("stat spare dir", &e))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             epoch: Instant::now(),
             active_ms: AtomicU64::new(0),
+            share,
+            size,
         });
         let worker = if target > 0 && size > 0 {
             let (d, s) = (dir.clone(), shared.clone());
@@ -182,6 +196,7 @@ impl SparePool {
             return None;
         };
         st.taken += 1;
+        self.shared.report(&st);
         drop(st);
         self.shared.changed.notify_all();
         Some(p)
@@ -193,6 +208,7 @@ impl SparePool {
         let mut st = self.shared.lock();
         if st.ready.len() < self.target && !st.stop {
             st.ready.push(path);
+            self.shared.report(&st);
             drop(st);
             self.shared.changed.notify_all();
         } else {
@@ -207,7 +223,9 @@ impl SparePool {
         let taken = {
             let mut st = self.shared.lock();
             st.paused = true;
-            std::mem::take(&mut st.ready)
+            let taken = std::mem::take(&mut st.ready);
+            self.shared.report(&st);
+            taken
         };
         for p in taken {
             let _ = std::fs::remove_file(p);
@@ -283,7 +301,13 @@ impl SparePool {
         if let Some(w) = worker {
             let _ = w.join();
         }
-        for p in std::mem::take(&mut self.shared.lock().ready) {
+        let ready = {
+            let mut st = self.shared.lock();
+            let ready = std::mem::take(&mut st.ready);
+            self.shared.report(&st);
+            ready
+        };
+        for p in ready {
             let _ = std::fs::remove_file(p);
         }
     }
@@ -313,7 +337,7 @@ fn refill(dir: &Path, size: u64, target: usize, keep: usize, idle: Duration, sha
     }
     let idle_ms = idle.as_millis() as u64;
     loop {
-        let (n, held) = {
+        let n = {
             let mut st = shared.lock();
             loop {
                 if st.stop {
@@ -342,10 +366,10 @@ fn refill(dir: &Path, size: u64, target: usize, keep: usize, idle: Duration, sha
                 };
             }
             st.next += 1;
-            (st.next, size.saturating_mul(st.ready.len() as u64))
+            st.next
         };
         let path = dir.join(format!("spare-{n}"));
-        let outcome = if enough_room(dir, size, held) {
+        let outcome = if shared.share.reserve(size) {
             allocate(&path, size)
         } else {
             Err(libc::ENOSPC)
@@ -376,6 +400,7 @@ fn refill(dir: &Path, size: u64, target: usize, keep: usize, idle: Duration, sha
                 Some(path)
             }
         };
+        shared.report(&st);
         drop(st);
         if let Some(p) = unused {
             let _ = std::fs::remove_file(p);
@@ -407,29 +432,14 @@ fn next_step(ready: usize, keep: usize, target: usize, quiet_ms: u64, idle_ms: u
     }
 }
 
-/// Whether one more spare of `size` bytes, with `held` bytes in spares already, leaves the
-/// pool within its share of the free space.
-fn enough_room(dir: &Path, size: u64, held: u64) -> bool {
-    match super::chunk::capacity_of(dir) {
-        Ok((_, _, avail)) => within_share(avail, held, size),
-        Err(_) => false,
-    }
-}
-
-/// Whether spares holding `held + size` bytes stay within 1/[`FREE_SHARE`] of the space
-/// that would be free without them (`avail` is what the file system reports now, the
-/// spares already made not included).
-fn within_share(avail: u64, held: u64, size: u64) -> bool {
-    let free = avail.saturating_add(held);
-    held.saturating_add(size) <= free / FREE_SHARE
-}
-
 /// Creates `path` and allocates `size` bytes to it without changing its size (0); the errno
 /// on failure.
 fn allocate(path: &Path, size: u64) -> Result<(), i32> {
+    use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(super::private::FILE_MODE)
         .open(path)
         .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
     let len = libc::off_t::try_from(size).map_err(|_| libc::EINVAL)?;
@@ -592,19 +602,6 @@ mod tests {
         assert_eq!(next_step(63, 4, 64, 500, 100), Step::Make);
         assert_eq!(next_step(64, 4, 64, 500, 100), Step::Wait);
         assert_eq!(next_step(2, 4, 2, 0, 100), Step::Wait);
-    }
-
-    #[test]
-    fn spares_stay_within_an_eighth_of_the_free_space() {
-        const M: u64 = 1 << 20;
-        // 64 MiB free, nothing held: 8 MiB may go to spares.
-        assert!(within_share(64 * M, 0, 8 * M));
-        assert!(!within_share(64 * M, 0, 9 * M));
-        // Spares already made count as free space they took: 60 MiB left + 4 held.
-        assert!(within_share(60 * M, 4 * M, 4 * M));
-        assert!(!within_share(60 * M, 4 * M, 5 * M));
-        assert!(!within_share(0, 0, 1));
-        assert!(within_share(u64::MAX, 0, M));
     }
 
     #[test]

@@ -12,8 +12,10 @@
 //! its storage is not allocated while the write's data arrives.
 
 use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Key};
+use super::descriptors;
+use super::private::{self, FILE_MODE};
 use super::spare::SparePool;
-use super::tail::{Tails, WriteTicket};
+use super::tail::{punch_tail, Tails, WriteTicket};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::transport::FileRegion;
 use crate::fs::wire::FileId;
@@ -33,7 +35,8 @@ fn is_aligned(offset: u64, len: usize) -> bool {
     offset.is_multiple_of(DIRECT_ALIGN as u64) && len.is_multiple_of(DIRECT_ALIGN)
 }
 
-/// Default number of chunk files kept open.
+/// Default number of chunk files one store keeps open (all stores of the process together
+/// keep at most [`descriptors::Budget::open_chunks`] open).
 pub const DEFAULT_OPEN_FILES: usize = 1024;
 
 struct Cache {
@@ -78,7 +81,7 @@ impl ChunkStore {
     /// files with O_DIRECT (then offsets and lengths must be aligned by the caller).
     pub fn open(data_dir: &Path, open_files: usize, odirect: bool) -> FsResult<Self> {
         let dir = data_dir.join("chunks");
-        std::fs::create_dir_all(&dir).map_err(|e| FsError::from_io("create chunk dir", &e))?;
+        private::make_dir(&dir, true)?;
         let mut index: HashMap<FileId, BTreeSet<u64>> = HashMap::new();
         let mut n = 0u64;
         for ent in std::fs::read_dir(&dir).map_err(|e| FsError::from_io("list chunk dir", &e))? {
@@ -87,6 +90,23 @@ impl ChunkStore {
                 index.entry(id).or_default().insert(idx);
                 n += 1;
             }
+        }
+        // Chunks made from spares that an earlier run was killed before trimming.
+        let (tails, untrimmed) = Tails::open(data_dir)?;
+        let mut trimmed = 0;
+        for ((id, idx), cs) in untrimmed {
+            let path = dir.join(chunk_file_name(id, idx));
+            if let Ok(f) = OpenOptions::new().write(true).open(&path) {
+                if punch_tail(&f, cs as u64).is_ok() {
+                    trimmed += 1;
+                }
+            }
+        }
+        if trimmed > 0 {
+            tracing::info!(
+                "{}: gave back the preallocated tails of {trimmed} chunks an earlier run left",
+                dir.display()
+            );
         }
         Ok(ChunkStore {
             dir,
@@ -99,7 +119,7 @@ impl ChunkStore {
             chunks: AtomicU64::new(n),
             odirect,
             spares: None,
-            tails: Tails::default(),
+            tails,
         })
     }
 
@@ -198,14 +218,22 @@ impl ChunkStore {
             }
         }
         let mut oo = OpenOptions::new();
-        oo.read(true).write(true);
+        oo.read(true).write(true).mode(FILE_MODE);
         if create.is_some() {
             oo.create(true);
         }
         if self.odirect {
             oo.custom_flags(libc::O_DIRECT);
         }
-        let f = match oo.open(&path) {
+        let opened = match oo.open(&path) {
+            // Out of descriptors: close half of this store's cached files and try once more.
+            Err(e) if descriptors::is_exhausted(&e) => {
+                self.evict(lock(&self.cache)?.files.len().div_ceil(2))?;
+                oo.open(&path)
+            }
+            r => r,
+        };
+        let f = match opened {
             Ok(f) => Arc::new(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create.is_none() => {
                 return Ok(None)
@@ -219,16 +247,38 @@ impl ChunkStore {
             }
         }
         let mut c = lock(&self.cache)?;
-        if c.files.len() >= self.capacity {
-            // Evict the least recently used entry (a scan, only on a miss with a full cache).
-            if let Some(k) = c.files.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k) {
-                c.files.remove(&k);
+        if c.files.contains_key(&(id, index)) {
+            // Opened meanwhile by another request: use that one.
+        } else if c.files.len() >= self.capacity || !descriptors::take_chunk_place() {
+            // This store's cache is full, or the process's budget is: the least recently
+            // used file of this store gives up its place (a scan, only on a miss then); with
+            // none to give, the file is used without being kept open.
+            match c.files.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k) {
+                Some(k) => {
+                    c.files.remove(&k);
+                }
+                None => return Ok(Some(f)),
             }
         }
         c.tick += 1;
         let t = c.tick;
         let f = c.files.entry((id, index)).or_insert((f, t)).0.clone();
         Ok(Some(f))
+    }
+
+    /// Closes the `n` least recently used files of the cache.
+    fn evict(&self, n: usize) -> FsResult<()> {
+        let mut c = lock(&self.cache)?;
+        let mut by_age: Vec<(u64, Key)> = c.files.iter().map(|(k, v)| (v.1, *k)).collect();
+        by_age.sort_unstable();
+        let mut closed = 0;
+        for (_, k) in by_age.into_iter().take(n) {
+            if c.files.remove(&k).is_some() {
+                closed += 1;
+            }
+        }
+        descriptors::give_chunk_places(closed);
+        Ok(())
     }
 
     /// Writes `data` at `offset` within chunk `index` of file `id` (whose chunk size is
@@ -462,7 +512,9 @@ impl ChunkStore {
     }
 
     fn drop_chunk(&self, id: FileId, index: u64) -> FsResult<()> {
-        lock(&self.cache)?.files.remove(&(id, index));
+        if lock(&self.cache)?.files.remove(&(id, index)).is_some() {
+            descriptors::give_chunk_places(1);
+        }
         self.tails.forget((id, index));
         {
             let mut idx = lock(&self.index)?;
@@ -513,6 +565,48 @@ impl ChunkStore {
         Ok(())
     }
 
+    /// The ids of the files this store holds chunks of.
+    pub fn file_ids(&self) -> FsResult<Vec<FileId>> {
+        Ok(lock(&self.index)?.keys().copied().collect())
+    }
+
+    /// Removes every chunk of the files not in `live` whose chunk files were all last
+    /// modified before `before` (a chunk written since may belong to a file created after
+    /// `live` was listed). Returns the chunks and bytes removed.
+    pub fn reclaim(
+        &self,
+        live: &std::collections::HashSet<FileId>,
+        before: std::time::SystemTime,
+    ) -> FsResult<(u64, u64)> {
+        let (mut chunks, mut bytes) = (0u64, 0u64);
+        for id in self.file_ids()? {
+            if live.contains(&id) {
+                continue;
+            }
+            let indexes = self.chunks_of(id)?;
+            let mut sizes = Vec::with_capacity(indexes.len());
+            let mut old = true;
+            for &i in &indexes {
+                match std::fs::metadata(self.path(id, i)) {
+                    Ok(m) => {
+                        old &= m.modified().is_ok_and(|t| t < before);
+                        sizes.push(std::os::unix::fs::MetadataExt::blocks(&m) * 512);
+                    }
+                    Err(_) => sizes.push(0),
+                }
+            }
+            if !old {
+                continue;
+            }
+            for &i in &indexes {
+                self.drop_chunk(id, i)?;
+            }
+            chunks += indexes.len() as u64;
+            bytes += sizes.iter().sum::<u64>();
+        }
+        Ok((chunks, bytes))
+    }
+
     /// Flushes every chunk of `id` to stable storage.
     pub fn sync(&self, id: FileId) -> FsResult<()> {
         for index in self.chunks_of(id)? {
@@ -544,6 +638,13 @@ impl ChunkStore {
             free.saturating_add(held).min(total),
             avail.saturating_add(held).min(total),
         ))
+    }
+}
+
+impl Drop for ChunkStore {
+    fn drop(&mut self) {
+        let n = self.cache.get_mut().map(|c| c.files.len()).unwrap_or(0);
+        descriptors::give_chunk_places(n);
     }
 }
 

@@ -7,8 +7,12 @@
 //! (tokio) is implemented in [`tcp`] (with [`splice`] for receiving into files and
 //! [`low_water`] for fewer wake-ups while long payloads arrive), over the
 //! request-correlating stream framing in [`stream`]; the UCX transport will implement the
-//! same traits. Must not know about file system operations beyond the op number.
+//! same traits. Every transport opens a connection with the same [`handshake`] and bounds
+//! what a connection may take with the same [`ConnectionLimits`]. Must not know about file
+//! system operations beyond the op number.
 
+pub mod fuzz;
+pub mod handshake;
 pub mod low_water;
 pub mod splice;
 pub mod stream;
@@ -212,8 +216,20 @@ pub trait Connection: Send + Sync + 'static {
     /// owner should connect again.
     fn is_closed(&self) -> bool;
 
+    /// True if the server closed the connection saying that it had read none of the
+    /// requests it did not answer (a graceful stop, a refusal): they may be sent again on a
+    /// new connection.
+    fn closed_unread(&self) -> bool {
+        false
+    }
+
     /// The address of the peer.
     fn peer(&self) -> &str;
+
+    /// The store id of the server at the other end, once the handshake has told it.
+    fn store(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Opens connections to servers, presenting the cluster secret.
@@ -242,18 +258,57 @@ pub trait Listener: Send + Sync + 'static {
     fn kill(self: Box<Self>) -> BoxFuture<'static, ()>;
 }
 
-/// What a [`Listener`] is bound with: where to listen, the secret clients must present, and
-/// the bounds on requests in progress.
+/// What a server allows each connection, whatever the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time a new connection has to complete the handshake (before it, the server reads
+    /// nothing but the two small handshake frames).
+    pub handshake_timeout: Duration,
+    /// Time a frame that has begun has to arrive whole, and a reply to be taken by the peer;
+    /// a connection that misses it is dropped (a stalled peer holds nothing for long).
+    pub frame_timeout: Duration,
+    /// Time a connection's replies may still take once the server stops (a peer that does
+    /// not read cannot delay a graceful stop by more).
+    pub stop_grace: Duration,
+    /// Bytes of replies that may wait in memory for one connection's writer.
+    pub reply_bytes: usize,
+}
+
+/// Default of [`ConnectionLimits::frame_timeout`].
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            handshake_timeout: handshake::HANDSHAKE_TIMEOUT,
+            frame_timeout: DEFAULT_FRAME_TIMEOUT,
+            stop_grace: Duration::from_secs(2),
+            reply_bytes: 16 << 20,
+        }
+    }
+}
+
+/// What a [`Listener`] is bound with: where to listen, the secret clients must prove they
+/// hold, the store id it names in the handshake, and the bounds on connections and requests.
 #[derive(Clone)]
 pub struct ListenOptions {
     /// Address to listen on (`127.0.0.1:0`).
     pub addr: String,
     /// The cluster secret.
     pub secret: Vec<u8>,
+    /// The server's store id (told to clients by the handshake).
+    pub store: u64,
     /// Most requests in progress at once across all connections.
     pub max_in_flight: usize,
     /// Most requests in progress at once from one connection.
     pub per_connection: usize,
+    /// Most connections open at once; a connection beyond is refused with `EBUSY`.
+    pub max_connections: usize,
+    /// Most connections at once that have not completed the handshake; one beyond is
+    /// refused with `EBUSY`.
+    pub max_unauthenticated: usize,
+    /// Time and memory per connection.
+    pub limits: ConnectionLimits,
 }
 
 /// The server side: handles one request and produces its reply (or an error, sent to the

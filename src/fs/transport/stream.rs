@@ -1,38 +1,46 @@
 //! Request correlation over a byte stream: the client's table of pending calls, and the
-//! server's per-connection loop with bounded concurrency.
+//! server's per-connection loop with bounded concurrency, time and memory.
 //!
 //! Owns [`RpcConnection`] (client side: request ids, a pending-call table, a writer task
 //! that batches small frames and writes bulk payloads without copying them, a reader task
-//! that routes each reply to its caller by id, a timeout on every call) and
-//! [`serve_connection`] (server side: the secret handshake, then each request is polled once
+//! that routes each reply to its caller by id, a timeout on every call; every error names
+//! the server's address and, once the handshake told it, its store id) and
+//! [`serve_connection`] (server side: the handshake of [`super::handshake`] read straight
+//! from the stream, nothing buffered, within its timeout; then each request is polled once
 //! in the connection loop and answered at once if it is done, else finished in a task of
-//! its own; request slots ([`RequestSlots`]) are taken before a frame is read, of the
-//! connection, and before its payload is read, of the server, so a busy server stops reading
-//! and TCP pushes back on its clients, and no client takes every slot; a request whose handler names a file
-//! sink, a large chunk write, has its payload moved from the stream straight into that file).
-//! Works over any byte stream whose read side is a [`FrameReader`] (payloads go into files
-//! with `splice` on TCP) and whose write side is a [`FrameWriter`] (file regions go out with
-//! `sendfile` on TCP); knows nothing of file system operations.
+//! its own). Bounds, per connection: request slots ([`RequestSlots`]) are taken before a
+//! frame is read, of the connection, and once its payload has arrived, of the server (so no
+//! client takes every slot, and a peer whose payload stalls holds none of the server's); a
+//! frame that has begun must arrive whole within the frame timeout, and every reply must be
+//! taken by the peer within it ([`ConnectionLimits`]), else the connection is dropped; the
+//! replies queued for one connection hold at most [`ConnectionLimits::reply_bytes`] of
+//! memory. A request whose handler names a file sink, a large chunk write, has its payload
+//! moved from the stream straight into that file. Works over any byte stream whose read
+//! side is a [`FrameReader`] (payloads go into files with `splice` on TCP) and whose write
+//! side is a [`FrameWriter`] (file regions go out with `sendfile` on TCP); knows nothing of
+//! file system operations.
 
+use super::handshake::{self, ServerHandshake};
 use super::{
-    BoxFuture, Connection, FileRegion, FileSink, FrameReader, FrameWriter, Handler, Reply,
+    BoxFuture, Connection, ConnectionLimits, FileRegion, FileSink, FrameReader, FrameWriter,
+    Handler, Reply,
 };
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::wire::{
-    decode_error, encode_error, FrameHeader, FrameKind, Op, Request, Response, HEADER_LEN,
-    MAX_SECRET_LEN,
+    decode_error, encode_error, FrameHeader, FrameKind, HEADER_LEN, MAX_HANDSHAKE_MSG,
 };
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter,
+};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-/// How long a server waits for the handshake of a new connection.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames queued for the writer of one connection before senders wait.
 const OUT_QUEUE: usize = 1024;
 /// Buffer size of the readers and writers (small frames are batched up to this size).
@@ -44,6 +52,8 @@ struct OutFrame {
     msg: Bytes,
     bulk: Bytes,
     file: Option<FileRegion>,
+    /// The share of the connection's reply memory this frame holds until it is written.
+    _memory: Option<OwnedSemaphorePermit>,
 }
 
 impl OutFrame {
@@ -76,8 +86,28 @@ impl OutFrame {
             msg,
             bulk,
             file,
+            _memory: None,
         }
     }
+
+    /// Bytes of memory the frame holds (a file region is sent from the page cache).
+    fn memory(&self) -> usize {
+        HEADER_LEN + self.msg.len() + self.bulk.len()
+    }
+
+    /// The header and message in one buffer (handshake replies, refusals).
+    fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(HEADER_LEN + self.msg.len());
+        v.extend_from_slice(&self.header);
+        v.extend_from_slice(&self.msg);
+        v
+    }
+}
+
+/// The bytes of an error frame for the whole connection (request id 0): what a server sends
+/// a peer it is about to drop.
+pub fn refusal_frame(e: &FsError) -> Vec<u8> {
+    OutFrame::new(FrameKind::Error, 0, 0, encode_error(e), Bytes::new()).to_vec()
 }
 
 /// Reads `n` bytes, without zero-filling a buffer first, into `arena`, and splits them off.
@@ -224,7 +254,7 @@ async fn receive_payload<R: FrameReader>(
 }
 
 /// Tells the client why its connection is about to close (best effort).
-async fn send_protocol_error(tx: &mpsc::Sender<OutFrame>, e: &FsError) {
+async fn send_connection_error(tx: &mpsc::Sender<OutFrame>, e: &FsError) {
     let _ = tx
         .send(OutFrame::new(
             FrameKind::Error,
@@ -236,20 +266,87 @@ async fn send_protocol_error(tx: &mpsc::Sender<OutFrame>, e: &FsError) {
         .await;
 }
 
-/// Writes queued frames, batching whatever is queued before each flush.
+/// Waits until the next frame's first byte has arrived (an idle connection waits as long as
+/// it likes); false at a clean end of stream.
+async fn frame_begins<R: FrameReader>(r: &mut BufReader<R>) -> FsResult<bool> {
+    let buf = r
+        .fill_buf()
+        .await
+        .map_err(|e| FsError::from_io("read frame header", &e))?;
+    Ok(!buf.is_empty())
+}
+
+/// How long the writer of a connection may take for one frame: `limit` (`None`: no bound),
+/// and at most `grace` from when `stopping` turns true (the server stops: a peer that does
+/// not read its replies must not delay it).
+#[derive(Clone)]
+struct WriteDeadline {
+    limit: Option<Duration>,
+    grace: Duration,
+    stopping: Option<watch::Receiver<bool>>,
+}
+
+impl WriteDeadline {
+    /// No bound (the client side: its calls have their own timeouts).
+    fn none() -> Self {
+        WriteDeadline {
+            limit: None,
+            grace: Duration::ZERO,
+            stopping: None,
+        }
+    }
+
+    async fn run<T>(
+        &mut self,
+        fut: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> std::io::Result<T> {
+        let Some(limit) = self.limit else {
+            return fut.await;
+        };
+        let late = || {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the peer did not take its reply in time",
+            )
+        };
+        tokio::pin!(fut);
+        let stopping = async {
+            match &mut self.stopping {
+                Some(s) => {
+                    let _ = s.wait_for(|v| *v).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            r = tokio::time::timeout(limit, &mut fut) => r.map_err(|_| late())?,
+            _ = stopping => tokio::time::timeout(self.grace, &mut fut).await.map_err(|_| late())?,
+        }
+    }
+}
+
+/// Writes queued frames, batching whatever is queued before each flush; each batch must be
+/// taken by the peer within `deadline`.
 async fn writer_loop<W: FrameWriter>(
     mut rx: mpsc::Receiver<OutFrame>,
     w: W,
+    mut deadline: WriteDeadline,
 ) -> std::io::Result<()> {
     let mut w = BufWriter::with_capacity(IO_BUF, w);
     while let Some(f) = rx.recv().await {
-        write_frame(&mut w, &f).await?;
-        while let Ok(f) = rx.try_recv() {
-            write_frame(&mut w, &f).await?;
-        }
-        w.flush().await?;
+        deadline
+            .run(async {
+                write_frame(&mut w, &f).await?;
+                drop(f);
+                while let Ok(f) = rx.try_recv() {
+                    write_frame(&mut w, &f).await?;
+                }
+                w.flush().await
+            })
+            .await?;
     }
-    w.shutdown().await
+    deadline.run(w.shutdown()).await
 }
 
 async fn write_frame<W: FrameWriter>(w: &mut BufWriter<W>, f: &OutFrame) -> std::io::Result<()> {
@@ -269,10 +366,18 @@ async fn write_frame<W: FrameWriter>(w: &mut BufWriter<W>, f: &OutFrame) -> std:
 
 type Waiter = oneshot::Sender<FsResult<Reply>>;
 
-/// The pending-call table of one connection.
+/// The pending-call table of one connection, and who is at its other end.
 struct Pending {
     calls: Mutex<HashMap<u64, Waiter>>,
     closed: AtomicBool,
+    /// The server's address.
+    peer: String,
+    /// Its store id, once the handshake told it.
+    store: OnceLock<u64>,
+    /// The server closed the connection saying it stops (an EBUSY error for the whole
+    /// connection, request id 0), which it sends only when it has read no request it did
+    /// not answer.
+    unread: AtomicBool,
 }
 
 impl Pending {
@@ -280,7 +385,16 @@ impl Pending {
         self.calls.lock().ok().and_then(|mut m| m.remove(&id))
     }
 
-    /// Marks the connection closed and fails every pending call with `err`.
+    /// The server as error messages name it: its address and, once known, its store id.
+    fn label(&self) -> String {
+        match self.store.get() {
+            Some(id) => format!("server {} (store {id:016x})", self.peer),
+            None => format!("server {}", self.peer),
+        }
+    }
+
+    /// Marks the connection closed and fails every pending call with `err` (which the
+    /// caller has already made name the server).
     fn fail_all(&self, err: FsError) {
         self.closed.store(true, Ordering::SeqCst);
         let drained: Vec<Waiter> = match self.calls.lock() {
@@ -290,6 +404,10 @@ impl Pending {
         for w in drained {
             let _ = w.send(Err(err.clone()));
         }
+    }
+
+    fn closed_error(&self, what: &str) -> FsError {
+        FsError::ConnectionReset(format!("{}: {what}", self.label()))
     }
 }
 
@@ -310,7 +428,6 @@ pub struct RpcConnection {
     pending: Arc<Pending>,
     tx: mpsc::Sender<OutFrame>,
     next_id: AtomicU64,
-    peer: String,
     reader: JoinHandle<()>,
 }
 
@@ -322,7 +439,7 @@ impl Drop for RpcConnection {
 
 impl RpcConnection {
     /// Starts the reader and writer tasks over `r` and `w` (must be called inside a tokio
-    /// runtime). `peer` names the other side in error messages.
+    /// runtime). `peer` (the server's address) names the other side in error messages.
     pub fn start<R, W>(r: R, w: W, peer: String) -> Arc<Self>
     where
         R: FrameReader,
@@ -331,22 +448,33 @@ impl RpcConnection {
         let pending = Arc::new(Pending {
             calls: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
+            peer,
+            store: OnceLock::new(),
+            unread: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel(OUT_QUEUE);
         let wp = pending.clone();
-        let wpeer = peer.clone();
         tokio::spawn(async move {
-            if let Err(e) = writer_loop(rx, w).await {
-                wp.fail_all(FsError::from_io(&format!("write to {wpeer}"), &e));
+            if let Err(e) = writer_loop(rx, w, WriteDeadline::none()).await {
+                wp.fail_all(FsError::from_io("write", &e).context(wp.label()));
             }
         });
         let rp = pending.clone();
-        let rpeer = peer.clone();
         let reader = tokio::spawn(async move {
             let mut r = BufReader::with_capacity(IO_BUF, r);
             let mut arena = Arenas::default();
             let err = loop {
                 match read_frame(&mut r, &mut arena).await {
+                    // An error for the whole connection: the server says why it drops it.
+                    // A stop (EBUSY) is sent only when nothing unanswered was read (see
+                    // `serve_connection`); a protocol error is not.
+                    Ok(Some((h, msg, _))) if h.kind == FrameKind::Error && h.id == 0 => {
+                        let e = decode_error(&msg);
+                        if matches!(e, FsError::Busy(_)) {
+                            rp.unread.store(true, Ordering::SeqCst);
+                        }
+                        break e.context(rp.label());
+                    }
                     Ok(Some((h, msg, bulk))) => {
                         let Some(w) = rp.take(h.id) else {
                             // A reply to a call that timed out: dropped.
@@ -356,15 +484,14 @@ impl RpcConnection {
                             FrameKind::Reply => Ok(Reply::new(msg, bulk)),
                             FrameKind::Error => Err(decode_error(&msg)),
                             FrameKind::Request => Err(FsError::Protocol(format!(
-                                "{rpeer} sent a request to a client"
+                                "{} sent a request to a client",
+                                rp.label()
                             ))),
                         };
                         let _ = w.send(res);
                     }
-                    Ok(None) => {
-                        break FsError::ConnectionReset(format!("{rpeer} closed the connection"))
-                    }
-                    Err(e) => break e,
+                    Ok(None) => break rp.closed_error("closed the connection"),
+                    Err(e) => break e.context(rp.label()),
                 }
             };
             rp.fail_all(err);
@@ -373,7 +500,6 @@ impl RpcConnection {
             pending,
             tx,
             next_id: AtomicU64::new(1),
-            peer,
             reader,
         })
     }
@@ -387,10 +513,7 @@ impl RpcConnection {
         timeout: Duration,
     ) -> FsResult<Reply> {
         if self.pending.closed.load(Ordering::SeqCst) {
-            return Err(FsError::ConnectionReset(format!(
-                "connection to {} is closed",
-                self.peer
-            )));
+            return Err(self.pending.closed_error("connection is closed"));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (wtx, wrx) = oneshot::channel();
@@ -408,42 +531,41 @@ impl RpcConnection {
         };
         if self.pending.closed.load(Ordering::SeqCst) {
             // Closed between the check above and the insertion: fail_all may have missed us.
-            return Err(FsError::ConnectionReset(format!(
-                "connection to {} is closed",
-                self.peer
-            )));
+            return Err(self.pending.closed_error("connection is closed"));
         }
         let frame = OutFrame::new(FrameKind::Request, op, id, msg, bulk);
         let fut = async {
-            self.tx.send(frame).await.map_err(|_| {
-                FsError::ConnectionReset(format!("connection to {} is closed", self.peer))
-            })?;
+            self.tx
+                .send(frame)
+                .await
+                .map_err(|_| self.pending.closed_error("connection is closed"))?;
             match wrx.await {
                 Ok(r) => r,
-                Err(_) => Err(FsError::ConnectionReset(format!(
-                    "connection to {} closed during the call",
-                    self.peer
-                ))),
+                Err(_) => Err(self
+                    .pending
+                    .closed_error("connection closed during the call")),
             }
         };
         match tokio::time::timeout(timeout, fut).await {
             Ok(r) => r,
-            Err(_) => Err(FsError::TimedOut(format!(
-                "op {op} to {} after {:?}",
-                self.peer, timeout
-            ))),
+            Err(_) => {
+                let op = crate::fs::wire::Op::from_number(op)
+                    .map_or_else(|| format!("op {op}"), |o| o.name().to_string());
+                Err(FsError::TimedOut(format!(
+                    "{}: {op} got no reply within {timeout:?}",
+                    self.pending.label()
+                )))
+            }
         }
     }
 
-    /// Presents the cluster secret (the first call on every connection).
+    /// Runs the handshake ([`handshake::authenticate`]: both sides prove they hold
+    /// `secret`; the first calls on every connection). Afterwards errors name the server's
+    /// store id too.
     pub async fn hello(&self, secret: &[u8], timeout: Duration) -> FsResult<()> {
-        let msg = Request::Hello {
-            secret: secret.to_vec(),
-        }
-        .encode();
-        self.call_raw(Op::Hello as u16, msg, Bytes::new(), timeout)
-            .await
-            .map(|_| ())
+        let store = handshake::authenticate(self, secret, timeout).await?;
+        let _ = self.pending.store.set(store);
+        Ok(())
     }
 
     /// Number of calls waiting for a reply.
@@ -468,22 +590,23 @@ impl Connection for RpcConnection {
     }
 
     fn peer(&self) -> &str {
-        &self.peer
+        &self.pending.peer
     }
-}
 
-/// Compares two secrets in time independent of where they differ.
-fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+    fn closed_unread(&self) -> bool {
+        self.pending.unread.load(Ordering::SeqCst)
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+
+    fn store(&self) -> Option<u64> {
+        self.pending.store.get().copied()
+    }
 }
 
 /// The request slots of a server: at most `total` requests in progress across all its
 /// connections, and at most `per_connection` from any one connection, so that one busy
 /// client cannot take every slot and starve the others. A connection whose share is used
-/// up stops being read (TCP pushes back on that client alone).
+/// up stops being read (TCP pushes back on that client alone). A server slot is taken only
+/// once a request's payload has arrived, so that a peer whose payload stalls holds none.
 #[derive(Clone)]
 pub struct RequestSlots {
     total: Arc<Semaphore>,
@@ -501,77 +624,141 @@ impl RequestSlots {
     }
 }
 
-/// Serves one connection: handshake with `secret`, then requests until the client closes,
-/// a protocol error, or `shutdown` turns true (in-flight requests are then finished and
-/// their replies written before the connection closes). `slots` bounds the requests in
-/// progress, in all and of this connection.
+/// What every connection of one listener shares: the handler, the secret and store id of
+/// the handshake, the limits on each connection, the request slots and the stop signal.
+#[derive(Clone)]
+pub struct ServeContext {
+    /// Handles the requests.
+    pub handler: Arc<dyn Handler>,
+    /// The cluster secret the peer must prove it holds.
+    pub secret: Arc<Vec<u8>>,
+    /// The store id the server names in its handshake.
+    pub store: u64,
+    /// Time and memory each connection may take.
+    pub limits: ConnectionLimits,
+    /// Requests in progress, in all and per connection.
+    pub slots: RequestSlots,
+    /// Turns true when the server stops.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Runs the server side of the handshake ([`ServerHandshake`]) on the raw stream: exactly the
+/// bytes of the handshake frames are read (no buffer fills beyond them), each frame's header
+/// is checked before its message is read, and the replies are written straight to the
+/// stream. A failure is answered with an error frame (best effort) and returned.
+async fn accept_handshake<R, W>(r: &mut R, w: &mut W, hs: &mut ServerHandshake) -> FsResult<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let io = |e: std::io::Error| FsError::from_io("handshake", &e);
+    while !hs.is_done() {
+        let mut head = [0u8; HEADER_LEN];
+        r.read_exact(&mut head).await.map_err(io)?;
+        let h = FrameHeader::decode(&head)?;
+        let checked = hs.check_header(&h).map(|()| h.msg_len as usize);
+        let mut msg = [0u8; MAX_HANDSHAKE_MSG as usize];
+        let reply = match checked {
+            Ok(n) => {
+                r.read_exact(&mut msg[..n]).await.map_err(io)?;
+                hs.step(&h, &msg[..n])
+            }
+            Err(e) => Err(e),
+        };
+        let frame = match &reply {
+            Ok(m) => OutFrame::new(FrameKind::Reply, h.op, h.id, m.clone(), Bytes::new()),
+            Err(e) => OutFrame::new(FrameKind::Error, h.op, h.id, encode_error(e), Bytes::new()),
+        };
+        let sent = w.write_all(&frame.to_vec()).await;
+        let sent = match sent {
+            Ok(()) => w.flush().await,
+            Err(e) => Err(e),
+        };
+        reply?;
+        sent.map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Serves one connection: the handshake (within the handshake timeout; `unauthenticated` is
+/// held until it succeeds, so that the listener can bound the peers that have not proved
+/// themselves), then requests until the client closes, a protocol error, a frame or reply
+/// that misses its deadline, or the stop signal (in-flight requests are then finished and
+/// their replies written, within the stop grace, before the connection closes).
 pub async fn serve_connection<R, W>(
     r: R,
     w: W,
-    handler: Arc<dyn Handler>,
-    secret: Arc<Vec<u8>>,
-    slots: RequestSlots,
-    mut shutdown: watch::Receiver<bool>,
+    ctx: ServeContext,
+    unauthenticated: Option<OwnedSemaphorePermit>,
 ) where
     R: FrameReader,
     W: FrameWriter,
 {
+    let ServeContext {
+        handler,
+        secret,
+        store,
+        limits,
+        slots,
+        mut shutdown,
+    } = ctx;
+    let (mut r, mut w) = (r, w);
+    let mut hs = ServerHandshake::new(secret, store);
+    let proved = tokio::select! {
+        p = tokio::time::timeout(limits.handshake_timeout, accept_handshake(&mut r, &mut w, &mut hs)) => {
+            matches!(p, Ok(Ok(())))
+        }
+        _ = shutdown.wait_for(|v| *v) => false,
+    };
+    drop(unauthenticated);
+    if !proved {
+        return;
+    }
     let (tx, rx) = mpsc::channel::<OutFrame>(OUT_QUEUE);
-    let writer = writer_loop(rx, w);
+    let deadline = WriteDeadline {
+        limit: Some(limits.frame_timeout),
+        grace: limits.stop_grace,
+        stopping: Some(shutdown.clone()),
+    };
+    let writer = writer_loop(rx, w, deadline);
     let own_slots = Arc::new(Semaphore::new(slots.per_connection));
+    let memory = ReplyMemory::new(limits.reply_bytes);
+    let reader_memory = memory.clone();
+    let stop_slots = own_slots.clone();
+    let per_connection = slots.per_connection as u32;
+    let mut stopping = shutdown.clone();
     let reader = async move {
+        let memory = reader_memory;
         let mut r = BufReader::with_capacity(IO_BUF, r);
-        // Handshake: the first frame must be a Hello with the right secret.
         let mut arena = Arenas::default();
-        let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut r, &mut arena)).await;
-        let (h, msg) = match first {
-            Ok(Ok(Some((h, msg, _)))) => (h, msg),
-            _ => return,
-        };
-        let ok = h.kind == FrameKind::Request
-            && h.op == Op::Hello as u16
-            && matches!(Request::decode(h.op, &msg),
-                        Ok(Request::Hello { secret: s }) if s.len() <= MAX_SECRET_LEN && secrets_equal(&s, &secret));
-        if !ok {
-            let e = FsError::PermissionDenied("wrong or missing cluster secret".into());
-            let _ = tx
-                .send(OutFrame::new(
-                    FrameKind::Error,
-                    h.op,
-                    h.id,
-                    encode_error(&e),
-                    Bytes::new(),
-                ))
-                .await;
-            return;
-        }
-        let unit = Response::Unit.encode();
-        if tx
-            .send(OutFrame::new(
-                FrameKind::Reply,
-                h.op,
-                h.id,
-                unit,
-                Bytes::new(),
+        let late = || {
+            FsError::TimedOut(format!(
+                "a frame did not arrive whole within {:?}",
+                limits.frame_timeout
             ))
-            .await
-            .is_err()
-        {
-            return;
-        }
+        };
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            // Back-pressure: no slot of this connection, no reading; then no slot of the
-            // server, no reading beyond the frame's header and message (an idle connection
+            // Back-pressure: no slot of this connection, no reading (an idle connection
             // holds no server slot, so idle clients never starve busy ones).
             let own = tokio::select! {
                 p = own_slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => break,
             };
+            let begun = tokio::select! {
+                b = frame_begins(&mut r) => b,
+                _ = shutdown.changed() => break,
+            };
+            match begun {
+                Ok(true) => {}
+                Ok(false) | Err(_) => break,
+            }
+            // A frame has begun: all of it must arrive within the frame timeout.
+            let due = Instant::now() + limits.frame_timeout;
             let head = tokio::select! {
-                f = read_head(&mut r, &mut arena) => f,
+                f = tokio::time::timeout_at(due, read_head(&mut r, &mut arena)) => f.unwrap_or_else(|_| Err(late())),
                 _ = shutdown.changed() => break,
             };
             let (h, msg) = match head {
@@ -579,17 +766,13 @@ pub async fn serve_connection<R, W>(
                 Ok(None) => break,
                 Err(e) => {
                     // The stream is no longer in step: say why, then close.
-                    send_protocol_error(&tx, &e).await;
+                    send_connection_error(&tx, &e).await;
                     break;
                 }
             };
             if h.kind != FrameKind::Request {
                 break;
             }
-            let permit = tokio::select! {
-                p = slots.total.clone().acquire_owned() => match p { Ok(p) => (own, p), Err(_) => break },
-                _ = shutdown.changed() => break,
-            };
             let len = h.bulk_len as usize;
             let sink = if len > 0 {
                 handler.file_sink(h.op, &msg, len)
@@ -599,25 +782,34 @@ pub async fn serve_connection<R, W>(
             // The payload into memory for `handle`, or straight into the handler's file.
             let received = match sink {
                 None => tokio::select! {
-                    b = read_payload(&mut r, &mut arena, len) => {
-                        b.map(|bulk| handler.clone().handle(h.op, msg, bulk))
+                    b = tokio::time::timeout_at(due, read_payload(&mut r, &mut arena, len)) => {
+                        b.unwrap_or_else(|_| Err(late())).map(Ok)
                     }
                     _ = shutdown.changed() => break,
                 },
                 Some(sink) => tokio::select! {
-                    s = receive_payload(&mut r, sink, len) => {
-                        s.map(|stored| handler.clone().handle_stored(h.op, msg, len, stored))
+                    s = tokio::time::timeout_at(due, receive_payload(&mut r, sink, len)) => {
+                        s.unwrap_or_else(|_| Err(late())).map(Err)
                     }
                     _ = shutdown.changed() => break,
                 },
             };
-            let mut fut = match received {
-                Ok(fut) => fut,
+            let received = match received {
+                Ok(r) => r,
                 Err(e) => {
                     // The stream is no longer in step: say why, then close.
-                    send_protocol_error(&tx, &e).await;
+                    send_connection_error(&tx, &e).await;
                     break;
                 }
+            };
+            // The payload is here: now a slot of the server.
+            let permit = tokio::select! {
+                p = slots.total.clone().acquire_owned() => match p { Ok(p) => (own, p), Err(_) => break },
+                _ = shutdown.changed() => break,
+            };
+            let mut fut = match received {
+                Ok(bulk) => handler.clone().handle(h.op, msg, bulk),
+                Err(stored) => handler.clone().handle_stored(h.op, msg, len, stored),
             };
             let to_frame = move |r: FsResult<Reply>| match r {
                 Ok(rep) => {
@@ -634,34 +826,100 @@ pub async fn serve_connection<R, W>(
                 fut.as_mut().poll(&mut cx)
             };
             if let std::task::Poll::Ready(r) = first {
-                match tx.try_send(to_frame(r)) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(f)) => {
-                        if tx.send(f).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => break,
+                if memory.queue(&tx, to_frame(r)).await.is_err() {
+                    break;
                 }
                 drop(permit);
                 continue;
             }
             let tx = tx.clone();
+            let memory = memory.clone();
             tokio::spawn(async move {
                 let out = to_frame(fut.await);
-                let _ = tx.send(out).await;
+                let _ = memory.queue(&tx, out).await;
                 drop(permit);
             });
         }
+        if *stopping.borrow_and_update() {
+            // A graceful stop: once every request read is answered (their replies are
+            // queued when their slots come back), the last frame says so. An error frame of
+            // id 0 is sent only when nothing unanswered was read: the client may send its
+            // unanswered requests again elsewhere (see `Connection::closed_unread`).
+            if let Ok(all) = stop_slots.acquire_many(per_connection).await {
+                drop(all);
+                let e = FsError::Busy("the server is stopping".into());
+                send_connection_error(&tx, &e).await;
+            }
+        }
     };
-    // The writer ends once the reader and every request task have dropped their senders.
-    let (_, _) = tokio::join!(reader, writer);
+    // The writer ends once the reader and every request task have dropped their senders,
+    // or when the peer does not take its replies in time: the reader then stops too, and
+    // requests still running find the reply memory closed.
+    tokio::pin!(reader);
+    tokio::pin!(writer);
+    tokio::select! {
+        _ = &mut reader => {
+            let _ = (&mut writer).await;
+        }
+        _ = &mut writer => {}
+    }
+    memory.close();
+}
+
+/// The memory the replies queued for one connection may hold, in bytes.
+#[derive(Clone)]
+struct ReplyMemory {
+    bytes: Arc<Semaphore>,
+    cap: usize,
+}
+
+impl ReplyMemory {
+    fn new(cap: usize) -> Self {
+        let cap = cap.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        ReplyMemory {
+            bytes: Arc::new(Semaphore::new(cap)),
+            cap,
+        }
+    }
+
+    /// Queues a reply once there is room for it (a reply larger than all of it waits until
+    /// it is alone). Fails when the writer is gone.
+    async fn queue(&self, tx: &mpsc::Sender<OutFrame>, mut f: OutFrame) -> Result<(), ()> {
+        let want = f.memory().min(self.cap) as u32;
+        let held = self.bytes.clone().acquire_many_owned(want).await;
+        f._memory = Some(held.map_err(|_| ())?);
+        tx.send(f).await.map_err(|_| ())
+    }
+
+    /// No more replies: whoever waits for room gives up.
+    fn close(&self) {
+        self.bytes.close();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::wire::Op;
     use std::time::Instant;
+
+    /// What the test servers share: `handler`, `secret`, `slots`, the stop signal, and the
+    /// default limits.
+    fn ctx(
+        handler: Arc<dyn Handler>,
+        secret: Vec<u8>,
+        slots: RequestSlots,
+        shutdown: watch::Receiver<bool>,
+    ) -> ServeContext {
+        ServeContext {
+            handler,
+            secret: Arc::new(secret),
+            store: 0x5eed,
+            limits: ConnectionLimits::default(),
+            slots,
+            shutdown,
+        }
+    }
 
     #[derive(Default)]
     struct Echo {
@@ -669,6 +927,8 @@ mod tests {
         max_running: std::sync::atomic::AtomicUsize,
         /// Requests of op 98 (never answered) the server has taken.
         parked: std::sync::atomic::AtomicUsize,
+        /// Requests answered.
+        handled: std::sync::atomic::AtomicUsize,
     }
     impl Handler for Echo {
         fn handle(
@@ -691,6 +951,7 @@ mod tests {
                 self.max_running.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis((bulk.len() % 7) as u64)).await;
                 self.running.fetch_sub(1, Ordering::SeqCst);
+                self.handled.fetch_add(1, Ordering::SeqCst);
                 Ok(Reply::new(msg, bulk))
             })
         }
@@ -710,10 +971,8 @@ mod tests {
         tokio::spawn(serve_connection(
             br,
             bw,
-            echo.clone(),
-            Arc::new(secret.to_vec()),
-            RequestSlots::new(4, 4),
-            srx,
+            ctx(echo.clone(), secret.to_vec(), RequestSlots::new(4, 4), srx),
+            None,
         ));
         (RpcConnection::start(ar, aw, "duplex".into()), stx, echo)
     }
@@ -766,6 +1025,45 @@ mod tests {
             .unwrap();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_graceful_stop_answers_what_it_read_and_says_it_read_nothing_else() {
+        let (c, stop, echo) = pair_with(b"k");
+        c.hello(b"k", Duration::from_secs(5)).await.unwrap();
+        // 64 calls of 6 ms each through 4 slots: most are still in the socket at the stop.
+        let calls: Vec<_> = (0..64usize)
+            .map(|i| {
+                let c = c.clone();
+                let bulk = Bytes::from(vec![i as u8; 6 + 7 * i]);
+                tokio::spawn(async move {
+                    c.call_raw(5, Bytes::new(), bulk, Duration::from_secs(10))
+                        .await
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while echo.handled.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "no call was answered");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        stop.send(true).unwrap();
+        let (mut answered, mut unread) = (0, 0);
+        for t in calls {
+            match t.await.unwrap() {
+                Ok(_) => answered += 1,
+                Err(e) => {
+                    assert_eq!(e.errno(), libc::EBUSY, "{e}");
+                    assert!(e.to_string().contains("duplex"), "{e}");
+                    unread += 1;
+                }
+            }
+        }
+        // Every request the server ran was answered: those that failed were never run, so
+        // a client may send them again.
+        assert!(c.closed_unread());
+        assert_eq!(answered, echo.handled.load(Ordering::SeqCst));
+        assert!(unread > 0, "all 64 calls were answered before the stop");
+    }
+
     #[tokio::test]
     async fn wrong_or_missing_secret_is_refused() {
         let (c, _s) = pair(b"right");
@@ -794,6 +1092,318 @@ mod tests {
         );
     }
 
+    /// A raw peer of a server running [`Echo`] with `limits` over a duplex stream, and the
+    /// server's task.
+    fn raw_peer(
+        limits: ConnectionLimits,
+        slots: RequestSlots,
+    ) -> (tokio::io::DuplexStream, JoinHandle<()>, watch::Sender<bool>) {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (br, bw) = tokio::io::split(b);
+        let (stx, srx) = watch::channel(false);
+        let mut c = ctx(Arc::new(Echo::default()), b"k".to_vec(), slots, srx);
+        c.limits = limits;
+        (a, tokio::spawn(serve_connection(br, bw, c, None)), stx)
+    }
+
+    /// Reads frames from a raw stream until it ends; the frames' (kind, id, errno if an
+    /// error).
+    async fn frames_until_closed<R: AsyncRead + Unpin>(r: &mut R) -> Vec<(FrameKind, u64, i32)> {
+        let mut out = Vec::new();
+        loop {
+            let mut h = [0u8; HEADER_LEN];
+            if r.read_exact(&mut h).await.is_err() {
+                return out;
+            }
+            let h = FrameHeader::decode(&h).unwrap();
+            let mut msg = vec![0u8; h.msg_len as usize + h.bulk_len as usize];
+            if r.read_exact(&mut msg).await.is_err() {
+                return out;
+            }
+            let errno = if h.kind == FrameKind::Error {
+                decode_error(&msg[..h.msg_len as usize]).errno()
+            } else {
+                0
+            };
+            out.push((h.kind, h.id, errno));
+        }
+    }
+
+    fn request_header(op: u16, id: u64, msg_len: u32, bulk_len: u32) -> [u8; HEADER_LEN] {
+        FrameHeader {
+            kind: FrameKind::Request,
+            op,
+            id,
+            msg_len,
+            bulk_len,
+        }
+        .encode()
+    }
+
+    #[tokio::test]
+    async fn nothing_is_read_from_a_peer_before_it_proves_itself() {
+        // A first frame announcing a large message or a payload is refused by its header
+        // alone, at once: the server does not wait for (or buffer) what it announced.
+        for (msg_len, bulk_len) in [(1 << 20, 0), (32, 64 << 20), (MAX_HANDSHAKE_MSG + 1, 0)] {
+            let (mut peer, server, _stop) =
+                raw_peer(ConnectionLimits::default(), RequestSlots::new(4, 4));
+            peer.write_all(&request_header(Op::Hello as u16, 1, msg_len, bulk_len))
+                .await
+                .unwrap();
+            let frames =
+                tokio::time::timeout(Duration::from_secs(5), frames_until_closed(&mut peer))
+                    .await
+                    .expect("the server answers and closes at once");
+            assert_eq!(frames, vec![(FrameKind::Error, 1, libc::EACCES)]);
+            server.await.unwrap();
+        }
+        // A peer that says nothing is dropped after the handshake timeout.
+        let limits = ConnectionLimits {
+            handshake_timeout: Duration::from_millis(200),
+            ..ConnectionLimits::default()
+        };
+        let (mut peer, server, _stop) = raw_peer(limits, RequestSlots::new(4, 4));
+        peer.write_all(&request_header(Op::Hello as u16, 1, 32, 0)[..10])
+            .await
+            .unwrap();
+        let frames = tokio::time::timeout(Duration::from_secs(5), frames_until_closed(&mut peer))
+            .await
+            .expect("dropped after the handshake timeout");
+        assert!(frames.is_empty());
+        server.await.unwrap();
+    }
+
+    /// Bytes one side of a duplex stream writes, recorded on their way to the other side.
+    async fn record(
+        mut from: tokio::io::ReadHalf<tokio::io::DuplexStream>,
+        mut to: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+        seen: Arc<Mutex<Vec<u8>>>,
+    ) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf).await {
+            if n == 0 || to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+            seen.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// A client connection to an [`Echo`] server holding `server_secret`, with everything
+    /// the client sends recorded.
+    fn recorded_pair(server_secret: &[u8]) -> (Arc<RpcConnection>, Arc<Mutex<Vec<u8>>>) {
+        let (client, proxy_c) = tokio::io::duplex(1 << 16);
+        let (proxy_s, server) = tokio::io::duplex(1 << 16);
+        let (sr, sw) = tokio::io::split(server);
+        let (_stx, srx) = watch::channel(false);
+        std::mem::forget(_stx);
+        let c = ctx(
+            Arc::new(Echo::default()),
+            server_secret.to_vec(),
+            RequestSlots::new(4, 4),
+            srx,
+        );
+        tokio::spawn(serve_connection(sr, sw, c, None));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (pcr, pcw) = tokio::io::split(proxy_c);
+        let (psr, psw) = tokio::io::split(proxy_s);
+        tokio::spawn(record(pcr, psw, seen.clone()));
+        tokio::spawn(record(psr, pcw, Arc::new(Mutex::new(Vec::new()))));
+        let (cr, cw) = tokio::io::split(client);
+        (RpcConnection::start(cr, cw, "proxied".into()), seen)
+    }
+
+    #[tokio::test]
+    async fn the_secret_never_crosses_the_wire_and_both_sides_prove_they_hold_it() {
+        let secret = b"0123456789abcdef-the-cluster-secret";
+        let (c, seen) = recorded_pair(secret);
+        c.hello(secret, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(
+            c.store(),
+            Some(0x5eed),
+            "the handshake names the server's store"
+        );
+        let r = c
+            .call_raw(
+                5,
+                Bytes::new(),
+                Bytes::from_static(b"after"),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        assert_eq!(&r.bulk[..], b"after");
+        let sent = seen.lock().unwrap().clone();
+        assert!(sent.len() > 2 * HEADER_LEN);
+        assert!(
+            !sent.windows(8).any(|w| secret.windows(8).any(|s| s == w)),
+            "part of the secret went over the wire"
+        );
+        // A server without the secret cannot prove it: the client refuses it before it sends
+        // a proof of its own (only its Hello went out).
+        let (c, seen) = recorded_pair(b"another secret");
+        let e = c.hello(secret, Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(e.errno(), libc::EACCES, "{e}");
+        assert!(e.to_string().contains("proxied"), "{e}");
+        let sent = seen.lock().unwrap().clone();
+        assert_eq!(sent.len(), HEADER_LEN + 32, "only the Hello was sent");
+    }
+
+    /// `n` authenticated connections to servers sharing `echo` and `slots`, each with
+    /// `limits`.
+    async fn limited_connections(
+        n: usize,
+        echo: &Arc<Echo>,
+        slots: &RequestSlots,
+        limits: ConnectionLimits,
+        srx: &watch::Receiver<bool>,
+    ) -> Vec<(Arc<RpcConnection>, JoinHandle<()>)> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let (a, b) = tokio::io::duplex(1 << 16);
+            let (br, bw) = tokio::io::split(b);
+            let mut c = ctx(echo.clone(), b"k".to_vec(), slots.clone(), srx.clone());
+            c.limits = limits;
+            let server = tokio::spawn(serve_connection(br, bw, c, None));
+            let (ar, aw) = tokio::io::split(a);
+            let conn = RpcConnection::start(ar, aw, "peer".into());
+            conn.hello(b"k", Duration::from_secs(5)).await.unwrap();
+            out.push((conn, server));
+        }
+        out
+    }
+
+    /// Waits (at most 10 s) until a connection's server task has ended.
+    async fn ended(server: JoinHandle<()>, what: &str) {
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap_or_else(|_| panic!("{what}"))
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_payload_holds_no_server_slot_and_is_dropped() {
+        // Two server slots; three peers each start a request whose payload never comes.
+        let limits = ConnectionLimits {
+            frame_timeout: Duration::from_millis(500),
+            ..ConnectionLimits::default()
+        };
+        let slots = RequestSlots::new(2, 2);
+        let echo = Arc::new(Echo::default());
+        let (_stx, srx) = watch::channel(false);
+        let peers = limited_connections(3, &echo, &slots, limits, &srx).await;
+        // Each sends a request announcing 1 MiB and only 1000 bytes of it.
+        for (p, _) in &peers {
+            let frame = OutFrame {
+                header: request_header(5, 777, 0, 1 << 20),
+                msg: Bytes::new(),
+                bulk: Bytes::from(vec![1u8; 1000]),
+                file: None,
+                _memory: None,
+            };
+            p.tx.send(frame).await.unwrap();
+        }
+        // Another client is served meanwhile.
+        let other = connections(1, &echo, &slots, &srx).await;
+        let r = other[0]
+            .call_raw(
+                5,
+                Bytes::new(),
+                Bytes::from_static(b"hi"),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("the stalled payloads hold no server slot");
+        assert_eq!(&r.bulk[..], b"hi");
+        // And the stalled peers are dropped once the frame timeout has passed, told why.
+        for (p, server) in peers {
+            ended(server, "a stalled peer was never dropped").await;
+            let e = p
+                .call_raw(5, Bytes::new(), Bytes::new(), Duration::from_secs(5))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e.errno(), libc::ETIMEDOUT | libc::ECONNRESET),
+                "{e}"
+            );
+        }
+    }
+
+    /// A read side that delivers nothing once closed (a peer that stops reading).
+    struct Gate<R> {
+        inner: R,
+        open: Arc<AtomicBool>,
+    }
+
+    impl<R: AsyncRead + Unpin> AsyncRead for Gate<R> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if !self.open.load(Ordering::SeqCst) {
+                return std::task::Poll::Pending;
+            }
+            std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl<R: AsyncRead + Unpin + Send + 'static> FrameReader for Gate<R> {
+        fn recv_to_file<'a>(
+            &'a mut self,
+            file: &'a std::fs::File,
+            offset: u64,
+            len: usize,
+        ) -> BoxFuture<'a, super::super::SinkResult> {
+            Box::pin(super::super::copy_to_file(self, file, offset, len))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_that_does_not_read_is_bounded_in_memory_and_dropped() {
+        const REPLY: usize = 64 << 10;
+        let limits = ConnectionLimits {
+            frame_timeout: Duration::from_millis(500),
+            reply_bytes: 4 * REPLY,
+            ..ConnectionLimits::default()
+        };
+        let echo = Arc::new(Echo::default());
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (br, bw) = tokio::io::split(b);
+        let (_stx, srx) = watch::channel(false);
+        let mut c = ctx(echo.clone(), b"k".to_vec(), RequestSlots::new(64, 4), srx);
+        c.limits = limits;
+        let server = tokio::spawn(serve_connection(br, bw, c, None));
+        let (ar, aw) = tokio::io::split(a);
+        let open = Arc::new(AtomicBool::new(true));
+        let gate = Gate {
+            inner: ar,
+            open: open.clone(),
+        };
+        let conn = RpcConnection::start(gate, aw, "deaf".into());
+        conn.hello(b"k", Duration::from_secs(5)).await.unwrap();
+        // From now on the client reads nothing, and asks for 100 replies of 64 KiB.
+        open.store(false, Ordering::SeqCst);
+        for i in 0..100u8 {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                let _ = conn
+                    .call_raw(
+                        5,
+                        Bytes::new(),
+                        Bytes::from(vec![i; REPLY]),
+                        Duration::from_secs(60),
+                    )
+                    .await;
+            });
+        }
+        // The server drops the connection once a reply waits longer than the frame timeout,
+        // having handled no more requests than its slots of the connection (4), the replies
+        // its reply memory holds (4) and what the stream itself buffers (1) allow.
+        ended(server, "a peer that does not read was never dropped").await;
+        let handled = echo.handled.load(Ordering::SeqCst);
+        assert!((1..=10).contains(&handled), "{handled} requests handled");
+    }
+
     #[tokio::test]
     async fn garbage_from_the_peer_fails_calls_without_panic() {
         let (a, b) = tokio::io::duplex(1 << 16);
@@ -819,6 +1429,8 @@ mod tests {
         let e = c.hello(b"k", Duration::from_secs(5)).await.unwrap_err();
         assert_eq!(e.errno(), libc::EMSGSIZE);
         assert!(c.is_closed());
+        // Not a stop: nothing says the calls it failed were not read.
+        assert!(!c.closed_unread());
     }
 
     /// A handler that stores op 7's payload into a file at the offset its message names
@@ -978,10 +1590,8 @@ mod tests {
         tokio::spawn(serve_connection(
             br,
             bw,
-            h.clone(),
-            Arc::new(b"k".to_vec()),
-            RequestSlots::new(8, 8),
-            srx,
+            ctx(h.clone(), b"k".to_vec(), RequestSlots::new(8, 8), srx),
+            None,
         ));
         check_file_sink(RpcConnection::start(ar, aw, "duplex".into()), h).await;
     }
@@ -1002,10 +1612,8 @@ mod tests {
         tokio::spawn(serve_connection(
             TcpFrameReader::new(sr),
             sw,
-            handler,
-            Arc::new(b"k".to_vec()),
-            RequestSlots::new(8, 8),
-            srx,
+            ctx(handler, b"k".to_vec(), RequestSlots::new(8, 8), srx),
+            None,
         ));
         let (cr, cw) = client.into_split();
         RpcConnection::start(TcpFrameReader::new(cr), cw, addr.to_string())
@@ -1090,10 +1698,8 @@ mod tests {
             tokio::spawn(serve_connection(
                 br,
                 bw,
-                echo.clone(),
-                Arc::new(b"k".to_vec()),
-                slots.clone(),
-                srx.clone(),
+                ctx(echo.clone(), b"k".to_vec(), slots.clone(), srx.clone()),
+                None,
             ));
             let c = RpcConnection::start(ar, aw, "duplex".into());
             c.hello(b"k", Duration::from_secs(5)).await.unwrap();

@@ -1,7 +1,9 @@
 //! TCP transport over tokio: the connector clients use and the listener servers run.
 //!
-//! Owns [`TcpConnector`] and [`TcpListenerTask`] (accept loop, one task per connection,
-//! graceful shutdown or abrupt kill). Framing and correlation are in [`crate::fs::transport::stream`].
+//! Owns [`TcpConnector`] and [`TcpListenerTask`] (accept loop, one task per connection, caps
+//! on open and on unauthenticated connections with a clear refusal beyond them, back-off
+//! when accept fails (out of descriptors) instead of spinning, graceful shutdown or abrupt
+//! kill). Framing and correlation are in [`crate::fs::transport::stream`].
 //! Sockets use `TCP_NODELAY`; small frames are batched by the RPC writer instead. Both
 //! sides read through [`TcpFrameReader`], which raises the socket's receive low-water mark
 //! while a long payload arrives ([`super::low_water`]).
@@ -9,7 +11,9 @@
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::transport::low_water::{LowWater, LOW_WATER_MAX};
 use crate::fs::transport::splice::{splice_to_file, SplicePipe};
-use crate::fs::transport::stream::{serve_connection, RequestSlots, RpcConnection};
+use crate::fs::transport::stream::{
+    refusal_frame, serve_connection, RequestSlots, RpcConnection, ServeContext,
+};
 use crate::fs::transport::{
     copy_to_file, BoxFuture, Connection, Connector, FileRegion, FrameReader, FrameWriter, Handler,
     ListenOptions, Listener, SinkResult,
@@ -21,11 +25,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Sends `region` with `sendfile(2)`: the kernel hands page-cache pages to the socket
@@ -197,6 +201,136 @@ impl Connector for TcpConnector {
     }
 }
 
+/// The bounds on a listener's connections.
+struct Caps {
+    /// Most connections open at once.
+    connections: usize,
+    /// Permits of the connections still in their handshake.
+    unauthenticated: Arc<Semaphore>,
+}
+
+/// Refusals being written at once, at most (beyond, a refused connection is just closed).
+const MAX_REFUSING: usize = 64;
+
+/// How the accept loop backs off after a failed accept instead of spinning on it: a short
+/// pause after any error, doubling up to a second while the process is out of descriptors
+/// or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`), which is logged once per listener.
+#[derive(Default)]
+struct AcceptBackoff {
+    delay: Duration,
+    until: Option<tokio::time::Instant>,
+    warned: bool,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MOST: Duration = Duration::from_secs(1);
+
+    fn failed(&mut self, e: &std::io::Error, addr: SocketAddr) {
+        let exhausted = matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+        );
+        if exhausted {
+            if !self.warned {
+                tracing::warn!(
+                    "server {addr}: cannot accept connections: {e}; backing off (raise the \
+                     descriptor limit, or lower --max-connections); the clients already \
+                     connected are still served"
+                );
+                self.warned = true;
+            } else {
+                tracing::debug!("server {addr}: accept: {e}");
+            }
+            self.delay = (self.delay * 2).clamp(Self::FIRST, Self::MOST);
+        } else {
+            tracing::debug!("server {addr}: accept: {e}");
+            self.delay = Self::FIRST;
+        }
+        self.until = Some(tokio::time::Instant::now() + self.delay);
+    }
+
+    fn succeeded(&mut self) {
+        self.delay = Duration::ZERO;
+    }
+}
+
+/// Tells a connection the listener will not serve why (an error frame for the whole
+/// connection), then closes it. The peer's first frame is read and dropped first, so that
+/// closing does not reset the connection before the peer has read the error.
+async fn refuse(mut s: TcpStream, e: FsError) {
+    let frame = refusal_frame(&e);
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        s.write_all(&frame).await?;
+        s.shutdown().await?;
+        let mut sink = [0u8; 512];
+        while s.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+}
+
+/// Accepts connections until the stop signal, serving each in a task of its own within the
+/// caps; then lets every connection finish (see [`serve_connection`]).
+async fn accept_loop(listener: TcpListener, addr: SocketAddr, ctx: ServeContext, caps: Caps) {
+    let mut conns = JoinSet::new();
+    let mut refusing = JoinSet::new();
+    let mut shutdown = ctx.shutdown.clone();
+    let mut backoff = AcceptBackoff::default();
+    loop {
+        let paused = backoff.until;
+        tokio::select! {
+            a = listener.accept(), if paused.is_none() => match a {
+                Ok((s, _)) => {
+                    backoff.succeeded();
+                    let permit = if conns.len() >= caps.connections {
+                        Err(FsError::Busy(format!(
+                            "server {addr} has {} connections open, its limit (--max-connections)",
+                            caps.connections
+                        )))
+                    } else {
+                        caps.unauthenticated.clone().try_acquire_owned().map_err(|_| {
+                            FsError::Busy(format!(
+                                "server {addr} has too many connections still in their handshake"
+                            ))
+                        })
+                    };
+                    match permit {
+                        Ok(permit) => {
+                            let _ = s.set_nodelay(true);
+                            let (r, w) = s.into_split();
+                            conns.spawn(serve_connection(
+                                TcpFrameReader::new(r), w, ctx.clone(), Some(permit)));
+                        }
+                        Err(e) if refusing.len() < MAX_REFUSING => {
+                            refusing.spawn(refuse(s, e));
+                        }
+                        Err(_) => drop(s),
+                    }
+                }
+                Err(e) => backoff.failed(&e, addr),
+            },
+            _ = tokio::time::sleep_until(paused.unwrap_or_else(tokio::time::Instant::now)), if paused.is_some() => {
+                backoff.until = None;
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(_) = refusing.join_next(), if !refusing.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    refusing.abort_all();
+    // Graceful: every connection finishes its in-flight requests, then closes (each within
+    // its stop grace); the bound here is only a last resort.
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(30), drain)
+        .await
+        .is_err()
+    {
+        conns.abort_all();
+    }
+}
+
 /// A listening server socket and its accept loop.
 pub struct TcpListenerTask {
     addr: SocketAddr,
@@ -218,8 +352,12 @@ impl TcpListenerTask {
         let ListenOptions {
             addr,
             secret,
+            store,
             max_in_flight,
             per_connection,
+            max_connections,
+            max_unauthenticated,
+            limits,
         } = opts;
         let listener = TcpListener::bind(&addr)
             .await
@@ -228,34 +366,19 @@ impl TcpListenerTask {
             .local_addr()
             .map_err(|e| FsError::from_io("local_addr", &e))?;
         let (stx, srx) = watch::channel(false);
-        let secret = Arc::new(secret);
-        let slots = RequestSlots::new(max_in_flight, per_connection);
-        let task = tokio::spawn(async move {
-            let mut conns = JoinSet::new();
-            let mut shutdown = srx.clone();
-            loop {
-                tokio::select! {
-                    a = listener.accept() => {
-                        let Ok((s, _)) = a else { continue };
-                        let _ = s.set_nodelay(true);
-                        let (r, w) = s.into_split();
-                        conns.spawn(serve_connection(
-                            TcpFrameReader::new(r), w, handler.clone(), secret.clone(), slots.clone(), srx.clone()));
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                    _ = shutdown.changed() => break,
-                }
-            }
-            drop(listener);
-            // Graceful: every connection finishes its in-flight requests, then closes.
-            let drain = async { while conns.join_next().await.is_some() {} };
-            if tokio::time::timeout(Duration::from_secs(30), drain)
-                .await
-                .is_err()
-            {
-                conns.abort_all();
-            }
-        });
+        let ctx = ServeContext {
+            handler,
+            secret: Arc::new(secret),
+            store,
+            limits,
+            slots: RequestSlots::new(max_in_flight, per_connection),
+            shutdown: srx,
+        };
+        let caps = Caps {
+            connections: max_connections.max(1),
+            unauthenticated: Arc::new(Semaphore::new(max_unauthenticated.max(1))),
+        };
+        let task = tokio::spawn(accept_loop(listener, local, ctx, caps));
         Ok(TcpListenerTask {
             addr: local,
             shutdown: stx,

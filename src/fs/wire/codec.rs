@@ -3,12 +3,12 @@
 //! [`super::responses`] name for each field.
 //!
 //! Owns how one value is laid out (little endian, strings and byte strings with a u32
-//! length, booleans as 0 or 1) and the checks on the way in (length bounds, no reservation
+//! length, booleans as 0 or 1, tokens as their 32 bytes) and the checks on the way in (length bounds, no reservation
 //! beyond the bytes present, no trailing bytes). Shared with the metadata log, which keeps
 //! attributes in the same layout. Knows nothing of frames or of which message holds what.
 
 use super::frame::{MAX_DIR_BATCH, MAX_NAME_LEN, MAX_PATH_LEN};
-use super::types::{Attr, DirEntry, FileId, FileKind, SizeMode, StatFs};
+use super::types::{Attr, DirEntry, FileId, FileKind, SizeMode, StatFs, Token, TOKEN_LEN};
 use crate::fs::error::{FsError, FsResult};
 use bytes::{BufMut, BytesMut};
 
@@ -179,9 +179,6 @@ pub(crate) struct Plain;
 /// A UTF-8 string of at most `MAX` bytes, with its u32 length.
 pub(crate) struct Text<const MAX: usize>;
 
-/// A byte string of at most `MAX` bytes, with its u32 length.
-pub(crate) struct Blob<const MAX: usize>;
-
 /// A u32 count; a larger value read is lowered to `MAX`.
 pub(crate) struct AtMost<const MAX: u32>;
 
@@ -203,6 +200,17 @@ impl Codec<u64> for Plain {
     }
     fn get(r: &mut Reader<'_>) -> FsResult<u64> {
         r.u64()
+    }
+}
+
+impl Codec<Token> for Plain {
+    fn put(b: &mut BytesMut, v: &Token) {
+        b.put_slice(v)
+    }
+    fn get(r: &mut Reader<'_>) -> FsResult<Token> {
+        let mut t = [0u8; TOKEN_LEN];
+        t.copy_from_slice(r.take(TOKEN_LEN)?);
+        Ok(t)
     }
 }
 
@@ -286,16 +294,6 @@ impl<const MAX: usize> Codec<String> for Text<MAX> {
     }
     fn get(r: &mut Reader<'_>) -> FsResult<String> {
         r.string(MAX)
-    }
-}
-
-impl<const MAX: usize> Codec<Vec<u8>> for Blob<MAX> {
-    fn put(b: &mut BytesMut, v: &Vec<u8>) {
-        b.put_u32_le(v.len() as u32);
-        b.put_slice(v);
-    }
-    fn get(r: &mut Reader<'_>) -> FsResult<Vec<u8>> {
-        Ok(r.bytes(MAX)?.to_vec())
     }
 }
 

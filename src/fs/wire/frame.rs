@@ -1,8 +1,8 @@
 //! The frame of the BenchFS wire protocol: the 24-byte [`FrameHeader`], the [`FrameKind`],
 //! and the bounds every length on the wire must respect.
 //!
-//! Owns the header layout (little endian: magic, version, kind, op, id, message length,
-//! bulk length) and the limits ([`MAX_MSG_LEN`], [`MAX_BULK_LEN`], [`MAX_PATH_LEN`], ...).
+//! Owns the header layout (little endian: magic, version, kind, op, two reserved bytes that
+//! must be zero, id, message length, bulk length) and the limits ([`MAX_MSG_LEN`], [`MAX_BULK_LEN`], [`MAX_PATH_LEN`], ...).
 //! Knows nothing of what the message part holds (that is [`super::requests`] and
 //! [`super::responses`]); does no I/O.
 
@@ -11,7 +11,9 @@ use crate::fs::error::{FsError, FsResult};
 /// Magic number opening every frame.
 pub const MAGIC: u16 = 0xBF5A;
 /// Protocol version carried in every frame; a frame of another version is refused.
-pub const PROTOCOL_VERSION: u8 = 2;
+/// Version 3: the challenge-response handshake (`Hello`, `Prove`, `Challenge`) and reserved
+/// header bytes that must be zero.
+pub const PROTOCOL_VERSION: u8 = 3;
 /// Size of an encoded [`FrameHeader`].
 pub const HEADER_LEN: usize = 24;
 /// Largest message part of a frame (requests and replies other than bulk data).
@@ -22,8 +24,11 @@ pub const MAX_BULK_LEN: u32 = 64 << 20;
 pub const MAX_PATH_LEN: usize = 4096;
 /// Longest path component.
 pub const MAX_NAME_LEN: usize = 255;
-/// Longest secret accepted in a handshake.
+/// Longest cluster secret (the registry's secret file, the key of the handshake's HMAC).
 pub const MAX_SECRET_LEN: usize = 256;
+/// Longest message part of a handshake frame (`Hello`, `Prove`): the server reads no more
+/// than this, and no payload, from a peer that has not proved it holds the secret.
+pub const MAX_HANDSHAKE_MSG: u32 = 64;
 /// Most directory entries returned by one `ReadDir` call.
 pub const MAX_DIR_BATCH: u32 = 1024;
 
@@ -68,7 +73,8 @@ impl FrameHeader {
         b
     }
 
-    /// Decodes and validates a header: magic, version, kind and both length bounds.
+    /// Decodes and validates a header: magic, version, kind, reserved bytes (zero) and both
+    /// length bounds.
     pub fn decode(b: &[u8]) -> FsResult<Self> {
         if b.len() < HEADER_LEN {
             return Err(FsError::Protocol("short frame header".into()));
@@ -90,6 +96,12 @@ impl FrameHeader {
             k => return Err(FsError::Protocol(format!("bad frame kind {k}"))),
         };
         let op = u16::from_le_bytes([b[4], b[5]]);
+        if b[6] != 0 || b[7] != 0 {
+            return Err(FsError::Protocol(format!(
+                "reserved header bytes {:#04x} {:#04x} are not zero",
+                b[6], b[7]
+            )));
+        }
         let mut id = [0u8; 8];
         id.copy_from_slice(&b[8..16]);
         let msg_len = u32::from_le_bytes([b[16], b[17], b[18], b[19]]);

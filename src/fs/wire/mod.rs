@@ -25,14 +25,14 @@ pub mod types;
 
 pub use codec::{encode_attr, encode_str, Reader};
 pub use frame::{
-    FrameHeader, FrameKind, HEADER_LEN, MAGIC, MAX_BULK_LEN, MAX_DIR_BATCH, MAX_MSG_LEN,
-    MAX_NAME_LEN, MAX_PATH_LEN, MAX_SECRET_LEN, PROTOCOL_VERSION,
+    FrameHeader, FrameKind, HEADER_LEN, MAGIC, MAX_BULK_LEN, MAX_DIR_BATCH, MAX_HANDSHAKE_MSG,
+    MAX_MSG_LEN, MAX_NAME_LEN, MAX_PATH_LEN, MAX_SECRET_LEN, PROTOCOL_VERSION,
 };
 pub use requests::{Op, Request, MAX_SETTLE_MS};
 pub use responses::{decode_error, encode_error, ReplyKind, Response};
 pub use types::{
-    check_chunk_size, Attr, DirEntry, FileId, FileKind, SizeMode, StatFs, DEFAULT_CHUNK_SIZE,
-    MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
+    check_chunk_size, Attr, DirEntry, FileId, FileKind, SizeMode, StatFs, Token,
+    DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TOKEN_LEN,
 };
 
 #[cfg(test)]
@@ -58,9 +58,8 @@ mod tests {
     fn all_requests() -> Vec<Request> {
         let id = FileId { store: 1, seq: 2 };
         vec![
-            Request::Hello {
-                secret: b"s3cret".to_vec(),
-            },
+            Request::Hello { nonce: [7u8; 32] },
+            Request::Prove { proof: [9u8; 32] },
             Request::Lookup { path: "/a".into() },
             Request::Create {
                 path: "/a/b".into(),
@@ -151,6 +150,11 @@ mod tests {
                 entries: vec![("/d/x".into(), attr())],
                 more: false,
             },
+            Response::Challenge {
+                nonce: [1u8; 32],
+                proof: [2u8; 32],
+                store: 0xabcd,
+            },
             Response::StatFs(StatFs {
                 total_bytes: 1,
                 free_bytes: 2,
@@ -191,6 +195,19 @@ mod tests {
         let mut bad = h.encode();
         bad[2] = 9;
         assert_eq!(FrameHeader::decode(&bad).unwrap_err().errno(), libc::EPROTO);
+        // The reserved bytes must be zero.
+        for at in [6, 7] {
+            let mut bad = h.encode();
+            bad[at] = 1;
+            assert_eq!(FrameHeader::decode(&bad).unwrap_err().errno(), libc::EPROTO);
+        }
+        // Handshake messages have a fixed size: a shorter or longer one is refused.
+        let hello = Request::Hello { nonce: [3; 32] }.encode();
+        assert!(hello.len() as u32 <= MAX_HANDSHAKE_MSG);
+        assert!(Request::decode(Op::Hello as u16, &hello[..31]).is_err());
+        let mut long = hello.to_vec();
+        long.push(0);
+        assert!(Request::decode(Op::Hello as u16, &long).is_err());
     }
 
     #[test]

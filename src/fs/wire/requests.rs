@@ -7,10 +7,10 @@
 //! frame around a request (the op number travels in the [`super::FrameHeader`]) or of
 //! replies.
 
-use super::codec::{AtMost, Blob, Reader, Text};
-use super::frame::{MAX_DIR_BATCH, MAX_NAME_LEN, MAX_PATH_LEN, MAX_SECRET_LEN};
+use super::codec::{AtMost, Reader, Text};
+use super::frame::{MAX_DIR_BATCH, MAX_NAME_LEN, MAX_PATH_LEN};
 use super::table::messages;
-use super::types::{Attr, FileId, SizeMode};
+use super::types::{Attr, FileId, SizeMode, Token};
 use crate::fs::error::{FsError, FsResult};
 use bytes::{Bytes, BytesMut};
 
@@ -24,10 +24,11 @@ messages! {
     /// Operation numbers, carried in the frame header of a request and of its reply.
     pub enum Op: u16, fn op;
 
-    /// Handshake with the cluster secret.
+    /// First frame of a connection: the client's fresh random nonce. The server answers
+    /// with a [`super::Response::Challenge`] (see `crate::fs::transport::handshake`).
     Hello = 1 {
-        /// The secret bytes.
-        secret: Vec<u8> => Blob<MAX_SECRET_LEN>,
+        /// The client's nonce.
+        nonce: Token,
     },
     /// Attributes of `path`.
     Lookup = 2 {
@@ -152,6 +153,12 @@ messages! {
     Settle = 17 {
         /// Longest wait, milliseconds.
         wait_ms: u32 => AtMost<MAX_SETTLE_MS>,
+    },
+    /// Second frame of a connection: the client's proof that it holds the cluster secret
+    /// (an HMAC of both nonces); answered with [`super::Response::Unit`] once checked.
+    Prove = 18 {
+        /// The client's proof.
+        proof: Token,
     },
 }
 

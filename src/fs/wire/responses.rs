@@ -7,7 +7,7 @@
 
 use super::codec::{encode_str, Batch, Reader};
 use super::table::messages;
-use super::types::{Attr, DirEntry, StatFs};
+use super::types::{Attr, DirEntry, StatFs, Token};
 use crate::fs::error::{FsError, FsResult};
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -50,6 +50,16 @@ messages! {
         entries: Vec<(String, Attr)> => Batch,
         /// More entries after the last one.
         more: bool,
+    },
+    /// The server's answer to a `Hello`: its own nonce, its proof that it holds the cluster
+    /// secret (an HMAC of both nonces and its store id), and its store id.
+    Challenge = 8 {
+        /// The server's nonce.
+        nonce: Token,
+        /// The server's proof.
+        proof: Token,
+        /// The store id of the server's data directory.
+        store: u64,
     },
 }
 

@@ -1,6 +1,6 @@
 //! The values carried by BenchFS messages: file identities ([`FileId`]), kinds, attributes
 //! ([`Attr`]), directory entries, server capacity ([`StatFs`]), how a size changes
-//! ([`SizeMode`]), and the chunk sizes a file may have with THE rule they obey
+//! ([`SizeMode`]), the handshake's [`Token`]s, and the chunk sizes a file may have with THE rule they obey
 //! ([`check_chunk_size`]).
 //!
 //! Owns these plain types and the chunk-size rule; every place that accepts a chunk size
@@ -8,6 +8,12 @@
 //! nothing else. Knows nothing of encodings (see the `codec` module) or frames.
 
 use crate::fs::error::{FsError, FsResult};
+
+/// Length of a [`Token`].
+pub const TOKEN_LEN: usize = 32;
+
+/// 32 bytes of the handshake: a random nonce, or an HMAC-SHA256 proof.
+pub type Token = [u8; TOKEN_LEN];
 
 /// Smallest chunk size.
 pub const MIN_CHUNK_SIZE: u32 = 64 << 10;
