@@ -10,8 +10,8 @@
 
 use crate::backend::benchfs::BenchfsOptions;
 use crate::backend::canonical_backend_name;
-use crate::fs::Cluster;
 use crate::fs::cleanup::{self, Registered};
+use crate::fs::Cluster;
 use crate::harness::backends::BackendSlot;
 use crate::measure::log;
 
