@@ -249,8 +249,11 @@ impl Comm for CComm {
 
 /// Servers this process runs for a `benchfs_cluster`.
 enum Servers {
-    Embedded(EmbeddedServers),
-    Job { servers: JobServers, comm: CComm },
+    Embedded(Box<EmbeddedServers>),
+    Job {
+        servers: Box<JobServers>,
+        comm: CComm,
+    },
 }
 
 /// What a `benchfs_cluster` handle names.
@@ -290,7 +293,7 @@ pub unsafe extern "C" fn benchfs_cluster_start(cfg: *const benchfs_config) -> *m
             addrs: s.addrs().to_vec(),
             secret: s.secret().to_vec(),
             registry: Some(s.registry().to_string()),
-            servers: Mutex::new(Some(Servers::Embedded(s))),
+            servers: Mutex::new(Some(Servers::Embedded(Box::new(s)))),
         }))
     })
 }
@@ -325,7 +328,10 @@ pub unsafe extern "C" fn benchfs_cluster_start_job(
             addrs: servers.addrs.clone(),
             secret: servers.secret.clone(),
             registry: None,
-            servers: Mutex::new(Some(Servers::Job { servers, comm })),
+            servers: Mutex::new(Some(Servers::Job {
+                servers: Box::new(servers),
+                comm,
+            })),
         }))
     })
 }
