@@ -5,10 +5,11 @@
 mod common;
 
 use common::run::{run_once, scratch};
+use common::servers::start_servers;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn json_file(p: &Path) -> Value {
@@ -259,56 +260,6 @@ fn every_workload_script_runs_on_dummy_and_benchfs() {
         );
         assert_eq!(phases(&doc).len(), 2, "{s}");
     }
-}
-
-/// benchfs-server processes of one cluster; killed on drop.
-struct Servers {
-    children: Vec<Child>,
-    addrs: Vec<String>,
-    registry: std::path::PathBuf,
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start_servers(dir: &Path, n: usize) -> Servers {
-    let registry = dir.join("registry");
-    let mut s = Servers {
-        children: Vec::new(),
-        addrs: Vec::new(),
-        registry: registry.clone(),
-    };
-    for i in 0..n {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_benchfs-server"))
-            .args(["--registry", registry.to_str().unwrap()])
-            .args([
-                "--data-dir",
-                dir.join(format!("server{i}")).to_str().unwrap(),
-            ])
-            .args(["--listen", &addr, "--servers", &n.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start benchfs-server");
-        s.children.push(child);
-        s.addrs.push(addr);
-    }
-    s
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! of the resulting documents are checked against what IOR printed.
 
 use benchfs::ior::results::{Phase, PhaseResult, ResultEntry};
+use benchfs::mdtest::Op;
 use benchfs::results::document::ResultDocument;
 use benchfs::results::import::{import_file, import_str, ImportFormat, ImportOptions};
 use std::path::PathBuf;
@@ -250,5 +251,166 @@ fn unknown_input_is_an_error() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("JSON"));
-    assert!(import_file(example("mdtest_shm_n4_v.txt"), &ImportOptions::default()).is_err());
+    let e = import_str(
+        "SUMMARY rate (in ops/sec): (of 1 iterations)\n",
+        "m.txt",
+        None,
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("mdtest text"), "{e}");
+}
+
+fn mdtest_example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/mdtest-examples")
+        .join(name)
+}
+
+/// The (rate, time, items) of `op` in every iteration of task run `run`.
+fn md_phases(doc: &ResultDocument, run: usize, op: Op) -> Vec<(f64, f64, u64)> {
+    doc.mdtest.as_ref().unwrap().runs[run]
+        .phases
+        .iter()
+        .filter(|p| p.op == op)
+        .map(|p| (p.rate, p.time, p.items))
+        .collect()
+}
+
+#[test]
+fn mdtest_text_three_iterations() {
+    let doc = import("mdtest_shm_n1000_i3.txt");
+    let src = doc.source.as_ref().unwrap();
+    assert_eq!(src.format, "mdtest-text");
+    assert_eq!(src.tool_version.as_deref(), Some("4.1.0+dev"));
+    assert!(
+        src.notes.iter().any(|n| n.contains("3 × mean")),
+        "{:?}",
+        src.notes
+    );
+    assert_eq!(doc.run.began, "Mon Nov 23 23:35:44 2026");
+    assert_eq!(doc.finished, "Mon Nov 23 23:35:45 2026");
+    assert!(doc.tests.is_empty());
+    let m = doc.mdtest.as_ref().unwrap();
+    // Parameters come from the command line, exactly.
+    assert_eq!(m.params.items, 1000);
+    assert_eq!(m.params.iterations, 3);
+    assert_eq!(m.params.unique_dir_per_task, 1);
+    assert_eq!(m.params.api.as_deref(), Some("POSIX"));
+    assert_eq!((m.world_tasks, m.nodes), (2, 1));
+    assert_eq!(m.path, "/dev/shm/mdt");
+    let fs = m.fs.as_ref().unwrap();
+    close(fs.capacity_bytes, 23.5 * (1u64 << 30) as f64);
+    close(fs.used_capacity_pct, 0.1);
+    assert_eq!(m.runs.len(), 1);
+    let r = &m.runs[0];
+    assert_eq!((r.tasks, r.iterations, r.items_per_rank), (2, 3, 1000));
+    // Ten operations ran (no directory read), three iterations each.
+    assert_eq!(r.phases.len(), 30);
+    let fc = md_phases(&doc, 0, Op::FileCreate);
+    assert_eq!(fc.len(), 3);
+    close(fc[0].0, 166957.408);
+    close(fc[1].0, 88624.851);
+    // The third is what makes the printed mean: 3 × mean − max − min.
+    close(fc[2].0, 3.0 * 121814.208 - 166957.408 - 88624.851);
+    // No time table: time is items over rate.
+    close(fc[0].1, 2000.0 / 166957.408);
+    assert_eq!(fc[0].2, 2000);
+    // Trees count one item.
+    assert_eq!(md_phases(&doc, 0, Op::TreeCreate)[0].2, 1);
+    assert!(md_phases(&doc, 0, Op::DirRead).is_empty());
+    // The summary rows are kept as printed.
+    let s = r.summary.iter().find(|s| s.op == Op::DirStat).unwrap();
+    close(s.max, 853281.253);
+    close(s.min, 250189.627);
+    close(s.mean, 464511.132);
+    close(s.std_dev, 337274.542);
+}
+
+#[test]
+fn mdtest_text_time_table_rank_statistics_all_procs_sweep_and_stonewall() {
+    // -P: the time table gives the phase times (its label says ms/op, its values are seconds).
+    let doc = import("mdtest_tmp_tree_P.txt");
+    let fc = md_phases(&doc, 0, Op::FileCreate);
+    assert_eq!(fc.len(), 1);
+    close(fc[0].0, 32706.049);
+    close(fc[0].1, 0.030);
+    assert!(md_phases(&doc, 0, Op::DirCreate).is_empty());
+    let m = doc.mdtest.as_ref().unwrap();
+    assert_eq!((m.params.depth, m.params.branch_factor), (2, 2));
+    assert_eq!((m.params.write_bytes, m.params.read_bytes), (4096, 4096));
+    assert_eq!(m.runs[0].items_per_rank, 497);
+
+    // --showRankStatistics: the per-rank columns.
+    let doc = import("mdtest_shm_rank_stats.txt");
+    let r = &doc.mdtest.as_ref().unwrap().runs[0];
+    let s = r.summary.iter().find(|s| s.op == Op::FileStat).unwrap();
+    close(s.rank_max, 303012.859);
+    close(s.rank_min, 273351.408);
+    close(s.rank_mean, 288182.134);
+    close(s.max, 544927.114);
+
+    // --print-all-procs: every rank's rate before the barrier.
+    let doc = import_file(mdtest_example("all_procs.txt"), &ImportOptions::default()).unwrap();
+    let r = &doc.mdtest.as_ref().unwrap().runs[0];
+    let fc = r.phases.iter().find(|p| p.op == Op::FileCreate).unwrap();
+    assert_eq!(fc.per_rank.len(), 2);
+    close(fc.per_rank[0].rate_before_barrier, 2.577383e+03);
+    close(fc.per_rank[1].rate_before_barrier, 2.225095e+03);
+
+    // -f -l -s: one task run per task count.
+    let doc = import_file(mdtest_example("sweep_f1_l2.txt"), &ImportOptions::default()).unwrap();
+    let m = doc.mdtest.as_ref().unwrap();
+    assert_eq!(m.runs.iter().map(|r| r.tasks).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(m.runs[1].phases.len(), 6);
+    close(md_phases(&doc, 1, Op::FileStat)[0].0, 631196.990);
+    assert_eq!(md_phases(&doc, 1, Op::FileStat)[0].2, 200);
+
+    // -W: the stonewall line of the create phase; phases that did not run are not phases.
+    let doc = import_file(mdtest_example("stonewall_x.txt"), &ImportOptions::default()).unwrap();
+    let r = &doc.mdtest.as_ref().unwrap().runs[0];
+    assert_eq!(
+        r.phases.iter().map(|p| p.op).collect::<Vec<_>>(),
+        [Op::FileCreate, Op::TreeCreate]
+    );
+    let sw = r.phases[0].stonewall.as_ref().unwrap();
+    assert_eq!(
+        (sw.items_min, sw.items_max, sw.items_sum),
+        (5800, 15555, 21355)
+    );
+    assert!(sw.hit);
+    assert_eq!(
+        doc.mdtest.as_ref().unwrap().params.stone_wall_timer_seconds,
+        1
+    );
+}
+
+#[test]
+fn every_real_mdtest_capture_imports_and_failures_keep_their_error() {
+    let dir = mdtest_example("");
+    let mut imported = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().and_then(|x| x.to_str()) != Some("txt") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let r = import_file(&path, &ImportOptions::default());
+        if text.contains("SUMMARY rate") || text.contains("SUMMARY time") {
+            let doc = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let m = doc.mdtest.as_ref().unwrap();
+            assert!(!m.runs.is_empty(), "{name}");
+            assert!(m.runs.iter().all(|r| !r.phases.is_empty()), "{name}");
+            // The document is valid JSON that reads back the same.
+            let back = ResultDocument::from_json(&doc.to_json().unwrap(), &name).unwrap();
+            assert_eq!(back, doc, "{name}");
+            imported += 1;
+        } else {
+            // mdtest stopped before any table: nothing to import, and the error says so.
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains(&name), "{name}: {e}");
+        }
+    }
+    assert!(imported >= 20, "{imported} captures imported");
 }

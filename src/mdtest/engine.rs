@@ -475,9 +475,10 @@ async fn whole_run<B: Backend>(
                 }
             }
             if total_errors > 0 {
-                crate::measure::log::line(&format!(
-                    "ERROR: verifying the data on read ({total_errors} errors)! Take the performance values with care!"
-                ));
+                // mdtest's VERBOSE(0, ...): on the result stream, between blank lines.
+                report.line(&format!(
+                    "\nERROR: verifying the data on read ({total_errors} errors)! Take the performance values with care!\n"
+                ))?;
             }
         }
         result.runs.push(run);

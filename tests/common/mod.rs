@@ -3,3 +3,4 @@
 pub mod golden;
 pub mod mpi;
 pub mod run;
+pub mod servers;

@@ -26,3 +26,40 @@ pub fn mpirun_command(np: usize, program: &str) -> Command {
     .env_remove("BENCHFS_MPI");
     cmd
 }
+
+/// Runs `cmd` in its own process group, capturing stdout and stderr; kills the group and
+/// fails the test if it outlives `timeout` (a hang).
+pub fn run_bounded(mut cmd: Command, what: &str, timeout: std::time::Duration) -> super::run::Run {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(out) => {
+            let out = out.expect("wait");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            super::run::Run {
+                merged: format!("{stdout}{stderr}"),
+                stdout,
+                stderr,
+                code: out.status.code().unwrap_or(-1),
+            }
+        }
+        Err(_) => {
+            // SAFETY: signalling the process group this test created.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+            panic!("{what} did not finish within {timeout:?} (hang)");
+        }
+    }
+}

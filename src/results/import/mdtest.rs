@@ -7,7 +7,8 @@
 //! Figures mdtest does not print are derived and said so in `source.notes`: the
 //! per-iteration figures of a phase are the printed ones for one iteration, max and min for
 //! two, max, min and `3 × mean − max − min` for three (a summary of more iterations keeps
-//! only the summary); a phase's time is `items / rate` when no time table was printed.
+//! only the summary); a phase's time is `items / rate` when no time table was printed, its
+//! rate `items / time` when only the time table was (`-Z`).
 
 use crate::build_info::{self, BuildInfo};
 use crate::mdtest::options::parse_args;
@@ -339,34 +340,48 @@ fn task_run(b: Block, notes: &mut Vec<String>) -> MdtestTaskDocument {
         .filter(|s| s.measure == Measure::Time)
         .collect();
     let mut derived_time = false;
-    for r in &rates {
-        if r.max == 0.0 && r.min == 0.0 {
-            continue; // not run
-        }
-        let Some(vals) = per_iteration(r, n) else {
-            continue;
-        };
+    let mut derived_rate = false;
+    // An operation ran when its row is not all zeros; its rates come from the rate table,
+    // else (`-Z`) from the time table as items / time.
+    let ran = |s: &&&OpSummary| !(s.max == 0.0 && s.min == 0.0);
+    let ops: Vec<Op> = Op::ALL
+        .into_iter()
+        .filter(|op| {
+            rates.iter().filter(ran).any(|s| s.op == *op)
+                || (rates.is_empty() && times.iter().filter(ran).any(|s| s.op == *op))
+        })
+        .collect();
+    for op in ops {
+        let items = if op.is_tree() { 1 } else { b.items_total };
+        let rvals = rates
+            .iter()
+            .find(|s| s.op == op)
+            .and_then(|s| per_iteration(s, n));
         let tvals = times
             .iter()
-            .find(|t| t.op == r.op)
+            .find(|t| t.op == op)
             .and_then(|t| per_iteration(t, n));
-        let items = if r.op.is_tree() { 1 } else { b.items_total };
-        for (j, rate) in vals.iter().enumerate() {
-            let time = match &tvals {
-                Some(t) => t[j],
-                None => {
-                    derived_time = true;
-                    if *rate > 0.0 {
-                        items as f64 / rate
-                    } else {
-                        0.0
-                    }
-                }
-            };
+        let vals: Vec<(f64, f64)> = match (rvals, tvals) {
+            (Some(r), Some(t)) => r.into_iter().zip(t).collect(),
+            (Some(r), None) => {
+                derived_time = true;
+                r.into_iter()
+                    .map(|rate| (rate, if rate > 0.0 { items as f64 / rate } else { 0.0 }))
+                    .collect()
+            }
+            (None, Some(t)) => {
+                derived_rate = true;
+                t.into_iter()
+                    .map(|time| (if time > 0.0 { items as f64 / time } else { 0.0 }, time))
+                    .collect()
+            }
+            (None, None) => continue,
+        };
+        for (j, (rate, time)) in vals.into_iter().enumerate() {
             let per_rank: Vec<RankFigures> = b
                 .per_process
                 .iter()
-                .find(|(m, it, op, _)| *m == Measure::Rate && *it == j && *op == r.op)
+                .find(|(m, it, o, _)| *m == Measure::Rate && *it == j && *o == op)
                 .map(|(_, _, _, v)| {
                     v.iter()
                         .enumerate()
@@ -379,24 +394,29 @@ fn task_run(b: Block, notes: &mut Vec<String>) -> MdtestTaskDocument {
                         .collect()
                 })
                 .unwrap_or_default();
-            let stonewall = if r.op == Op::FileCreate {
+            let stonewall = if op == Op::FileCreate {
                 b.stonewall.get(j).cloned()
             } else {
                 None
             };
             phases.push(PhaseResult {
-                op: r.op,
+                op,
                 iteration: j,
                 items,
                 time,
-                rate: *rate,
-                aggregate_rate: *rate,
+                rate,
+                aggregate_rate: rate,
                 per_rank,
                 latency: LatencySummary::default(),
                 stonewall,
                 errors: 0,
             });
         }
+    }
+    if derived_rate {
+        notes.push(
+            "rates are items / time (only the time table was printed, in seconds per phase)".into(),
+        );
     }
     if derived_time {
         notes.push("phase times are items / rate (no time table was printed)".into());
