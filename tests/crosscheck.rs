@@ -137,3 +137,96 @@ fn a_failing_ior_stops_the_crosscheck_with_its_output() {
     let bad = crosscheck(&ior, &dir.path().join("out2"), &["--threshold", "x"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A launcher that runs the program once, whatever `-np N` says (the fakes print one output).
+fn fake_launcher(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("mpirun");
+    std::fs::write(&p, "#!/bin/sh\nshift 2\nexec \"$@\"\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn mdtest_runs_beside_upstream_mdtest_with_rates_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ior = fake_ior(dir.path(), &root.join(CAPTURED), 0);
+    // Real mdtest 4.1 on DUMMY with 2 tasks, `-a DUMMY -n 1000` (captured by hand).
+    let captured = root.join("tests/data/ior-examples/mdtest_dummy_n1000.txt");
+    let mdtest = dir.path().join("mdtest");
+    std::fs::write(
+        &mdtest,
+        format!("#!/bin/sh\ncat '{}'\n", captured.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&mdtest, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = Command::new(env!("CARGO_BIN_EXE_benchfs-bench"))
+        .arg("crosscheck")
+        .arg("--ior")
+        .arg(&ior)
+        .arg("--mdtest")
+        .arg(&mdtest)
+        .args(["--mdtest-args", "-n 1000 -d /xcmd"])
+        .arg("--mpirun")
+        .arg(fake_launcher(dir.path()))
+        .args(["--rounds", "2", "--np", "2", "--out-dir"])
+        .arg(&out_dir)
+        .args(["--", "-a", "DUMMY", "-w", "-r", "-t", "64k", "-b", "1m"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("upstream mdtest vs benchfs-bench mdtest, 2 round(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nmdtest DUMMY N=2 n=1000\n"), "{stdout}");
+    // Upstream's median file creation rate: the captured one, in both rounds.
+    let row = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("File creation"))
+        .unwrap_or_else(|| panic!("no File creation row in\n{stdout}"));
+    let w: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(w[2], "6853437.908", "{row}");
+    let ours: f64 = w[3].parse().unwrap();
+    let ratio: f64 = w[4].parse().unwrap();
+    assert!(
+        ours > 0.0 && (ratio - ours / 6853437.908).abs() < 0.01,
+        "{row}"
+    );
+    for op in [
+        "Directory creation",
+        "Directory stat",
+        "File stat",
+        "File removal",
+        "Tree creation",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.trim_start().starts_with(op)),
+            "no {op} row in\n{stdout}"
+        );
+    }
+    // Every output and both merged documents are kept; rounds became iterations.
+    for f in [
+        "mdtest-round-1.txt",
+        "mdtest-round-2.txt",
+        "benchfs-bench-mdtest-round-1.txt",
+        "benchfs-bench-mdtest-round-2.json",
+        "mdtest.json",
+        "benchfs-bench-mdtest.json",
+    ] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let ours_doc = benchfs::results::document::ResultDocument::read_from(
+        out_dir.join("benchfs-bench-mdtest.json"),
+    )
+    .unwrap();
+    let run = &ours_doc.mdtest.as_ref().unwrap().runs[0];
+    assert_eq!((run.tasks, run.iterations), (2, 2));
+    let theirs =
+        benchfs::results::document::ResultDocument::read_from(out_dir.join("mdtest.json")).unwrap();
+    assert_eq!(theirs.source.as_ref().unwrap().format, "mdtest-text");
+    assert_eq!(theirs.mdtest.as_ref().unwrap().runs[0].iterations, 2);
+}

@@ -4,7 +4,8 @@
 //! `ior-compat/`, or `-a POSIX` on a mount) and benchfs-bench with the same arguments, K
 //! rounds in alternating order, imports IOR's output, and prints a side-by-side table
 //! (bandwidth, IOPS, times per phase), the ratio per phase and a noise-aware verdict from
-//! [`crate::results::compare`]. `--mdtest PATH` also runs real mdtest on the same cluster.
+//! [`crate::results::compare`]. `--mdtest PATH` also runs real mdtest and benchfs-bench mdtest
+//! on the same cluster, side by side per operation.
 //!
 //! Owns the sequence of runs, their command lines, the files a crosscheck keeps (every raw
 //! output, both merged result documents, the table) and the wording of its verdicts. It does
@@ -253,7 +254,9 @@ impl Crosscheck {
         })
     }
 
-    /// Real mdtest on the same cluster: its summary, round by round.
+    /// Real mdtest and benchfs-bench mdtest with the same arguments on the same cluster, K
+    /// rounds in alternating order: both merged documents kept, the rates side by side per
+    /// operation with compare's verdicts.
     fn mdtest_rounds(&self, mdtest: &Path, ior_args: &[String]) -> Result<String, CrosscheckError> {
         // The backend and its --benchfs.* options follow IOR's.
         let mut args = Vec::new();
@@ -269,31 +272,141 @@ impl Crosscheck {
             }
         }
         args.extend(self.mdtest_args.iter().cloned());
-        let mut s = String::from("\nmdtest (upstream) on the same cluster\n");
+        let mut theirs = Vec::new();
+        let mut ours = Vec::new();
         for k in 0..self.rounds {
-            let text = run(
-                &format!("mdtest (round {})", k + 1),
-                self.upstream(mdtest, &args),
-            )?;
-            self.write(&format!("mdtest-round-{}.txt", k + 1), &text)?;
-            let _ = writeln!(s, "  round {}:", k + 1);
-            for line in mdtest_summary(&text) {
-                let _ = writeln!(s, "    {line}");
+            if k % 2 == 0 {
+                theirs.push(self.mdtest_upstream_round(mdtest, k, &args)?);
+                ours.push(self.mdtest_our_round(k, &args)?);
+            } else {
+                ours.push(self.mdtest_our_round(k, &args)?);
+                theirs.push(self.mdtest_upstream_round(mdtest, k, &args)?);
             }
+            eprintln!("crosscheck: mdtest round {} of {} done", k + 1, self.rounds);
         }
-        s.push_str("  (benchfs-bench has no mdtest engine yet: upstream figures only)\n");
-        Ok(s)
+        let theirs = merge_mdtest(theirs);
+        let ours = merge_mdtest(ours);
+        for (name, doc) in [
+            ("mdtest.json", &theirs),
+            ("benchfs-bench-mdtest.json", &ours),
+        ] {
+            doc.write_to(self.out_dir.join(name))
+                .map_err(|e| CrosscheckError::Output(e.to_string()))?;
+        }
+        let c = compare::compare(
+            &theirs,
+            "mdtest",
+            &ours,
+            "benchfs-bench",
+            self.threshold_pct,
+            self.alpha,
+        );
+        Ok(mdtest_side_by_side(&c, self.rounds))
+    }
+
+    fn mdtest_upstream_round(
+        &self,
+        mdtest: &Path,
+        k: usize,
+        args: &[String],
+    ) -> Result<ResultDocument, CrosscheckError> {
+        let what = format!("mdtest (round {})", k + 1);
+        let text = run(&what, self.upstream(mdtest, args))?;
+        let path = self.write(&format!("mdtest-round-{}.txt", k + 1), &text)?;
+        import_str(
+            &text,
+            &path.display().to_string(),
+            None,
+            &ImportOptions::default(),
+        )
+        .map_err(|e| CrosscheckError::Output(e.to_string()))
+    }
+
+    fn mdtest_our_round(
+        &self,
+        k: usize,
+        args: &[String],
+    ) -> Result<ResultDocument, CrosscheckError> {
+        let json = self
+            .out_dir
+            .join(format!("benchfs-bench-mdtest-round-{}.json", k + 1));
+        let mut cmd = Command::new(&self.bench);
+        cmd.arg("mdtest")
+            .args(args)
+            .args(["--tasks", &self.np.to_string()])
+            .arg("--json")
+            .arg(&json);
+        let text = run(&format!("benchfs-bench mdtest (round {})", k + 1), cmd)?;
+        self.write(&format!("benchfs-bench-mdtest-round-{}.txt", k + 1), &text)?;
+        ResultDocument::read_from(&json).map_err(|e| CrosscheckError::Output(e.to_string()))
     }
 }
 
-/// The lines of mdtest's `SUMMARY rate` table (operation and its Max/Min/Mean/Std Dev).
-fn mdtest_summary(text: &str) -> Vec<String> {
-    text.lines()
-        .skip_while(|l| !l.starts_with("SUMMARY"))
-        .take_while(|l| !l.starts_with("-- finished"))
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim_end().to_string())
-        .collect()
+/// One document holding the mdtest runs of every round of `docs`: a round's iterations become
+/// more iterations of the same task count.
+fn merge_mdtest(mut docs: Vec<ResultDocument>) -> ResultDocument {
+    let mut first = docs.remove(0);
+    for d in docs {
+        first.errors.extend(d.errors);
+        let (Some(into), Some(from)) = (first.mdtest.as_mut(), d.mdtest) else {
+            continue;
+        };
+        for mut run in from.runs {
+            match into
+                .runs
+                .iter_mut()
+                .find(|r| r.tasks == run.tasks && r.items_per_rank == run.items_per_rank)
+            {
+                Some(r) => {
+                    for p in &mut run.phases {
+                        p.iteration += r.iterations;
+                    }
+                    r.iterations += run.iterations;
+                    r.verification_errors += run.verification_errors;
+                    r.phases.extend(run.phases);
+                }
+                None => into.runs.push(run),
+            }
+        }
+    }
+    first
+}
+
+/// The rates of upstream mdtest and benchfs-bench mdtest per workload and operation: medians
+/// over every iteration of every round, the ratio and the verdict.
+fn mdtest_side_by_side(c: &Comparison, rounds: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nmdtest: upstream mdtest vs benchfs-bench mdtest, {rounds} round(s), median rates (ops/s); ratio = benchfs-bench / mdtest"
+    );
+    let rates: Vec<&MetricComparison> = c.metrics.iter().filter(|m| m.metric == "rate").collect();
+    if rates.is_empty() {
+        s.push_str("  no operation in common\n");
+        return s;
+    }
+    let mut last = "";
+    for m in rates {
+        if m.workload != last {
+            let _ = writeln!(s, "\n{}", m.workload);
+            let _ = writeln!(
+                s,
+                "  {:<20} {:>14} {:>14} {:>7}  verdict",
+                "operation", "mdtest", "benchfs-bench", "ratio"
+            );
+            last = &m.workload;
+        }
+        let _ = writeln!(
+            s,
+            "  {:<20} {:>14.3} {:>14.3} {:>7.2}  {}",
+            m.phase,
+            m.baseline.median,
+            m.current.median,
+            m.current.median / m.baseline.median,
+            verdict_words(m)
+        );
+    }
+    s
 }
 
 /// One document holding every test of `docs` (each round's iterations become samples of
@@ -450,18 +563,5 @@ mod tests {
         );
         assert!(has_flag(&a(&["-N", "2"]), "-N"));
         assert!(!has_flag(&a(&["-Nx"]), "-N"));
-    }
-
-    #[test]
-    fn mdtest_summaries_are_cut_out() {
-        let text = "x\nSUMMARY rate (in ops/sec): (of 1 iterations)\n   Operation  Max\n   File creation  10.0\n\n-- finished at x --\n";
-        assert_eq!(
-            mdtest_summary(text),
-            [
-                "SUMMARY rate (in ops/sec): (of 1 iterations)",
-                "   Operation  Max",
-                "   File creation  10.0"
-            ]
-        );
     }
 }

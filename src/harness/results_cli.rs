@@ -187,7 +187,7 @@ enum Command {
         /// The real IOR binary (built with the BENCHFS backend of ior-compat/ for -a BENCHFS).
         #[arg(long)]
         ior: PathBuf,
-        /// The real mdtest binary: also run mdtest on the same cluster.
+        /// The real mdtest binary: also run it and benchfs-bench mdtest on the same cluster.
         #[arg(long)]
         mdtest: Option<PathBuf>,
         /// mdtest's arguments (split at spaces; the backend and --benchfs.* follow IOR's).
