@@ -1,6 +1,7 @@
 //! Every way a run can end leaves nothing behind: a signal at each stage of an embedded
-//! cluster's start-up, run and shutdown; under mpirun, a signal during the run and an
-//! MPI_Abort; and bad input to the binaries gets a clear error, never a panic.
+//! cluster's start-up, run and shutdown, and SIGKILL (the cleanup guardian's work); under
+//! mpirun, a signal during the run (Open MPI kills the ranks with SIGKILL a few milliseconds
+//! after SIGTERM) and an MPI_Abort; and bad input to the binaries gets a clear error, never a panic.
 
 use crate::common::run::{bin, scratch};
 use crate::support::{self, files_under};
@@ -29,7 +30,14 @@ fn embedded_run(data: &Path) -> Command {
     cmd
 }
 
+/// Asserts that nothing is left under `data`, once the run's cleanup guardian (which works
+/// after the run has ended, see `harness::cleanup`) has had up to 20 s to finish.
 fn nothing_left(data: &Path, what: &str) {
+    let empty = || std::fs::read_dir(data).map_or(true, |mut d| d.next().is_none());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let left = files_under(data);
     let dirs: Vec<_> = std::fs::read_dir(data).unwrap().flatten().collect();
     assert!(
@@ -101,6 +109,30 @@ fn a_signal_at_every_stage_of_an_embedded_run_leaves_nothing_behind() {
         );
         nothing_left(&data, stage);
     }
+}
+
+#[test]
+fn a_run_killed_with_sigkill_leaves_nothing_behind() {
+    let d = scratch();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut run = support::spawn_group(embedded_run(&data), d.path(), "killed");
+    support::wait_until("the run writes chunks", Duration::from_secs(60), || {
+        files_under(&data)
+            .iter()
+            .any(|p| p.parent().is_some_and(|d| d.ends_with("chunks")))
+    });
+    // The whole process group, as a launcher kills a job: no handler runs.
+    // SAFETY: signalling the process group this test created.
+    unsafe {
+        libc::kill(-(run.id() as i32), libc::SIGKILL);
+    }
+    let st = support::wait_child(&mut run, Duration::from_secs(30), "benchfs-bench");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(libc::SIGKILL)
+    );
+    nothing_left(&data, "SIGKILL");
 }
 
 #[cfg(feature = "mpi")]
