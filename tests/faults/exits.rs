@@ -139,7 +139,7 @@ fn a_run_killed_with_sigkill_leaves_nothing_behind() {
 mod mpi {
     use super::*;
 
-    fn mpirun(data: &Path, target: &str) -> Command {
+    fn mpirun(data: &Path, target: &str, iterations: usize) -> Command {
         let mut cmd = crate::common::mpi::mpirun_command(3, bin());
         // On a signal or an MPI_Abort, Open MPI sends the ranks SIGTERM and then SIGKILL after
         // odls_base_sigkill_timeout (1 s by default): on a loaded machine that grace can end
@@ -154,31 +154,56 @@ mod mpi {
             "--benchfs.data-dir",
         ])
         .arg(data)
-        .args([
-            "-b", "16m", "-t", "1m", "-w", "-r", "-i", "20", "-o", target,
-        ]);
+        .args(["-b", "16m", "-t", "1m", "-w", "-r", "-o", target, "-i"])
+        .arg(iterations.to_string());
         cmd
     }
 
     #[test]
-    fn a_signal_to_mpirun_during_the_run_leaves_no_server_data() {
+    fn a_signal_to_mpirun_at_every_stage_leaves_no_server_data() {
         let d = scratch();
-        let data = d.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let mut run = support::spawn_group(mpirun(&data, "/sig"), d.path(), "mpi");
-        support::wait_until(
-            "the in-job server holds chunks",
-            Duration::from_secs(120),
-            || {
-                files_under(&data)
+        // Stage, repetitions, and what must exist before the signal goes.
+        type Ready = fn(&Path, &Path) -> bool;
+        let stages: [(&str, usize, Ready); 3] = [
+            ("during start-up", 20, |data, _| has_file(data, "store_id")),
+            ("during the run", 20, |data, _| {
+                files_under(data)
                     .iter()
                     .any(|p| p.parent().is_some_and(|d| d.ends_with("chunks")))
-            },
-        );
-        support::signal(run.id(), libc::SIGTERM);
-        let st = support::wait_child(&mut run, Duration::from_secs(60), "mpirun");
-        assert!(!st.success());
-        nothing_left(&data, "mpirun signalled");
+            }),
+            ("during shutdown", 1, |_, out| {
+                std::fs::read_to_string(out)
+                    .unwrap_or_default()
+                    .contains("Summary of all tests")
+            }),
+        ];
+        for (i, (stage, reps, ready)) in stages.into_iter().enumerate() {
+            let data = d.path().join(format!("data{i}"));
+            std::fs::create_dir_all(&data).unwrap();
+            let name = format!("mpi{i}");
+            let mut run = support::spawn_group(mpirun(&data, "/sig", reps), d.path(), &name);
+            let out = d.path().join(format!("{name}.out"));
+            let started = std::time::Instant::now();
+            let mut sent = false;
+            while started.elapsed() < Duration::from_secs(120) {
+                if ready(&data, &out) {
+                    support::signal(run.id(), libc::SIGTERM);
+                    sent = true;
+                    break;
+                }
+                if run.try_wait().unwrap().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let st = support::wait_child(&mut run, Duration::from_secs(60), stage);
+            // A signal after the end finds a clean exit; before, mpirun fails.
+            assert!(sent, "{stage}: never ready, status {st}");
+            if i < 2 {
+                assert!(!st.success(), "{stage}: {st}");
+            }
+            nothing_left(&data, stage);
+        }
     }
 
     #[test]
@@ -186,7 +211,7 @@ mod mpi {
         let d = scratch();
         let data = d.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
-        let mut run = support::spawn_group(mpirun(&data, "/missing/dir/f"), d.path(), "abort");
+        let mut run = support::spawn_group(mpirun(&data, "/missing/dir/f", 20), d.path(), "abort");
         let st = support::wait_child(&mut run, Duration::from_secs(120), "mpirun");
         assert!(!st.success());
         let err = std::fs::read_to_string(d.path().join("abort.err")).unwrap();
