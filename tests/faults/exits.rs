@@ -1,6 +1,7 @@
 //! Every way a run can end leaves nothing behind: a signal at each stage of an embedded
-//! cluster's start-up, run and shutdown; under mpirun, a signal during the run and an
-//! MPI_Abort; and bad input to the binaries gets a clear error, never a panic.
+//! cluster's start-up, run and shutdown, and SIGKILL (the cleanup guardian's work); under
+//! mpirun, a signal during the run (Open MPI kills the ranks with SIGKILL a few milliseconds
+//! after SIGTERM) and an MPI_Abort; and bad input to the binaries gets a clear error, never a panic.
 
 use crate::common::run::{bin, scratch};
 use crate::support::{self, files_under};
@@ -29,7 +30,14 @@ fn embedded_run(data: &Path) -> Command {
     cmd
 }
 
+/// Asserts that nothing is left under `data`, once the run's cleanup guardian (which works
+/// after the run has ended, see `harness::cleanup`) has had up to 20 s to finish.
 fn nothing_left(data: &Path, what: &str) {
+    let empty = || std::fs::read_dir(data).map_or(true, |mut d| d.next().is_none());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let left = files_under(data);
     let dirs: Vec<_> = std::fs::read_dir(data).unwrap().flatten().collect();
     assert!(
@@ -103,11 +111,35 @@ fn a_signal_at_every_stage_of_an_embedded_run_leaves_nothing_behind() {
     }
 }
 
+#[test]
+fn a_run_killed_with_sigkill_leaves_nothing_behind() {
+    let d = scratch();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut run = support::spawn_group(embedded_run(&data), d.path(), "killed");
+    support::wait_until("the run writes chunks", Duration::from_secs(60), || {
+        files_under(&data)
+            .iter()
+            .any(|p| p.parent().is_some_and(|d| d.ends_with("chunks")))
+    });
+    // The whole process group, as a launcher kills a job: no handler runs.
+    // SAFETY: signalling the process group this test created.
+    unsafe {
+        libc::kill(-(run.id() as i32), libc::SIGKILL);
+    }
+    let st = support::wait_child(&mut run, Duration::from_secs(30), "benchfs-bench");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(libc::SIGKILL)
+    );
+    nothing_left(&data, "SIGKILL");
+}
+
 #[cfg(feature = "mpi")]
 mod mpi {
     use super::*;
 
-    fn mpirun(data: &Path, target: &str) -> Command {
+    fn mpirun(data: &Path, target: &str, iterations: usize) -> Command {
         let mut cmd = crate::common::mpi::mpirun_command(3, bin());
         // On a signal or an MPI_Abort, Open MPI sends the ranks SIGTERM and then SIGKILL after
         // odls_base_sigkill_timeout (1 s by default): on a loaded machine that grace can end
@@ -122,31 +154,56 @@ mod mpi {
             "--benchfs.data-dir",
         ])
         .arg(data)
-        .args([
-            "-b", "16m", "-t", "1m", "-w", "-r", "-i", "20", "-o", target,
-        ]);
+        .args(["-b", "16m", "-t", "1m", "-w", "-r", "-o", target, "-i"])
+        .arg(iterations.to_string());
         cmd
     }
 
     #[test]
-    fn a_signal_to_mpirun_during_the_run_leaves_no_server_data() {
+    fn a_signal_to_mpirun_at_every_stage_leaves_no_server_data() {
         let d = scratch();
-        let data = d.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let mut run = support::spawn_group(mpirun(&data, "/sig"), d.path(), "mpi");
-        support::wait_until(
-            "the in-job server holds chunks",
-            Duration::from_secs(120),
-            || {
-                files_under(&data)
+        // Stage, repetitions, and what must exist before the signal goes.
+        type Ready = fn(&Path, &Path) -> bool;
+        let stages: [(&str, usize, Ready); 3] = [
+            ("during start-up", 20, |data, _| has_file(data, "store_id")),
+            ("during the run", 20, |data, _| {
+                files_under(data)
                     .iter()
                     .any(|p| p.parent().is_some_and(|d| d.ends_with("chunks")))
-            },
-        );
-        support::signal(run.id(), libc::SIGTERM);
-        let st = support::wait_child(&mut run, Duration::from_secs(60), "mpirun");
-        assert!(!st.success());
-        nothing_left(&data, "mpirun signalled");
+            }),
+            ("during shutdown", 1, |_, out| {
+                std::fs::read_to_string(out)
+                    .unwrap_or_default()
+                    .contains("Summary of all tests")
+            }),
+        ];
+        for (i, (stage, reps, ready)) in stages.into_iter().enumerate() {
+            let data = d.path().join(format!("data{i}"));
+            std::fs::create_dir_all(&data).unwrap();
+            let name = format!("mpi{i}");
+            let mut run = support::spawn_group(mpirun(&data, "/sig", reps), d.path(), &name);
+            let out = d.path().join(format!("{name}.out"));
+            let started = std::time::Instant::now();
+            let mut sent = false;
+            while started.elapsed() < Duration::from_secs(120) {
+                if ready(&data, &out) {
+                    support::signal(run.id(), libc::SIGTERM);
+                    sent = true;
+                    break;
+                }
+                if run.try_wait().unwrap().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let st = support::wait_child(&mut run, Duration::from_secs(60), stage);
+            // A signal after the end finds a clean exit; before, mpirun fails.
+            assert!(sent, "{stage}: never ready, status {st}");
+            if i < 2 {
+                assert!(!st.success(), "{stage}: {st}");
+            }
+            nothing_left(&data, stage);
+        }
     }
 
     #[test]
@@ -154,7 +211,7 @@ mod mpi {
         let d = scratch();
         let data = d.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
-        let mut run = support::spawn_group(mpirun(&data, "/missing/dir/f"), d.path(), "abort");
+        let mut run = support::spawn_group(mpirun(&data, "/missing/dir/f", 20), d.path(), "abort");
         let st = support::wait_child(&mut run, Duration::from_secs(120), "mpirun");
         assert!(!st.success());
         let err = std::fs::read_to_string(d.path().join("abort.err")).unwrap();

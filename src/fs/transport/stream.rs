@@ -378,6 +378,9 @@ struct Pending {
     /// connection, request id 0), which it sends only when it has read no request it did
     /// not answer.
     unread: AtomicBool,
+    /// Why it closed (the error its pending calls were failed with): calls made afterwards
+    /// fail with it too, so that a refusal read before the first call is not lost.
+    reason: OnceLock<FsError>,
 }
 
 impl Pending {
@@ -396,6 +399,7 @@ impl Pending {
     /// Marks the connection closed and fails every pending call with `err` (which the
     /// caller has already made name the server).
     fn fail_all(&self, err: FsError) {
+        let _ = self.reason.set(err.clone());
         self.closed.store(true, Ordering::SeqCst);
         let drained: Vec<Waiter> = match self.calls.lock() {
             Ok(mut m) => m.drain().map(|(_, w)| w).collect(),
@@ -406,8 +410,12 @@ impl Pending {
         }
     }
 
+    /// The error of a call on a closed connection: why it closed, if known.
     fn closed_error(&self, what: &str) -> FsError {
-        FsError::ConnectionReset(format!("{}: {what}", self.label()))
+        match self.reason.get() {
+            Some(e) => e.clone(),
+            None => FsError::ConnectionReset(format!("{}: {what}", self.label())),
+        }
     }
 }
 
@@ -451,6 +459,7 @@ impl RpcConnection {
             peer,
             store: OnceLock::new(),
             unread: AtomicBool::new(false),
+            reason: OnceLock::new(),
         });
         let (tx, rx) = mpsc::channel(OUT_QUEUE);
         let wp = pending.clone();
@@ -1431,6 +1440,27 @@ mod tests {
         assert!(c.is_closed());
         // Not a stop: nothing says the calls it failed were not read.
         assert!(!c.closed_unread());
+    }
+
+    #[tokio::test]
+    async fn a_refusal_read_before_the_first_call_is_that_calls_error() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ar, aw) = tokio::io::split(a);
+        let c = RpcConnection::start(ar, aw, "full".into());
+        let (_br, mut bw) = tokio::io::split(b);
+        let why = FsError::Busy("at its limit (--max-connections)".into());
+        bw.write_all(&refusal_frame(&why)).await.unwrap();
+        drop(bw);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !c.is_closed() {
+            assert!(Instant::now() < deadline, "the refusal was never read");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Closed before the handshake began: the handshake fails with the server's reason.
+        let e = c.hello(b"k", Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(e.errno(), libc::EBUSY, "{e}");
+        assert!(e.to_string().contains("--max-connections"), "{e}");
+        assert!(e.to_string().contains("full"), "{e}");
     }
 
     /// A handler that stores op 7's payload into a file at the offset its message names
