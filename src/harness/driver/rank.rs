@@ -340,7 +340,8 @@ mod tests {
             events: Mutex::new(Vec::new()),
             fail_on: Some(1),
         }));
-        assert_eq!(run_ranks(3, setup, dir.path()), vec![1, 1, 1]);
+        // A run that fails exits as IOR's fatal errors do (MPI_Abort(-1): 255).
+        assert_eq!(run_ranks(3, setup, dir.path()), vec![255, 255, 255]);
         assert!(setup.events.lock().unwrap().is_empty());
     }
 }
