@@ -7,7 +7,7 @@
 //! - [`ffi`]: libbenchfs, the C API (beside the harness: nothing in the crate uses it);
 //! - [`results`]: result documents, imports of real IOR output, compare, report, export;
 //! - [`ior`], [`mdtest`]: the IOR- and mdtest-compatible workload engines;
-//! - [`backend`]: the storage backends the engines drive (POSIX, DUMMY, BENCHFS);
+//! - [`backend`]: the storage backends the engines drive (POSIX, DUMMY, MMAP, BENCHFS);
 //! - [`fs`]: the distributed file system (client, transports, servers, stores);
 //! - leaves that know nothing above them: [`measure`] (clock, log stream, latency histograms
 //!   and capacity lines of the engines), [`optparse`] (IOR's option token rules, for any

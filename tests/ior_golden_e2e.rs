@@ -1,8 +1,8 @@
 //! End to end: benchfs-bench reproduces the real IOR outputs in `../shared/ior/examples/` that
 //! use POSIX or DUMMY, line for line and column for column, with numbers, dates, hosts and
 //! command lines masked (tests/common/golden.rs). IOR wrote warnings into the same stream as the
-//! results; benchfs-bench writes them to stderr, so the comparison reads both streams
-//! interleaved (`2>&1`), in the order they were written.
+//! results, and so does benchfs-bench in the text format; the comparison reads stdout and
+//! stderr interleaved (`2>&1`), in the order they were written.
 
 mod common;
 
@@ -48,7 +48,7 @@ fn golden(example: &str, ior_dir: &str, args: &[&str], on_disk: bool) {
     }
 }
 
-/// Lines benchfs-bench prints beyond IOR on purpose (README: the `-C` no-op warning).
+/// Lines benchfs-bench prints beyond IOR on purpose (README: the `-C` no-op hint, with `-v`).
 fn ours_without_additions(out: &str) -> String {
     out.lines()
         .filter(|l| !l.starts_with("WARNING: -C (reorderTasks) has no effect"))

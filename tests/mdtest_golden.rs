@@ -305,7 +305,9 @@ fn help_is_mdtests() {
     };
     assert_eq!(core(&ours), core(&theirs));
     assert_eq!(ours.lines().next(), Some("Synopsis benchfs-bench mdtest"));
-    assert!(ours.contains("\n  -a=STRING                     API for I/O [POSIX|DUMMY|BENCHFS]\n"));
+    assert!(
+        ours.contains("\n  -a=STRING                     API for I/O [POSIX|DUMMY|MMAP|BENCHFS]\n")
+    );
     // The POSIX and DUMMY module sections as mdtest's.
     let module = |text: &str, m: &str| -> String {
         let start = text.find(&format!("Module {m}\n")).unwrap();

@@ -35,6 +35,7 @@ fn row(access: Phase, iteration: usize, bw: f64) -> PhaseResult {
         stonewall: None,
         errors: 0,
         iodepth: 1,
+        measured: true,
     }
 }
 

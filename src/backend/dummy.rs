@@ -152,18 +152,6 @@ impl Backend for DummyBackend {
         Ok(DummyFile)
     }
 
-    #[inline]
-    async fn xfer(
-        &self,
-        _file: &DummyFile,
-        _access: Access,
-        buf: &mut [u8],
-        _offset: u64,
-    ) -> BackendResult<usize> {
-        self.delay(self.delay_xfer);
-        Ok(buf.len())
-    }
-
     /// Completes at once: the engine calls this directly.
     #[inline]
     fn xfer_sync(
@@ -182,7 +170,13 @@ impl Backend for DummyBackend {
         Ok(())
     }
 
+    /// Free, as IOR's DUMMY: `--dummy.delay-sync` delays [`Backend::sync`] only.
     async fn fsync(&self, _file: &DummyFile) -> BackendResult<()> {
+        Ok(())
+    }
+
+    /// IOR's backend-wide sync (mdtest's `-Y`): the one call `--dummy.delay-sync` delays.
+    async fn sync(&self) -> BackendResult<()> {
         self.delay(self.delay_sync);
         Ok(())
     }
@@ -236,12 +230,6 @@ impl Backend for DummyBackend {
     /// Nothing (with `--dummy.delay-create`, as a create).
     async fn mknod(&self, _path: &str) -> BackendResult<()> {
         self.delay(self.delay_create);
-        Ok(())
-    }
-
-    /// `--dummy.delay-sync`, as IOR's DUMMY `sync`.
-    async fn sync(&self) -> BackendResult<()> {
-        self.delay(self.delay_sync);
         Ok(())
     }
 }
@@ -340,12 +328,23 @@ mod tests {
             assert!(t.elapsed() >= Duration::from_micros(20 * 50));
 
             let t = Instant::now();
-            b.fsync(&f).await.unwrap();
+            b.sync().await.unwrap();
             assert!(t.elapsed() >= Duration::from_micros(1500));
 
             let t = Instant::now();
             b.close(f).await.unwrap();
             assert!(t.elapsed() >= Duration::from_micros(2000));
+        });
+    }
+
+    #[test]
+    fn delay_sync_delays_sync_but_not_fsync() {
+        // A delay far beyond anything an undelayed call could take on a loaded machine.
+        let b = backend(&[("dummy.delay-sync", "3000000")]).unwrap();
+        rt().block_on(async {
+            let t = Instant::now();
+            b.fsync(&DummyFile).await.unwrap();
+            assert!(t.elapsed() < Duration::from_secs(3), "fsync was delayed");
         });
     }
 

@@ -1,15 +1,17 @@
 //! The storage backends benchfs-bench drives, behind one async trait shaped after IOR's
 //! backend table (`ior_aiori_t`, SPEC §6.2).
 //!
-//! Owns the [`Backend`] trait, its error and value types, the table of backend options
-//! (`--<backend>.<name>`), and [`AnyBackend`], the single place that lists the backends.
-//! Adding a backend means a module here, a variant of [`AnyBackend`] and its options in
-//! [`module_options`]; the engine is never touched. Backends must not print: they return
-//! errors, and the engine reports them in IOR's wording.
+//! Owns the [`Backend`] trait, its error and value types, the backend options
+//! (`--<backend>.<name>`), and the backend table (`backend_table!` below): one record per
+//! backend (variant, type, `-a` name), from which [`AnyBackend`], [`AnyFile`],
+//! [`BACKEND_NAMES`] and [`module_options`] are generated. Adding a backend means a module here
+//! and one record in the table; the engine is never touched. Backends must not print: they
+//! return errors, and the engine reports them in IOR's wording.
 
 pub mod benchfs;
 pub mod buffer;
 pub mod dummy;
+pub mod mmap;
 pub mod posix;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,20 @@ pub enum BackendError {
         op: &'static str,
         /// The path (or file name) involved.
         path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `open(2)` failed, in IOR's POSIX wording: `open64("path", flags) failed: reason` for an
+    /// open, `open64("path", flags, 0664) failed. Error: reason` for a create.
+    #[error("{}", open_failure(path, *flags, *mode, source))]
+    Open {
+        /// The path.
+        path: String,
+        /// The `open(2)` flags IOR would show (without `O_CLOEXEC`).
+        flags: i32,
+        /// The mode, for a create (`O_CREAT`).
+        mode: Option<u32>,
         /// The underlying error.
         #[source]
         source: std::io::Error,
@@ -57,6 +73,14 @@ pub enum BackendError {
     Other(String),
 }
 
+/// The text of [`BackendError::Open`], as IOR's POSIX backend words it.
+fn open_failure(path: &str, flags: i32, mode: Option<u32>, e: &std::io::Error) -> String {
+    match mode {
+        Some(m) => format!("open64(\"{path}\", {flags}, 0{m:o}) failed. Error: {e}"),
+        None => format!("open64(\"{path}\", {flags}) failed: {e}"),
+    }
+}
+
 impl BackendError {
     /// Shorthand for an [`BackendError::Io`] error.
     pub fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
@@ -70,7 +94,9 @@ impl BackendError {
     /// The errno of the failure, if it has one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            BackendError::Io { source, .. } => source.raw_os_error(),
+            BackendError::Io { source, .. } | BackendError::Open { source, .. } => {
+                source.raw_os_error()
+            }
             BackendError::Remote { errno, .. } => Some(*errno),
             _ => None,
         }
@@ -242,8 +268,10 @@ pub trait Backend {
 
     /// The `-a` name (`POSIX`).
     fn name(&self) -> &'static str;
-    /// Shown as `apiVersion`.
-    fn version(&self) -> String;
+    /// Shown as `apiVersion`; empty by default, as IOR's `aiori_get_version`.
+    fn version(&self) -> String {
+        String::new()
+    }
     /// Whether `-e`/`-Y` are honoured (IOR's fsync-capable list).
     fn supports_fsync(&self) -> bool {
         true
@@ -271,16 +299,28 @@ pub trait Backend {
     async fn open(&self, path: &str, flags: OpenFlags) -> BackendResult<Self::File>;
     /// Transfers `buf.len()` bytes at `offset`; returns the bytes moved. A write only reads
     /// `buf`. Short transfers are returned as such; the engine decides about retries.
+    /// Backends whose transfers complete before returning implement [`Backend::xfer_sync`]
+    /// only: this default runs it.
+    #[inline]
     async fn xfer(
         &self,
         file: &Self::File,
         access: Access,
         buf: &mut [u8],
         offset: u64,
-    ) -> BackendResult<usize>;
+    ) -> BackendResult<usize> {
+        self.xfer_sync(file, access, buf, offset)
+            .unwrap_or_else(|| {
+                Err(BackendError::Other(format!(
+                    "the {} backend implements neither xfer nor xfer_sync",
+                    self.name()
+                )))
+            })
+    }
     /// The same transfer as [`Backend::xfer`] when this backend completes it before returning
-    /// (POSIX pread/pwrite, DUMMY): `Some(result)`. `None` (the default) means "only async":
-    /// the engine then awaits [`Backend::xfer`]. Lets the hot loop skip the async machinery.
+    /// (POSIX pread/pwrite, MMAP, DUMMY): `Some(result)`. `None` (the default) means "only
+    /// async": the engine then awaits [`Backend::xfer`], which such a backend implements. Lets
+    /// the hot loop skip the async machinery.
     #[inline]
     fn xfer_sync(
         &self,
@@ -312,8 +352,13 @@ pub trait Backend {
     }
     /// Closes a file.
     async fn close(&self, file: Self::File) -> BackendResult<()>;
-    /// Flushes a file to stable storage.
+    /// Flushes a file to stable storage (`-e`, `-Y`).
     async fn fsync(&self, file: &Self::File) -> BackendResult<()>;
+    /// Flushes everything the backend holds (IOR's backend-wide `sync`, which mdtest's `-Y`
+    /// calls; IOR's own transfers never do). Nothing by default.
+    async fn sync(&self) -> BackendResult<()> {
+        Ok(())
+    }
     /// Removes a file.
     async fn remove(&self, path: &str) -> BackendResult<()>;
     /// Size of one file (IOR sums over ranks for file-per-process).
@@ -343,11 +388,6 @@ pub trait Backend {
     async fn mknod(&self, path: &str) -> BackendResult<()> {
         let f = self.create(path, OpenFlags::create_for_write()).await?;
         self.close(f).await
-    }
-    /// Flushes everything written through this backend to stable storage, as `sync(2)`
-    /// (mdtest `-Y`, IOR's `sync`). Nothing by default.
-    async fn sync(&self) -> BackendResult<()> {
-        Ok(())
     }
 }
 
@@ -382,15 +422,6 @@ impl ModuleOption {
     pub fn key(&self) -> String {
         format!("{}.{}", self.module, self.name)
     }
-}
-
-/// Every backend option of every backend, in help order.
-pub fn module_options() -> Vec<ModuleOption> {
-    let mut v = Vec::new();
-    v.extend_from_slice(posix::OPTIONS);
-    v.extend_from_slice(dummy::OPTIONS);
-    v.extend_from_slice(benchfs::OPTIONS);
-    v
 }
 
 /// The help text of every backend's options as IOR and mdtest print it: per backend
@@ -435,22 +466,6 @@ pub fn module_help() -> String {
         section(&mut out, "Optional arguments", &values);
     }
     out
-}
-
-/// Find a backend option by its key (`posix.odirect`), case-sensitively as IOR does.
-pub fn find_module_option(key: &str) -> Option<ModuleOption> {
-    module_options().into_iter().find(|o| o.key() == key)
-}
-
-/// Names accepted by `-a`, in help order; the first is the default.
-pub const BACKEND_NAMES: &[&str] = &["POSIX", "DUMMY", "BENCHFS"];
-
-/// Canonical (upper-case) backend name for an `-a` value, if known.
-pub fn canonical_backend_name(api: &str) -> Option<&'static str> {
-    BACKEND_NAMES
-        .iter()
-        .copied()
-        .find(|n| n.eq_ignore_ascii_case(api))
 }
 
 /// Typed read access to the `--<module>.<name>` values of a test.
@@ -500,51 +515,101 @@ impl<'a> OptionValues<'a> {
     }
 }
 
-/// The backend selected by `-a`, dispatched statically (no allocation per call).
-pub enum AnyBackend {
-    /// `-a POSIX`.
-    Posix(posix::PosixBackend),
-    /// `-a DUMMY`.
-    Dummy(dummy::DummyBackend),
-    /// `-a BENCHFS`.
-    Benchfs(benchfs::BenchfsBackend),
-}
+/// The backend table: one record per backend, `Variant => module::Type, "-a NAME";`, in help
+/// order (the first is the default). Each module exports its `OPTIONS`. Generates
+/// [`AnyBackend`] (static dispatch, no allocation per call), [`AnyFile`], [`BACKEND_NAMES`],
+/// [`module_options`] and the constructor. (`$d` is a literal `$` for the generated macros.)
+macro_rules! backend_table {
+    ($d:tt; $($(#[$doc:meta])* $variant:ident => $module:ident::$ty:ident, $name:literal;)+) => {
+        /// Names accepted by `-a`, in help order; the first is the default.
+        pub const BACKEND_NAMES: &[&str] = &[$($name),+];
 
-/// An open file of [`AnyBackend`].
-pub enum AnyFile {
-    /// A POSIX file.
-    Posix(<posix::PosixBackend as Backend>::File),
-    /// A DUMMY file.
-    Dummy(<dummy::DummyBackend as Backend>::File),
-    /// A BenchFS file.
-    Benchfs(<benchfs::BenchfsBackend as Backend>::File),
-}
-
-impl AnyBackend {
-    /// Build the backend named by `api` (`-a`, any case) with the test's backend options
-    /// (`--<module>.<name>` values), for one task.
-    pub fn new(api: &str, options: &BTreeMap<String, String>) -> BackendResult<Self> {
-        match canonical_backend_name(api) {
-            Some("POSIX") => Ok(AnyBackend::Posix(posix::PosixBackend::new(options)?)),
-            Some("DUMMY") => Ok(AnyBackend::Dummy(dummy::DummyBackend::new(options)?)),
-            Some("BENCHFS") => Ok(AnyBackend::Benchfs(benchfs::BenchfsBackend::new(options)?)),
-            _ => Err(BackendError::Unsupported("Unrecognized I/O API".into())),
+        /// Every backend option of every backend, in help order.
+        pub fn module_options() -> Vec<ModuleOption> {
+            let mut v = Vec::new();
+            $(v.extend_from_slice($module::OPTIONS);)+
+            v
         }
-    }
+
+        /// The backend selected by `-a`, dispatched statically (no allocation per call).
+        pub enum AnyBackend {
+            $($(#[$doc])* $variant($module::$ty),)+
+        }
+
+        /// An open file of [`AnyBackend`].
+        pub enum AnyFile {
+            $($(#[$doc])* $variant(<$module::$ty as Backend>::File),)+
+        }
+
+        impl AnyBackend {
+            /// Build the backend named by `api` (`-a`, any case) with the test's backend
+            /// options (`--<module>.<name>` values), for one task.
+            pub fn new(api: &str, options: &BTreeMap<String, String>) -> BackendResult<Self> {
+                match canonical_backend_name(api) {
+                    $(Some($name) => Ok(AnyBackend::$variant($module::$ty::new(options)?)),)+
+                    _ => Err(BackendError::Unsupported(format!(
+                        "Unrecognized I/O API: {api} (known: {})",
+                        BACKEND_NAMES.join(", ")
+                    ))),
+                }
+            }
+        }
+
+        macro_rules! dispatch {
+            ($d self_:ident, $d b:ident => $d e:expr) => {
+                match $d self_ {
+                    $(AnyBackend::$variant($d b) => $d e,)+
+                }
+            };
+        }
+
+        macro_rules! dispatch_file {
+            ($d self_:ident, $d file:expr, $d b:ident, $d f:ident => $d e:expr, $d wrap:expr) => {
+                match ($d self_, $d file) {
+                    $((AnyBackend::$variant($d b), AnyFile::$variant($d f)) => $d e,)+
+                    #[allow(unreachable_patterns)]
+                    _ => $d wrap,
+                }
+            };
+        }
+
+        macro_rules! dispatch_open {
+            ($d self_:ident, $d b:ident => $d e:expr) => {
+                match $d self_ {
+                    $(AnyBackend::$variant($d b) => $d e.map(AnyFile::$variant),)+
+                }
+            };
+        }
+    };
+}
+
+backend_table! {
+    $;
+    /// `-a POSIX`: any mounted file system.
+    Posix => posix::PosixBackend, "POSIX";
+    /// `-a DUMMY`: no I/O, the harness itself.
+    Dummy => dummy::DummyBackend, "DUMMY";
+    /// `-a MMAP`: the file mapped into memory, transfers are memory copies.
+    Mmap => mmap::MmapBackend, "MMAP";
+    /// `-a BENCHFS`: BenchFS through its async client API.
+    Benchfs => benchfs::BenchfsBackend, "BENCHFS";
+}
+
+/// Canonical (upper-case) backend name for an `-a` value, if known.
+pub fn canonical_backend_name(api: &str) -> Option<&'static str> {
+    BACKEND_NAMES
+        .iter()
+        .copied()
+        .find(|n| n.eq_ignore_ascii_case(api))
+}
+
+/// Find a backend option by its key (`posix.odirect`), case-sensitively as IOR does.
+pub fn find_module_option(key: &str) -> Option<ModuleOption> {
+    module_options().into_iter().find(|o| o.key() == key)
 }
 
 fn mismatch() -> BackendError {
     BackendError::Other("file handle of another backend".into())
-}
-
-macro_rules! dispatch {
-    ($self:ident, $b:ident => $e:expr) => {
-        match $self {
-            AnyBackend::Posix($b) => $e,
-            AnyBackend::Dummy($b) => $e,
-            AnyBackend::Benchfs($b) => $e,
-        }
-    };
 }
 
 impl Backend for AnyBackend {
@@ -575,18 +640,10 @@ impl Backend for AnyBackend {
         dispatch!(self, b => b.settle().await)
     }
     async fn create(&self, path: &str, flags: OpenFlags) -> BackendResult<AnyFile> {
-        match self {
-            AnyBackend::Posix(b) => b.create(path, flags).await.map(AnyFile::Posix),
-            AnyBackend::Dummy(b) => b.create(path, flags).await.map(AnyFile::Dummy),
-            AnyBackend::Benchfs(b) => b.create(path, flags).await.map(AnyFile::Benchfs),
-        }
+        dispatch_open!(self, b => b.create(path, flags).await)
     }
     async fn open(&self, path: &str, flags: OpenFlags) -> BackendResult<AnyFile> {
-        match self {
-            AnyBackend::Posix(b) => b.open(path, flags).await.map(AnyFile::Posix),
-            AnyBackend::Dummy(b) => b.open(path, flags).await.map(AnyFile::Dummy),
-            AnyBackend::Benchfs(b) => b.open(path, flags).await.map(AnyFile::Benchfs),
-        }
+        dispatch_open!(self, b => b.open(path, flags).await)
     }
     #[inline]
     async fn xfer(
@@ -596,12 +653,7 @@ impl Backend for AnyBackend {
         buf: &mut [u8],
         offset: u64,
     ) -> BackendResult<usize> {
-        match (self, file) {
-            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.xfer(f, access, buf, offset).await,
-            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer(f, access, buf, offset).await,
-            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.xfer(f, access, buf, offset).await,
-            _ => Err(mismatch()),
-        }
+        dispatch_file!(self, file, b, f => b.xfer(f, access, buf, offset).await, Err(mismatch()))
     }
     #[inline]
     fn xfer_sync(
@@ -611,12 +663,7 @@ impl Backend for AnyBackend {
         buf: &mut [u8],
         offset: u64,
     ) -> Option<BackendResult<usize>> {
-        match (self, file) {
-            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.xfer_sync(f, access, buf, offset),
-            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer_sync(f, access, buf, offset),
-            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.xfer_sync(f, access, buf, offset),
-            _ => Some(Err(mismatch())),
-        }
+        dispatch_file!(self, file, b, f => b.xfer_sync(f, access, buf, offset), Some(Err(mismatch())))
     }
     #[inline]
     fn takes_write_bytes(&self) -> bool {
@@ -628,28 +675,16 @@ impl Backend for AnyBackend {
         data: bytes::Bytes,
         offset: u64,
     ) -> BackendResult<usize> {
-        match (self, file) {
-            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.write_bytes(f, data, offset).await,
-            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.write_bytes(f, data, offset).await,
-            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.write_bytes(f, data, offset).await,
-            _ => Err(mismatch()),
-        }
+        dispatch_file!(self, file, b, f => b.write_bytes(f, data, offset).await, Err(mismatch()))
     }
     async fn close(&self, file: AnyFile) -> BackendResult<()> {
-        match (self, file) {
-            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.close(f).await,
-            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.close(f).await,
-            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.close(f).await,
-            _ => Err(mismatch()),
-        }
+        dispatch_file!(self, file, b, f => b.close(f).await, Err(mismatch()))
     }
     async fn fsync(&self, file: &AnyFile) -> BackendResult<()> {
-        match (self, file) {
-            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.fsync(f).await,
-            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.fsync(f).await,
-            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => b.fsync(f).await,
-            _ => Err(mismatch()),
-        }
+        dispatch_file!(self, file, b, f => b.fsync(f).await, Err(mismatch()))
+    }
+    async fn sync(&self) -> BackendResult<()> {
+        dispatch!(self, b => b.sync().await)
     }
     async fn remove(&self, path: &str) -> BackendResult<()> {
         dispatch!(self, b => b.remove(path).await)
@@ -680,8 +715,5 @@ impl Backend for AnyBackend {
     }
     async fn mknod(&self, path: &str) -> BackendResult<()> {
         dispatch!(self, b => b.mknod(path).await)
-    }
-    async fn sync(&self) -> BackendResult<()> {
-        dispatch!(self, b => b.sync().await)
     }
 }

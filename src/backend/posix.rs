@@ -50,6 +50,9 @@ pub const OPTIONS: &[ModuleOption] = &[
 pub const DIRECT_IO_ALIGN: u64 = 512;
 
 /// Operation name of an `open` with `O_DIRECT`, so that its failure says what was tried.
+/// The mode of created files (IOR's POSIX backend: 0664).
+const MODE: u32 = 0o664;
+
 const OP_OPEN_DIRECT: &str = "open with O_DIRECT (does the file system support direct I/O?)";
 
 /// POSIX backend state of one task.
@@ -129,19 +132,22 @@ impl PosixBackend {
         let fd = loop {
             // SAFETY: `c` is a valid NUL-terminated string; the mode is passed as the variadic
             // third argument, as open(2) expects with O_CREAT.
-            let fd = unsafe { libc::open(c.as_ptr(), flags, 0o664 as libc::c_uint) };
+            let fd = unsafe { libc::open(c.as_ptr(), flags, MODE as libc::c_uint) };
             if fd >= 0 {
                 break fd;
             }
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
                 // File systems without direct I/O (tmpfs, ...) refuse O_DIRECT with EINVAL.
-                let op = if direct && e.raw_os_error() == Some(libc::EINVAL) {
-                    OP_OPEN_DIRECT
-                } else {
-                    op
-                };
-                return Err(BackendError::io(op, path, e));
+                if direct && e.raw_os_error() == Some(libc::EINVAL) {
+                    return Err(BackendError::io(OP_OPEN_DIRECT, path, e));
+                }
+                return Err(BackendError::Open {
+                    path: path.to_string(),
+                    flags: flags & !libc::O_CLOEXEC,
+                    mode: (flags & libc::O_CREAT != 0).then_some(MODE),
+                    source: e,
+                });
             }
         };
         // SAFETY: `fd` was just returned by open(2) and is owned by nobody else.
@@ -233,6 +239,16 @@ impl PosixBackend {
     }
 }
 
+/// Closes `file` and reports a failing `close(2)` (which `drop` would hide).
+pub(super) fn close_file(file: File, path: &str) -> BackendResult<()> {
+    let fd = file.into_raw_fd();
+    // SAFETY: we own `fd` (taken from the `File`), and close it exactly once.
+    if unsafe { libc::close(fd) } != 0 {
+        return Err(BackendError::io("close", path, io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// `path` as a C string; a NUL byte inside is an `InvalidInput` error, not a panic.
 fn cpath(op: &'static str, path: &str) -> BackendResult<CString> {
     CString::new(path).map_err(|_| {
@@ -321,11 +337,6 @@ impl Backend for PosixBackend {
         "POSIX"
     }
 
-    /// IOR's POSIX backend has no version string (`apiVersion` is printed empty).
-    fn version(&self) -> String {
-        String::new()
-    }
-
     fn set_hints(&mut self, hints: XferHints) {
         self.hints = hints;
     }
@@ -359,19 +370,8 @@ impl Backend for PosixBackend {
     /// One `pread`/`pwrite` (retried on `EINTR` only); a short count is returned as such.
     /// With `-Y` a write is followed by an `fsync`, as IOR's POSIX backend does (the engine's
     /// own `-Y` fsync comes on top: SPEC §2.10). Under `--dryRun` nothing happens and the whole
-    /// length is reported.
-    #[inline]
-    async fn xfer(
-        &self,
-        file: &PosixFile,
-        access: Access,
-        buf: &mut [u8],
-        offset: u64,
-    ) -> BackendResult<usize> {
-        self.xfer_now(file, access, buf, offset)
-    }
-
-    /// pread/pwrite complete before they return: the engine calls this directly.
+    /// length is reported. pread/pwrite complete before they return: the engine calls this
+    /// directly (and [`Backend::xfer`] runs it).
     #[inline]
     fn xfer_sync(
         &self,
@@ -386,13 +386,10 @@ impl Backend for PosixBackend {
     /// Closes the descriptor and reports a failing `close(2)` (which `drop` would hide).
     async fn close(&self, file: PosixFile) -> BackendResult<()> {
         let PosixFile { file, path, .. } = file;
-        let Some(file) = file else { return Ok(()) };
-        let fd = file.into_raw_fd();
-        // SAFETY: we own `fd` (taken from the `File`), and close it exactly once.
-        if unsafe { libc::close(fd) } != 0 {
-            return Err(BackendError::io("close", path, io::Error::last_os_error()));
+        match file {
+            Some(file) => close_file(file, &path),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn fsync(&self, file: &PosixFile) -> BackendResult<()> {
@@ -402,6 +399,15 @@ impl Backend for PosixBackend {
                 .sync_all()
                 .map_err(|e| BackendError::io("fsync", file.path.as_str(), e)),
         }
+    }
+
+    /// `sync(2)`, as IOR's POSIX backend (mdtest's `-Y`); nothing under `--dryRun`.
+    async fn sync(&self) -> BackendResult<()> {
+        if !self.hints.dry_run {
+            // SAFETY: sync(2) takes no arguments and cannot fail.
+            unsafe { libc::sync() };
+        }
+        Ok(())
     }
 
     /// `unlink(2)`; nothing under `--dryRun`.
@@ -521,13 +527,6 @@ impl Backend for PosixBackend {
         if unsafe { libc::mknod(c.as_ptr(), libc::S_IFREG | libc::S_IRUSR, 0) } != 0 {
             return Err(BackendError::io("mknod", path, io::Error::last_os_error()));
         }
-        Ok(())
-    }
-
-    /// `sync(2)`: every file system of the machine, as IOR's POSIX backend.
-    async fn sync(&self) -> BackendResult<()> {
-        // SAFETY: sync has no arguments and cannot fail.
-        unsafe { libc::sync() };
         Ok(())
     }
 }

@@ -47,6 +47,20 @@ pub fn launch() -> Launch {
     launch_from_env(|k| std::env::var(k).ok())
 }
 
+/// This process's rank in the MPI job as the launcher tells it (`OMPI_COMM_WORLD_RANK`,
+/// `PMI_RANK`, `PMIX_RANK`) before MPI is initialised; 0 when standalone or not told.
+pub fn rank_from_env(get: impl Fn(&str) -> Option<String>) -> usize {
+    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"]
+        .iter()
+        .find_map(|k| get(k).and_then(|v| v.trim().parse::<usize>().ok()))
+        .unwrap_or(0)
+}
+
+/// [`rank_from_env`] of this process.
+pub fn launch_rank() -> usize {
+    rank_from_env(|k| std::env::var(k).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +72,14 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn rank_before_mpi_init() {
+        assert_eq!(rank_from_env(env(&[])), 0);
+        assert_eq!(rank_from_env(env(&[("OMPI_COMM_WORLD_RANK", "3")])), 3);
+        assert_eq!(rank_from_env(env(&[("PMI_RANK", " 2 ")])), 2);
+        assert_eq!(rank_from_env(env(&[("PMIX_RANK", "x")])), 0);
     }
 
     #[test]

@@ -232,7 +232,8 @@ impl Comm for MpiComm {
         drop(lock);
         let _ = std::io::stdout().flush();
         super::before_abort();
-        SimpleCommunicator::world().abort(1)
+        // IOR's ERR: MPI_Abort(MPI_COMM_WORLD, -1), which mpirun reports as exit status 255.
+        SimpleCommunicator::world().abort(-1)
     }
 }
 

@@ -1,6 +1,7 @@
 //! benchfs-bench's `main`: a first argument naming a subcommand goes to it (`mdtest`, the
 //! result tools); anything else is an IOR command line, run by the process driver with servers inside an MPI job when needed.
 
+use crate::comm::launch::launch_rank;
 use crate::harness::{driver, injob, mdtest, results_cli};
 use crate::ior::options;
 use crate::measure::log;
@@ -14,7 +15,7 @@ pub fn main_os(argv: Vec<std::ffi::OsString>) -> i32 {
         match a.into_string() {
             Ok(s) => text.push(s),
             Err(raw) => {
-                log::line(&format!(
+                log::error_line(&format!(
                     "ERROR: argument {i} is not valid UTF-8: \"{}\" (benchfs-bench takes \
                      options and paths as UTF-8 text)",
                     raw.to_string_lossy()
@@ -44,8 +45,16 @@ pub fn main(argv: Vec<String>) -> i32 {
     let parsed = match options::parse_args(&args) {
         Ok(p) => p,
         Err(e) => {
-            log::line(&e.to_string());
-            return driver::EXIT_ERROR;
+            // Every rank of an MPI job parses the same line: rank 0 says what is wrong.
+            if launch_rank() == 0 {
+                log::error_line(&e.to_string());
+                if e.shows_usage() {
+                    // IOR's ending of a bad command line: `Invalid options`, the usage text.
+                    log::error_line("Invalid options");
+                    log::error_line(options::help_text().trim_end());
+                }
+            }
+            return e.exit_status();
         }
     };
     if parsed.help {

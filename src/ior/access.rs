@@ -469,8 +469,20 @@ fn split_unique(root: &str, pretend_rank: usize) -> (String, String) {
 /// `names[pretendRank % 3]`, SSF the first. Example: `-F -u -m -o /x/uq/file`, pretend rank 1,
 /// rep 0 → `/x/uq/1/file.00000001.0`. For removal with `-Z` pass the real rank.
 pub fn file_name(params: &IorParams, pretend_rank: usize, rep: usize) -> String {
+    let mut name = base_file_name(params, pretend_rank);
+    if params.multi_file != 0 {
+        name.push('.');
+        name.push_str(&rep.to_string());
+    }
+    name
+}
+
+/// The file name outside the repetitions, without `-m`'s `.<rep>` (IOR's `repCounter` is -1
+/// there): what the `Path` line shows and where the "exists already" check looks
+/// (`fid_multifile_m.txt`). With `-m` no repetition accesses this file itself.
+pub fn base_file_name(params: &IorParams, pretend_rank: usize) -> String {
     let root = root_name(params, pretend_rank);
-    let mut name = if params.file_per_proc != 0 {
+    if params.file_per_proc != 0 {
         let root = if params.unique_dir != 0 {
             let (dir, file) = split_unique(&root, pretend_rank);
             format!("{dir}/{file}")
@@ -480,12 +492,7 @@ pub fn file_name(params: &IorParams, pretend_rank: usize, rep: usize) -> String 
         format!("{root}.{pretend_rank:08}")
     } else {
         root
-    };
-    if params.multi_file != 0 {
-        name.push('.');
-        name.push_str(&rep.to_string());
     }
-    name
 }
 
 /// The directory `-u` needs for `pretend_rank` (to be created before opening), `None` without

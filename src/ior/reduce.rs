@@ -116,15 +116,13 @@ pub fn phase_result(
     let wrrd = max_of(g, 3) - min_of(g, 2);
     let close = max_of(g, 5) - min_of(g, 4);
     let total = max_of(g, 5) - min_of(g, 0);
-    // Latency column: the minimum over ranks of each rank's mean time per transfer
-    // (IOR computes this minimum but prints rank 0's own value; we print what it documents).
+    // Latency column: rank 0's own transfer time per transfer, as IOR prints it (IOR also
+    // reduces the minimum over ranks but never prints it); the spread over tasks is in
+    // `per_rank` and the histogram.
     let latency = g
         .ranks
-        .iter()
-        .filter(|r| r.pairs > 0)
-        .map(|r| (r.t[3] - r.t[2]) / r.pairs as f64)
-        .fold(f64::INFINITY, f64::min);
-    let latency = if latency.is_finite() { latency } else { 0.0 };
+        .first()
+        .map_or(0.0, |r| stats::latency_column(r.t[3] - r.t[2], r.pairs));
     let per_rank = g
         .ranks
         .iter()
@@ -165,6 +163,7 @@ pub fn phase_result(
         stonewall,
         errors: g.errors(),
         iodepth: params.iodepth,
+        measured: stats::measurable(total) && stats::measurable(wrrd),
     }
 }
 

@@ -48,8 +48,10 @@ pub struct RankFigures {
     /// Total time (t5 - t0), seconds.
     pub total_time: f64,
     /// Bandwidth of this rank over its transfer time, MiB/s.
+    #[serde(deserialize_with = "nan_if_null")]
     pub bw_mib: f64,
     /// Bandwidth of this rank over its total time (with open/close), MiB/s.
+    #[serde(deserialize_with = "nan_if_null")]
     pub bw_mib_with_open_close: f64,
     /// Data-check errors found by this rank.
     pub errors: i64,
@@ -80,10 +82,14 @@ pub struct PhaseResult {
     /// Bytes moved by all ranks (`aggFileSizeForBW`).
     pub agg_bytes: i64,
     /// Bandwidth, MiB/s (`agg / total / 2^20`).
+    #[serde(deserialize_with = "nan_if_null")]
     pub bw_mib: f64,
     /// IOPS (`agg / xfer / wrrd`).
+    #[serde(deserialize_with = "nan_if_null")]
     pub iops: f64,
-    /// Latency column in seconds (see `stats::latency_column`).
+    /// Latency column in seconds: rank 0's transfer time per transfer, as IOR prints it (see
+    /// `stats::latency_column`); the spread over tasks is in `per_rank` and `latency_hist`.
+    #[serde(deserialize_with = "nan_if_null")]
     pub latency: f64,
     /// `blockSize / 1024`.
     pub block_kib: f64,
@@ -107,6 +113,21 @@ pub struct PhaseResult {
     pub errors: i64,
     /// Transfers in flight per task (beyond IOR; 1 = IOR's behaviour).
     pub iodepth: i32,
+    /// Whether the phase could be measured: its total and transfer times are positive
+    /// ([`crate::ior::stats::measurable`]). An unmeasurable row keeps IOR's `inf`/negative
+    /// figures; `compare`, `report` and `export` skip it. Absent in older documents (true).
+    #[serde(default = "measured_by_default")]
+    pub measured: bool,
+}
+
+fn measured_by_default() -> bool {
+    true
+}
+
+/// Reads a figure that JSON writers store as `null` when it is not finite (an unmeasurable
+/// phase's `inf`, an undefined spread) back as NaN: "no value".
+pub(crate) fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// The `remove` row printed with `-v`.

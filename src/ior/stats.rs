@@ -3,51 +3,53 @@
 //!
 //! Owns pure functions only: no I/O, no reduction over ranks (the engine reduces timers and
 //! byte counts, then calls [`bw_mib`] / [`iops`]), and no layout of output lines (that is
-//! [`crate::ior::output`]). Every function here is total: a zero, negative or non-finite
-//! duration never produces `inf` or `NaN` (real IOR prints `inf`/`nan` in that case; we print
-//! `0`, see the README's list of deliberate differences).
+//! [`crate::ior::output`]). The formulas are IOR's to the letter, divisions included: a phase
+//! whose duration is zero or negative is *unmeasurable* ([`measurable`] is false) and gives
+//! IOR's `inf` or a negative value, never a made-up 0. The text format prints what IOR prints
+//! for it ([`pp_double`], [`c_fixed`]), JSON prints `null`, and the result document marks the
+//! row unmeasured so that `compare` and `report` skip it.
 
 use crate::ior::results::{Phase, TestResults};
 use serde::{Deserialize, Serialize};
 
 pub use crate::units::{GIB, MIB};
 
-/// `true` if `seconds` can be divided by (finite and strictly positive).
-fn usable(seconds: f64) -> bool {
+/// Whether a duration can be divided by: finite and strictly positive. A phase whose total or
+/// transfer time is not is unmeasurable.
+pub fn measurable(seconds: f64) -> bool {
     seconds.is_finite() && seconds > 0.0
 }
 
-/// Bandwidth in MiB/s: `agg_bytes / seconds / 2^20` (IOR's `bw` column).
-///
-/// Zero-duration guard: if `seconds` is not finite or not strictly positive the result is
-/// `0.0` (never `inf`/`NaN`), so every output format stays printable and JSON stays valid.
+/// Bandwidth in MiB/s: `agg_bytes / seconds / 2^20` (IOR's `bw` column): `inf` for a zero
+/// duration, negative for a negative one, as IOR.
 pub fn bw_mib(agg_bytes: i64, seconds: f64) -> f64 {
-    if !usable(seconds) {
-        return 0.0;
-    }
     agg_bytes as f64 / seconds / MIB
 }
 
 /// IOR's per-iteration IOPS column: `(agg_bytes / transfer_size) / seconds`, where the division
 /// of bytes by the transfer size is an *integer* division (as in IOR) and `seconds` is the
-/// access (`wr/rd`) time.
-///
-/// Guards: `transfer_size <= 0` or a non-finite / non-positive `seconds` give `0.0`.
+/// access (`wr/rd`) time (`inf` when it is 0). A `transfer_size <= 0` gives 0.
 pub fn iops(agg_bytes: i64, transfer_size: i64, seconds: f64) -> f64 {
-    if transfer_size <= 0 || !usable(seconds) {
+    if transfer_size <= 0 {
         return 0.0;
     }
     (agg_bytes / transfer_size) as f64 / seconds
 }
 
 /// IOR's `Latency(s)` column: a rank's own access time divided by the transfers it made
-/// (SPEC §2.6; the engine decides which rank's figures it passes). `0.0` if `transfers <= 0`
-/// or the time is not usable.
+/// (SPEC §2.6; IOR prints rank 0's value). Undefined without transfers (IOR's `inf`/`nan`).
 pub fn latency_column(access_time: f64, transfers: i64) -> f64 {
-    if transfers <= 0 || !access_time.is_finite() || access_time < 0.0 {
-        return 0.0;
-    }
     access_time / transfers as f64
+}
+
+/// C's `%.<prec>f` of `v`, including its spelling of non-finite values (`inf`, `-inf`, `nan`,
+/// `-nan`), which Rust spells differently for NaN.
+pub fn c_fixed(v: f64, prec: usize) -> String {
+    if v.is_nan() {
+        if v.is_sign_negative() { "-nan" } else { "nan" }.to_string()
+    } else {
+        format!("{v:.prec$}")
+    }
 }
 
 /// Summary of one operation (write or read) of one test over its repetitions
@@ -59,23 +61,32 @@ pub struct OpSummary {
     /// Number of repetitions that produced a row for this operation.
     pub reps: usize,
     /// Highest per-repetition bandwidth `agg_r / total_r`, MiB/s.
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub bw_max_mib: f64,
     /// Lowest per-repetition bandwidth, MiB/s.
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub bw_min_mib: f64,
     /// Mean of the per-repetition bandwidths, MiB/s.
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub bw_mean_mib: f64,
     /// Population standard deviation (divided by `reps`) of the bandwidths, MiB/s.
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub bw_sd_mib: f64,
     /// Highest per-repetition operation rate `agg_r / transferSize / total_r`, ops/s
     /// (uses the **total** time, unlike the per-row IOPS column; IOR issue #478).
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub ops_max: f64,
     /// Lowest operation rate, ops/s.
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub ops_min: f64,
     /// Mean operation rate, ops/s.
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub ops_mean: f64,
     /// Population standard deviation of the operation rates, ops/s.
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub ops_sd: f64,
     /// Mean of the per-repetition total times, seconds.
+    #[serde(deserialize_with = "crate::ior::results::nan_if_null")]
     pub mean_time: f64,
     /// `Σ stonewall time / reps`, seconds; only with `stoneWallingWearOut`.
     pub stonewall_time: Option<f64>,
@@ -93,7 +104,7 @@ fn mean_sd(values: &[f64]) -> (f64, f64) {
     }
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let var = values.iter().map(|v| (mean - v) * (mean - v)).sum::<f64>() / n;
     (mean, var.sqrt())
 }
 
@@ -103,7 +114,8 @@ fn mean_sd(values: &[f64]) -> (f64, f64) {
 /// Formulas (SPEC §2.6): `bw_r = agg_r / total_r`, `ops_r = agg_r / transferSize / total_r`,
 /// max/min/mean/population sd of both, `MeanTime` = mean of `total_r`, `aggs` from the first
 /// repetition. Stonewall figures only when the test ran with `stoneWallingWearOut`
-/// (a row without stonewall data counts as zero). All divisions are guarded (never inf/NaN).
+/// (a row without stonewall data counts as zero). Divisions are IOR's: an unmeasurable row
+/// gives `inf` figures and a NaN standard deviation, as IOR prints them.
 /// Means divide by the number of rows present (IOR divides by `repetitions`; the same unless
 /// `-T` cut the test short).
 pub fn summarize(test: &TestResults, phase: Phase) -> Option<OpSummary> {
@@ -117,7 +129,7 @@ pub fn summarize(test: &TestResults, phase: Phase) -> Option<OpSummary> {
     let ops: Vec<f64> = rows
         .iter()
         .map(|r| {
-            if xfer <= 0 || !usable(r.total_time) {
+            if xfer <= 0 {
                 0.0
             } else {
                 r.agg_bytes as f64 / xfer as f64 / r.total_time
@@ -141,12 +153,10 @@ pub fn summarize(test: &TestResults, phase: Phase) -> Option<OpSummary> {
             .filter_map(|r| r.stonewall.as_ref())
             .map(|s| s.data_mean)
             .sum();
-        let bw = if usable(sum_time) {
-            sum_data / sum_time / MIB
-        } else {
-            0.0
-        };
-        (Some(sum_time / rows.len() as f64), Some(bw))
+        (
+            Some(sum_time / rows.len() as f64),
+            Some(sum_data / sum_time / MIB),
+        )
     } else {
         (None, None)
     };
@@ -195,19 +205,21 @@ pub fn human_readable(bytes: i64) -> String {
 }
 
 /// IOR's `PPDouble` (SPEC §3.2): left-justified, width 10, 6 decimals below 1, 2 decimals
-/// below 3600, none above; a negative (or NaN) value prints as `"   -      "`. The separator
-/// that follows is not included. Wide values are never truncated.
+/// below 3600, none above; a negative value prints as `"   -      "`, `inf` and NaN as C
+/// prints them (`inf`, `-nan`). The separator that follows is not included. Wide values are
+/// never truncated.
 pub fn pp_double(v: f64) -> String {
-    if v.is_nan() || v < 0.0 {
+    if v < 0.0 {
         return "   -      ".to_string();
     }
-    if v < 1.0 {
-        format!("{:<10.6}", v)
+    let prec = if v < 1.0 {
+        6
     } else if v < 3600.0 {
-        format!("{:<10.2}", v)
+        2
     } else {
-        format!("{:<10.0}", v)
-    }
+        0
+    };
+    format!("{:<10}", c_fixed(v, prec))
 }
 
 #[cfg(test)]
@@ -235,6 +247,7 @@ mod tests {
             stonewall: None,
             errors: 0,
             iodepth: 1,
+            measured: true,
         })
     }
 
@@ -259,15 +272,17 @@ mod tests {
     }
 
     #[test]
-    fn bw_and_iops_guard_zero_duration() {
-        assert_eq!(bw_mib(1 << 20, 0.0), 0.0);
-        assert_eq!(bw_mib(1 << 20, f64::NAN), 0.0);
-        assert_eq!(bw_mib(1 << 20, -1.0), 0.0);
+    fn bw_and_iops_are_iors_divisions() {
+        assert_eq!(bw_mib(1 << 20, 0.0), f64::INFINITY);
+        assert!(bw_mib(1 << 20, -1.0) < 0.0);
         assert_eq!(bw_mib(1 << 21, 2.0), 1.0);
         assert_eq!(iops(10, 0, 1.0), 0.0);
-        assert_eq!(iops(10, 4, 0.0), 0.0);
+        assert_eq!(iops(10, 4, 0.0), f64::INFINITY);
         // integer division of bytes by transfer size
         assert_eq!(iops(10, 4, 1.0), 2.0);
+        assert!(!measurable(0.0) && !measurable(-1e-6) && !measurable(f64::NAN));
+        assert!(measurable(1e-9));
+        assert_eq!(latency_column(0.5, 4), 0.125);
     }
 
     #[test]
@@ -301,9 +316,11 @@ mod tests {
     fn summary_none_without_rows_and_stonewall_columns() {
         let mut t = test_with(vec![row(Phase::Write, 0, 1 << 20, 0.0)]);
         assert!(summarize(&t, Phase::Read).is_none());
+        // An unmeasurable repetition: IOR's inf, and a NaN spread.
         let w = summarize(&t, Phase::Write).unwrap();
-        assert_eq!(w.bw_max_mib, 0.0);
-        assert_eq!(w.ops_max, 0.0);
+        assert_eq!(w.bw_max_mib, f64::INFINITY);
+        assert_eq!(w.ops_max, f64::INFINITY);
+        assert!(w.bw_sd_mib.is_nan());
         t.params.stone_walling_wear_out = 1;
         if let ResultEntry::Phase(p) = &mut t.entries[0] {
             p.stonewall = Some(StonewallInfo {
@@ -337,6 +354,10 @@ mod tests {
         assert_eq!(pp_double(18837576.0), "18837576  ");
         assert_eq!(pp_double(123456789012.0), "123456789012");
         assert_eq!(pp_double(-1.0), "   -      ");
-        assert_eq!(pp_double(f64::NAN), "   -      ");
+        assert_eq!(pp_double(f64::INFINITY), "inf       ");
+        assert_eq!(pp_double(-f64::NAN), "-nan      ");
+        assert_eq!(c_fixed(f64::INFINITY, 2), "inf");
+        assert_eq!(c_fixed(f64::NAN, 2), "nan");
+        assert_eq!(c_fixed(1.005, 1), "1.0");
     }
 }

@@ -146,7 +146,7 @@ impl<'a> Recipe<'a> {
                 && buf_len >= 8,
             check: matches!(spec.access, Access::WriteCheck | Access::ReadCheck),
             fsync_per_write: is_write && p.fsync_per_write != 0,
-            inter_io_delay: Duration::from_micros(p.inter_io_delay.max(0) as u64),
+            inter_io_delay: inter_io_delay(spec.access, p),
         }
     }
 
@@ -224,6 +224,16 @@ impl<'a> Recipe<'a> {
         if progress.is_enabled() {
             progress.advance(len as u64);
         }
+    }
+}
+
+/// The `interIODelay` (`-d`) after each transfer of `access`: IOR sleeps after `WRITE` and
+/// `READ` transfers only, never after the `WRITECHECK` (`-W`) and `READCHECK` (`-R`, which IOR
+/// makes the timed read itself) ones (ior.c, `WriteOrReadSingle`).
+fn inter_io_delay(access: Access, p: &IorParams) -> Duration {
+    match access {
+        Access::Write | Access::Read => Duration::from_micros(p.inter_io_delay.max(0) as u64),
+        Access::WriteCheck | Access::ReadCheck => Duration::ZERO,
     }
 }
 
@@ -392,4 +402,27 @@ pub(crate) fn wear_out_figures(
         ));
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inter_io_delay_applies_to_writes_and_reads_not_to_checks() {
+        let p = IorParams {
+            inter_io_delay: 2500,
+            ..IorParams::default()
+        };
+        let d = Duration::from_micros(2500);
+        assert_eq!(inter_io_delay(Access::Write, &p), d);
+        assert_eq!(inter_io_delay(Access::Read, &p), d);
+        assert_eq!(inter_io_delay(Access::WriteCheck, &p), Duration::ZERO);
+        assert_eq!(inter_io_delay(Access::ReadCheck, &p), Duration::ZERO);
+        let neg = IorParams {
+            inter_io_delay: -5,
+            ..IorParams::default()
+        };
+        assert_eq!(inter_io_delay(Access::Write, &neg), Duration::ZERO);
+    }
 }

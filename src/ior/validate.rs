@@ -35,7 +35,7 @@ pub mod msg {
     /// `stoneWallingWearOut` without `-D`.
     pub const WEAR_OUT_NEEDS_DEADLINE: &str =
         "the stoneWallingWearOut is only sensible when setting a stonewall deadline with -D";
-    /// Warning (reset to 1): `-i` ≤ 0.
+    /// `-i` ≤ 0 (IOR warns and resets to 1 after sizing its results: ours is an error).
     pub const TOO_FEW_REPETITIONS: &str = "too few test repetitions";
     /// `-N 0` (or negative other than -1).
     pub const TOO_FEW_TASKS: &str = "too few tasks for testing";
@@ -80,9 +80,8 @@ pub mod msg {
     /// `-z -R` without `--random-offset-seed`.
     pub const RANDOM_CHECK_NEEDS_SEED: &str =
         "random offset with read check option requires to set the random seed";
-    /// `-y` without `-F` (not checked by IOR 4.1, which then builds odd names; our wording).
-    pub const DUAL_MOUNT_NEEDS_FPP: &str =
-        "dual mount (-y) is only available with file-per-process (-F)";
+    /// `-y` without `-F` (IOR's `CheckRunSettings`).
+    pub const DUAL_MOUNT_NEEDS_FPP: &str = "Dual Mount can only be used with File Per Process";
     /// `--iodepth` < 1 (ours).
     pub const IODEPTH_TOO_SMALL: &str = "iodepth must be at least 1";
     /// `-y` with `-F` (ours): IOR's per-socket mount points have no equivalent here.
@@ -107,7 +106,7 @@ fn warn_reset(message: &str, value: impl fmt::Display) -> String {
 /// in order. `world_size` is the number of tasks started; `backend_supports_fsync` says
 /// whether `-e` is honoured by the selected backend.
 ///
-/// Adjustments: unknown-case `api` becomes the canonical name; no `-w -r -W -R` enables
+/// Adjustments: no `-w -r -W -R` enables
 /// `-w -r`; `-N -1` becomes `world_size` and `-N` > `world_size` is clamped (warning);
 /// `-i` ≤ 0 → 1, `-d` < 0 → 0 and unsupported `-e` → 0 (warnings).
 /// With `--warningAsErrors`, the `-N` warning is an error as in IOR (`WARNF`).
@@ -119,9 +118,14 @@ pub fn validate(
     let err = |m: &str| Err(ValidationError(m.to_string()));
     let mut warnings = Vec::new();
 
-    match canonical_backend_name(&params.api) {
-        Some(name) => params.api = name.to_string(),
-        None => return err(msg::UNKNOWN_API),
+    // The name stays as typed (IOR prints it so); it is matched case-insensitively.
+    if canonical_backend_name(&params.api).is_none() {
+        return Err(ValidationError(format!(
+            "{}: {} (known: {})",
+            msg::UNKNOWN_API,
+            params.api,
+            crate::backend::BACKEND_NAMES.join(", ")
+        )));
     }
 
     // CheckRunSettings.
@@ -165,9 +169,14 @@ pub fn validate(
     if params.deadline_for_stonewalling == 0 && params.stone_walling_wear_out > 0 {
         return err(msg::WEAR_OUT_NEEDS_DEADLINE);
     }
+    // IOR resets -i 0 to 1 with a warning but has sized its results for 0 repetitions by
+    // then (it may crash: err_reps_zero_stonewall.txt), and fails -i -2 allocating them.
     if params.repetitions <= 0 {
-        params.repetitions = defaults.repetitions;
-        warnings.push(warn_reset(msg::TOO_FEW_REPETITIONS, params.repetitions));
+        return Err(ValidationError(format!(
+            "{}: -i {} (at least 1 is needed)",
+            msg::TOO_FEW_REPETITIONS,
+            params.repetitions
+        )));
     }
     if params.num_tasks <= 0 {
         return err(msg::TOO_FEW_TASKS);
@@ -234,7 +243,10 @@ pub fn validate(
         return err(msg::RANDOM_CHECK_NEEDS_SEED);
     }
     if params.dual_mount != 0 && params.file_per_proc == 0 {
-        return err(msg::DUAL_MOUNT_NEEDS_FPP);
+        return Err(ValidationError(format!(
+            "{} (-y without -F)",
+            msg::DUAL_MOUNT_NEEDS_FPP
+        )));
     }
     if params.dual_mount != 0 {
         return err(msg::DUAL_MOUNT_UNSUPPORTED);
@@ -304,19 +316,19 @@ mod tests {
     }
 
     #[test]
-    fn api_is_checked_and_canonicalised() {
+    fn api_is_checked_and_kept_as_typed() {
         let (p, _) = check(IorParams {
             api: "dummy".into(),
             ..base()
         })
         .unwrap();
-        assert_eq!(p.api, "DUMMY");
+        assert_eq!(p.api, "dummy");
         fails(
             IorParams {
                 api: "MPIIO".into(),
                 ..base()
             },
-            msg::UNKNOWN_API,
+            "Unrecognized I/O API: MPIIO (known: POSIX, DUMMY, MMAP, BENCHFS)",
         );
         assert_eq!(
             ValidationError(msg::UNKNOWN_API.into()).to_string(),
@@ -325,17 +337,16 @@ mod tests {
     }
 
     #[test]
-    fn repetitions_reset_with_warning() {
-        for reps in [0, -3] {
-            let (p, w) = check(IorParams {
+    fn too_few_repetitions_are_refused() {
+        for reps in [0, -2] {
+            let e = check(IorParams {
                 repetitions: reps,
                 ..base()
             })
-            .unwrap();
-            assert_eq!(p.repetitions, 1);
+            .unwrap_err();
             assert_eq!(
-                w,
-                vec!["WARNING: too few test repetitions. Using value of 1."]
+                e,
+                format!("ERROR: too few test repetitions: -i {reps} (at least 1 is needed)")
             );
         }
     }
@@ -726,7 +737,7 @@ mod tests {
                 dual_mount: 1,
                 ..base()
             },
-            msg::DUAL_MOUNT_NEEDS_FPP,
+            "Dual Mount can only be used with File Per Process (-y without -F)",
         );
         fails(
             IorParams {
@@ -794,7 +805,7 @@ mod tests {
         assert!(run(&["-R", "-G", "1234", "-l", "offset", "-k", "-E"]).is_ok());
         assert_eq!(
             run(&["-a", "HDF5"]).unwrap_err(),
-            "ERROR: Unrecognized I/O API"
+            "ERROR: Unrecognized I/O API: HDF5 (known: POSIX, DUMMY, MMAP, BENCHFS)"
         );
     }
 }

@@ -456,7 +456,9 @@ mod tests {
         assert!(h.starts_with(
             "Synopsis mdtest\n\nFlags\n  -C                            only create files/dirs\n"
         ));
-        assert!(h.contains("\n  -a=STRING                     API for I/O [POSIX|DUMMY|BENCHFS]\n"));
+        assert!(h.contains(
+            "\n  -a=STRING                     API for I/O [POSIX|DUMMY|MMAP|BENCHFS]\n"
+        ));
         assert!(h.contains("\n  --saveRankPerformanceDetails=STRINGSave the individual rank information into this CSV file.\n"));
         assert!(h.contains("\n  -X, --verify-read             Verify the data read\n"));
         assert!(h.contains("\n  -G=-1                         Offset"));

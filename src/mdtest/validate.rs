@@ -335,7 +335,7 @@ mod tests {
     fn our_errors_name_the_value() {
         assert_eq!(
             check(2, |p| p.api = Some("NOPE".into())).unwrap_err(),
-            "ERROR: Unrecognized I/O API \"NOPE\" (known: POSIX, DUMMY, BENCHFS), (mdtest.c:2379)"
+            "ERROR: Unrecognized I/O API \"NOPE\" (known: POSIX, DUMMY, MMAP, BENCHFS), (mdtest.c:2379)"
         );
         assert_eq!(
             check(2, |p| p.data_packet_type = "x".into()).unwrap_err(),

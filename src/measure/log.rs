@@ -1,30 +1,128 @@
-//! The log stream of IOR and mdtest: `WARNING:`, `ERROR:` and informational lines, always on stderr.
+//! The log stream of IOR and mdtest: `WARNING:` and informational lines (stonewall pairs,
+//! `Using Time Stamp`, `-vvv` traces, the environment block), and `ERROR:` lines.
 //!
-//! Owns the wording prefixes and the rule that a line is written whole (one locked write per
-//! line, so lines of concurrent local tasks never interleave). The result stream (tables, JSON)
-//! never passes through here, which is why JSON on stdout stays valid whatever is logged.
-//! Internal diagnostics use `tracing`; this module is for the lines IOR users expect to see.
+//! Owns the wording prefixes, where the lines go, and the rule that a line is written whole
+//! (one locked write per line, so lines of concurrent local tasks never interleave). Where: as
+//! IOR, warnings and informational lines go to **stdout**, interleaved with the text results
+//! in IOR's order, so that `benchfs-bench ... > out.txt` keeps them; only when the result
+//! stream on stdout is JSON or CSV does the driver send them to stderr ([`set_stream`]), which
+//! keeps that stream parseable. Errors always go to stderr. The result stream (tables, JSON)
+//! never passes through here. Internal diagnostics use `tracing` (stderr).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Write one line to stderr as a single write.
-pub fn line(text: &str) {
+/// Where warnings and informational lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// With the text results (IOR's behaviour).
+    Stdout,
+    /// Apart from a JSON or CSV result stream on stdout.
+    Stderr,
+}
+
+/// Whether warnings and informational lines go to stdout (until the driver decides: stderr).
+static TO_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// Sends warnings and informational lines to `stream` from now on (the process driver calls
+/// it once it knows where the results go).
+pub fn set_stream(stream: Stream) {
+    TO_STDOUT.store(stream == Stream::Stdout, Ordering::Relaxed);
+}
+
+/// The stream for a run whose results are `json_or_csv` and written to stdout
+/// (`on_stdout`, i.e. no `summaryFile`): stderr only when both hold.
+pub fn stream_for(json_or_csv: bool, on_stdout: bool) -> Stream {
+    if json_or_csv && on_stdout {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
+    }
+}
+
+fn write_whole(to_stdout: bool, text: &str) {
     let mut s = String::with_capacity(text.len() + 1);
     s.push_str(text);
     s.push('\n');
-    let stderr = std::io::stderr();
-    let mut lock = stderr.lock();
-    // Nothing sensible can be done if stderr is gone; the run itself must go on.
-    let _ = lock.write_all(s.as_bytes());
-    let _ = lock.flush();
+    // Nothing sensible can be done if the stream is gone; the run itself must go on.
+    if to_stdout {
+        let mut lock = std::io::stdout().lock();
+        let _ = lock.write_all(s.as_bytes());
+        let _ = lock.flush();
+    } else {
+        let mut lock = std::io::stderr().lock();
+        let _ = lock.write_all(s.as_bytes());
+        let _ = lock.flush();
+    }
 }
 
-/// `WARNING: <msg>`.
+/// One informational line, as a single write, on the log stream.
+pub fn line(text: &str) {
+    write_whole(TO_STDOUT.load(Ordering::Relaxed), text);
+}
+
+/// `WARNING: <msg>` on the log stream.
 pub fn warn(msg: &str) {
     line(&format!("WARNING: {msg}"));
 }
 
-/// `ERROR: <msg>`.
+/// `ERROR: <msg>`, on stderr.
 pub fn error(msg: &str) {
-    line(&format!("ERROR: {msg}"));
+    error_line(&format!("ERROR: {msg}"));
+}
+
+/// An error text printed as it is (several lines allowed), on stderr.
+pub fn error_line(text: &str) {
+    write_whole(false, text);
+}
+
+/// IOR's `FailMessage` line: `MM/DD/YYYY HH:MM:SS: Process 0: FAILED in <func>, <text>` (local
+/// time, as IOR's `PrintTimestamp`).
+pub fn fail_line(func: &str, text: &str) -> String {
+    format!(
+        "{}: Process 0: FAILED in {func}, {text}",
+        chrono::Local::now().format("%m/%d/%Y %T")
+    )
+}
+
+/// Whether `msg` is a [`fail_line`] (printed as it is, without an `ERROR:` prefix).
+pub fn is_fail_line(msg: &str) -> bool {
+    msg.split_once(": Process 0: FAILED in ")
+        .is_some_and(|(ts, _)| {
+            ts.len() == 19
+                && ts
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"/ :".contains(&b))
+        })
+}
+
+/// IOR's environment block at `-vvv`: `STARTING ENVIRON LOOP`, every `NAME=value` of this
+/// process's environment in its order, `ENDING ENVIRON LOOP`.
+pub fn environment() {
+    line("STARTING ENVIRON LOOP");
+    for (k, v) in std::env::vars_os() {
+        line(&format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
+    }
+    line("ENDING ENVIRON LOOP");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_lines_are_iors_and_recognised() {
+        let l = fail_line("DecodeDirective", "Unknown summaryFormat");
+        let (ts, rest) = l.split_at(19);
+        // 12/01/2026 11:02:14
+        assert_eq!(ts.as_bytes()[2], b'/');
+        assert_eq!(ts.as_bytes()[10], b' ');
+        assert_eq!(
+            rest,
+            ": Process 0: FAILED in DecodeDirective, Unknown summaryFormat"
+        );
+        assert!(is_fail_line(&l));
+        assert!(!is_fail_line("ERROR: Process 0: FAILED in x, y"));
+        assert!(!is_fail_line("Unknown summaryFormat"));
+    }
 }

@@ -22,6 +22,17 @@ pub struct RunInfo {
     pub sysname: String,
 }
 
+impl RunInfo {
+    /// The `Machine` value IOR prints at verbosity `verbose`: the long form from `-vv` on.
+    pub fn machine_line(&self, verbose: i32) -> &str {
+        if verbose >= 2 {
+            &self.machine_long
+        } else {
+            &self.machine
+        }
+    }
+}
+
 /// Seconds since the Unix epoch, microsecond resolution (IOR's timer).
 pub fn now() -> f64 {
     match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {

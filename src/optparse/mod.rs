@@ -1,11 +1,11 @@
 //! IOR's option machinery (`option.c`), for any option table: how one command-line token is
 //! matched against a table and applied, and (in [`help`]) the layout of the `-h` text.
 //!
-//! The token rules (SPEC §1.1): `-x` short options, groups of short flags (`-wrF`, `-vvv`),
-//! counted flags (each occurrence adds one, `-F=N` sets N, negatives become 0), a value option
-//! inside a group taking the rest of the token as its value (`-b4m`, `-b=4m`, `-wrb4m`) or else
-//! the next token, `--long` and `--long=value` (an empty `=` value counts as none), and backend
-//! module options (`--posix.odirect`), which a table offers as more long names.
+//! The token rules (SPEC §1.1, IOR's `option_parse_token` to the letter, see [`parse_token`]):
+//! `-x` short options, groups of short options (`-wrF`, `-vvv`, `-z-k`), counted flags (each
+//! occurrence adds one, `-F=N` sets N, negatives become 0), value options (`-b 4m`, `-b4m`,
+//! `-b=4m`, `-wb 4m`), `--long` and `--long=value`, and backend module options
+//! (`--posix.odirect`), which a table offers as more long names.
 //!
 //! Owns those rules and their error wording (`Error invalid argument: ...`, `Error, argument
 //! missing for option ...`). It must not know any option: each engine (IOR in
@@ -95,91 +95,110 @@ pub fn parse_tokens<T: ?Sized, O: OptionTable<T>>(
 }
 
 /// Applies one token; `next` is the following token (the value of a value option given without
-/// one). Returns whether `next` was consumed. A bad token changes nothing.
+/// one). Returns whether `next` was consumed.
+///
+/// IOR's `option_parse_token`, rule for rule: the token is cut at its first `=` (the value
+/// after it; an empty one counts as none, yet still as given, so a value option then has no
+/// value). `--name` is a long option (two characters at least). Otherwise every character of
+/// the group is looked up as a short option, in order, and the ones found are applied; the
+/// others are skipped (`-z-k` is `-z -k`). A flag takes the token's `=N` if any (each flag of
+/// the group). A value option takes the token's value if it has one; else, when it is the
+/// group's first letter, the rest of the token (`-b4m`); else the next token (`-wb 4m`). Once
+/// a value is taken, the flags after it in the group get it as their `=N` too: IOR reads
+/// `-b4m` as `-b 4m` *and* `-m=4`, `-t256k` as `-t 256k` and `-k=256`. Only a token of which
+/// nothing matched is an error, and nothing of it was applied.
 pub fn parse_token<T: ?Sized, O: OptionTable<T>>(
     table: &O,
     tok: &str,
     next: Option<&str>,
     target: &mut T,
 ) -> Result<bool, O::Error> {
-    let (name, eq_value) = match tok.find('=') {
-        Some(p) => (&tok[..p], Some(&tok[p + 1..])),
-        None => (tok, None),
+    let (name, with_eq, eq_value) = match tok.find('=') {
+        Some(p) => (
+            &tok[..p],
+            true,
+            Some(&tok[p + 1..]).filter(|v| !v.is_empty()),
+        ),
+        None => (tok, false, None),
     };
-    // IOR: `--x=` (empty value) behaves as if no value was attached.
-    let eq_value = eq_value.filter(|v| !v.is_empty());
     let invalid = |hint: Option<String>| TokenError::InvalidArgument {
         token: name.to_string(),
         hint,
     };
-
-    if let Some(long) = name.strip_prefix("--") {
-        let o = table.long(long).ok_or_else(|| invalid(None))?;
-        return match table.arg(&o) {
-            Arg::Flag => {
-                table.flag(&o, target, eq_value.map(atoi))?;
-                Ok(false)
-            }
-            Arg::Value => {
-                let (v, consumed) = value_or_next(table, &o, eq_value, next)?;
-                table.value(&o, target, v)?;
-                Ok(consumed)
-            }
-        };
-    }
-
-    let shorts = match name.strip_prefix('-') {
-        Some(s) if !s.is_empty() => s,
-        _ => return Err(invalid(None).into()),
+    let Some(txt) = name.strip_prefix('-') else {
+        return Err(invalid(None).into());
     };
-    // Check the whole group first so that a bad token changes nothing.
-    for c in shorts.chars() {
-        let Some(o) = table.short(c) else {
-            return Err(invalid(table.removed_short(c)).into());
+    let mut step = Step {
+        arg: eq_value,
+        with_eq,
+        next,
+        consumed: false,
+    };
+    if let Some(long) = txt.strip_prefix('-') {
+        let found = (long.chars().count() > 1)
+            .then(|| table.long(long))
+            .flatten();
+        let Some(o) = found else {
+            return Err(invalid(None).into());
         };
-        if table.arg(&o) == Arg::Value {
-            break;
-        }
+        step.apply(table, &o, target, None)?;
+        return Ok(step.consumed);
     }
-    let n = shorts.chars().count();
-    for (k, (pos, c)) in shorts.char_indices().enumerate() {
+    let first = txt.chars().next();
+    let mut parsed = false;
+    let mut unknown = None;
+    for c in txt.chars() {
         let Some(o) = table.short(c) else {
-            return Err(invalid(table.removed_short(c)).into());
+            unknown.get_or_insert(c);
+            continue;
         };
-        match table.arg(&o) {
-            Arg::Flag => {
-                // In a group the `=N` belongs to the last flag.
-                let set = if k + 1 == n { eq_value.map(atoi) } else { None };
-                table.flag(&o, target, set)?;
-            }
-            Arg::Value => {
-                // The rest of the token (including any `=`) is the value: `-b4m`, `-b=4m`,
-                // `-Osummaryformat=JSON`; nothing left: the next token.
-                let attached = &tok[1 + pos + c.len_utf8()..];
-                let attached = attached.strip_prefix('=').unwrap_or(attached);
-                let (v, consumed) = if attached.is_empty() {
-                    value_or_next(table, &o, None, next)?
-                } else {
-                    (attached, false)
-                };
-                table.value(&o, target, v)?;
-                return Ok(consumed);
-            }
-        }
+        let rest = &txt[c.len_utf8()..];
+        let attached = (Some(c) == first && !rest.is_empty()).then_some(rest);
+        step.apply(table, &o, target, attached)?;
+        parsed = true;
     }
-    Ok(false)
+    if parsed {
+        Ok(step.consumed)
+    } else {
+        Err(invalid(unknown.and_then(|c| table.removed_short(c))).into())
+    }
 }
 
-fn value_or_next<'a, T: ?Sized, O: OptionTable<T>>(
-    table: &O,
-    o: &O::Opt,
-    eq_value: Option<&'a str>,
+/// The state of one token while its options are applied: the value (from `=`, the rest of
+/// the token or the next token) and whether the next token was taken.
+struct Step<'a> {
+    arg: Option<&'a str>,
+    with_eq: bool,
     next: Option<&'a str>,
-) -> Result<(&'a str, bool), TokenError> {
-    match (eq_value, next) {
-        (Some(v), _) => Ok((v, false)),
-        (None, Some(n)) => Ok((n, true)),
-        (None, None) => Err(TokenError::MissingArgument(table.name(o))),
+    consumed: bool,
+}
+
+impl<'a> Step<'a> {
+    fn apply<T: ?Sized, O: OptionTable<T>>(
+        &mut self,
+        table: &O,
+        o: &O::Opt,
+        target: &mut T,
+        attached: Option<&'a str>,
+    ) -> Result<(), O::Error> {
+        match table.arg(o) {
+            Arg::Flag => table.flag(o, target, self.arg.map(atoi)),
+            Arg::Value => {
+                if self.arg.is_none() && !self.with_eq {
+                    match attached {
+                        Some(rest) => self.arg = Some(rest),
+                        None => {
+                            self.arg = self.next;
+                            self.consumed = true;
+                        }
+                    }
+                }
+                let v = self
+                    .arg
+                    .ok_or_else(|| TokenError::MissingArgument(table.name(o)))?;
+                table.value(o, target, v)
+            }
+        }
     }
 }
 
@@ -262,13 +281,13 @@ mod tests {
 
     #[test]
     fn rules_hold_for_any_table() {
-        let t = run(&["-aab", "-b=5", "-a=-2", "-n4m", "--name", "x", "--mod.flag"]).unwrap();
+        let t = run(&["-aab", "-b=5", "-a=-2", "--name", "x", "--mod.flag"]).unwrap();
         assert_eq!((t.a, t.b), (0, 5));
-        assert_eq!((t.n.as_str(), t.name.as_str()), ("4m", "x"));
+        assert_eq!(t.name, "x");
         assert_eq!(t.module, vec!["mod.flag:None"]);
-        assert_eq!(run(&["-abn=7"]).unwrap().n, "7");
+        assert_eq!(run(&["-n4m"]).unwrap().n, "4m");
+        assert_eq!(run(&["-n=7"]).unwrap().n, "7");
         assert_eq!(run(&["-n", "-x"]).unwrap().n, "-x");
-        assert_eq!(run(&["--name=", "y"]).unwrap().name, "y");
         assert_eq!(run(&["--mod.v=3"]).unwrap().module, vec!["mod.v=3"]);
         assert_eq!(
             run(&["--mod.flag=2"]).unwrap().module,
@@ -277,24 +296,53 @@ mod tests {
     }
 
     #[test]
+    fn groups_follow_iors_parser() {
+        // Characters that are no option are skipped: `-a-b` is `-a -b` (IOR's `-z-k`).
+        let t = run(&["-a-b", "-a9b"]).unwrap();
+        assert_eq!((t.a, t.b), (2, 2));
+        // `=N` goes to every flag of the group.
+        let t = run(&["-ab=3"]).unwrap();
+        assert_eq!((t.a, t.b), (3, 3));
+        // A value option first in the group takes the rest; the flags in that rest take the
+        // value as their `=N` (IOR: `-b4m` also sets multiFile to 4).
+        let t = run(&["-n4b"]).unwrap();
+        assert_eq!((t.n.as_str(), t.b), ("4b", 4));
+        // A value option later in the group takes the next token (IOR: `-wb 4m`), and flags
+        // after it take that as their `=N`.
+        let t = run(&["-anb", "12"]).unwrap();
+        assert_eq!((t.a, t.n.as_str(), t.b), (1, "12", 12));
+        let t = run(&["-an4", "y"]).unwrap();
+        assert_eq!((t.a, t.n.as_str()), (1, "y"));
+        // `=` with nothing after it: a flag counts, a value option has no value.
+        assert_eq!(run(&["-a="]).unwrap().a, 1);
+        assert_eq!(
+            run(&["--name=", "y"]),
+            Err(ToyError::Token(TokenError::MissingArgument("name".into())))
+        );
+        // A one-letter long option is no long option.
+        assert!(run(&["--n", "1"]).is_err());
+    }
+
+    #[test]
     fn errors_for_any_table() {
         let e = |args: &[&str]| match run(args) {
             Err(ToyError::Token(e)) => e.to_string(),
             other => panic!("{other:?}"),
         };
-        assert_eq!(e(&["-aq"]), "Error invalid argument: -aq (gone)");
+        assert_eq!(e(&["-q"]), "Error invalid argument: -q (gone)");
         assert_eq!(e(&["-x"]), "Error invalid argument: -x");
         assert_eq!(e(&["--nope=1"]), "Error invalid argument: --nope");
         assert_eq!(e(&["plain"]), "Error invalid argument: plain");
         assert_eq!(e(&["-"]), "Error invalid argument: -");
         assert_eq!(e(&["-n"]), "Error, argument missing for option n");
+        assert_eq!(e(&["-n="]), "Error, argument missing for option n");
         assert_eq!(e(&["--mod.v"]), "Error, argument missing for option mod.v");
         assert_eq!(run(&["-n", "bad"]), Err(ToyError::Bad("bad".into())));
     }
 
     #[test]
-    fn a_bad_group_changes_nothing() {
-        let args: Vec<String> = vec!["-aax".into()];
+    fn a_token_of_which_nothing_matched_changes_nothing() {
+        let args: Vec<String> = vec!["-xyq".into()];
         let mut t = Set::default();
         assert!(parse_tokens(&Toy, &args, &mut t).is_err());
         assert_eq!(t, Set::default());

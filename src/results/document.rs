@@ -372,6 +372,7 @@ mod tests {
             stonewall: Some(StonewallInfo::default()),
             errors: 3,
             iodepth: 1,
+            measured: true,
         };
         let test = TestResults {
             params: IorParams::default(),

@@ -112,7 +112,8 @@ pub fn ior_workload_key(t: &TestDocument) -> String {
     let p = &t.params;
     let mut k = format!(
         "{} {} N={} b={} t={} s={}",
-        p.api,
+        // `-a posix` and `-a POSIX` are the same backend.
+        p.api.to_ascii_uppercase(),
         if p.file_per_proc != 0 { "fpp" } else { "ssf" },
         t.layout.num_tasks,
         format_size(p.block_size),
@@ -173,14 +174,16 @@ pub fn mdtest_workload_key(p: &MdtestParams, tasks: usize, items: u64) -> String
     k
 }
 
-/// IOR's phase rows of every test of `doc`, grouped by workload (in first-seen order).
+/// IOR's measured phase rows of every test of `doc`, grouped by workload (in first-seen
+/// order). Unmeasurable rows (zero or negative duration, [`PhaseResult::measured`]) are left
+/// out: they carry no figure to compare or draw.
 pub fn ior_rows_by_workload(doc: &ResultDocument) -> Vec<(String, Vec<&PhaseResult>)> {
     let mut out: Vec<(String, Vec<&PhaseResult>)> = Vec::new();
     for t in &doc.tests {
         let key = ior_workload_key(t);
         let rows = t.results.iter().filter_map(|e| match e {
-            ResultEntry::Phase(p) => Some(p),
-            ResultEntry::Remove(_) => None,
+            ResultEntry::Phase(p) if p.measured => Some(p),
+            _ => None,
         });
         match out.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.extend(rows),

@@ -4,12 +4,12 @@
 //! Include it with `#[path = "common/golden.rs"] mod golden;`. It owns no test data.
 //!
 //! Masking (applied to both sides before comparing):
-//! * the first line `IOR-...`: only the text up to `"... Parallel I/O"` is compared (our first
-//!   line adds ` (benchfs-bench X.Y)`);
+//! * the header line `IOR-...`: only the text up to `"... Parallel I/O"` is compared (ours
+//!   adds ` (benchfs-bench X.Y)`);
 //! * the values of the key/value lines `Began`, `StartTime`, `Finished`, `Machine`,
 //!   `Command line`, `Path`, `FS`, `test filename`, `testFileName`, `platform` (text `"%-20s: "`
 //!   form and JSON `"key": "value"` form);
-//! * ctime dates anywhere (`Mon Nov 23 23:33:48 2026`);
+//! * ctime dates anywhere (`Mon Nov 23 23:33:48 2026`), hexadecimal digits after `0x`;
 //! * every number (a run of digits and dots containing a digit) becomes `#`.
 //!
 //! Then the lines are compared one for one (a missing or extra line is a mismatch), token for
@@ -172,15 +172,36 @@ fn make_token(raw: &str, start: isize, end: isize) -> Token {
     }
 }
 
-/// The masked form of a whole line (first-line rule, key values, dates).
-fn mask_line(line: &str, first: bool) -> String {
+/// Replaces the digits of every `0x…` hexadecimal number by `#` (`0x6b0e9574` → `0x#`).
+fn mask_hex(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(pos) = rest.find("0x") {
+        out.push_str(&rest[..pos + 2]);
+        let tail = &rest[pos + 2..];
+        let n = tail.len()
+            - tail
+                .trim_start_matches(|c: char| c.is_ascii_hexdigit())
+                .len();
+        if n > 0 {
+            out.push('#');
+        }
+        rest = &tail[n..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The masked form of a whole line (header-line rule, key values, dates, hex numbers).
+fn mask_line(line: &str, _first: bool) -> String {
     let line = line.trim_end_matches('\r');
-    if first && line.starts_with("IOR-") {
+    // The header line (the first, or after IOR's "Fake ..." lines).
+    if line.starts_with("IOR-") {
         if let Some(pos) = line.find("Parallel I/O") {
             return line[..pos + "Parallel I/O".len()].to_string();
         }
     }
-    mask_dates(&mask_key_values(line))
+    mask_hex(&mask_dates(&mask_key_values(line)))
 }
 
 /// Compares one pair of masked lines; `None` if they agree.

@@ -21,30 +21,10 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_benchfs-bench")
 }
 
-/// Run benchfs-bench with `args` in `cwd`, capturing stdout, stderr and both interleaved.
+/// Run benchfs-bench with `args` in `cwd`, capturing stdout, stderr and both interleaved
+/// (two runs: one with both streams on one pipe, lines written whole in program order).
 pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
-    // Interleaved: one pipe for both streams (lines are written whole, in program order).
-    let merged = Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$0\" \"$@\" 2>&1")
-        .arg(bin())
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run benchfs-bench");
-    let separate = Command::new(bin())
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run benchfs-bench");
-    Run {
-        stdout: String::from_utf8_lossy(&separate.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&separate.stderr).into_owned(),
-        merged: String::from_utf8_lossy(&merged.stdout).into_owned(),
-        code: separate.status.code().unwrap_or(-1),
-    }
+    run_in_env(cwd, &[], args)
 }
 
 /// Run once, capturing stdout and stderr separately (no second run).
@@ -99,4 +79,31 @@ pub fn examples_dir() -> Option<PathBuf> {
         here.join("../shared/ior/examples"),
     ];
     candidates.into_iter().find(|p| p.is_dir())
+}
+
+/// [`run_in`] with extra environment variables (`env`) for both runs.
+pub fn run_in_env(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let with_env = |mut c: Command| {
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.current_dir(cwd).stdin(Stdio::null());
+        c
+    };
+    let mut merged = Command::new("sh");
+    merged
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(bin())
+        .args(args);
+    let merged = with_env(merged).output().expect("run benchfs-bench");
+    let mut separate = Command::new(bin());
+    separate.args(args);
+    let separate = with_env(separate).output().expect("run benchfs-bench");
+    Run {
+        stdout: String::from_utf8_lossy(&separate.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&separate.stderr).into_owned(),
+        merged: String::from_utf8_lossy(&merged.stdout).into_owned(),
+        code: separate.status.code().unwrap_or(-1),
+    }
 }

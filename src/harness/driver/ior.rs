@@ -6,8 +6,11 @@
 //! "-C has no effect" warnings, the exit status from data errors); the engine is
 //! [`crate::ior::engine`], formats [`crate::ior::output`].
 
-use super::{document_targets, print_error, tasks_per_node, BackendSlot, Benchmark, RankOutcome};
+use super::{
+    document_targets, print_error, tasks_per_node, BackendSlot, Benchmark, NodeFakes, RankOutcome,
+};
 use crate::backend::{AnyBackend, Backend};
+use crate::comm::launch::launch_rank;
 use crate::comm::Comm;
 use crate::ior::engine::{self, RankContext, RunOutcome};
 use crate::ior::options::ParsedArgs;
@@ -62,14 +65,15 @@ pub fn validate_all(
         } else {
             world_size
         };
+        // benchfs-bench's own hints (IOR prints neither): with -v only.
         let one_node = tpn == 0 || tpn >= n;
-        if t.reorder_tasks != 0 && one_node {
+        if t.verbose >= 1 && t.reorder_tasks != 0 && one_node {
             warnings.push(format!(
                 "-C (reorderTasks) has no effect: all {n} tasks share one node; \
                  emulate nodes with --tasks-per-node N or IOR_FAKE_TASK_PER_NODES=N"
             ));
         }
-        if t.reorder_tasks_random != 0 && n == 1 {
+        if t.verbose >= 1 && t.reorder_tasks_random != 0 && n == 1 {
             warnings.push("-Z (reorderTasksRandom) has no effect with a single task".to_string());
         }
     }
@@ -80,8 +84,13 @@ pub fn validate_all(
 fn result_stream(global: &GlobalOptions) -> Result<Box<dyn Write + Send>, String> {
     match &global.summary_file {
         Some(path) => {
-            let f = std::fs::File::create(path)
-                .map_err(|e| format!("cannot open summaryFile \"{path}\": {e}"))?;
+            let f = std::fs::File::create(path).map_err(|e| {
+                // IOR's FailMessage line, then the file and the reason.
+                log::fail_line(
+                    "DecodeDirective",
+                    &format!("Cannot open output file for writes! \"{path}\": {e}"),
+                )
+            })?;
             println!("Writing output to {path}");
             Ok(Box::new(std::io::LineWriter::new(f)))
         }
@@ -147,7 +156,19 @@ impl Benchmark for IorBenchmark {
     }
 
     fn validate(&mut self, world: usize, tpn: usize) -> Result<Vec<String>, String> {
+        // IOR's node emulation: every rank reads its own environment, as IOR's ranks do;
+        // rank 0 announces it. It changes the figures, and the node count the hints assume.
+        let fakes = NodeFakes::from_env()?;
+        if launch_rank() == 0 {
+            fakes.announce();
+        }
+        fakes.apply(&mut self.tests);
+        let tpn = fakes.tasks_per_node.map_or(tpn, |k| k as usize);
         validate_all(&mut self.tests, world, tpn)
+    }
+
+    fn fatal_status(&self) -> i32 {
+        super::EXIT_FATAL
     }
 
     fn open_sink(&self) -> Result<Self::Sink, String> {
@@ -178,7 +199,7 @@ impl Benchmark for IorBenchmark {
             errors.push(e.clone());
         }
         let status = if outcome.error.is_some() {
-            super::EXIT_ERROR
+            super::EXIT_FATAL
         } else {
             outcome.data_errors.clamp(0, 255) as i32
         };

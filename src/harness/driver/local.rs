@@ -83,7 +83,7 @@ pub(super) fn execute_local<B: Benchmark>(mut bench: B) -> i32 {
         Ok(warnings) => print_warnings(warnings),
         Err(msg) => {
             print_error(&msg);
-            return EXIT_ERROR;
+            return bench.fatal_status();
         }
     }
     let sink = match bench.open_sink() {

@@ -10,10 +10,12 @@
 
 mod ior;
 mod local;
+mod node_fakes;
 mod rank;
 
 pub use ior::{local_world_size, validate_all, IorBenchmark};
 pub use local::run_local;
+pub use node_fakes::NodeFakes;
 pub use rank::{execute_on, run_rank, RankSetup, SetupError};
 
 use crate::comm::launch::{launch, Launch};
@@ -24,8 +26,13 @@ use crate::ior::options::ParsedArgs;
 use crate::measure::log;
 use crate::measure::machine;
 
-/// Exit status of a run whose setup failed (bad input) or that hit an error.
+/// Exit status of a bad command line and of our own setup failures (IOR's
+/// `exit(EXIT_FAILURE)`: bad arguments, `summaryFile` that cannot be opened).
 pub const EXIT_ERROR: i32 = 1;
+
+/// Exit status of IOR's fatal errors (its `ERR`, which calls `MPI_Abort(MPI_COMM_WORLD, -1)`:
+/// 255 under mpirun and standalone): a test that fails validation, a run that fails.
+pub const EXIT_FATAL: i32 = 255;
 
 /// What one rank of a [`Benchmark`] returns: its results (rank 0) and the error that stopped
 /// it, if any.
@@ -63,6 +70,10 @@ pub trait Benchmark: Sync {
     /// Checks everything before any file is touched, for `world` ranks with `tpn` tasks per
     /// node (0: one node). Returns the warnings to print, or the error to print.
     fn validate(&mut self, world: usize, tpn: usize) -> Result<Vec<String>, String>;
+    /// The exit status of a run that failed validation or stopped on an error.
+    fn fatal_status(&self) -> i32 {
+        EXIT_ERROR
+    }
     /// Opens rank 0's result stream.
     fn open_sink(&self) -> Result<Self::Sink, String>;
     /// Runs the benchmark on one rank of `comm`; `sink` is rank 0's only.
@@ -83,9 +94,11 @@ pub fn tasks_per_node_or_env(given: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// Tasks per emulated node of an IOR command line ([`tasks_per_node_or_env`]).
+/// Tasks per emulated node of an IOR command line (`--tasks-per-node`), else 0 (the real
+/// layout). IOR's own `IOR_FAKE_TASK_PER_NODES` changes the figures, not the layout
+/// ([`NodeFakes`]).
 pub fn tasks_per_node(global: &crate::ior::params::GlobalOptions) -> usize {
-    tasks_per_node_or_env(global.tasks_per_node)
+    global.tasks_per_node
 }
 
 /// The IOR command line: validate, run, report, write documents; returns the exit status.
@@ -100,6 +113,13 @@ pub fn execute(parsed: ParsedArgs, command_line: &str) -> i32 {
 /// servers started inside the job. `setup` is used only under an MPI launcher; local tasks
 /// (`-N n` without mpirun) run without it.
 pub fn execute_with(parsed: ParsedArgs, command_line: &str, setup: Option<&dyn RankSetup>) -> i32 {
+    // IOR's warnings and informational lines go with the text results on stdout; only a JSON
+    // or CSV result stream on stdout sends them to stderr.
+    let g = &parsed.global;
+    log::set_stream(log::stream_for(
+        g.summary_format != crate::ior::params::SummaryFormat::Default,
+        g.summary_file.is_none(),
+    ));
     execute_benchmark(IorBenchmark::new(parsed, command_line), setup)
 }
 
@@ -114,8 +134,8 @@ pub fn execute_benchmark<B: Benchmark>(bench: B, setup: Option<&dyn RankSetup>) 
 /// Prints an error of the driver: messages in IOR's or mdtest's own wording as they are,
 /// others as `ERROR: ...`.
 pub fn print_error(msg: &str) {
-    if msg.starts_with("ERROR") || msg.starts_with("Error") || msg.contains(": FAILED in ") {
-        log::line(msg);
+    if msg.starts_with("ERROR") || msg.starts_with("Error") || log::is_fail_line(msg) {
+        log::error_line(msg);
     } else {
         log::error(msg);
     }

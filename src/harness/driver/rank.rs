@@ -129,12 +129,12 @@ pub fn execute_on<B: Benchmark>(
                 print_warnings(warnings);
             }
         }
-        Ok(_) => return EXIT_ERROR,
+        Ok(_) => return bench.fatal_status(),
         Err(msg) => {
             if first_failed == Some(comm.rank()) {
                 print_error(&msg);
             }
-            return EXIT_ERROR;
+            return bench.fatal_status();
         }
     }
     let opened = if rank0 { Some(bench.open_sink()) } else { None };
@@ -168,7 +168,7 @@ pub fn execute_on<B: Benchmark>(
     if rank0 {
         bench.finish(outcome)
     } else if outcome.error().is_some() {
-        EXIT_ERROR
+        bench.fatal_status()
     } else {
         0
     }
@@ -340,7 +340,8 @@ mod tests {
             events: Mutex::new(Vec::new()),
             fail_on: Some(1),
         }));
-        assert_eq!(run_ranks(3, setup, dir.path()), vec![1, 1, 1]);
+        // A run that fails exits as IOR's fatal errors do (MPI_Abort(-1): 255).
+        assert_eq!(run_ranks(3, setup, dir.path()), vec![255, 255, 255]);
         assert!(setup.events.lock().unwrap().is_empty());
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Owns the check pass. It must not report (its caller, [`super::repetition`], does).
 
-use super::context::{transfer_loop, Pass, TestRun};
+use super::context::{open_failed, transfer_loop, Pass, TestRun};
 use crate::backend::{Access, Backend, OpenFlags};
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
@@ -24,7 +24,7 @@ pub(super) async fn check_pass(t: &mut TestRun<'_>, pass: Pass<'_>) -> Result<i6
             .backend
             .open(pass.name, OpenFlags::read())
             .await
-            .map_err(|e| EngineError::Fatal(format!("Cannot open file \"{}\": {e}", pass.name)))?;
+            .map_err(|e| open_failed("Cannot open file", pass.name, e))?;
         let io = LoopIo {
             backend: &t.backend,
             file: &f,

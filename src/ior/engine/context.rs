@@ -7,7 +7,7 @@
 //! files of [`super`] do).
 
 use crate::backend::buffer::AlignedBuf;
-use crate::backend::{Access, AccessMode, AnyBackend, Backend};
+use crate::backend::{Access, AccessMode, AnyBackend, Backend, BackendError};
 use crate::comm::Comm;
 use crate::ior::access::{self, OffsetSequence};
 use crate::ior::error::EngineError;
@@ -26,6 +26,9 @@ use crate::measure::log;
 pub(super) struct TestState {
     pub(super) results: Option<TestResults>,
     pub(super) data_errors: i64,
+    /// Rank 0, until the first repetition prints the table header: the warnings of other
+    /// ranks that follow it.
+    pub(super) header_pending: Option<Vec<String>>,
 }
 
 /// Per-test resources of a rank.
@@ -124,12 +127,40 @@ pub(super) fn warn(params: &IorParams, msg: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// The error of a create/open that failed: the backend's own words when they are IOR's
+/// (POSIX's `open64("…", flags) failed: …`), else IOR's `Cannot create file` / `Cannot open
+/// file` with the file and the backend's reason.
+pub(super) fn open_failed(what: &str, name: &str, e: BackendError) -> EngineError {
+    match e {
+        BackendError::Open { .. } => EngineError::Fatal(e.to_string()),
+        e => EngineError::Fatal(format!("{what} \"{name}\": {e}")),
+    }
+}
+
 /// Whether `path` exists (an error counts as no).
 pub(super) async fn exists(backend: &AnyBackend, path: &str) -> bool {
     backend
         .access(path, AccessMode::Exists)
         .await
         .unwrap_or(false)
+}
+
+/// `-u`: creates the directory of `pr`'s files if it does not exist yet.
+pub(super) async fn make_unique_dir(t: &TestRun<'_>, pr: usize) -> Result<(), EngineError> {
+    if t.params.dry_run != 0 {
+        return Ok(());
+    }
+    if let Some(dir) = access::unique_dir(t.params, pr) {
+        if !exists(&t.backend, &dir).await {
+            if let Err(e) = t.backend.mkdir(&dir, 0o755).await {
+                // Another task may have created it meanwhile.
+                if !exists(&t.backend, &dir).await {
+                    return Err(EngineError::backend("mkdir", e));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Appends a row to the test's results and hands it to the reporter.

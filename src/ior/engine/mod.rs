@@ -25,7 +25,7 @@ use crate::ior::output::Reporter;
 use crate::ior::params::IorParams;
 use crate::ior::progress::Progress;
 use crate::ior::results::{RunInfo, TestResults};
-use crate::measure::machine;
+use crate::measure::{log, machine};
 use context::TestState;
 
 /// What rank 0 knows at the end of a run.
@@ -68,6 +68,10 @@ pub async fn run_tests(ctx: RankContext<'_>, tests: &[IorParams]) -> RunOutcome 
             outcome.error = Some(format!("cannot write results: {e}"));
             comm.abort("cannot write results");
             return outcome;
+        }
+        // IOR's environment block follows the Machine line (rank 0, first test's -vvv).
+        if first.verbose >= 3 {
+            log::environment();
         }
     }
     for params in tests {

@@ -1,5 +1,6 @@
-//! One repetition of a test (IOR's loop body in `TestIoSys`): the signature, `-d`, removal of
-//! old files before writing, `-u` directories, the timed write, the untimed `-W` check, the
+//! One repetition of a test (IOR's loop body in `TestIoSys`): the signature (and, in the first,
+//! the table header after it), `-d`, removal of old files before writing, `-u` directories, the
+//! timed write, the untimed `-W` check (with `-v`: IOR's "Verifying contents" line), the
 //! timed read (with `-C`/`-Z` task reordering and the stonewall status file), then the removal
 //! of the files unless `-k` / `-K`; `-T` skips phases once the test's time is up.
 //!
@@ -7,7 +8,7 @@
 //! ([`super::timed`], [`super::check`]).
 
 use super::check::check_pass;
-use super::context::{exists, push_entry, warn, Pass, TestRun, TestState};
+use super::context::{exists, make_unique_dir, push_entry, warn, Pass, TestRun, TestState};
 use super::timed::{timed_phase, TimedPhase};
 use crate::backend::Backend;
 use crate::comm::Comm;
@@ -51,6 +52,16 @@ pub(super) async fn run_repetition(
             "Using Time Stamp {sig} (0x{sig:x}) for Data Signature"
         ));
     }
+    // The table header comes after the first repetition's signature line, as in IOR, and
+    // the other ranks' "exists already" warnings after it.
+    if let Some(late_warnings) = state.header_pending.take() {
+        if let (Some(r), Some(res)) = (reporter.as_deref_mut(), state.results.as_ref()) {
+            r.table_header(res)?;
+        }
+        for w in late_warnings {
+            warn(params, &w)?;
+        }
+    }
     let max_time = params.max_time_duration as f64 * 60.0;
     let time_left = |t0: f64| max_time <= 0.0 || machine::now() - t0 < max_time;
     let mut outcome = RepOutcome::default();
@@ -88,18 +99,24 @@ pub(super) async fn run_repetition(
             wearout_limit = pairs;
         }
         report_phase(t, sig, res, reporter.as_deref_mut(), state)?;
+    }
 
-        // ------------------------------------------------------------ write check (untimed)
-        if params.check_write != 0 {
-            comm.barrier()?;
-            let pr = access::pretend_rank(params, &t.layout, rank, ReorderPhase::WriteCheck, rep);
-            let cname = access::file_name(params, pr, rep);
-            let pass = Pass::new(sig, pr, &cname, wearout_limit);
-            let errors = check_pass(t, pass).await?;
-            rep_errors += errors;
-            if errors > 0 && rank == 0 {
-                data_error_message(params, "write", errors, sig)?;
-            }
+    // ---------------------------------------------------------------- write check (untimed)
+    // Its own step, as in IOR: `-W` without `-w` checks the file written before.
+    if params.check_write != 0 && time_left(t.test_start) {
+        comm.barrier()?;
+        if rank == 0 && params.verbose >= 1 {
+            log::line("Verifying contents of the file(s) just written.");
+            // IOR prints ctime()'s own newline, then one more: a blank line follows.
+            log::line(&format!("{}\n", machine::ctime_now()));
+        }
+        let pr = access::pretend_rank(params, &t.layout, rank, ReorderPhase::WriteCheck, rep);
+        let cname = access::file_name(params, pr, rep);
+        let pass = Pass::new(sig, pr, &cname, wearout_limit);
+        let errors = check_pass(t, pass).await?;
+        rep_errors += errors;
+        if errors > 0 && rank == 0 {
+            data_error_message(params, "write", errors, sig)?;
         }
     }
 
@@ -159,11 +176,13 @@ fn report_phase(
     if t.comm.rank() != 0 {
         return Ok(());
     }
-    for w in &res.warnings {
-        warn(t.params, w)?;
-    }
+    // IOR's order: the data check's report (at the end of the transfer loop), then the
+    // file-size and outlier warnings, then the row.
     if res.errors > 0 {
         data_error_message(t.params, res.row.access.as_str(), res.errors, sig)?;
+    }
+    for w in &res.warnings {
+        warn(t.params, w)?;
     }
     push_entry(ResultEntry::Phase(res.row), reporter, state)
 }
@@ -196,23 +215,6 @@ fn read_status_file(path: &str) -> Result<i64, EngineError> {
             "stoneWallingStatusFile \"{path}\" does not hold a number"
         ))
     })
-}
-
-async fn make_unique_dir(t: &TestRun<'_>, pr: usize) -> Result<(), EngineError> {
-    if t.params.dry_run != 0 {
-        return Ok(());
-    }
-    if let Some(dir) = access::unique_dir(t.params, pr) {
-        if !exists(&t.backend, &dir).await {
-            if let Err(e) = t.backend.mkdir(&dir, 0o755).await {
-                // Another task may have created it meanwhile.
-                if !exists(&t.backend, &dir).await {
-                    return Err(EngineError::backend("mkdir", e));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Remove this rank's files of repetition `rep` (SSF: rank 0 only; FPP: every rank its own).

@@ -7,7 +7,7 @@
 //! Owns the life of a test. It must not run a repetition's phases ([`super::repetition`]) or
 //! format anything (the reporter does).
 
-use super::context::{exists, expected_agg, warn, TestRun, TestState};
+use super::context::{exists, expected_agg, make_unique_dir, warn, TestRun, TestState};
 use super::repetition::run_repetition;
 use crate::backend::buffer::AlignedBuf;
 use crate::backend::{AnyBackend, Backend, XferHints};
@@ -44,7 +44,11 @@ pub(super) async fn run_test(
         return Ok(());
     };
     let comm: &dyn Comm = comm.as_ref();
-    let layout = apply_layout_overrides(params, TaskLayout::of(comm));
+    // Nodes and tasks per node are the job's, as IOR's (computed once on MPI_COMM_WORLD);
+    // only the number of tasks is the test's (`numTasks` / `-N`).
+    let mut layout = TaskLayout::of(world);
+    layout.num_tasks = comm.size();
+    let layout = apply_layout_overrides(params, layout);
     let rank = comm.rank();
 
     let mut backend = AnyBackend::new(&params.api, &params.backend_options)
@@ -91,8 +95,12 @@ pub(super) async fn run_test(
         seed_now: comm.bcast_u64(machine::unix_time(), 0)?,
     };
 
+    // `-u`: every task's directory exists before anything looks at its files (IOR creates it
+    // whenever it builds a file name), so that rank 0's statfs below finds its directory.
+    make_unique_dir(&t, rank).await?;
+
     // Header of the test (rank 0): Path and FS lines come from the backend's statfs.
-    let path0 = access::file_name(params, 0, 0);
+    let path0 = access::base_file_name(params, 0);
     let mut results = TestResults {
         params: params.clone(),
         layout,
@@ -121,8 +129,8 @@ pub(super) async fn run_test(
 
     // Pre-existing files (before the first repetition), rank 0's first, then the table header.
     let mut my_warning = String::new();
-    if params.has_write_phase() {
-        let name = access::file_name(params, rank, 0);
+    if params.has_write_phase() || params.check_write != 0 {
+        let name = access::base_file_name(params, rank);
         let check = params.file_per_proc != 0 || rank == 0;
         if check && params.dry_run == 0 && exists(&t.backend, &name).await {
             my_warning = format!(
@@ -140,12 +148,15 @@ pub(super) async fn run_test(
         if !warnings[0].is_empty() {
             warn(params, &String::from_utf8_lossy(&warnings[0]))?;
         }
-        if let (Some(r), Some(res)) = (reporter.as_deref_mut(), state.results.as_ref()) {
-            r.table_header(res)?;
-        }
-        for w in warnings.iter().skip(1).filter(|w| !w.is_empty()) {
-            warn(params, &String::from_utf8_lossy(w))?;
-        }
+        // The first repetition prints the table header, then these.
+        state.header_pending = Some(
+            warnings
+                .iter()
+                .skip(1)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect(),
+        );
     }
 
     let reps = params.repetitions.max(1) as usize;

@@ -7,7 +7,7 @@
 //! Owns the timing of a phase. It must not decide which phases run ([`super::repetition`]) or
 //! what one transfer does ([`crate::ior::transfer`]).
 
-use super::context::{expected_agg, transfer_loop, Pass, TestRun};
+use super::context::{expected_agg, open_failed, transfer_loop, Pass, TestRun};
 use crate::backend::{Access, AnyFile, Backend, OpenFlags};
 use crate::comm::ReduceOp;
 use crate::ior::access::OffsetSequence;
@@ -109,17 +109,18 @@ pub(super) async fn timed_phase(
         None
     } else if phase == Phase::Write {
         let flags = OpenFlags::create_for_write();
-        Some(t.backend.create(pass.name, flags).await.map_err(|e| {
-            EngineError::Fatal(format!("Cannot create file \"{}\": {e}", pass.name))
-        })?)
+        Some(
+            t.backend
+                .create(pass.name, flags)
+                .await
+                .map_err(|e| open_failed("Cannot create file", pass.name, e))?,
+        )
     } else {
         Some(
             t.backend
                 .open(pass.name, OpenFlags::read())
                 .await
-                .map_err(|e| {
-                    EngineError::Fatal(format!("Cannot open file \"{}\": {e}", pass.name))
-                })?,
+                .map_err(|e| open_failed("Cannot open file", pass.name, e))?,
         )
     };
     times.t[1] = stamp("open stop", machine::now());

@@ -106,14 +106,11 @@ mod tests {
 
     #[test]
     fn value_forms() {
-        for form in [
-            &["-b", "4m"][..],
-            &["-b4m"][..],
-            &["-b=4m"][..],
-            &["-b=", "4m"][..],
-        ] {
+        for form in [&["-b", "4m"][..], &["-b4m"][..], &["-b=4m"][..]] {
             assert_eq!(p0(form).block_size, 4 << 20, "{form:?}");
         }
+        // `=` with nothing after it gives a value option no value (IOR: argument missing).
+        assert_eq!(err(&["-b=", "4m"]), "Error, argument missing for option b");
         assert_eq!(
             p0(&["--randomPrefill", "64k"]).random_prefill_blocksize,
             65536
@@ -154,21 +151,31 @@ mod tests {
         assert_eq!(p0(&["-F=-3"]).file_per_proc, 0);
         assert_eq!(p0(&["-F="]).file_per_proc, 1);
         assert_eq!(p0(&["--dryRun=2"]).dry_run, 2);
-        // In a group the value belongs to the last flag.
+        // In a group the value goes to every flag (IOR).
         let p = p0(&["-wF=3"]);
-        assert_eq!((p.write_file, p.file_per_proc), (1, 3));
+        assert_eq!((p.write_file, p.file_per_proc), (3, 3));
     }
 
     #[test]
     fn value_option_inside_group() {
+        // As real IOR 4.1 reads them (checked against it, see optparse::parse_token).
         let p = p0(&["-wrb", "4m"]);
         assert_eq!((p.write_file, p.read_file, p.block_size), (1, 1, 4 << 20));
-        let p = p0(&["-wrb4m", "-Ft1m"]);
-        assert_eq!(p.block_size, 4 << 20);
-        assert_eq!(p.transfer_size, 1 << 20);
-        assert_eq!(p.file_per_proc, 1);
-        // Everything after the value option is its value.
-        assert_eq!(p0(&["-bw"]).block_size, -1);
+        // Not first in the group: the value is the next token.
+        let p = p0(&["-wb", "4m", "-t", "256k"]);
+        assert_eq!(
+            (p.write_file, p.block_size, p.transfer_size),
+            (1, 4 << 20, 256 << 10)
+        );
+        // First in the group: the rest of the token, whose letters are flags too, given the
+        // value: `-b4m` is also `-m=4`, `-t256k` also `-k=256`.
+        let p = p0(&["-b4m", "-t256k"]);
+        assert_eq!((p.block_size, p.transfer_size), (4 << 20, 256 << 10));
+        assert_eq!((p.multi_file, p.keep_file), (4, 256));
+        assert_eq!(p0(&["-bw"]).write_file, 0);
+        // IOR's complex-tests.sh: `-z-k` is `-z -k` (fid_group_z_k.txt).
+        let p = p0(&["-z-k"]);
+        assert_eq!((p.random_offset, p.keep_file), (1, 1));
     }
 
     #[test]
@@ -182,8 +189,9 @@ mod tests {
 
     #[test]
     fn api_case() {
-        assert_eq!(p0(&["-a", "dummy"]).api, "DUMMY");
-        assert_eq!(p0(&["-a", "Posix"]).api, "POSIX");
+        // Kept as typed, as IOR (fid_api_lowercase.txt); matched case-insensitively.
+        assert_eq!(p0(&["-a", "dummy"]).api, "dummy");
+        assert_eq!(p0(&["-a", "Posix"]).api, "Posix");
         assert_eq!(p0(&["-a", "nosuch"]).api, "nosuch");
     }
 
@@ -384,7 +392,9 @@ mod tests {
             err(&["--blockSize=4m"]),
             "Error invalid argument: --blockSize"
         );
-        assert_eq!(err(&["-w1"]), "Error invalid argument: -w1");
+        // Characters of a group that are no option are skipped, as IOR does.
+        assert_eq!(p0(&["-w1"]).write_file, 1);
+        assert_eq!(err(&["-19"]), "Error invalid argument: -19");
     }
 
     #[test]
@@ -456,7 +466,8 @@ mod tests {
             "summaryFormat=JSON,summaryFile=/tmp/x.json",
             "-O",
             "stoneWallingWearOut=1",
-            "-Ocheckread=1",
+            "-O",
+            "checkread=1",
         ]);
         assert_eq!(r.global.summary_format, SummaryFormat::Json);
         assert_eq!(r.global.summary_file.as_deref(), Some("/tmp/x.json"));
@@ -502,7 +513,7 @@ mod tests {
     fn script_unreadable() {
         let e = err(&["-f", "/nonexistent/dir/x.ior"]);
         assert!(
-            e.starts_with("ERROR: cannot read script file \"/nonexistent/dir/x.ior\": "),
+            e.starts_with("ERROR: fopen() failed: script \"/nonexistent/dir/x.ior\": "),
             "{e}"
         );
         assert!(e.contains("No such file"), "{e}");

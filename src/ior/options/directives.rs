@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn string_keys() {
         let (p, g) = apply("api", "dummy");
-        assert_eq!(p.api, "DUMMY");
+        assert_eq!(p.api, "dummy");
         assert_eq!(g, GlobalOptions::default());
         assert_eq!(apply("testFile", "/x/y").0.test_file_name, "/x/y");
         assert_eq!(apply("debug", "yes").0.debug.as_deref(), Some("yes"));
@@ -236,9 +236,15 @@ mod tests {
         );
         let e = pd("summaryFormat=xml").unwrap_err();
         assert_eq!(e, OptionError::UnknownSummaryFormat("xml".into()));
-        assert!(e
-            .to_string()
-            .starts_with("ERROR: Unknown summaryFormat \"xml\""));
+        let text = e.to_string();
+        assert!(crate::measure::log::is_fail_line(&text), "{text}");
+        assert!(
+            text.ends_with(
+                ": Process 0: FAILED in DecodeDirective, Unknown summaryFormat \"xml\" \
+                 (default, JSON or CSV)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

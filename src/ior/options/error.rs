@@ -6,8 +6,10 @@
 use crate::optparse::TokenError;
 use thiserror::Error;
 
-/// A command-line, directive or script error. `Display` is the exact message to print
-/// (IOR's wording where IOR has one); the caller prints it and exits with status 1.
+/// A command-line, directive or script error. `Display` is the exact message to print: IOR's
+/// wording where IOR has one, then the value and the reason; the caller prints it and exits
+/// with [`OptionError::exit_status`] (after IOR's usage text when
+/// [`OptionError::shows_usage`]).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum OptionError {
     /// A token that is no known option (`Error invalid argument: <tok>`). `hint` names the
@@ -41,12 +43,21 @@ pub enum OptionError {
     /// A directive piece that is not `key = value`.
     #[error("Syntax error in configuration options: {0}")]
     Syntax(String),
-    /// `-l` / `dataPacketType` with an unknown first character.
-    #[error("ERROR: Unknown packet type \"{0}\"")]
+    /// `-l` / `dataPacketType` with an unknown first character (IOR's line, though IOR then
+    /// aborts, then what `-l` takes).
+    #[error("ERROR: Unknown packet type \"{0}\"; generic assumed\n-l / dataPacketType takes offset, incompressible, timestamp or random (or o, i, t, r)")]
     UnknownPacketType(String),
-    /// `summaryFormat` other than default, JSON or CSV.
-    #[error("ERROR: Unknown summaryFormat \"{0}\" (expected default, JSON or CSV)")]
+    /// `summaryFormat` other than default, JSON or CSV (IOR's `FailMessage` line).
+    #[error("{}", unknown_summary_format(.0))]
     UnknownSummaryFormat(String),
+    /// `-O api=` / a script's `api=` naming no backend (checked when read, as IOR does).
+    #[error("Could not load backend API {name} (known: {known})")]
+    UnknownApi {
+        /// The name given.
+        name: String,
+        /// The backends there are.
+        known: String,
+    },
     /// `-M` / `memoryPerNode` with a percentage outside 0..=100.
     #[error("ERROR: percentage must be between 0 and 100")]
     MemoryPercentage,
@@ -63,8 +74,8 @@ pub enum OptionError {
         /// Why it is rejected.
         reason: String,
     },
-    /// The `-f` script cannot be read.
-    #[error("ERROR: cannot read script file \"{path}\": {reason}")]
+    /// The `-f` script cannot be read (IOR's `fopen() failed`, then the file and why).
+    #[error("ERROR: fopen() failed: script \"{path}\": {reason}")]
     ScriptRead {
         /// The path given to `-f`.
         path: String,
@@ -90,6 +101,36 @@ impl From<TokenError> for OptionError {
             TokenError::MissingArgument(name) => OptionError::MissingArgument(name),
         }
     }
+}
+
+impl OptionError {
+    /// The exit status IOR ends with for this error: 1 where it calls `exit(EXIT_FAILURE)`
+    /// (bad arguments, an unknown `api=`, `summaryFormat`), 255 where it calls `MPI_Abort(-1)`
+    /// through `ERR` (an unknown directive key, a bad packet type, a script it cannot read).
+    pub fn exit_status(&self) -> i32 {
+        match self {
+            OptionError::UnrecognizedParameter { .. }
+            | OptionError::Syntax(_)
+            | OptionError::UnknownPacketType(_)
+            | OptionError::MemoryPercentage
+            | OptionError::PhysicalMemoryUnknown
+            | OptionError::ScriptRead { .. } => 255,
+            _ => 1,
+        }
+    }
+
+    /// Whether IOR follows this error with `Invalid options` and its usage text.
+    pub fn shows_usage(&self) -> bool {
+        matches!(self, OptionError::InvalidArgument { .. })
+    }
+}
+
+/// IOR's `FailMessage` for a `summaryFormat` it does not know, with the value and the choices.
+fn unknown_summary_format(v: &str) -> String {
+    crate::measure::log::fail_line(
+        "DecodeDirective",
+        &format!("Unknown summaryFormat \"{v}\" (default, JSON or CSV)"),
+    )
 }
 
 fn fmt_hint(hint: &Option<String>) -> String {

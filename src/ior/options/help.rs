@@ -75,9 +75,9 @@ mod tests {
             "Synopsis benchfs-bench\n\nFlags\n  -c, --collective              Use collective I/O\n"
         ));
         assert!(ours.contains("\n  -b=1048576                    blockSize -- contiguous bytes to write per task  (e.g.: 8, 4k, 2m, 1g)\n"));
-        assert!(
-            ours.contains("\n  -a=POSIX                      API for I/O [POSIX|DUMMY|BENCHFS]\n")
-        );
+        assert!(ours.contains(
+            "\n  -a=POSIX                      API for I/O [POSIX|DUMMY|MMAP|BENCHFS]\n"
+        ));
         assert!(ours.contains("\n  -l, --dataPacketType=STRING   datapacket type"));
         assert!(ours.contains(
             "\n\nModule POSIX\n\nFlags\n  --posix.odirect               Direct I/O Mode\n"
@@ -104,7 +104,7 @@ mod tests {
             .filter(|l| !l.starts_with("  -a="))
             .collect();
         assert_eq!(our_core, ior_core);
-        // And the POSIX and DUMMY module sections too.
+        // And the POSIX, DUMMY and MMAP module sections too.
         let section = |text: &str, name: &str| -> String {
             let start = text.find(&format!("Module {name}\n")).unwrap();
             let rest = &text[start..];
@@ -113,5 +113,10 @@ mod tests {
         };
         assert_eq!(section(&ours, "POSIX"), section(&ior, "POSIX"));
         assert_eq!(section(&ours, "DUMMY"), section(&ior, "DUMMY"));
+        // (IOR's MMAP section ends its help text.)
+        assert_eq!(
+            section(&ours, "MMAP").trim_end(),
+            section(&ior, "MMAP").trim_end()
+        );
     }
 }

@@ -18,8 +18,6 @@
 //! * A backend flag given as a directive with a value (`-O --posix.odirect=0`, script line
 //!   `--posix.odirect=0`) is set to that value; IOR increments it and ignores the value.
 //! * A script line holding only `#` is a comment (IOR aborts with `Invalid option substring`).
-//! * A value-taking short option followed by text keeps all of it as the value
-//!   (`-Osummaryformat=JSON`); IOR takes only what follows the `=`.
 //! * Parsing stops at the first bad token (IOR lists every bad token, then prints the help).
 
 pub(crate) mod apply;

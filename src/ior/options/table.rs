@@ -8,7 +8,7 @@
 //! values beyond the rules of [`super::values`].
 
 use super::error::OptionError;
-use super::values::{api_name, node_memory_to_bytes, parse_int_option, parse_packet_type};
+use super::values::{node_memory_to_bytes, parse_int_option, parse_packet_type};
 use crate::backend::BACKEND_NAMES;
 use crate::ior::params::{GlobalOptions, IorParams, SummaryFormat};
 use crate::optparse::Arg;
@@ -302,16 +302,29 @@ fn api_help() -> String {
     format!("API for I/O [{}]", BACKEND_NAMES.join("|"))
 }
 
+/// `-a`: kept as typed, as IOR (matched case-insensitively; an unknown one fails validation).
 fn set_api(c: &mut Ctx<'_>, v: &str) -> Result<(), OptionError> {
-    c.params.api = api_name(v);
+    c.params.api = v.to_string();
     Ok(())
+}
+
+/// `api=` (`-O`, scripts): as `-a`, but IOR loads the backend at once and refuses an unknown
+/// one with `Could not load backend API NOPE`.
+fn set_api_directive(c: &mut Ctx<'_>, v: &str) -> Result<(), OptionError> {
+    if crate::backend::canonical_backend_name(v).is_none() {
+        return Err(OptionError::UnknownApi {
+            name: v.to_string(),
+            known: BACKEND_NAMES.join(", "),
+        });
+    }
+    set_api(c, v)
 }
 
 /// IOR's options, in IOR's order (the help text's), with the directive-only keys after them.
 pub(crate) static IOR_OPTIONS: &[IorOption] = &[
     opt(Some('a'), None, &["api"], Help::Made(api_help), Set::Value {
         cli: Some(set_api),
-        directive: Some(set_api),
+        directive: Some(set_api_directive),
         shown: Some(|p, _| p.api.clone()),
     }),
     opt(Some('A'), None, &["refNum"], Text("refNum -- user supplied reference number to include in the summary"), Int(|p| &mut p.ref_num)),

@@ -1,12 +1,11 @@
 //! How IOR reads the values of its options where a plain number or string does not do:
 //! `int` options with the overflow warning, `-M` / `memoryPerNode` (`2g`, `75%`), `-l` /
-//! `dataPacketType` (first character decides) and `-a` / `api` (canonical backend names).
+//! `dataPacketType` (first character decides).
 //!
 //! Owns these value rules. It must not know option names or where a value came from (the
 //! table in [`super::table`] does).
 
 use super::error::OptionError;
-use crate::backend::canonical_backend_name;
 use crate::ior::params::DataPacketType;
 use crate::units::{parse_ior_number, scan_integer};
 
@@ -62,12 +61,6 @@ pub(crate) fn parse_packet_type(s: &str) -> Result<DataPacketType, OptionError> 
         return Ok(DataPacketType::Timestamp);
     }
     DataPacketType::parse(s).ok_or_else(|| OptionError::UnknownPacketType(s.to_string()))
-}
-
-/// `-a` / `api=`: the canonical upper-case name of a known backend, else the value as
-/// given (validation reports `Unrecognized I/O API`).
-pub(crate) fn api_name(v: &str) -> String {
-    canonical_backend_name(v).map_or_else(|| v.to_string(), str::to_string)
 }
 
 #[cfg(test)]

@@ -25,9 +25,10 @@ impl CsvReporter {
     }
 }
 
-/// `%.4f`, with non-finite values printed as `0.0000` (never `inf`/`nan`).
+/// IOR's `%.4f`, non-finite values spelled as C does (`inf`, `-nan`): an unmeasurable phase
+/// prints what IOR prints.
 fn f4(v: f64) -> String {
-    format!("{:.4}", if v.is_finite() { v } else { 0.0 })
+    crate::ior::stats::c_fixed(v, 4)
 }
 
 /// One CSV row of a phase (SPEC §3.4), without the newline.

@@ -53,6 +53,15 @@ pub fn num4(v: f64) -> String {
     }
 }
 
+/// [`num4`] of a figure divided by `seconds`: `null` when the duration is unmeasurable.
+fn measured_num4(v: f64, seconds: f64) -> String {
+    if stats::measurable(seconds) {
+        num4(v)
+    } else {
+        "null".to_string()
+    }
+}
+
 /// A number with `decimals` decimals; non-finite values become `null`.
 fn num_prec(v: f64, decimals: usize) -> String {
     if v.is_finite() {
@@ -182,10 +191,12 @@ impl JsonReporter {
         let js = &mut self.js;
         js.begin_object(None)?;
         js.str("access", r.access.as_str())?;
-        js.f4("bwMiB", r.bw_mib)?;
+        // An unmeasurable phase has no bandwidth (zero or negative total time) or no IOPS
+        // (transfer time): `null`, where IOR writes `"inf"` or a negative number.
+        js.raw("bwMiB", &measured_num4(r.bw_mib, r.total_time))?;
         js.f4("blockKiB", r.block_kib)?;
         js.f4("xferKiB", r.xfer_kib)?;
-        js.f4("iops", r.iops)?;
+        js.raw("iops", &measured_num4(r.iops, r.wrrd_time))?;
         js.f4("latency", r.latency)?;
         js.f4("openTime", r.open_time)?;
         js.f4("wrRdTime", r.wrrd_time)?;
@@ -268,14 +279,14 @@ impl JsonReporter {
 }
 
 impl Reporter for JsonReporter {
-    fn run_begin(&mut self, run: &RunInfo, _first: &IorParams) -> io::Result<()> {
+    fn run_begin(&mut self, run: &RunInfo, first: &IorParams) -> io::Result<()> {
         self.run = Some(run.clone());
         let js = &mut self.js;
         js.begin_object(None)?;
         js.str("Version", build_info::IOR_VERSION)?;
         js.str("Began", &run.began)?;
         js.str("Command line", &run.command_line)?;
-        js.str("Machine", &run.machine)?;
+        js.str("Machine", run.machine_line(first.verbose))?;
         js.begin_array(Some("tests"))?;
         js.flush()
     }

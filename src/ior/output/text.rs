@@ -8,7 +8,7 @@
 use super::{header_line, max_bandwidth, options_block, parameters_block, Reporter};
 use crate::ior::params::IorParams;
 use crate::ior::results::{Phase, PhaseResult, ResultEntry, RunInfo, TestResults};
-use crate::ior::stats::{self, pp_double, OpSummary};
+use crate::ior::stats::{self, c_fixed, pp_double, OpSummary};
 use crate::measure::fsinfo;
 use std::io::{self, Write};
 
@@ -106,11 +106,13 @@ pub fn summary_row(test: &TestResults, s: &OpSummary) -> String {
         s.ops_mean,
         s.ops_sd,
     ] {
-        line.push_str(&format!("{:>10.2} ", v));
+        line.push_str(&format!("{:>10} ", c_fixed(v, 2)));
     }
-    line.push_str(&format!("{:>10.5} ", s.mean_time));
+    line.push_str(&format!("{:>10} ", c_fixed(s.mean_time, 5)));
     match (s.stonewall_time, s.stonewall_bw_mib) {
-        (Some(t), Some(bw)) => line.push_str(&format!("{:>10.2} {:>13.2} ", t, bw)),
+        (Some(t), Some(bw)) => {
+            line.push_str(&format!("{:>10} {:>13} ", c_fixed(t, 2), c_fixed(bw, 2)))
+        }
         _ => line.push_str(&format!("{:>10} {:>13} ", "NA", "NA")),
     }
     line.push_str(&format!(
@@ -141,10 +143,10 @@ pub fn max_line(phase: Phase, bytes_per_sec: f64) -> String {
         Phase::Read => "Max Read:  ",
     };
     format!(
-        "{}{:.2} MiB/sec ({:.2} MB/sec)",
+        "{}{} MiB/sec ({} MB/sec)",
         label,
-        bytes_per_sec / stats::MIB,
-        bytes_per_sec / 1_000_000.0
+        c_fixed(bytes_per_sec / stats::MIB, 2),
+        c_fixed(bytes_per_sec / 1_000_000.0, 2)
     )
 }
 
@@ -160,11 +162,7 @@ impl TextReporter {
 impl Reporter for TextReporter {
     fn run_begin(&mut self, run: &RunInfo, first: &IorParams) -> io::Result<()> {
         self.run = Some(run.clone());
-        let machine = if first.verbose >= 2 {
-            &run.machine_long
-        } else {
-            &run.machine
-        };
+        let machine = run.machine_line(first.verbose);
         writeln!(self.out, "{}", header_line())?;
         writeln!(self.out, "{}", key_val("Began", &run.began))?;
         writeln!(self.out, "{}", key_val("Command line", &run.command_line))?;
@@ -263,6 +261,7 @@ mod tests {
             stonewall: None,
             errors: 0,
             iodepth: 1,
+            measured: true,
         }
     }
 

@@ -236,5 +236,7 @@ pub(super) fn phase_row(
         stonewall,
         errors: 0,
         iodepth: 1,
+        // IOR prints `inf` (read as 0 here) or `-` for an unmeasurable phase.
+        measured: bw > 0.0 && iops > 0.0,
     }
 }

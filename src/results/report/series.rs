@@ -340,7 +340,7 @@ pub(super) fn plots(docs: &[&ResultDocument]) -> (Vec<(String, Vec<Plot>)>, Vec<
                 .results
                 .iter()
                 .filter_map(|e| match e {
-                    crate::ior::results::ResultEntry::Phase(p) => Some(p),
+                    crate::ior::results::ResultEntry::Phase(p) if p.measured => Some(p),
                     _ => None,
                 })
                 .collect();
