@@ -17,6 +17,8 @@ pub mod low_water;
 pub mod splice;
 pub mod stream;
 pub mod tcp;
+#[cfg(feature = "ucx")]
+pub mod ucx;
 
 use super::error::FsResult;
 use bytes::Bytes;
