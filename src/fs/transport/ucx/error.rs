@@ -200,10 +200,11 @@ impl UcxError {
     }
 }
 
-/// A status seen on connection set-up that means the peer could not be reached.
+/// A status that means the peer could not be reached: UCX 1.13 reports a refused TCP
+/// connection as "not connected", a rejected connection request as "rejected".
 fn is_refusal(status: Status) -> bool {
     let c = status.0;
-    c == sys::UCS_ERR_UNREACHABLE || c == sys::UCS_ERR_REJECTED
+    c == sys::UCS_ERR_UNREACHABLE || c == sys::UCS_ERR_REJECTED || c == sys::UCS_ERR_NOT_CONNECTED
 }
 
 #[cfg(test)]

@@ -118,7 +118,13 @@ impl Progress {
             }
             match worker.arm() {
                 Ok(true) => {}
-                Ok(false) => continue,
+                Ok(false) => {
+                    // Events are pending: progress again, after letting other tasks run
+                    // (a transport may report events that progress does not consume yet).
+                    drop(worker);
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(worker = worker.name(), "{e}");
                 }

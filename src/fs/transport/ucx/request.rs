@@ -23,7 +23,7 @@ use ucx_sys as sys;
 /// What the progress driver of one worker needs to know about its requests.
 #[derive(Default)]
 pub(crate) struct Activity {
-    /// Requests posted and not yet completed by UCX, by request handle.
+    /// Requests posted and not yet completed by UCX, by slot address.
     outstanding: RefCell<HashMap<usize, Rc<RequestSlot>>>,
     /// Wakes the driver when a request is posted (it may be waiting on the event fd).
     pub(crate) kick: tokio::sync::Notify,
@@ -47,11 +47,15 @@ impl Activity {
             Err(_) => return Vec::new(),
         };
         all.into_iter()
-            .map(|(request, slot)| {
-                // SAFETY: `request` is a live request of this worker that has not completed
-                // (completed ones leave the table); freeing it disables its callback, so the
-                // slot is not touched by UCX any more except through its buffers.
-                unsafe { sys::ucp_request_free(request as *mut c_void) };
+            .map(|(_, slot)| {
+                let request = slot.request.replace(std::ptr::null_mut());
+                if !request.is_null() {
+                    // SAFETY: `request` is a live request of this worker that has not
+                    // completed (completed ones leave the table, and a request completed
+                    // inside its own posting call never gets its handle recorded); freeing it
+                    // disables its callback, so UCX touches the slot only through its buffers.
+                    unsafe { sys::ucp_request_free(request) };
+                }
                 slot
             })
             .collect()
@@ -87,6 +91,8 @@ pub(crate) struct RequestSlot {
     hold: RefCell<Option<Box<dyn Any>>>,
     /// The active-message header of a send (UCX reads it until the send completes).
     pub(crate) header: Box<[u8]>,
+    /// UCX's handle of the request while it is outstanding (null before and after).
+    request: Cell<*mut c_void>,
 }
 
 impl RequestSlot {
@@ -97,6 +103,7 @@ impl RequestSlot {
             waker: RefCell::new(None),
             hold: RefCell::new(None),
             header: header.into(),
+            request: Cell::new(std::ptr::null_mut()),
         })
     }
 
@@ -113,6 +120,7 @@ impl RequestSlot {
 
     fn finish(&self, status: sys::ucs_status_t, length: usize) {
         self.outcome.set(Some((status, length)));
+        self.request.set(std::ptr::null_mut());
         if let Ok(mut h) = self.hold.try_borrow_mut() {
             if let Some(b) = h.take() {
                 self.activity.set_aside(b);
@@ -145,7 +153,8 @@ unsafe extern "C" fn recv_done(
 
 /// # Safety
 /// `user` must be the slot that `post` registered for `request` (kept alive by the worker's
-/// table of outstanding requests), and `request` a live request handle.
+/// table of outstanding requests, keyed by the slot's address), and `request` a live request
+/// handle.
 unsafe fn complete(
     request: *mut c_void,
     status: sys::ucs_status_t,
@@ -158,7 +167,7 @@ unsafe fn complete(
         .outstanding
         .try_borrow_mut()
         .ok()
-        .and_then(|mut o| o.remove(&(request as usize)));
+        .and_then(|mut o| o.remove(&(user as usize)));
     if let Some(slot) = &slot {
         slot.finish(status, length);
     }
@@ -196,17 +205,25 @@ pub(crate) fn post(
         Callback::RecvAm => param.cb.recv_am = Some(recv_done),
     }
     param.user_data = Rc::as_ptr(slot) as *mut c_void;
+    let key = Rc::as_ptr(slot) as usize;
+    // In the table before the call: UCX may complete a request, callback included, inside
+    // the posting call itself (e.g. a rendezvous receive on an endpoint already closed).
+    if let Ok(mut o) = slot.activity.outstanding.try_borrow_mut() {
+        o.insert(key, slot.clone());
+    }
     let ret = start(&param);
     if sys::UCS_PTR_IS_PTR(ret) {
-        // The callback cannot run before the next progress, so the slot is in the table in
-        // time; if the table were borrowed (it never is across UCX calls) the request would
-        // simply never report completion.
-        if let Ok(mut o) = slot.activity.outstanding.try_borrow_mut() {
-            o.insert(ret as usize, slot.clone());
+        if slot.outcome.get().is_none() {
+            slot.request.set(ret);
+            slot.activity.kick.notify_one();
         }
-        slot.activity.kick.notify_one();
+        // Else the callback has run (and freed the request): the handle is stale.
         Posted::Pending
     } else {
+        // No request: the callback will not run.
+        if let Ok(mut o) = slot.activity.outstanding.try_borrow_mut() {
+            o.remove(&key);
+        }
         Posted::Done(sys::UCS_PTR_STATUS(ret))
     }
 }

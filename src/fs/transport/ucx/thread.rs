@@ -12,23 +12,26 @@ use super::progress::ProgressConfig;
 use super::worker::Worker;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 /// A closure run on the worker's thread.
-type Job = Box<dyn FnOnce(Worker) -> Pin<Box<dyn Future<Output = ()>>> + Send>;
+type Job<S> = Box<dyn FnOnce(Worker, Rc<S>) -> Pin<Box<dyn Future<Output = ()>>> + Send>;
 
-/// A worker on its own thread. Dropping the handle stops the thread: tasks still running
-/// there are dropped (their endpoints close without waiting for the peer);
+/// A worker on its own thread, with thread-local state `S` (made by the set-up closure,
+/// e.g. receivers or tables of pending calls, which need not be `Send`) handed to every
+/// closure run there. Dropping the handle stops the thread: tasks still running there are
+/// dropped (their endpoints close without waiting long for the peer);
 /// [`WorkerThread::shutdown`] also waits for the thread to end.
-pub struct WorkerThread {
-    jobs: mpsc::UnboundedSender<Job>,
+pub struct WorkerThread<S: 'static = ()> {
+    jobs: mpsc::UnboundedSender<Job<S>>,
     address: WorkerAddress,
     name: String,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-impl std::fmt::Debug for WorkerThread {
+impl<S: 'static> std::fmt::Debug for WorkerThread<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WorkerThread")
             .field("name", &self.name)
@@ -36,21 +39,22 @@ impl std::fmt::Debug for WorkerThread {
     }
 }
 
-impl WorkerThread {
+impl<S: 'static> WorkerThread<S> {
     /// Starts thread `name` with a worker on `context`, progressed with `config`, and runs
-    /// `setup` there first (register active-message handlers and spawn the tasks that serve
-    /// them with `tokio::task::spawn_local`, before any endpoint exists).
+    /// `setup` there first: it registers the active-message handlers (before any endpoint
+    /// exists), may spawn the tasks that serve them (`tokio::task::spawn_local`), and makes
+    /// the thread's state.
     pub fn spawn<F>(
         context: &Context,
         name: &str,
         config: ProgressConfig,
         setup: F,
-    ) -> Result<WorkerThread, UcxError>
+    ) -> Result<WorkerThread<S>, UcxError>
     where
-        F: FnOnce(&Worker) -> Result<(), UcxError> + Send + 'static,
+        F: FnOnce(&Worker) -> Result<S, UcxError> + Send + 'static,
     {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<WorkerAddress, UcxError>>();
-        let (jobs_tx, jobs_rx) = mpsc::unbounded_channel::<Job>();
+        let (jobs_tx, jobs_rx) = mpsc::unbounded_channel::<Job<S>>();
         let ctx = context.clone();
         let thread_name = name.to_string();
         let thread = std::thread::Builder::new()
@@ -79,17 +83,18 @@ impl WorkerThread {
         &self.name
     }
 
-    /// Runs `f` on the worker's thread (as a local task) and resolves to its output.
+    /// Runs `f` on the worker's thread (as a local task, given the worker and the thread's
+    /// state) and resolves to its output.
     pub fn run<F, Fut, T>(&self, f: F) -> impl Future<Output = Result<T, UcxError>> + Send + 'static
     where
-        F: FnOnce(Worker) -> Fut + Send + 'static,
+        F: FnOnce(Worker, Rc<S>) -> Fut + Send + 'static,
         Fut: Future<Output = T> + 'static,
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |w| {
+        let job: Job<S> = Box::new(move |w, state| {
             Box::pin(async move {
-                let _ = tx.send(f(w).await);
+                let _ = tx.send(f(w, state).await);
             })
         });
         let sent = self.jobs.send(job).is_ok();
@@ -117,15 +122,15 @@ impl WorkerThread {
 }
 
 /// The body of a worker thread.
-fn run_thread<F>(
+fn run_thread<S: 'static, F>(
     context: Context,
     name: String,
     config: ProgressConfig,
     setup: F,
     ready: std::sync::mpsc::Sender<Result<WorkerAddress, UcxError>>,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut jobs: mpsc::UnboundedReceiver<Job<S>>,
 ) where
-    F: FnOnce(&Worker) -> Result<(), UcxError>,
+    F: FnOnce(&Worker) -> Result<S, UcxError>,
 {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -140,11 +145,11 @@ fn run_thread<F>(
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let started = Worker::new(&context, &name).and_then(|(worker, progress)| {
-            setup(&worker)?;
+            let state = Rc::new(setup(&worker)?);
             let address = worker.address()?;
-            Ok((worker, progress, address))
+            Ok((worker, progress, address, state))
         });
-        let (worker, progress, address) = match started {
+        let (worker, progress, address, state) = match started {
             Ok(s) => s,
             Err(e) => {
                 let _ = ready.send(Err(e));
@@ -161,7 +166,7 @@ fn run_thread<F>(
             return;
         }
         while let Some(job) = jobs.recv().await {
-            tokio::task::spawn_local(job(worker.clone()));
+            tokio::task::spawn_local(job(worker.clone(), state.clone()));
         }
     });
 }

@@ -19,6 +19,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use ucx_sys as sys;
 
+/// How long a worker being destroyed keeps progressing its outstanding requests.
+const DRAIN_ON_DESTROY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The state shared by a worker's handles, endpoints, listeners, messages and driver.
 pub(crate) struct WorkerInner {
     pub(crate) handle: sys::ucp_worker_h,
@@ -70,6 +73,15 @@ impl Drop for WorkerInner {
             for q in queues.iter() {
                 q.close(self.handle);
             }
+        }
+        // Give requests that are about to complete (closes, acknowledgements of rendezvous
+        // sends) a bounded chance to do so, so that peers see clean disconnects.
+        let deadline = std::time::Instant::now() + DRAIN_ON_DESTROY;
+        while self.activity.pending() > 0 && std::time::Instant::now() < deadline {
+            if self.progress() == 0 {
+                std::thread::yield_now();
+            }
+            self.activity.bury();
         }
         let in_flight = self.activity.release_all();
         // SAFETY: nothing else refers to the worker any more (every endpoint, listener,
