@@ -38,6 +38,6 @@ pub use error::{Status, UcxError};
 pub use listener::{ConnRequest, Listener};
 pub use memory::{RegisteredBuffer, Registration};
 pub use progress::{Progress, ProgressConfig};
-pub use request::Transfer;
+pub use request::{ProgressStats, Transfer};
 pub use thread::WorkerThread;
 pub use worker::Worker;

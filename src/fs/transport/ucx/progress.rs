@@ -135,14 +135,25 @@ impl Progress {
             } else {
                 self.config.idle_wait
             };
+            let mut stats = self.activity.stats.get();
             tokio::select! {
                 r = afd.readable() => match r {
-                    Ok(mut guard) => guard.clear_ready(),
+                    Ok(mut guard) => {
+                        guard.clear_ready();
+                        stats.fd_wakes += 1;
+                    }
                     Err(e) => return Err(UcxError::os("wait on event fd", &e)),
                 },
-                _ = self.activity.kick.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = self.activity.kick.notified() => stats.kicks += 1,
+                _ = tokio::time::sleep(wait) => {
+                    if pending > 0 {
+                        stats.busy_timeouts += 1;
+                    } else {
+                        stats.idle_timeouts += 1;
+                    }
+                }
             }
+            self.activity.stats.set(stats);
         }
     }
 }

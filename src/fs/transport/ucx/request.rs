@@ -30,6 +30,23 @@ pub(crate) struct Activity {
     /// Buffers released by completion callbacks, dropped by the driver after progress returns
     /// (never inside a UCX callback: dropping a registered buffer calls back into UCX).
     graveyard: RefCell<Vec<Box<dyn Any>>>,
+    /// What woke the progress driver, so far.
+    pub(crate) stats: Cell<ProgressStats>,
+}
+
+/// Counts of what woke a worker's progress driver from its waits (see
+/// [`super::Worker::progress_stats`]): many timeouts while requests are outstanding mean that
+/// the transport's events do not reach the event fd.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgressStats {
+    /// Waits ended by the worker's event fd.
+    pub fd_wakes: u64,
+    /// Waits ended because a request was posted.
+    pub kicks: u64,
+    /// Waits ended by their timeout with requests outstanding.
+    pub busy_timeouts: u64,
+    /// Waits ended by their timeout with nothing outstanding.
+    pub idle_timeouts: u64,
 }
 
 impl Activity {

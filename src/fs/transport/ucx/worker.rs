@@ -12,7 +12,7 @@ use super::endpoint::{Endpoint, EndpointTable, ErrorMode};
 use super::error::{Status, UcxError};
 use super::listener::Listener;
 use super::progress::Progress;
-use super::request::Activity;
+use super::request::{Activity, ProgressStats};
 use std::cell::{Cell, RefCell};
 use std::ffi::CString;
 use std::net::SocketAddr;
@@ -268,6 +268,11 @@ impl Worker {
     /// The context the worker belongs to.
     pub fn context(&self) -> &Context {
         &self.inner.context
+    }
+
+    /// What has woken the worker's progress driver so far.
+    pub fn progress_stats(&self) -> ProgressStats {
+        self.inner.activity.stats.get()
     }
 
     /// Requests posted on this worker that UCX has not completed yet.
