@@ -96,7 +96,7 @@ impl WorkerAddress {
     /// Reads the hex form of [`WorkerAddress::to_hex`].
     pub fn from_hex(text: &str) -> Result<Self, UcxError> {
         let t = text.trim();
-        if t.len() % 2 != 0 {
+        if !t.len().is_multiple_of(2) {
             return Err(UcxError::BadAddress("odd number of hex digits".into()));
         }
         let bytes = (0..t.len())
