@@ -99,7 +99,9 @@ impl Cluster {
             };
             let s = RunningServer::start(cfg.clone()).await?;
             let mut cfg = cfg;
-            cfg.listen = s.local_addr().to_string();
+            if let Some(a) = s.tcp_addr() {
+                cfg.listen = a;
+            }
             c.register(&s)?;
             c.configs.push(cfg);
             c.servers.push(Some(s));
@@ -110,7 +112,8 @@ impl Cluster {
     fn register(&self, s: &RunningServer) -> FsResult<()> {
         self.registry.register(&ServerEntry {
             store_id: format!("{:016x}", s.store_id()),
-            addr: s.local_addr().to_string(),
+            addr: s.tcp_addr().unwrap_or_default(),
+            ucx: s.ucx_addr(),
             epoch: self.epoch,
             pid: std::process::id(),
         })

@@ -107,6 +107,17 @@ impl<S: 'static> WorkerThread<S> {
         }
     }
 
+    /// Runs `f` on the worker's thread without waiting for it (fire and forget); false if
+    /// the thread has stopped (`f` is then dropped unrun).
+    pub fn post<F, Fut>(&self, f: F) -> bool
+    where
+        F: FnOnce(Worker, Rc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let job: Job<S> = Box::new(move |w, state| Box::pin(f(w, state)));
+        self.jobs.send(job).is_ok()
+    }
+
     /// Stops the thread and waits for it to end (blocking: call it outside async code, or
     /// through `spawn_blocking`).
     pub fn shutdown(self) {
