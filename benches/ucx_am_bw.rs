@@ -14,11 +14,12 @@
 //! Needs `ucx_perftest` (Debian ucx-utils) for the peer; without it, only the wrapper is
 //! measured.
 
+mod ucx_peer;
+
 use benchfs::fs::transport::ucx::{
     Context, ContextBuilder, ErrorMode, IoBuf, ProgressConfig, Protocol, RegisteredBuffer,
     Transfer, WorkerThread,
 };
-use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -187,47 +188,6 @@ fn wrapper_run(tls: &str, n: usize) -> Run {
     }
 }
 
-/// One run of `ucx_perftest -t ucp_am_bw` (server and client processes on 127.0.0.1);
-/// overall MiB/s, or `None` if the tool is missing.
-fn perftest_mib_s(tls: &str, n: usize, port: u16) -> Option<f64> {
-    let run = |args: &[String]| {
-        Command::new("ucx_perftest")
-            .args(args)
-            .env("UCX_NET_DEVICES", "lo")
-            .env("UCX_TLS", tls)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-    };
-    let mut server = run(&["-p".into(), port.to_string()]).ok()?;
-    std::thread::sleep(Duration::from_millis(300));
-    let client = run(&[
-        "127.0.0.1".into(),
-        "-p".into(),
-        port.to_string(),
-        "-t".into(),
-        "ucp_am_bw".into(),
-        "-s".into(),
-        MSG.to_string(),
-        "-n".into(),
-        n.to_string(),
-    ])
-    .ok()?;
-    let out = client.wait_with_output().ok()?;
-    let _ = server.wait();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let fin = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("Final:"))?;
-    // Final: iterations, p50, average and overall overhead, average and overall MB/s, ...
-    let cols: Vec<f64> = fin
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|c| c.parse().ok())
-        .collect();
-    cols.get(5).copied()
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -256,7 +216,7 @@ fn main() {
             rx.push(r.cpu_ms_per_mib.1);
             to.push(r.timeouts as f64 * 100.0 / n as f64);
             port += 1;
-            if let Some(p) = perftest_mib_s(tls, n, port) {
+            if let Some(p) = ucx_peer::am_bw_mib_s(tls, MSG, n, port) {
                 peer.push(p);
             }
         }

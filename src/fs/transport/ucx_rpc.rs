@@ -422,6 +422,18 @@ fn parse_hello_payload(b: &[u8]) -> Result<(WorkerAddress, WorkerAddress), UcxEr
     Ok((WorkerAddress::unpack(d)?, WorkerAddress::unpack(g)?))
 }
 
+/// An error of connecting to `peer`, named after it: a reset or failed endpoint means that
+/// nothing answers there (ECONNREFUSED, as a TCP connect would say).
+fn connect_error(peer: &str, e: FsError) -> FsError {
+    let m = format!("connect to {peer}: {}", e.message());
+    match e {
+        FsError::ConnectionReset(_) | FsError::ConnectionRefused(_) => {
+            FsError::ConnectionRefused(m)
+        }
+        other => FsError::from_errno(other.errno(), m),
+    }
+}
+
 /// Connects to BenchFS servers over UCX. One worker thread carries every connection of the
 /// connector, a second one their peer-failure endpoints; [`UcxConnector::shared`] is the
 /// process's.
@@ -520,7 +532,10 @@ impl UcxConnector {
             Ok::<_, FsError>(route)
         });
         let route = match tokio::time::timeout(timeout, setup).await {
-            Ok(r) => r.map_err(|e| e.to_fs_error())??,
+            Ok(r) => r
+                .map_err(|e| e.to_fs_error())
+                .and_then(|r| r)
+                .map_err(|e| connect_error(&peer, e))?,
             Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
         };
         // From here on, dropping `conn` releases the route (and the guard endpoint).
@@ -539,18 +554,16 @@ impl UcxConnector {
             let g = w
                 .connect(&server, ErrorMode::Peer)
                 .map_err(|e| e.to_fs_error())?;
-            g.flush().await.map_err(|e| match e.to_fs_error() {
-                FsError::ConnectionRefused(m) | FsError::ConnectionReset(m) => {
-                    FsError::ConnectionRefused(format!("connect to {name}: {m}"))
-                }
-                other => other,
-            })?;
+            g.flush().await.map_err(|e| e.to_fs_error())?;
             gst.eps.borrow_mut().insert(route, g.clone());
             tokio::task::spawn_local(watch_server((*gst).clone(), route, g, pending, name, data));
             w.address().map_err(|e| e.to_fs_error())
         });
         let guard_addr = match tokio::time::timeout(timeout, guarded).await {
-            Ok(r) => r.map_err(|e| e.to_fs_error())??,
+            Ok(r) => r
+                .map_err(|e| e.to_fs_error())
+                .and_then(|r| r)
+                .map_err(|e| connect_error(&peer, e))?,
             Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
         };
         let hello = Request::Hello {
