@@ -5,7 +5,7 @@
 mod common;
 
 use common::run::{run_once, scratch};
-use common::servers::start_servers;
+use common::servers::start_servers_on;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -53,9 +53,22 @@ fn phases(doc: &Value) -> Vec<&Value> {
 
 #[test]
 fn shared_file_and_file_per_process_verify_on_an_embedded_cluster() {
+    shared_file_and_file_per_process("tcp");
+}
+
+#[cfg(feature = "ucx")]
+#[test]
+fn shared_file_and_file_per_process_verify_on_an_embedded_cluster_over_ucx() {
+    shared_file_and_file_per_process("ucx");
+}
+
+/// N-1 and N-N verified writes and reads with `--benchfs.transport=<transport>`.
+fn shared_file_and_file_per_process(transport: &str) {
     let dir = scratch();
+    let transport = format!("--benchfs.transport={transport}");
     for fpp in [false, true] {
         let mut args = vec![
+            transport.as_str(),
             "--benchfs.servers=3",
             "-N",
             "4",
@@ -264,9 +277,23 @@ fn every_workload_script_runs_on_dummy_and_benchfs() {
 
 #[test]
 fn runs_against_separate_server_processes_through_a_registry() {
+    separate_server_processes("tcp", "tcp");
+}
+
+#[cfg(feature = "ucx")]
+#[test]
+fn runs_against_separate_server_processes_through_a_registry_over_ucx() {
+    separate_server_processes("ucx", "ucx");
+    // auto picks UCX when every server offers it.
+    separate_server_processes("both", "auto");
+}
+
+/// A run against servers offering `offer`, with `--benchfs.transport=<transport>`.
+fn separate_server_processes(offer: &str, transport: &str) {
     let dir = scratch();
-    let servers = start_servers(dir.path(), 2);
+    let servers = start_servers_on(dir.path(), 2, offer);
     let reg = format!("--benchfs.registry={}", servers.registry.display());
+    let transport = format!("--benchfs.transport={transport}");
     let doc = dir.path().join("doc.json");
     let run = run_once(
         dir.path(),
@@ -274,6 +301,7 @@ fn runs_against_separate_server_processes_through_a_registry() {
             "-a",
             "BENCHFS",
             &reg,
+            &transport,
             "-N",
             "3",
             "-b",
@@ -302,15 +330,29 @@ fn runs_against_separate_server_processes_through_a_registry() {
 
 #[test]
 fn a_server_killed_during_a_run_ends_it_with_an_error_and_keeps_completed_results() {
+    server_killed_during_a_run("tcp", "tcp");
+}
+
+#[cfg(feature = "ucx")]
+#[test]
+fn a_server_killed_during_a_run_ends_it_with_an_error_and_keeps_completed_results_over_ucx() {
+    // The servers' UCX addresses are named by their TCP addresses.
+    server_killed_during_a_run("both", "ucx");
+}
+
+fn server_killed_during_a_run(offer: &str, transport: &str) {
     let dir = scratch();
-    let mut servers = start_servers(dir.path(), 2);
+    let mut servers = start_servers_on(dir.path(), 2, offer);
     let reg = format!("--benchfs.registry={}", servers.registry.display());
+    let transport = format!("--benchfs.transport={transport}");
     let doc = dir.path().join("doc.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_benchfs-bench"))
+        .env("UCX_NET_DEVICES", "lo")
         .args([
             "-a",
             "BENCHFS",
             &reg,
+            &transport,
             "--benchfs.timeout=5",
             "-N",
             "2",

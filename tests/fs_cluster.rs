@@ -2,7 +2,9 @@
 //! 127.0.0.1, chunk files on disk): every call and every error of the client API.
 
 use benchfs::fs::wire::FileKind;
-use benchfs::fs::{Client, ClientOptions, Cluster, FsError, OpenFlags};
+use benchfs::fs::{
+    Client, ClientOptions, Cluster, FsError, OpenFlags, ServerConfig, ServerTransports,
+};
 use std::time::{Duration, Instant};
 
 const CS: u32 = 64 << 10;
@@ -15,11 +17,63 @@ fn client_and_handles_are_send_sync_clone() {
     check::<benchfs::fs::FileHandle>();
 }
 
-async fn cluster(n: usize, dir: &std::path::Path) -> (Cluster, Client) {
-    let c = Cluster::embedded_with(n, dir, CS).await.unwrap();
+/// `n` servers offering transport `t` (the client uses it).
+async fn servers(t: ServerTransports, n: usize, dir: &std::path::Path) -> Cluster {
+    ucx_loopback();
+    let mut base = ServerConfig::new(dir, Vec::new());
+    base.transports = t;
+    Cluster::embedded_config(n, dir, CS, &base).await.unwrap()
+}
+
+async fn cluster(t: ServerTransports, n: usize, dir: &std::path::Path) -> (Cluster, Client) {
+    let c = servers(t, n, dir).await;
     let client = c.client().await.unwrap();
     (c, client)
 }
+
+/// UCX traffic of these tests stays on the loopback device, whatever the environment says.
+fn ucx_loopback() {
+    #[cfg(feature = "ucx")]
+    benchfs::fs::transport::ucx_rpc::use_context(
+        benchfs::fs::transport::ucx::ContextBuilder::new()
+            .set("NET_DEVICES", "lo")
+            .build()
+            .expect("UCX context"),
+    );
+}
+
+/// Runs scenario `$body` over TCP and, in builds with UCX, over UCX (same test, same
+/// assertions), as `$body::tcp` and `$body::ucx`.
+macro_rules! over_each_transport {
+    ($($body:ident),* $(,)?) => {$(
+        mod $body {
+            use benchfs::fs::ServerTransports;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tcp() {
+                super::$body(ServerTransports::Tcp).await
+            }
+            #[cfg(feature = "ucx")]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn ucx() {
+                super::$body(ServerTransports::Ucx).await
+            }
+        }
+    )*};
+}
+
+over_each_transport!(
+    files_span_servers_holes_short_reads_and_sizes,
+    open_flags_and_their_errors,
+    directories_are_real,
+    unlink_rename_truncate_reach_every_server,
+    a_dropped_handle_still_publishes_its_size,
+    bad_paths_are_rejected,
+    many_writers_of_one_shared_file,
+    killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynced_data,
+    wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files,
+    a_server_that_is_gone_refuses_connections,
+    servers_refuse_bad_requests_from_raw_clients,
+);
 
 fn pattern(seed: u64, len: usize) -> Vec<u8> {
     (0..len)
@@ -31,10 +85,9 @@ fn errno<T: std::fmt::Debug>(r: Result<T, FsError>) -> i32 {
     r.unwrap_err().errno()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn files_span_servers_holes_short_reads_and_sizes() {
+async fn files_span_servers_holes_short_reads_and_sizes(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let (c, fs) = cluster(4, d.path()).await;
+    let (c, fs) = cluster(t, 4, d.path()).await;
     let f = fs.create("/big").await.unwrap();
     // 10 chunks of data written at an offset, leaving a hole at the start.
     let data = pattern(1, 10 * CS as usize + 123);
@@ -92,10 +145,9 @@ async fn files_span_servers_holes_short_reads_and_sizes() {
     drop(c);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_flags_and_their_errors() {
+async fn open_flags_and_their_errors(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let (_c, fs) = cluster(3, d.path()).await;
+    let (_c, fs) = cluster(t, 3, d.path()).await;
     assert_eq!(
         errno(fs.open("/nope", OpenFlags::read_only()).await),
         libc::ENOENT
@@ -190,10 +242,9 @@ async fn open_flags_and_their_errors() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn directories_are_real() {
+async fn directories_are_real(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let (_c, fs) = cluster(4, d.path()).await;
+    let (_c, fs) = cluster(t, 4, d.path()).await;
     assert_eq!(errno(fs.mkdir("/a/b", 0o755).await), libc::ENOENT);
     fs.mkdir("/a", 0o755).await.unwrap();
     assert_eq!(errno(fs.mkdir("/a", 0o755).await), libc::EEXIST);
@@ -240,10 +291,9 @@ async fn directories_are_real() {
     assert_eq!(errno(fs.stat("/a").await), libc::ENOENT);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unlink_rename_truncate_reach_every_server() {
+async fn unlink_rename_truncate_reach_every_server(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let (_c, fs) = cluster(4, d.path()).await;
+    let (_c, fs) = cluster(t, 4, d.path()).await;
     let data = pattern(3, 16 * CS as usize);
     let f = fs.create("/r").await.unwrap();
     f.write_at(0, &data).await.unwrap();
@@ -342,10 +392,9 @@ async fn unlink_rename_truncate_reach_every_server() {
     assert_eq!(errno(fs.stat("/victim").await), libc::ENOENT);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_handle_still_publishes_its_size() {
+async fn a_dropped_handle_still_publishes_its_size(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let (_c, fs) = cluster(2, d.path()).await;
+    let (_c, fs) = cluster(t, 2, d.path()).await;
     let f = fs.create("/dropped").await.unwrap();
     f.write_at(0, &[1u8; 5000]).await.unwrap();
     drop(f);
@@ -362,10 +411,9 @@ async fn a_dropped_handle_still_publishes_its_size() {
     assert_eq!(size, 5000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_paths_are_rejected() {
+async fn bad_paths_are_rejected(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let (c, fs) = cluster(2, d.path()).await;
+    let (c, fs) = cluster(t, 2, d.path()).await;
     assert_eq!(errno(fs.create("/a/../../etc/passwd").await), libc::EINVAL);
     assert_eq!(errno(fs.create("/a/./b").await), libc::EINVAL);
     assert_eq!(errno(fs.create("relative").await), libc::EINVAL);
@@ -398,10 +446,9 @@ async fn bad_paths_are_rejected() {
 
 /// IOR N-1: many tasks write interleaved blocks of one shared file through their own
 /// handles (and some through clones of one client); afterwards every byte is checked.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_writers_of_one_shared_file() {
+async fn many_writers_of_one_shared_file(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let (c, fs) = cluster(4, d.path()).await;
+    let (c, fs) = cluster(t, 4, d.path()).await;
     let tasks = 8u64;
     let segments = 6u64;
     let block = 3 * CS as u64 / 2 + 17; // unaligned blocks straddling chunk boundaries
@@ -443,10 +490,11 @@ async fn many_writers_of_one_shared_file() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynced_data() {
+async fn killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynced_data(
+    t: ServerTransports,
+) {
     let d = tempfile::tempdir().unwrap();
-    let mut c = Cluster::embedded_with(3, d.path(), CS).await.unwrap();
+    let mut c = servers(t, 3, d.path()).await;
     let timeout = Duration::from_secs(3);
     let fs = c
         .client_with(ClientOptions {
@@ -533,11 +581,12 @@ async fn a_server_that_never_answers_times_out() {
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files() {
+async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let mut c = Cluster::embedded_with(2, d.path(), CS).await.unwrap();
-    let addrs: Vec<String> = (0..2).map(|i| c.addr(i).unwrap().to_string()).collect();
+    let mut c = servers(t, 2, d.path()).await;
+    let addrs: Vec<String> = (0..2)
+        .map(|i| c.client_addr(i).unwrap().to_string())
+        .collect();
     let e = Client::from_servers(addrs.clone(), b"wrong".to_vec(), ClientOptions::default())
         .await
         .unwrap_err();
@@ -546,16 +595,18 @@ async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files() {
         .await
         .unwrap_err();
     assert_eq!(e.errno(), libc::EACCES);
-    // A raw connection that sends garbage instead of a handshake is closed.
-    let mut s = tokio::net::TcpStream::connect(&addrs[0]).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    s.write_all(&[0xffu8; 64]).await.unwrap();
-    let mut buf = Vec::new();
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .unwrap()
-        .unwrap_or(0);
-    assert!(n < 200, "no data served to an unauthenticated peer");
+    if t == ServerTransports::Tcp {
+        // A raw connection that sends garbage instead of a handshake is closed.
+        let mut s = tokio::net::TcpStream::connect(&addrs[0]).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        s.write_all(&[0xffu8; 64]).await.unwrap();
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        assert!(n < 200, "no data served to an unauthenticated peer");
+    }
 
     // Graceful stop and restart of every server: closed files and directories survive.
     let fs = c.client().await.unwrap();
@@ -573,8 +624,7 @@ async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files() {
     assert_eq!(r.read_vec(0, 400_000).await.unwrap(), pattern(9, 300_000));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_is_gone_refuses_connections() {
+async fn a_server_that_is_gone_refuses_connections(t: ServerTransports) {
     // A port with no listener.
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
@@ -587,7 +637,7 @@ async fn a_server_that_is_gone_refuses_connections() {
     // A killed server: calls needing it fail with ECONNRESET (in flight) or ECONNREFUSED
     // (reconnecting), calls not needing it still work.
     let d = tempfile::tempdir().unwrap();
-    let mut c = Cluster::embedded_with(2, d.path(), CS).await.unwrap();
+    let mut c = servers(t, 2, d.path()).await;
     let fs = c.client().await.unwrap();
     c.kill_server(0).await;
     let e = fs.statfs().await.unwrap_err();
@@ -599,7 +649,7 @@ async fn a_server_that_is_gone_refuses_connections() {
     assert_eq!(e.errno(), libc::ECONNREFUSED, "{e:?}");
     // Cluster indexes are start order; placement order is by store id.
     let dead = (0..2)
-        .find(|i| fs.server_addr(*i).as_deref() == c.addr(0))
+        .find(|i| fs.server_addr(*i).as_deref() == c.client_addr(0))
         .unwrap();
     let placement = fs.placement();
     let alive = (0..100)
@@ -613,8 +663,20 @@ async fn a_server_that_is_gone_refuses_connections() {
 /// one thread).
 #[tokio::test]
 async fn works_on_a_current_thread_runtime() {
+    current_thread(ServerTransports::Tcp).await
+}
+
+/// As [`works_on_a_current_thread_runtime`], over UCX (the UCX workers have threads of
+/// their own).
+#[cfg(feature = "ucx")]
+#[tokio::test]
+async fn works_on_a_current_thread_runtime_over_ucx() {
+    current_thread(ServerTransports::Ucx).await
+}
+
+async fn current_thread(t: ServerTransports) {
     let d = tempfile::tempdir().unwrap();
-    let (_c, fs) = cluster(3, d.path()).await;
+    let (_c, fs) = cluster(t, 3, d.path()).await;
     let data = pattern(42, 5 * CS as usize + 99);
     let f = fs.create("/ct").await.unwrap();
     f.write_at(10, &data).await.unwrap();
@@ -628,22 +690,33 @@ async fn works_on_a_current_thread_runtime() {
 
 /// A client that skips the client library's checks: the server itself refuses paths that are
 /// not normal and I/O outside a chunk, and nothing appears outside its data directory.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn servers_refuse_bad_requests_from_raw_clients() {
+async fn servers_refuse_bad_requests_from_raw_clients(t: ServerTransports) {
     use benchfs::fs::transport::tcp::TcpConnector;
+    use benchfs::fs::transport::Connector;
     use benchfs::fs::wire::{FileId, Request, MAX_CHUNK_SIZE};
     use bytes::Bytes;
     let d = tempfile::tempdir().unwrap();
-    let c = Cluster::embedded_with(1, d.path(), CS).await.unwrap();
-    let conn = TcpConnector::default()
-        .connect_to(c.addr(0).unwrap(), c.secret(), Duration::from_secs(5))
+    let c = servers(t, 1, d.path()).await;
+    let connector: Box<dyn Connector> = match t {
+        #[cfg(feature = "ucx")]
+        ServerTransports::Ucx => {
+            Box::new(benchfs::fs::transport::ucx_rpc::UcxConnector::shared().unwrap())
+        }
+        _ => Box::new(TcpConnector::default()),
+    };
+    let conn = connector
+        .connect(
+            c.client_addr(0).unwrap(),
+            c.secret(),
+            Duration::from_secs(5),
+        )
         .await
         .unwrap();
     let t = Duration::from_secs(5);
     let call = |req: Request, bulk: Bytes| {
         let conn = conn.clone();
         async move {
-            conn.call_raw(req.op() as u16, req.encode(), bulk, t)
+            conn.call(req.op() as u16, req.encode(), bulk, t)
                 .await
                 .map(|_| ())
         }

@@ -13,7 +13,10 @@
 use super::*;
 use crate::fs::cluster::DEFAULT_SPARE_CHUNKS;
 use crate::fs::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE, MAX_SETTLE_MS};
-use crate::fs::{Client, ClientOptions, FileHandle, FsError, OpenFlags as FsOpenFlags};
+use crate::fs::{
+    Client, ClientOptions, ClientTransport, FileHandle, FsError, OpenFlags as FsOpenFlags,
+    UCX_BUILT,
+};
 use std::time::Duration;
 
 /// Options of the BENCHFS backend (`--benchfs.<name>`).
@@ -78,7 +81,7 @@ pub const OPTIONS: &[ModuleOption] = &[
         module: "benchfs",
         name: "transport",
         kind: OptionKind::Str,
-        help: "Transport to the servers: tcp",
+        help: "Transport to the servers: tcp, ucx, or auto (UCX when every server offers it and this build has it); embedded and in-job servers offer what it asks",
         default: "tcp",
     },
     ModuleOption {
@@ -118,6 +121,8 @@ pub struct BenchfsOptions {
     pub spare_chunks: usize,
     /// Longest untimed wait, before each write phase, for the servers' spares (zero: none).
     pub settle: Duration,
+    /// The transport to the servers (and what embedded and in-job servers offer).
+    pub transport: ClientTransport,
 }
 
 impl BenchfsOptions {
@@ -135,6 +140,7 @@ impl BenchfsOptions {
             listen_host: self.listen_host.clone(),
             spare_chunks: self.spare_chunks,
             chunk_size: self.cluster_chunk_size(),
+            transports: self.transport.servers(),
             host,
         }
     }
@@ -161,15 +167,20 @@ impl BenchfsOptions {
                     })?,
             ),
         };
-        match o.string("transport").unwrap_or("tcp") {
-            t if t.eq_ignore_ascii_case("tcp") => {}
-            other => {
-                return Err(BackendError::InvalidOption {
-                    option: "benchfs.transport".into(),
-                    message: format!("\"{other}\": this build supports tcp"),
-                })
-            }
-        }
+        let transport_name = o.string("transport").unwrap_or("tcp");
+        let transport = ClientTransport::parse(transport_name)
+            .ok()
+            .filter(|t| *t != ClientTransport::Ucx || UCX_BUILT)
+            .ok_or_else(|| BackendError::InvalidOption {
+                option: "benchfs.transport".into(),
+                message: if UCX_BUILT {
+                    format!("\"{transport_name}\": must be tcp, ucx or auto")
+                } else {
+                    format!(
+                        "\"{transport_name}\": this build supports tcp and auto (ucx needs cargo feature ucx)"
+                    )
+                },
+            })?;
         let timeout = o.int("timeout", DEFAULT_TIMEOUT_S)?;
         if timeout <= 0 {
             return Err(BackendError::InvalidOption {
@@ -208,6 +219,7 @@ impl BenchfsOptions {
             data_dir: o.string("data-dir").map(str::to_string),
             chunk_size,
             timeout: Duration::from_secs(timeout as u64),
+            transport,
         })
     }
 }
@@ -289,6 +301,7 @@ impl Backend for BenchfsBackend {
         let opts = ClientOptions {
             timeout: self.opts.timeout,
             chunk_size: self.opts.chunk_size,
+            transport: self.opts.transport,
             ..ClientOptions::default()
         };
         let Some(registry) = self.opts.registry.clone() else {

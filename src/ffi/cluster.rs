@@ -51,6 +51,7 @@ impl EmbeddedServers {
             .block_on(async {
                 let mut sc = ServerConfig::new(&base, Vec::new());
                 sc.spare_chunks = o.spare_chunks;
+                sc.transports = o.transport.servers();
                 Cluster::embedded_config(o.servers, &base, o.cluster_chunk_size(), &sc).await
             })
             .map_err(|e| CallError::fs(&base, None, e))?;

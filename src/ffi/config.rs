@@ -197,6 +197,7 @@ impl Config {
             connect_timeout: self.timeout.min(ClientOptions::default().connect_timeout),
             registry_wait: self.timeout,
             chunk_size: self.opts.chunk_size,
+            transport: self.opts.transport,
             ..ClientOptions::default()
         }
     }

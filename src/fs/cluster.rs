@@ -13,6 +13,7 @@ use super::client::{Client, ClientOptions};
 use super::error::{FsError, FsResult};
 use super::registry::{Registry, ServerEntry};
 use super::server::{RunningServer, ServerConfig};
+use super::transport::choice::{ClientTransport, ServerTransports};
 
 /// Default number of spare chunk files each server keeps preallocated (for the harness and
 /// backends that start servers through this module rather than reaching into the server).
@@ -28,6 +29,11 @@ pub struct Cluster {
     secret: Vec<u8>,
     servers: Vec<Option<RunningServer>>,
     configs: Vec<ServerConfig>,
+    /// The UCX address of each server (of its latest start), if it offers UCX.
+    ucx_addrs: Vec<Option<String>>,
+    /// The transport [`Cluster::client`] uses: what the servers offer (UCX if they offer
+    /// both).
+    transport: ClientTransport,
 }
 
 impl Cluster {
@@ -83,6 +89,12 @@ impl Cluster {
             secret: Vec::new(),
             servers: Vec::new(),
             configs: Vec::new(),
+            ucx_addrs: Vec::new(),
+            transport: match base.transports {
+                ServerTransports::Tcp => ClientTransport::Tcp,
+                ServerTransports::Ucx => ClientTransport::Ucx,
+                ServerTransports::Both => ClientTransport::Auto,
+            },
         };
         // The registry checks the number of servers and the chunk size (on an error, the
         // drop of `c` removes the directory).
@@ -99,8 +111,11 @@ impl Cluster {
             };
             let s = RunningServer::start(cfg.clone()).await?;
             let mut cfg = cfg;
-            cfg.listen = s.local_addr().to_string();
+            if let Some(a) = s.tcp_addr() {
+                cfg.listen = a;
+            }
             c.register(&s)?;
+            c.ucx_addrs.push(s.ucx_addr());
             c.configs.push(cfg);
             c.servers.push(Some(s));
         }
@@ -110,7 +125,8 @@ impl Cluster {
     fn register(&self, s: &RunningServer) -> FsResult<()> {
         self.registry.register(&ServerEntry {
             store_id: format!("{:016x}", s.store_id()),
-            addr: s.local_addr().to_string(),
+            addr: s.tcp_addr().unwrap_or_default(),
+            ucx: s.ucx_addr(),
             epoch: self.epoch,
             pid: std::process::id(),
         })
@@ -136,9 +152,28 @@ impl Cluster {
         self.servers.is_empty()
     }
 
-    /// The address of server `i` (also while it is stopped).
+    /// The TCP address of server `i` (also while it is stopped).
     pub fn addr(&self, i: usize) -> Option<&str> {
         self.configs.get(i).map(|c| c.listen.as_str())
+    }
+
+    /// The UCX address of server `i` (of its latest start), if it offers UCX.
+    pub fn ucx_addr(&self, i: usize) -> Option<&str> {
+        self.ucx_addrs.get(i).and_then(|a| a.as_deref())
+    }
+
+    /// The address of server `i` that [`Cluster::client`] connects to: UCX if the servers
+    /// offer it, else TCP.
+    pub fn client_addr(&self, i: usize) -> Option<&str> {
+        match self.transport {
+            ClientTransport::Tcp => self.addr(i),
+            _ => self.ucx_addr(i),
+        }
+    }
+
+    /// The transport [`Cluster::client`] uses.
+    pub fn transport(&self) -> ClientTransport {
+        self.transport
     }
 
     /// Waits (blocking the calling thread) until every running server's spare chunk pool
@@ -157,13 +192,18 @@ impl Cluster {
         &self.secret
     }
 
-    /// A client connected to every server.
+    /// A client connected to every server, over the servers' transport.
     pub async fn client(&self) -> FsResult<Client> {
-        Client::connect(self.registry()).await
+        self.client_with(ClientOptions::default()).await
     }
 
-    /// A client with options.
+    /// A client with options; its transport is the servers' (the one of `opts` is
+    /// ignored).
     pub async fn client_with(&self, opts: ClientOptions) -> FsResult<Client> {
+        let opts = ClientOptions {
+            transport: self.transport,
+            ..opts
+        };
         Client::connect_with(self.registry(), opts).await
     }
 
@@ -196,6 +236,7 @@ impl Cluster {
         }
         let s = RunningServer::start(cfg).await?;
         self.register(&s)?;
+        self.ucx_addrs[i] = s.ucx_addr();
         // What the cluster removed while the server was down goes now (as benchfs-server
         // does once restarted); a cluster with another server down cannot tell, and keeps it.
         if s.holds_chunks() {

@@ -11,6 +11,7 @@
 
 use super::cleanup::{self, Registered};
 use super::server::{RunningServer, ServerConfig};
+use super::transport::choice::ServerTransports;
 use crate::comm::{Comm, CommError};
 use std::path::PathBuf;
 
@@ -28,6 +29,8 @@ pub struct JobSettings {
     pub spare_chunks: usize,
     /// Chunk size the spares are made for.
     pub chunk_size: u32,
+    /// The transports the servers offer (they advertise UCX when they offer it).
+    pub transports: ServerTransports,
     /// This rank's host name.
     pub host: String,
 }
@@ -147,6 +150,7 @@ pub fn start(comm: &dyn Comm, o: &JobSettings) -> Result<JobServers, JobError> {
                 cfg.listen = format!("{bind}:0");
                 cfg.spare_chunks = o.spare_chunks;
                 cfg.spare_chunk_size = o.chunk_size;
+                cfg.transports = o.transports;
                 let server = rt.block_on(RunningServer::start(cfg)).map_err(|e| {
                     format!(
                         "cannot start a BenchFS server in \"{}\": {e}",
@@ -159,7 +163,11 @@ pub fn start(comm: &dyn Comm, o: &JobSettings) -> Result<JobServers, JobError> {
         guard.data_dir = Some(dir);
         match started {
             Ok((rt, server)) => {
-                my_addr = format!("{advertise}:{}", server.local_addr().port());
+                // UCX addresses carry the worker's own reachable interfaces.
+                my_addr = match server.ucx_addr() {
+                    Some(ucx) => ucx,
+                    None => format!("{advertise}:{}", server.local_addr().port()),
+                };
                 guard.runtime = Some(rt);
                 guard.server = Some(server);
             }

@@ -30,4 +30,5 @@ pub use cluster::Cluster;
 pub use error::{FsError, FsResult};
 pub use registry::Registry;
 pub use server::{RunningServer, ServerConfig, ServerTuning};
+pub use transport::choice::{ClientTransport, ServerTransports, UCX_BUILT};
 pub use wire::{Attr, DirEntry, FileId, FileKind};

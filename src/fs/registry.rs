@@ -37,12 +37,26 @@ pub struct ClusterInfo {
 pub struct ServerEntry {
     /// Store id of its data directory (hex), stable across restarts.
     pub store_id: String,
-    /// Address clients connect to.
+    /// TCP address clients connect to (empty if the server offers no TCP).
     pub addr: String,
+    /// UCX address (`ucx/<name>/<worker address>`), if the server offers UCX.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ucx: Option<String>,
     /// Epoch of the cluster it joined.
     pub epoch: u64,
     /// Process id (informational).
     pub pid: u32,
+}
+
+impl ServerEntry {
+    /// The address for `transport` (`tcp` or `ucx`), if the server offers it.
+    pub fn address(&self, transport: &str) -> Option<&str> {
+        match transport {
+            "tcp" => Some(self.addr.as_str()).filter(|a| !a.is_empty()),
+            "ucx" => self.ucx.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// A registry directory.
@@ -308,6 +322,7 @@ mod tests {
         let e = |id: &str| ServerEntry {
             store_id: id.into(),
             addr: "127.0.0.1:1".into(),
+            ucx: None,
             epoch: a.epoch,
             pid: 1,
         };

@@ -15,15 +15,17 @@ use crate::fs::Cluster;
 use crate::harness::backends::BackendSlot;
 use crate::measure::log;
 
+/// What tells embedded clusters apart: server count, data directory, chunk size, spare
+/// chunk files, transport.
+type ClusterKey = (usize, String, u32, usize, crate::fs::ClientTransport);
+
 /// The embedded clusters of a run (one per distinct server count, data directory, chunk size
-/// and number of spare chunk files).
+/// number of spare chunk files and transport).
 pub struct EmbeddedClusters {
     runtime: tokio::runtime::Runtime,
     clusters: Vec<(ClusterKey, Cluster, Registered)>,
 }
 
-/// What makes two tests share a cluster: servers, data directory, chunk size, spare chunks.
-type ClusterKey = (usize, String, u32, usize);
 
 impl EmbeddedClusters {
     /// Starts the clusters the BENCHFS tests without a registry need and points those tests
@@ -53,7 +55,7 @@ impl EmbeddedClusters {
                 .unwrap_or_else(|| std::env::temp_dir().to_string_lossy().into_owned());
             // Spares are made for the cluster's chunk size: the test's own, if it names one.
             let chunk = o.cluster_chunk_size();
-            let key = (o.servers, base.clone(), chunk, o.spare_chunks);
+            let key = (o.servers, base.clone(), chunk, o.spare_chunks, o.transport);
             let registry = match me.clusters.iter().find(|(k, _, _)| *k == key) {
                 Some((_, c, _)) => c.registry().to_string_lossy().into_owned(),
                 None => {
@@ -67,6 +69,7 @@ impl EmbeddedClusters {
                         me.runtime.block_on(async {
                             let mut cfg = crate::fs::ServerConfig::new(&base, Vec::new());
                             cfg.spare_chunks = o.spare_chunks;
+                            cfg.transports = o.transport.servers();
                             Cluster::embedded_at(root, o.servers, chunk, &cfg).await
                         })
                     }

@@ -20,6 +20,7 @@
 
 use crate::fs::reclaim::reclaim_dead_chunks;
 use crate::fs::registry::{Registry, ServerEntry};
+use crate::fs::transport::choice::ServerTransports;
 use crate::fs::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE};
 use crate::fs::{Client, FsError, RunningServer, ServerConfig};
 use clap::Parser;
@@ -52,9 +53,12 @@ struct Args {
     /// Data directory of this server (created if absent).
     #[arg(long = "data-dir")]
     data_dir: PathBuf,
-    /// Address to listen on.
+    /// Address to listen on (TCP).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
+    /// Transports clients may use: tcp, ucx (needs a build with cargo feature ucx) or both.
+    #[arg(long, default_value = "tcp", value_parser = parse_transports)]
+    transport: ServerTransports,
     /// Number of servers in the cluster (clients wait for all of them) [default: 1, or the
     /// number of processes under mpirun].
     #[arg(long)]
@@ -89,6 +93,11 @@ struct Args {
     spare_chunks: usize,
 }
 
+/// `--transport`: tcp, ucx or both.
+fn parse_transports(s: &str) -> Result<ServerTransports, String> {
+    ServerTransports::parse(s).map_err(|e| e.to_string())
+}
+
 /// `--chunk-size`: a size ([`crate::units::parse_size`]) that is a valid chunk size.
 fn parse_size(s: &str) -> Result<u32, String> {
     let v = crate::units::parse_size(s).map_err(|e| e.to_string())?;
@@ -105,6 +114,7 @@ async fn run(args: Args) -> Result<(), FsError> {
     let secret = reg.secret()?;
     let mut cfg = ServerConfig::new(&args.data_dir, secret);
     cfg.listen = args.listen.clone();
+    cfg.transports = args.transport;
     cfg.max_in_flight = args.max_in_flight;
     cfg.max_in_flight_per_connection = args.max_in_flight_per_connection;
     if let Some(n) = args.max_connections {
@@ -126,13 +136,18 @@ async fn run(args: Args) -> Result<(), FsError> {
     let store_id = format!("{:016x}", server.store_id());
     reg.register(&ServerEntry {
         store_id: store_id.clone(),
-        addr: server.local_addr().to_string(),
+        addr: server.tcp_addr().unwrap_or_default(),
+        ucx: server.ucx_addr(),
         epoch: info.epoch,
         pid: std::process::id(),
     })?;
+    let listening: Vec<String> = [("tcp", server.tcp_addr()), ("ucx", server.ucx_addr())]
+        .into_iter()
+        .filter_map(|(t, a)| a.map(|a| format!("{t} {a}")))
+        .collect();
     println!(
         "benchfs-server listening on {} (store {store_id}, cluster of {})",
-        server.local_addr(),
+        listening.join(", "),
         info.expected_servers
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -34,6 +34,11 @@ pub fn free_port() -> u16 {
 
 /// Starts `n` servers with their data and registry under `dir`.
 pub fn start_servers(dir: &Path, n: usize) -> Servers {
+    start_servers_on(dir, n, "tcp")
+}
+
+/// [`start_servers`] offering `transport` (`tcp`, `ucx`, `both`; UCX on loopback only).
+pub fn start_servers_on(dir: &Path, n: usize, transport: &str) -> Servers {
     let registry = dir.join("registry");
     let mut s = Servers {
         children: Vec::new(),
@@ -49,6 +54,8 @@ pub fn start_servers(dir: &Path, n: usize) -> Servers {
                 dir.join(format!("server{i}")).to_str().expect("utf-8 path"),
             ])
             .args(["--listen", &addr, "--servers", &n.to_string()])
+            .args(["--transport", transport])
+            .env("UCX_NET_DEVICES", "lo")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

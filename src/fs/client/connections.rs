@@ -33,6 +33,39 @@ struct Origin {
     registry: Registry,
     epoch: u64,
     store_ids: Vec<String>,
+    /// The transport whose addresses the client uses (`tcp`, `ucx`).
+    transport: &'static str,
+}
+
+/// The connector of `transport` (`tcp` or `ucx`).
+fn connector_for(transport: &str, opts: &ClientOptions) -> FsResult<Arc<dyn Connector>> {
+    if transport == "ucx" {
+        return ucx_connector();
+    }
+    Ok(Arc::new(TcpConnector {
+        recv_low_water: opts.tuning.recv_low_water,
+    }))
+}
+
+#[cfg(feature = "ucx")]
+fn ucx_connector() -> FsResult<Arc<dyn Connector>> {
+    Ok(Arc::new(
+        crate::fs::transport::ucx_rpc::UcxConnector::shared()?,
+    ))
+}
+
+#[cfg(not(feature = "ucx"))]
+fn ucx_connector() -> FsResult<Arc<dyn Connector>> {
+    Err(crate::fs::transport::choice::ucx_not_built())
+}
+
+/// The transport a list of addresses names: UCX if every one is a UCX address.
+fn transport_of(addrs: &[String]) -> &'static str {
+    if !addrs.is_empty() && addrs.iter().all(|a| a.starts_with("ucx/")) {
+        "ucx"
+    } else {
+        "tcp"
+    }
 }
 
 struct Inner {
@@ -80,8 +113,22 @@ impl Client {
         let (info, entries) = reg.wait_ready(opts.registry_wait).await?;
         let secret = reg.secret()?;
         let store_ids = entries.iter().map(|e| e.store_id.clone()).collect();
-        let addrs = entries.into_iter().map(|e| e.addr).collect();
+        let offers_ucx = entries.iter().all(|e| e.address("ucx").is_some());
+        let transport = opts.transport.resolve(offers_ucx)?;
+        let addrs = entries
+            .iter()
+            .map(|e| {
+                e.address(transport).map(str::to_string).ok_or_else(|| {
+                    FsError::InvalidArgument(format!(
+                        "server {} of registry {} offers no {transport} address",
+                        e.store_id,
+                        reg.dir().display()
+                    ))
+                })
+            })
+            .collect::<FsResult<Vec<String>>>()?;
         let cs = opts.chunk_size.unwrap_or(info.chunk_size);
+        let connector = connector_for(transport, &opts)?;
         Self::build(
             addrs,
             secret,
@@ -89,29 +136,27 @@ impl Client {
                 chunk_size: Some(cs),
                 ..opts
             },
-            Arc::new(TcpConnector {
-                recv_low_water: opts.tuning.recv_low_water,
-            }),
+            connector,
             Some(Origin {
                 registry: reg,
                 epoch: info.epoch,
                 store_ids,
+                transport,
             }),
         )
         .await
     }
 
-    /// A client of the servers at `addrs` (in placement order) with `secret`. Connects to
-    /// every server now, so a wrong secret or a dead server is reported here.
+    /// A client of the servers at `addrs` (in placement order) with `secret`, over UCX if
+    /// every address is a UCX one (`ucx/...`), else TCP. Connects to every server now, so
+    /// a wrong secret or a dead server is reported here.
     pub async fn from_servers(
         addrs: Vec<String>,
         secret: Vec<u8>,
         opts: ClientOptions,
     ) -> FsResult<Client> {
-        let tcp = TcpConnector {
-            recv_low_water: opts.tuning.recv_low_water,
-        };
-        Self::from_servers_via(addrs, secret, opts, Arc::new(tcp)).await
+        let connector = connector_for(transport_of(&addrs), &opts)?;
+        Self::from_servers_via(addrs, secret, opts, connector).await
     }
 
     /// [`Client::from_servers`] over another transport (`connector` opens the
@@ -267,7 +312,7 @@ impl Client {
             .ok()?
             .into_iter()
             .find(|e| &e.store_id == id)
-            .map(|e| e.addr)
+            .and_then(|e| e.address(o.transport).map(str::to_string))
     }
 
     /// One call to server `s`. A call the server closed the connection on without reading

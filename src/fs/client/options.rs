@@ -4,6 +4,7 @@
 //! Owns these plain settings and their defaults; checks nothing itself (the chunk size is
 //! checked where it is used, with the one chunk-size rule). No I/O.
 
+use crate::fs::transport::choice::ClientTransport;
 use crate::fs::transport::low_water::LOW_WATER_MAX;
 use std::time::Duration;
 
@@ -55,6 +56,9 @@ pub struct ClientOptions {
     pub chunk_size: Option<u32>,
     /// Request pieces and socket wake-ups, for benchmarks.
     pub tuning: Tuning,
+    /// The transport to the servers of a registry (addresses given directly name their
+    /// transport themselves: `ucx/...` is UCX).
+    pub transport: ClientTransport,
 }
 
 impl Default for ClientOptions {
@@ -65,6 +69,7 @@ impl Default for ClientOptions {
             registry_wait: Duration::from_secs(30),
             chunk_size: None,
             tuning: Tuning::default(),
+            transport: ClientTransport::Tcp,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod tail;
 
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::check_normal;
+use crate::fs::transport::choice::ServerTransports;
 use crate::fs::transport::tcp::TcpListenerTask;
 use crate::fs::transport::{
     BoxFuture, ConnectionLimits, FileSink, Handler, ListenOptions, Listener, Reply,
@@ -74,6 +75,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: String,
+    /// The transports clients may use (TCP on `listen`, UCX on a worker of its own).
+    pub transports: ServerTransports,
     /// The cluster secret clients must present.
     pub secret: Vec<u8>,
     /// Most requests in progress at once (back-pressure beyond).
@@ -110,6 +113,7 @@ impl ServerConfig {
         ServerConfig {
             data_dir: data_dir.into(),
             listen: "127.0.0.1:0".into(),
+            transports: ServerTransports::Tcp,
             secret,
             max_in_flight: 256,
             max_in_flight_per_connection: 64,
@@ -442,17 +446,20 @@ impl Handler for ServerState {
     }
 }
 
-/// A server listening on TCP.
+/// A server listening on its transports (TCP, UCX or both).
 pub struct RunningServer {
     listeners: Vec<Box<dyn Listener>>,
-    tcp_addr: SocketAddr,
+    tcp_addr: Option<SocketAddr>,
     state: Arc<ServerState>,
     config: ServerConfig,
 }
 
 impl RunningServer {
-    /// Opens the stores and starts listening (inside a tokio runtime).
+    /// Opens the stores and starts listening on `cfg.transports` (inside a tokio runtime).
     pub async fn start(cfg: ServerConfig) -> FsResult<Self> {
+        if cfg.transports.ucx() && !crate::fs::transport::choice::UCX_BUILT {
+            return Err(crate::fs::transport::choice::ucx_not_built());
+        }
         let budget = descriptors::raise_limit();
         if cfg.max_connections > budget.connections {
             tracing::info!(
@@ -480,18 +487,60 @@ impl RunningServer {
             max_unauthenticated: cfg.max_connections.min(MAX_UNAUTHENTICATED),
             limits: cfg.limits,
         };
-        let tcp = TcpListenerTask::bind(opts, handler).await?;
+        let mut listeners: Vec<Box<dyn Listener>> = Vec::new();
+        let mut tcp_addr = None;
+        if cfg.transports.tcp() {
+            let tcp = TcpListenerTask::bind(opts.clone(), handler.clone()).await?;
+            tcp_addr = Some(tcp.local_addr());
+            listeners.push(Box::new(tcp));
+        }
+        #[cfg(feature = "ucx")]
+        if cfg.transports.ucx() {
+            // The UCX address names the server by its TCP address when it has one.
+            let label = match tcp_addr {
+                Some(a) => a.to_string(),
+                None => {
+                    let host = cfg.listen.rsplit_once(':').map_or("", |(h, _)| h);
+                    format!(
+                        "{host}-pid{}-{:08x}",
+                        std::process::id(),
+                        rand::random::<u32>()
+                    )
+                }
+            };
+            let ucx = crate::fs::transport::ucx_rpc::UcxListenerTask::bind(opts, handler, &label)?;
+            listeners.push(Box::new(ucx));
+        }
         Ok(RunningServer {
-            tcp_addr: tcp.local_addr(),
-            listeners: vec![Box::new(tcp)],
+            tcp_addr,
+            listeners,
             state,
             config: cfg,
         })
     }
 
-    /// The TCP address clients connect to.
+    /// The TCP address clients connect to (`0.0.0.0:0` if the server has no TCP listener).
     pub fn local_addr(&self) -> SocketAddr {
         self.tcp_addr
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The address of the TCP listener, if it has one.
+    pub fn tcp_addr(&self) -> Option<String> {
+        self.address("tcp")
+    }
+
+    /// The address of the UCX listener (its worker address), if it has one.
+    pub fn ucx_addr(&self) -> Option<String> {
+        self.address("ucx")
+    }
+
+    /// The address clients of `transport` (`tcp`, `ucx`) connect to, if it is offered.
+    pub fn address(&self, transport: &str) -> Option<String> {
+        self.listeners
+            .iter()
+            .find(|l| l.transport() == transport)
+            .map(|l| l.address())
     }
 
     /// The store id of its data directory.

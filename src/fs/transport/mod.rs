@@ -6,17 +6,25 @@
 //! received into, a file without a copy through user space where the transport can). TCP
 //! (tokio) is implemented in [`tcp`] (with [`splice`] for receiving into files and
 //! [`low_water`] for fewer wake-ups while long payloads arrive), over the
-//! request-correlating stream framing in [`stream`]; the UCX transport will implement the
-//! same traits. Every transport opens a connection with the same [`handshake`] and bounds
+//! request-correlating stream framing in [`stream`]; UCX (cargo feature `ucx`) in
+//! `ucx_rpc`, over active messages with the same frame headers. Every transport opens a connection with the same [`handshake`] and bounds
 //! what a connection may take with the same [`ConnectionLimits`]. Must not know about file
 //! system operations beyond the op number.
 
+pub mod choice;
 pub mod fuzz;
 pub mod handshake;
 pub mod low_water;
+pub mod pending;
 pub mod splice;
 pub mod stream;
 pub mod tcp;
+#[cfg(feature = "ucx")]
+pub mod ucx;
+#[cfg(feature = "ucx")]
+pub mod ucx_rpc;
+#[cfg(feature = "ucx")]
+pub mod ucx;
 
 use super::error::FsResult;
 use bytes::Bytes;

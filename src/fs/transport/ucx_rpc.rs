@@ -1,0 +1,1107 @@
+//! The UCX transport: [`UcxConnector`] (clients) and [`UcxListenerTask`] (servers), the
+//! [`Connector`] and [`Listener`] traits over UCX active messages.
+//!
+//! Every frame is one active message: its header carries a route (which connection it
+//! belongs to at the receiver), the same [`FrameHeader`] as TCP (kind, op, request id,
+//! lengths) and, when small, the frame's message; its payload is the bulk data (eager when
+//! small, rendezvous when large: UCX then moves it from the sender's buffer straight into the
+//! buffer the receiver allocates for it, with no staging copy). Replies are matched to calls
+//! by request id in the same pending-call table as TCP ([`super::pending`]), so concurrent
+//! calls never swap replies. A client holds at most [`MAX_IN_FLIGHT`] calls in flight per
+//! connection; a server bounds its requests in progress in all and per connection (a
+//! request waiting for a slot leaves its rendezvous payload at the client).
+//!
+//! Connections: a server publishes its worker address (`ucx/<label>/<hex>`, see
+//! [`server_address`]); a client connects an endpoint to it and presents the cluster secret
+//! and its own worker addresses in a Hello, and the server connects back for the replies.
+//! Data endpoints use no UCX error handling, so that shared-memory lanes are used on a node.
+//! Each side also keeps a peer-failure endpoint to the other (TCP lanes, no traffic; on a
+//! separate client worker, since UCX 1.13 refuses both modes between one pair of workers):
+//! when it fails, every pending call fails with an error naming the peer, so that a killed
+//! server never leaves a client waiting beyond its timeouts, and a server forgets a dead
+//! client. A graceful stop answers the requests in progress, then sends each client a
+//! goodbye (request id 0) saying how many replies preceded it; the client takes its leave
+//! once they have all arrived (a client closing a connection takes its leave the same way).
+//! The workers live on threads of their own ([`WorkerThread`]). Owns the framing over active
+//! messages and the connection tables; must not know about file system operations beyond
+//! Hello.
+
+use super::pending::PendingCalls;
+use super::stream::is_valid_hello;
+use super::ucx::{
+    Context, ContextBuilder, Endpoint, ErrorMode, IncomingMessage, ProgressConfig, Protocol,
+    UcxError, Worker, WorkerAddress, WorkerThread,
+};
+use super::{
+    BoxFuture, Connection, Connector, FileRegion, Handler, ListenOptions, Listener, Reply,
+};
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::wire::{encode_error, FrameHeader, FrameKind, Op, Request, Response, HEADER_LEN};
+use bytes::Bytes;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Active-message id of requests (client to server).
+const AM_REQUEST: u16 = 0xbf01;
+/// Active-message id of replies (server to client).
+const AM_REPLY: u16 = 0xbf02;
+/// Bytes of the route in front of every frame header.
+const ROUTE_LEN: usize = 8;
+/// Largest active-message header used (route, frame header and an inline message): longer
+/// messages travel at the front of the payload.
+const MAX_INLINE_HEADER: usize = 4096;
+/// Most calls in flight on one client connection (further calls wait for a slot).
+pub const MAX_IN_FLIGHT: usize = 256;
+/// Prefix of UCX addresses in registry entries and client address lists.
+pub const ADDRESS_PREFIX: &str = "ucx/";
+/// How long a graceful stop waits for requests in progress.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The process's UCP context, once made.
+static CONTEXT: Mutex<Option<Context>> = Mutex::new(None);
+
+/// The process's UCP context: the one [`use_context`] installed, else one made from UCX's
+/// `UCX_*` environment at the first use.
+pub fn context() -> FsResult<Context> {
+    let mut g = CONTEXT
+        .lock()
+        .map_err(|_| FsError::Io("UCX context lock poisoned".into()))?;
+    if let Some(c) = g.as_ref() {
+        return Ok(c.clone());
+    }
+    let c = ContextBuilder::new().build().map_err(|e| e.to_fs_error())?;
+    *g = Some(c.clone());
+    Ok(c)
+}
+
+/// Makes `ctx` the process's UCP context (e.g. one restricted to the loopback device in
+/// tests), unless a context is already in use; true if it was installed.
+pub fn use_context(ctx: Context) -> bool {
+    match CONTEXT.lock() {
+        Ok(mut g) if g.is_none() => {
+            *g = Some(ctx);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The address a server with worker `address` publishes: `ucx/<label>/<hex>`, where
+/// `label` names the server in error messages.
+pub fn server_address(label: &str, address: &WorkerAddress) -> String {
+    format!(
+        "{ADDRESS_PREFIX}{}/{}",
+        label.replace('/', "_"),
+        address.to_hex()
+    )
+}
+
+/// Splits an address of [`server_address`] into the server's name (`ucx/<label>`) and its
+/// worker address.
+pub fn parse_address(addr: &str) -> FsResult<(String, WorkerAddress)> {
+    let bad = |why: &str| FsError::InvalidArgument(format!("bad UCX address '{addr}': {why}"));
+    let rest = addr
+        .strip_prefix(ADDRESS_PREFIX)
+        .ok_or_else(|| bad("it does not start with 'ucx/'"))?;
+    let (label, hex) = rest
+        .rsplit_once('/')
+        .ok_or_else(|| bad("no worker address after the label"))?;
+    let worker = WorkerAddress::from_hex(hex).map_err(|e| bad(&e.to_string()))?;
+    Ok((format!("{ADDRESS_PREFIX}{label}"), worker))
+}
+
+/// Encodes one frame as an active message: its header (route, frame header, the message if
+/// it fits) and its payload (the bulk data, after the message if that did not fit).
+fn encode_frame(
+    route: u64,
+    kind: FrameKind,
+    op: u16,
+    id: u64,
+    msg: &Bytes,
+    bulk: Bytes,
+    max_header: usize,
+) -> (Vec<u8>, Bytes) {
+    let fh = FrameHeader {
+        kind,
+        op,
+        id,
+        msg_len: msg.len() as u32,
+        bulk_len: bulk.len() as u32,
+    }
+    .encode();
+    let mut header = Vec::with_capacity(ROUTE_LEN + HEADER_LEN + msg.len());
+    header.extend_from_slice(&route.to_le_bytes());
+    header.extend_from_slice(&fh);
+    if ROUTE_LEN + HEADER_LEN + msg.len() <= max_header.min(MAX_INLINE_HEADER) {
+        header.extend_from_slice(msg);
+        return (header, bulk);
+    }
+    if bulk.is_empty() {
+        return (header, msg.clone());
+    }
+    let mut joined = Vec::with_capacity(msg.len() + bulk.len());
+    joined.extend_from_slice(msg);
+    joined.extend_from_slice(&bulk);
+    (header, Bytes::from(joined))
+}
+
+/// A received frame's header: route, frame header, and the message if it came inline.
+struct Head {
+    route: u64,
+    frame: FrameHeader,
+    inline: Option<Bytes>,
+}
+
+/// Decodes the header of a received active message whose payload has `payload_len` bytes.
+fn decode_head(header: &Bytes, payload_len: usize) -> FsResult<Head> {
+    if header.len() < ROUTE_LEN + HEADER_LEN {
+        return Err(FsError::Protocol(format!(
+            "UCX frame header of {} bytes",
+            header.len()
+        )));
+    }
+    let mut r = [0u8; ROUTE_LEN];
+    r.copy_from_slice(&header[..ROUTE_LEN]);
+    let route = u64::from_le_bytes(r);
+    let frame = FrameHeader::decode(&header[ROUTE_LEN..])?;
+    let rest = header.len() - ROUTE_LEN - HEADER_LEN;
+    let (m, b) = (frame.msg_len as usize, frame.bulk_len as usize);
+    let inline = if rest == m && payload_len == b {
+        Some(header.slice(ROUTE_LEN + HEADER_LEN..))
+    } else if rest == 0 && payload_len == m + b {
+        None
+    } else {
+        return Err(FsError::Protocol(format!(
+            "UCX frame of {m}+{b} bytes arrived as {rest}+{payload_len}"
+        )));
+    };
+    Ok(Head {
+        route,
+        frame,
+        inline,
+    })
+}
+
+/// Receives a message's payload (by rendezvous into a fresh buffer when it is large) and
+/// splits it into the frame's message and bulk data.
+async fn receive_frame(m: IncomingMessage, head: &Head) -> FsResult<(Bytes, Bytes)> {
+    let payload = if m.payload_len() == 0 {
+        Bytes::new()
+    } else {
+        m.into_bytes().await.map_err(|e| e.to_fs_error())?
+    };
+    Ok(match &head.inline {
+        Some(msg) => (msg.clone(), payload),
+        None => {
+            let m = head.frame.msg_len as usize;
+            (payload.slice(..m), payload.slice(m..))
+        }
+    })
+}
+
+/// Reads a file region into memory (zeros past the end of a file shorter than announced).
+fn read_region(region: &FileRegion) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; region.len];
+    let mut got = 0;
+    while got < region.len {
+        match region
+            .file
+            .read_at(&mut buf[got..], region.offset + got as u64)
+        {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf)
+}
+
+/// Waits until the first of two endpoints fails or closes.
+async fn first_failure(a: &Endpoint, b: Option<&Endpoint>) -> UcxError {
+    match b {
+        Some(b) => tokio::select! {
+            e = a.failed() => e,
+            e = b.failed() => e,
+        },
+        None => a.failed().await,
+    }
+}
+
+/// Closes an endpoint, waiting at most a second for UCX to flush it.
+async fn close_soon(ep: &Endpoint) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), ep.close()).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Client side.
+
+/// One client connection as its worker thread sees it.
+struct ClientRoute {
+    pending: Arc<PendingCalls>,
+    ep: Endpoint,
+    peer: String,
+    /// Replies of this route being received (a server's goodbye waits for them).
+    receiving: Rc<Cell<usize>>,
+    /// Replies of this route that arrived so far (a goodbye says how many were sent).
+    received: Rc<Cell<u64>>,
+    /// The connection's route at the server (known once the Hello is answered).
+    server_route: Rc<Cell<u64>>,
+}
+
+/// The client worker thread's state: its connections by route.
+#[derive(Default)]
+struct ClientState {
+    routes: RefCell<HashMap<u64, ClientRoute>>,
+    next: Cell<u64>,
+}
+
+type ClientThread = WorkerThread<Rc<ClientState>>;
+
+/// The guard worker thread's state: the peer-failure endpoint of each connection, by route.
+/// (UCX 1.13 refuses endpoints of both error-handling modes between one pair of workers,
+/// so these live on a worker of their own.)
+#[derive(Default)]
+struct GuardState {
+    eps: RefCell<HashMap<u64, Endpoint>>,
+}
+
+type GuardThread = WorkerThread<Rc<GuardState>>;
+
+/// Delivers one reply to the call waiting for it; a frame with request id 0 is the server's
+/// goodbye (a graceful stop, after every reply).
+async fn client_reply(st: Rc<ClientState>, m: IncomingMessage) {
+    let head = match decode_head(m.header(), m.payload_len()) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("dropped a UCX reply: {e}");
+            return;
+        }
+    };
+    let (pending, peer, counts, server_route) = match st.routes.borrow().get(&head.route) {
+        Some(r) => (
+            r.pending.clone(),
+            r.peer.clone(),
+            (r.receiving.clone(), r.received.clone()),
+            r.server_route.clone(),
+        ),
+        None => return,
+    };
+    let (receiving, received) = counts;
+    if head.frame.id == 0 {
+        let sent = head
+            .inline
+            .as_ref()
+            .and_then(|m| <[u8; 8]>::try_from(m.as_ref()).ok())
+            .map_or(0, u64::from_le_bytes);
+        drop(m);
+        let arrived = move || received.get() >= sent && receiving.get() == 0;
+        return goodbye(st, head.route, pending, peer, arrived).await;
+    }
+    received.set(received.get() + 1);
+    receiving.set(receiving.get() + 1);
+    match receive_frame(m, &head).await {
+        Ok((msg, bulk)) => {
+            if head.frame.op == Op::Hello as u16 && head.frame.kind == FrameKind::Reply {
+                if let Ok(key) = <[u8; 8]>::try_from(bulk.as_ref()) {
+                    server_route.set(u64::from_le_bytes(key));
+                }
+            }
+            pending.deliver(head.frame.kind, head.frame.id, msg, bulk, &peer)
+        }
+        Err(e) => {
+            if let Some(w) = pending.take(head.frame.id) {
+                let _ = w.send(Err(e));
+            }
+        }
+    }
+    receiving.set(receiving.get() - 1);
+}
+
+/// The server of `route` stops gracefully: once every reply it sent before has arrived
+/// (`arrived`), the calls still waiting fail, and the client takes its leave.
+async fn goodbye(
+    st: Rc<ClientState>,
+    route: u64,
+    pending: Arc<PendingCalls>,
+    peer: String,
+    arrived: impl Fn() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + GOODBYE_WAIT;
+    while !arrived() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    pending.fail_all(FsError::ConnectionReset(format!("{peer} shut down")));
+    drop_route(st, route, Leave::Tell).await;
+}
+
+/// Longest wait of a goodbye for the replies before it, and of a server for its clients
+/// to take their leave.
+const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+
+/// How a route ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leave {
+    /// The client closes it: the server is told, so that it forgets the connection.
+    Tell,
+    /// The server is dead: the endpoint is marked failed, nothing is sent.
+    Failed,
+}
+
+/// Forgets route `route` of the client's worker and closes its endpoint.
+async fn drop_route(st: Rc<ClientState>, route: u64, how: Leave) {
+    let r = st.routes.borrow_mut().remove(&route);
+    let Some(r) = r else {
+        return;
+    };
+    match how {
+        Leave::Failed => r.ep.mark_failed(),
+        Leave::Tell => {
+            let to = r.server_route.get();
+            let (h, p) = encode_frame(to, FrameKind::Request, 0, 0, &Bytes::new(), Bytes::new(), 0);
+            let sent = r.ep.send_am(AM_REQUEST, &h, p, Protocol::Eager);
+            let _ = tokio::time::timeout(GOODBYE_WAIT, sent).await;
+        }
+    }
+    close_soon(&r.ep).await;
+}
+
+/// How long replies already on their way may still arrive after a server's peer-failure
+/// endpoint failed (a graceful stop flushes them before closing it), before the calls still
+/// waiting fail.
+const FAILURE_GRACE: Duration = Duration::from_millis(100);
+
+/// On the guard thread: once the server's peer-failure endpoint fails, fails every call of
+/// the connection with an error naming the server (on the data thread, after the replies
+/// already received are delivered), and drops its route.
+async fn watch_server(
+    gst: Rc<GuardState>,
+    route: u64,
+    guard: Endpoint,
+    pending: Arc<PendingCalls>,
+    peer: String,
+    data: Arc<ClientThread>,
+) {
+    let e = guard.failed().await;
+    let err = FsError::ConnectionReset(format!("connection to {peer} lost: {e}"));
+    data.post(move |_, st| async move {
+        tokio::time::sleep(FAILURE_GRACE).await;
+        pending.fail_all(err);
+        drop_route((*st).clone(), route, Leave::Failed).await;
+    });
+    gst.eps.borrow_mut().remove(&route);
+    close_soon(&guard).await;
+}
+
+/// The Hello payload: the client's data worker address and its guard worker address.
+fn hello_payload(data: &WorkerAddress, guard: &WorkerAddress) -> Bytes {
+    let (d, g) = (data.pack(), guard.pack());
+    let mut out = Vec::with_capacity(4 + d.len() + g.len());
+    out.extend_from_slice(&(d.len() as u32).to_le_bytes());
+    out.extend_from_slice(&d);
+    out.extend_from_slice(&g);
+    Bytes::from(out)
+}
+
+/// Reads [`hello_payload`].
+fn parse_hello_payload(b: &[u8]) -> Result<(WorkerAddress, WorkerAddress), UcxError> {
+    let short = || UcxError::BadAddress(format!("Hello payload of {} bytes", b.len()));
+    let len: [u8; 4] = b
+        .get(..4)
+        .and_then(|x| x.try_into().ok())
+        .ok_or_else(short)?;
+    let n = u32::from_le_bytes(len) as usize;
+    let d = b.get(4..4 + n).ok_or_else(short)?;
+    let g = b.get(4 + n..).ok_or_else(short)?;
+    Ok((WorkerAddress::unpack(d)?, WorkerAddress::unpack(g)?))
+}
+
+/// An error of connecting to `peer`, named after it: a reset or failed endpoint means that
+/// nothing answers there (ECONNREFUSED, as a TCP connect would say).
+fn connect_error(peer: &str, e: FsError) -> FsError {
+    let m = format!("connect to {peer}: {}", e.message());
+    match e {
+        FsError::ConnectionReset(_) | FsError::ConnectionRefused(_) => {
+            FsError::ConnectionRefused(m)
+        }
+        other => FsError::from_errno(other.errno(), m),
+    }
+}
+
+/// Connects to BenchFS servers over UCX. One worker thread carries every connection of the
+/// connector, a second one their peer-failure endpoints; [`UcxConnector::shared`] is the
+/// process's.
+#[derive(Clone)]
+pub struct UcxConnector {
+    worker: Arc<ClientThread>,
+    guard: Arc<GuardThread>,
+}
+
+impl std::fmt::Debug for UcxConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UcxConnector").finish_non_exhaustive()
+    }
+}
+
+/// Progress of the guard worker: it carries no traffic, so it never spins.
+const GUARD_PROGRESS: ProgressConfig = ProgressConfig {
+    spin: Duration::ZERO,
+    busy_wait: Duration::from_millis(10),
+    idle_wait: Duration::from_millis(200),
+};
+
+impl UcxConnector {
+    /// A connector with worker threads of its own.
+    pub fn new() -> FsResult<Self> {
+        let ctx = context()?;
+        let worker = WorkerThread::spawn(
+            &ctx,
+            "benchfs-ucx-client",
+            ProgressConfig::default(),
+            |w: &Worker| {
+                let mut rx = w.register_am(AM_REPLY)?;
+                let st = Rc::new(ClientState::default());
+                let s = st.clone();
+                tokio::task::spawn_local(async move {
+                    loop {
+                        let m = rx.recv().await;
+                        tokio::task::spawn_local(client_reply(s.clone(), m));
+                    }
+                });
+                Ok(st)
+            },
+        )
+        .map_err(|e| e.to_fs_error())?;
+        let guard = WorkerThread::spawn(&ctx, "benchfs-ucx-guard", GUARD_PROGRESS, |_: &Worker| {
+            Ok(Rc::new(GuardState::default()))
+        })
+        .map_err(|e| e.to_fs_error())?;
+        Ok(UcxConnector {
+            worker: Arc::new(worker),
+            guard: Arc::new(guard),
+        })
+    }
+
+    /// The process's connector (created at the first use).
+    pub fn shared() -> FsResult<Self> {
+        static SHARED: Mutex<Option<UcxConnector>> = Mutex::new(None);
+        let mut g = SHARED
+            .lock()
+            .map_err(|_| FsError::Io("UCX connector lock poisoned".into()))?;
+        if let Some(c) = g.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = UcxConnector::new()?;
+        *g = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Connects to the server at `addr` (see [`server_address`]) and presents `secret`.
+    pub async fn connect_to(
+        &self,
+        addr: &str,
+        secret: &[u8],
+        timeout: Duration,
+    ) -> FsResult<Arc<UcxConnection>> {
+        let (peer, server) = parse_address(addr)?;
+        let pending = Arc::new(PendingCalls::default());
+        let (p, name, srv) = (pending.clone(), peer.clone(), server.clone());
+        let setup = self.worker.run(move |w, st| async move {
+            let ep = w
+                .connect(&srv, ErrorMode::None)
+                .map_err(|e| e.to_fs_error())?;
+            let route = st.next.get() + 1;
+            st.next.set(route);
+            st.routes.borrow_mut().insert(
+                route,
+                ClientRoute {
+                    pending: p,
+                    ep,
+                    peer: name,
+                    receiving: Rc::new(Cell::new(0)),
+                    received: Rc::new(Cell::new(0)),
+                    server_route: Rc::new(Cell::new(0)),
+                },
+            );
+            Ok::<_, FsError>(route)
+        });
+        let route = match tokio::time::timeout(timeout, setup).await {
+            Ok(r) => r
+                .map_err(|e| e.to_fs_error())
+                .and_then(|r| r)
+                .map_err(|e| connect_error(&peer, e))?,
+            Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
+        };
+        // From here on, dropping `conn` releases the route (and the guard endpoint).
+        let conn = Arc::new(UcxConnection {
+            worker: self.worker.clone(),
+            guard: self.guard.clone(),
+            route,
+            server_route: AtomicU64::new(0),
+            pending: pending.clone(),
+            peer: peer.clone(),
+            slots: Semaphore::new(MAX_IN_FLIGHT),
+        });
+        // The peer-failure endpoint: a server that is gone refuses it at once.
+        let (name, data) = (peer.clone(), self.worker.clone());
+        let guarded = self.guard.run(move |w, gst| async move {
+            let g = w
+                .connect(&server, ErrorMode::Peer)
+                .map_err(|e| e.to_fs_error())?;
+            g.flush().await.map_err(|e| e.to_fs_error())?;
+            gst.eps.borrow_mut().insert(route, g.clone());
+            tokio::task::spawn_local(watch_server((*gst).clone(), route, g, pending, name, data));
+            w.address().map_err(|e| e.to_fs_error())
+        });
+        let guard_addr = match tokio::time::timeout(timeout, guarded).await {
+            Ok(r) => r
+                .map_err(|e| e.to_fs_error())
+                .and_then(|r| r)
+                .map_err(|e| connect_error(&peer, e))?,
+            Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
+        };
+        let hello = Request::Hello {
+            secret: secret.to_vec(),
+        }
+        .encode();
+        let payload = hello_payload(self.worker.address(), &guard_addr);
+        let r = conn
+            .call_ucx(Op::Hello as u16, hello, payload, timeout)
+            .await?;
+        let key: [u8; 8] = r.bulk.as_ref().try_into().map_err(|_| {
+            FsError::Protocol(format!("{} sent a Hello reply without a route", conn.peer))
+        })?;
+        conn.server_route
+            .store(u64::from_le_bytes(key), Ordering::SeqCst);
+        Ok(conn)
+    }
+}
+
+impl Connector for UcxConnector {
+    fn connect<'a>(
+        &'a self,
+        addr: &'a str,
+        secret: &'a [u8],
+        timeout: Duration,
+    ) -> BoxFuture<'a, FsResult<Arc<dyn Connection>>> {
+        Box::pin(async move {
+            let c: Arc<dyn Connection> = self.connect_to(addr, secret, timeout).await?;
+            Ok(c)
+        })
+    }
+}
+
+/// Client side of one UCX connection: many calls in flight, matched to replies by id.
+pub struct UcxConnection {
+    worker: Arc<ClientThread>,
+    guard: Arc<GuardThread>,
+    /// This connection's route at the client's worker (replies carry it).
+    route: u64,
+    /// Its route at the server (requests carry it; 0 until the Hello is answered).
+    server_route: AtomicU64,
+    pending: Arc<PendingCalls>,
+    peer: String,
+    slots: Semaphore,
+}
+
+impl Drop for UcxConnection {
+    fn drop(&mut self) {
+        let route = self.route;
+        self.worker
+            .post(move |_, st| drop_route((*st).clone(), route, Leave::Tell));
+        self.guard.post(move |_, gst| async move {
+            let g = gst.eps.borrow_mut().remove(&route);
+            if let Some(g) = g {
+                close_soon(&g).await;
+            }
+        });
+    }
+}
+
+impl UcxConnection {
+    /// Sends a request and waits for its reply, for at most `timeout`.
+    pub async fn call_ucx(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        timeout: Duration,
+    ) -> FsResult<Reply> {
+        let fut = async {
+            let _slot = self.slots.acquire().await.map_err(|_| {
+                FsError::ConnectionReset(format!("connection to {} is closed", self.peer))
+            })?;
+            let (id, reply, _guard) = self.pending.register(&self.peer)?;
+            let (route, server_route) = (self.route, self.server_route.load(Ordering::SeqCst));
+            // Hello goes on the client's route (the server has none for us yet).
+            let to = if op == Op::Hello as u16 {
+                route
+            } else {
+                server_route
+            };
+            let pending = self.pending.clone();
+            let peer = self.peer.clone();
+            // Posted on the worker's thread; its outcome comes back through the pending
+            // table (a failed send fails the call at once).
+            let posted = self.worker.post(move |w, st| async move {
+                let ep = st.routes.borrow().get(&route).map(|r| r.ep.clone());
+                let sent = match ep {
+                    None => Err(FsError::ConnectionReset(format!(
+                        "connection to {peer} is closed"
+                    ))),
+                    Some(ep) => {
+                        let (h, payload) = encode_frame(
+                            to,
+                            FrameKind::Request,
+                            op,
+                            id,
+                            &msg,
+                            bulk,
+                            w.max_am_header(),
+                        );
+                        ep.send_am(AM_REQUEST, &h, payload, Protocol::Auto)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_fs_error())
+                    }
+                };
+                if let Err(e) = sent {
+                    if let Some(waiter) = pending.take(id) {
+                        let _ = waiter.send(Err(e));
+                    }
+                }
+            });
+            if !posted {
+                return Err(FsError::ConnectionReset(format!(
+                    "connection to {}: the UCX worker thread has stopped",
+                    self.peer
+                )));
+            }
+            match reply.await {
+                Ok(r) => r,
+                Err(_) => Err(FsError::ConnectionReset(format!(
+                    "connection to {} closed during the call",
+                    self.peer
+                ))),
+            }
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(FsError::TimedOut(format!(
+                "op {op} to {} after {:?}",
+                self.peer, timeout
+            ))),
+        }
+    }
+
+    /// Number of calls waiting for a reply.
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+impl Connection for UcxConnection {
+    fn call(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        timeout: Duration,
+    ) -> BoxFuture<'_, FsResult<Reply>> {
+        Box::pin(self.call_ucx(op, msg, bulk, timeout))
+    }
+
+    fn is_closed(&self) -> bool {
+        self.pending.is_closed()
+    }
+
+    fn peer(&self) -> &str {
+        &self.peer
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Server side.
+
+/// One client connection as the server's worker thread sees it.
+struct ServerConn {
+    /// The endpoint replies go on.
+    ep: Endpoint,
+    /// The peer-failure endpoint to the client.
+    guard: Option<Endpoint>,
+    /// The connection's route at the client.
+    client_route: u64,
+    /// Its share of the server's request slots.
+    own: Arc<Semaphore>,
+    /// Signalled when the client takes its leave after a goodbye.
+    left: tokio::sync::Notify,
+    /// Replies posted to the client so far (the goodbye tells it how many to wait for).
+    sent: Cell<u64>,
+}
+
+/// The server worker thread's state.
+struct ServerState {
+    worker: Worker,
+    handler: Arc<dyn Handler>,
+    secret: Vec<u8>,
+    total: Arc<Semaphore>,
+    max_total: u32,
+    per_connection: usize,
+    conns: RefCell<HashMap<u64, Rc<ServerConn>>>,
+    next: Cell<u64>,
+    stopping: Cell<bool>,
+}
+
+type ServerThread = WorkerThread<Rc<ServerState>>;
+
+impl ServerState {
+    /// Sends one reply frame to `conn` (a client that went away fails the send, which is
+    /// only logged).
+    async fn reply(
+        &self,
+        conn: &ServerConn,
+        kind: FrameKind,
+        h: &FrameHeader,
+        msg: Bytes,
+        bulk: Bytes,
+    ) {
+        let (header, payload) = encode_frame(
+            conn.client_route,
+            kind,
+            h.op,
+            h.id,
+            &msg,
+            bulk,
+            self.worker.max_am_header(),
+        );
+        if h.id != 0 {
+            conn.sent.set(conn.sent.get() + 1);
+        }
+        if let Err(e) = conn
+            .ep
+            .send_am(AM_REPLY, &header, payload, Protocol::Auto)
+            .await
+        {
+            tracing::debug!("UCX reply to {} not sent: {e}", conn.ep.peer());
+        }
+    }
+
+    /// Replies with error `e`.
+    async fn reply_error(&self, conn: &ServerConn, h: &FrameHeader, e: &FsError) {
+        self.reply(conn, FrameKind::Error, h, encode_error(e), Bytes::new())
+            .await;
+    }
+}
+
+/// Serves one request message.
+async fn serve_message(st: Rc<ServerState>, m: IncomingMessage) {
+    let head = match decode_head(m.header(), m.payload_len()) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("dropped a UCX request: {e}");
+            return;
+        }
+    };
+    if head.frame.kind != FrameKind::Request {
+        return;
+    }
+    if head.frame.id == 0 {
+        // A client closing its connection (after the server's goodbye, or of its own).
+        let c = st.conns.borrow_mut().remove(&head.route);
+        if let Some(c) = c {
+            c.left.notify_one();
+            close_soon(&c.ep).await;
+            if let Some(g) = &c.guard {
+                close_soon(g).await;
+            }
+        }
+        return;
+    }
+    if head.frame.op == Op::Hello as u16 {
+        return hello(st, m, head).await;
+    }
+    let Some(conn) = st.conns.borrow().get(&head.route).cloned() else {
+        // No Hello on this route (or the connection is gone): nothing is served.
+        tracing::debug!("UCX request on unknown route {}", head.route);
+        return;
+    };
+    let h = head.frame;
+    // Back-pressure: the payload of a request waiting for a slot stays at the client.
+    let Ok(_own) = conn.own.clone().acquire_owned().await else {
+        return;
+    };
+    let Ok(_slot) = st.total.clone().acquire_owned().await else {
+        return;
+    };
+    if st.stopping.get() {
+        let e = FsError::ConnectionReset("the server is shutting down".into());
+        return st.reply_error(&conn, &h, &e).await;
+    }
+    let (msg, bulk) = match receive_frame(m, &head).await {
+        Ok(x) => x,
+        Err(e) => return st.reply_error(&conn, &h, &e).await,
+    };
+    let reply = match st.handler.clone().handle(h.op, msg, bulk).await {
+        Ok(rep) => match rep.file {
+            None => Ok((rep.msg, rep.bulk)),
+            Some(region) => read_region(&region)
+                .map(|b| (rep.msg, Bytes::from(b)))
+                .map_err(|e| FsError::from_io("read chunk", &e)),
+        },
+        Err(e) => Err(e),
+    };
+    match reply {
+        Ok((msg, bulk)) => st.reply(&conn, FrameKind::Reply, &h, msg, bulk).await,
+        Err(e) => st.reply_error(&conn, &h, &e).await,
+    }
+}
+
+/// A Hello: checks the secret, connects back to the client's worker, opens its route.
+async fn hello(st: Rc<ServerState>, m: IncomingMessage, head: Head) {
+    let (msg, bulk) = match receive_frame(m, &head).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::debug!("UCX Hello not received: {e}");
+            return;
+        }
+    };
+    let (client, client_guard) = match parse_hello_payload(&bulk) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::debug!("UCX Hello without usable client addresses: {e}");
+            return;
+        }
+    };
+    let ep = match st.worker.connect(&client, ErrorMode::None) {
+        Ok(ep) => ep,
+        Err(e) => {
+            tracing::debug!("cannot connect back to a UCX client: {e}");
+            return;
+        }
+    };
+    let h = head.frame;
+    let mut conn = ServerConn {
+        ep,
+        guard: None,
+        client_route: head.route,
+        own: Arc::new(Semaphore::new(st.per_connection)),
+        left: tokio::sync::Notify::new(),
+        sent: Cell::new(0),
+    };
+    if st.stopping.get() || !is_valid_hello(&h, &msg, &st.secret) {
+        let e = FsError::PermissionDenied("wrong or missing cluster secret".into());
+        st.reply_error(&conn, &h, &e).await;
+        close_soon(&conn.ep).await;
+        return;
+    }
+    conn.guard = st.worker.connect(&client_guard, ErrorMode::Peer).ok();
+    let key = st.next.get() + 1;
+    st.next.set(key);
+    let conn = Rc::new(conn);
+    st.conns.borrow_mut().insert(key, conn.clone());
+    tokio::task::spawn_local(watch_client(st.clone(), key, conn.clone()));
+    st.reply(
+        &conn,
+        FrameKind::Reply,
+        &h,
+        Response::Unit.encode(),
+        Bytes::copy_from_slice(&key.to_le_bytes()),
+    )
+    .await;
+}
+
+/// Forgets a client connection once the client is known dead or closed it.
+async fn watch_client(st: Rc<ServerState>, key: u64, conn: Rc<ServerConn>) {
+    let _ = first_failure(&conn.ep, conn.guard.as_ref()).await;
+    st.conns.borrow_mut().remove(&key);
+    close_soon(&conn.ep).await;
+    if let Some(g) = &conn.guard {
+        close_soon(g).await;
+    }
+}
+
+/// Graceful stop on the server's thread: no new requests, in-flight ones finish and their
+/// replies go out, then every client is told (a goodbye frame after the replies) and each
+/// connection closes once its client has taken its leave (or after [`GOODBYE_WAIT`]).
+async fn drain(st: Rc<ServerState>) {
+    st.stopping.set(true);
+    let all = st.total.clone();
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, all.acquire_many(st.max_total)).await;
+    let conns: Vec<Rc<ServerConn>> = st.conns.borrow().values().cloned().collect();
+    let bye = FrameHeader {
+        kind: FrameKind::Error,
+        op: 0,
+        id: 0,
+        msg_len: 0,
+        bulk_len: 0,
+    };
+    for c in &conns {
+        let sent = Bytes::copy_from_slice(&c.sent.get().to_le_bytes());
+        st.reply(c, FrameKind::Error, &bye, sent, Bytes::new())
+            .await;
+    }
+    for c in &conns {
+        let _ = tokio::time::timeout(GOODBYE_WAIT, async {
+            tokio::select! {
+                _ = c.left.notified() => {}
+                _ = first_failure(&c.ep, c.guard.as_ref()) => {}
+            }
+        })
+        .await;
+    }
+    st.conns.borrow_mut().clear();
+    for c in &conns {
+        close_soon(&c.ep).await;
+        if let Some(g) = &c.guard {
+            close_soon(g).await;
+        }
+    }
+}
+
+/// A UCX server: a worker thread whose address clients connect to, serving their requests
+/// with one handler.
+pub struct UcxListenerTask {
+    thread: Option<ServerThread>,
+    address: String,
+}
+
+impl UcxListenerTask {
+    /// Starts serving with `handler` (`opts.addr` is not bound: UCX picks its own lanes;
+    /// `label` names the server in the address clients see).
+    pub fn bind(opts: ListenOptions, handler: Arc<dyn Handler>, label: &str) -> FsResult<Self> {
+        let ctx = context()?;
+        let ListenOptions {
+            secret,
+            max_in_flight,
+            per_connection,
+            ..
+        } = opts;
+        let max_total = max_in_flight.clamp(1, u32::MAX as usize >> 3);
+        let thread = WorkerThread::spawn(
+            &ctx,
+            "benchfs-ucx-server",
+            ProgressConfig::default(),
+            move |w: &Worker| {
+                let mut rx = w.register_am(AM_REQUEST)?;
+                let st = Rc::new(ServerState {
+                    worker: w.clone(),
+                    handler,
+                    secret,
+                    total: Arc::new(Semaphore::new(max_total)),
+                    max_total: max_total as u32,
+                    per_connection: per_connection.max(1),
+                    conns: RefCell::new(HashMap::new()),
+                    next: Cell::new(0),
+                    stopping: Cell::new(false),
+                });
+                let s = st.clone();
+                tokio::task::spawn_local(async move {
+                    loop {
+                        let m = rx.recv().await;
+                        tokio::task::spawn_local(serve_message(s.clone(), m));
+                    }
+                });
+                Ok(st)
+            },
+        )
+        .map_err(|e| e.to_fs_error())?;
+        let address = server_address(label, thread.address());
+        Ok(UcxListenerTask {
+            thread: Some(thread),
+            address,
+        })
+    }
+
+    /// The address clients connect to (`ucx/<label>/<hex>`).
+    pub fn local_address(&self) -> &str {
+        &self.address
+    }
+
+    /// Stops the worker thread and waits for it to end.
+    async fn stop_thread(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+        }
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish and their replies go out, then
+    /// closes every connection.
+    pub async fn shutdown(mut self) {
+        if let Some(t) = &self.thread {
+            let _ = t.run(|_, st| drain((*st).clone())).await;
+        }
+        self.stop_thread().await;
+    }
+
+    /// Stops at once, without replying (a crash, for tests): the worker and its endpoints
+    /// are destroyed, so clients see their connections fail.
+    pub async fn kill(mut self) {
+        self.stop_thread().await;
+    }
+}
+
+impl Listener for UcxListenerTask {
+    fn transport(&self) -> &'static str {
+        "ucx"
+    }
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(UcxListenerTask::shutdown(*self))
+    }
+    fn kill(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(UcxListenerTask::kill(*self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_inline_and_in_the_payload() {
+        let msg = Bytes::from_static(b"hello message");
+        let bulk = Bytes::from(vec![7u8; 1000]);
+        for max in [4096, 40] {
+            let (h, p) = encode_frame(9, FrameKind::Reply, 3, 77, &msg, bulk.clone(), max);
+            let head = decode_head(&Bytes::from(h), p.len()).unwrap();
+            assert_eq!(head.route, 9);
+            assert_eq!(head.frame.id, 77);
+            assert_eq!(head.frame.op, 3);
+            assert_eq!(head.inline.is_some(), max == 4096);
+            let (m, b) = match &head.inline {
+                Some(m) => (m.clone(), p),
+                None => (p.slice(..msg.len()), p.slice(msg.len()..)),
+            };
+            assert_eq!(m, msg);
+            assert_eq!(b, bulk);
+        }
+    }
+
+    #[test]
+    fn a_frame_whose_lengths_disagree_is_refused() {
+        let msg = Bytes::from_static(b"abc");
+        let (h, p) = encode_frame(1, FrameKind::Request, 3, 1, &msg, Bytes::new(), 4096);
+        let e = decode_head(&Bytes::from(h), p.len() + 5).err().unwrap();
+        assert!(matches!(e, FsError::Protocol(_)), "{e:?}");
+        let e = decode_head(&Bytes::from_static(&[0u8; 10]), 0)
+            .err()
+            .unwrap();
+        assert!(matches!(e, FsError::Protocol(_)), "{e:?}");
+    }
+
+    #[test]
+    fn addresses_name_their_server_and_bad_ones_are_refused() {
+        let e = parse_address("127.0.0.1:80").unwrap_err();
+        assert!(e.to_string().contains("127.0.0.1:80"), "{e}");
+        let e = parse_address("ucx/srv/zz").unwrap_err();
+        assert_eq!(e.errno(), libc::EINVAL);
+    }
+}

@@ -1,0 +1,216 @@
+//! The UCX transport (src/fs/transport/ucx_rpc.rs) through the `Connector`, `Connection` and
+//! `Listener` traits, with a test handler: concurrent calls never swap replies, payloads
+//! from a few bytes to several MiB (eager and rendezvous) arrive intact both ways, the
+//! server bounds the requests it runs at once, the secret is checked, a killed server fails
+//! its clients' calls promptly with an error naming it, and a graceful stop answers the
+//! calls in flight first. Traffic stays on loopback (`UCX_NET_DEVICES=lo`).
+#![cfg(feature = "ucx")]
+
+mod ucx_util;
+
+use benchfs::fs::transport::ucx_rpc::{use_context, UcxConnector, UcxListenerTask};
+use benchfs::fs::transport::{BoxFuture, Connector, Handler, ListenOptions, Reply};
+use benchfs::fs::{FsError, FsResult};
+use bytes::Bytes;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Echoes message and payload back; op 99 fails, op 98 never answers, op 97 answers after
+/// 200 ms. Counts the requests running at once.
+#[derive(Default)]
+struct Echo {
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+}
+
+impl Handler for Echo {
+    fn handle(
+        self: Arc<Self>,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+    ) -> BoxFuture<'static, FsResult<Reply>> {
+        Box::pin(async move {
+            if op == 99 {
+                return Err(FsError::NotEmpty("not empty here".into()));
+            }
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_running.fetch_max(now, Ordering::SeqCst);
+            match op {
+                98 => tokio::time::sleep(Duration::from_secs(3600)).await,
+                97 => tokio::time::sleep(Duration::from_millis(200)).await,
+                _ => tokio::time::sleep(Duration::from_millis((bulk.len() % 5) as u64)).await,
+            }
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            Ok(Reply::new(msg, bulk))
+        })
+    }
+}
+
+fn setup() {
+    use_context(ucx_util::context("all"));
+}
+
+fn serve(secret: &[u8], per_connection: usize) -> (UcxListenerTask, Arc<Echo>) {
+    setup();
+    let echo = Arc::new(Echo::default());
+    let l = UcxListenerTask::bind(
+        ListenOptions {
+            addr: "127.0.0.1:0".into(),
+            secret: secret.to_vec(),
+            max_in_flight: 64,
+            per_connection,
+        },
+        echo.clone(),
+        "echo-server",
+    )
+    .unwrap();
+    (l, echo)
+}
+
+const T: Duration = Duration::from_secs(20);
+
+fn pattern(seed: usize, len: usize) -> Bytes {
+    Bytes::from(
+        (0..len)
+            .map(|i| (i.wrapping_mul(7).wrapping_add(seed * 13) % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_of_every_size_get_their_own_replies() {
+    let (l, echo) = serve(b"k", 4);
+    let c = UcxConnector::new().unwrap();
+    let conn = c.connect(l.local_address(), b"k", T).await.unwrap();
+    assert!(conn.peer().contains("echo-server"), "{}", conn.peer());
+    let sizes = [0usize, 1, 100, 4096, 65_536, 300_000, 1 << 20, 5 << 20];
+    let mut tasks = Vec::new();
+    for i in 0..64usize {
+        let conn = conn.clone();
+        let len = sizes[i % sizes.len()];
+        tasks.push(tokio::spawn(async move {
+            // Messages both inline (short) and too long for the header.
+            let msg = pattern(i + 1000, if i % 3 == 0 { 9000 } else { 8 + i });
+            let bulk = pattern(i, len);
+            let r = conn.call(5, msg.clone(), bulk.clone(), T).await.unwrap();
+            assert_eq!(r.msg, msg, "message of call {i}");
+            assert!(r.bulk == bulk, "payload of call {i} ({len} bytes)");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let max = echo.max_running.load(Ordering::SeqCst);
+    assert!((1..=4).contains(&max), "{max} requests ran at once");
+    let e = conn
+        .call(99, Bytes::new(), Bytes::new(), T)
+        .await
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ENOTEMPTY);
+    l.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_missing_secret_is_refused() {
+    let (l, _) = serve(b"right", 8);
+    let c = UcxConnector::new().unwrap();
+    for s in [&b"wrong"[..], &b""[..]] {
+        let e = c.connect(l.local_address(), s, T).await.err().unwrap();
+        assert_eq!(e.errno(), libc::EACCES, "{e}");
+    }
+    assert!(c.connect(l.local_address(), b"right", T).await.is_ok());
+    l.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_reply_times_out_naming_the_server() {
+    let (l, _) = serve(b"k", 8);
+    let c = UcxConnector::new().unwrap();
+    let conn = c.connect(l.local_address(), b"k", T).await.unwrap();
+    let e = conn
+        .call(98, Bytes::new(), Bytes::new(), Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ETIMEDOUT);
+    assert!(e.to_string().contains("echo-server"), "{e}");
+    // The connection still works afterwards.
+    let r = conn
+        .call(5, Bytes::from_static(b"x"), Bytes::new(), T)
+        .await;
+    assert_eq!(r.unwrap().msg, Bytes::from_static(b"x"));
+    l.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_fails_calls_in_flight_promptly_and_refuses_new_connections() {
+    let (l, _) = serve(b"k", 8);
+    let addr = l.local_address().to_string();
+    let c = UcxConnector::new().unwrap();
+    let conn = c.connect(&addr, b"k", T).await.unwrap();
+    let long = Duration::from_secs(60);
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        let conn = conn.clone();
+        calls.push(tokio::spawn(async move {
+            conn.call(98, Bytes::new(), Bytes::new(), long).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let killed = Instant::now();
+    l.kill().await;
+    for t in calls {
+        let e = tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("a call to a killed server hung")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::ECONNRESET, "{e}");
+        assert!(e.to_string().contains("echo-server"), "{e}");
+    }
+    assert!(killed.elapsed() < Duration::from_secs(30));
+    assert!(conn.is_closed());
+    let e = conn
+        .call(5, Bytes::new(), Bytes::new(), T)
+        .await
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ECONNRESET);
+    let e = c
+        .connect(&addr, b"k", Duration::from_secs(10))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(e.errno(), libc::ECONNREFUSED | libc::ETIMEDOUT),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_answers_the_calls_in_flight() {
+    let (l, echo) = serve(b"k", 8);
+    let c = UcxConnector::new().unwrap();
+    let conn = c.connect(l.local_address(), b"k", T).await.unwrap();
+    let mut calls = Vec::new();
+    for i in 0..6 {
+        let conn = conn.clone();
+        calls.push(tokio::spawn(async move {
+            conn.call(97, pattern(i, 16), pattern(i, 200_000), T).await
+        }));
+    }
+    // Every call has reached the server (its handler runs) before the stop begins.
+    let deadline = Instant::now() + T;
+    while echo.running.load(Ordering::SeqCst) < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "the calls never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    l.shutdown().await;
+    for (i, t) in calls.into_iter().enumerate() {
+        let r = t.await.unwrap().unwrap();
+        assert!(r.bulk == pattern(i, 200_000));
+    }
+}
