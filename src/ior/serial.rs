@@ -11,7 +11,7 @@
 use crate::backend::buffer::AlignedBuf;
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
-use crate::ior::transfer::{wear_out_figures, LoopOutcome, LoopSpec, Recipe};
+use crate::ior::transfer::{wear_out_figures, AtOnce, LoopOutcome, LoopSpec, Recipe};
 use crate::measure::latency::LatencyRecorder;
 use crate::measure::log;
 
@@ -34,9 +34,32 @@ impl Looper<'_> {
         offset: u64,
         latency: &mut LatencyRecorder,
     ) -> Result<u64, EngineError> {
+        let n = match self.begin(buf, offset)? {
+            AtOnce::Done(n) => n,
+            at => self.recipe.complete(buf, offset, at).await?,
+        };
+        Ok(self.end(buf, offset, n, latency))
+    }
+
+    /// The first half of a transfer: the pattern, and the transfer itself if the backend
+    /// completes it at once (no async machinery on that path).
+    #[inline(always)]
+    fn begin(&mut self, buf: &mut AlignedBuf, offset: u64) -> Result<AtOnce, EngineError> {
+        self.recipe.prepare(buf, offset);
+        self.recipe.transfer_at_once(buf, offset)
+    }
+
+    /// The second half of a transfer of `n` bytes: delay, check, latency and counts. Returns
+    /// the cycle-counter reading at its end.
+    #[inline(always)]
+    fn end(
+        &mut self,
+        buf: &AlignedBuf,
+        offset: u64,
+        n: usize,
+        latency: &mut LatencyRecorder,
+    ) -> u64 {
         let r = &self.recipe;
-        r.prepare(buf, offset);
-        let n = r.transfer(buf, offset).await?;
         r.delay();
         r.verify(&mut self.out, buf, offset);
         // The latency of a transfer is the time since the previous one ended: one clock
@@ -53,7 +76,7 @@ impl Looper<'_> {
             latency,
         );
         self.last = now;
-        Ok(now)
+        now
     }
 
     /// Nanoseconds from the phase start to the reading `now`.
@@ -93,7 +116,13 @@ pub(crate) async fn transfer_loop(
     // Main pass(es): stop at the wall, at the limit, or at the end (repeat for minTimeDuration).
     let mut i: u64 = 0;
     loop {
-        let now = lp.step(buf, spec.seq.get(i), latency).await?;
+        // `step`, with its common case (completed at once) outside any awaited future.
+        let offset = spec.seq.get(i);
+        let n = match lp.begin(buf, offset)? {
+            AtOnce::Done(n) => n,
+            at => lp.recipe.complete(buf, offset, at).await?,
+        };
+        let now = lp.end(buf, offset, n, latency);
         i += 1;
         let mut wall =
             lp.out.pairs == limit || deadline_ns.is_some_and(|dl| lp.elapsed_ns(now) > dl);

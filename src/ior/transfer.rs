@@ -161,14 +161,54 @@ impl<'a> Recipe<'a> {
         }
     }
 
-    /// The transfer itself, completed whatever the backend's short counts, then `-Y`.
+    /// The transfer at `offset` when the backend completes it before returning (DUMMY, POSIX
+    /// pread/pwrite) and no `-Y` follows: without building the async transfer, the harness
+    /// cost of the serial loop. [`AtOnce::Short`] and [`AtOnce::Later`] are finished by
+    /// [`Recipe::complete`].
     #[inline(always)]
-    pub(crate) async fn transfer(
+    pub(crate) fn transfer_at_once(
         &self,
         buf: &mut AlignedBuf,
         offset: u64,
+    ) -> Result<AtOnce, EngineError> {
+        if self.fsync_per_write {
+            return Ok(AtOnce::Later);
+        }
+        match self
+            .io
+            .backend
+            .xfer_sync(self.io.file, self.access, buf, offset)
+        {
+            None => Ok(AtOnce::Later),
+            Some(Ok(n)) if n == buf.len() => Ok(AtOnce::Done(n)),
+            Some(Ok(n)) => Ok(AtOnce::Short(n)),
+            Some(Err(e)) => Err(EngineError::backend(access_op(self.access), e)),
+        }
+    }
+
+    /// Finishes what [`Recipe::transfer_at_once`] did not: IOR's retries of a short transfer,
+    /// or the whole transfer through the async API (then `-Y`).
+    pub(crate) async fn complete(
+        &self,
+        buf: &mut AlignedBuf,
+        offset: u64,
+        at: AtOnce,
     ) -> Result<usize, EngineError> {
-        let n = transfer_whole(
+        match at {
+            AtOnce::Done(n) => Ok(n),
+            AtOnce::Short(first) => self.retry_short(buf, offset, first).await,
+            AtOnce::Later => self.transfer(buf, offset).await,
+        }
+    }
+
+    /// IOR's retries of a transfer of which the backend moved only `first` bytes.
+    async fn retry_short(
+        &self,
+        buf: &mut [u8],
+        offset: u64,
+        first: usize,
+    ) -> Result<usize, EngineError> {
+        complete_short_transfer(
             self.io.backend,
             self.io.file,
             self.access,
@@ -176,8 +216,32 @@ impl<'a> Recipe<'a> {
             offset,
             self.params.single_xfer_attempt != 0,
             self.rank,
+            first,
         )
-        .await?;
+        .await
+    }
+
+    /// The transfer itself, completed whatever the backend's short counts, then `-Y`.
+    #[inline(always)]
+    pub(crate) async fn transfer(
+        &self,
+        buf: &mut AlignedBuf,
+        offset: u64,
+    ) -> Result<usize, EngineError> {
+        let (backend, file, access) = (self.io.backend, self.io.file, self.access);
+        let first = match backend.xfer_sync(file, access, buf, offset) {
+            Some(r) => r,
+            None if access.is_write() && backend.takes_write_bytes() => {
+                write_lent(backend, file, buf, offset).await
+            }
+            None => backend.xfer(file, access, buf, offset).await,
+        }
+        .map_err(|e| EngineError::backend(access_op(access), e))?;
+        let n = if first == buf.len() {
+            first
+        } else {
+            self.retry_short(buf, offset, first).await?
+        };
         if self.fsync_per_write {
             self.io.fsync().await?;
         }
@@ -227,41 +291,14 @@ impl<'a> Recipe<'a> {
     }
 }
 
-/// Transfer `buf` at `offset` completely, retrying short transfers like IOR (§2.10).
-#[inline(always)]
-async fn transfer_whole(
-    backend: &AnyBackend,
-    file: &AnyFile,
-    access: Access,
-    buf: &mut AlignedBuf,
-    offset: u64,
-    single_attempt: bool,
-    rank: usize,
-) -> Result<usize, EngineError> {
-    let len = buf.len();
-    // Backends that complete at once skip the async machinery (the DUMMY harness cost).
-    let first = match backend.xfer_sync(file, access, buf, offset) {
-        Some(r) => r,
-        None if access.is_write() && backend.takes_write_bytes() => {
-            write_lent(backend, file, buf, offset).await
-        }
-        None => backend.xfer(file, access, buf, offset).await,
-    }
-    .map_err(|e| EngineError::backend(access_op(access), e))?;
-    if first == len {
-        return Ok(len);
-    }
-    complete_short_transfer(
-        backend,
-        file,
-        access,
-        buf,
-        offset,
-        single_attempt,
-        rank,
-        first,
-    )
-    .await
+/// How far [`Recipe::transfer_at_once`] got.
+pub(crate) enum AtOnce {
+    /// The whole transfer is done: its bytes.
+    Done(usize),
+    /// The backend moved only these bytes: IOR's retries remain.
+    Short(usize),
+    /// Nothing was done: the backend is async only, or `-Y` follows each write.
+    Later,
 }
 
 /// Puts a lent transfer buffer back in its slot, also when the write is abandoned midway
@@ -310,7 +347,7 @@ async fn write_lent(
     r
 }
 
-/// The slow path of [`transfer_whole`]: IOR's retries of a short transfer (§2.10).
+/// The slow path of a transfer: IOR's retries of a short transfer (§2.10).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 async fn complete_short_transfer(
