@@ -248,6 +248,35 @@ impl<'a> Recipe<'a> {
         Ok(n)
     }
 
+    /// The transfer with its buffer handed over for its duration, for backends that queue
+    /// transfers ([`Backend::queues_owned`]; others get [`Recipe::transfer`] on the buffer):
+    /// completed whatever the short counts, then `-Y`. The buffer comes back with the result.
+    pub(crate) async fn transfer_owned(
+        &self,
+        mut buf: AlignedBuf,
+        offset: u64,
+    ) -> (AlignedBuf, Result<usize, EngineError>) {
+        let backend = self.io.backend;
+        if !backend.queues_owned() {
+            let r = self.transfer(&mut buf, offset).await;
+            return (buf, r);
+        }
+        let len = buf.len();
+        let (mut buf, first) = backend
+            .xfer_owned(self.io.file, self.access, buf, offset)
+            .await;
+        let r = match first {
+            Err(e) => Err(EngineError::backend(access_op(self.access), e)),
+            Ok(n) if n == len => Ok(n),
+            Ok(n) => self.retry_short(&mut buf, offset, n).await,
+        };
+        let r = match r {
+            Ok(n) if self.fsync_per_write => self.io.fsync().await.map(|_| n),
+            r => r,
+        };
+        (buf, r)
+    }
+
     /// `interIODelay` after a transfer.
     #[inline(always)]
     pub(crate) fn delay(&self) {
