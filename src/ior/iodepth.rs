@@ -61,12 +61,18 @@ impl<'a> Deep<'a> {
         let recipe = &self.recipe;
         recipe.verify(&mut self.out, &buf, offset);
         let phase_start = self.phase_start;
+        let d_ns = t1.duration_since(t0).as_nanos() as u64;
         recipe.count(
             &mut self.out,
             n,
             buf.len(),
-            t1.duration_since(t0).as_nanos() as u64,
-            || t0.duration_since(phase_start).as_secs_f64(),
+            d_ns,
+            || {
+                (
+                    t0.duration_since(phase_start).as_secs_f64(),
+                    d_ns as f64 * 1e-9,
+                )
+            },
             latency,
         );
         self.pool.push(buf);

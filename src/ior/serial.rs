@@ -21,6 +21,8 @@ struct Looper<'a> {
     clock: &'static quanta::Clock,
     phase_start: u64,
     last: u64,
+    /// Whether the latency recorder counts raw clock units (else nanoseconds).
+    raw: bool,
     out: LoopOutcome,
 }
 
@@ -63,16 +65,26 @@ impl Looper<'_> {
         r.delay();
         r.verify(&mut self.out, buf, offset);
         // The latency of a transfer is the time since the previous one ended: one clock
-        // reading per transfer (it includes the pattern update and check, as IOR's column does).
+        // reading per transfer (it includes the pattern update and check, as IOR's column does),
+        // counted in raw clock units (scaled to nanoseconds when the phase is over).
         let now = self.clock.raw();
-        let d_ns = self.clock.delta_as_nanos(self.last, now);
         let (clock, phase_start, last) = (self.clock, self.phase_start, self.last);
+        let d = if self.raw {
+            now.saturating_sub(last)
+        } else {
+            clock.delta_as_nanos(last, now)
+        };
         r.count(
             &mut self.out,
             n,
             buf.len(),
-            d_ns,
-            || clock.delta_as_nanos(phase_start, last) as f64 * 1e-9,
+            d,
+            || {
+                (
+                    clock.delta_as_nanos(phase_start, last) as f64 * 1e-9,
+                    clock.delta_as_nanos(last, now) as f64 * 1e-9,
+                )
+            },
             latency,
         );
         self.last = now;
@@ -110,6 +122,7 @@ pub(crate) async fn transfer_loop(
         clock,
         phase_start: start,
         last: start,
+        raw: latency.count_ticks_of(clock),
         out: LoopOutcome::default(),
     };
 

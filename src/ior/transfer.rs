@@ -295,22 +295,23 @@ impl<'a> Recipe<'a> {
     }
 
     /// The bookkeeping of a finished transfer of `n` bytes (of a `len`-byte buffer) that took
-    /// `d_ns`: count, bytes, latency, the per-op record (`start` gives the transfer's start
-    /// since the phase start, seconds; asked for only when recorded) and the progress display.
+    /// `d` (in the unit of `latency`: nanoseconds, or raw clock units): count, bytes, latency,
+    /// the per-op record (`op` gives the transfer's start since the phase start and its
+    /// duration, seconds; asked for only when recorded) and the progress display.
     #[inline(always)]
     pub(crate) fn count(
         &self,
         out: &mut LoopOutcome,
         n: usize,
         len: usize,
-        d_ns: u64,
-        start: impl FnOnce() -> f64,
+        d: u64,
+        op: impl FnOnce() -> (f64, f64),
         latency: &mut LatencyRecorder,
     ) {
         let progress = self.io.progress;
-        latency.record(d_ns);
+        latency.record(d);
         if self.record_per_op {
-            out.per_op.push((start(), d_ns as f64 * 1e-9));
+            out.per_op.push(op());
         }
         out.pairs += 1;
         out.bytes += n as i64;

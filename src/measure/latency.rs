@@ -119,6 +119,9 @@ pub struct LatencyRecorder {
     /// Where values beyond the counts go (HDR's saturation: the highest trackable value).
     clamp: usize,
     total: u64,
+    /// The clock whose raw readings' differences are being counted (see
+    /// [`LatencyRecorder::count_ticks_of`]); `None`: the values are nanoseconds.
+    ticks: Option<&'static quanta::Clock>,
 }
 
 impl Default for LatencyRecorder {
@@ -134,14 +137,30 @@ impl LatencyRecorder {
             counts: vec![0u64; new_histogram().distinct_values()].into_boxed_slice(),
             clamp: index_of(HIGHEST_NS),
             total: 0,
+            ticks: None,
         }
     }
 
-    /// Records one transfer of `ns` nanoseconds; values above one hour are clamped. No
+    /// From now until [`LatencyRecorder::reset`], values given to [`LatencyRecorder::record`]
+    /// are differences of `clock`'s raw readings (cycle counts where it counts cycles), turned
+    /// into nanoseconds once per distinct bucket when the histogram is built instead of once
+    /// per transfer. Only an empty recorder switches; returns whether this one did (if not, the
+    /// values stay nanoseconds). The result keeps the histogram's precision: a raw bucket is at
+    /// least as narrow as a nanosecond one wherever a tick is no longer than a nanosecond.
+    pub fn count_ticks_of(&mut self, clock: &'static quanta::Clock) -> bool {
+        if self.total != 0 {
+            return self.ticks.is_some_and(|c| std::ptr::eq(c, clock));
+        }
+        self.ticks = Some(clock);
+        true
+    }
+
+    /// Records one transfer of `v` nanoseconds (or raw clock units after
+    /// [`LatencyRecorder::count_ticks_of`]); values above one hour are clamped. No
     /// allocation, no failure: meant for the transfer loop.
     #[inline(always)]
-    pub fn record(&mut self, ns: u64) {
-        let i = index_of(ns);
+    pub fn record(&mut self, v: u64) {
+        let i = index_of(v);
         let i = if i < self.counts.len() { i } else { self.clamp };
         if let Some(c) = self.counts.get_mut(i) {
             *c += 1;
@@ -171,6 +190,7 @@ impl LatencyRecorder {
             self.counts.fill(0);
             self.total = 0;
         }
+        self.ticks = None;
     }
 
     /// The recorded latencies as an HDR histogram (nanoseconds).
@@ -178,7 +198,12 @@ impl LatencyRecorder {
         let mut h = new_histogram();
         for (i, &c) in self.counts.iter().enumerate() {
             if c != 0 {
-                h.saturating_record_n(value_at(i), c);
+                let v = value_at(i);
+                let ns = match self.ticks {
+                    Some(clock) => clock.delta_as_nanos(0, v),
+                    None => v,
+                };
+                h.saturating_record_n(ns, c);
             }
         }
         h
@@ -388,6 +413,43 @@ mod tests {
         for i in 0..fast.counts.len() {
             assert_eq!(index_of(value_at(i)), i, "index {i}");
         }
+    }
+
+    /// Counting raw clock readings gives the histogram of their nanoseconds within its
+    /// precision; a recorder that already holds nanoseconds does not switch, and a reset
+    /// switches back.
+    #[test]
+    fn raw_clock_units_become_nanoseconds() {
+        let clock = crate::measure::machine::fast_clock();
+        let mut raw = LatencyRecorder::new();
+        let mut ns = LatencyRecorder::new();
+        assert!(raw.count_ticks_of(clock));
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ticks = 1 + (x >> 40) % 50_000_000;
+            raw.record(ticks);
+            ns.record(clock.delta_as_nanos(0, ticks));
+        }
+        let (a, b) = (raw.summary().unwrap(), ns.summary().unwrap());
+        assert_eq!(a.count, b.count);
+        for (p, q) in [
+            (a.p50, b.p50),
+            (a.p99, b.p99),
+            (a.max, b.max),
+            (a.mean, b.mean),
+        ] {
+            assert!((p - q).abs() <= q * 4e-3, "{p} vs {q}");
+        }
+        assert!(
+            !ns.count_ticks_of(clock),
+            "a recorder holding nanoseconds keeps them"
+        );
+        raw.reset();
+        raw.record(1000);
+        assert!(close(raw.summary().unwrap().max, 1e-6));
     }
 
     #[test]
