@@ -214,10 +214,10 @@ fn mdtest_rates(t: &MpiTool, n: usize, dir: &Path) -> Option<[f64; 3]> {
     let out = t.command(1, &args).output().ok()?;
     let _ = std::fs::remove_dir_all(&d);
     let text = String::from_utf8_lossy(&out.stdout);
+    // A summary row: "   File creation   <max> <min> <mean> <std dev>"; the mean is taken.
     let rate = |label: &str| -> Option<f64> {
         text.lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .and_then(|l| l.split(':').nth(1))
+            .find_map(|l| l.trim_start().strip_prefix(label))
             .and_then(|v| v.split_whitespace().nth(2))
             .and_then(|v| v.parse().ok())
     };
