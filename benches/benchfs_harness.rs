@@ -4,7 +4,8 @@
 //!    through the client API (`write_at_bytes`, which sends the caller's buffer without a
 //!    copy, and `read_at`, of the same pattern, same cluster, same task count). Goal:
 //!    benchfs-bench within 10 % of the direct loop.
-//! 2. `--iodepth 8` against `--iodepth 1` with 64 KiB transfers. Goal: at least 2x the IOPS.
+//! 2. `--iodepth 8` against `--iodepth 1` with 64 KiB transfers, 1, 2 and 4 tasks. Goal
+//!    (issue 20): at least 2.5x the IOPS.
 //!
 //! `cargo bench --bench benchfs_harness` runs the full measurement (several interleaved
 //! rounds, medians); under `cargo test` it runs a small smoke configuration only.
@@ -133,10 +134,10 @@ fn main() {
         hw.push(w);
         hr.push(r);
     }
-    // Queue depth, with one task (latency-bound at depth 1) and with two (closer to the
-    // loopback bandwidth ceiling already at depth 1).
+    // Queue depth, with one task (latency-bound at depth 1), two and four (closer to the
+    // loopback bandwidth ceiling, and to the CPUs' limit, already at depth 1).
     let mut depth = Vec::new();
-    for t in [1usize, tasks] {
+    for t in [1usize, tasks, 2 * tasks] {
         let (mut d1, mut d8) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             let base = format!(

@@ -1,4 +1,7 @@
-//! Running benchfs-bench in-process from a benchmark, results kept in memory.
+//! Running benchfs-bench in-process from a benchmark, results kept in memory; the real peers
+//! it is measured against ([`peer`]).
+
+pub mod peer;
 
 use benchfs::harness::driver::{self, Benchmark};
 use benchfs::ior::params::SummaryFormat;

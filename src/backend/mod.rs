@@ -13,6 +13,7 @@ pub mod buffer;
 pub mod dummy;
 pub mod mmap;
 pub mod posix;
+pub mod uring;
 
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -254,6 +255,8 @@ pub struct XferHints {
     pub single_xfer_attempt: bool,
     /// This task's rank (for options such as `--dummy.delay-only-rank0`).
     pub rank: usize,
+    /// `--iodepth` (transfers of one task in flight at once; 1 when not given).
+    pub iodepth: usize,
 }
 
 /// One storage backend, as IOR's backend table. One instance per task: no state is shared
@@ -349,6 +352,24 @@ pub trait Backend {
             "the {} backend takes no shared write buffers",
             self.name()
         )))
+    }
+    /// Whether the transfers of the deep loop (`--iodepth` above 1) should hand their buffer
+    /// over ([`Backend::xfer_owned`]): for backends that queue transfers to the kernel, which
+    /// must own the memory while a transfer is in flight (POSIX with io_uring).
+    fn queues_owned(&self) -> bool {
+        false
+    }
+    /// The transfer of [`Backend::xfer`] with the buffer handed over for its duration and
+    /// given back with the result. By default, [`Backend::xfer`] on the buffer.
+    async fn xfer_owned(
+        &self,
+        file: &Self::File,
+        access: Access,
+        mut buf: buffer::AlignedBuf,
+        offset: u64,
+    ) -> (buffer::AlignedBuf, BackendResult<usize>) {
+        let r = self.xfer(file, access, &mut buf, offset).await;
+        (buf, r)
     }
     /// Closes a file.
     async fn close(&self, file: Self::File) -> BackendResult<()>;
@@ -676,6 +697,26 @@ impl Backend for AnyBackend {
         offset: u64,
     ) -> BackendResult<usize> {
         dispatch_file!(self, file, b, f => b.write_bytes(f, data, offset).await, Err(mismatch()))
+    }
+    #[inline]
+    fn queues_owned(&self) -> bool {
+        dispatch!(self, b => b.queues_owned())
+    }
+    async fn xfer_owned(
+        &self,
+        file: &AnyFile,
+        access: Access,
+        buf: buffer::AlignedBuf,
+        offset: u64,
+    ) -> (buffer::AlignedBuf, BackendResult<usize>) {
+        match (self, file) {
+            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.xfer_owned(f, access, buf, offset).await,
+            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer_owned(f, access, buf, offset).await,
+            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => {
+                b.xfer_owned(f, access, buf, offset).await
+            }
+            _ => (buf, Err(mismatch())),
+        }
     }
     async fn close(&self, file: AnyFile) -> BackendResult<()> {
         dispatch_file!(self, file, b, f => b.close(f).await, Err(mismatch()))

@@ -18,12 +18,21 @@
 //! * With `--dryRun` (`XferHints::dry_run`) create/open/xfer/close/fsync/remove touch nothing
 //!   (xfer reports the full length, `get_file_size` 0); the metadata calls stay real.
 //! * `statfs` reports `f_frsize` as the block size so that `blocks * bsize` is the capacity.
+//!
+//! Beyond IOR: with `--iodepth N` above 1 the transfers of the deep loop are queued to the
+//! kernel on one io_uring per task ([`super::uring`]), up to N at once, so that the depth
+//! means what it means in fio. Where the kernel refuses io_uring, and with
+//! `--posix.rangelocks` (a lock around each transfer), the transfers stay pread/pwrite (one at
+//! a time, as at depth 1).
+use super::buffer::AlignedBuf;
+use super::uring::Queue;
 use super::*;
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt};
+use std::sync::Arc;
 
 /// Options of the POSIX backend.
 pub const OPTIONS: &[ModuleOption] = &[
@@ -61,6 +70,8 @@ pub struct PosixBackend {
     odirect: bool,
     rangelocks: bool,
     hints: XferHints,
+    /// The io_uring of `--iodepth` above 1, when the kernel gives one.
+    queue: Option<Arc<Queue>>,
 }
 
 /// An open file of the POSIX backend.
@@ -97,7 +108,13 @@ impl PosixBackend {
             odirect: o.flag("odirect")?,
             rangelocks: o.flag("rangelocks")?,
             hints: XferHints::default(),
+            queue: None,
         })
+    }
+
+    /// Whether transfers under `--iodepth` go through io_uring (false: pread/pwrite).
+    pub fn queued(&self) -> bool {
+        self.queue.is_some()
     }
 
     /// Whether `--posix.odirect` is set.
@@ -338,6 +355,16 @@ impl Backend for PosixBackend {
     }
 
     fn set_hints(&mut self, hints: XferHints) {
+        self.queue = None;
+        if hints.iodepth > 1 && !hints.dry_run && !self.rangelocks {
+            match Queue::new(hints.iodepth) {
+                Ok(q) => self.queue = Some(Arc::new(q)),
+                Err(e) => tracing::warn!(
+                    "io_uring unavailable ({e}): --iodepth {} uses pread/pwrite, one at a time",
+                    hints.iodepth
+                ),
+            }
+        }
         self.hints = hints;
     }
 
@@ -381,6 +408,46 @@ impl Backend for PosixBackend {
         offset: u64,
     ) -> Option<BackendResult<usize>> {
         Some(self.xfer_now(file, access, buf, offset))
+    }
+
+    fn queues_owned(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// With the io_uring of `--iodepth`: the transfer queued to the kernel (then `-Y`'s fsync);
+    /// else [`Backend::xfer`].
+    async fn xfer_owned(
+        &self,
+        file: &PosixFile,
+        access: Access,
+        mut buf: AlignedBuf,
+        offset: u64,
+    ) -> (AlignedBuf, BackendResult<usize>) {
+        let (Some(queue), Some(fd)) = (&self.queue, &file.file) else {
+            let r = self.xfer_now(file, access, &mut buf, offset);
+            return (buf, r);
+        };
+        if file.direct {
+            if let Err(e) = self.check_direct(file, &buf, offset) {
+                return (buf, Err(e));
+            }
+        }
+        let write = access.is_write();
+        // The descriptor stays open until the transfer completes: `file` is borrowed for it.
+        let (buf, r) = queue.xfer(fd.as_raw_fd(), write, buf, offset).await;
+        let op = match (write, file.direct) {
+            (true, false) => "pwrite (io_uring)",
+            (false, false) => "pread (io_uring)",
+            (true, true) => "pwrite with O_DIRECT (io_uring)",
+            (false, true) => "pread with O_DIRECT (io_uring)",
+        };
+        let r = r.map_err(|e| BackendError::io(op, file.path.as_str(), e));
+        if let (true, true, Ok(_)) = (write, self.hints.fsync_per_write, &r) {
+            if let Err(e) = fd.sync_all() {
+                return (buf, Err(BackendError::io("fsync", file.path.as_str(), e)));
+            }
+        }
+        (buf, r)
     }
 
     /// Closes the descriptor and reports a failing `close(2)` (which `drop` would hide).

@@ -399,7 +399,7 @@ impl OffsetSequence {
     /// continue sequential and shuffled patterns past `segmentCount` and reuse the blocks of
     /// `-z -z` cyclically (IOR's wear-out continuation wraps at `segmentCount`: pass `i % len()`).
     /// Panics only if called on an empty sequence whose pattern stores offsets.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, i: u64) -> u64 {
         let (seg, j) = self.div.divmod(i);
         match &self.kind {

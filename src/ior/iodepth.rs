@@ -5,7 +5,9 @@
 //! semantics: the same offsets in the same submission order, the same transfer recipe
 //! ([`Recipe`]: patterns, `-Y`, verification), stonewalling checked at every completion (no new
 //! transfer is submitted once the wall is hit; those in flight complete and count), wear-out
-//! and `minTimeDuration`. The latency of a transfer is its own submit-to-completion time. The
+//! and `minTimeDuration`. Each transfer owns its buffer while it is in flight
+//! ([`Recipe::transfer_owned`]), so backends that queue transfers to the kernel (POSIX on
+//! io_uring) can hold it. The latency of a transfer is its own submit-to-completion time. The
 //! engine picks this loop only for depths above 1: IOR's one-at-a-time loop stays the lean hot
 //! path. It must not open, close or reduce over ranks beyond the wear-out figures.
 
@@ -47,7 +49,7 @@ impl<'a> Deep<'a> {
         recipe.prepare(&mut buf, offset);
         Ok(async move {
             let t0 = Instant::now();
-            let r = recipe.transfer(&mut buf, offset).await;
+            let (buf, r) = recipe.transfer_owned(buf, offset).await;
             (buf, offset, r, t0, Instant::now())
         })
     }
@@ -59,12 +61,18 @@ impl<'a> Deep<'a> {
         let recipe = &self.recipe;
         recipe.verify(&mut self.out, &buf, offset);
         let phase_start = self.phase_start;
+        let d_ns = t1.duration_since(t0).as_nanos() as u64;
         recipe.count(
             &mut self.out,
             n,
             buf.len(),
-            t1.duration_since(t0).as_nanos() as u64,
-            || t0.duration_since(phase_start).as_secs_f64(),
+            d_ns,
+            || {
+                (
+                    t0.duration_since(phase_start).as_secs_f64(),
+                    d_ns as f64 * 1e-9,
+                )
+            },
             latency,
         );
         self.pool.push(buf);

@@ -11,7 +11,7 @@
 use crate::backend::buffer::AlignedBuf;
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
-use crate::ior::transfer::{wear_out_figures, LoopOutcome, LoopSpec, Recipe};
+use crate::ior::transfer::{wear_out_figures, AtOnce, LoopOutcome, LoopSpec, Recipe};
 use crate::measure::latency::LatencyRecorder;
 use crate::measure::log;
 
@@ -21,6 +21,8 @@ struct Looper<'a> {
     clock: &'static quanta::Clock,
     phase_start: u64,
     last: u64,
+    /// Whether the latency recorder counts raw clock units (else nanoseconds).
+    raw: bool,
     out: LoopOutcome,
 }
 
@@ -34,26 +36,59 @@ impl Looper<'_> {
         offset: u64,
         latency: &mut LatencyRecorder,
     ) -> Result<u64, EngineError> {
+        let n = match self.begin(buf, offset)? {
+            AtOnce::Done(n) => n,
+            at => self.recipe.complete(buf, offset, at).await?,
+        };
+        Ok(self.end(buf, offset, n, latency))
+    }
+
+    /// The first half of a transfer: the pattern, and the transfer itself if the backend
+    /// completes it at once (no async machinery on that path).
+    #[inline(always)]
+    fn begin(&mut self, buf: &mut AlignedBuf, offset: u64) -> Result<AtOnce, EngineError> {
+        self.recipe.prepare(buf, offset);
+        self.recipe.transfer_at_once(buf, offset)
+    }
+
+    /// The second half of a transfer of `n` bytes: delay, check, latency and counts. Returns
+    /// the cycle-counter reading at its end.
+    #[inline(always)]
+    fn end(
+        &mut self,
+        buf: &AlignedBuf,
+        offset: u64,
+        n: usize,
+        latency: &mut LatencyRecorder,
+    ) -> u64 {
         let r = &self.recipe;
-        r.prepare(buf, offset);
-        let n = r.transfer(buf, offset).await?;
         r.delay();
         r.verify(&mut self.out, buf, offset);
         // The latency of a transfer is the time since the previous one ended: one clock
-        // reading per transfer (it includes the pattern update and check, as IOR's column does).
+        // reading per transfer (it includes the pattern update and check, as IOR's column does),
+        // counted in raw clock units (scaled to nanoseconds when the phase is over).
         let now = self.clock.raw();
-        let d_ns = self.clock.delta_as_nanos(self.last, now);
         let (clock, phase_start, last) = (self.clock, self.phase_start, self.last);
+        let d = if self.raw {
+            now.saturating_sub(last)
+        } else {
+            clock.delta_as_nanos(last, now)
+        };
         r.count(
             &mut self.out,
             n,
             buf.len(),
-            d_ns,
-            || clock.delta_as_nanos(phase_start, last) as f64 * 1e-9,
+            d,
+            || {
+                (
+                    clock.delta_as_nanos(phase_start, last) as f64 * 1e-9,
+                    clock.delta_as_nanos(last, now) as f64 * 1e-9,
+                )
+            },
             latency,
         );
         self.last = now;
-        Ok(now)
+        now
     }
 
     /// Nanoseconds from the phase start to the reading `now`.
@@ -87,13 +122,20 @@ pub(crate) async fn transfer_loop(
         clock,
         phase_start: start,
         last: start,
+        raw: latency.count_ticks_of(clock),
         out: LoopOutcome::default(),
     };
 
     // Main pass(es): stop at the wall, at the limit, or at the end (repeat for minTimeDuration).
     let mut i: u64 = 0;
     loop {
-        let now = lp.step(buf, spec.seq.get(i), latency).await?;
+        // `step`, with its common case (completed at once) outside any awaited future.
+        let offset = spec.seq.get(i);
+        let n = match lp.begin(buf, offset)? {
+            AtOnce::Done(n) => n,
+            at => lp.recipe.complete(buf, offset, at).await?,
+        };
+        let now = lp.end(buf, offset, n, latency);
         i += 1;
         let mut wall =
             lp.out.pairs == limit || deadline_ns.is_some_and(|dl| lp.elapsed_ns(now) > dl);

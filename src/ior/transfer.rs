@@ -161,14 +161,54 @@ impl<'a> Recipe<'a> {
         }
     }
 
-    /// The transfer itself, completed whatever the backend's short counts, then `-Y`.
+    /// The transfer at `offset` when the backend completes it before returning (DUMMY, POSIX
+    /// pread/pwrite) and no `-Y` follows: without building the async transfer, the harness
+    /// cost of the serial loop. [`AtOnce::Short`] and [`AtOnce::Later`] are finished by
+    /// [`Recipe::complete`].
     #[inline(always)]
-    pub(crate) async fn transfer(
+    pub(crate) fn transfer_at_once(
         &self,
         buf: &mut AlignedBuf,
         offset: u64,
+    ) -> Result<AtOnce, EngineError> {
+        if self.fsync_per_write {
+            return Ok(AtOnce::Later);
+        }
+        match self
+            .io
+            .backend
+            .xfer_sync(self.io.file, self.access, buf, offset)
+        {
+            None => Ok(AtOnce::Later),
+            Some(Ok(n)) if n == buf.len() => Ok(AtOnce::Done(n)),
+            Some(Ok(n)) => Ok(AtOnce::Short(n)),
+            Some(Err(e)) => Err(EngineError::backend(access_op(self.access), e)),
+        }
+    }
+
+    /// Finishes what [`Recipe::transfer_at_once`] did not: IOR's retries of a short transfer,
+    /// or the whole transfer through the async API (then `-Y`).
+    pub(crate) async fn complete(
+        &self,
+        buf: &mut AlignedBuf,
+        offset: u64,
+        at: AtOnce,
     ) -> Result<usize, EngineError> {
-        let n = transfer_whole(
+        match at {
+            AtOnce::Done(n) => Ok(n),
+            AtOnce::Short(first) => self.retry_short(buf, offset, first).await,
+            AtOnce::Later => self.transfer(buf, offset).await,
+        }
+    }
+
+    /// IOR's retries of a transfer of which the backend moved only `first` bytes.
+    async fn retry_short(
+        &self,
+        buf: &mut [u8],
+        offset: u64,
+        first: usize,
+    ) -> Result<usize, EngineError> {
+        complete_short_transfer(
             self.io.backend,
             self.io.file,
             self.access,
@@ -176,12 +216,65 @@ impl<'a> Recipe<'a> {
             offset,
             self.params.single_xfer_attempt != 0,
             self.rank,
+            first,
         )
-        .await?;
+        .await
+    }
+
+    /// The transfer itself, completed whatever the backend's short counts, then `-Y`.
+    #[inline(always)]
+    pub(crate) async fn transfer(
+        &self,
+        buf: &mut AlignedBuf,
+        offset: u64,
+    ) -> Result<usize, EngineError> {
+        let (backend, file, access) = (self.io.backend, self.io.file, self.access);
+        let first = match backend.xfer_sync(file, access, buf, offset) {
+            Some(r) => r,
+            None if access.is_write() && backend.takes_write_bytes() => {
+                write_lent(backend, file, buf, offset).await
+            }
+            None => backend.xfer(file, access, buf, offset).await,
+        }
+        .map_err(|e| EngineError::backend(access_op(access), e))?;
+        let n = if first == buf.len() {
+            first
+        } else {
+            self.retry_short(buf, offset, first).await?
+        };
         if self.fsync_per_write {
             self.io.fsync().await?;
         }
         Ok(n)
+    }
+
+    /// The transfer with its buffer handed over for its duration, for backends that queue
+    /// transfers ([`Backend::queues_owned`]; others get [`Recipe::transfer`] on the buffer):
+    /// completed whatever the short counts, then `-Y`. The buffer comes back with the result.
+    pub(crate) async fn transfer_owned(
+        &self,
+        mut buf: AlignedBuf,
+        offset: u64,
+    ) -> (AlignedBuf, Result<usize, EngineError>) {
+        let backend = self.io.backend;
+        if !backend.queues_owned() {
+            let r = self.transfer(&mut buf, offset).await;
+            return (buf, r);
+        }
+        let len = buf.len();
+        let (mut buf, first) = backend
+            .xfer_owned(self.io.file, self.access, buf, offset)
+            .await;
+        let r = match first {
+            Err(e) => Err(EngineError::backend(access_op(self.access), e)),
+            Ok(n) if n == len => Ok(n),
+            Ok(n) => self.retry_short(&mut buf, offset, n).await,
+        };
+        let r = match r {
+            Ok(n) if self.fsync_per_write => self.io.fsync().await.map(|_| n),
+            r => r,
+        };
+        (buf, r)
     }
 
     /// `interIODelay` after a transfer.
@@ -202,22 +295,23 @@ impl<'a> Recipe<'a> {
     }
 
     /// The bookkeeping of a finished transfer of `n` bytes (of a `len`-byte buffer) that took
-    /// `d_ns`: count, bytes, latency, the per-op record (`start` gives the transfer's start
-    /// since the phase start, seconds; asked for only when recorded) and the progress display.
+    /// `d` (in the unit of `latency`: nanoseconds, or raw clock units): count, bytes, latency,
+    /// the per-op record (`op` gives the transfer's start since the phase start and its
+    /// duration, seconds; asked for only when recorded) and the progress display.
     #[inline(always)]
     pub(crate) fn count(
         &self,
         out: &mut LoopOutcome,
         n: usize,
         len: usize,
-        d_ns: u64,
-        start: impl FnOnce() -> f64,
+        d: u64,
+        op: impl FnOnce() -> (f64, f64),
         latency: &mut LatencyRecorder,
     ) {
         let progress = self.io.progress;
-        latency.record(d_ns);
+        latency.record(d);
         if self.record_per_op {
-            out.per_op.push((start(), d_ns as f64 * 1e-9));
+            out.per_op.push(op());
         }
         out.pairs += 1;
         out.bytes += n as i64;
@@ -237,41 +331,14 @@ fn inter_io_delay(access: Access, p: &IorParams) -> Duration {
     }
 }
 
-/// Transfer `buf` at `offset` completely, retrying short transfers like IOR (§2.10).
-#[inline(always)]
-async fn transfer_whole(
-    backend: &AnyBackend,
-    file: &AnyFile,
-    access: Access,
-    buf: &mut AlignedBuf,
-    offset: u64,
-    single_attempt: bool,
-    rank: usize,
-) -> Result<usize, EngineError> {
-    let len = buf.len();
-    // Backends that complete at once skip the async machinery (the DUMMY harness cost).
-    let first = match backend.xfer_sync(file, access, buf, offset) {
-        Some(r) => r,
-        None if access.is_write() && backend.takes_write_bytes() => {
-            write_lent(backend, file, buf, offset).await
-        }
-        None => backend.xfer(file, access, buf, offset).await,
-    }
-    .map_err(|e| EngineError::backend(access_op(access), e))?;
-    if first == len {
-        return Ok(len);
-    }
-    complete_short_transfer(
-        backend,
-        file,
-        access,
-        buf,
-        offset,
-        single_attempt,
-        rank,
-        first,
-    )
-    .await
+/// How far [`Recipe::transfer_at_once`] got.
+pub(crate) enum AtOnce {
+    /// The whole transfer is done: its bytes.
+    Done(usize),
+    /// The backend moved only these bytes: IOR's retries remain.
+    Short(usize),
+    /// Nothing was done: the backend is async only, or `-Y` follows each write.
+    Later,
 }
 
 /// Puts a lent transfer buffer back in its slot, also when the write is abandoned midway
@@ -320,7 +387,7 @@ async fn write_lent(
     r
 }
 
-/// The slow path of [`transfer_whole`]: IOR's retries of a short transfer (§2.10).
+/// The slow path of a transfer: IOR's retries of a short transfer (§2.10).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 async fn complete_short_transfer(

@@ -79,10 +79,49 @@ fn new_histogram() -> Histogram<u64> {
     h
 }
 
+/// Sub-buckets per power of two of the histogram's layout (HDR with 3 significant digits and a
+/// lowest value of 1: 2048 sub-buckets, the upper half of each used above the first).
+const SUB_BUCKET_MAGNITUDE: u32 = 11;
+const SUB_BUCKET_HALF_MAGNITUDE: u32 = SUB_BUCKET_MAGNITUDE - 1;
+const SUB_BUCKET_MASK: u64 = (1 << SUB_BUCKET_MAGNITUDE) - 1;
+
+/// Index of `v` (at most [`HIGHEST_NS`]) in the counts of the HDR layout: the same index
+/// `hdrhistogram` gives it for the bounds above (a few instructions, no checks).
+#[inline(always)]
+fn index_of(v: u64) -> usize {
+    let bucket = 64 - SUB_BUCKET_MAGNITUDE - (v | SUB_BUCKET_MASK).leading_zeros();
+    let sub = (v >> bucket) as usize;
+    (((bucket as usize) + 1) << SUB_BUCKET_HALF_MAGNITUDE) + sub - (1 << SUB_BUCKET_HALF_MAGNITUDE)
+}
+
+/// The lowest value counted at `index` (the inverse of [`index_of`]).
+fn value_at(index: usize) -> u64 {
+    let half = 1usize << SUB_BUCKET_HALF_MAGNITUDE;
+    let bucket = (index >> SUB_BUCKET_HALF_MAGNITUDE) as i64 - 1;
+    let sub = (index & (half - 1)) + half;
+    if bucket < 0 {
+        (sub - half) as u64
+    } else {
+        (sub as u64) << bucket
+    }
+}
+
 /// One rank's transfer latencies of one phase, in nanoseconds.
+///
+/// Recording is one array increment in the layout of an HDR histogram (no allocation, no
+/// atomic, no check beyond the array bound): the transfer loop records every transfer. The
+/// HDR histogram itself is built from the counts when the phase is over
+/// ([`LatencyRecorder::histogram`], [`LatencyRecorder::serialize`]), exactly the histogram that
+/// recording each value into it would have given.
 #[derive(Debug, Clone)]
 pub struct LatencyRecorder {
-    hist: Histogram<u64>,
+    counts: Box<[u64]>,
+    /// Where values beyond the counts go (HDR's saturation: the highest trackable value).
+    clamp: usize,
+    total: u64,
+    /// The clock whose raw readings' differences are being counted (see
+    /// [`LatencyRecorder::count_ticks_of`]); `None`: the values are nanoseconds.
+    ticks: Option<&'static quanta::Clock>,
 }
 
 impl Default for LatencyRecorder {
@@ -92,18 +131,41 @@ impl Default for LatencyRecorder {
 }
 
 impl LatencyRecorder {
-    /// An empty recorder (allocates the histogram's counters once, about 256 KiB).
+    /// An empty recorder (allocates its counters once, about 260 KiB).
     pub fn new() -> Self {
         LatencyRecorder {
-            hist: new_histogram(),
+            counts: vec![0u64; new_histogram().distinct_values()].into_boxed_slice(),
+            clamp: index_of(HIGHEST_NS),
+            total: 0,
+            ticks: None,
         }
     }
 
-    /// Records one transfer of `ns` nanoseconds; values above one hour are clamped. No
+    /// From now until [`LatencyRecorder::reset`], values given to [`LatencyRecorder::record`]
+    /// are differences of `clock`'s raw readings (cycle counts where it counts cycles), turned
+    /// into nanoseconds once per distinct bucket when the histogram is built instead of once
+    /// per transfer. Only an empty recorder switches; returns whether this one did (if not, the
+    /// values stay nanoseconds). The result keeps the histogram's precision: a raw bucket is at
+    /// least as narrow as a nanosecond one wherever a tick is no longer than a nanosecond.
+    pub fn count_ticks_of(&mut self, clock: &'static quanta::Clock) -> bool {
+        if self.total != 0 {
+            return self.ticks.is_some_and(|c| std::ptr::eq(c, clock));
+        }
+        self.ticks = Some(clock);
+        true
+    }
+
+    /// Records one transfer of `v` nanoseconds (or raw clock units after
+    /// [`LatencyRecorder::count_ticks_of`]); values above one hour are clamped. No
     /// allocation, no failure: meant for the transfer loop.
-    #[inline]
-    pub fn record(&mut self, ns: u64) {
-        self.hist.saturating_record(ns);
+    #[inline(always)]
+    pub fn record(&mut self, v: u64) {
+        let i = index_of(v);
+        let i = if i < self.counts.len() { i } else { self.clamp };
+        if let Some(c) = self.counts.get_mut(i) {
+            *c += 1;
+        }
+        self.total += 1;
     }
 
     /// Records one transfer given as a [`std::time::Duration`].
@@ -114,22 +176,37 @@ impl LatencyRecorder {
 
     /// Number of transfers recorded.
     pub fn len(&self) -> u64 {
-        self.hist.len()
+        self.total
     }
 
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.hist.is_empty()
+        self.total == 0
     }
 
     /// Forgets every value (keeps the allocation), for the next phase.
     pub fn reset(&mut self) {
-        self.hist.reset();
+        if self.total != 0 {
+            self.counts.fill(0);
+            self.total = 0;
+        }
+        self.ticks = None;
     }
 
-    /// The underlying histogram (nanoseconds).
-    pub fn histogram(&self) -> &Histogram<u64> {
-        &self.hist
+    /// The recorded latencies as an HDR histogram (nanoseconds).
+    pub fn histogram(&self) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c != 0 {
+                let v = value_at(i);
+                let ns = match self.ticks {
+                    Some(clock) => clock.delta_as_nanos(0, v),
+                    None => v,
+                };
+                h.saturating_record_n(ns, c);
+            }
+        }
+        h
     }
 
     /// This rank's histogram in HDR V2 form (uncompressed: cheap to produce; it only travels
@@ -139,7 +216,10 @@ impl LatencyRecorder {
         // Writing into a Vec cannot fail, and V2 serialization of a u64 histogram has no
         // other failure than an I/O error; an error would leave `out` empty, which
         // `merge_serialized` then reports.
-        if V2Serializer::new().serialize(&self.hist, &mut out).is_err() {
+        if V2Serializer::new()
+            .serialize(&self.histogram(), &mut out)
+            .is_err()
+        {
             out.clear();
         }
         out
@@ -166,7 +246,7 @@ impl LatencyRecorder {
 
     /// This recorder alone as a summary (one rank).
     pub fn summary(&self) -> Result<LatencySummary, LatencyError> {
-        summarize(&self.hist)
+        summarize(&self.histogram())
     }
 }
 
@@ -274,7 +354,7 @@ mod tests {
         // The carried histogram decodes to the same distribution.
         let h = decode_histogram(&merged.histogram).unwrap();
         assert_eq!(h.len(), 5000);
-        assert_eq!(h, *all.histogram());
+        assert_eq!(h, all.histogram());
     }
 
     #[test]
@@ -303,6 +383,73 @@ mod tests {
         assert_eq!(r.len(), 1);
         r.reset();
         assert!(r.is_empty());
+    }
+
+    /// The fast recording gives exactly the histogram that recording each value into an HDR
+    /// histogram of the same bounds gives.
+    #[test]
+    fn counts_layout_is_hdr_layout() {
+        let mut direct = new_histogram();
+        let mut fast = LatencyRecorder::new();
+        let mut values: Vec<u64> = vec![0, 1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096];
+        for shift in 0..64 {
+            let v = 1u64 << shift;
+            values.extend([v - 1, v, v + 1, v.saturating_mul(3) / 2]);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(x >> (x % 64));
+        }
+        values.extend([HIGHEST_NS - 1, HIGHEST_NS, HIGHEST_NS + 1, u64::MAX]);
+        for &v in &values {
+            direct.saturating_record(v);
+            fast.record(v);
+        }
+        assert_eq!(fast.len(), values.len() as u64);
+        assert_eq!(fast.histogram(), direct);
+        for i in 0..fast.counts.len() {
+            assert_eq!(index_of(value_at(i)), i, "index {i}");
+        }
+    }
+
+    /// Counting raw clock readings gives the histogram of their nanoseconds within its
+    /// precision; a recorder that already holds nanoseconds does not switch, and a reset
+    /// switches back.
+    #[test]
+    fn raw_clock_units_become_nanoseconds() {
+        let clock = crate::measure::machine::fast_clock();
+        let mut raw = LatencyRecorder::new();
+        let mut ns = LatencyRecorder::new();
+        assert!(raw.count_ticks_of(clock));
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ticks = 1 + (x >> 40) % 50_000_000;
+            raw.record(ticks);
+            ns.record(clock.delta_as_nanos(0, ticks));
+        }
+        let (a, b) = (raw.summary().unwrap(), ns.summary().unwrap());
+        assert_eq!(a.count, b.count);
+        for (p, q) in [
+            (a.p50, b.p50),
+            (a.p99, b.p99),
+            (a.max, b.max),
+            (a.mean, b.mean),
+        ] {
+            assert!((p - q).abs() <= q * 4e-3, "{p} vs {q}");
+        }
+        assert!(
+            !ns.count_ticks_of(clock),
+            "a recorder holding nanoseconds keeps them"
+        );
+        raw.reset();
+        raw.record(1000);
+        assert!(close(raw.summary().unwrap().max, 1e-6));
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub(super) async fn run_test(
         expected_agg_file_size: expected_agg(params, &layout),
         single_xfer_attempt: params.single_xfer_attempt != 0,
         rank,
+        iodepth: params.iodepth.max(1) as usize,
     });
     if let Err(e) = backend.check_params() {
         return Err(EngineError::Fatal(format!(
