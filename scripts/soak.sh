@@ -38,7 +38,9 @@ echo "soak: server 1 restarted after repetition $MIDDLE of $REPS"
 STATUS=0
 wait $BENCH || STATUS=$?
 END=$(date +%s)
-ERRORS=$(grep -c -i -E 'error|incorrect|mismatch' "$WORK/bench.err" "$WORK/bench.out" | awk -F: '{s+=$2} END {print s}')
+# (grep -c exits 1 when it counts nothing: not a failure of the soak)
+ERRORS=$( { grep -c -i -E 'error|incorrect|mismatch' "$WORK/bench.err" "$WORK/bench.out" || true; } \
+    | awk -F: '{s+=$2} END {print s+0}')
 echo "soak: $REPS repetitions in $(( END - START )) s, exit status $STATUS, $ERRORS error lines"
 grep -E '^(write|read) ' "$WORK/bench.out" | tail -4 || true
 if [ "$STATUS" -ne 0 ] || [ "$ERRORS" -ne 0 ]; then
