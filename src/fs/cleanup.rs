@@ -74,7 +74,7 @@ fn encode(dir: &std::path::Path) -> String {
 }
 
 fn decode(hex: &str) -> Option<PathBuf> {
-    if hex.is_empty() || hex.len() % 2 != 0 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..hex.len())
