@@ -23,8 +23,6 @@ pub mod tcp;
 pub mod ucx;
 #[cfg(feature = "ucx")]
 pub mod ucx_rpc;
-#[cfg(feature = "ucx")]
-pub mod ucx;
 
 use super::error::FsResult;
 use bytes::Bytes;
