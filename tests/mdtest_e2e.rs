@@ -138,6 +138,7 @@ fn every_phase_on_posix_dummy_and_an_embedded_benchfs_cluster() {
         let run = mdtest(dir.path(), &args);
         ok(&run, name);
         assert!(!run.stdout.contains("ERROR"), "{name}: {}", run.stdout);
+        assert!(!run.stdout.contains("Iodepth"), "{name}: {}", run.stdout);
         let doc = ResultDocument::read_from(&doc).expect("document");
         assert_eq!(doc.exit_status, Some(0));
         let m = doc.mdtest.as_ref().expect("mdtest section");
@@ -459,4 +460,47 @@ fn the_document_round_trips_and_serves_compare_export_and_report() {
         html.contains("File creation"),
         "no mdtest plot in the report"
     );
+}
+
+#[test]
+fn iodepth_keeps_operations_in_flight_on_benchfs_and_is_said_in_the_header() {
+    let dir = scratch();
+    let data = format!("--benchfs.data-dir={}", dir.path().join("data").display());
+    let doc = dir.path().join("d.json");
+    let run = mdtest(
+        dir.path(),
+        &[
+            "-a",
+            "BENCHFS",
+            "--benchfs.servers=2",
+            &data,
+            "--tasks",
+            "2",
+            "--iodepth",
+            "8",
+            "-n",
+            "200",
+            "-u",
+            "-w",
+            "32",
+            "-e",
+            "32",
+            "-X",
+            "-d",
+            "/deep",
+            "--json",
+            doc.to_str().unwrap(),
+        ],
+    );
+    ok(&run, "iodepth 8");
+    assert!(
+        run.stdout
+            .contains("\nIodepth             : 8 operations of a task in flight\n"),
+        "{}",
+        run.stdout
+    );
+    let d = ResultDocument::read_from(&doc).unwrap();
+    let m = d.mdtest.as_ref().unwrap();
+    assert_eq!(m.params.iodepth, 8);
+    check_full_run(&m.runs[0], 2, 200, &run.stdout, "iodepth 8");
 }

@@ -350,6 +350,13 @@ async fn whole_run<B: Backend>(
             }
             Err(_) => report.warn(0, "Backend returned error during statfs")?,
         }
+        // Beyond mdtest: said only when it changes what is measured.
+        if p.iodepth > 1 {
+            report.line(&format!(
+                "{:<20}: {} operations of a task in flight",
+                "Iodepth", p.iodepth
+            ))?;
+        }
     }
     let mut nstride = p.nstride.max(0) as usize;
     if nstride > 0 {
