@@ -10,6 +10,7 @@
 # Usage: scripts/bench-mdtest.sh [ROUNDS] [ITEMS]
 #   MDTEST=/path/to/mdtest (default: mdtest on PATH, else /work/peers/install/bin/mdtest)
 #   BENCH_DIR=/dev/shm/benchfs-mdtest (the POSIX directory and the cluster's data)
+#   BB=/path/to/benchfs-bench (default: build the release binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -17,8 +18,10 @@ ITEMS=${2:-10000}
 DIR=${BENCH_DIR:-/dev/shm/benchfs-mdtest}
 MDTEST=${MDTEST:-$(command -v mdtest || echo /work/peers/install/bin/mdtest)}
 
-cargo build --release --locked --bin benchfs-bench >/dev/null 2>&1
-BB=./target/release/benchfs-bench
+if [ -z "${BB:-}" ]; then
+    cargo build --release --locked --bin benchfs-bench >/dev/null 2>&1
+    BB=./target/release/benchfs-bench
+fi
 rm -rf "$DIR"
 mkdir -p "$DIR"
 trap 'rm -rf "$DIR"' EXIT
