@@ -384,3 +384,61 @@ fn lite_on_posix_under_mpirun() {
     );
     check_run(&stdout, dir.path(), &doc, 2, true);
 }
+
+#[test]
+fn compare_export_and_report_read_io500_documents() {
+    let dir = scratch();
+    let ini = lite_ini(dir.path(), "DUMMY");
+    let mut docs = Vec::new();
+    for i in 0..2 {
+        let doc = dir.path().join(format!("doc{i}.json"));
+        let r = run_once(
+            dir.path(),
+            &[
+                "io500",
+                ini.to_str().unwrap(),
+                "--tasks",
+                "2",
+                "--json",
+                doc.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        docs.push(doc);
+    }
+    let (a, b) = (docs[0].to_str().unwrap(), docs[1].to_str().unwrap());
+    // compare: each phase's score and the run's BW, MD and SCORE are its phases.
+    let cmp = run_once(dir.path(), &["compare", "--allow-insufficient", a, b]);
+    assert!(
+        cmp.code == 0 || cmp.code == 1,
+        "{}\n{}",
+        cmp.stdout,
+        cmp.stderr
+    );
+    assert!(
+        cmp.stdout.contains("io500 DUMMY N=2 standard stonewall=1"),
+        "{}",
+        cmp.stdout
+    );
+    for phase in ["ior-hard-write", "mdtest-easy-stat", "SCORE"] {
+        assert!(cmp.stdout.contains(phase), "{phase}: {}", cmp.stdout);
+    }
+    // export: one figure per phase.
+    let exp = run_once(dir.path(), &["export", "--format", "gab-bigger", a]);
+    assert_eq!(exp.code, 0, "{}", exp.stderr);
+    assert!(exp.stdout.contains("mdtest-hard-write"), "{}", exp.stdout);
+    // report: the score history and the latest run's phase bars.
+    let out = dir.path().join("report");
+    let rep = run_once(
+        dir.path(),
+        &["report", a, b, "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(rep.code, 0, "{}\n{}", rep.stdout, rep.stderr);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains("IO500 score: io500 DUMMY"),
+        "no score history"
+    );
+    assert!(html.contains("IO500 BW phases"), "no bandwidth bars");
+    assert!(html.contains("IO500 MD phases"), "no metadata bars");
+}

@@ -110,6 +110,15 @@ pub fn check_commands(params: &Io500Params, world: usize) -> Result<Vec<String>,
                 def.name
             ));
         }
+        if matches!(def.job, Job::Find(_))
+            && def.runs_in(params.mode == Mode::Extended)
+            && params.config.get(def.name, "external-script").is_some()
+        {
+            return Err(format!(
+                "phase {}: external-script is not supported: benchfs-bench runs its own parallel find over the backend",
+                def.name
+            ));
+        }
         match Command::of(def, &params.config, &s) {
             Some(Command::Ior(args)) => {
                 let (_, w) =
@@ -319,6 +328,7 @@ async fn sequence(run: &mut Run<'_>, stdout: Option<Box<dyn Write + Send>>) -> R
         version: VERSION.to_string(),
         mode: params.mode,
         procs: world,
+        api: run.s.api.clone(),
         config_hash: format!("{:X}", params.config.hash()),
         timestamp: run.s.timestamp.clone(),
         datadir: run.s.datadir.clone(),
@@ -727,10 +737,28 @@ async fn run_phase(run: &mut Run<'_>, def: &PhaseDef, rec: &mut PhaseRecord) -> 
                 }
                 None => None,
             };
-            run.result(&pair("nproc", &world.to_string()))?;
-            let counts = find::run(run.comm, &run.backend, &query, newer)
-                .await
-                .map_err(|e| e.to_string())?;
+            // `nproc`: the find runs on the first ranks only (the others wait for it).
+            let nproc = cfg
+                .int(def.name, "nproc")
+                .map_or(world, |n| (n.max(1) as usize).min(world));
+            run.result(&pair("nproc", &nproc.to_string()))?;
+            let sub = if nproc < world {
+                Some(run.comm.split_first(nproc).map_err(|e| e.to_string())?)
+            } else {
+                None
+            };
+            let finders: Option<&dyn Comm> = match &sub {
+                None => Some(run.comm),
+                Some(Some(c)) => Some(&**c),
+                Some(None) => None,
+            };
+            let counts = match finders {
+                Some(c) => find::run(c, &run.backend, &query, newer)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                None => FindCounts::default(),
+            };
+            run.comm.barrier().map_err(|e| e.to_string())?;
             rec.score = counts.rate() / 1000.0;
             check_find(run, scope, &counts, rec)?;
             if run.rank0() {

@@ -64,6 +64,8 @@ pub struct Io500Run {
     pub mode: Mode,
     /// Ranks.
     pub procs: usize,
+    /// `[global] api`'s backend (`POSIX`, `BENCHFS`, `DUMMY`).
+    pub api: String,
     /// The configuration hash (`%X`).
     pub config_hash: String,
     /// The run's timestamp.
