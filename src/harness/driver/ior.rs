@@ -17,7 +17,7 @@ use crate::ior::params::{GlobalOptions, IorParams};
 use crate::ior::progress::Progress;
 use crate::ior::results::RunInfo;
 use crate::ior::validate;
-use crate::measure::machine;
+use crate::measure::{log, machine};
 use crate::results::document::ResultDocument;
 use std::io::Write;
 
