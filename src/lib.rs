@@ -6,7 +6,8 @@
 //!   subcommands, the binaries' `main`s); `src/bin/*` call only this layer;
 //! - [`ffi`]: libbenchfs, the C API (beside the harness: nothing in the crate uses it);
 //! - [`results`]: result documents, imports of real IOR output, compare, report, export;
-//! - [`ior`], [`mdtest`]: the IOR- and mdtest-compatible workload engines;
+//! - [`ior`], [`mdtest`]: the IOR- and mdtest-compatible workload engines, and [`io500`]
+//!   on top of them;
 //! - [`backend`]: the storage backends the engines drive (POSIX, DUMMY, MMAP, BENCHFS);
 //! - [`fs`]: the distributed file system (client, transports, servers, stores);
 //! - leaves that know nothing above them: [`measure`] (clock, log stream, latency histograms
@@ -22,6 +23,7 @@ pub mod comm;
 pub mod ffi;
 pub mod fs;
 pub mod harness;
+pub mod io500;
 pub mod ior;
 pub mod mdtest;
 pub mod measure;

@@ -503,6 +503,7 @@ impl Backend for BenchfsBackend {
             size: a.size,
             is_dir: a.kind == crate::fs::FileKind::Dir,
             mode: a.mode,
+            ctime_ns: a.ctime_ns,
         })
     }
 

@@ -136,6 +136,11 @@ impl Backend for DummyBackend {
         "DUMMY"
     }
 
+    /// None: nothing created can be listed later.
+    fn keeps_namespace(&self) -> bool {
+        false
+    }
+
     /// IOR's DUMMY version string.
     fn version(&self) -> String {
         "0.5".to_string()
@@ -221,6 +226,7 @@ impl Backend for DummyBackend {
             size: 0,
             is_dir: false,
             mode: libc::S_IFREG | 0o644,
+            ctime_ns: 0,
         })
     }
 

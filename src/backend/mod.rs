@@ -202,6 +202,8 @@ pub struct FileStat {
     pub is_dir: bool,
     /// Permission bits and type (`st_mode`).
     pub mode: u32,
+    /// Last status change (`st_ctime`), nanoseconds since the Unix epoch (0: unknown).
+    pub ctime_ns: i64,
 }
 
 /// One entry of a directory listing ([`Backend::readdir`]).
@@ -274,6 +276,11 @@ pub trait Backend {
     /// Shown as `apiVersion`; empty by default, as IOR's `aiori_get_version`.
     fn version(&self) -> String {
         String::new()
+    }
+    /// Whether the namespace persists (files created can be listed and stated later);
+    /// DUMMY keeps none.
+    fn keeps_namespace(&self) -> bool {
+        true
     }
     /// Whether `-e`/`-Y` are honoured (IOR's fsync-capable list).
     fn supports_fsync(&self) -> bool {
@@ -641,6 +648,9 @@ impl Backend for AnyBackend {
     }
     fn version(&self) -> String {
         dispatch!(self, b => b.version())
+    }
+    fn keeps_namespace(&self) -> bool {
+        dispatch!(self, b => b.keeps_namespace())
     }
     fn supports_fsync(&self) -> bool {
         dispatch!(self, b => b.supports_fsync())

@@ -564,6 +564,7 @@ impl Backend for PosixBackend {
             size: m.len(),
             is_dir: m.is_dir(),
             mode: m.mode(),
+            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
         })
     }
 

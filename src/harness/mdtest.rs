@@ -8,8 +8,8 @@
 
 use crate::comm::Comm;
 use crate::harness::driver::{
-    self, document_targets, print_error, tasks_per_node_or_env, BackendSlot, Benchmark,
-    RankOutcome, RankSetup, EXIT_ERROR,
+    self, print_error, tasks_per_node_or_env, write_documents, BackendSlot, Benchmark, RankOutcome,
+    RankSetup, EXIT_ERROR,
 };
 use crate::mdtest::options::{self, MdtestArgs};
 use crate::mdtest::{self as engine, MdtestRun};
@@ -134,37 +134,21 @@ impl Benchmark for MdtestBenchmark {
         } else {
             data_errors.min(255) as i32
         };
-        let targets = match document_targets(
+        write_documents(
+            status,
             self.args.json_file.as_deref(),
             self.args.results_dir.as_deref(),
-        ) {
-            Ok(t) => t,
-            Err(e) => {
-                log::error(&e);
-                return EXIT_ERROR;
-            }
-        };
-        if !targets.is_empty() {
-            let doc = ResultDocument::from_mdtest(
-                &self.run_info,
-                &self.args.params,
-                &outcome.run,
-                self.world.load(std::sync::atomic::Ordering::Relaxed),
-                &machine::ctime_now(),
-                &errors,
-            )
-            .with_exit_status(status);
-            for path in targets {
-                if let Err(e) = doc.write_to(&path) {
-                    log::error(&format!(
-                        "cannot write result document \"{}\": {e}",
-                        path.display()
-                    ));
-                    return EXIT_ERROR;
-                }
-            }
-        }
-        status
+            || {
+                ResultDocument::from_mdtest(
+                    &self.run_info,
+                    &self.args.params,
+                    &outcome.run,
+                    self.world.load(std::sync::atomic::Ordering::Relaxed),
+                    &machine::ctime_now(),
+                    &errors,
+                )
+            },
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! The application layer: what a binary runs. The process driver (local tasks or one MPI
-//! rank), the embedded and in-job BenchFS clusters, and the subcommands (`import`, `compare`,
-//! `report`, `export`, `sweep`, `crosscheck`).
+//! rank), the embedded and in-job BenchFS clusters, and the subcommands (`mdtest`, `io500`,
+//! `import`, `compare`, `report`, `export`, `sweep`, `crosscheck`).
 //!
 //! Owns process-level decisions (launch, world size, where results go, exit status) and the
 //! wiring of engines to result documents. It must not sequence phases (the engines do), format
@@ -14,6 +14,7 @@ pub mod crosscheck;
 pub mod driver;
 pub mod embedded;
 pub mod injob;
+pub mod io500;
 pub mod logging;
 pub mod mdtest;
 pub mod results_cli;

@@ -9,6 +9,7 @@
 //! it never runs or reduces anything.
 
 use crate::build_info::BuildInfo;
+use crate::io500::Io500Run;
 use crate::ior::params::{IorParams, TaskLayout};
 use crate::ior::results::{FsInfo, ResultEntry, RunInfo, TestResults};
 use crate::ior::stats::{self, OpSummary};
@@ -109,6 +110,11 @@ pub struct ResultDocument {
     /// absent in IOR documents, whose `tests` it replaces (they are then empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mdtest: Option<MdtestDocument>,
+    /// The IO500 run of a `benchfs-bench io500` document: every phase with its score, time,
+    /// validity and engine figures, and the run's scores (additive to schema version 1;
+    /// `tests` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io500: Option<Io500Run>,
 }
 
 /// An mdtest run with everything it measured (`mdtest` field, additive to schema version 1).
@@ -242,6 +248,7 @@ impl ResultDocument {
             errors: errors.to_vec(),
             source: None,
             mdtest: None,
+            io500: None,
         }
     }
 
@@ -257,6 +264,24 @@ impl ResultDocument {
         let mut doc = ResultDocument::from_run(run_info, &[], finished, errors);
         doc.data_errors = run.runs.iter().map(|r| r.verification_errors as i64).sum();
         doc.mdtest = Some(MdtestDocument::of(params, run, world_tasks));
+        doc
+    }
+
+    /// The document of an IO500 run (its `tests` empty; data errors are the IOR phases').
+    pub fn from_io500(
+        run_info: &RunInfo,
+        run: &Io500Run,
+        finished: &str,
+        errors: &[String],
+    ) -> ResultDocument {
+        let mut doc = ResultDocument::from_run(run_info, &[], finished, errors);
+        doc.data_errors = run
+            .phases
+            .iter()
+            .filter_map(|p| p.ior.as_ref())
+            .map(|r| r.errors)
+            .sum();
+        doc.io500 = Some(run.clone());
         doc
     }
 

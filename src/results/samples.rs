@@ -82,6 +82,13 @@ pub const METRICS: &[Metric] = &[
         unit: "ops/s",
         better: Better::Higher,
     },
+    Metric {
+        name: "score",
+        measure: "io500-score",
+        statistic: "IO500 score: GiB/s for ior phases and BW, kIOPS for the others and MD, TOTAL = sqrt(BW x MD)",
+        unit: "GiB/s | kIOPS",
+        better: Better::Higher,
+    },
 ];
 
 fn metric(name: &str) -> &'static Metric {
@@ -239,7 +246,47 @@ pub fn samples(doc: &ResultDocument) -> Vec<Sample> {
     if let Some(m) = &doc.mdtest {
         mdtest_samples(m, &mut out);
     }
+    if let Some(run) = &doc.io500 {
+        io500_samples(run, &mut out);
+    }
     out
+}
+
+/// The workload of an IO500 run: backend, ranks, mode, stonewall and configuration hash
+/// (runs of the same ini file compare; a changed key is another workload).
+pub fn io500_workload_key(run: &crate::io500::Io500Run) -> String {
+    format!(
+        "io500 {} N={} {} stonewall={} config={}",
+        run.api,
+        run.procs,
+        run.mode.as_str(),
+        run.stonewall,
+        run.config_hash
+    )
+}
+
+/// Every phase that ran with its score, then the run's `BW`, `MD` and `SCORE`.
+fn io500_samples(run: &crate::io500::Io500Run, out: &mut Vec<Sample>) {
+    let key = io500_workload_key(run);
+    let mut push = |phase: &str, v: f64| {
+        if v.is_finite() {
+            out.push(Sample {
+                workload: key.clone(),
+                phase: phase.to_string(),
+                metric: metric("score"),
+                values: vec![v],
+                rows: 1,
+            });
+        }
+    };
+    for p in run.phases.iter().filter(|p| p.ran && p.name != "timestamp") {
+        push(&p.name, p.score);
+    }
+    if let Some(s) = &run.score {
+        push("BW", s.bw);
+        push("MD", s.md);
+        push("SCORE", s.total);
+    }
 }
 
 fn mdtest_samples(m: &MdtestDocument, out: &mut Vec<Sample>) {

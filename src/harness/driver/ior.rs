@@ -6,9 +6,7 @@
 //! "-C has no effect" warnings, the exit status from data errors); the engine is
 //! [`crate::ior::engine`], formats [`crate::ior::output`].
 
-use super::{
-    document_targets, print_error, tasks_per_node, BackendSlot, Benchmark, NodeFakes, RankOutcome,
-};
+use super::{print_error, tasks_per_node, BackendSlot, Benchmark, NodeFakes, RankOutcome};
 use crate::backend::{AnyBackend, Backend};
 use crate::comm::launch::launch_rank;
 use crate::comm::Comm;
@@ -203,29 +201,11 @@ impl Benchmark for IorBenchmark {
         } else {
             outcome.data_errors.clamp(0, 255) as i32
         };
-        let targets = match document_targets(
+        super::write_documents(
+            status,
             self.global.json_file.as_deref(),
             self.global.results_dir.as_deref(),
-        ) {
-            Ok(t) => t,
-            Err(e) => {
-                log::error(&e);
-                return super::EXIT_ERROR;
-            }
-        };
-        if !targets.is_empty() {
-            let doc = ResultDocument::from_run(&self.run, &outcome.tests, &finished, &errors)
-                .with_exit_status(status);
-            for path in targets {
-                if let Err(e) = doc.write_to(&path) {
-                    log::error(&format!(
-                        "cannot write result document \"{}\": {e}",
-                        path.display()
-                    ));
-                    return super::EXIT_ERROR;
-                }
-            }
-        }
-        status
+            || ResultDocument::from_run(&self.run, &outcome.tests, &finished, &errors),
+        )
     }
 }

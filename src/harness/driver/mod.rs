@@ -191,6 +191,38 @@ pub fn document_targets(
     Ok(targets)
 }
 
+/// Writes the document `doc` builds, with the run's exit `status`, to the files `--json FILE`
+/// and `--results-dir DIR` name (built only when one is named). Returns `status`, or
+/// [`EXIT_ERROR`] (after logging why) when a document cannot be written.
+pub fn write_documents(
+    status: i32,
+    json_file: Option<&str>,
+    results_dir: Option<&str>,
+    doc: impl FnOnce() -> crate::results::document::ResultDocument,
+) -> i32 {
+    let targets = match document_targets(json_file, results_dir) {
+        Ok(t) => t,
+        Err(e) => {
+            log::error(&e);
+            return EXIT_ERROR;
+        }
+    };
+    if targets.is_empty() {
+        return status;
+    }
+    let doc = doc().with_exit_status(status);
+    for path in targets {
+        if let Err(e) = doc.write_to(&path) {
+            log::error(&format!(
+                "cannot write result document \"{}\": {e}",
+                path.display()
+            ));
+            return EXIT_ERROR;
+        }
+    }
+    status
+}
+
 /// Starts the embedded BenchFS clusters `bench` needs (local runs only).
 fn start_embedded<B: Benchmark>(bench: &mut B) -> Result<Option<EmbeddedClusters>, String> {
     EmbeddedClusters::start_for(&mut bench.backends())

@@ -297,6 +297,7 @@ pub fn parse(text: &str, file: &str) -> Result<ResultDocument, String> {
             finished,
             runs,
         }),
+        io500: None,
     })
 }
 

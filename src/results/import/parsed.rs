@@ -94,6 +94,7 @@ impl Parsed {
                 notes: dedup(self.notes),
             }),
             mdtest: None,
+            io500: None,
         }
     }
 }

@@ -11,7 +11,9 @@
 //! * bandwidth against transfer size for every set of workloads that differ only in transfer
 //!   size (a sweep);
 //! * for mdtest runs, a rate plot per operation across runs and the latency percentiles of
-//!   every operation of the latest run ([`metadata`]).
+//!   every operation of the latest run ([`metadata`]);
+//! * for IO500 runs, the score history (TOTAL, BW, MD) and the phase scores of the latest
+//!   run as bars ([`io500`]).
 //!
 //! Text renders without system fonts: the bundled DejaVu Sans (`assets/fonts`, Bitstream Vera
 //! licence) is registered with plotters' `ab_glyph` for layout and PNG rasterising, embedded in
@@ -19,6 +21,7 @@
 //! Owns drawing and page layout only; it never changes documents.
 
 mod draw;
+mod io500;
 mod metadata;
 mod page;
 mod series;

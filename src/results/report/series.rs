@@ -395,6 +395,7 @@ pub(super) fn plots(docs: &[&ResultDocument]) -> (Vec<(String, Vec<Plot>)>, Vec<
     }
     sections.push(("Bandwidth vs transfer size".to_string(), sweep_plots));
     sections.extend(super::metadata::mdtest_plots(docs, &labels, &mut notes));
+    sections.extend(super::io500::io500_plots(docs, &labels));
     (sections, notes)
 }
 
