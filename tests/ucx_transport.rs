@@ -9,7 +9,9 @@
 mod ucx_util;
 
 use benchfs::fs::transport::ucx_rpc::{use_context, UcxConnector, UcxListenerTask};
-use benchfs::fs::transport::{BoxFuture, Connector, Handler, ListenOptions, Reply};
+use benchfs::fs::transport::{
+    BoxFuture, ConnectionLimits, Connector, Handler, ListenOptions, Reply,
+};
 use benchfs::fs::{FsError, FsResult};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,8 +61,12 @@ fn serve(secret: &[u8], per_connection: usize) -> (UcxListenerTask, Arc<Echo>) {
         ListenOptions {
             addr: "127.0.0.1:0".into(),
             secret: secret.to_vec(),
+            store: 0x5eed,
             max_in_flight: 64,
             per_connection,
+            max_connections: 64,
+            max_unauthenticated: 16,
+            limits: ConnectionLimits::default(),
         },
         echo.clone(),
         "echo-server",

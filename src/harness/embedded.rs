@@ -26,7 +26,6 @@ pub struct EmbeddedClusters {
     clusters: Vec<(ClusterKey, Cluster, Registered)>,
 }
 
-
 impl EmbeddedClusters {
     /// Starts the clusters the BENCHFS tests without a registry need and points those tests
     /// at them. `None` when no test needs one.

@@ -26,8 +26,8 @@
 //! messages and the connection tables; must not know about file system operations beyond
 //! Hello.
 
+use super::handshake::{self, ServerHandshake};
 use super::pending::PendingCalls;
-use super::stream::is_valid_hello;
 use super::ucx::{
     Context, ContextBuilder, Endpoint, ErrorMode, IncomingMessage, ProgressConfig, Protocol,
     UcxError, Worker, WorkerAddress, WorkerThread,
@@ -36,7 +36,7 @@ use super::{
     BoxFuture, Connection, Connector, FileRegion, Handler, ListenOptions, Listener, Reply,
 };
 use crate::fs::error::{FsError, FsResult};
-use crate::fs::wire::{encode_error, FrameHeader, FrameKind, Op, Request, Response, HEADER_LEN};
+use crate::fs::wire::{encode_error, FrameHeader, FrameKind, Response, HEADER_LEN};
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -46,6 +46,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+/// The op of the attach frame that opens a connection (a transport frame, no wire op): it
+/// carries the client's worker addresses; the reply carries the connection's route at the
+/// server. The handshake ([`handshake`]) follows on that route.
+const ATTACH_OP: u16 = u16::MAX;
 /// Active-message id of requests (client to server).
 const AM_REQUEST: u16 = 0xbf01;
 /// Active-message id of replies (server to client).
@@ -308,7 +312,7 @@ async fn client_reply(st: Rc<ClientState>, m: IncomingMessage) {
     receiving.set(receiving.get() + 1);
     match receive_frame(m, &head).await {
         Ok((msg, bulk)) => {
-            if head.frame.op == Op::Hello as u16 && head.frame.kind == FrameKind::Reply {
+            if head.frame.op == ATTACH_OP && head.frame.kind == FrameKind::Reply {
                 if let Ok(key) = <[u8; 8]>::try_from(bulk.as_ref()) {
                     server_route.set(u64::from_le_bytes(key));
                 }
@@ -547,6 +551,7 @@ impl UcxConnector {
             pending: pending.clone(),
             peer: peer.clone(),
             slots: Semaphore::new(MAX_IN_FLIGHT),
+            store: std::sync::OnceLock::new(),
         });
         // The peer-failure endpoint: a server that is gone refuses it at once.
         let (name, data) = (peer.clone(), self.worker.clone());
@@ -566,19 +571,18 @@ impl UcxConnector {
                 .map_err(|e| connect_error(&peer, e))?,
             Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
         };
-        let hello = Request::Hello {
-            secret: secret.to_vec(),
-        }
-        .encode();
         let payload = hello_payload(self.worker.address(), &guard_addr);
         let r = conn
-            .call_ucx(Op::Hello as u16, hello, payload, timeout)
-            .await?;
+            .call_ucx(ATTACH_OP, Bytes::new(), payload, timeout)
+            .await
+            .map_err(|e| connect_error(&peer, e))?;
         let key: [u8; 8] = r.bulk.as_ref().try_into().map_err(|_| {
-            FsError::Protocol(format!("{} sent a Hello reply without a route", conn.peer))
+            FsError::Protocol(format!("{} answered the attach without a route", conn.peer))
         })?;
         conn.server_route
             .store(u64::from_le_bytes(key), Ordering::SeqCst);
+        let store = handshake::authenticate(&*conn, secret, timeout).await?;
+        let _ = conn.store.set(store);
         Ok(conn)
     }
 }
@@ -608,6 +612,8 @@ pub struct UcxConnection {
     pending: Arc<PendingCalls>,
     peer: String,
     slots: Semaphore,
+    /// The server's store id, once the handshake told it.
+    store: std::sync::OnceLock<u64>,
 }
 
 impl Drop for UcxConnection {
@@ -639,12 +645,8 @@ impl UcxConnection {
             })?;
             let (id, reply, _guard) = self.pending.register(&self.peer)?;
             let (route, server_route) = (self.route, self.server_route.load(Ordering::SeqCst));
-            // Hello goes on the client's route (the server has none for us yet).
-            let to = if op == Op::Hello as u16 {
-                route
-            } else {
-                server_route
-            };
+            // The attach goes on the client's route (the server has none for us yet).
+            let to = if op == ATTACH_OP { route } else { server_route };
             let pending = self.pending.clone();
             let peer = self.peer.clone();
             // Posted on the worker's thread; its outcome comes back through the pending
@@ -724,6 +726,10 @@ impl Connection for UcxConnection {
     fn peer(&self) -> &str {
         &self.peer
     }
+
+    fn store(&self) -> Option<u64> {
+        self.store.get().copied()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -743,13 +749,17 @@ struct ServerConn {
     left: tokio::sync::Notify,
     /// Replies posted to the client so far (the goodbye tells it how many to wait for).
     sent: Cell<u64>,
+    /// The handshake; nothing else is served before it is done.
+    hs: RefCell<ServerHandshake>,
 }
 
 /// The server worker thread's state.
 struct ServerState {
     worker: Worker,
     handler: Arc<dyn Handler>,
-    secret: Vec<u8>,
+    secret: Arc<Vec<u8>>,
+    store: u64,
+    handshake_timeout: Duration,
     total: Arc<Semaphore>,
     max_total: u32,
     per_connection: usize,
@@ -813,24 +823,24 @@ async fn serve_message(st: Rc<ServerState>, m: IncomingMessage) {
     }
     if head.frame.id == 0 {
         // A client closing its connection (after the server's goodbye, or of its own).
-        let c = st.conns.borrow_mut().remove(&head.route);
+        let c = st.conns.borrow().get(&head.route).cloned();
         if let Some(c) = c {
             c.left.notify_one();
-            close_soon(&c.ep).await;
-            if let Some(g) = &c.guard {
-                close_soon(g).await;
-            }
+            forget(&st, head.route).await;
         }
         return;
     }
-    if head.frame.op == Op::Hello as u16 {
-        return hello(st, m, head).await;
+    if head.frame.op == ATTACH_OP {
+        return attach(st, m, head).await;
     }
     let Some(conn) = st.conns.borrow().get(&head.route).cloned() else {
-        // No Hello on this route (or the connection is gone): nothing is served.
+        // Not attached (or the connection is gone): nothing is served.
         tracing::debug!("UCX request on unknown route {}", head.route);
         return;
     };
+    if !conn.hs.borrow().is_done() {
+        return handshake_step(&st, &conn, m, head).await;
+    }
     let h = head.frame;
     // Back-pressure: the payload of a request waiting for a slot stays at the client.
     let Ok(_own) = conn.own.clone().acquire_owned().await else {
@@ -862,19 +872,60 @@ async fn serve_message(st: Rc<ServerState>, m: IncomingMessage) {
     }
 }
 
-/// A Hello: checks the secret, connects back to the client's worker, opens its route.
-async fn hello(st: Rc<ServerState>, m: IncomingMessage, head: Head) {
-    let (msg, bulk) = match receive_frame(m, &head).await {
+/// One handshake frame of connection `conn` ([`ServerHandshake`]); a failed handshake
+/// closes the connection.
+async fn handshake_step(
+    st: &Rc<ServerState>,
+    conn: &Rc<ServerConn>,
+    m: IncomingMessage,
+    head: Head,
+) {
+    let h = head.frame;
+    let checked = conn.hs.borrow_mut().check_header(&h);
+    let res = match checked {
+        Ok(()) => match receive_frame(m, &head).await {
+            Ok((msg, _)) => conn.hs.borrow_mut().step(&h, &msg),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match res {
+        Ok(reply) => {
+            st.reply(conn, FrameKind::Reply, &h, reply, Bytes::new())
+                .await
+        }
+        Err(e) => {
+            st.reply_error(conn, &h, &e).await;
+            forget(st, head.route).await;
+        }
+    }
+}
+
+/// Forgets connection `key` and closes its endpoints.
+async fn forget(st: &ServerState, key: u64) {
+    let c = st.conns.borrow_mut().remove(&key);
+    if let Some(c) = c {
+        close_soon(&c.ep).await;
+        if let Some(g) = &c.guard {
+            close_soon(g).await;
+        }
+    }
+}
+
+/// An attach: connects back to the client's workers and opens the connection's route; the
+/// handshake must follow within the handshake timeout.
+async fn attach(st: Rc<ServerState>, m: IncomingMessage, head: Head) {
+    let (_, bulk) = match receive_frame(m, &head).await {
         Ok(x) => x,
         Err(e) => {
-            tracing::debug!("UCX Hello not received: {e}");
+            tracing::debug!("UCX attach not received: {e}");
             return;
         }
     };
     let (client, client_guard) = match parse_hello_payload(&bulk) {
         Ok(a) => a,
         Err(e) => {
-            tracing::debug!("UCX Hello without usable client addresses: {e}");
+            tracing::debug!("UCX attach without usable client addresses: {e}");
             return;
         }
     };
@@ -893,9 +944,10 @@ async fn hello(st: Rc<ServerState>, m: IncomingMessage, head: Head) {
         own: Arc::new(Semaphore::new(st.per_connection)),
         left: tokio::sync::Notify::new(),
         sent: Cell::new(0),
+        hs: RefCell::new(ServerHandshake::new(st.secret.clone(), st.store)),
     };
-    if st.stopping.get() || !is_valid_hello(&h, &msg, &st.secret) {
-        let e = FsError::PermissionDenied("wrong or missing cluster secret".into());
+    if st.stopping.get() {
+        let e = FsError::Busy("the server is shutting down".into());
         st.reply_error(&conn, &h, &e).await;
         close_soon(&conn.ep).await;
         return;
@@ -906,6 +958,14 @@ async fn hello(st: Rc<ServerState>, m: IncomingMessage, head: Head) {
     let conn = Rc::new(conn);
     st.conns.borrow_mut().insert(key, conn.clone());
     tokio::task::spawn_local(watch_client(st.clone(), key, conn.clone()));
+    // A connection that does not complete the handshake in time is dropped.
+    let (s, c) = (st.clone(), conn.clone());
+    tokio::task::spawn_local(async move {
+        tokio::time::sleep(s.handshake_timeout).await;
+        if !c.hs.borrow().is_done() {
+            forget(&s, key).await;
+        }
+    });
     st.reply(
         &conn,
         FrameKind::Reply,
@@ -978,10 +1038,13 @@ impl UcxListenerTask {
         let ctx = context()?;
         let ListenOptions {
             secret,
+            store,
             max_in_flight,
             per_connection,
+            limits,
             ..
         } = opts;
+        let secret = Arc::new(secret);
         let max_total = max_in_flight.clamp(1, u32::MAX as usize >> 3);
         let thread = WorkerThread::spawn(
             &ctx,
@@ -993,6 +1056,8 @@ impl UcxListenerTask {
                     worker: w.clone(),
                     handler,
                     secret,
+                    store,
+                    handshake_timeout: limits.handshake_timeout,
                     total: Arc::new(Semaphore::new(max_total)),
                     max_total: max_total as u32,
                     per_connection: per_connection.max(1),
