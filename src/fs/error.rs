@@ -163,6 +163,14 @@ impl FsError {
     /// Maps an operating-system error (from a server's own file I/O) to an [`FsError`],
     /// keeping its errno where a variant exists for it.
     pub fn from_io(context: &str, e: &std::io::Error) -> Self {
+        // A peer gone while we wrote to it (EPIPE, ECONNABORTED) is a reset connection, as
+        // the peer's RST would have been: callers and the C API see ECONNRESET either way.
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionAborted
+        ) {
+            return FsError::ConnectionReset(format!("{context}: {e}"));
+        }
         match e.raw_os_error() {
             Some(code) => FsError::from_errno(code, format!("{context}: {e}")),
             None => match e.kind() {
@@ -192,6 +200,16 @@ impl From<FsError> for std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_gone_during_a_write_is_a_reset_connection() {
+        for code in [libc::EPIPE, libc::ECONNABORTED, libc::ECONNRESET] {
+            let e = FsError::from_io("write", &std::io::Error::from_raw_os_error(code));
+            assert_eq!(e.errno(), libc::ECONNRESET, "{code}: {e}");
+        }
+        let e = FsError::from_io("write", &std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(e.errno(), libc::ENOSPC);
+    }
 
     fn all() -> Vec<FsError> {
         let m = || "x".to_string();
