@@ -76,7 +76,7 @@ fn doc(bws: &[f64]) -> ResultDocument {
         hostname: "vm".into(),
         sysname: "Linux".into(),
     };
-    ResultDocument::from_run(&run, &[test], "end", &[])
+    ResultDocument::from_run(&run, &[test], &[], &Default::default())
 }
 
 /// Bandwidths around `center` with ±3 % deterministic jitter.

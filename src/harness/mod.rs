@@ -10,9 +10,11 @@
 pub mod backends;
 pub mod bench;
 pub mod cleanup;
+pub mod context;
 pub mod crosscheck;
 pub mod driver;
 pub mod embedded;
+pub mod host;
 pub mod injob;
 pub mod io500;
 pub mod logging;
