@@ -400,7 +400,13 @@ fn result_document_records_build_and_latency() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let d = json(&std::fs::read_to_string(&doc).unwrap());
-    assert_eq!(d["schema_version"], 1);
+    assert_eq!(d["schema_version"], 2);
+    // RFC 3339 with a zone, per-task start and end.
+    let began = d["run"]["began"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(began).is_ok(),
+        "{began}"
+    );
     assert!(d["build"]["git_commit"]
         .as_str()
         .is_some_and(|c| !c.is_empty()));
@@ -410,6 +416,11 @@ fn result_document_records_build_and_latency() {
         .find(|r| r["access"] == "write")
         .expect("write row");
     assert_eq!(w["per_rank"].as_array().unwrap().len(), 3);
+    for r in w["per_rank"].as_array().unwrap() {
+        let start = chrono::DateTime::parse_from_rfc3339(r["start"].as_str().unwrap()).unwrap();
+        let end = chrono::DateTime::parse_from_rfc3339(r["end"].as_str().unwrap()).unwrap();
+        assert!(end >= start, "{r}");
+    }
     assert_eq!(w["latency_hist"]["count"].as_u64(), Some(3 * 32));
     let p50 = w["latency_hist"]["p50"].as_f64().unwrap();
     let p99 = w["latency_hist"]["p99"].as_f64().unwrap();
