@@ -289,8 +289,8 @@ fn mdtest_text_three_iterations() {
         "{:?}",
         src.notes
     );
-    assert_eq!(doc.run.began, "Mon Nov 23 23:35:44 2026");
-    assert_eq!(doc.finished, "Mon Nov 23 23:35:45 2026");
+    assert_eq!(doc.run.began, "2026-11-23T23:35:44-00:00");
+    assert_eq!(doc.finished, "2026-11-23T23:35:45-00:00");
     assert!(doc.tests.is_empty());
     let m = doc.mdtest.as_ref().unwrap();
     // Parameters come from the command line, exactly.
