@@ -5,7 +5,7 @@
 mod common;
 
 use common::run::{run_once, scratch};
-use common::servers::start_servers_on;
+use common::servers::{start_servers, start_servers_on};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -415,6 +415,10 @@ fn server_killed_during_a_run(offer: &str, transport: &str) {
         stderr.contains(&victim),
         "the error names the dead server {victim}:\n{stderr}"
     );
+    assert!(
+        stderr.contains("registry entry"),
+        "the error names the dead server's registry entry:\n{stderr}"
+    );
     assert!(seen.contains("Summary of all tests:"), "{seen}");
     let d = json_file(&doc);
     assert!(
@@ -425,6 +429,51 @@ fn server_killed_during_a_run(offer: &str, transport: &str) {
         !d["errors"].as_array().expect("errors").is_empty(),
         "the document records the error"
     );
+}
+
+#[test]
+fn a_stale_registry_entry_of_a_dead_server_is_reported_by_the_next_client() {
+    let dir = scratch();
+    let mut servers = start_servers(dir.path(), 1);
+    let entries = servers.registry.join("servers");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&entries).map_or(0, |d| d.count()) == 0 {
+        assert!(Instant::now() < deadline, "the server never registered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: the server cannot deregister.
+    servers.children[0].kill().expect("kill server");
+    servers.children[0].wait().expect("reap server");
+    let reg = format!("--benchfs.registry={}", servers.registry.display());
+    let started = Instant::now();
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "BENCHFS",
+            &reg,
+            "--benchfs.timeout=5",
+            "-b",
+            "1m",
+            "-t",
+            "256k",
+            "-o",
+            "/s",
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_ne!(run.code, 0, "{}", run.merged);
+    for want in [servers.addrs[0].as_str(), "registry entry", "stale"] {
+        assert!(
+            run.stderr.contains(want),
+            "{want:?} not in:\n{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
