@@ -300,6 +300,8 @@ impl Backend for BenchfsBackend {
         }
         let opts = ClientOptions {
             timeout: self.opts.timeout,
+            // --benchfs.timeout bounds the wait for the servers to register too.
+            registry_wait: self.opts.timeout,
             chunk_size: self.opts.chunk_size,
             transport: self.opts.transport,
             ..ClientOptions::default()

@@ -19,6 +19,7 @@ pub mod injob;
 pub mod io500;
 pub mod logging;
 pub mod mdtest;
+pub mod preflight;
 pub mod results_cli;
 pub mod server;
 pub mod sweep;

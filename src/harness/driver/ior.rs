@@ -11,6 +11,7 @@ use crate::backend::{AnyBackend, Backend};
 use crate::comm::launch::{launch, launch_rank, Launch};
 use crate::comm::Comm;
 use crate::harness::context::{self, ClusterPlacement};
+use crate::harness::preflight;
 use crate::ior::engine::{self, RankContext, RunOutcome};
 use crate::ior::options::ParsedArgs;
 use crate::ior::output::{self, Reporter};
@@ -184,6 +185,10 @@ impl Benchmark for IorBenchmark {
         let _ = self
             .context
             .set(context::run_context(&self.tests, placement));
+        // Before any rank does I/O: what rank 0 will write is writable, and an external
+        // cluster's servers have registered.
+        preflight::check_outputs(&self.global)?;
+        preflight::await_external_clusters(&self.tests)?;
         let out = result_stream(&self.global)?;
         Ok(output::reporter_for(self.global.summary_format, out))
     }
