@@ -30,4 +30,5 @@ pub mod measure;
 pub mod optparse;
 pub mod prng;
 pub mod results;
+pub mod timestamp;
 pub mod units;

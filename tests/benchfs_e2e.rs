@@ -5,7 +5,7 @@
 mod common;
 
 use common::run::{run_once, scratch};
-use common::servers::start_servers_on;
+use common::servers::{start_servers, start_servers_on};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -415,6 +415,10 @@ fn server_killed_during_a_run(offer: &str, transport: &str) {
         stderr.contains(&victim),
         "the error names the dead server {victim}:\n{stderr}"
     );
+    assert!(
+        stderr.contains("registry entry"),
+        "the error names the dead server's registry entry:\n{stderr}"
+    );
     assert!(seen.contains("Summary of all tests:"), "{seen}");
     let d = json_file(&doc);
     assert!(
@@ -425,6 +429,51 @@ fn server_killed_during_a_run(offer: &str, transport: &str) {
         !d["errors"].as_array().expect("errors").is_empty(),
         "the document records the error"
     );
+}
+
+#[test]
+fn a_stale_registry_entry_of_a_dead_server_is_reported_by_the_next_client() {
+    let dir = scratch();
+    let mut servers = start_servers(dir.path(), 1);
+    let entries = servers.registry.join("servers");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&entries).map_or(0, |d| d.count()) == 0 {
+        assert!(Instant::now() < deadline, "the server never registered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: the server cannot deregister.
+    servers.children[0].kill().expect("kill server");
+    servers.children[0].wait().expect("reap server");
+    let reg = format!("--benchfs.registry={}", servers.registry.display());
+    let started = Instant::now();
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "BENCHFS",
+            &reg,
+            "--benchfs.timeout=5",
+            "-b",
+            "1m",
+            "-t",
+            "256k",
+            "-o",
+            "/s",
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_ne!(run.code, 0, "{}", run.merged);
+    for want in [servers.addrs[0].as_str(), "registry entry", "stale"] {
+        assert!(
+            run.stderr.contains(want),
+            "{want:?} not in:\n{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
@@ -507,4 +556,129 @@ fn the_servers_settle_before_every_write_phase_unless_told_not_to() {
     off.extend_from_slice(&["--benchfs.settle", "0"]);
     let log = bench_with_debug_log(dir.path(), &off);
     assert_eq!(settled(&log), 0, "{log}");
+}
+
+/// `statvfs` of `dir`: (total bytes, inodes).
+fn statvfs(dir: &Path) -> (u64, u64) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).expect("path");
+    // SAFETY: statvfs is plain data and both pointers are valid for the call.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut s) }, 0);
+    (s.f_blocks as u64 * s.f_frsize as u64, s.f_files as u64)
+}
+
+#[test]
+fn the_document_records_an_embedded_cluster_by_its_settings_and_its_disk_once() {
+    let dir = scratch();
+    let data = dir.path().join("data");
+    let d = bench(
+        dir.path(),
+        &[
+            "--benchfs.servers=4",
+            "--benchfs.chunk-size=1m",
+            "-N",
+            "2",
+            "-b",
+            "2m",
+            "-t",
+            "256k",
+            "-w",
+            "-r",
+            "-o",
+            "/doc",
+        ],
+    );
+    let t = &d["tests"][0];
+    // Settings, not the temporary registry the driver made.
+    assert!(
+        t["params"]["backendOptions"]
+            .get("benchfs.registry")
+            .is_none(),
+        "{}",
+        t["params"]["backendOptions"]
+    );
+    assert!(!d.to_string().contains("benchfs-embedded-"), "{d}");
+    let c = &t["cluster"];
+    assert_eq!(c["kind"], "embedded");
+    assert_eq!(c["servers"], 4);
+    assert_eq!(c["chunk_size"], 1 << 20);
+    assert_eq!(c["data_dir"], data.display().to_string());
+    assert_eq!(c["data_dir_fs_type"], "tmpfs", "{c}");
+    assert_eq!(t["fs_type"], "benchfs");
+    // Four servers on one device: its capacity once, in integers, with its inodes.
+    let (total, inodes) = statvfs(&data);
+    assert_eq!(
+        t["fs"]["capacity_bytes"].as_u64(),
+        Some(total),
+        "{}",
+        t["fs"]
+    );
+    assert_eq!(t["fs"]["inodes"].as_u64(), Some(inodes), "{}", t["fs"]);
+    // RFC 3339 times with their zone; per-task start and end.
+    for v in [&d["run"]["began"], &d["finished"], &t["start_time"]] {
+        let s = v.as_str().expect("time");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+            "not RFC 3339: {s}"
+        );
+    }
+    for p in phases(&d) {
+        for r in p["per_rank"].as_array().expect("per_rank") {
+            let start = chrono::DateTime::parse_from_rfc3339(r["start"].as_str().expect("start"))
+                .expect("start");
+            let end =
+                chrono::DateTime::parse_from_rfc3339(r["end"].as_str().expect("end")).expect("end");
+            assert!(start <= end, "{r}");
+        }
+    }
+    let host = &d["host"];
+    assert!(host["logical_cpus"].as_u64().unwrap_or(0) >= 1, "{host}");
+    assert!(
+        host["memory_bytes"].as_u64().unwrap_or(0) > 1 << 20,
+        "{host}"
+    );
+    assert!(host["cpu_model"].is_string(), "{host}");
+}
+
+#[test]
+fn the_fs_line_of_an_embedded_cluster_shows_its_disk_once() {
+    let dir = scratch();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data");
+    let fs_line = |args: &[&str]| {
+        let run = run_once(dir.path(), args);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with("FS "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no FS line:\n{}", run.stdout))
+    };
+    let data_opt = format!("--benchfs.data-dir={}", data.display());
+    let benchfs = fs_line(&[
+        "-a",
+        "BENCHFS",
+        &data_opt,
+        "--benchfs.servers=4",
+        "-b",
+        "256k",
+        "-t",
+        "64k",
+        "-w",
+        "-o",
+        "/f",
+    ]);
+    let target = format!("{}/f", data.display());
+    let posix = fs_line(&[
+        "-a", "POSIX", "-b", "256k", "-t", "64k", "-w", "-o", &target,
+    ]);
+    // Same capacity and inodes as the directory's own file system (used percentages may
+    // differ by what the runs wrote).
+    let figures = |l: &str| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        (w[2].to_string(), w[3].to_string(), w[8].to_string())
+    };
+    assert_eq!(figures(&benchfs), figures(&posix), "\n{benchfs}\n{posix}");
 }

@@ -4,24 +4,11 @@
 
 mod common;
 
-use common::run::{run_in, run_once, scratch};
+use common::run::{files_in, run_in, run_once, scratch};
 use serde_json::Value;
-use std::path::Path;
 
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not valid JSON ({e}):\n{s}"))
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 #[test]
@@ -400,7 +387,13 @@ fn result_document_records_build_and_latency() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let d = json(&std::fs::read_to_string(&doc).unwrap());
-    assert_eq!(d["schema_version"], 1);
+    assert_eq!(d["schema_version"], 2);
+    // RFC 3339 with a zone, per-task start and end.
+    let began = d["run"]["began"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(began).is_ok(),
+        "{began}"
+    );
     assert!(d["build"]["git_commit"]
         .as_str()
         .is_some_and(|c| !c.is_empty()));
@@ -410,6 +403,11 @@ fn result_document_records_build_and_latency() {
         .find(|r| r["access"] == "write")
         .expect("write row");
     assert_eq!(w["per_rank"].as_array().unwrap().len(), 3);
+    for r in w["per_rank"].as_array().unwrap() {
+        let start = chrono::DateTime::parse_from_rfc3339(r["start"].as_str().unwrap()).unwrap();
+        let end = chrono::DateTime::parse_from_rfc3339(r["end"].as_str().unwrap()).unwrap();
+        assert!(end >= start, "{r}");
+    }
     assert_eq!(w["latency_hist"]["count"].as_u64(), Some(3 * 32));
     let p50 = w["latency_hist"]["p50"].as_f64().unwrap();
     let p99 = w["latency_hist"]["p99"].as_f64().unwrap();

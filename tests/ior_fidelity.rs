@@ -452,7 +452,8 @@ mod unmeasurable {
     #[test]
     fn document_marks_the_row_and_compare_skips_it() {
         let (run, test) = zero_duration_run();
-        let doc = ResultDocument::from_run(&run, std::slice::from_ref(&test), "x", &[]);
+        let doc =
+            ResultDocument::from_run(&run, std::slice::from_ref(&test), &[], &Default::default());
         let json = serde_json::to_value(&doc).unwrap();
         let rows = json["tests"][0]["results"].as_array().unwrap();
         let measured: Vec<bool> = rows.iter().map(|r| r["measured"] == true).collect();

@@ -76,7 +76,7 @@ fn doc(bws: &[f64]) -> ResultDocument {
         hostname: "vm".into(),
         sysname: "Linux".into(),
     };
-    ResultDocument::from_run(&run, &[test], "end", &[])
+    ResultDocument::from_run(&run, &[test], &[], &Default::default())
 }
 
 /// Bandwidths around `center` with ±3 % deterministic jitter.
@@ -373,4 +373,45 @@ fn cli_exit_status_and_formats() {
     // Bad input: exit 2.
     let (code, _) = run(&["compare", &base, "/nonexistent.json"]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn documents_of_schema_version_1_are_compared_with_current_ones() {
+    // A document written before schema version 2 (ctime times, float capacities) against a
+    // fresh run of the same workload (POSIX fpp N=2 b=1MiB t=64KiB s=1, 3 iterations).
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/results/posix-v1.json"
+    );
+    let cur = dir.path().join("cur.json");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_benchfs-bench"))
+        .args([
+            "-a", "POSIX", "-b", "1m", "-t", "64k", "-w", "-r", "-i", "3", "-N", "2", "-F",
+        ])
+        .arg("-o")
+        .arg(data.join("f"))
+        .arg("--json")
+        .arg(&cur)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, out) = run(&[
+        "compare",
+        v1,
+        cur.to_str().unwrap(),
+        "--format",
+        "json",
+        "--allow-insufficient",
+    ]);
+    assert!(code == 0 || code == 1, "{code}: {out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["common_workloads"], 1, "{v}");
+    assert_eq!(v["metrics"][0]["baseline"]["n"], 3);
 }

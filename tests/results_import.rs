@@ -39,8 +39,9 @@ fn text_fpp() {
     assert_eq!(src.format, "ior-text");
     assert_eq!(src.tool_version.as_deref(), Some("4.1.0+dev"));
     assert_eq!(doc.build.version, "4.1.0+dev");
-    assert_eq!(doc.run.began, "Mon Nov 23 23:33:48 2026");
-    assert_eq!(doc.finished, "Mon Nov 23 23:33:50 2026");
+    // Schema 2: RFC 3339; IOR's ctime has no zone, so the offset is unknown (-00:00).
+    assert_eq!(doc.run.began, "2026-11-23T23:33:48-00:00");
+    assert_eq!(doc.finished, "2026-11-23T23:33:50-00:00");
     assert!(doc
         .run
         .command_line
@@ -143,7 +144,7 @@ fn text_data_errors_and_crash() {
 fn json_summary_file_with_irregular_whitespace() {
     let doc = import("shm_fpp_summaryFile.json");
     assert_eq!(doc.source.as_ref().unwrap().format, "ior-json");
-    assert_eq!(doc.run.began, "Mon Nov 23 23:34:04 2026");
+    assert_eq!(doc.run.began, "2026-11-23T23:34:04-00:00");
     let t = &doc.tests[0];
     assert_eq!(t.path, "/dev/shm/iortest/testfile.00000000");
     assert_eq!(t.params.block_size, 67_108_864);
@@ -288,8 +289,8 @@ fn mdtest_text_three_iterations() {
         "{:?}",
         src.notes
     );
-    assert_eq!(doc.run.began, "Mon Nov 23 23:35:44 2026");
-    assert_eq!(doc.finished, "Mon Nov 23 23:35:45 2026");
+    assert_eq!(doc.run.began, "2026-11-23T23:35:44-00:00");
+    assert_eq!(doc.finished, "2026-11-23T23:35:45-00:00");
     assert!(doc.tests.is_empty());
     let m = doc.mdtest.as_ref().unwrap();
     // Parameters come from the command line, exactly.

@@ -300,6 +300,8 @@ impl Backend for BenchfsBackend {
         }
         let opts = ClientOptions {
             timeout: self.opts.timeout,
+            // --benchfs.timeout bounds the wait for the servers to register too.
+            registry_wait: self.opts.timeout,
             chunk_size: self.opts.chunk_size,
             transport: self.opts.transport,
             ..ClientOptions::default()
@@ -461,9 +463,9 @@ impl Backend for BenchfsBackend {
             f_blocks: s.total_bytes / BSIZE,
             f_bfree: s.free_bytes / BSIZE,
             f_bavail: s.avail_bytes / BSIZE,
-            // BenchFS has no inode table: no limit to report.
-            f_files: 0,
-            f_ffree: 0,
+            // BenchFS has no inode table of its own: its files use the stores' inodes.
+            f_files: s.files,
+            f_ffree: s.files_free,
         })
     }
 

@@ -185,6 +185,11 @@ impl Registry {
         std::fs::rename(&tmp, dir.join(&name)).map_err(|e| io("rename entry", e))
     }
 
+    /// The file of the entry of the server with store id `store_id`.
+    pub fn entry_path(&self, store_id: &str) -> PathBuf {
+        self.dir.join("servers").join(format!("{store_id}.json"))
+    }
+
     /// Removes a server's entry.
     pub fn deregister(&self, store_id: &str) -> FsResult<()> {
         match std::fs::remove_file(self.dir.join("servers").join(format!("{store_id}.json"))) {

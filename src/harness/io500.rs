@@ -210,8 +210,8 @@ impl Benchmark for Io500Benchmark {
                 ResultDocument::from_io500(
                     &self.run_info,
                     &outcome.run,
-                    &machine::ctime_now(),
                     &errors,
+                    &crate::harness::context::ended_now(&self.run_info.began),
                 )
             },
         )

@@ -144,8 +144,8 @@ impl Benchmark for MdtestBenchmark {
                     &self.args.params,
                     &outcome.run,
                     self.world.load(std::sync::atomic::Ordering::Relaxed),
-                    &machine::ctime_now(),
                     &errors,
+                    &crate::harness::context::ended_now(&self.run_info.began),
                 )
             },
         )

@@ -10,13 +10,16 @@
 pub mod backends;
 pub mod bench;
 pub mod cleanup;
+pub mod context;
 pub mod crosscheck;
 pub mod driver;
 pub mod embedded;
+pub mod host;
 pub mod injob;
 pub mod io500;
 pub mod logging;
 pub mod mdtest;
+pub mod preflight;
 pub mod results_cli;
 pub mod server;
 pub mod sweep;

@@ -141,6 +141,8 @@ pub fn phase_result(
                 bw_mib: stats::bw_mib(r.bytes, wrrd),
                 bw_mib_with_open_close: stats::bw_mib(r.bytes, tot),
                 errors: r.errors,
+                start: Some(r.t[0]),
+                end: Some(r.t[5]),
             }
         })
         .collect();

@@ -55,6 +55,12 @@ pub struct RankFigures {
     pub bw_mib_with_open_close: f64,
     /// Data-check errors found by this rank.
     pub errors: i64,
+    /// When the rank began the phase (its open start), epoch seconds; RFC 3339 in documents.
+    #[serde(default, with = "crate::timestamp::epoch_rfc3339")]
+    pub start: Option<f64>,
+    /// When the rank ended the phase (its close end), epoch seconds; RFC 3339 in documents.
+    #[serde(default, with = "crate::timestamp::epoch_rfc3339")]
+    pub end: Option<f64>,
 }
 
 /// Stonewalling figures of a phase that ran with `-D` and wear-out.

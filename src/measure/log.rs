@@ -61,6 +61,12 @@ pub fn line(text: &str) {
     write_whole(TO_STDOUT.load(Ordering::Relaxed), text);
 }
 
+/// One status line of benchfs-bench's own (what it waits for before a run), always on
+/// stderr: IOR prints nothing of the kind, so it never joins IOR's text on stdout.
+pub fn status(text: &str) {
+    write_whole(false, text);
+}
+
 /// `WARNING: <msg>` on the log stream.
 pub fn warn(msg: &str) {
     line(&format!("WARNING: {msg}"));

@@ -109,3 +109,16 @@ pub fn run_in_env(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
         code: separate.status.code().unwrap_or(-1),
     }
 }
+
+/// Names of the entries of `dir`, sorted (empty when it cannot be read).
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}

@@ -204,7 +204,7 @@ impl Client {
             }),
         };
         for i in 0..c.inner.servers.len() {
-            c.conn(i).await?;
+            c.conn(i).await.map_err(|e| c.naming_server(i, e))?;
         }
         Ok(c)
     }
@@ -315,10 +315,37 @@ impl Client {
             .and_then(|e| e.address(o.transport).map(str::to_string))
     }
 
+    /// `e`, an error reaching server `s` (connecting, or a call that got no reply), with the
+    /// server named: its address and, for a client of a registry, its registry entry. A
+    /// refused connection to a registered server means its entry is stale (the server died
+    /// without deregistering); the message says so. The errno is kept.
+    fn naming_server(&self, s: usize, e: FsError) -> FsError {
+        let addr = self.server_addr(s).unwrap_or_default();
+        let entry = self.inner.origin.as_ref().and_then(|o| {
+            o.store_ids
+                .get(s)
+                .map(|id| o.registry.entry_path(id).display().to_string())
+        });
+        let who = match &entry {
+            Some(path) => format!("server {addr} (registry entry {path})"),
+            None => format!("server {addr}"),
+        };
+        let msg = match (&e, &entry) {
+            (FsError::ConnectionRefused(_), Some(_)) => format!(
+                "{who} is not running: its registry entry is stale (the server died \
+                 without deregistering; restart it or remove the entry): {}",
+                e.message()
+            ),
+            _ => format!("{who}: {}", e.message()),
+        };
+        FsError::from_errno(e.errno(), msg)
+    }
+
     /// One call to server `s`. A call the server closed the connection on without reading
     /// it (it stopped gracefully, to be restarted) is sent again once, on a new connection.
+    /// An error reaching the server names it ([`Client::naming_server`]).
     pub(super) async fn call(&self, s: usize, req: &Request, bulk: Bytes) -> FsResult<Reply> {
-        let c = self.conn(s).await?;
+        let c = self.conn(s).await.map_err(|e| self.naming_server(s, e))?;
         let first = c
             .call(
                 req.op() as u16,
@@ -331,12 +358,13 @@ impl Client {
             // Only the stop's own error: a call the server answered (even with EBUSY just
             // before it stopped) is not sent again.
             Err(FsError::Busy(_)) if c.closed_unread() => {
-                let c = self.conn(s).await?;
+                let c = self.conn(s).await.map_err(|e| self.naming_server(s, e))?;
                 c.call(req.op() as u16, req.encode(), bulk, self.inner.opts.timeout)
                     .await
             }
             r => r,
         }
+        .map_err(|e| self.naming_server(s, e))
     }
 
     pub(super) async fn call_resp(&self, s: usize, req: &Request) -> FsResult<Response> {

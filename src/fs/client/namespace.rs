@@ -17,7 +17,8 @@ use crate::fs::wire::{
 };
 use std::time::Duration;
 
-/// Capacity summed over every server.
+/// Capacity over every server: storage shared by several servers (same device on one
+/// machine) counted once; `entries` and `chunks` summed over servers; `device` 0.
 pub type FsStat = StatFs;
 
 fn expect_attr(r: Response) -> FsResult<Attr> {
@@ -411,13 +412,18 @@ impl Client {
     /// Capacity and usage summed over every server.
     pub async fn statfs(&self) -> FsResult<FsStat> {
         let mut sum = StatFs::default();
+        let mut devices = std::collections::HashSet::new();
         for r in self.broadcast(Request::StatFs).await? {
             if let Response::StatFs(s) = r {
-                sum.total_bytes += s.total_bytes;
-                sum.free_bytes += s.free_bytes;
-                sum.avail_bytes += s.avail_bytes;
                 sum.entries += s.entries;
                 sum.chunks += s.chunks;
+                if devices.insert(s.device) {
+                    sum.total_bytes += s.total_bytes;
+                    sum.free_bytes += s.free_bytes;
+                    sum.avail_bytes += s.avail_bytes;
+                    sum.files += s.files;
+                    sum.files_free += s.files_free;
+                }
             }
         }
         Ok(sum)

@@ -29,9 +29,38 @@ pub fn parse_chunk_file_name(name: &str) -> Option<Key> {
     Some((FileId { store, seq }, idx))
 }
 
-/// Capacity of the file system holding `dir`: (total, free, available) bytes.
-pub fn capacity_of(dir: &Path) -> FsResult<(u64, u64, u64)> {
+/// Capacity of the file system holding a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capacity {
+    /// Total bytes.
+    pub total: u64,
+    /// Free bytes.
+    pub free: u64,
+    /// Bytes available to unprivileged users.
+    pub avail: u64,
+    /// Inodes of the file system (0 if it has no inode table).
+    pub files: u64,
+    /// Free inodes.
+    pub files_free: u64,
+    /// Identity of the file system on this machine: the same for every directory on it
+    /// (its device number mixed with this boot's id), different on another machine.
+    pub device: u64,
+}
+
+/// This boot of this machine (`/proc/sys/kernel/random/boot_id`; the host name if absent).
+fn boot_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| std::fs::read_to_string("/etc/hostname").unwrap_or_default())
+    })
+}
+
+/// Capacity of the file system holding `dir`.
+pub fn capacity_of(dir: &Path) -> FsResult<Capacity> {
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| FsError::InvalidArgument("data dir contains NUL".into()))?;
     // SAFETY: statvfs is plain data; zeroed is a valid value, and `c` is a valid C string.
@@ -44,10 +73,18 @@ pub fn capacity_of(dir: &Path) -> FsResult<(u64, u64, u64)> {
             &std::io::Error::last_os_error(),
         ));
     }
+    let dev = std::fs::metadata(dir)
+        .map_err(|e| FsError::from_io("stat data dir", &e))?
+        .dev();
+    let mut id = boot_id().as_bytes().to_vec();
+    id.extend_from_slice(&dev.to_le_bytes());
     let f = s.f_frsize as u64;
-    Ok((
-        s.f_blocks as u64 * f,
-        s.f_bfree as u64 * f,
-        s.f_bavail as u64 * f,
-    ))
+    Ok(Capacity {
+        total: s.f_blocks as u64 * f,
+        free: s.f_bfree as u64 * f,
+        avail: s.f_bavail as u64 * f,
+        files: s.f_files as u64,
+        files_free: s.f_ffree as u64,
+        device: xxhash_rust::xxh3::xxh3_64(&id),
+    })
 }

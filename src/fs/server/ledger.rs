@@ -205,7 +205,7 @@ impl Share {
             .and_then(|d| d.dir.clone());
         let _decision = DecisionLock::take(shared_dir.as_deref());
         let others = shared_dir.as_deref().map_or(0, others);
-        let Ok((_, _, avail)) = super::chunk::capacity_of(&self.dir) else {
+        let Ok(super::chunk::Capacity { avail, .. }) = super::chunk::capacity_of(&self.dir) else {
             return false;
         };
         let mut g = ledger();
@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn pools_on_one_file_system_share_one_eighth() {
         let d = tempfile::tempdir().unwrap();
-        let (_, _, avail) = super::super::chunk::capacity_of(d.path()).unwrap();
+        let avail = super::super::chunk::capacity_of(d.path()).unwrap().avail;
         let a = Share::join(d.path()).unwrap();
         let b = Share::join(d.path()).unwrap();
         // Ask in steps of a 64th of the free space: together, at most 8 steps are granted

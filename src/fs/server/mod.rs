@@ -364,13 +364,16 @@ impl ServerState {
                 Ok(unit())
             }
             Request::StatFs => {
-                let (total_bytes, free_bytes, avail_bytes) = self.chunks.capacity()?;
+                let c = self.chunks.capacity()?;
                 Ok(reply(Response::StatFs(StatFs {
-                    total_bytes,
-                    free_bytes,
-                    avail_bytes,
+                    total_bytes: c.total,
+                    free_bytes: c.free,
+                    avail_bytes: c.avail,
                     entries: self.meta.entry_count(),
                     chunks: self.chunks.chunk_count(),
+                    files: c.files,
+                    files_free: c.files_free,
+                    device: c.device,
                 })))
             }
         }

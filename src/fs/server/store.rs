@@ -11,7 +11,7 @@
 //! the [`SparePool`] when one is ready (renamed into place, never replacing a chunk), so that
 //! its storage is not allocated while the write's data arrives.
 
-use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Key};
+use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Capacity, Key};
 use super::descriptors;
 use super::private::{self, FILE_MODE};
 use super::spare::SparePool;
@@ -630,14 +630,14 @@ impl ChunkStore {
 
     /// Capacity of the file system holding the store: (total, free, available) bytes. The
     /// space held by spare chunk files counts as free: any write can have it.
-    pub fn capacity(&self) -> FsResult<(u64, u64, u64)> {
-        let (total, free, avail) = capacity_of(&self.dir)?;
+    pub fn capacity(&self) -> FsResult<Capacity> {
+        let c = capacity_of(&self.dir)?;
         let held = self.spares.as_ref().map_or(0, |p| p.held_bytes());
-        Ok((
-            total,
-            free.saturating_add(held).min(total),
-            avail.saturating_add(held).min(total),
-        ))
+        Ok(Capacity {
+            free: c.free.saturating_add(held).min(c.total),
+            avail: c.avail.saturating_add(held).min(c.total),
+            ..c
+        })
     }
 }
 

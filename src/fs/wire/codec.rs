@@ -276,6 +276,9 @@ impl Codec<StatFs> for Plain {
         b.put_u64_le(s.avail_bytes);
         b.put_u64_le(s.entries);
         b.put_u64_le(s.chunks);
+        b.put_u64_le(s.files);
+        b.put_u64_le(s.files_free);
+        b.put_u64_le(s.device);
     }
     fn get(r: &mut Reader<'_>) -> FsResult<StatFs> {
         Ok(StatFs {
@@ -284,6 +287,9 @@ impl Codec<StatFs> for Plain {
             avail_bytes: r.u64()?,
             entries: r.u64()?,
             chunks: r.u64()?,
+            files: r.u64()?,
+            files_free: r.u64()?,
+            device: r.u64()?,
         })
     }
 }

@@ -161,6 +161,9 @@ mod tests {
                 avail_bytes: 3,
                 entries: 4,
                 chunks: 5,
+                files: 6,
+                files_free: 7,
+                device: 8,
             }),
         ];
         for r in replies {

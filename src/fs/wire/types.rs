@@ -93,7 +93,8 @@ pub enum SizeMode {
     Exact = 1,
 }
 
-/// Capacity and usage of one server (summed by the client over all servers).
+/// Capacity and usage of one server (summed by the client over all servers, each storage
+/// device once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatFs {
     /// Total bytes of the file system holding the data directory.
@@ -106,6 +107,13 @@ pub struct StatFs {
     pub entries: u64,
     /// Chunk files held.
     pub chunks: u64,
+    /// Inodes of the file system holding the data directory (0: it has no inode table).
+    pub files: u64,
+    /// Its free inodes.
+    pub files_free: u64,
+    /// Identity of that file system (same device on the same machine: same value), so that
+    /// servers sharing one device are counted once.
+    pub device: u64,
 }
 
 /// One directory entry.

@@ -8,8 +8,10 @@
 
 use super::{print_error, tasks_per_node, BackendSlot, Benchmark, NodeFakes, RankOutcome};
 use crate::backend::{AnyBackend, Backend};
-use crate::comm::launch::launch_rank;
+use crate::comm::launch::{launch, launch_rank, Launch};
 use crate::comm::Comm;
+use crate::harness::context::{self, ClusterPlacement};
+use crate::harness::preflight;
 use crate::ior::engine::{self, RankContext, RunOutcome};
 use crate::ior::options::ParsedArgs;
 use crate::ior::output::{self, Reporter};
@@ -18,7 +20,7 @@ use crate::ior::progress::Progress;
 use crate::ior::results::RunInfo;
 use crate::ior::validate;
 use crate::measure::{log, machine};
-use crate::results::document::ResultDocument;
+use crate::results::document::{ResultDocument, RunContext};
 use std::io::Write;
 
 impl RankOutcome for RunOutcome {
@@ -102,6 +104,9 @@ pub struct IorBenchmark {
     tests: Vec<IorParams>,
     warnings: Vec<String>,
     run: RunInfo,
+    /// What rank 0 knew of the run when it opened the result stream, before any cluster
+    /// was started for it (the document's times, host, clusters by their settings).
+    context: std::sync::OnceLock<RunContext>,
 }
 
 impl IorBenchmark {
@@ -117,6 +122,7 @@ impl IorBenchmark {
             tests: parsed.tests,
             warnings: parsed.warnings,
             run: machine::run_info(command_line),
+            context: std::sync::OnceLock::new(),
         }
     }
 
@@ -170,6 +176,19 @@ impl Benchmark for IorBenchmark {
     }
 
     fn open_sink(&self) -> Result<Self::Sink, String> {
+        // Rank 0 only, after validation and before the driver starts embedded or in-job
+        // clusters (which point the tests at their registries).
+        let placement = match launch() {
+            Launch::Standalone => ClusterPlacement::Embedded,
+            Launch::Mpi { .. } => ClusterPlacement::InJob,
+        };
+        let _ = self
+            .context
+            .set(context::run_context(&self.tests, placement));
+        // Before any rank does I/O: what rank 0 will write is writable, and an external
+        // cluster's servers have registered.
+        preflight::check_outputs(&self.global)?;
+        preflight::await_external_clusters(&self.tests)?;
         let out = result_stream(&self.global)?;
         Ok(output::reporter_for(self.global.summary_format, out))
     }
@@ -190,7 +209,12 @@ impl Benchmark for IorBenchmark {
     }
 
     fn finish(&self, outcome: RunOutcome) -> i32 {
-        let finished = machine::ctime_now();
+        let mut ctx = self
+            .context
+            .get()
+            .cloned()
+            .unwrap_or_else(|| context::run_context(&self.tests, ClusterPlacement::Embedded));
+        ctx.finished = crate::timestamp::now();
         let mut errors = Vec::new();
         if let Some(e) = &outcome.error {
             print_error(e);
@@ -205,7 +229,7 @@ impl Benchmark for IorBenchmark {
             status,
             self.global.json_file.as_deref(),
             self.global.results_dir.as_deref(),
-            || ResultDocument::from_run(&self.run, &outcome.tests, &finished, &errors),
+            || ResultDocument::from_run(&self.run, &outcome.tests, &errors, &ctx),
         )
     }
 }

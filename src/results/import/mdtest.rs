@@ -33,9 +33,11 @@ pub fn is_mdtest(text: &str) -> bool {
 }
 
 /// mdtest's `MM/DD/YYYY HH:MM:SS` as a ctime string (what result documents carry).
-fn ctime_of(stamp: &str) -> String {
+/// An mdtest stamp (`MM/DD/YYYY HH:MM:SS`, zone not printed) as RFC 3339 with the unknown
+/// offset (`-00:00`); empty if unreadable.
+fn rfc3339_of(stamp: &str) -> String {
     chrono::NaiveDateTime::parse_from_str(stamp.trim(), "%m/%d/%Y %H:%M:%S")
-        .map(|d| d.format("%a %b %e %H:%M:%S %Y").to_string())
+        .map(|d| format!("{}-00:00", d.format("%Y-%m-%dT%H:%M:%S")))
         .unwrap_or_default()
 }
 
@@ -269,11 +271,13 @@ pub fn parse(text: &str, file: &str) -> Result<ResultDocument, String> {
             ior_version: tool,
         },
         run: RunInfo {
-            began: ctime_of(&started),
+            began: rfc3339_of(&started),
             command_line: command,
             ..RunInfo::default()
         },
-        finished: ctime_of(&finished),
+        host: None,
+        finished: rfc3339_of(&finished),
+        interrupted: None,
         tests: Vec::new(),
         data_errors: 0,
         exit_status: None,

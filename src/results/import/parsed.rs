@@ -11,8 +11,9 @@ use crate::ior::results::{
 };
 use crate::ior::stats::{self, OpSummary, MIB};
 use crate::results::document::{
-    ImportSource, ResultDocument, TestDocument, SCHEMA, SCHEMA_VERSION,
+    test_document, ImportSource, Interruption, ResultDocument, TestDocument, SCHEMA, SCHEMA_VERSION,
 };
+use crate::timestamp;
 
 /// What a parser extracted, before it becomes a document.
 #[derive(Default)]
@@ -26,6 +27,9 @@ pub(super) struct Parsed {
     pub(super) errors: Vec<String>,
     pub(super) data_errors: i64,
     pub(super) notes: Vec<String>,
+    /// Why the output is known to be incomplete (a text output without `Finished`): the
+    /// signal that ended it (0 if none is known) and the line that says so.
+    pub(super) incomplete: Option<(i32, String)>,
 }
 
 #[derive(Default)]
@@ -74,14 +78,18 @@ impl Parsed {
                 ior_version: tool,
             },
             run: RunInfo {
-                began: self.began,
+                began: timestamp::from_ctime(&self.began, false),
                 command_line: self.command_line,
                 machine: self.machine.clone(),
                 machine_long: self.machine,
                 hostname,
                 sysname,
             },
-            finished: self.finished,
+            host: None,
+            finished: timestamp::from_ctime(&self.finished, false),
+            interrupted: self
+                .incomplete
+                .map(|(signal, reason)| Interruption { signal, reason }),
             tests,
             data_errors: self.data_errors,
             exit_status: None,
@@ -149,16 +157,7 @@ impl ParsedTest {
             }
             stats::summarize_test(&results)
         };
-        TestDocument {
-            params: results.params,
-            layout: results.layout,
-            api_version: results.api_version,
-            start_time: results.start_time,
-            path: results.path,
-            fs: None,
-            results: results.entries,
-            summary,
-        }
+        test_document(&results, summary, false)
     }
 }
 

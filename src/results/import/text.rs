@@ -149,8 +149,36 @@ pub(super) fn parse_text(text: &str) -> Result<Parsed, String> {
     if p.finished.is_empty() {
         p.errors
             .push("the output has no Finished line: the IOR run did not complete".to_string());
+        p.incomplete = Some(
+            p.errors
+                .iter()
+                .find_map(|e| signal_of(e).map(|n| (n, e.clone())))
+                .unwrap_or_else(|| {
+                    (
+                        0,
+                        "no Finished line: the IOR run did not complete".to_string(),
+                    )
+                }),
+        );
     }
     Ok(p)
+}
+
+/// The signal number of an MPI launcher's or IOR's `exited on signal N` / `Signal: ... (N)`
+/// line.
+pub(super) fn signal_of(line: &str) -> Option<i32> {
+    let digits = |s: &str| -> Option<i32> {
+        s.trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|d| d.parse().ok())
+    };
+    if let Some((_, rest)) = line.split_once("exited on signal") {
+        return digits(rest);
+    }
+    let (_, rest) = line.split_once("Signal: ")?;
+    let (_, code) = rest.rsplit_once('(')?;
+    digits(code)
 }
 
 fn parse_stonewall_line(rest: &str) -> Option<StonewallInfo> {

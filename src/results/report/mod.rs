@@ -27,9 +27,10 @@ mod page;
 mod series;
 
 use crate::results::document::ResultDocument;
+use crate::timestamp;
 use draw::{register_font, FONT_FILE};
 pub use draw::{FONT_FAMILY, FONT_LICENSE, FONT_TTF};
-use series::{parse_ctime, plots};
+use series::plots;
 use std::path::{Path, PathBuf};
 
 /// Errors building a dashboard.
@@ -105,8 +106,8 @@ pub fn build_dashboard(
     if !opts.keep_order {
         order.sort_by_key(|&i| {
             (
-                parse_ctime(&docs[i].1.run.began).is_none(),
-                parse_ctime(&docs[i].1.run.began),
+                timestamp::parse(&docs[i].1.run.began).is_none(),
+                timestamp::parse(&docs[i].1.run.began),
                 i,
             )
         });
@@ -124,18 +125,7 @@ pub fn build_dashboard(
 mod tests {
     use super::draw::with_font_style;
     use super::page::base64;
-    use super::series::{parse_ctime, slug};
-
-    #[test]
-    fn ctime_parses() {
-        let d = parse_ctime("Mon Nov 23 23:33:48 2026").unwrap();
-        assert_eq!(
-            d.format("%Y-%m-%d %H:%M:%S").to_string(),
-            "2026-11-23 23:33:48"
-        );
-        assert!(parse_ctime("Tue Nov  3 01:02:03 2026").is_some());
-        assert!(parse_ctime("yesterday").is_none());
-    }
+    use super::series::slug;
 
     #[test]
     fn base64_and_slug() {

@@ -61,16 +61,9 @@ pub(super) struct Plot {
     pub(super) note: String,
 }
 
-/// `Mon Nov 23 23:33:48 2026` → sortable date-time, if it parses.
-pub(super) fn parse_ctime(s: &str) -> Option<chrono::NaiveDateTime> {
-    let norm = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    chrono::NaiveDateTime::parse_from_str(&norm, "%a %b %d %H:%M:%S %Y").ok()
-}
-
 /// Short label of a run: its date and, when known, its commit.
 pub(super) fn run_label(doc: &ResultDocument, index: usize) -> String {
-    let date = parse_ctime(&doc.run.began)
-        .map(|d| d.format("%m-%d %H:%M").to_string())
+    let date = crate::timestamp::local_label(&doc.run.began, "%m-%d %H:%M")
         .unwrap_or_else(|| format!("run {}", index + 1));
     let c = &doc.build.git_commit;
     if c.is_empty() || c == "unknown" {
