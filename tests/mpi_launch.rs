@@ -471,6 +471,9 @@ fn benchfs_cluster_inside_the_job_with_1_2_4_ranks() {
 fn benchfs_external_cluster_through_a_registry_under_mpirun() {
     let dir = scratch();
     let registry = dir.path().join("registry");
+    // The registry exists before servers and client start together: benchfs-bench
+    // names a missing one at once instead of waiting (preflight).
+    std::fs::create_dir_all(&registry).expect("registry directory");
     let mut servers: Vec<std::process::Child> = (0..2)
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_benchfs-server"))
