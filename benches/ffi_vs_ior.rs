@@ -43,6 +43,8 @@ impl Drop for Servers {
 
 fn start_servers(dir: &Path, n: usize) -> (Servers, String) {
     let registry = dir.join("registry");
+    // Made before the servers start: benchfs-bench names a missing registry at once.
+    std::fs::create_dir_all(&registry).expect("registry directory");
     let kids = (0..n)
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_benchfs-server"))

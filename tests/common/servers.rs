@@ -40,6 +40,8 @@ pub fn start_servers(dir: &Path, n: usize) -> Servers {
 /// [`start_servers`] offering `transport` (`tcp`, `ucx`, `both`; UCX on loopback only).
 pub fn start_servers_on(dir: &Path, n: usize, transport: &str) -> Servers {
     let registry = dir.join("registry");
+    // Made before the servers start: benchfs-bench names a missing registry at once.
+    std::fs::create_dir_all(&registry).expect("registry directory");
     let mut s = Servers {
         children: Vec::new(),
         addrs: Vec::new(),
