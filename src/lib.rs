@@ -17,8 +17,8 @@
 
 #![warn(missing_docs)]
 
-pub mod backend;
-pub mod build_info;
+pub(crate) mod backend;
+pub(crate) mod build_info;
 pub mod comm;
 pub mod ffi;
 pub mod fs;
@@ -27,8 +27,8 @@ pub mod io500;
 pub mod ior;
 pub mod mdtest;
 pub mod measure;
-pub mod optparse;
-pub mod prng;
+pub(crate) mod optparse;
+pub(crate) mod prng;
 pub mod results;
-pub mod timestamp;
-pub mod units;
+pub(crate) mod timestamp;
+pub(crate) mod units;

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
+#[cfg(test)]
 /// The ctime layout of IOR's `Began`, `StartTime` and `Finished` (`Mon Nov 23 23:33:48 2026`).
 pub const CTIME: &str = "%a %b %e %H:%M:%S %Y";
 

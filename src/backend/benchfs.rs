@@ -239,11 +239,6 @@ impl BenchfsBackend {
         })
     }
 
-    /// The validated options.
-    pub fn options(&self) -> &BenchfsOptions {
-        &self.opts
-    }
-
     fn client(&self) -> BackendResult<&Client> {
         self.client.as_ref().ok_or_else(|| {
             BackendError::Other("BenchFS client not connected (initialize not called)".into())

@@ -112,6 +112,7 @@ impl DummyBackend {
         })
     }
 
+    #[cfg(test)]
     /// The delay per transfer (zero when this task does not delay).
     pub fn xfer_delay(&self) -> Duration {
         if self.delays_apply {

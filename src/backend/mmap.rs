@@ -92,11 +92,6 @@ pub struct MmapFile {
 }
 
 impl MmapFile {
-    /// The path the file was opened with.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     /// Bytes mapped (0 for an empty file).
     pub fn mapped_len(&self) -> usize {
         self.map.as_ref().map_or(0, |m| m.len)
@@ -122,11 +117,13 @@ impl MmapBackend {
         })
     }
 
+    #[cfg(test)]
     /// Whether `--mmap.madv_dont_need` is set.
     pub fn madv_dont_need(&self) -> bool {
         self.madv_dont_need
     }
 
+    #[cfg(test)]
     /// Whether `--mmap.madv_pattern` is set.
     pub fn madv_pattern(&self) -> bool {
         self.madv_pattern

@@ -8,12 +8,12 @@
 //! and one record in the table; the engine is never touched. Backends must not print: they
 //! return errors, and the engine reports them in IOR's wording.
 
-pub mod benchfs;
-pub mod buffer;
-pub mod dummy;
-pub mod mmap;
-pub mod posix;
-pub mod uring;
+pub(crate) mod benchfs;
+pub(crate) mod buffer;
+pub(crate) mod dummy;
+pub(crate) mod mmap;
+pub(crate) mod posix;
+pub(crate) mod uring;
 
 use std::collections::BTreeMap;
 use thiserror::Error;

@@ -84,16 +84,13 @@ pub struct PosixFile {
 }
 
 impl PosixFile {
-    /// The path the file was opened with.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
+    #[cfg(test)]
     /// Whether this is a `--dryRun` handle (no descriptor behind it).
     pub fn is_dry_run(&self) -> bool {
         self.file.is_none()
     }
 
+    #[cfg(test)]
     /// Whether the file was opened with `O_DIRECT`.
     pub fn is_direct(&self) -> bool {
         self.direct
@@ -112,16 +109,13 @@ impl PosixBackend {
         })
     }
 
-    /// Whether transfers under `--iodepth` go through io_uring (false: pread/pwrite).
-    pub fn queued(&self) -> bool {
-        self.queue.is_some()
-    }
-
+    #[cfg(test)]
     /// Whether `--posix.odirect` is set.
     pub fn odirect(&self) -> bool {
         self.odirect
     }
 
+    #[cfg(test)]
     /// Whether `--posix.rangelocks` is set.
     pub fn rangelocks(&self) -> bool {
         self.rangelocks

@@ -9,10 +9,10 @@
 //! A rank that fails calls [`Comm::abort`]; every other rank's pending or later collective call
 //! then returns [`CommError::Aborted`] instead of hanging.
 
-pub mod launch;
+pub(crate) mod launch;
 pub mod local;
 #[cfg(feature = "mpi")]
-pub mod mpi;
+pub(crate) mod mpi;
 
 use thiserror::Error;
 

@@ -119,12 +119,7 @@ pub struct MpiComm {
 // makes all of this process's MPI calls from it, so calls are never concurrent.
 unsafe impl Send for MpiComm {}
 
-impl MpiComm {
-    /// This process's rank in `MPI_COMM_WORLD`.
-    pub fn world_rank(&self) -> usize {
-        self.world_rank
-    }
-}
+impl MpiComm {}
 
 fn count(n: usize, what: &str) -> Result<Count, CommError> {
     Count::try_from(n).map_err(|_| CommError::Mismatch(format!("{what} too large for MPI ({n})")))

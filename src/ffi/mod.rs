@@ -34,10 +34,10 @@
 
 #![allow(non_camel_case_types)]
 
-pub mod boundary;
+pub(crate) mod boundary;
 pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod file;
-pub mod handles;
+pub(crate) mod handles;
 pub mod namespace;

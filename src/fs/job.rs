@@ -74,19 +74,14 @@ impl Drop for Guard {
 /// this rank's own server, which runs until this value is dropped (drop it on every rank only
 /// once no rank uses the cluster any more, e.g. after a barrier).
 pub struct JobServers {
-    guard: Guard,
+    _guard: Guard,
     /// Address of every server of the job, in placement order.
     pub addrs: Vec<String>,
     /// The cluster secret.
     pub secret: Vec<u8>,
 }
 
-impl JobServers {
-    /// Whether this rank runs one of the servers.
-    pub fn serves(&self) -> bool {
-        self.guard.server.is_some()
-    }
-}
+impl JobServers {}
 
 /// This rank's index among the ranks of its node.
 fn local_index(nodes: &[usize], rank: usize) -> usize {
@@ -197,7 +192,7 @@ pub fn start(comm: &dyn Comm, o: &JobSettings) -> Result<JobServers, JobError> {
         ));
     }
     Ok(JobServers {
-        guard,
+        _guard: guard,
         addrs,
         secret,
     })

@@ -12,14 +12,14 @@
 //! exit paths no destructor sees) and [`reclaim`] (the space of files that no longer exist,
 //! after a server restarts). This module tree owns nothing outside `src/fs`.
 
-pub mod cleanup;
-pub mod client;
-pub mod cluster;
-pub mod error;
-pub mod job;
-pub mod path;
-pub mod placement;
-pub mod reclaim;
+pub(crate) mod cleanup;
+pub(crate) mod client;
+pub(crate) mod cluster;
+pub(crate) mod error;
+pub(crate) mod job;
+pub(crate) mod path;
+pub(crate) mod placement;
+pub(crate) mod reclaim;
 pub mod registry;
 pub mod server;
 pub mod transport;

@@ -36,6 +36,7 @@ pub fn jump(mut key: u64, n: u32) -> u32 {
     b.max(0) as u32
 }
 
+#[cfg(test)]
 /// Rendezvous (highest random weight) hashing over `n` servers; O(n) per key. Measurement only.
 pub fn rendezvous(key: u64, n: u32) -> u32 {
     let mut best = 0u32;
@@ -53,11 +54,13 @@ pub fn rendezvous(key: u64, n: u32) -> u32 {
     best
 }
 
+#[cfg(test)]
 /// A consistent-hash ring with virtual nodes. Measurement only.
 pub struct VnodeRing {
     points: Vec<(u64, u32)>,
 }
 
+#[cfg(test)]
 impl VnodeRing {
     /// A ring of `n` servers with `vnodes` points each.
     pub fn new(n: u32, vnodes: u32) -> Self {
@@ -114,11 +117,10 @@ impl Placement {
     }
 }
 
+#[cfg(test)]
 /// Balance figures of one placement scheme for one cluster size.
 #[derive(Debug, Clone, Copy)]
 pub struct BalanceFigures {
-    /// Servers.
-    pub servers: u32,
     /// Chunks placed.
     pub chunks: u64,
     /// Most chunks on one server divided by the mean.
@@ -129,6 +131,7 @@ pub struct BalanceFigures {
     pub moved_on_join: f64,
 }
 
+#[cfg(test)]
 /// The expected load of the most loaded of `n` servers when `chunks` chunks are placed
 /// independently and uniformly at random: the best a placement that decides each chunk by a
 /// hash alone (no table, no coordination between clients) can expect, since a perfect hash
@@ -156,6 +159,7 @@ pub fn expected_max_uniform(n: u32, chunks: u64) -> f64 {
     sum
 }
 
+#[cfg(test)]
 /// Simulates placing `chunks` chunks (of 64 files) over `n` then `n + 1` servers with
 /// `place(key, servers)`, and reports balance and movement.
 pub fn simulate(n: u32, chunks: u64, place: &dyn Fn(u64, u32) -> u32) -> BalanceFigures {
@@ -178,7 +182,6 @@ pub fn simulate(n: u32, chunks: u64, place: &dyn Fn(u64, u32) -> u32) -> Balance
     let max = counts.iter().copied().max().unwrap_or(0) as f64;
     let min = counts.iter().copied().min().unwrap_or(0) as f64;
     BalanceFigures {
-        servers: n,
         chunks,
         max_over_mean: max / mean,
         min_over_mean: min / mean,

@@ -77,12 +77,6 @@ pub enum CrosscheckError {
 pub struct Outcome {
     /// The side-by-side table and verdicts (also written to `crosscheck.txt`).
     pub table: String,
-    /// The comparison, IOR as baseline and benchfs-bench as current.
-    pub comparison: Comparison,
-    /// IOR's rounds merged (`ior.json`).
-    pub ior: ResultDocument,
-    /// benchfs-bench's rounds merged (`benchfs-bench.json`).
-    pub ours: ResultDocument,
 }
 
 fn has_flag(args: &[String], flag: &str) -> bool {
@@ -246,12 +240,7 @@ impl Crosscheck {
             table.push_str(&self.mdtest_rounds(mdtest, args)?);
         }
         self.write("crosscheck.txt", &table)?;
-        Ok(Outcome {
-            table,
-            comparison,
-            ior,
-            ours,
-        })
+        Ok(Outcome { table })
     }
 
     /// Real mdtest and benchfs-bench mdtest with the same arguments on the same cluster, K

@@ -92,16 +92,6 @@ impl EmbeddedClusters {
         Ok(Some(me))
     }
 
-    /// Number of clusters started.
-    pub fn len(&self) -> usize {
-        self.clusters.len()
-    }
-
-    /// Whether none was started.
-    pub fn is_empty(&self) -> bool {
-        self.clusters.is_empty()
-    }
-
     /// Stops every server gracefully and removes the data.
     pub fn shutdown(mut self) {
         let clusters = std::mem::take(&mut self.clusters);

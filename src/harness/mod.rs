@@ -7,19 +7,19 @@
 //! IOR output (`crate::ior::output`) or analyse results (`crate::results`). Nothing below this
 //! layer imports it; `src/bin/*` import only it.
 
-pub mod backends;
+pub(crate) mod backends;
 pub mod bench;
 pub mod cleanup;
-pub mod context;
-pub mod crosscheck;
+pub(crate) mod context;
+pub(crate) mod crosscheck;
 pub mod driver;
-pub mod embedded;
-pub mod host;
-pub mod injob;
-pub mod io500;
+pub(crate) mod embedded;
+pub(crate) mod host;
+pub(crate) mod injob;
+pub(crate) mod io500;
 pub mod logging;
-pub mod mdtest;
-pub mod preflight;
-pub mod results_cli;
+pub(crate) mod mdtest;
+pub(crate) mod preflight;
+pub(crate) mod results_cli;
 pub mod server;
-pub mod sweep;
+pub(crate) mod sweep;

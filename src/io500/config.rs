@@ -8,7 +8,7 @@
 //! content is an error naming the line. It must not interpret the values (the command lines
 //! and the engine do).
 
-use crate::io500::phases::{Key, PhaseDef, ValueKind, PHASES};
+use crate::io500::phases::{PhaseDef, ValueKind, PHASES};
 use std::fmt::Write as _;
 
 /// A parsing error, in the app's wording (printed after `ERROR `).
@@ -296,8 +296,9 @@ impl Config {
     }
 }
 
+#[cfg(test)]
 /// The key record of `section`/`key`, if the table has it.
-pub fn key_def(section: &str, key: &str) -> Option<&'static Key> {
+pub fn key_def(section: &str, key: &str) -> Option<&'static crate::io500::phases::Key> {
     PHASES
         .iter()
         .find(|p| p.name == section)?

@@ -7,15 +7,15 @@
 //! [`engine::Io500Params`]. IOR and mdtest are not re-implemented here: each phase builds
 //! the app's command line and runs it on [`crate::ior::engine`] or [`crate::mdtest`].
 
-pub mod commands;
-pub mod config;
-pub mod engine;
-pub mod find;
-pub mod output;
-pub mod phases;
-pub mod results;
-pub mod score;
-pub mod verify;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod find;
+pub(crate) mod output;
+pub(crate) mod phases;
+pub(crate) mod results;
+pub(crate) mod score;
+pub(crate) mod verify;
 
 pub use config::Config;
 pub use engine::{run, Context, Io500Params, Outcome};

@@ -385,6 +385,7 @@ impl OffsetSequence {
         self.len == 0
     }
 
+    #[cfg(test)]
     /// Transfers of this rank in one segment (`blockSize/transferSize`, or its slot count for a
     /// shuffled shared file).
     pub fn transfers_per_segment(&self) -> u64 {
@@ -417,6 +418,7 @@ impl OffsetSequence {
         }
     }
 
+    #[cfg(test)]
     /// All offsets of one pass, in order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         (0..self.len).map(move |i| self.get(i))

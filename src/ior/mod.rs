@@ -4,19 +4,19 @@
 //! The contract is `SPEC.md` (IOR 4.1). Each concept lives in the file named after it; the
 //! engine ([`engine`]) drives the others and is the only module that sequences phases.
 
-pub mod access;
-pub mod detail_csv;
-pub mod engine;
-pub mod error;
-pub mod iodepth;
+pub(crate) mod access;
+pub(crate) mod detail_csv;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod iodepth;
 pub mod options;
 pub mod output;
 pub mod params;
-pub mod progress;
+pub(crate) mod progress;
 pub mod reduce;
 pub mod results;
-pub mod serial;
-pub mod signature;
+pub(crate) mod serial;
+pub(crate) mod signature;
 pub mod stats;
-pub mod transfer;
-pub mod validate;
+pub(crate) mod transfer;
+pub(crate) mod validate;

@@ -232,6 +232,7 @@ impl Progress {
         self.inner.is_some()
     }
 
+    #[cfg(test)]
     /// Bytes counted in the current (or last) phase; 0 when disabled.
     pub fn bytes(&self) -> u64 {
         self.inner

@@ -237,6 +237,7 @@ pub fn verify(
     diff == 0 && trailing_ok
 }
 
+#[cfg(test)]
 /// Index of the first wrong byte of `buf` (slow; for diagnostics after [`verify`] failed), or
 /// `None` if the buffer is correct.
 pub fn first_mismatch(

@@ -6,18 +6,18 @@
 //! and gets the typed results ([`results::MdtestRun`]). Each concept lives in the file named
 //! after it; [`engine`] is the only module that sequences phases.
 
-pub mod detail_csv;
-pub mod engine;
-pub mod names;
-pub mod ops;
-pub mod options;
+pub(crate) mod detail_csv;
+pub(crate) mod engine;
+pub(crate) mod names;
+pub(crate) mod ops;
+pub(crate) mod options;
 pub mod output;
 pub mod params;
-pub mod pattern;
-pub mod phase;
+pub(crate) mod pattern;
+pub(crate) mod phase;
 pub mod results;
 pub mod stats;
-pub mod validate;
+pub(crate) mod validate;
 
 pub use engine::{run, run_on, Context, Failure};
 pub use params::{MdtestParams, Op};

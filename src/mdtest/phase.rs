@@ -80,11 +80,6 @@ impl Recorder {
         self.start = now();
     }
 
-    /// The start of the phase.
-    pub fn start(&self) -> Tick {
-        self.start
-    }
-
     #[inline]
     fn record(&mut self, t0: Tick, t1: Tick, ok: bool) {
         let d = ns(t0, t1);

@@ -5,7 +5,7 @@
 //!
 //! A leaf for the engines: it knows no engine, option or output format above it.
 
-pub mod fsinfo;
+pub(crate) mod fsinfo;
 pub mod latency;
-pub mod log;
+pub(crate) mod log;
 pub mod machine;

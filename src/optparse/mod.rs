@@ -12,7 +12,7 @@
 //! [`crate::ior::options`], mdtest) implements [`OptionTable`] for its own table, parses the
 //! values itself (only the `=N` of a flag is read here, with C's `atoi`) and prints nothing.
 
-pub mod help;
+pub(crate) mod help;
 
 use crate::units::atoi;
 use thiserror::Error;

@@ -6,7 +6,7 @@
 
 pub mod compare;
 pub mod document;
-pub mod export;
+pub(crate) mod export;
 pub mod import;
 pub mod report;
-pub mod samples;
+pub(crate) mod samples;

@@ -26,10 +26,10 @@ mod connections;
 mod fanout;
 mod handle;
 mod namespace;
-pub mod options;
+pub(crate) mod options;
 mod pieces;
 
 pub use connections::Client;
 pub use handle::FileHandle;
 pub use namespace::FsStat;
-pub use options::{ClientOptions, OpenFlags, Tuning, DEFAULT_READ_PIECE, DEFAULT_WRITE_PIECE};
+pub use options::{ClientOptions, OpenFlags, Tuning};

@@ -97,11 +97,6 @@ pub fn give_chunk_places(n: usize) {
     }
 }
 
-/// Chunk files kept open by the process now.
-pub fn open_chunks() -> usize {
-    OPEN_CHUNKS.load(Ordering::Acquire)
-}
-
 /// True if `e` says the process (or the system) is out of descriptors.
 pub fn is_exhausted(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))

@@ -7,15 +7,15 @@
 //! keys of the metadata store, chunk files are named from file ids. Registration in a
 //! registry is done by the caller (the binary or the embedded cluster).
 
-pub mod chunk;
-pub mod descriptors;
-pub mod ledger;
-pub mod lock;
-pub mod meta;
-pub mod private;
+pub(crate) mod chunk;
+pub(crate) mod descriptors;
+pub(crate) mod ledger;
+pub(crate) mod lock;
+pub(crate) mod meta;
+pub(crate) mod private;
 pub mod spare;
-pub mod store;
-pub mod tail;
+pub(crate) mod store;
+pub(crate) mod tail;
 
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::check_normal;

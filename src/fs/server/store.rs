@@ -623,6 +623,7 @@ impl ChunkStore {
         self.chunks.load(Ordering::Relaxed)
     }
 
+    #[cfg(test)]
     /// Number of files currently open in the cache.
     pub fn open_files(&self) -> usize {
         self.cache.lock().map(|c| c.files.len()).unwrap_or(0)

@@ -75,6 +75,7 @@ impl LowWater {
         }
     }
 
+    #[cfg(test)]
     /// The mark last set.
     pub fn current(&self) -> usize {
         self.current

@@ -11,13 +11,13 @@
 //! what a connection may take with the same [`ConnectionLimits`]. Must not know about file
 //! system operations beyond the op number.
 
-pub mod choice;
+pub(crate) mod choice;
 pub mod fuzz;
-pub mod handshake;
-pub mod low_water;
-pub mod pending;
-pub mod splice;
-pub mod stream;
+pub(crate) mod handshake;
+pub(crate) mod low_water;
+pub(crate) mod pending;
+pub(crate) mod splice;
+pub(crate) mod stream;
 pub mod tcp;
 #[cfg(feature = "ucx")]
 pub mod ucx;

@@ -103,11 +103,6 @@ impl PendingCalls {
     pub fn len(&self) -> usize {
         self.calls.lock().map(|m| m.len()).unwrap_or(0)
     }
-
-    /// True if no call waits for a reply.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Removes a pending call from the table when dropped.

@@ -63,11 +63,6 @@ impl SplicePipe {
         })
     }
 
-    /// The pipe's capacity in bytes.
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// Moves up to `max` bytes from the socket into the (empty) pipe; waits until the socket
     /// has data. `Ok(0)` is the end of the stream.
     async fn fill(&self, sock: &TcpStream, max: usize) -> io::Result<usize> {

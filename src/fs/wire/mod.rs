@@ -17,11 +17,11 @@
 //! no I/O and knows nothing of transports, clients or servers.
 
 mod codec;
-pub mod frame;
-pub mod requests;
-pub mod responses;
+pub(crate) mod frame;
+pub(crate) mod requests;
+pub(crate) mod responses;
 mod table;
-pub mod types;
+pub(crate) mod types;
 
 pub use codec::{encode_attr, encode_str, Reader};
 pub use frame::{

@@ -70,7 +70,8 @@ pub(super) async fn run_repetition(
 
     // ---------------------------------------------------------------- write
     if params.has_write_phase() && time_left(t.test_start) {
-        let name = access::file_name(params, rank, rep);
+        let pr = access::pretend_rank(params, &t.layout, rank, ReorderPhase::Write, rep);
+        let name = access::file_name(params, pr, rep);
         if rank == 0 && params.inter_test_delay > 0 {
             std::thread::sleep(std::time::Duration::from_secs(
                 params.inter_test_delay as u64,
@@ -91,7 +92,7 @@ pub(super) async fn run_repetition(
                 .map_err(|e| EngineError::backend("settle", e))?;
         }
         comm.barrier()?;
-        let pass = Pass::new(sig, rank, &name, wearout_limit);
+        let pass = Pass::new(sig, pr, &name, wearout_limit);
         let res = timed_phase(t, Phase::Write, rep, pass).await?;
         rep_errors += res.errors;
         if let Some(pairs) = res.pairs_accessed {

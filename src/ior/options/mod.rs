@@ -21,11 +21,11 @@
 //! * Parsing stops at the first bad token (IOR lists every bad token, then prints the help).
 
 pub(crate) mod apply;
-pub mod cmdline;
+pub(crate) mod cmdline;
 pub(crate) mod directives;
-pub mod error;
-pub mod help;
-pub mod script;
+pub(crate) mod error;
+pub(crate) mod help;
+pub(crate) mod script;
 pub(crate) mod table;
 pub(crate) mod values;
 

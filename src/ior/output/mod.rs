@@ -5,9 +5,9 @@
 //! order, on rank 0 only. Warnings and logs are not part of the result stream: they go
 //! through [`crate::measure::log`] to stderr, so JSON on stdout stays valid.
 
-pub mod csv;
-pub mod json;
-pub mod text;
+pub(crate) mod csv;
+pub(crate) mod json;
+pub(crate) mod text;
 
 use crate::build_info;
 use crate::ior::params::{IorParams, SummaryFormat};

@@ -17,8 +17,8 @@
 //! ([`render`]). It must not read files or decide the process exit status (that is
 //! [`crate::harness::results_cli`]).
 
-pub mod render;
-pub mod stats;
+pub(crate) mod render;
+pub(crate) mod stats;
 
 use crate::results::document::ResultDocument;
 pub use crate::results::samples::{

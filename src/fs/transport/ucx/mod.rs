@@ -16,18 +16,18 @@
 //! pending calls) belongs beside [`super::tcp`], and must not be mixed into these modules.
 //! Every `unsafe` block states why it is sound.
 
-pub mod address;
-pub mod am;
-pub mod buffer;
-pub mod context;
-pub mod endpoint;
-pub mod error;
-pub mod listener;
-pub mod memory;
-pub mod progress;
-pub mod request;
-pub mod thread;
-pub mod worker;
+pub(crate) mod address;
+pub(crate) mod am;
+pub(crate) mod buffer;
+pub(crate) mod context;
+pub(crate) mod endpoint;
+pub(crate) mod error;
+pub(crate) mod listener;
+pub(crate) mod memory;
+pub(crate) mod progress;
+pub(crate) mod request;
+pub(crate) mod thread;
+pub(crate) mod worker;
 
 pub use address::WorkerAddress;
 pub use am::{AmReceiver, IncomingMessage, Protocol};
