@@ -192,6 +192,91 @@ fn a_full_file_system_names_the_server_and_its_space_comes_back() {
     drop(s);
 }
 
+/// The same through the C API, as real IOR sees it: `benchfs_write` returns `-ENOSPC`,
+/// `benchfs_get_error` names the call and the server, nothing written before is lost, and the
+/// space comes back once the file is removed.
+#[test]
+fn the_c_api_returns_enospc_naming_the_server_and_the_space_comes_back() {
+    use benchfs::ffi::config::benchfs_config;
+    use benchfs::ffi::context::{benchfs_finalize, benchfs_get_error, benchfs_init};
+    use benchfs::ffi::file::{
+        benchfs_close, benchfs_create, benchfs_open, benchfs_read, benchfs_write,
+    };
+    use benchfs::ffi::namespace::benchfs_remove;
+    use std::ffi::{CStr, CString};
+    let d = scratch();
+    let Some(t) = Tmpfs::mount(d.path(), "32m") else {
+        return;
+    };
+    let last_error = || {
+        // SAFETY: benchfs_get_error returns a NUL-terminated thread-local string.
+        unsafe { CStr::from_ptr(benchfs_get_error()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let dir = CString::new(t.path.to_str().unwrap()).unwrap();
+    let cfg = benchfs_config {
+        servers: 1,
+        data_dir: dir.as_ptr(),
+        chunk_size: 1 << 20,
+        spare_chunks: 4,
+        ..Default::default()
+    };
+    let free_before = t.avail();
+    // SAFETY: a valid config whose strings outlive the call.
+    let ctx = unsafe { benchfs_init(&cfg) };
+    assert!(!ctx.is_null(), "benchfs_init: {}", last_error());
+    let path = CString::new("/big").unwrap();
+    // SAFETY: ctx is live, path NUL-terminated.
+    let f = unsafe { benchfs_create(ctx, path.as_ptr(), libc::O_WRONLY, 0o644) };
+    assert!(!f.is_null(), "benchfs_create: {}", last_error());
+    let piece = support::pattern(9, MIB);
+    let mut written = 0usize;
+    let mut failure = None;
+    for i in 0..64usize {
+        // SAFETY: f is live; piece is valid for its length.
+        let n = unsafe { benchfs_write(f, piece.as_ptr().cast(), MIB, (i * MIB) as i64) };
+        if n < 0 {
+            failure = Some((n, last_error()));
+            break;
+        }
+        assert_eq!(n, MIB as i64);
+        written += 1;
+    }
+    let (n, msg) = failure.expect("64 MiB fit on a 32 MiB file system");
+    assert_eq!(n, -(libc::ENOSPC as i64), "{msg}");
+    assert!(
+        msg.contains("benchfs_write") && msg.contains("127.0.0.1:"),
+        "{msg}"
+    );
+    assert!(written > 0, "the first MiB fits");
+    // SAFETY: f is live; closed once.
+    unsafe { benchfs_close(f) };
+    // What was written before the failure reads back.
+    let ro = CString::new("/big").unwrap();
+    // SAFETY: ctx is live, ro NUL-terminated.
+    let r = unsafe { benchfs_open(ctx, ro.as_ptr(), libc::O_RDONLY) };
+    assert!(!r.is_null(), "benchfs_open: {}", last_error());
+    let mut back = vec![0u8; MIB];
+    // SAFETY: r is live; back is valid for MIB bytes.
+    let got = unsafe { benchfs_read(r, back.as_mut_ptr().cast(), MIB, 0) };
+    assert_eq!(got, MIB as i64, "{}", last_error());
+    assert!(back == piece, "the first MiB reads back as written");
+    // SAFETY: r is live; closed once. ctx is live, path NUL-terminated.
+    unsafe { benchfs_close(r) };
+    assert_eq!(
+        unsafe { benchfs_remove(ctx, path.as_ptr()) },
+        0,
+        "{}",
+        last_error()
+    );
+    support::wait_until("the space came back", Duration::from_secs(30), || {
+        t.avail() + 4 * MIB as u64 >= free_before
+    });
+    // SAFETY: ctx is live; finalized once.
+    unsafe { benchfs_finalize(ctx) };
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spares_of_every_server_on_one_file_system_stay_within_an_eighth() {
     let d = scratch();
