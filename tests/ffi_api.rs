@@ -842,3 +842,76 @@ fn a_finalize_racing_with_calls_makes_them_fail_cleanly() {
         "the call after the finalize fails with EBADF"
     );
 }
+
+/// The host side of `a_killed_host_leaves_no_server_data_behind`: an embedded cluster with a
+/// file written, then it waits for the SIGKILL its parent sends.
+fn killed_host(dir: &std::path::Path) -> ! {
+    let ctx = embedded(dir, 2);
+    let p = c("/data");
+    // SAFETY: ctx is live, p NUL-terminated.
+    let f = unsafe { benchfs_create(ctx, p.as_ptr(), libc::O_WRONLY, 0o644) };
+    assert!(!f.is_null(), "benchfs_create: {}", last_error());
+    write_all(f, &pattern(1 << 20, 5), 0);
+    println!("HOST-READY");
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Runs this test executable as a libbenchfs host with servers inside it, kills it with
+/// SIGKILL once its data exists, and says whether its data directory was removed within
+/// `secs` seconds. `server` is what `BENCHFS_SERVER` names.
+fn kill_a_host(server: &str, secs: u64) -> bool {
+    use std::io::BufRead;
+    let d = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_killed_host_leaves_no_server_data_behind"])
+        .args(["--nocapture", "--test-threads=1"])
+        .env("BENCHFS_TEST_HOST", d.path())
+        .env("BENCHFS_SERVER", server)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let ready = std::io::BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("HOST-READY"));
+    assert!(ready, "the host did not start its cluster");
+    let data: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+    assert_eq!(data.len(), 1, "one embedded cluster directory");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if std::fs::read_dir(d.path()).unwrap().next().is_none() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A host killed with SIGKILL (Open MPI's launcher does that a few milliseconds after
+/// SIGTERM) runs no destructor: the cleanup guardian libbenchfs starts (benchfs-server)
+/// removes its servers' data once it has ended. Without a guardian the data stays.
+#[test]
+fn a_killed_host_leaves_no_server_data_behind() {
+    if let Some(dir) = std::env::var_os("BENCHFS_TEST_HOST") {
+        killed_host(std::path::Path::new(&dir));
+    }
+    assert!(
+        kill_a_host(env!("CARGO_BIN_EXE_benchfs-server"), 20),
+        "the guardian did not remove the killed host's data"
+    );
+    assert!(
+        // Removal takes milliseconds when it happens at all.
+        !kill_a_host("/nonexistent/benchfs-server", 2),
+        "without a guardian the killed host's data should have stayed (the test proves nothing)"
+    );
+}

@@ -11,6 +11,7 @@ use super::boundary::{copy_out, int_call, ptr_call, status_call, CallError};
 use super::config::{benchfs_config, encode_secret, Config};
 use super::handles::{of_ptr, to_ptr, Kind, Table};
 use crate::comm::{Comm, CommError};
+use crate::fs::cleanup::{self, Registered};
 use crate::fs::job::{self, JobServers};
 use crate::fs::{Cluster, ServerConfig};
 use std::ffi::{c_char, c_int, c_void};
@@ -24,6 +25,8 @@ pub struct EmbeddedServers {
     registry: String,
     addrs: Vec<String>,
     secret: Vec<u8>,
+    /// The data directory, removed by the cleanup guardian if this process is killed.
+    _registered: Registered,
 }
 
 impl EmbeddedServers {
@@ -47,14 +50,20 @@ impl EmbeddedServers {
                 format!("cannot create data directory \"{base}\": {e}"),
             )
         })?;
-        let cluster = runtime
-            .block_on(async {
+        // Registered before it exists: from now on a killed host leaves nothing behind.
+        super::guardian::install();
+        let root = Cluster::new_root(&base);
+        let registered = cleanup::register(root.clone());
+        let cluster = {
+            let _starting = cleanup::starting();
+            runtime.block_on(async {
                 let mut sc = ServerConfig::new(&base, Vec::new());
                 sc.spare_chunks = o.spare_chunks;
                 sc.transports = o.transport.servers();
-                Cluster::embedded_config(o.servers, &base, o.cluster_chunk_size(), &sc).await
+                Cluster::embedded_at(root, o.servers, o.cluster_chunk_size(), &sc).await
             })
-            .map_err(|e| CallError::fs(&base, None, e))?;
+        }
+        .map_err(|e| CallError::fs(&base, None, e))?;
         Ok(EmbeddedServers {
             runtime,
             registry: cluster.registry().to_string_lossy().into_owned(),
@@ -63,6 +72,7 @@ impl EmbeddedServers {
                 .collect(),
             secret: cluster.secret().to_vec(),
             cluster: Some(cluster),
+            _registered: registered,
         })
     }
 
@@ -323,6 +333,7 @@ pub unsafe extern "C" fn benchfs_cluster_start_job(
         };
         let comm = CComm::new(c)?;
         let settings = cfg.opts.job_settings(crate::measure::machine::hostname());
+        super::guardian::install();
         let servers =
             job::start(&comm, &settings).map_err(|e| CallError::new(libc::EIO, e.to_string()))?;
         Ok(register(ClusterObj {

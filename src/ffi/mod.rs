@@ -7,7 +7,8 @@
 //! [`handles`] (opaque handles as numbers in tables), [`config`] (`benchfs_config`),
 //! [`context`] (`benchfs_init`/`benchfs_finalize` and context-wide calls), [`file`] (open
 //! files), [`namespace`] (calls on paths), [`cluster`] (embedded and MPI-job servers inside
-//! the calling process). This layer sits at the top beside the harness: it uses the file
+//! the calling process), [`guardian`] (the process that removes their data if the host is
+//! killed). This layer sits at the top beside the harness: it uses the file
 //! system's client API and the harness's in-job server start-up; nothing in the crate uses
 //! it.
 //!
@@ -39,5 +40,6 @@ pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod file;
+pub(crate) mod guardian;
 pub(crate) mod handles;
 pub mod namespace;

@@ -12,14 +12,18 @@
 //! exited). For that, a program may name a guardian ([`set_guardian_starter`]): another
 //! process, started at the first registration, to which every registration and release is
 //! announced as a line on a pipe; when the pipe closes (this process ended, however), the
-//! guardian removes what is still registered ([`guard`] is its whole work). Owns the list of
-//! directories and the announcements; it installs no handler, starts no process itself and
-//! never exits the process.
+//! guardian removes what is still registered ([`guard`] is its whole work). A guardian is
+//! a program run with [`GUARDIAN_ENV`] set ([`spawn_guardian`]): benchfs-bench (a copy of
+//! itself) or, for libbenchfs's hosts, benchfs-server. Owns the list of directories, the
+//! announcements and the guardian's start; it installs no handler and never exits the
+//! process.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// The directories to remove, by registration number.
@@ -44,6 +48,28 @@ fn live() -> MutexGuard<'static, Vec<(u64, PathBuf)>> {
 /// one). Called at the first registration; the first call of this function wins.
 pub fn set_guardian_starter(start: fn() -> Option<Box<dyn Write + Send>>) {
     let _ = STARTER.set(start);
+}
+
+/// Set in the environment of a guardian: the program then only guards (reads announcements
+/// on stdin with [`guard`] and exits).
+pub const GUARDIAN_ENV: &str = "BENCHFS_CLEANUP_GUARDIAN";
+
+/// Starts `program` as a guardian ([`GUARDIAN_ENV`] set, in a process group of its own so
+/// that the signals meant for the run do not reach it, not waited for: it ends after this
+/// process); the writing end of its stdin.
+pub fn spawn_guardian(program: &Path) -> std::io::Result<Box<dyn Write + Send>> {
+    let mut child = Command::new(program)
+        .env(GUARDIAN_ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .map(|w| Box::new(w) as Box<dyn Write + Send>)
+        .ok_or_else(|| std::io::Error::other("the guardian has no stdin"))
 }
 
 /// Tells the guardian (started now if need be) `line`; best effort.

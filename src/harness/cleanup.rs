@@ -6,22 +6,17 @@
 //! the other ranks, which the launcher then signals, remove theirs. For the paths no handler
 //! sees (`kill -9`; Open MPI's launcher, which sends SIGKILL to every rank a few
 //! milliseconds after SIGTERM once one rank has exited), benchfs-bench names itself as the
-//! guardian ([`GUARDIAN_ENV`]): at the first server directory, a copy of it starts in a
+//! guardian ([`crate::fs::cleanup::GUARDIAN_ENV`]): at the first server directory, a copy of it starts in a
 //! process group of its own (so that the signals meant for the run do not reach it), reads
 //! the registrations on a pipe and, once this process has ended however it did, removes
 //! what is still there. Owns the signal thread, the abort hook and the guardian's start;
 //! the list of directories is [`crate::fs::cleanup`]'s.
 
-use crate::fs::cleanup::remove_for_good;
+use crate::fs::cleanup::{remove_for_good, spawn_guardian, GUARDIAN_ENV};
 use std::io::Write;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 
-/// Set in the environment of benchfs-bench's guardian: the program then only guards (see
-/// [`guardian_if_asked`]).
-pub const GUARDIAN_ENV: &str = "BENCHFS_CLEANUP_GUARDIAN";
-
-/// In benchfs-bench's `main`, first: when this process is a guardian, does its whole work
+/// In `main` of benchfs-bench and benchfs-server, first: when this process is a guardian
+/// (of a benchfs-bench run, or of a libbenchfs host such as IOR), does its whole work
 /// (reads registrations from stdin until the process that started it has ended, then
 /// removes what is left) and returns the exit status; `None` in every other run.
 pub fn guardian_if_asked() -> Option<i32> {
@@ -38,20 +33,8 @@ pub fn guard_with_this_program() {
 
 /// Starts a copy of this program as the guardian; the writing end of its stdin.
 fn start_guardian() -> Option<Box<dyn Write + Send>> {
-    let started = std::env::current_exe().and_then(|exe| {
-        Command::new(exe)
-            .env(GUARDIAN_ENV, "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Out of the run's process group: a launcher's or a terminal's signals for the
-            // run do not reach it. It is not waited for: it ends after this process.
-            .process_group(0)
-            .spawn()
-    });
-    match started.map(|mut c| c.stdin.take()) {
-        Ok(Some(pipe)) => Some(Box::new(pipe)),
-        Ok(None) => None,
+    match std::env::current_exe().and_then(|exe| spawn_guardian(&exe)) {
+        Ok(pipe) => Some(pipe),
         Err(e) => {
             crate::measure::log::warn(&format!(
                 "cannot start the cleanup guardian ({e}): a run killed with SIGKILL may leave \

@@ -250,8 +250,8 @@ fn the_c_api_returns_enospc_naming_the_server_and_the_space_comes_back() {
         "{msg}"
     );
     assert!(written > 0, "the first MiB fits");
-    // SAFETY: f is live; closed once.
-    unsafe { benchfs_close(f) };
+    // f is live; closed once.
+    benchfs_close(f);
     // What was written before the failure reads back.
     let ro = CString::new("/big").unwrap();
     // SAFETY: ctx is live, ro NUL-terminated.
@@ -262,8 +262,9 @@ fn the_c_api_returns_enospc_naming_the_server_and_the_space_comes_back() {
     let got = unsafe { benchfs_read(r, back.as_mut_ptr().cast(), MIB, 0) };
     assert_eq!(got, MIB as i64, "{}", last_error());
     assert!(back == piece, "the first MiB reads back as written");
-    // SAFETY: r is live; closed once. ctx is live, path NUL-terminated.
-    unsafe { benchfs_close(r) };
+    // r is live; closed once.
+    benchfs_close(r);
+    // SAFETY: ctx is live, path NUL-terminated.
     assert_eq!(
         unsafe { benchfs_remove(ctx, path.as_ptr()) },
         0,
@@ -273,8 +274,8 @@ fn the_c_api_returns_enospc_naming_the_server_and_the_space_comes_back() {
     support::wait_until("the space came back", Duration::from_secs(30), || {
         t.avail() + 4 * MIB as u64 >= free_before
     });
-    // SAFETY: ctx is live; finalized once.
-    unsafe { benchfs_finalize(ctx) };
+    // ctx is live; finalized once.
+    benchfs_finalize(ctx);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
