@@ -344,6 +344,9 @@ static IOR_offset_t BENCHFS_xfer(int access, aiori_fd_t *fd, IOR_size_t *buffer,
     if (dry_run()) return length;
     benchfs_file *f = (benchfs_file *)fd;
     int64_t n;
+    /* IOR allocates its transfer buffers itself (aligned_buffer_alloc) and ior_aiori_t has
+       no hook to supply them, so they are plain memory here, not benchfs_alloc_io_buffer
+       buffers: copying into one would add the very copy those buffers save. */
     if (access == WRITE) {
         n = benchfs_write(f, buffer, (size_t)length, offset);
         if (n >= 0 && hints != NULL && hints->fsyncPerWrite && benchfs_fsync(f) != 0)

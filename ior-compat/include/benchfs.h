@@ -169,6 +169,27 @@ typedef struct benchfs_comm {
 } benchfs_comm;
 
 /**
+ * Counters of how the payload bytes of this process's reads and writes moved (see
+ * `benchfs_get_io_stats`).
+ */
+typedef struct benchfs_io_stats {
+  /**
+   * Bytes copied between the caller's memory and a transport buffer (a write's data
+   * copied into its request, a reply copied into the caller's buffer).
+   */
+  uint64_t staged_bytes;
+  /**
+   * Bytes the transport received straight into an I/O buffer (no copy).
+   */
+  uint64_t in_place_bytes;
+  /**
+   * Bytes sent or received with an I/O buffer's transport registration (UCX memory
+   * handle: no registration per transfer).
+   */
+  uint64_t registered_bytes;
+} benchfs_io_stats;
+
+/**
  * Attributes of a file or directory.
  */
 typedef struct benchfs_stat_t {
@@ -455,7 +476,8 @@ int benchfs_close(struct benchfs_file *file);
  * Writes `len` bytes of `buf` at `offset` (pwrite). Returns `len`, or a negative errno
  * (`EBADF`: closed, or not open for writing; `EINVAL`: negative offset or NULL `buf`;
  * `ETIMEDOUT`, `ECONNRESET`, `ENOSPC`, `EIO`, ...). The data is copied before the call
- * returns; `buf` may be reused at once.
+ * returns; `buf` may be reused at once. Data inside a buffer of `benchfs_alloc_io_buffer`
+ * is sent from the buffer itself instead.
  *
  * # Safety
  * `buf` is valid for reads of `len` bytes (or NULL with `len` 0).
@@ -466,7 +488,8 @@ int64_t benchfs_write(struct benchfs_file *file, const void *buf, size_t len, in
  * Reads up to `len` bytes at `offset` into `buf` (pread). Returns the bytes read: fewer
  * than `len` at the end of the file, 0 at or past it; holes read as zeros. A negative errno
  * on error (`EBADF`, `EINVAL`, `ETIMEDOUT`, ...); after an error, `buf` holds either its old
- * contents or data of the file, and nothing writes into it once the call has returned.
+ * contents or data of the file, and nothing writes into it once the call has returned
+ * (except into a buffer of `benchfs_alloc_io_buffer`: see there).
  *
  * # Safety
  * `buf` is valid for writes of `len` bytes (or NULL with `len` 0).
@@ -486,6 +509,38 @@ int benchfs_fsync(struct benchfs_file *file);
  * `benchfs_write` take their own offsets and neither use nor move it.
  */
 int64_t benchfs_lseek(struct benchfs_file *file, int64_t offset, int whence);
+
+/**
+ * Allocates `len` bytes (zeroed, page-aligned) for data read and written through `ctx`.
+ * Over UCX the buffer is registered with UCX (`ucp_mem_map`): `benchfs_write` sends from
+ * it and `benchfs_read` receives into it directly, without staging copies and without
+ * registering memory per transfer; over TCP writes from it are not copied. Any range of
+ * it may be passed to `benchfs_write`/`benchfs_read`, of any context. Returns the buffer,
+ * or NULL with errno set (`EINVAL`: `len` 0, `ENOMEM`, `EBADF`: bad context). Free it with
+ * `benchfs_free_io_buffer`; it stays valid after `benchfs_finalize` until then.
+ *
+ * Unlike other memory, a read into an I/O buffer that fails early (`ETIMEDOUT`) may still
+ * be completed into the buffer by a late reply; the memory stays allocated until that
+ * transfer ends, even if freed.
+ */
+void *benchfs_alloc_io_buffer(struct benchfs_context *ctx, size_t len);
+
+/**
+ * Frees a buffer of `benchfs_alloc_io_buffer` (NULL: nothing to do). Returns 0, or
+ * `-EINVAL` if `buf` is not the start of a live I/O buffer (never allocated, already freed,
+ * or foreign memory), which is left alone. A transfer still using the buffer keeps its
+ * memory until it ends.
+ */
+int benchfs_free_io_buffer(void *buf);
+
+/**
+ * Fills `*stats` with this process's counts so far (all contexts). Returns 0, or
+ * `-EINVAL` if `stats` is NULL.
+ *
+ * # Safety
+ * `stats` is NULL or valid for writing one `benchfs_io_stats`.
+ */
+int benchfs_get_io_stats(struct benchfs_io_stats *stats);
 
 /**
  * Removes file `path` and its data. Returns 0 or a negative errno (`ENOENT`, `EISDIR`,

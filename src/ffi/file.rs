@@ -7,11 +7,14 @@
 //! `benchfs_lseek`, and may run concurrently on one handle. Data never stays borrowed after
 //! a call returns: a write is copied into the request before it is sent, and a read is
 //! received into a buffer of the transport and copied into the caller's memory inside the
-//! call, so a call that times out leaves nothing writing into the caller's buffer.
+//! call, so a call that times out leaves nothing writing into the caller's buffer. Memory of
+//! an I/O buffer ([`super::io_buffer`]) is the exception: it is sent from and received into
+//! directly, and kept alive by the transfers that use it.
 
 use super::boundary::{c_str, int_call, length, offset, ptr_call, status_call, CallError};
 use super::context::{benchfs_context, benchfs_file, context, file, OpenFile, FILES};
 use super::handles::of_ptr;
+use super::io_buffer;
 use crate::fs::{FsError, OpenFlags};
 use std::ffi::{c_char, c_int, c_void};
 
@@ -178,7 +181,8 @@ fn io_call(
 /// Writes `len` bytes of `buf` at `offset` (pwrite). Returns `len`, or a negative errno
 /// (`EBADF`: closed, or not open for writing; `EINVAL`: negative offset or NULL `buf`;
 /// `ETIMEDOUT`, `ECONNRESET`, `ENOSPC`, `EIO`, ...). The data is copied before the call
-/// returns; `buf` may be reused at once.
+/// returns; `buf` may be reused at once. Data inside a buffer of `benchfs_alloc_io_buffer`
+/// is sent from the buffer itself instead.
 ///
 /// # Safety
 /// `buf` is valid for reads of `len` bytes (or NULL with `len` 0).
@@ -196,6 +200,9 @@ pub unsafe extern "C" fn benchfs_write(
         len,
         offset,
         |f, off, len| {
+            if let Some(io) = io_buffer::find(buf, len) {
+                return f.ctx.run(f.handle.write_io(off, &io));
+            }
             let data: &[u8] = if len == 0 {
                 &[]
             } else {
@@ -212,7 +219,8 @@ pub unsafe extern "C" fn benchfs_write(
 /// Reads up to `len` bytes at `offset` into `buf` (pread). Returns the bytes read: fewer
 /// than `len` at the end of the file, 0 at or past it; holes read as zeros. A negative errno
 /// on error (`EBADF`, `EINVAL`, `ETIMEDOUT`, ...); after an error, `buf` holds either its old
-/// contents or data of the file, and nothing writes into it once the call has returned.
+/// contents or data of the file, and nothing writes into it once the call has returned
+/// (except into a buffer of `benchfs_alloc_io_buffer`: see there).
 ///
 /// # Safety
 /// `buf` is valid for writes of `len` bytes (or NULL with `len` 0).
@@ -230,6 +238,9 @@ pub unsafe extern "C" fn benchfs_read(
         len,
         offset,
         |f, off, len| {
+            if let Some(io) = io_buffer::find(buf, len) {
+                return f.ctx.run(f.handle.read_io(off, &io));
+            }
             let out: &mut [u8] = if len == 0 {
                 &mut []
             } else {

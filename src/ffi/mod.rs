@@ -6,8 +6,9 @@
 //! Layout: [`boundary`] (panics, errno, the thread-local error message, argument checks),
 //! [`handles`] (opaque handles as numbers in tables), [`config`] (`benchfs_config`),
 //! [`context`] (`benchfs_init`/`benchfs_finalize` and context-wide calls), [`file`] (open
-//! files), [`namespace`] (calls on paths), [`cluster`] (embedded and MPI-job servers inside
-//! the calling process), [`guardian`] (the process that removes their data if the host is
+//! files), [`io_buffer`] (buffers the transports move data without staging copies),
+//! [`namespace`] (calls on paths), [`cluster`] (embedded and MPI-job servers inside the
+//! calling process), [`guardian`] (the process that removes their data if the host is
 //! killed). This layer sits at the top beside the harness: it uses the file
 //! system's client API and the harness's in-job server start-up; nothing in the crate uses
 //! it.
@@ -42,4 +43,5 @@ pub mod context;
 pub mod file;
 pub(crate) mod guardian;
 pub(crate) mod handles;
+pub mod io_buffer;
 pub mod namespace;

@@ -66,6 +66,9 @@ pub enum FsError {
     /// `EBUSY`: the resource is busy (renaming the root, a server shutting down).
     #[error("resource busy: {0}")]
     Busy(String),
+    /// `ENOMEM`: memory for a buffer could not be had.
+    #[error("cannot allocate memory: {0}")]
+    OutOfMemory(String),
 }
 
 /// Result of a BenchFS call.
@@ -94,6 +97,7 @@ impl FsError {
             FsError::NoSpace(_) => libc::ENOSPC,
             FsError::CrossDevice(_) => libc::EXDEV,
             FsError::Busy(_) => libc::EBUSY,
+            FsError::OutOfMemory(_) => libc::ENOMEM,
         }
     }
 
@@ -118,7 +122,8 @@ impl FsError {
             | FsError::FileTooLarge(m)
             | FsError::NoSpace(m)
             | FsError::CrossDevice(m)
-            | FsError::Busy(m) => m,
+            | FsError::Busy(m)
+            | FsError::OutOfMemory(m) => m,
         }
     }
 
@@ -146,6 +151,7 @@ impl FsError {
             libc::ENOSPC => FsError::NoSpace(m),
             libc::EXDEV => FsError::CrossDevice(m),
             libc::EBUSY => FsError::Busy(m),
+            libc::ENOMEM => FsError::OutOfMemory(m),
             _ => FsError::Io(format!("errno {errno}: {m}")),
         }
     }

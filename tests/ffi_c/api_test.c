@@ -116,6 +116,18 @@ static void every_call(void) {
     int64_t end = 10 + (int64_t)len;
     EXPECT_EQ(benchfs_read(f, back, 1000, end - 4), 4); /* short read at the end */
     EXPECT_EQ(benchfs_read(f, back, 1000, end + 5), 0);
+    /* The same data through an I/O buffer of the library; a second free is an error. */
+    unsigned char *io = benchfs_alloc_io_buffer(ctx, len);
+    EXPECT(io != NULL);
+    if (io) {
+        memcpy(io, data, len);
+        EXPECT_EQ(benchfs_write(f, io, len, 10), len);
+        memset(io, 0, len);
+        EXPECT_EQ(benchfs_read(f, io, len, 10), len);
+        EXPECT(memcmp(io, data, len) == 0);
+        EXPECT_EQ(benchfs_free_io_buffer(io), 0);
+        EXPECT_EQ(benchfs_free_io_buffer(io), -EINVAL);
+    }
     EXPECT_EQ(benchfs_write(f, NULL, 0, 0), 0);
     EXPECT_EQ(benchfs_lseek(f, 5, SEEK_SET), 5);
     EXPECT_EQ(benchfs_lseek(f, 5, SEEK_CUR), 10);

@@ -12,6 +12,7 @@ use super::options::ClientOptions;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::placement::Placement;
 use crate::fs::registry::Registry;
+use crate::fs::transport::io_buffer::{IoBuffer, IoSlice};
 use crate::fs::transport::tcp::TcpConnector;
 use crate::fs::transport::{Connection, Connector, Reply};
 use crate::fs::wire::{check_chunk_size, Request, Response, DEFAULT_CHUNK_SIZE};
@@ -345,26 +346,56 @@ impl Client {
     /// it (it stopped gracefully, to be restarted) is sent again once, on a new connection.
     /// An error reaching the server names it ([`Client::naming_server`]).
     pub(super) async fn call(&self, s: usize, req: &Request, bulk: Bytes) -> FsResult<Reply> {
+        self.call_to(s, req, bulk, None).await
+    }
+
+    /// [`Client::call`] whose reply's bulk payload belongs in `dest` (the transport puts it
+    /// there if it can: [`Connection::call_into`]).
+    pub(super) async fn call_into(
+        &self,
+        s: usize,
+        req: &Request,
+        dest: IoSlice,
+    ) -> FsResult<Reply> {
+        self.call_to(s, req, Bytes::new(), Some(dest)).await
+    }
+
+    async fn call_to(
+        &self,
+        s: usize,
+        req: &Request,
+        bulk: Bytes,
+        dest: Option<IoSlice>,
+    ) -> FsResult<Reply> {
+        let once = |c: Arc<dyn Connection>, bulk: Bytes| {
+            let (op, msg, t) = (req.op() as u16, req.encode(), self.inner.opts.timeout);
+            let dest = dest.clone();
+            async move {
+                match dest {
+                    Some(d) => c.call_into(op, msg, bulk, d, t).await,
+                    None => c.call(op, msg, bulk, t).await,
+                }
+            }
+        };
         let c = self.conn(s).await.map_err(|e| self.naming_server(s, e))?;
-        let first = c
-            .call(
-                req.op() as u16,
-                req.encode(),
-                bulk.clone(),
-                self.inner.opts.timeout,
-            )
-            .await;
+        let first = once(c.clone(), bulk.clone()).await;
         match first {
             // Only the stop's own error: a call the server answered (even with EBUSY just
             // before it stopped) is not sent again.
             Err(FsError::Busy(_)) if c.closed_unread() => {
                 let c = self.conn(s).await.map_err(|e| self.naming_server(s, e))?;
-                c.call(req.op() as u16, req.encode(), bulk, self.inner.opts.timeout)
-                    .await
+                once(c, bulk).await
             }
             r => r,
         }
         .map_err(|e| self.naming_server(s, e))
+    }
+
+    /// A buffer of `len` bytes for file data that this client's transport moves without
+    /// staging copies (registered with UCX over UCX): reads and writes through
+    /// [`super::FileHandle::read_io`] and [`super::FileHandle::write_io`].
+    pub fn alloc_io_buffer(&self, len: usize) -> FsResult<IoBuffer> {
+        self.inner.connector.alloc_io_buffer(len)
     }
 
     pub(super) async fn call_resp(&self, s: usize, req: &Request) -> FsResult<Response> {

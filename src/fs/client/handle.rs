@@ -5,13 +5,17 @@
 //! servers it wrote to, the cursor) and the close-to-open rule: the size of what was
 //! written is published to the metadata server on close and fsync (or, best effort, when
 //! the last clone is dropped). Data goes straight to the chunk servers, split into
-//! [`super::pieces`]. `write_at` copies the caller's slice once; `write_at_bytes` does not.
+//! [`super::pieces`]. `write_at` copies the caller's slice once; `write_at_bytes` and
+//! `write_io` do not. `read_at` copies each reply into the caller's slice; `read_io` lets
+//! the transport receive replies straight into an I/O buffer where it can. Copies are
+//! counted in the transport's [`COPY_STATS`].
 //! Must not import server code.
 
 use super::connections::Client;
 use super::options::OpenFlags;
 use super::pieces::{pieces, Piece};
 use crate::fs::error::{FsError, FsResult};
+use crate::fs::transport::io_buffer::{IoSlice, COPY_STATS};
 use crate::fs::wire::{Attr, FileId, Request, SizeMode};
 use bytes::Bytes;
 use std::collections::BTreeSet;
@@ -127,8 +131,15 @@ impl FileHandle {
 
     /// Writes `data` at `offset`; returns the number of bytes written (all of them).
     pub async fn write_at(&self, offset: u64, data: &[u8]) -> FsResult<usize> {
+        COPY_STATS.staged(data.len());
         self.write_at_bytes(offset, Bytes::copy_from_slice(data))
             .await
+    }
+
+    /// Writes the bytes of I/O buffer range `data` at `offset`, sent from the buffer itself
+    /// (with its registration, over UCX). The bytes must not change until the call is over.
+    pub async fn write_io(&self, offset: u64, data: &IoSlice) -> FsResult<usize> {
+        self.write_at_bytes(offset, data.to_bytes()).await
     }
 
     /// Writes `data` at `offset` without copying it.
@@ -184,6 +195,17 @@ impl FileHandle {
     /// Reads into `buf` from `offset`; returns the bytes read, fewer than asked at the end
     /// of the file (0 at or past it). Holes read as zeros.
     pub async fn read_at(&self, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
+        self.read_to(offset, ReadDest::Memory(buf)).await
+    }
+
+    /// As [`FileHandle::read_at`], into I/O buffer range `buf`: the transport receives each
+    /// reply straight into it where it can (UCX), else it is copied there. If the read fails
+    /// early (a timeout), a reply still on its way may yet be written into `buf`.
+    pub async fn read_io(&self, offset: u64, buf: &IoSlice) -> FsResult<usize> {
+        self.read_to(offset, ReadDest::Io(buf)).await
+    }
+
+    async fn read_to(&self, offset: u64, mut dest: ReadDest<'_>) -> FsResult<usize> {
         self.check_open()?;
         if !self.inner.flags.read {
             return Err(FsError::BadHandle(format!(
@@ -192,10 +214,10 @@ impl FileHandle {
             )));
         }
         let size = self.known_size();
-        if offset >= size || buf.is_empty() {
+        if offset >= size || dest.is_empty() {
             return Ok(0);
         }
-        let len = ((size - offset) as usize).min(buf.len());
+        let len = ((size - offset) as usize).min(dest.len());
         let c = &self.inner.client;
         let id = self.inner.attr.id;
         let ps = pieces(
@@ -204,28 +226,30 @@ impl FileHandle {
             self.inner.attr.chunk_size,
             c.options().tuning.read_piece,
         );
-        let fill = |buf: &mut [u8], p: &Piece, data: &[u8]| {
-            let n = data.len().min(p.len);
-            buf[p.buf_off..p.buf_off + n].copy_from_slice(&data[..n]);
-            buf[p.buf_off + n..p.buf_off + p.len].fill(0);
-        };
-        let read_piece = |p: Piece| async move {
-            let s = c.placement().chunk_server(id, p.chunk);
-            let req = Request::Read {
-                id,
-                chunk: p.chunk,
-                offset: p.in_chunk,
-                len: p.len as u32,
-            };
-            let r = c.call(s, &req, Bytes::new()).await?;
-            Ok::<_, FsError>((p, r.bulk))
+        let io = dest.io();
+        let read_piece = |p: Piece| {
+            let into = io.and_then(|b| b.sub(p.buf_off..p.buf_off + p.len));
+            async move {
+                let s = c.placement().chunk_server(id, p.chunk);
+                let req = Request::Read {
+                    id,
+                    chunk: p.chunk,
+                    offset: p.in_chunk,
+                    len: p.len as u32,
+                };
+                let r = match into {
+                    Some(d) => c.call_into(s, &req, d).await?,
+                    None => c.call(s, &req, Bytes::new()).await?,
+                };
+                Ok::<_, FsError>((p, r.bulk))
+            }
         };
         if let [p] = ps[..] {
             let (p, data) = read_piece(p).await?;
-            fill(buf, &p, &data);
+            dest.fill(&p, &data);
         } else {
             for (p, data) in futures::future::try_join_all(ps.into_iter().map(read_piece)).await? {
-                fill(buf, &p, &data);
+                dest.fill(&p, &data);
             }
         }
         Ok(len)
@@ -361,5 +385,55 @@ impl FileHandle {
             return Err(FsError::BadHandle(format!("{} is closed", self.inner.path)));
         }
         self.publish_size().await
+    }
+}
+
+/// Where the data of a read goes.
+enum ReadDest<'a> {
+    /// The caller's memory: replies are copied into it.
+    Memory(&'a mut [u8]),
+    /// An I/O buffer range: replies the transport received in place stay where they are.
+    Io(&'a IoSlice),
+}
+
+impl ReadDest<'_> {
+    fn len(&self) -> usize {
+        match self {
+            ReadDest::Memory(b) => b.len(),
+            ReadDest::Io(s) => s.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn io(&self) -> Option<&IoSlice> {
+        match self {
+            ReadDest::Memory(_) => None,
+            ReadDest::Io(s) => Some(s),
+        }
+    }
+
+    /// Puts the reply `data` of piece `p` in place (zeros past a short reply: a hole or
+    /// the end of a chunk).
+    fn fill(&mut self, p: &Piece, data: &[u8]) {
+        let n = data.len().min(p.len);
+        match self {
+            ReadDest::Memory(buf) => {
+                buf[p.buf_off..p.buf_off + n].copy_from_slice(&data[..n]);
+                buf[p.buf_off + n..p.buf_off + p.len].fill(0);
+                COPY_STATS.staged(n);
+            }
+            ReadDest::Io(s) => {
+                if let Some(t) = s.sub(p.buf_off..p.buf_off + p.len) {
+                    if t.holds(data) {
+                        t.zero_from(n);
+                    } else {
+                        t.fill_from(&data[..n]);
+                    }
+                }
+            }
+        }
     }
 }

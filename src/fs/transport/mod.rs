@@ -14,6 +14,7 @@
 pub(crate) mod choice;
 pub mod fuzz;
 pub(crate) mod handshake;
+pub mod io_buffer;
 pub(crate) mod low_water;
 pub(crate) mod pending;
 pub(crate) mod splice;
@@ -21,6 +22,8 @@ pub(crate) mod stream;
 pub mod tcp;
 #[cfg(feature = "ucx")]
 pub mod ucx;
+#[cfg(feature = "ucx")]
+pub(crate) mod ucx_registered;
 #[cfg(feature = "ucx")]
 pub mod ucx_rpc;
 
@@ -236,6 +239,23 @@ pub trait Connection: Send + Sync + 'static {
     fn store(&self) -> Option<u64> {
         None
     }
+
+    /// As [`Connection::call`], for a reply whose bulk payload belongs in `dest`: a
+    /// transport that can receives it there (the reply's `bulk` is then `dest`'s bytes,
+    /// see [`io_buffer::IoSlice::holds`]); others return it elsewhere, for the caller to
+    /// copy. If the call ends early (a timeout), a reply still on its way may yet be
+    /// written into `dest`, which the transport keeps alive until then.
+    fn call_into(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        dest: io_buffer::IoSlice,
+        timeout: Duration,
+    ) -> BoxFuture<'_, FsResult<Reply>> {
+        let _ = dest;
+        self.call(op, msg, bulk, timeout)
+    }
 }
 
 /// Opens connections to servers, presenting the cluster secret.
@@ -247,6 +267,14 @@ pub trait Connector: Send + Sync + 'static {
         secret: &'a [u8],
         timeout: Duration,
     ) -> BoxFuture<'a, FsResult<Arc<dyn Connection>>>;
+
+    /// A buffer of `len` bytes for file data that this transport moves without staging
+    /// copies (registered with it where it registers memory; plain aligned memory else).
+    fn alloc_io_buffer(&self, len: usize) -> FsResult<io_buffer::IoBuffer> {
+        io_buffer::IoBuffer::new(len).ok_or_else(|| {
+            crate::fs::error::FsError::OutOfMemory(format!("an I/O buffer of {len} bytes"))
+        })
+    }
 }
 
 /// The listening side of a transport on a server: accepts connections, checks the cluster

@@ -27,11 +27,13 @@
 //! Hello.
 
 use super::handshake::{self, ServerHandshake};
+use super::io_buffer::{IoBuffer, IoSlice, COPY_STATS};
 use super::pending::PendingCalls;
 use super::ucx::{
     Context, ContextBuilder, Endpoint, ErrorMode, IncomingMessage, ProgressConfig, Protocol,
     UcxError, Worker, WorkerAddress, WorkerThread,
 };
+use super::ucx_registered::{self, RecvSlice, SendPayload};
 use super::{
     BoxFuture, Connection, Connector, FileRegion, Handler, ListenOptions, Listener, Reply,
 };
@@ -208,6 +210,37 @@ async fn receive_frame(m: IncomingMessage, head: &Head) -> FsResult<(Bytes, Byte
     })
 }
 
+/// True if a reply with this head and a `payload_len`-byte payload can be received into
+/// `dest`: a reply (not an error) whose message came inline and whose data fits.
+fn fits_in_place(head: &Head, payload_len: usize, dest: &IoSlice) -> bool {
+    head.frame.kind == FrameKind::Reply
+        && head.inline.is_some()
+        && payload_len > 0
+        && payload_len <= dest.len()
+}
+
+/// Receives a reply's payload straight into the caller's buffer `dest` (by rendezvous with
+/// the buffer's registration when it is large); the bulk returned is `dest`'s bytes.
+async fn receive_in_place(
+    m: IncomingMessage,
+    head: &Head,
+    dest: IoSlice,
+) -> FsResult<(Bytes, Bytes)> {
+    let n = m.payload_len();
+    let Some(target) = dest.sub(0..n) else {
+        return receive_frame(m, head).await;
+    };
+    let slice = RecvSlice(target);
+    let registered = m.is_rendezvous() && slice.is_registered();
+    let RecvSlice(filled) = m.recv_into(slice).await.map_err(|e| e.to_fs_error())?;
+    COPY_STATS.in_place(n);
+    if registered {
+        COPY_STATS.registered(n);
+    }
+    let msg = head.inline.clone().unwrap_or_default();
+    Ok((msg, filled.to_bytes()))
+}
+
 /// Reads a file region into memory (zeros past the end of a file shorter than announced).
 fn read_region(region: &FileRegion) -> std::io::Result<Vec<u8>> {
     use std::os::unix::fs::FileExt;
@@ -257,6 +290,8 @@ struct ClientRoute {
     received: Rc<Cell<u64>>,
     /// The connection's route at the server (known once the Hello is answered).
     server_route: Rc<Cell<u64>>,
+    /// Where the bulk payload of a call's reply goes, by request id (calls that gave one).
+    dests: Rc<RefCell<HashMap<u64, IoSlice>>>,
 }
 
 /// The client worker thread's state: its connections by route.
@@ -288,12 +323,13 @@ async fn client_reply(st: Rc<ClientState>, m: IncomingMessage) {
             return;
         }
     };
-    let (pending, peer, counts, server_route) = match st.routes.borrow().get(&head.route) {
+    let (pending, peer, counts, server_route, dest) = match st.routes.borrow().get(&head.route) {
         Some(r) => (
             r.pending.clone(),
             r.peer.clone(),
             (r.receiving.clone(), r.received.clone()),
             r.server_route.clone(),
+            r.dests.borrow_mut().remove(&head.frame.id),
         ),
         None => return,
     };
@@ -310,7 +346,11 @@ async fn client_reply(st: Rc<ClientState>, m: IncomingMessage) {
     }
     received.set(received.get() + 1);
     receiving.set(receiving.get() + 1);
-    match receive_frame(m, &head).await {
+    let got = match dest {
+        Some(d) if fits_in_place(&head, m.payload_len(), &d) => receive_in_place(m, &head, d).await,
+        _ => receive_frame(m, &head).await,
+    };
+    match got {
         Ok((msg, bulk)) => {
             if head.frame.op == ATTACH_OP && head.frame.kind == FrameKind::Reply {
                 if let Ok(key) = <[u8; 8]>::try_from(bulk.as_ref()) {
@@ -531,6 +571,7 @@ impl UcxConnector {
                     receiving: Rc::new(Cell::new(0)),
                     received: Rc::new(Cell::new(0)),
                     server_route: Rc::new(Cell::new(0)),
+                    dests: Rc::new(RefCell::new(HashMap::new())),
                 },
             );
             Ok::<_, FsError>(route)
@@ -573,7 +614,7 @@ impl UcxConnector {
         };
         let payload = hello_payload(self.worker.address(), &guard_addr);
         let r = conn
-            .call_ucx(ATTACH_OP, Bytes::new(), payload, timeout)
+            .call_ucx(ATTACH_OP, Bytes::new(), payload, None, timeout)
             .await
             .map_err(|e| connect_error(&peer, e))?;
         let key: [u8; 8] = r.bulk.as_ref().try_into().map_err(|_| {
@@ -598,6 +639,10 @@ impl Connector for UcxConnector {
             let c: Arc<dyn Connection> = self.connect_to(addr, secret, timeout).await?;
             Ok(c)
         })
+    }
+
+    fn alloc_io_buffer(&self, len: usize) -> FsResult<IoBuffer> {
+        ucx_registered::alloc(&context()?, len)
     }
 }
 
@@ -631,12 +676,14 @@ impl Drop for UcxConnection {
 }
 
 impl UcxConnection {
-    /// Sends a request and waits for its reply, for at most `timeout`.
+    /// Sends a request and waits for its reply, for at most `timeout`; the reply's bulk
+    /// payload goes into `dest` if one is given and it fits (see [`Connection::call_into`]).
     pub async fn call_ucx(
         &self,
         op: u16,
         msg: Bytes,
         bulk: Bytes,
+        dest: Option<IoSlice>,
         timeout: Duration,
     ) -> FsResult<Reply> {
         let fut = async {
@@ -652,7 +699,12 @@ impl UcxConnection {
             // Posted on the worker's thread; its outcome comes back through the pending
             // table (a failed send fails the call at once).
             let posted = self.worker.post(move |w, st| async move {
-                let ep = st.routes.borrow().get(&route).map(|r| r.ep.clone());
+                let ep = st.routes.borrow().get(&route).map(|r| {
+                    if let Some(d) = dest {
+                        r.dests.borrow_mut().insert(id, d);
+                    }
+                    r.ep.clone()
+                });
                 let sent = match ep {
                     None => Err(FsError::ConnectionReset(format!(
                         "connection to {peer} is closed"
@@ -667,13 +719,16 @@ impl UcxConnection {
                             bulk,
                             w.max_am_header(),
                         );
-                        ep.send_am(AM_REQUEST, &h, payload, Protocol::Auto)
+                        ep.send_am(AM_REQUEST, &h, SendPayload::new(payload), Protocol::Auto)
                             .await
                             .map(|_| ())
                             .map_err(|e| e.to_fs_error())
                     }
                 };
                 if let Err(e) = sent {
+                    if let Some(r) = st.routes.borrow().get(&route) {
+                        r.dests.borrow_mut().remove(&id);
+                    }
                     if let Some(waiter) = pending.take(id) {
                         let _ = waiter.send(Err(e));
                     }
@@ -716,7 +771,18 @@ impl Connection for UcxConnection {
         bulk: Bytes,
         timeout: Duration,
     ) -> BoxFuture<'_, FsResult<Reply>> {
-        Box::pin(self.call_ucx(op, msg, bulk, timeout))
+        Box::pin(self.call_ucx(op, msg, bulk, None, timeout))
+    }
+
+    fn call_into(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        dest: IoSlice,
+        timeout: Duration,
+    ) -> BoxFuture<'_, FsResult<Reply>> {
+        Box::pin(self.call_ucx(op, msg, bulk, Some(dest), timeout))
     }
 
     fn is_closed(&self) -> bool {

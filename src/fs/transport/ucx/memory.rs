@@ -1,8 +1,9 @@
 //! Memory registration: [`RegisteredBuffer`], a heap buffer mapped with `ucp_mem_map` so that
 //! transfers from or into it skip per-transfer registration (and, on RDMA transports, pinning),
-//! and [`Registration`], the handle a transfer passes to UCX.
+//! [`MemoryMap`], the registration of memory someone else owns, and [`Registration`], the
+//! handle a transfer passes to UCX.
 //!
-//! Owns registered buffers; must not know about endpoints or messages.
+//! Owns registered buffers and mappings; must not know about endpoints or messages.
 
 use super::buffer::{IoBuf, IoBufMut};
 use super::context::Context;
@@ -12,20 +13,13 @@ use ucx_sys as sys;
 /// A zero-initialised heap buffer registered with a UCX context. Dropping it unregisters it.
 /// It may be sent across threads and used by any worker of the same context.
 pub struct RegisteredBuffer {
-    context: Context,
-    memh: sys::ucp_mem_h,
+    // Dropped before the bytes it maps.
+    map: MemoryMap,
     buf: Box<[u8]>,
 }
 
-// SAFETY: the buffer is owned; the memory handle belongs to a context created with
-// `mt_workers_shared`, whose registration calls (`ucp_mem_unmap`, `ucp_mem_query`) take the
-// context lock, so they may run on any thread.
-unsafe impl Send for RegisteredBuffer {}
-// SAFETY: shared access only reads the bytes or queries the handle (under the context lock).
-unsafe impl Sync for RegisteredBuffer {}
-
-/// The memory handle of a registered buffer, passed to UCX with a transfer. Only
-/// [`RegisteredBuffer`] creates one.
+/// The memory handle of a registered range, passed to UCX with a transfer. Only
+/// [`MemoryMap`] creates one.
 #[derive(Clone, Copy, Debug)]
 pub struct Registration {
     pub(crate) memh: sys::ucp_mem_h,
@@ -47,24 +41,10 @@ impl RegisteredBuffer {
                 capacity: 0,
             });
         }
-        let params = sys::ucp_mem_map_params_t {
-            field_mask: (sys::UCP_MEM_MAP_PARAM_FIELD_ADDRESS | sys::UCP_MEM_MAP_PARAM_FIELD_LENGTH)
-                as u64,
-            address: buf.as_mut_ptr().cast(),
-            length: buf.len(),
-            ..Default::default()
-        };
-        let mut memh: sys::ucp_mem_h = std::ptr::null_mut();
-        // SAFETY: the context is live (held by `context`), `params` names a live heap range that
-        // this value owns for as long as the registration exists, and `memh` is a valid out
-        // pointer.
-        let st = unsafe { sys::ucp_mem_map(context.handle(), &params, &mut memh) };
-        Status(st).check("ucp_mem_map")?;
-        Ok(RegisteredBuffer {
-            context: context.clone(),
-            memh,
-            buf,
-        })
+        // SAFETY: the boxed bytes stay in place and alive for as long as the mapping, which
+        // this value owns and drops first (field order).
+        let map = unsafe { MemoryMap::new(context, buf.as_mut_ptr(), buf.len())? };
+        Ok(RegisteredBuffer { map, buf })
     }
 
     /// The bytes.
@@ -75,6 +55,65 @@ impl RegisteredBuffer {
     /// The bytes, writable.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.buf
+    }
+
+    /// The address and length UCX reports for the registration (`ucp_mem_query`).
+    pub fn mapped_range(&self) -> Result<(usize, usize), UcxError> {
+        self.map.mapped_range()
+    }
+}
+
+/// The registration of a range of memory with a UCX context (`ucp_mem_map`); dropping it
+/// unregisters the range (`ucp_mem_unmap`). It does not own the memory.
+pub struct MemoryMap {
+    context: Context,
+    memh: sys::ucp_mem_h,
+}
+
+// SAFETY: the memory handle belongs to a context created with `mt_workers_shared`, whose
+// registration calls (`ucp_mem_unmap`, `ucp_mem_query`) take the context lock, so they may
+// run on any thread.
+unsafe impl Send for MemoryMap {}
+// SAFETY: shared access only queries the handle (under the context lock).
+unsafe impl Sync for MemoryMap {}
+
+impl MemoryMap {
+    /// Registers the `len` bytes at `ptr` (at least 1) with `context`.
+    ///
+    /// # Safety
+    /// The bytes must stay allocated, and in place, until the mapping is dropped.
+    pub unsafe fn new(context: &Context, ptr: *mut u8, len: usize) -> Result<Self, UcxError> {
+        if len == 0 || ptr.is_null() {
+            return Err(UcxError::BufferTooSmall {
+                len: 1,
+                capacity: 0,
+            });
+        }
+        let params = sys::ucp_mem_map_params_t {
+            field_mask: (sys::UCP_MEM_MAP_PARAM_FIELD_ADDRESS | sys::UCP_MEM_MAP_PARAM_FIELD_LENGTH)
+                as u64,
+            address: ptr.cast(),
+            length: len,
+            ..Default::default()
+        };
+        let mut memh: sys::ucp_mem_h = std::ptr::null_mut();
+        // SAFETY: the context is live (held by `context`), `params` names a live range that
+        // the caller keeps allocated while the mapping exists, and `memh` is a valid out
+        // pointer.
+        let st = unsafe { sys::ucp_mem_map(context.handle(), &params, &mut memh) };
+        Status(st).check("ucp_mem_map")?;
+        Ok(MemoryMap {
+            context: context.clone(),
+            memh,
+        })
+    }
+
+    /// The handle a transfer passes to UCX.
+    pub fn registration(&self) -> Registration {
+        Registration {
+            memh: self.memh,
+            context: self.context.handle(),
+        }
     }
 
     /// The address and length UCX reports for the registration (`ucp_mem_query`).
@@ -91,15 +130,21 @@ impl RegisteredBuffer {
     }
 }
 
-impl Drop for RegisteredBuffer {
+impl Drop for MemoryMap {
     fn drop(&mut self) {
         // SAFETY: `memh` came from `ucp_mem_map` on this context (kept alive by `self.context`)
-        // and is unmapped exactly once; no transfer uses it any more, since each transfer owns
-        // the buffer until UCX is done with it.
+        // and is unmapped exactly once; no transfer uses it any more, since each transfer keeps
+        // the registered memory's owner alive until UCX is done with it.
         let st = unsafe { sys::ucp_mem_unmap(self.context.handle(), self.memh) };
         if let Err(e) = Status(st).check("ucp_mem_unmap") {
             tracing::warn!("{e}");
         }
+    }
+}
+
+impl std::fmt::Debug for MemoryMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryMap").finish_non_exhaustive()
     }
 }
 
@@ -121,10 +166,7 @@ unsafe impl IoBuf for RegisteredBuffer {
         self.buf.len()
     }
     fn registration(&self) -> Option<Registration> {
-        Some(Registration {
-            memh: self.memh,
-            context: self.context.handle(),
-        })
+        Some(self.map.registration())
     }
 }
 

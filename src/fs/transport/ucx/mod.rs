@@ -36,7 +36,7 @@ pub use context::{Context, ContextBuilder};
 pub use endpoint::{Endpoint, ErrorMode, Failure};
 pub use error::{Status, UcxError};
 pub use listener::{ConnRequest, Listener};
-pub use memory::{RegisteredBuffer, Registration};
+pub use memory::{MemoryMap, RegisteredBuffer, Registration};
 pub use progress::{Progress, ProgressConfig};
 pub use request::{ProgressStats, Transfer};
 pub use thread::WorkerThread;
