@@ -55,6 +55,14 @@ fn setup() {
 }
 
 fn serve(secret: &[u8], per_connection: usize) -> (UcxListenerTask, Arc<Echo>) {
+    serve_with(secret, per_connection, 64)
+}
+
+fn serve_with(
+    secret: &[u8],
+    per_connection: usize,
+    max_connections: usize,
+) -> (UcxListenerTask, Arc<Echo>) {
     setup();
     let echo = Arc::new(Echo::default());
     let l = UcxListenerTask::bind(
@@ -64,7 +72,7 @@ fn serve(secret: &[u8], per_connection: usize) -> (UcxListenerTask, Arc<Echo>) {
             store: 0x5eed,
             max_in_flight: 64,
             per_connection,
-            max_connections: 64,
+            max_connections,
             max_unauthenticated: 16,
             limits: ConnectionLimits::default(),
         },
@@ -219,4 +227,45 @@ async fn a_graceful_stop_answers_the_calls_in_flight() {
         let r = t.await.unwrap().unwrap();
         assert!(r.bulk == pattern(i, 200_000));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_max_connections_are_refused_until_one_closes() {
+    let (l, _) = serve_with(b"k", 8, 2);
+    let c = UcxConnector::new().unwrap();
+    let a = c.connect(l.local_address(), b"k", T).await.unwrap();
+    let b = c.connect(l.local_address(), b"k", T).await.unwrap();
+    let e = c.connect(l.local_address(), b"k", T).await.err().unwrap();
+    assert_eq!(e.errno(), libc::EBUSY, "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("--max-connections") && msg.contains("ucx/echo-server"),
+        "{msg}"
+    );
+    // The connections within the limit still work.
+    for conn in [&a, &b] {
+        let r = conn
+            .call(5, Bytes::from_static(b"y"), Bytes::new(), T)
+            .await;
+        assert_eq!(r.unwrap().msg, Bytes::from_static(b"y"));
+    }
+    // Once one closes, the server forgets it and serves a new client.
+    drop(a);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let d = loop {
+        match c.connect(l.local_address(), b"k", T).await {
+            Ok(d) => break d,
+            Err(e) => {
+                assert_eq!(e.errno(), libc::EBUSY, "{e}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "never served again: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let r = d.call(5, Bytes::from_static(b"z"), Bytes::new(), T).await;
+    assert_eq!(r.unwrap().msg, Bytes::from_static(b"z"));
+    l.shutdown().await;
 }

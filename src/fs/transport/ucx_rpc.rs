@@ -829,6 +829,12 @@ struct ServerState {
     total: Arc<Semaphore>,
     max_total: u32,
     per_connection: usize,
+    /// Most connections at once (`--max-connections`), and of them most still in their
+    /// handshake; an attach beyond is refused with `EBUSY`.
+    max_connections: usize,
+    max_unauthenticated: usize,
+    /// The server's name in refusals.
+    label: String,
     conns: RefCell<HashMap<u64, Rc<ServerConn>>>,
     next: Cell<u64>,
     stopping: Cell<bool>,
@@ -866,6 +872,28 @@ impl ServerState {
         {
             tracing::debug!("UCX reply to {} not sent: {e}", conn.ep.peer());
         }
+    }
+
+    /// Why a new connection is refused now, if it is: the server is stopping, or has its
+    /// most connections open (all, or still in their handshake).
+    fn refusal(&self) -> Option<FsError> {
+        if self.stopping.get() {
+            return Some(FsError::Busy("the server is shutting down".into()));
+        }
+        let conns = self.conns.borrow();
+        if conns.len() >= self.max_connections {
+            return Some(FsError::Busy(format!(
+                "server {ADDRESS_PREFIX}{} has {} connections open, its limit (--max-connections)",
+                self.label, self.max_connections
+            )));
+        }
+        let waiting = conns.values().filter(|c| !c.hs.borrow().is_done()).count();
+        (waiting >= self.max_unauthenticated).then(|| {
+            FsError::Busy(format!(
+                "server {ADDRESS_PREFIX}{} has too many connections still in their handshake",
+                self.label
+            ))
+        })
     }
 
     /// Replies with error `e`.
@@ -1012,8 +1040,7 @@ async fn attach(st: Rc<ServerState>, m: IncomingMessage, head: Head) {
         sent: Cell::new(0),
         hs: RefCell::new(ServerHandshake::new(st.secret.clone(), st.store)),
     };
-    if st.stopping.get() {
-        let e = FsError::Busy("the server is shutting down".into());
+    if let Some(e) = st.refusal() {
         st.reply_error(&conn, &h, &e).await;
         close_soon(&conn.ep).await;
         return;
@@ -1107,9 +1134,12 @@ impl UcxListenerTask {
             store,
             max_in_flight,
             per_connection,
+            max_connections,
+            max_unauthenticated,
             limits,
             ..
         } = opts;
+        let name = label.replace('/', "_");
         let secret = Arc::new(secret);
         let max_total = max_in_flight.clamp(1, u32::MAX as usize >> 3);
         let thread = WorkerThread::spawn(
@@ -1127,6 +1157,9 @@ impl UcxListenerTask {
                     total: Arc::new(Semaphore::new(max_total)),
                     max_total: max_total as u32,
                     per_connection: per_connection.max(1),
+                    max_connections: max_connections.max(1),
+                    max_unauthenticated: max_unauthenticated.max(1),
+                    label: name,
                     conns: RefCell::new(HashMap::new()),
                     next: Cell::new(0),
                     stopping: Cell::new(false),
