@@ -1,5 +1,6 @@
 //! The pending-call table of one client connection, shared by every transport: request ids,
-//! the waiter of each call in flight, and the closed flag that fails them all at once.
+//! the waiter of each call in flight, and the closed flag (with the reason) that fails them
+//! all at once.
 //!
 //! Owns [`PendingCalls`] and [`PendingGuard`]; knows nothing of how requests travel (the
 //! byte-stream framing in [`super::stream`], active messages in [`super::ucx_rpc`]).
@@ -10,7 +11,7 @@ use crate::fs::wire::{decode_error, FrameKind};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tokio::sync::oneshot;
 
 /// Where the reply of one call goes.
@@ -20,6 +21,9 @@ pub type Waiter = oneshot::Sender<FsResult<Reply>>;
 pub struct PendingCalls {
     calls: Mutex<HashMap<u64, Waiter>>,
     closed: AtomicBool,
+    /// Why it closed (the error its pending calls were failed with): calls made afterwards
+    /// fail with it too, so that a refusal read before the first call is not lost.
+    reason: OnceLock<FsError>,
     next_id: AtomicU64,
 }
 
@@ -28,6 +32,7 @@ impl Default for PendingCalls {
         PendingCalls {
             calls: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
+            reason: OnceLock::new(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -35,13 +40,13 @@ impl Default for PendingCalls {
 
 impl PendingCalls {
     /// Registers a new call: its request id, the receiver of its reply, and a guard that
-    /// removes the entry however the call ends. Fails at once if the connection to `peer`
-    /// is closed.
+    /// removes the entry however the call ends. Fails at once if the connection is closed,
+    /// with [`PendingCalls::closed_error`] (`closed` says it when no reason is known).
     pub fn register(
         &self,
-        peer: &str,
+        closed: impl Fn() -> FsError,
     ) -> FsResult<(u64, oneshot::Receiver<FsResult<Reply>>, PendingGuard<'_>)> {
-        let closed = || FsError::ConnectionReset(format!("connection to {peer} is closed"));
+        let closed = || self.closed_error(&closed);
         if self.is_closed() {
             return Err(closed());
         }
@@ -66,9 +71,16 @@ impl PendingCalls {
         self.calls.lock().ok().and_then(|mut m| m.remove(&id))
     }
 
-    /// Hands reply frame `id` of `kind` (from `peer`) to its caller; a reply to a call
-    /// that already ended (timed out) is dropped.
-    pub fn deliver(&self, kind: FrameKind, id: u64, msg: Bytes, bulk: Bytes, peer: &str) {
+    /// Hands reply frame `id` of `kind` to its caller (`peer` names the sender if the frame
+    /// is not a reply); a reply to a call that already ended (timed out) is dropped.
+    pub fn deliver(
+        &self,
+        kind: FrameKind,
+        id: u64,
+        msg: Bytes,
+        bulk: Bytes,
+        peer: impl FnOnce() -> String,
+    ) {
         let Some(w) = self.take(id) else {
             return;
         };
@@ -76,14 +88,17 @@ impl PendingCalls {
             FrameKind::Reply => Ok(Reply::new(msg, bulk)),
             FrameKind::Error => Err(decode_error(&msg)),
             FrameKind::Request => Err(FsError::Protocol(format!(
-                "{peer} sent a request to a client"
+                "{} sent a request to a client",
+                peer()
             ))),
         };
         let _ = w.send(res);
     }
 
-    /// Marks the connection closed and fails every pending call with `err`.
+    /// Marks the connection closed and fails every pending call with `err` (the first
+    /// such error stays the connection's reason).
     pub fn fail_all(&self, err: FsError) {
+        let _ = self.reason.set(err.clone());
         self.closed.store(true, Ordering::SeqCst);
         let drained: Vec<Waiter> = match self.calls.lock() {
             Ok(mut m) => m.drain().map(|(_, w)| w).collect(),
@@ -91,6 +106,15 @@ impl PendingCalls {
         };
         for w in drained {
             let _ = w.send(Err(err.clone()));
+        }
+    }
+
+    /// The error of a call on the closed connection: why it closed, if known, else
+    /// `fallback`'s.
+    pub fn closed_error(&self, fallback: impl FnOnce() -> FsError) -> FsError {
+        match self.reason.get() {
+            Some(e) => e.clone(),
+            None => fallback(),
         }
     }
 

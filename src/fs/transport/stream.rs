@@ -1,7 +1,8 @@
 //! Request correlation over a byte stream: the client's table of pending calls, and the
 //! server's per-connection loop with bounded concurrency, time and memory.
 //!
-//! Owns [`RpcConnection`] (client side: request ids, a pending-call table, a writer task
+//! Owns [`RpcConnection`] (client side: request ids and waiters in the shared pending-call
+//! table of [`super::pending`], a writer task
 //! that batches small frames and writes bulk payloads without copying them, a reader task
 //! that routes each reply to its caller by id, a timeout on every call; every error names
 //! the server's address and, once the handshake told it, its store id) and
@@ -21,6 +22,7 @@
 //! file system operations.
 
 use super::handshake::{self, ServerHandshake};
+use super::pending::PendingCalls;
 use super::{
     BoxFuture, Connection, ConnectionLimits, FileRegion, FileSink, FrameReader, FrameWriter,
     Handler, Reply,
@@ -30,14 +32,13 @@ use crate::fs::wire::{
     decode_error, encode_error, FrameHeader, FrameKind, HEADER_LEN, MAX_HANDSHAKE_MSG,
 };
 use bytes::{Bytes, BytesMut};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{
     AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter,
 };
-use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -364,12 +365,10 @@ async fn write_frame<W: FrameWriter>(w: &mut BufWriter<W>, f: &OutFrame) -> std:
     Ok(())
 }
 
-type Waiter = oneshot::Sender<FsResult<Reply>>;
-
-/// The pending-call table of one connection, and who is at its other end.
+/// One connection's pending calls (the table every transport shares), and who is at its
+/// other end.
 struct Pending {
-    calls: Mutex<HashMap<u64, Waiter>>,
-    closed: AtomicBool,
+    calls: PendingCalls,
     /// The server's address.
     peer: String,
     /// Its store id, once the handshake told it.
@@ -378,16 +377,9 @@ struct Pending {
     /// connection, request id 0), which it sends only when it has read no request it did
     /// not answer.
     unread: AtomicBool,
-    /// Why it closed (the error its pending calls were failed with): calls made afterwards
-    /// fail with it too, so that a refusal read before the first call is not lost.
-    reason: OnceLock<FsError>,
 }
 
 impl Pending {
-    fn take(&self, id: u64) -> Option<Waiter> {
-        self.calls.lock().ok().and_then(|mut m| m.remove(&id))
-    }
-
     /// The server as error messages name it: its address and, once known, its store id.
     fn label(&self) -> String {
         match self.store.get() {
@@ -399,35 +391,13 @@ impl Pending {
     /// Marks the connection closed and fails every pending call with `err` (which the
     /// caller has already made name the server).
     fn fail_all(&self, err: FsError) {
-        let _ = self.reason.set(err.clone());
-        self.closed.store(true, Ordering::SeqCst);
-        let drained: Vec<Waiter> = match self.calls.lock() {
-            Ok(mut m) => m.drain().map(|(_, w)| w).collect(),
-            Err(_) => Vec::new(),
-        };
-        for w in drained {
-            let _ = w.send(Err(err.clone()));
-        }
+        self.calls.fail_all(err);
     }
 
     /// The error of a call on a closed connection: why it closed, if known.
     fn closed_error(&self, what: &str) -> FsError {
-        match self.reason.get() {
-            Some(e) => e.clone(),
-            None => FsError::ConnectionReset(format!("{}: {what}", self.label())),
-        }
-    }
-}
-
-/// Removes a pending call from the table when dropped.
-struct PendingGuard<'a> {
-    pending: &'a Pending,
-    id: u64,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        self.pending.take(self.id);
+        self.calls
+            .closed_error(|| FsError::ConnectionReset(format!("{}: {what}", self.label())))
     }
 }
 
@@ -435,7 +405,6 @@ impl Drop for PendingGuard<'_> {
 pub struct RpcConnection {
     pending: Arc<Pending>,
     tx: mpsc::Sender<OutFrame>,
-    next_id: AtomicU64,
     reader: JoinHandle<()>,
 }
 
@@ -454,12 +423,10 @@ impl RpcConnection {
         W: FrameWriter,
     {
         let pending = Arc::new(Pending {
-            calls: Mutex::new(HashMap::new()),
-            closed: AtomicBool::new(false),
+            calls: PendingCalls::default(),
             peer,
             store: OnceLock::new(),
             unread: AtomicBool::new(false),
-            reason: OnceLock::new(),
         });
         let (tx, rx) = mpsc::channel(OUT_QUEUE);
         let wp = pending.clone();
@@ -484,20 +451,9 @@ impl RpcConnection {
                         }
                         break e.context(rp.label());
                     }
+                    // (A reply to a call that timed out is dropped.)
                     Ok(Some((h, msg, bulk))) => {
-                        let Some(w) = rp.take(h.id) else {
-                            // A reply to a call that timed out: dropped.
-                            continue;
-                        };
-                        let res = match h.kind {
-                            FrameKind::Reply => Ok(Reply::new(msg, bulk)),
-                            FrameKind::Error => Err(decode_error(&msg)),
-                            FrameKind::Request => Err(FsError::Protocol(format!(
-                                "{} sent a request to a client",
-                                rp.label()
-                            ))),
-                        };
-                        let _ = w.send(res);
+                        rp.calls.deliver(h.kind, h.id, msg, bulk, || rp.label())
                     }
                     Ok(None) => break rp.closed_error("closed the connection"),
                     Err(e) => break e.context(rp.label()),
@@ -508,7 +464,6 @@ impl RpcConnection {
         Arc::new(RpcConnection {
             pending,
             tx,
-            next_id: AtomicU64::new(1),
             reader,
         })
     }
@@ -521,27 +476,10 @@ impl RpcConnection {
         bulk: Bytes,
         timeout: Duration,
     ) -> FsResult<Reply> {
-        if self.pending.closed.load(Ordering::SeqCst) {
-            return Err(self.pending.closed_error("connection is closed"));
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (wtx, wrx) = oneshot::channel();
-        match self.pending.calls.lock() {
-            Ok(mut m) => {
-                m.insert(id, wtx);
-            }
-            Err(_) => return Err(FsError::Io("pending-call table poisoned".into())),
-        }
-        // Removes the entry however this call ends (reply, error, timeout, or the caller
-        // dropping the future).
-        let _guard = PendingGuard {
-            pending: &self.pending,
-            id,
-        };
-        if self.pending.closed.load(Ordering::SeqCst) {
-            // Closed between the check above and the insertion: fail_all may have missed us.
-            return Err(self.pending.closed_error("connection is closed"));
-        }
+        // The guard removes the entry however this call ends (reply, error, timeout, or
+        // the caller dropping the future).
+        let closed = || self.pending.closed_error("connection is closed");
+        let (id, wrx, _guard) = self.pending.calls.register(closed)?;
         let frame = OutFrame::new(FrameKind::Request, op, id, msg, bulk);
         let fut = async {
             self.tx
@@ -579,7 +517,7 @@ impl RpcConnection {
 
     /// Number of calls waiting for a reply.
     pub fn in_flight(&self) -> usize {
-        self.pending.calls.lock().map(|m| m.len()).unwrap_or(0)
+        self.pending.calls.len()
     }
 }
 
@@ -595,7 +533,7 @@ impl Connection for RpcConnection {
     }
 
     fn is_closed(&self) -> bool {
-        self.pending.closed.load(Ordering::SeqCst)
+        self.pending.calls.is_closed()
     }
 
     fn peer(&self) -> &str {
@@ -909,6 +847,7 @@ impl ReplyMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use crate::fs::wire::Op;
     use std::time::Instant;
 

@@ -357,7 +357,7 @@ async fn client_reply(st: Rc<ClientState>, m: IncomingMessage) {
                     server_route.set(u64::from_le_bytes(key));
                 }
             }
-            pending.deliver(head.frame.kind, head.frame.id, msg, bulk, &peer)
+            pending.deliver(head.frame.kind, head.frame.id, msg, bulk, || peer)
         }
         Err(e) => {
             if let Some(w) = pending.take(head.frame.id) {
@@ -690,7 +690,9 @@ impl UcxConnection {
             let _slot = self.slots.acquire().await.map_err(|_| {
                 FsError::ConnectionReset(format!("connection to {} is closed", self.peer))
             })?;
-            let (id, reply, _guard) = self.pending.register(&self.peer)?;
+            let (id, reply, _guard) = self.pending.register(|| {
+                FsError::ConnectionReset(format!("connection to {} is closed", self.peer))
+            })?;
             let (route, server_route) = (self.route, self.server_route.load(Ordering::SeqCst));
             // The attach goes on the client's route (the server has none for us yet).
             let to = if op == ATTACH_OP { route } else { server_route };
