@@ -18,12 +18,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Echoes message and payload back; op 99 fails, op 98 never answers, op 97 answers after
-/// 200 ms. Counts the requests running at once.
-#[derive(Default)]
+/// Echoes message and payload back; op 99 fails, op 98 never answers, op 97 answers once
+/// the test opens its gate (one permit per call). Counts the requests running at once.
 struct Echo {
     running: AtomicUsize,
     max_running: AtomicUsize,
+    gate: tokio::sync::Semaphore,
+}
+
+impl Default for Echo {
+    fn default() -> Self {
+        Echo {
+            running: AtomicUsize::new(0),
+            max_running: AtomicUsize::new(0),
+            gate: tokio::sync::Semaphore::new(0),
+        }
+    }
 }
 
 impl Handler for Echo {
@@ -41,7 +51,11 @@ impl Handler for Echo {
             self.max_running.fetch_max(now, Ordering::SeqCst);
             match op {
                 98 => tokio::time::sleep(Duration::from_secs(3600)).await,
-                97 => tokio::time::sleep(Duration::from_millis(200)).await,
+                97 => {
+                    if let Ok(p) = self.gate.acquire().await {
+                        p.forget();
+                    }
+                }
                 _ => tokio::time::sleep(Duration::from_millis((bulk.len() % 5) as u64)).await,
             }
             self.running.fetch_sub(1, Ordering::SeqCst);
@@ -213,7 +227,9 @@ async fn a_graceful_stop_answers_the_calls_in_flight() {
             conn.call(97, pattern(i, 16), pattern(i, 200_000), T).await
         }));
     }
-    // Every call has reached the server (its handler runs) before the stop begins.
+    // Every call has reached the server (its handler runs, held at the gate) before the
+    // stop begins. (The handlers once slept 200 ms instead: under load the six calls did
+    // not all arrive within 200 ms, the count never reached 6, and the test failed.)
     let deadline = Instant::now() + T;
     while echo.running.load(Ordering::SeqCst) < 6 {
         assert!(
@@ -222,7 +238,20 @@ async fn a_graceful_stop_answers_the_calls_in_flight() {
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    l.shutdown().await;
+    let addr = l.local_address().to_string();
+    let stop = tokio::spawn(l.shutdown());
+    // The stop has begun once new connections are refused; then the handlers finish.
+    loop {
+        match c.connect(&addr, b"k", T).await {
+            Err(e) => {
+                assert_eq!(e.errno(), libc::EBUSY, "{e}");
+                break;
+            }
+            Ok(_) => assert!(Instant::now() < deadline, "the stop never began"),
+        }
+    }
+    echo.gate.add_permits(6);
+    stop.await.unwrap();
     for (i, t) in calls.into_iter().enumerate() {
         let r = t.await.unwrap().unwrap();
         assert!(r.bulk == pattern(i, 200_000));
