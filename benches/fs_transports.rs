@@ -7,7 +7,10 @@
 //! call in flight; 4 KiB random reads with 32 in flight (IOPS and p50 latency); 4 KiB reads
 //! one at a time (p50 latency). Goals of issue 18, printed with each ratio: UCX/TCP >= 1.5
 //! for 1 MiB writes and reads, >= 2 for 4 KiB IOPS, <= 0.5 for 4 KiB p50 latency; UCX reads
-//! >= 0.7 of ucx_perftest's 1 MiB active-message bandwidth.
+//! >= 0.7 of ucx_perftest's 1 MiB active-message bandwidth. Then the same 1 MiB writes
+//! and reads through an I/O buffer of the client (`Client::alloc_io_buffer`: registered
+//! with UCX over UCX, sent from and received into without staging copies) against plain
+//! memory, on each transport: whether registered buffers help here.
 //!
 //! Then the CPU time per MiB of each 1 MiB phase by thread group (client task, UCX client
 //! worker, UCX server worker, the servers' tokio runtime, others): on this 2-core machine
@@ -21,6 +24,7 @@
 
 mod ucx_peer;
 
+use benchfs::fs::transport::io_buffer::IoSlice;
 use benchfs::fs::transport::ucx::ContextBuilder;
 use benchfs::fs::transport::ucx_rpc::use_context;
 use benchfs::fs::{Client, Cluster, FileHandle, OpenFlags, ServerConfig, ServerTransports};
@@ -98,6 +102,11 @@ struct Round {
     /// CPU µs per MiB by group, of the write and the read phase.
     write_cpu: [f64; 5],
     read_cpu: [f64; 5],
+    /// 1 MiB writes and reads through an I/O buffer.
+    io_write_mib_s: f64,
+    io_read_mib_s: f64,
+    io_write_cpu: [f64; 5],
+    io_read_cpu: [f64; 5],
 }
 
 fn cpu_per_mib(before: [u64; 5], after: [u64; 5], mib: usize) -> [f64; 5] {
@@ -124,6 +133,24 @@ async fn seq_read(f: &FileHandle, mib: usize, buf: &mut [u8]) -> Duration {
     let t = Instant::now();
     for i in 0..mib {
         let n = f.read_at((i * MIB) as u64, buf).await.unwrap();
+        assert_eq!(n, MIB);
+    }
+    t.elapsed()
+}
+
+async fn seq_write_io(f: &FileHandle, mib: usize, data: &IoSlice) -> Duration {
+    let t = Instant::now();
+    for i in 0..mib {
+        let n = f.write_io((i * MIB) as u64, data).await.unwrap();
+        assert_eq!(n, MIB);
+    }
+    t.elapsed()
+}
+
+async fn seq_read_io(f: &FileHandle, mib: usize, buf: &IoSlice) -> Duration {
+    let t = Instant::now();
+    for i in 0..mib {
+        let n = f.read_io((i * MIB) as u64, buf).await.unwrap();
         assert_eq!(n, MIB);
     }
     t.elapsed()
@@ -176,6 +203,23 @@ async fn round(fs: &Client, file: &str, mib: usize, secs: f64, data: &Bytes) -> 
     assert!(buf == data[..], "read back what was written");
     r.read_mib_s = mib as f64 / d.as_secs_f64();
     r.read_cpu = cpu_per_mib(c0, c1, mib);
+    let io = std::sync::Arc::new(fs.alloc_io_buffer(2 * MIB).unwrap());
+    let (src, dst) = (
+        IoSlice::new(io.clone(), 0..MIB).unwrap(),
+        IoSlice::new(io, MIB..2 * MIB).unwrap(),
+    );
+    src.fill_from(data);
+    let c0 = thread_cpu();
+    let d = seq_write_io(&f, mib, &src).await;
+    let c1 = thread_cpu();
+    r.io_write_mib_s = mib as f64 / d.as_secs_f64();
+    r.io_write_cpu = cpu_per_mib(c0, c1, mib);
+    let c0 = thread_cpu();
+    let d = seq_read_io(&f, mib, &dst).await;
+    let c1 = thread_cpu();
+    assert!(dst.as_ref() == &data[..], "read back into the I/O buffer");
+    r.io_read_mib_s = mib as f64 / d.as_secs_f64();
+    r.io_read_cpu = cpu_per_mib(c0, c1, mib);
     (r.iops, r.p50_deep_us) = random_reads(&f, mib, DEPTH, secs).await;
     (_, r.p50_us) = random_reads(&f, mib, 1, secs / 2.0).await;
     f.close().await.unwrap();
@@ -328,6 +372,32 @@ fn main() {
         ),
         None => println!("ucx_perftest not found (Debian ucx-utils): no peer measured"),
     }
+    println!("\n1 MiB phases through an I/O buffer vs plain memory (medians, MiB/s)");
+    println!(
+        "{:<34} {:>10} {:>10} {:>7}",
+        "phase", "plain", "io buffer", "io/plain"
+    );
+    for (name, v) in [("tcp", &tcp), ("ucx", &ucx)] {
+        for (phase, plain, io) in [
+            (
+                "write",
+                (|r: &Round| r.write_mib_s) as fn(&Round) -> f64,
+                (|r: &Round| r.io_write_mib_s) as fn(&Round) -> f64,
+            ),
+            (
+                "read",
+                |r: &Round| r.read_mib_s,
+                |r: &Round| r.io_read_mib_s,
+            ),
+        ] {
+            let (p, i) = (m(v, plain), m(v, io));
+            println!(
+                "{:<34} {p:>10.1} {i:>10.1} {:>7.2}",
+                format!("{name} 1 MiB {phase}"),
+                i / p
+            );
+        }
+    }
     println!(
         "\nCPU us per MiB by thread group (medians; 1000 us/MiB = one CPU busy at 1000 MiB/s)"
     );
@@ -340,6 +410,8 @@ fn main() {
         for (phase, f) in [
             ("write", (|r: &Round| r.write_cpu) as fn(&Round) -> [f64; 5]),
             ("read", |r: &Round| r.read_cpu),
+            ("io write", |r: &Round| r.io_write_cpu),
+            ("io read", |r: &Round| r.io_read_cpu),
         ] {
             let cols: Vec<String> = (0..5)
                 .map(|g| format!("{:>11.0}", median(v.iter().map(|r| f(r)[g]).collect())))
@@ -347,10 +419,11 @@ fn main() {
             let total: f64 = (0..5)
                 .map(|g| median(v.iter().map(|r| f(r)[g]).collect()))
                 .sum();
-            let rate = if phase == "write" {
-                m(v, |r| r.write_mib_s)
-            } else {
-                m(v, |r| r.read_mib_s)
+            let rate = match phase {
+                "write" => m(v, |r| r.write_mib_s),
+                "read" => m(v, |r| r.read_mib_s),
+                "io write" => m(v, |r| r.io_write_mib_s),
+                _ => m(v, |r| r.io_read_mib_s),
             };
             println!(
                 "{:<16} {}   total {total:.0} us/MiB = {:.2} CPUs at {rate:.0} MiB/s",
