@@ -847,8 +847,8 @@ impl ReplyMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
     use crate::fs::wire::Op;
+    use std::sync::Mutex;
     use std::time::Instant;
 
     /// What the test servers share: `handler`, `secret`, `slots`, the stop signal, and the
