@@ -7,10 +7,12 @@
 //! call in flight; 4 KiB random reads with 32 in flight (IOPS and p50 latency); 4 KiB reads
 //! one at a time (p50 latency). Goals of issue 18, printed with each ratio: UCX/TCP >= 1.5
 //! for 1 MiB writes and reads, >= 2 for 4 KiB IOPS, <= 0.5 for 4 KiB p50 latency; UCX reads
-//! >= 0.7 of ucx_perftest's 1 MiB active-message bandwidth. Then the same 1 MiB writes
-//! and reads through an I/O buffer of the client (`Client::alloc_io_buffer`: registered
-//! with UCX over UCX, sent from and received into without staging copies) against plain
-//! memory, on each transport: whether registered buffers help here.
+//! >= 0.7 of ucx_perftest's 1 MiB active-message bandwidth.
+//!
+//! Then the same 1 MiB writes and reads through an I/O buffer of the client
+//! (`Client::alloc_io_buffer`: registered with UCX over UCX, sent from and received into
+//! without staging copies) against plain memory, on each transport: whether registered
+//! buffers help here.
 //!
 //! Then the CPU time per MiB of each 1 MiB phase by thread group (client task, UCX client
 //! worker, UCX server worker, the servers' tokio runtime, others): on this 2-core machine
