@@ -257,7 +257,8 @@ impl Bench<'_, '_> {
     ) -> Result<(), String> {
         let p = self.p;
         let comm = self.comm;
-        if self.rank0() && p.quiet == 0 {
+        // md-workbench prints it before it parses the options: `-q` does not hide it.
+        if self.rank0() {
             self.say(&output::args_line(program, args))?;
         }
         p.check().map_err(|e| format!("ERROR: {e}"))?;
