@@ -66,7 +66,7 @@ pub fn compute(samples: &mut [Sample]) -> TimeStats {
         return TimeStats::default();
     }
     samples.sort_by(|a, b| a.runtime.total_cmp(&b.runtime));
-    let median = if n % 2 == 0 {
+    let median = if n.is_multiple_of(2) {
         ((f64::from(samples[n / 2].runtime) + f64::from(samples[n / 2 - 1].runtime)) / 2.0) as f32
     } else {
         samples[n / 2].runtime
