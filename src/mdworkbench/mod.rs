@@ -13,6 +13,6 @@ pub mod output;
 pub mod results;
 pub mod stats;
 
-pub use engine::{run, run_on, Context, Failure};
+pub use engine::{run, Context};
 pub use options::MdwParams;
 pub use results::MdwRun;
