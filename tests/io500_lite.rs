@@ -594,3 +594,106 @@ fn compare_export_and_report_read_io500_documents() {
     assert!(html.contains("IO500 BW phases"), "no bandwidth bars");
     assert!(html.contains("IO500 MD phases"), "no metadata bars");
 }
+
+/// `[find] external-script`: the app's command line (`external-mpi-args`, the script,
+/// `external-extra-args`, then the directory and criteria), run once on rank 0; its last line
+/// `MATCHED found/total` is parsed as the app parses it, and the counts are checked as ours.
+/// A script that is not executable is refused before anything runs.
+#[test]
+fn external_script_find_runs_with_the_apps_arguments() {
+    let dir = scratch();
+    let script = dir.path().join("myfind.sh");
+    let argv_log = dir.path().join("argv.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             # io500's external find: [EXTRA...] DIR [-newer F] [-size Nc] -name PATTERN\n\
+             echo \"$FINDTEST $*\" > {log}\n\
+             [ \"$1\" = --marker ] && shift\n\
+             dir=$1\n\
+             find \"$@\" -type f\n\
+             n=$(find \"$@\" -type f | wc -l)\n\
+             total=$(find \"$dir\" -type f | wc -l)\n\
+             echo \"MATCHED $n/$total\"\n",
+            log = argv_log.display()
+        ),
+    )
+    .unwrap();
+    let ini = lite_ini(dir.path(), "POSIX");
+    let with_find = |mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(mode)).unwrap();
+        let text = std::fs::read_to_string(&ini).unwrap();
+        let text = text.split("[find]").next().unwrap().to_string()
+            + &format!(
+                "[find]\nexternal-script = {}\nexternal-mpi-args = env FINDTEST=yes\nexternal-extra-args = --marker\n",
+                script.display()
+            );
+        std::fs::write(&ini, text).unwrap();
+        run_once(
+            dir.path(),
+            &["io500", ini.to_str().unwrap(), "--tasks", "2"],
+        )
+    };
+    let r = with_find(0o644);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "The external-script must be a executable file {}",
+            script.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("data").exists());
+    let r = with_find(0o755);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let data = dir.path().join("data");
+    let res = dir.path().join("results");
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert_eq!(
+        argv.trim_end(),
+        format!(
+            "yes --marker {} -newer {}/timestampfile -size 3901c -name *01*",
+            data.display(),
+            res.display()
+        )
+    );
+    let result = std::fs::read_to_string(res.join("result.txt")).unwrap();
+    let section = result.split("\n[find]\n").nth(1).unwrap();
+    let section = section.split("\n[").next().unwrap();
+    assert!(
+        section.contains(&format!(
+            "exe             = env FINDTEST=yes {} --marker {} -newer",
+            script.display(),
+            data.display()
+        )),
+        "{section}"
+    );
+    // mdtest-hard's files containing 01 (2 ranks x 1000 items), and every file of the tree.
+    let found: u64 = result_value(&result, "find", "found")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(found, matching(2, 1000), "{section}");
+    let total: u64 = result_value(&result, "find", "total-files")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(total, 2 * 1000 + 2 * 1000 + 2 + 1, "{section}");
+    assert!(
+        section.contains(&format!("last-output     = \"MATCHED {found}/{total}\"")),
+        "{section}"
+    );
+    assert!(!section.contains("ERROR INVALID"), "{section}");
+    let summary = std::fs::read_to_string(res.join("result_summary.txt")).unwrap();
+    let line = summary.lines().find(|l| l.contains(" find ")).unwrap();
+    assert!(!line.contains("[INVALID]"), "{line}");
+    let score = result_lines(&summary)
+        .into_iter()
+        .find(|(n, _, _)| n == "find")
+        .unwrap()
+        .1;
+    assert!(score > 0.0);
+}

@@ -454,6 +454,20 @@ impl FindQuery {
         }
     }
 
+    /// The arguments an `external-script` gets after its own (`DIR [-newer F] [-size Nc]
+    /// -name "PATTERN"`, as the app writes them).
+    pub fn external_args(&self) -> String {
+        let mut c = self.root.clone();
+        if let Some(n) = &self.newer {
+            c.push_str(&format!(" -newer {n}"));
+        }
+        if let Some(sz) = self.size {
+            c.push_str(&format!(" -size {sz}c"));
+        }
+        c.push_str(&format!(" -name \"{}\"", self.name));
+        c
+    }
+
     /// The query as a pfind command line (the `exe` line of the result file).
     pub fn command(&self, queue_length: i64) -> String {
         let mut c = format!("find {}", self.root);
@@ -479,6 +493,9 @@ pub enum Command {
     Find(FindQuery),
     /// md-workbench's arguments (after the program name).
     MdWorkbench(Vec<String>),
+    /// A find by `[find] external-script`: the shell command (`external-mpi-args`, the
+    /// script, `external-extra-args`, the query's arguments) and the query.
+    ExternalFind(String, FindQuery),
 }
 
 /// The program names the `exe` lines show: each phase can be rerun alone with them.
@@ -494,7 +511,18 @@ impl Command {
         match def.job {
             Job::Ior(set, write) => Some(Command::Ior(ior_args(def, set, write, cfg, s))),
             Job::Mdtest(set, step) => Some(Command::Mdtest(mdtest_args(def, set, step, cfg, s))),
-            Job::Find(scope) => Some(Command::Find(FindQuery::of(scope, s))),
+            Job::Find(scope) => {
+                let q = FindQuery::of(scope, s);
+                Some(match cfg.get(def.name, "external-script") {
+                    Some(script) => {
+                        let mpi = cfg.get(def.name, "external-mpi-args").unwrap_or("");
+                        let extra = cfg.get(def.name, "external-extra-args").unwrap_or("");
+                        let line = format!("{mpi} {script} {extra} {}", q.external_args());
+                        Command::ExternalFind(line, q)
+                    }
+                    None => Command::Find(q),
+                })
+            }
             Job::MdWorkbench(step) => Some(Command::MdWorkbench(mdworkbench_args(step, cfg, s))),
             _ => None,
         }
@@ -507,6 +535,7 @@ impl Command {
             Command::Mdtest(a) => format!("{MDTEST_PROGRAM} {}", a.join(" ")),
             Command::Find(q) => q.command(queue_length),
             Command::MdWorkbench(a) => format!("{MDWORKBENCH_PROGRAM} {}", a.join(" ")),
+            Command::ExternalFind(line, _) => line.clone(),
         }
     }
 }

@@ -112,14 +112,29 @@ pub fn check_commands(params: &Io500Params, world: usize) -> Result<Vec<String>,
         return Err("MDWorkbench, must set either both options or none of: filesPerProc and precreatePerSet".into());
     }
     for def in PHASES {
-        if matches!(def.job, Job::Find(_))
-            && def.runs_in(params.mode == Mode::Extended)
-            && params.config.get(def.name, "external-script").is_some()
+        if let (Job::Find(_), Some(script)) =
+            (def.job, params.config.get(def.name, "external-script"))
         {
-            return Err(format!(
-                "phase {}: external-script is not supported: benchfs-bench runs its own parallel find over the backend",
-                def.name
-            ));
+            if def.runs_in(params.mode == Mode::Extended) && params.config.runs(def, None) {
+                check_external_script(script)?;
+                let nproc = params.config.int(def.name, "nproc");
+                if nproc.is_some_and(|n| n != world as i64 && n != 1) {
+                    warnings.push("An external-script will always be run with nproc=1, note that some MPI implementations do not support to run MPI programs from an MPI program".into());
+                }
+            }
+        } else if matches!(def.job, Job::Find(_))
+            && ["external-mpi-args", "external-extra-args"]
+                .iter()
+                .any(|k| {
+                    params
+                        .config
+                        .get(def.name, k)
+                        .is_some_and(|v| !v.is_empty())
+                })
+        {
+            warnings.push(
+                "Using internal pfind, will ignore any arguments to the external script".into(),
+            );
         }
         match Command::of(def, &params.config, &s) {
             Some(Command::Ior(args)) => {
@@ -161,6 +176,55 @@ fn mdtest_params(args: &[String], world: usize) -> Result<crate::mdtest::MdtestP
     let parsed = crate::mdtest::options::parse_args(args).map_err(|e| e.to_string())?;
     crate::mdtest::validate::validate(&parsed.params, world).map_err(|e| e.to_string())?;
     Ok(parsed.params)
+}
+
+/// The app's checks of `external-script`: it exists and its owner may execute it.
+fn check_external_script(script: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(script)
+        .map_err(|e| format!("Cannot check external-script {script} ({e})"))?;
+    if meta.permissions().mode() & 0o100 == 0 {
+        return Err(format!(
+            "The external-script must be a executable file {script}"
+        ));
+    }
+    Ok(())
+}
+
+/// Runs an external find on this rank (rank 0, as the app): the command through the shell,
+/// its output lines counted; a last line `MATCHED <found>/<total>` gives both counts.
+/// Returns the counts, whether the total is known, the exit status and the last line.
+async fn external_find(command: &str) -> Result<(FindCounts, bool, i32, String), String> {
+    let start = Instant::now();
+    let out = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .map_err(|e| format!("Failed to run find command: \"{command}\" error: {e}"))?;
+    let runtime = start.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines.last().copied().unwrap_or("").to_string();
+    let mut counts = FindCounts {
+        found: lines.len() as u64,
+        runtime,
+        ..FindCounts::default()
+    };
+    let mut known = false;
+    if let Some(rest) = last.strip_prefix("MATCHED ") {
+        let (left, right) = rest
+            .split_once('/')
+            .filter(|(l, r)| !l.is_empty() && !r.is_empty())
+            .ok_or("Invalid output from the external script, expected: MATCHED <NUM>/<NUM>")?;
+        counts.found = crate::units::atoll(left).max(0) as u64;
+        counts.total_files = crate::units::atoll(right).max(0) as u64;
+        known = true;
+    }
+    counts.per_rank = vec![[counts.found, counts.total_files, 0, 0]];
+    Ok((counts, known, out.status.code().unwrap_or(-1), last))
 }
 
 /// Parses and checks the md-workbench arguments of a phase.
@@ -788,12 +852,47 @@ async fn run_phase(run: &mut Run<'_>, def: &PhaseDef, rec: &mut PhaseRecord) -> 
             };
             run.comm.barrier().map_err(|e| e.to_string())?;
             rec.score = counts.rate() / 1000.0;
-            check_find(run, scope, &counts, rec)?;
+            check_find(run, scope, &counts, true, rec)?;
             if run.rank0() {
                 write_find_csv(&run.s.res(&format!("{}.csv", def.name)), &counts)?;
             }
             run.result(&pair("found", &counts.found.to_string()))?;
             run.result(&pair("total-files", &counts.total_files.to_string()))?;
+            rec.find = Some(counts);
+            Ok(())
+        }
+        (Job::Find(scope), Some(Command::ExternalFind(line, _))) => {
+            let mut result = None;
+            if run.rank0() {
+                result = Some(external_find(&line).await);
+            }
+            run.comm.barrier().map_err(|e| e.to_string())?;
+            let Some(outcome) = result else {
+                return Ok(());
+            };
+            let (counts, known, status, last) = outcome?;
+            if status != 0 {
+                let why = format!("Exit code {status} != 0 from find command: \"{line}\"");
+                run.invalid(why, &mut rec.invalid)?;
+            }
+            run.result(&pair("last-output", &format!("\"{last}\"")))?;
+            let per_sec = if known {
+                run.result(&pair("total-files", &counts.total_files.to_string()))?;
+                counts.total_files
+            } else {
+                let msg =
+                    "Couldn't find \"MATCHED x/y\" as last output, badly approximate using hits.";
+                (run.note)(&format!("WARNING {msg}"));
+                run.result(&format!("; WARNING {msg}\n"))?;
+                counts.found
+            };
+            rec.score = if counts.runtime > 0.0 {
+                per_sec as f64 / counts.runtime / 1000.0
+            } else {
+                0.0
+            };
+            check_find(run, scope, &counts, known, rec)?;
+            run.result(&pair("found", &counts.found.to_string()))?;
             rec.find = Some(counts);
             Ok(())
         }
@@ -963,6 +1062,7 @@ fn check_find(
     run: &mut Run<'_>,
     scope: FindScope,
     c: &FindCounts,
+    total_known: bool,
     rec: &mut PhaseRecord,
 ) -> Result<(), String> {
     if c.found == 0 {
@@ -1029,7 +1129,7 @@ fn check_find(
             run.invalid(why, &mut rec.invalid)?;
         }
     }
-    if let Some(e) = expected_total {
+    if let Some(e) = expected_total.filter(|_| total_known) {
         if e != c.total_files {
             let why = format!("find saw {} files, the writes created {e}", c.total_files);
             run.invalid(why, &mut rec.invalid)?;
