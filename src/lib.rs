@@ -26,6 +26,7 @@ pub mod harness;
 pub mod io500;
 pub mod ior;
 pub mod mdtest;
+pub(crate) mod mdworkbench;
 pub mod measure;
 pub(crate) mod optparse;
 pub(crate) mod prng;

@@ -267,6 +267,156 @@ fn lite_on_benchfs_embedded() {
     run_local("BENCHFS", true);
 }
 
+/// The extended phases, in the app's order.
+const EXTENDED: &[&str] = &[
+    "ior-easy-write",
+    "mdtest-easy-write",
+    "mdworkbench-create",
+    "timestamp",
+    "find-easy",
+    "ior-hard-write",
+    "mdtest-hard-write",
+    "find",
+    "find-hard",
+    "mdworkbench-bench",
+    "ior-easy-read",
+    "mdtest-easy-stat",
+    "ior-hard-read",
+    "mdtest-hard-stat",
+    "mdworkbench-delete",
+    "mdtest-easy-delete",
+    "mdtest-hard-read",
+    "mdtest-hard-delete",
+    "ior-rnd4K-easy-read",
+];
+
+/// The value of `key` in section `[phase]` of result.txt.
+fn result_value(result: &str, phase: &str, key: &str) -> Option<String> {
+    let body = result.split(&format!("\n[{phase}]\n")).nth(1)?;
+    let body = body.split("\n[").next()?;
+    body.lines()
+        .find(|l| l.starts_with(&format!("{key} ")))
+        .and_then(|l| l.split_once("= "))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// The `objects:N` of md-workbench's global lines (those not prefixed by a rank) of `phase`.
+fn mdw_objects(text: &str, phase: &str) -> Vec<u64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{phase} process max:")))
+        .map(|l| {
+            let at = l.find("objects:").unwrap() + 8;
+            l[at..].split_whitespace().next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+/// The extended mode with md-workbench on POSIX and BENCHFS: every phase in order, the
+/// md-workbench phases valid and scored, their working set sized by the app's rule from
+/// mdtest-easy-write's rate, exactly that many objects made, read twice and removed, the find
+/// counting them in its total, and nothing left behind.
+fn run_extended(api: &str) {
+    let dir = scratch();
+    let ini = lite_ini(dir.path(), api);
+    let r = run_once(
+        dir.path(),
+        &[
+            "io500",
+            ini.to_str().unwrap(),
+            "--mode=extended",
+            "--tasks",
+            "2",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let res = dir.path().join("results");
+    let summary = std::fs::read_to_string(res.join("result_summary.txt")).unwrap();
+    let lines = result_lines(&summary);
+    let names: Vec<&str> = lines.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, EXTENDED, "{summary}");
+    for name in [
+        "mdworkbench-create",
+        "mdworkbench-bench",
+        "mdworkbench-delete",
+    ] {
+        let line = summary
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap();
+        assert!(!line.contains("[INVALID]"), "{line}");
+        let score = lines.iter().find(|(n, _, _)| n == name).unwrap().1;
+        assert!(score > 0.0, "{name}: {score}");
+    }
+    assert!(summary
+        .lines()
+        .any(|l| l.starts_with("[RESULT]") && l.contains(" mdworkbench-bench ")));
+    let result = std::fs::read_to_string(res.join("result.txt")).unwrap();
+    // The app's rule: mdtest-easy-write's score (kIOPS) x 1 s (the stonewall) x 1000 / 2
+    // ranks / 10 sets.
+    let easy: f64 = result_value(&result, "mdtest-easy-write", "score")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let per_set: u64 = result_value(&result, "mdworkbench-create", "precreatePerSet")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(per_set, ((easy * 1000.0 / 2.0) as u64) / 10, "{result}");
+    assert!(per_set > 0);
+    let per_iter: u64 = result_value(&result, "mdworkbench-bench", "filesPerProc")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(per_iter, per_set);
+    let text = |n: &str| std::fs::read_to_string(res.join(format!("{n}.txt"))).unwrap();
+    let create = text("mdworkbench-create");
+    assert!(
+        create.starts_with(
+            "Args: benchfs-bench md-workbench \"--dataPacketType=timestamp\" \"--process-reports\""
+        ),
+        "{create}"
+    );
+    assert_eq!(mdw_objects(&create, "precreate"), [2 * 10 * per_set]);
+    let bench = text("mdworkbench-bench");
+    assert_eq!(
+        mdw_objects(&bench, "benchmark"),
+        [2 * 10 * per_iter; 2],
+        "{bench}"
+    );
+    assert!(bench.contains(" (0 errs) "), "{bench}");
+    assert_eq!(
+        mdw_objects(&text("mdworkbench-delete"), "cleanup"),
+        [2 * 10 * per_set]
+    );
+    let score_it0 = result_value(&result, "mdworkbench-bench", "scoreIteration0").unwrap();
+    assert!(score_it0.parse::<f64>().unwrap() > 0.0);
+    // The find saw md-workbench's objects too, and counted exactly.
+    assert!(!result.contains("find saw"), "{result}");
+    assert!(!result.contains("find found"), "{result}");
+    let total: u64 = result_value(&result, "find", "total-files")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(total >= 2 * 10 * per_set, "{total}");
+    assert!(
+        !dir.path().join("data").exists()
+            || std::fs::read_dir(dir.path().join("data"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn lite_extended_with_md_workbench_on_posix_shm() {
+    run_extended("POSIX");
+}
+
+#[test]
+fn lite_extended_with_md_workbench_on_benchfs_embedded() {
+    run_extended("BENCHFS");
+}
+
 #[test]
 fn dry_run_prints_every_command_and_runs_nothing() {
     let dir = scratch();
@@ -308,18 +458,20 @@ fn bad_input_fails_before_anything_runs() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("phase ior-easy-write: "), "{}", r.stderr);
     assert!(!dir.path().join("data").exists());
-    // No md-workbench engine: extended mode asks for `run = FALSE` there.
+    // md-workbench's sizes: both keys or none, as the app says.
     let ini = lite_ini(dir.path(), "POSIX");
-    let text = std::fs::read_to_string(&ini)
-        .unwrap()
-        .replace("run = FALSE", "run = TRUE");
+    let text = std::fs::read_to_string(&ini).unwrap() + "[mdworkbench]\nprecreatePerSet = 5\n";
     std::fs::write(&ini, text).unwrap();
     let r = run_once(
         dir.path(),
         &["io500", ini.to_str().unwrap(), "--mode=extended"],
     );
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("no md-workbench engine"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("MDWorkbench, must set either both options or none of: filesPerProc and precreatePerSet"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -441,4 +593,107 @@ fn compare_export_and_report_read_io500_documents() {
     );
     assert!(html.contains("IO500 BW phases"), "no bandwidth bars");
     assert!(html.contains("IO500 MD phases"), "no metadata bars");
+}
+
+/// `[find] external-script`: the app's command line (`external-mpi-args`, the script,
+/// `external-extra-args`, then the directory and criteria), run once on rank 0; its last line
+/// `MATCHED found/total` is parsed as the app parses it, and the counts are checked as ours.
+/// A script that is not executable is refused before anything runs.
+#[test]
+fn external_script_find_runs_with_the_apps_arguments() {
+    let dir = scratch();
+    let script = dir.path().join("myfind.sh");
+    let argv_log = dir.path().join("argv.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             # io500's external find: [EXTRA...] DIR [-newer F] [-size Nc] -name PATTERN\n\
+             echo \"$FINDTEST $*\" > {log}\n\
+             [ \"$1\" = --marker ] && shift\n\
+             dir=$1\n\
+             find \"$@\" -type f\n\
+             n=$(find \"$@\" -type f | wc -l)\n\
+             total=$(find \"$dir\" -type f | wc -l)\n\
+             echo \"MATCHED $n/$total\"\n",
+            log = argv_log.display()
+        ),
+    )
+    .unwrap();
+    let ini = lite_ini(dir.path(), "POSIX");
+    let with_find = |mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(mode)).unwrap();
+        let text = std::fs::read_to_string(&ini).unwrap();
+        let text = text.split("[find]").next().unwrap().to_string()
+            + &format!(
+                "[find]\nexternal-script = {}\nexternal-mpi-args = env FINDTEST=yes\nexternal-extra-args = --marker\n",
+                script.display()
+            );
+        std::fs::write(&ini, text).unwrap();
+        run_once(
+            dir.path(),
+            &["io500", ini.to_str().unwrap(), "--tasks", "2"],
+        )
+    };
+    let r = with_find(0o644);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "The external-script must be a executable file {}",
+            script.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("data").exists());
+    let r = with_find(0o755);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let data = dir.path().join("data");
+    let res = dir.path().join("results");
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert_eq!(
+        argv.trim_end(),
+        format!(
+            "yes --marker {} -newer {}/timestampfile -size 3901c -name *01*",
+            data.display(),
+            res.display()
+        )
+    );
+    let result = std::fs::read_to_string(res.join("result.txt")).unwrap();
+    let section = result.split("\n[find]\n").nth(1).unwrap();
+    let section = section.split("\n[").next().unwrap();
+    assert!(
+        section.contains(&format!(
+            "exe             = env FINDTEST=yes {} --marker {} -newer",
+            script.display(),
+            data.display()
+        )),
+        "{section}"
+    );
+    // mdtest-hard's files containing 01 (2 ranks x 1000 items), and every file of the tree.
+    let found: u64 = result_value(&result, "find", "found")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(found, matching(2, 1000), "{section}");
+    let total: u64 = result_value(&result, "find", "total-files")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(total, 2 * 1000 + 2 * 1000 + 2 + 1, "{section}");
+    assert!(
+        section.contains(&format!("last-output     = \"MATCHED {found}/{total}\"")),
+        "{section}"
+    );
+    assert!(!section.contains("ERROR INVALID"), "{section}");
+    let summary = std::fs::read_to_string(res.join("result_summary.txt")).unwrap();
+    let line = summary.lines().find(|l| l.contains(" find ")).unwrap();
+    assert!(!line.contains("[INVALID]"), "{line}");
+    let score = result_lines(&summary)
+        .into_iter()
+        .find(|(n, _, _)| n == "find")
+        .unwrap()
+        .1;
+    assert!(score > 0.0);
 }

@@ -10,6 +10,7 @@
 
 pub(crate) mod benchfs;
 pub(crate) mod buffer;
+pub(crate) mod cmdline;
 pub(crate) mod dummy;
 pub(crate) mod mmap;
 pub(crate) mod posix;

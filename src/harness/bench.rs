@@ -1,8 +1,8 @@
 //! benchfs-bench's `main`: a first argument naming a subcommand goes to it (`mdtest`,
-//! `io500`, the result tools); anything else is an IOR command line, run by the process driver with servers inside an MPI job when needed.
+//! `md-workbench`, `io500`, the result tools); anything else is an IOR command line, run by the process driver with servers inside an MPI job when needed.
 
 use crate::comm::launch::launch_rank;
-use crate::harness::{driver, injob, io500, mdtest, results_cli};
+use crate::harness::{driver, injob, io500, mdtest, mdworkbench, results_cli};
 use crate::ior::options;
 use crate::measure::log;
 
@@ -38,6 +38,9 @@ pub fn main(argv: Vec<String>) -> i32 {
         }
         if cmd == "mdtest" {
             return mdtest::main(argv[2..].to_vec(), Some(&injob::InJobCluster));
+        }
+        if cmd == "md-workbench" {
+            return mdworkbench::main(argv[2..].to_vec(), Some(&injob::InJobCluster));
         }
         if cmd == "io500" {
             return io500::main(argv[2..].to_vec(), Some(&injob::InJobCluster));

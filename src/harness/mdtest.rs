@@ -8,8 +8,8 @@
 
 use crate::comm::Comm;
 use crate::harness::driver::{
-    self, print_error, tasks_per_node_or_env, write_documents, BackendSlot, Benchmark, RankOutcome,
-    RankSetup, EXIT_ERROR,
+    self, print_error, tasks_per_node_or_env, write_documents, BackendSlot, Benchmark, RankSetup,
+    EXIT_ERROR,
 };
 use crate::mdtest::options::{self, MdtestArgs};
 use crate::mdtest::{self as engine, MdtestRun};
@@ -20,23 +20,8 @@ use std::io::Write;
 /// The program name mdtest's `Command line used:` and `Synopsis` lines show.
 pub const PROGRAM: &str = "benchfs-bench mdtest";
 
-/// What one rank of an mdtest run returns.
-#[derive(Debug, Default)]
-pub struct MdtestOutcome {
-    /// What was measured (all of it, or what completed before an error).
-    pub run: MdtestRun,
-    /// The error that stopped the run.
-    pub error: Option<String>,
-}
-
-impl RankOutcome for MdtestOutcome {
-    fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-    fn set_error(&mut self, error: String) {
-        self.error = Some(error);
-    }
-}
+/// What one rank returns.
+pub type MdtestOutcome = driver::Measured<MdtestRun>;
 
 /// An mdtest command line, ready to run.
 pub struct MdtestBenchmark {

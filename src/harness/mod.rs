@@ -1,5 +1,5 @@
 //! The application layer: what a binary runs. The process driver (local tasks or one MPI
-//! rank), the embedded and in-job BenchFS clusters, and the subcommands (`mdtest`, `io500`,
+//! rank), the embedded and in-job BenchFS clusters, and the subcommands (`mdtest`, `md-workbench`, `io500`,
 //! `import`, `compare`, `report`, `export`, `sweep`, `crosscheck`).
 //!
 //! Owns process-level decisions (launch, world size, where results go, exit status) and the
@@ -19,6 +19,7 @@ pub(crate) mod injob;
 pub(crate) mod io500;
 pub mod logging;
 pub(crate) mod mdtest;
+pub(crate) mod mdworkbench;
 pub(crate) mod preflight;
 pub(crate) mod results_cli;
 pub mod server;

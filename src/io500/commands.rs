@@ -7,7 +7,7 @@
 //! vectors with their own option tables ([`crate::ior::options`], [`crate::mdtest::options`]).
 
 use crate::io500::config::{hash_update, Config};
-use crate::io500::phases::{FindScope, IorSet, Job, MdtestSet, MdtestStep, PhaseDef};
+use crate::io500::phases::{FindScope, IorSet, Job, MdtestSet, MdtestStep, MdwStep, PhaseDef};
 
 /// The `--mode` of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -53,6 +53,9 @@ pub struct Settings {
     pub gpu: bool,
     /// The mode.
     pub mode: Mode,
+    /// md-workbench's objects per set: precreated (`-P`) and per iteration (`-I`); set by
+    /// the run from mdtest-easy-write's rate ([`mdworkbench_sizes`]).
+    pub mdworkbench: (u64, u64),
 }
 
 impl Settings {
@@ -94,6 +97,7 @@ impl Settings {
                 .to_string(),
             gpu: cfg.flag("global", "io-buffers-on-gpu") == Some(true),
             mode,
+            mdworkbench: (0, 0),
         }
     }
 
@@ -346,6 +350,59 @@ fn mdtest_args(
     a
 }
 
+/// md-workbench's objects per set (`precreatePerSet`, `filesPerProc`) as the app sets them:
+/// both keys when given, else what `rate_kiops` (mdtest-easy-write's score) creates in
+/// `min(stonewall, 60)` seconds over `world` ranks and 10 sets. Returns them and whether the
+/// rate was unknown (then 10 kIOPS, the app's "low (and sane) default").
+pub fn mdworkbench_sizes(
+    cfg: &Config,
+    stonewall: i64,
+    rate_kiops: f64,
+    world: usize,
+) -> (u64, u64, bool) {
+    if let (Some(p), Some(f)) = (
+        cfg.int("mdworkbench", "precreatePerSet"),
+        cfg.int("mdworkbench", "filesPerProc"),
+    ) {
+        return (p.max(0) as u64, f.max(0) as u64, false);
+    }
+    let (rate, fallback) = if rate_kiops > 0.0 {
+        (rate_kiops, false)
+    } else {
+        (10.0, true)
+    };
+    let time = stonewall.min(60) as f64;
+    let per_set = ((rate * time * 1000.0 / world.max(1) as f64) as u64) / 10;
+    (per_set, per_set, fallback)
+}
+
+/// The md-workbench arguments (after the program name) of an md-workbench phase
+/// (`mdworkbench_add_params` and the phase's own options).
+fn mdworkbench_args(step: MdwStep, cfg: &Config, s: &Settings) -> Vec<String> {
+    let mut a = vec![format!("--dataPacketType={}", s.data_packet_type)];
+    push_verbosity(&mut a, cfg, "mdworkbench");
+    a.push("--process-reports".into());
+    push_api(&mut a, s, cfg.get("mdworkbench", "API"), None);
+    a.push(format!("-o={}", s.data("mdworkbench")));
+    let wait = cfg
+        .get("mdworkbench", "waitingTime")
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    a.push(format!("-t={:.6}", wait as f32));
+    a.push("-O=1".into());
+    a.push(format!("--run-info-file={}", s.res("mdworkbench.status")));
+    a.push("-D=10".into());
+    a.push(format!("-G={}", s.phase_seed("md-workbench")));
+    a.push(format!("-P={}", s.mdworkbench.0));
+    a.push(format!("-I={}", s.mdworkbench.1));
+    match step {
+        MdwStep::Create => a.push("-1".into()),
+        MdwStep::Bench => a.extend(["-2".into(), "-R=2".into(), "-X".into()]),
+        MdwStep::Delete => a.push("-3".into()),
+    }
+    a
+}
+
 /// The settings section a phase belongs to (`ior-easy` for `ior-easy-write`, ...).
 pub fn workload_of(def: &PhaseDef) -> Option<&'static str> {
     match def.job {
@@ -353,7 +410,7 @@ pub fn workload_of(def: &PhaseDef) -> Option<&'static str> {
         Job::Ior(IorSet::Hard, _) => Some("ior-hard"),
         Job::Mdtest(MdtestSet::Easy, _) => Some("mdtest-easy"),
         Job::Mdtest(MdtestSet::Hard, _) => Some("mdtest-hard"),
-        Job::MdWorkbench => Some("mdworkbench"),
+        Job::MdWorkbench(_) => Some("mdworkbench"),
         _ => None,
     }
 }
@@ -397,6 +454,20 @@ impl FindQuery {
         }
     }
 
+    /// The arguments an `external-script` gets after its own (`DIR [-newer F] [-size Nc]
+    /// -name "PATTERN"`, as the app writes them).
+    pub fn external_args(&self) -> String {
+        let mut c = self.root.clone();
+        if let Some(n) = &self.newer {
+            c.push_str(&format!(" -newer {n}"));
+        }
+        if let Some(sz) = self.size {
+            c.push_str(&format!(" -size {sz}c"));
+        }
+        c.push_str(&format!(" -name \"{}\"", self.name));
+        c
+    }
+
     /// The query as a pfind command line (the `exe` line of the result file).
     pub fn command(&self, queue_length: i64) -> String {
         let mut c = format!("find {}", self.root);
@@ -420,12 +491,19 @@ pub enum Command {
     Mdtest(Vec<String>),
     /// A find.
     Find(FindQuery),
+    /// md-workbench's arguments (after the program name).
+    MdWorkbench(Vec<String>),
+    /// A find by `[find] external-script`: the shell command (`external-mpi-args`, the
+    /// script, `external-extra-args`, the query's arguments) and the query.
+    ExternalFind(String, FindQuery),
 }
 
 /// The program names the `exe` lines show: each phase can be rerun alone with them.
 pub const IOR_PROGRAM: &str = "benchfs-bench";
 /// See [`IOR_PROGRAM`].
 pub const MDTEST_PROGRAM: &str = "benchfs-bench mdtest";
+/// See [`IOR_PROGRAM`].
+pub const MDWORKBENCH_PROGRAM: &str = "benchfs-bench md-workbench";
 
 impl Command {
     /// The command of phase `def`, if it runs an engine.
@@ -433,7 +511,19 @@ impl Command {
         match def.job {
             Job::Ior(set, write) => Some(Command::Ior(ior_args(def, set, write, cfg, s))),
             Job::Mdtest(set, step) => Some(Command::Mdtest(mdtest_args(def, set, step, cfg, s))),
-            Job::Find(scope) => Some(Command::Find(FindQuery::of(scope, s))),
+            Job::Find(scope) => {
+                let q = FindQuery::of(scope, s);
+                Some(match cfg.get(def.name, "external-script") {
+                    Some(script) => {
+                        let mpi = cfg.get(def.name, "external-mpi-args").unwrap_or("");
+                        let extra = cfg.get(def.name, "external-extra-args").unwrap_or("");
+                        let line = format!("{mpi} {script} {extra} {}", q.external_args());
+                        Command::ExternalFind(line, q)
+                    }
+                    None => Command::Find(q),
+                })
+            }
+            Job::MdWorkbench(step) => Some(Command::MdWorkbench(mdworkbench_args(step, cfg, s))),
             _ => None,
         }
     }
@@ -444,6 +534,8 @@ impl Command {
             Command::Ior(a) => format!("{IOR_PROGRAM} {}", a.join(" ")),
             Command::Mdtest(a) => format!("{MDTEST_PROGRAM} {}", a.join(" ")),
             Command::Find(q) => q.command(queue_length),
+            Command::MdWorkbench(a) => format!("{MDWORKBENCH_PROGRAM} {}", a.join(" ")),
+            Command::ExternalFind(line, _) => line.clone(),
         }
     }
 }
@@ -501,6 +593,36 @@ mod tests {
             line("find"),
             "find /d -newer /r/timestampfile -size 3901c -name *01* -C -q 10000"
         );
+    }
+
+    #[test]
+    fn md_workbench_lines_and_sizes_as_the_app_makes_them() {
+        // The app's dry run of /work/peers/config-shm-tiny.ini in extended mode, stamped
+        // 2026.12.01-17.23.45 (its ior-easy seed was 1850954760).
+        let cfg = Config::parse(
+            "[global]\ndatadir = /d\nresultdir = /r\ntimestamp-datadir = FALSE\n\
+             timestamp-resultdir = FALSE\napi = POSIX\n[debug]\nstonewall-time = 1\n\
+             [mdworkbench]\nprecreatePerSet = 100\nfilesPerProc = 100\n",
+        )
+        .unwrap();
+        let mut s = Settings::of(&cfg, "2026.12.01-17.23.45", Mode::Extended);
+        assert_eq!(s.phase_seed("ior-easy"), 1850954760);
+        assert_eq!(mdworkbench_sizes(&cfg, 1, 0.0, 1), (100, 100, false));
+        s.mdworkbench = (100, 100);
+        let line = |name: &str| {
+            Command::of(phases::find(name).unwrap(), &cfg, &s)
+                .unwrap()
+                .line(10000)
+        };
+        let base = "benchfs-bench md-workbench --dataPacketType=timestamp --process-reports -a POSIX -o=/d/mdworkbench -t=0.000000 -O=1 --run-info-file=/r/mdworkbench.status -D=10 -G=428192721 -P=100 -I=100";
+        assert_eq!(line("mdworkbench-create"), format!("{base} -1"));
+        assert_eq!(line("mdworkbench-bench"), format!("{base} -2 -R=2 -X"));
+        assert_eq!(line("mdworkbench-delete"), format!("{base} -3"));
+        // Without the keys: mdtest-easy's kIOPS x min(stonewall, 60) s x 1000 / ranks / 10.
+        let none = Config::default();
+        assert_eq!(mdworkbench_sizes(&none, 300, 5.0, 2), (15000, 15000, false));
+        assert_eq!(mdworkbench_sizes(&none, 1, 0.587596, 2), (29, 29, false));
+        assert_eq!(mdworkbench_sizes(&none, 1, 0.0, 4), (250, 250, true));
     }
 
     #[test]

@@ -118,6 +118,17 @@ pub enum FindScope {
     Hard,
 }
 
+/// Which md-workbench command of the extended mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MdwStep {
+    /// `-1`: precreate the working set (not scored).
+    Create,
+    /// `-2 -R=2 -X`: two benchmark iterations with verification (scored, MD).
+    Bench,
+    /// `-3`: remove the working set (not scored).
+    Delete,
+}
+
 /// What a phase does when it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
@@ -131,8 +142,8 @@ pub enum Job {
     Mdtest(MdtestSet, MdtestStep),
     /// A parallel find.
     Find(FindScope),
-    /// An md-workbench phase (extended mode; no md-workbench engine in benchfs-bench).
-    MdWorkbench,
+    /// An md-workbench phase (extended mode) on [`crate::mdworkbench`].
+    MdWorkbench(MdwStep),
 }
 
 /// One section of the ini file, and the phase it configures or runs.
@@ -358,7 +369,7 @@ pub const PHASES: &[PhaseDef] = &[
     phase("mdtest-easy", K::Dummy, false, G::None, false, Job::Settings, MDTEST_EASY),
     phase("mdtest-easy-write", K::Write, false, G::Md, true, Job::Mdtest(ME, S::Create), API_RUN),
     phase("mdworkbench", K::Dummy, true, G::None, false, Job::Settings, MDWORKBENCH),
-    phase("mdworkbench-create", K::Write, true, G::None, false, Job::MdWorkbench, RUN_ONLY),
+    phase("mdworkbench-create", K::Write, true, G::None, false, Job::MdWorkbench(MdwStep::Create), RUN_ONLY),
     phase("timestamp", K::Dummy, false, G::None, false, Job::Timestamp, &[]),
     phase("find-easy", K::Read, true, G::Md, false, Job::Find(F::Easy), FIND),
     phase("ior-hard", K::Dummy, false, G::None, false, Job::Settings, IOR_HARD),
@@ -367,12 +378,12 @@ pub const PHASES: &[PhaseDef] = &[
     phase("mdtest-hard-write", K::Write, false, G::Md, true, Job::Mdtest(MH, S::Create), API_RUN),
     phase("find", K::Read, false, G::Md, false, Job::Find(F::All), FIND),
     phase("find-hard", K::Read, true, G::Md, false, Job::Find(F::Hard), FIND),
-    phase("mdworkbench-bench", K::Write, true, G::Md, false, Job::MdWorkbench, RUN_ONLY),
+    phase("mdworkbench-bench", K::Write, true, G::Md, false, Job::MdWorkbench(MdwStep::Bench), RUN_ONLY),
     phase("ior-easy-read", K::Read, false, G::Bw, false, Job::Ior(IorSet::Easy, false), API_RUN),
     phase("mdtest-easy-stat", K::Read, false, G::Md, false, Job::Mdtest(ME, S::Stat), API_RUN),
     phase("ior-hard-read", K::Read, false, G::Bw, false, Job::Ior(IorSet::Hard, false), API_COLLECTIVE_RUN),
     phase("mdtest-hard-stat", K::Read, false, G::Md, false, Job::Mdtest(MH, S::Stat), API_RUN),
-    phase("mdworkbench-delete", K::Remove, true, G::None, false, Job::MdWorkbench, RUN_ONLY),
+    phase("mdworkbench-delete", K::Remove, true, G::None, false, Job::MdWorkbench(MdwStep::Delete), RUN_ONLY),
     phase("mdtest-easy-delete", K::Remove, false, G::Md, false, Job::Mdtest(ME, S::Remove), API_RUN),
     phase("mdtest-hard-read", K::Read, false, G::Md, false, Job::Mdtest(MH, S::Read), API_RUN),
     phase("mdtest-hard-delete", K::Remove, false, G::Md, false, Job::Mdtest(MH, S::Remove), API_RUN),

@@ -36,6 +36,9 @@ pub struct PhaseRecord {
     pub mdtest: Option<crate::mdtest::results::PhaseResult>,
     /// The counts of a find phase.
     pub find: Option<FindCounts>,
+    /// The phases of an md-workbench command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mdworkbench: Option<crate::mdworkbench::MdwRun>,
     /// Further `key = value` lines of the phase in `result.txt` (`throughput-stonewall`, ...).
     pub extra: Vec<(String, String)>,
 }

@@ -81,6 +81,7 @@ mod tests {
             ior: None,
             mdtest: None,
             find: None,
+            mdworkbench: None,
             extra: vec![],
         }
     }

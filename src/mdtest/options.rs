@@ -7,11 +7,12 @@
 //! `string_to_bytes`, with the overflow warning; strings) and `--help`. It must not check
 //! combinations (that is [`crate::mdtest::validate`]) nor print.
 
-use crate::backend::{find_module_option, OptionKind, BACKEND_NAMES};
+use crate::backend::cmdline::{int_value, ModuleTarget, TableOption, Tables};
+use crate::backend::BACKEND_NAMES;
 use crate::mdtest::params::MdtestParams;
-use crate::optparse::help::{left_column, section, Line};
-use crate::optparse::{self, Arg, OptionTable, TokenError};
-use crate::units::{atoi, parse_ior_number};
+use crate::optparse::help::{left_column, Line};
+use crate::optparse::{self, TokenError};
+use crate::units::parse_ior_number;
 use thiserror::Error;
 
 /// What an mdtest command line sets.
@@ -214,105 +215,47 @@ fn positive(option: &str, v: &str) -> Result<usize, OptionError> {
     }
 }
 
-/// A found option: a record of the table, or a backend's module option.
-#[derive(Clone, Copy)]
-enum Found {
-    Table(MdOption),
-    Module(crate::backend::ModuleOption),
+impl ModuleTarget for MdtestArgs {
+    fn backend_options(&mut self) -> &mut std::collections::BTreeMap<String, String> {
+        &mut self.params.backend_options
+    }
+    fn warnings(&mut self) -> &mut Vec<String> {
+        &mut self.warnings
+    }
 }
 
-struct Table;
-
-impl OptionTable<MdtestArgs> for Table {
-    type Opt = Found;
+impl TableOption<MdtestArgs> for MdOption {
     type Error = OptionError;
 
-    fn short(&self, c: char) -> Option<Found> {
-        TABLE
-            .iter()
-            .chain(OURS)
-            .find(|o| o.short == Some(c))
-            .copied()
-            .map(Found::Table)
+    fn short_name(&self) -> Option<char> {
+        self.short
     }
-
-    fn long(&self, name: &str) -> Option<Found> {
-        TABLE
-            .iter()
-            .chain(OURS)
-            .find(|o| o.long == Some(name))
-            .copied()
-            .map(Found::Table)
-            .or_else(|| find_module_option(name).map(Found::Module))
+    fn long_name(&self) -> Option<&'static str> {
+        self.long
     }
-
-    fn arg(&self, o: &Found) -> Arg {
-        match o {
-            Found::Table(MdOption { set: Count(_), .. }) => Arg::Flag,
-            Found::Table(_) => Arg::Value,
-            Found::Module(m) if m.kind == OptionKind::Flag => Arg::Flag,
-            Found::Module(_) => Arg::Value,
+    fn is_flag(&self) -> bool {
+        matches!(self.set, Count(_))
+    }
+    fn apply_flag(&self, a: &mut MdtestArgs, set: Option<i32>) {
+        if let Count(f) = self.set {
+            optparse::count(f(&mut a.params), set);
         }
     }
-
-    fn name(&self, o: &Found) -> String {
-        match o {
-            Found::Table(t) => t
-                .long
-                .map(str::to_string)
-                .or_else(|| t.short.map(String::from))
-                .unwrap_or_default(),
-            Found::Module(m) => m.key(),
-        }
-    }
-
-    fn flag(&self, o: &Found, a: &mut MdtestArgs, set: Option<i32>) -> Result<(), OptionError> {
-        match o {
-            Found::Table(MdOption { set: Count(f), .. }) => optparse::count(f(&mut a.params), set),
-            Found::Table(_) => {}
-            Found::Module(m) => {
-                let key = m.key();
-                let mut cur = a.params.backend_options.get(&key).map_or(0, |s| atoi(s));
-                optparse::count(&mut cur, set);
-                a.params.backend_options.insert(key, cur.to_string());
-            }
-        }
-        Ok(())
-    }
-
-    fn value(&self, o: &Found, a: &mut MdtestArgs, v: &str) -> Result<(), OptionError> {
-        match o {
-            Found::Table(t) => match t.set {
-                Count(_) => {}
-                Int(f) => {
-                    let n = parse_ior_number(v);
-                    if n > i64::from(i32::MAX) || n < i64::from(i32::MIN) {
-                        a.warnings.push(format!(
-                            "WARNING: parsing the number {v} to integer, this produced an overflow!"
-                        ));
-                    }
-                    *f(&mut a.params) = n as i32;
-                }
-                Count64(f) => *f(&mut a.params) = parse_ior_number(v) as u64,
-                Text(f) => *f(&mut a.params) = v.to_string(),
-                Note(f) => *f(&mut a.params) = Some(v.to_string()),
-                Own(f) => f(a, v)?,
-            },
-            Found::Module(m) => {
-                if m.kind == OptionKind::Int {
-                    let n = parse_ior_number(v);
-                    if n > i64::from(i32::MAX) || n < i64::from(i32::MIN) {
-                        a.warnings.push(format!(
-                            "WARNING: parsing the number {v} to integer, this produced an overflow!"
-                        ));
-                    }
-                }
-                a.params.backend_options.insert(m.key(), v.to_string());
-            }
+    fn apply_value(&self, a: &mut MdtestArgs, v: &str) -> Result<(), OptionError> {
+        match self.set {
+            Count(_) => {}
+            Int(f) => *f(&mut a.params) = int_value(v, &mut a.warnings),
+            Count64(f) => *f(&mut a.params) = parse_ior_number(v) as u64,
+            Text(f) => *f(&mut a.params) = v.to_string(),
+            Note(f) => *f(&mut a.params) = Some(v.to_string()),
+            Own(f) => f(a, v)?,
         }
         Ok(())
     }
 }
+
+/// Every record: the engine's table, then ours.
+const ALL: Tables<MdOption> = Tables(&[TABLE, OURS]);
 
 /// Parses mdtest's command line (without the program name), in order, later wins. `-h` and
 /// `--help` (not options of mdtest's table, as in mdtest) ask for the help text.
@@ -321,7 +264,7 @@ pub fn parse_args(args: &[String]) -> Result<MdtestArgs, OptionError> {
     let (help, rest): (Vec<&String>, Vec<&String>) =
         args.iter().partition(|t| *t == "-h" || *t == "--help");
     let rest: Vec<String> = rest.into_iter().cloned().collect();
-    optparse::parse_tokens(&Table, &rest, &mut a)?;
+    optparse::parse_tokens(&ALL, &rest, &mut a)?;
     a.help = !help.is_empty();
     Ok(a)
 }
@@ -368,14 +311,12 @@ fn help_lines(table: &[MdOption], flags: bool) -> Vec<Line> {
 /// mdtest's `--help` (`Synopsis <program>`, its options, one section per backend), then the
 /// options benchfs-bench adds.
 pub fn help_text(program: &str) -> String {
-    let mut out = format!("Synopsis {program}\n");
-    section(&mut out, "Flags", &help_lines(TABLE, true));
-    section(&mut out, "Optional arguments", &help_lines(TABLE, false));
-    out.push_str(&crate::backend::module_help());
-    out.push_str("\n\nOptions of benchfs-bench (beyond mdtest)\n");
-    section(&mut out, "Flags", &help_lines(OURS, true));
-    section(&mut out, "Optional arguments", &help_lines(OURS, false));
-    out
+    crate::backend::cmdline::help_text(
+        program,
+        "mdtest",
+        [help_lines(TABLE, true), help_lines(TABLE, false)],
+        [help_lines(OURS, true), help_lines(OURS, false)],
+    )
 }
 
 #[cfg(test)]

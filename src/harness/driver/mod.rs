@@ -49,6 +49,25 @@ pub trait RankOutcome: Default + Send {
     }
 }
 
+/// What one rank of an engine's run returns: what it measured (all of it, or what completed
+/// before an error), and the error that stopped it.
+#[derive(Debug, Default)]
+pub struct Measured<R> {
+    /// The engine's results.
+    pub run: R,
+    /// The error that stopped the run.
+    pub error: Option<String>,
+}
+
+impl<R: Default + Send> RankOutcome for Measured<R> {
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+    fn set_error(&mut self, error: String) {
+        self.error = Some(error);
+    }
+}
+
 /// A benchmark the driver runs on every rank. The engine-specific parts live here
 /// (validation, rank 0's result stream, the engine, the summary and documents); everything
 /// else (local tasks or an MPI rank, runtimes, clusters, agreement, aborts) is the driver's.
