@@ -36,7 +36,7 @@ pub fn gather_phase(
         bytes: align(&mine.bytes, shift, interval_s, len),
         ops: align(&mine.ops, shift, interval_s, len),
     };
-    let all = comm.allgather_bytes(&aligned.encode())?;
+    let all = comm.gather_bytes(&aligned.encode(), 0)?;
     if comm.rank() != 0 {
         return Ok(None);
     }
