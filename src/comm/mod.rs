@@ -61,6 +61,13 @@ pub trait Comm: Send {
     /// Tell every rank that this one failed; later collectives fail with [`CommError::Aborted`].
     fn abort(&self, message: &str);
 
+    /// Every rank contributes a byte vector; `root` receives all of them, by rank (the other
+    /// ranks an empty list). The default goes through [`Comm::allgather_bytes`].
+    fn gather_bytes(&self, data: &[u8], root: usize) -> Result<Vec<Vec<u8>>, CommError> {
+        let all = self.allgather_bytes(data)?;
+        Ok(if self.rank() == root { all } else { Vec::new() })
+    }
+
     /// Broadcast bytes from `root` to every rank.
     fn bcast_bytes(&self, data: &[u8], root: usize) -> Result<Vec<u8>, CommError> {
         let all = self.allgather_bytes(if self.rank() == root { data } else { &[] })?;

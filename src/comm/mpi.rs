@@ -168,6 +168,42 @@ impl Comm for MpiComm {
         Ok(out)
     }
 
+    fn gather_bytes(&self, data: &[u8], root: usize) -> Result<Vec<Vec<u8>>, CommError> {
+        // As allgather_bytes, to `root` only (an allgather would copy every rank's part to
+        // every rank).
+        let r = i32::try_from(root).map_err(|_| CommError::Mismatch(format!("no root {root}")))?;
+        let at_root = self.comm.process_at_rank(r);
+        let mine = count(data.len(), "contribution")?;
+        // Never pass an empty slice: its dangling address (0x1) is Open MPI's MPI_IN_PLACE.
+        let pad = [0u8; 1];
+        let data: &[u8] = if data.is_empty() { &pad[..0] } else { data };
+        if self.rank != root {
+            at_root.gather_into(&mine);
+            at_root.gather_varcount_into(data);
+            return Ok(Vec::new());
+        }
+        let mut counts: Vec<Count> = vec![0; self.size];
+        at_root.gather_into_root(&mine, &mut counts[..]);
+        let mut displs: Vec<Count> = Vec::with_capacity(self.size);
+        let mut total: usize = 0;
+        for &c in &counts {
+            displs.push(count(total, "gathered bytes")?);
+            total += usize::try_from(c)
+                .map_err(|_| CommError::Mismatch("negative gather length".into()))?;
+        }
+        count(total, "gathered bytes")?;
+        let mut all = vec![0u8; total.max(1)];
+        {
+            let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+            at_root.gather_varcount_into_root(data, &mut part);
+        }
+        Ok(counts
+            .iter()
+            .zip(&displs)
+            .map(|(&c, &d)| all[d as usize..(d + c) as usize].to_vec())
+            .collect())
+    }
+
     fn node_of_ranks(&self) -> Vec<usize> {
         self.nodes.clone()
     }

@@ -16,6 +16,7 @@ use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
 use crate::ior::transfer::{wear_out_figures, LoopOutcome, LoopSpec, Recipe};
 use crate::measure::latency::LatencyRecorder;
+use crate::measure::series::IntervalRecorder;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::time::{Duration, Instant};
 
@@ -55,7 +56,12 @@ impl<'a> Deep<'a> {
     }
 
     /// Account for a finished transfer; returns its buffer to the pool.
-    fn finish(&mut self, done: Done, latency: &mut LatencyRecorder) -> Result<(), EngineError> {
+    fn finish(
+        &mut self,
+        done: Done,
+        latency: &mut LatencyRecorder,
+        series: &mut IntervalRecorder,
+    ) -> Result<(), EngineError> {
         let (buf, offset, r, t0, t1) = done;
         let n = r?;
         let recipe = &self.recipe;
@@ -65,7 +71,6 @@ impl<'a> Deep<'a> {
         recipe.count(
             &mut self.out,
             n,
-            buf.len(),
             d_ns,
             || {
                 (
@@ -75,6 +80,7 @@ impl<'a> Deep<'a> {
             },
             latency,
         );
+        series.add(series.clock().raw(), n as u64);
         self.pool.push(buf);
         recipe.delay();
         Ok(())
@@ -87,6 +93,7 @@ pub(crate) async fn transfer_loop_deep(
     spec: &LoopSpec<'_>,
     base: &[u8],
     latency: &mut LatencyRecorder,
+    series: &mut IntervalRecorder,
 ) -> Result<LoopOutcome, EngineError> {
     let p = spec.params;
     let len = spec.seq.len();
@@ -130,7 +137,7 @@ pub(crate) async fn transfer_loop_deep(
         let Some(done) = inflight.next().await else {
             break;
         };
-        d.finish(done, latency)?;
+        d.finish(done, latency, series)?;
         let now = Instant::now();
         let mut hit = deadline.is_some_and(|dl| now.duration_since(d.phase_start) > dl)
             || d.out.pairs >= limit;
@@ -157,7 +164,7 @@ pub(crate) async fn transfer_loop_deep(
             let Some(done) = inflight.next().await else {
                 break;
             };
-            d.finish(done, latency)?;
+            d.finish(done, latency, series)?;
         }
         d.out.pairs_accessed = pairs_max;
         d.out.stonewall = Some(info);

@@ -16,6 +16,7 @@ pub(crate) mod progress;
 pub mod reduce;
 pub mod results;
 pub(crate) mod serial;
+pub(crate) mod series;
 pub(crate) mod signature;
 pub mod stats;
 pub(crate) mod transfer;

@@ -204,8 +204,19 @@ pub struct IorParams {
     pub gpu_id: i32,
     /// Beyond IOR: transfers kept in flight per task on async backends (default 1 = IOR).
     pub iodepth: i32,
+    /// Beyond IOR (`--interval`): seconds per interval of every phase's time series.
+    #[serde(default = "default_interval")]
+    pub interval: f64,
+    /// Beyond IOR (`-O savePerIntervalCSV=FILE`): every phase's time series as CSV rows.
+    #[serde(default)]
+    pub save_per_interval_csv: Option<String>,
     /// Backend options `--<module>.<name>` as given (flags hold their counter as a string).
     pub backend_options: BTreeMap<String, String>,
+}
+
+/// The default `--interval`: [`crate::measure::series::DEFAULT_INTERVAL`], seconds.
+fn default_interval() -> f64 {
+    crate::measure::series::DEFAULT_INTERVAL.as_secs_f64()
 }
 
 impl Default for IorParams {
@@ -271,6 +282,8 @@ impl Default for IorParams {
             allocate_buffer_on_gpu: 0,
             gpu_id: -1,
             iodepth: 1,
+            interval: default_interval(),
+            save_per_interval_csv: None,
             backend_options: BTreeMap::new(),
         }
     }

@@ -8,6 +8,7 @@ use crate::ior::params::{IorParams, TaskLayout};
 pub use crate::measure::fsinfo::FsInfo;
 pub use crate::measure::latency::LatencySummary;
 pub use crate::measure::machine::RunInfo;
+pub use crate::measure::series::TimeSeries;
 use serde::{Deserialize, Serialize};
 
 /// A timed phase.
@@ -124,6 +125,10 @@ pub struct PhaseResult {
     /// figures; `compare`, `report` and `export` skip it. Absent in older documents (true).
     #[serde(default = "measured_by_default")]
     pub measured: bool,
+    /// Bytes and operations per interval over the phase, summed and per rank (beyond IOR;
+    /// `--interval`). Absent in imported and older documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_series: Option<TimeSeries>,
 }
 
 fn measured_by_default() -> bool {

@@ -14,6 +14,7 @@ use crate::ior::error::EngineError;
 use crate::ior::transfer::{wear_out_figures, AtOnce, LoopOutcome, LoopSpec, Recipe};
 use crate::measure::latency::LatencyRecorder;
 use crate::measure::log;
+use crate::measure::series::IntervalRecorder;
 
 /// One rank's loop state: the recipe and the clock readings, borrowed once per phase.
 struct Looper<'a> {
@@ -35,12 +36,13 @@ impl Looper<'_> {
         buf: &mut AlignedBuf,
         offset: u64,
         latency: &mut LatencyRecorder,
+        series: &mut IntervalRecorder,
     ) -> Result<u64, EngineError> {
         let n = match self.begin(buf, offset)? {
             AtOnce::Done(n) => n,
             at => self.recipe.complete(buf, offset, at).await?,
         };
-        Ok(self.end(buf, offset, n, latency))
+        Ok(self.end(buf, offset, n, latency, series))
     }
 
     /// The first half of a transfer: the pattern, and the transfer itself if the backend
@@ -51,8 +53,8 @@ impl Looper<'_> {
         self.recipe.transfer_at_once(buf, offset)
     }
 
-    /// The second half of a transfer of `n` bytes: delay, check, latency and counts. Returns
-    /// the cycle-counter reading at its end.
+    /// The second half of a transfer of `n` bytes: delay, check, latency, counts and the
+    /// interval series. Returns the cycle-counter reading at its end.
     #[inline(always)]
     fn end(
         &mut self,
@@ -60,6 +62,7 @@ impl Looper<'_> {
         offset: u64,
         n: usize,
         latency: &mut LatencyRecorder,
+        series: &mut IntervalRecorder,
     ) -> u64 {
         let r = &self.recipe;
         r.delay();
@@ -77,7 +80,6 @@ impl Looper<'_> {
         r.count(
             &mut self.out,
             n,
-            buf.len(),
             d,
             || {
                 (
@@ -87,6 +89,7 @@ impl Looper<'_> {
             },
             latency,
         );
+        series.add(now, n as u64);
         self.last = now;
         now
     }
@@ -98,7 +101,8 @@ impl Looper<'_> {
     }
 }
 
-/// Runs the transfer loop of one phase on this rank, one transfer at a time.
+/// Runs the transfer loop of one phase on this rank, one transfer at a time, counting every
+/// transfer into `series` at its completion.
 ///
 /// Transfers are timed with the cycle counter ([`crate::measure::machine::fast_clock`]): one
 /// instruction per reading, where a system-clock reading would cost as much as the whole
@@ -108,6 +112,7 @@ pub(crate) async fn transfer_loop(
     spec: &LoopSpec<'_>,
     buf: &mut AlignedBuf,
     latency: &mut LatencyRecorder,
+    series: &mut IntervalRecorder,
 ) -> Result<LoopOutcome, EngineError> {
     let p = spec.params;
     let len = spec.seq.len();
@@ -135,7 +140,7 @@ pub(crate) async fn transfer_loop(
             AtOnce::Done(n) => n,
             at => lp.recipe.complete(buf, offset, at).await?,
         };
-        let now = lp.end(buf, offset, n, latency);
+        let now = lp.end(buf, offset, n, latency, series);
         i += 1;
         let mut wall =
             lp.out.pairs == limit || deadline_ns.is_some_and(|dl| lp.elapsed_ns(now) > dl);
@@ -168,7 +173,7 @@ pub(crate) async fn transfer_loop(
             if i >= len {
                 i = 0;
             }
-            lp.step(buf, spec.seq.get(i), latency).await?;
+            lp.step(buf, spec.seq.get(i), latency, series).await?;
             i += 1;
         }
         lp.out.pairs_accessed = info.pairs_max;

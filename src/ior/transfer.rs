@@ -2,7 +2,7 @@
 //! ([`crate::ior::serial`]) and the deep one ([`crate::ior::iodepth`]): the data pattern or
 //! the invalidated check buffer before it, the whole transfer with IOR's retries of short
 //! transfers (§2.10), `-Y` fsync after it, `interIODelay`, verification of `-R`/`-W` and the
-//! bookkeeping (count, bytes, latency, per-op record, progress). Also what both loops share:
+//! bookkeeping (count, bytes, latency, per-op record). Also what both loops share:
 //! what a loop is asked to do ([`LoopSpec`]), what it did ([`LoopOutcome`]) and the wear-out
 //! figures of §2.7.
 //!
@@ -15,7 +15,6 @@ use crate::comm::{Comm, ReduceOp};
 use crate::ior::access::OffsetSequence;
 use crate::ior::error::EngineError;
 use crate::ior::params::{DataPacketType, IorParams};
-use crate::ior::progress::Progress;
 use crate::ior::results::StonewallInfo;
 use crate::ior::signature;
 use crate::measure::latency::LatencyRecorder;
@@ -63,8 +62,8 @@ impl LoopSpec<'_> {
     }
 }
 
-/// Where a loop's transfers go: the backend and the open file, the ranks (for the wear-out
-/// and `-c -D` agreements) and the progress display.
+/// Where a loop's transfers go: the backend and the open file, and the ranks (for the
+/// wear-out and `-c -D` agreements).
 #[derive(Clone, Copy)]
 pub struct LoopIo<'a> {
     /// The test's backend.
@@ -73,8 +72,6 @@ pub struct LoopIo<'a> {
     pub file: &'a AnyFile,
     /// The ranks of the test.
     pub comm: &'a dyn Comm,
-    /// Advanced by every transfer (rank 0's display; disabled elsewhere).
-    pub progress: &'a Progress,
 }
 
 impl LoopIo<'_> {
@@ -294,30 +291,26 @@ impl<'a> Recipe<'a> {
         }
     }
 
-    /// The bookkeeping of a finished transfer of `n` bytes (of a `len`-byte buffer) that took
+    /// The bookkeeping of a finished transfer of `n` bytes that took
     /// `d` (in the unit of `latency`: nanoseconds, or raw clock units): count, bytes, latency,
     /// the per-op record (`op` gives the transfer's start since the phase start and its
-    /// duration, seconds; asked for only when recorded) and the progress display.
+    /// duration, seconds; asked for only when recorded). The interval series (and through
+    /// it the progress display) is the loop's, which has the completion's clock reading.
     #[inline(always)]
     pub(crate) fn count(
         &self,
         out: &mut LoopOutcome,
         n: usize,
-        len: usize,
         d: u64,
         op: impl FnOnce() -> (f64, f64),
         latency: &mut LatencyRecorder,
     ) {
-        let progress = self.io.progress;
         latency.record(d);
         if self.record_per_op {
             out.per_op.push(op());
         }
         out.pairs += 1;
         out.bytes += n as i64;
-        if progress.is_enabled() {
-            progress.advance(len as u64);
-        }
     }
 }
 

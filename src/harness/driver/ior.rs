@@ -107,6 +107,8 @@ pub struct IorBenchmark {
     /// What rank 0 knew of the run when it opened the result stream, before any cluster
     /// was started for it (the document's times, host, clusters by their settings).
     context: std::sync::OnceLock<RunContext>,
+    /// The progress display the local tasks share.
+    progress: std::sync::OnceLock<Progress>,
 }
 
 impl IorBenchmark {
@@ -123,6 +125,7 @@ impl IorBenchmark {
             warnings: parsed.warnings,
             run: machine::run_info(command_line),
             context: std::sync::OnceLock::new(),
+            progress: std::sync::OnceLock::new(),
         }
     }
 
@@ -194,11 +197,17 @@ impl Benchmark for IorBenchmark {
     }
 
     async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> RunOutcome {
-        let progress = Progress::new(if comm.rank() == 0 {
-            self.global.progress
-        } else {
-            Some(false)
-        });
+        // Local tasks share one display; under MPI rank 0's adds up the other ranks' reports.
+        let progress = match launch() {
+            Launch::Standalone => self
+                .progress
+                .get_or_init(|| Progress::new(self.global.progress))
+                .clone(),
+            Launch::Mpi { .. } => match Progress::for_mpi_job(self.global.progress, comm) {
+                Ok(p) => p,
+                Err(e) => return RunOutcome::failed(e.to_string()),
+            },
+        };
         let ctx = RankContext {
             comm,
             run: &self.run,

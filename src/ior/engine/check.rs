@@ -8,9 +8,10 @@ use super::context::{open_failed, transfer_loop, Pass, TestRun};
 use crate::backend::{Access, Backend, OpenFlags};
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
-use crate::ior::progress::Progress;
 use crate::ior::transfer::LoopIo;
 use crate::measure::latency::LatencyRecorder;
+use crate::measure::series::IntervalRecorder;
+use std::time::Duration;
 
 /// The untimed read-back of `-W`; returns the errors summed over ranks.
 pub(super) async fn check_pass(t: &mut TestRun<'_>, pass: Pass<'_>) -> Result<i64, EngineError> {
@@ -29,11 +30,11 @@ pub(super) async fn check_pass(t: &mut TestRun<'_>, pass: Pass<'_>) -> Result<i6
             backend: &t.backend,
             file: &f,
             comm,
-            progress: &Progress::disabled(),
         };
         let spec = pass.spec(params, Access::WriteCheck, &seq, false, false, io);
         let mut scratch = LatencyRecorder::new();
-        let out = transfer_loop(&spec, &mut t.buf, &mut scratch).await?;
+        let mut untimed = IntervalRecorder::start(Duration::from_secs(3600), None);
+        let out = transfer_loop(&spec, &mut t.buf, &mut scratch, &mut untimed).await?;
         t.backend
             .close(f)
             .await

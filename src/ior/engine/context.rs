@@ -20,6 +20,7 @@ use crate::ior::serial;
 use crate::ior::transfer::{LoopIo, LoopOutcome, LoopSpec};
 use crate::measure::latency::LatencyRecorder;
 use crate::measure::log;
+use crate::measure::series::IntervalRecorder;
 
 /// What a test leaves behind on this rank, also when it fails midway.
 #[derive(Default)]
@@ -178,20 +179,21 @@ pub(super) fn push_entry(
     Ok(())
 }
 
-/// Runs one loop of transfers: IOR's serial loop, or the deep one when `--iodepth` is above 1;
-/// then `-e` (fsync at the end of a write phase).
+/// Runs one loop of transfers, each counted into `series`: IOR's serial loop, or the deep one
+/// when `--iodepth` is above 1; then `-e` (fsync at the end of a write phase).
 pub(super) async fn transfer_loop(
     spec: &LoopSpec<'_>,
     buf: &mut AlignedBuf,
     latency: &mut LatencyRecorder,
+    series: &mut IntervalRecorder,
 ) -> Result<LoopOutcome, EngineError> {
     if spec.seq.is_empty() {
         return Ok(LoopOutcome::default());
     }
     let out = if spec.params.iodepth > 1 {
-        iodepth::transfer_loop_deep(spec, buf, latency).await?
+        iodepth::transfer_loop_deep(spec, buf, latency, series).await?
     } else {
-        serial::transfer_loop(spec, buf, latency).await?
+        serial::transfer_loop(spec, buf, latency, series).await?
     };
     if spec.access.is_write() && spec.params.fsync != 0 {
         spec.io.fsync().await?;

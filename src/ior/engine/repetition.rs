@@ -16,6 +16,7 @@ use crate::ior::access::{self, ReorderPhase};
 use crate::ior::error::EngineError;
 use crate::ior::output::Reporter;
 use crate::ior::params::IorParams;
+use crate::ior::progress::PhaseLabel;
 use crate::ior::results::{Phase, RemoveResult, ResultEntry};
 use crate::measure::log;
 use crate::measure::machine;
@@ -72,11 +73,7 @@ pub(super) async fn run_repetition(
     if params.has_write_phase() && time_left(t.test_start) {
         let pr = access::pretend_rank(params, &t.layout, rank, ReorderPhase::Write, rep);
         let name = access::file_name(params, pr, rep);
-        if rank == 0 && params.inter_test_delay > 0 {
-            std::thread::sleep(std::time::Duration::from_secs(
-                params.inter_test_delay as u64,
-            ));
-        }
+        settle_delay(t, rep);
         if params.use_existing_test_file == 0 {
             remove_files(t, rep).await?;
         }
@@ -84,6 +81,7 @@ pub(super) async fn run_repetition(
             make_unique_dir(t, rank).await?;
         }
         if rank == 0 && params.dry_run == 0 {
+            step(t, rep, "settle");
             // Untimed: the storage finishes background work (BENCHFS: spare chunk files)
             // before the phase, so that every repetition starts alike.
             t.backend
@@ -114,6 +112,7 @@ pub(super) async fn run_repetition(
         let pr = access::pretend_rank(params, &t.layout, rank, ReorderPhase::WriteCheck, rep);
         let cname = access::file_name(params, pr, rep);
         let pass = Pass::new(sig, pr, &cname, wearout_limit);
+        step(t, rep, "verify (write check)");
         let errors = check_pass(t, pass).await?;
         rep_errors += errors;
         if errors > 0 && rank == 0 {
@@ -133,11 +132,7 @@ pub(super) async fn run_repetition(
         }
         let pr = access::pretend_rank(params, &t.layout, rank, ReorderPhase::Read, rep);
         let name = access::file_name(params, pr, rep);
-        if rank == 0 && params.inter_test_delay > 0 {
-            std::thread::sleep(std::time::Duration::from_secs(
-                params.inter_test_delay as u64,
-            ));
-        }
+        settle_delay(t, rep);
         comm.barrier()?;
         let pass = Pass::new(sig, pr, &name, wearout_limit);
         let res = timed_phase(t, Phase::Read, rep, pass).await?;
@@ -151,6 +146,7 @@ pub(super) async fn run_repetition(
     let keep = params.keep_file != 0 || (params.keep_file_with_error != 0 && rep_errors > 0);
     if !keep {
         let s = machine::now();
+        step(t, rep, "remove");
         comm.barrier()?;
         remove_files(t, rep).await?;
         comm.barrier()?;
@@ -165,6 +161,30 @@ pub(super) async fn run_repetition(
         comm.barrier()?;
     }
     Ok(outcome)
+}
+
+/// Tells the progress display what happens between timed phases.
+fn step(t: &TestRun<'_>, rep: usize, what: &str) {
+    let p = t.params;
+    t.progress.between(
+        PhaseLabel {
+            test_id: p.test_id,
+            phase: "",
+            iteration: rep,
+            iterations: usize::try_from(p.repetitions).unwrap_or(1),
+            tasks: t.comm.size(),
+        },
+        what,
+    );
+}
+
+/// `-d`: rank 0 sleeps before a phase (shown as settling).
+fn settle_delay(t: &TestRun<'_>, rep: usize) {
+    let secs = t.params.inter_test_delay;
+    if t.comm.rank() == 0 && secs > 0 {
+        step(t, rep, &format!("settle (interTestDelay {secs} s)"));
+        std::thread::sleep(std::time::Duration::from_secs(secs as u64));
+    }
 }
 
 fn report_phase(

@@ -14,12 +14,16 @@ use crate::ior::access::OffsetSequence;
 use crate::ior::detail_csv;
 use crate::ior::error::EngineError;
 use crate::ior::params::IorParams;
+use crate::ior::progress::{PhaseLabel, Stage};
 use crate::ior::reduce::{self, RankTimes};
 use crate::ior::results::{Phase, PhaseResult};
+use crate::ior::series;
 use crate::ior::signature;
 use crate::ior::transfer::{LoopIo, LoopOutcome};
 use crate::measure::log;
 use crate::measure::machine;
+use crate::measure::series::IntervalRecorder;
+use std::time::Duration;
 
 /// Result of one timed phase on this rank (the row itself is built on every rank).
 pub(super) struct TimedPhase {
@@ -67,15 +71,17 @@ pub(super) async fn timed_phase(
         pass.pretend_rank as u32,
     );
     t.latency.reset();
-    if rank == 0 {
-        t.progress.phase_begin(
-            params.test_id,
-            what,
-            rep,
-            // Rank 0 shows its own share and rate.
-            (seq.len() as u64).saturating_mul(params.transfer_size as u64),
-        );
-    }
+    // Every task joins the phase's display with its own share.
+    let live = t.progress.phase_begin(
+        PhaseLabel {
+            test_id: params.test_id,
+            phase: what,
+            iteration: rep,
+            iterations: usize::try_from(params.repetitions).unwrap_or(1),
+            tasks: comm.size(),
+        },
+        (seq.len() as u64).saturating_mul(params.transfer_size as u64),
+    );
     if verbose3 {
         log::line(&format!(
             "task {rank} {} {}",
@@ -104,6 +110,8 @@ pub(super) async fn timed_phase(
     };
 
     let mut times = RankTimes::default();
+    // The interval series counts from this rank's open start (t0).
+    let mut intervals = IntervalRecorder::start(Duration::from_secs_f64(params.interval), live);
     times.t[0] = stamp("open start", machine::now());
     let file: Option<AnyFile> = if dry {
         None
@@ -128,6 +136,7 @@ pub(super) async fn timed_phase(
         comm.barrier()?;
     }
     times.t[2] = stamp("start", machine::now());
+    t.progress.stage(Stage::Transfer);
     let loop_out = match &file {
         Some(f) => {
             if phase == Phase::Write
@@ -140,19 +149,19 @@ pub(super) async fn timed_phase(
                 backend: &t.backend,
                 file: f,
                 comm,
-                progress: t.progress,
             };
             let per_op = params.save_per_op_data_csv.is_some();
             let spec = pass.spec(params, access_kind, &seq, true, per_op, io);
-            transfer_loop(&spec, &mut t.buf, &mut t.latency).await?
+            transfer_loop(&spec, &mut t.buf, &mut t.latency, &mut intervals).await?
         }
-        None => dry_run_loop(params, &seq, pass.limit),
+        None => dry_run_loop(params, &seq, pass.limit, &mut intervals),
     };
     times.t[3] = stamp("stop", machine::now());
     if params.intra_test_barriers != 0 {
         comm.barrier()?;
     }
     times.t[4] = stamp("close start", machine::now());
+    t.progress.stage(Stage::Close);
     if let Some(f) = file {
         t.backend
             .close(f)
@@ -160,11 +169,9 @@ pub(super) async fn timed_phase(
             .map_err(|e| EngineError::backend("close", e))?;
     }
     times.t[5] = stamp("close stop", machine::now());
+    let my_series = intervals.finish();
     if phase == Phase::Write {
         comm.barrier()?;
-    }
-    if rank == 0 {
-        t.progress.phase_end();
     }
     times.bytes = loop_out.bytes;
     times.pairs = loop_out.pairs;
@@ -185,6 +192,10 @@ pub(super) async fn timed_phase(
     };
     let gathered = reduce::gather(comm, &times, &t.latency)?;
     let agg = gathered.agg_bytes();
+    // After the phase, outside its timers: the whole job's series, and its exact total for
+    // the display's last line.
+    let time_series = series::gather_phase(comm, &gathered, &my_series, params.interval)?;
+    t.progress.phase_end(u64::try_from(agg).ok());
     let mut warnings = reduce::file_size_warnings(
         params,
         expected_agg(params, &t.layout),
@@ -193,8 +204,12 @@ pub(super) async fn timed_phase(
         inconsistent,
     );
     warnings.extend(reduce::outlier_warnings(params, phase, &gathered, &t.host));
-    let row = reduce::phase_result(params, phase, rep, &gathered, loop_out.stonewall.clone());
+    let mut row = reduce::phase_result(params, phase, rep, &gathered, loop_out.stonewall.clone());
     let errors = gathered.errors();
+    if let (Some(path), Some(ts)) = (&params.save_per_interval_csv, &time_series) {
+        series::write_csv(path, params.test_id, rep, phase, ts, row.total_time)?;
+    }
+    row.time_series = time_series;
 
     detail_csv::write_rank_details(params, phase, &gathered, comm)?;
     detail_csv::write_per_op(params, phase, rep, rank, &loop_out.per_op)?;
@@ -207,11 +222,21 @@ pub(super) async fn timed_phase(
     })
 }
 
-/// `--dryRun`: the loop's bookkeeping without any backend call.
-fn dry_run_loop(params: &IorParams, seq: &OffsetSequence, limit: i64) -> LoopOutcome {
+/// `--dryRun`: the loop's bookkeeping without any backend call (its transfers counted at
+/// once in the interval series).
+fn dry_run_loop(
+    params: &IorParams,
+    seq: &OffsetSequence,
+    limit: i64,
+    intervals: &mut IntervalRecorder,
+) -> LoopOutcome {
     let mut n = seq.len() as i64;
     if limit > 0 {
         n = n.min(limit);
+    }
+    let now = intervals.clock().raw();
+    for _ in 0..n {
+        intervals.add(now, params.transfer_size as u64);
     }
     LoopOutcome {
         bytes: n * params.transfer_size,

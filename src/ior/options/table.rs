@@ -8,7 +8,7 @@
 //! values beyond the rules of [`super::values`].
 
 use super::error::OptionError;
-use super::values::{node_memory_to_bytes, parse_int_option, parse_packet_type};
+use super::values::{node_memory_to_bytes, parse_int_option, parse_interval, parse_packet_type};
 use crate::backend::BACKEND_NAMES;
 use crate::ior::params::{GlobalOptions, IorParams, SummaryFormat};
 use crate::optparse::Arg;
@@ -516,6 +516,28 @@ pub(crate) static BENCHFS_OPTIONS: &[IorOption] = &[
         &["iodepth"],
         Text("transfers in flight per task on async backends (also -O iodepth=N)"),
         Int(|p| &mut p.iodepth),
+    ),
+    opt(
+        None,
+        Some("interval"),
+        &["interval"],
+        Text("interval of every phase's time series: 100ms, 0.5s, 2 (seconds); also -O interval=T"),
+        Set::Value {
+            cli: Some(|c, v| {
+                c.params.interval = parse_interval(v)?;
+                Ok(())
+            }),
+            directive: Some(|c, v| {
+                c.params.interval = parse_interval(v)?;
+                Ok(())
+            }),
+            shown: Some(|p, _| format!("{}s", p.interval)),
+        },
+    ),
+    key(
+        &["savePerIntervalCSV"],
+        Line("  -O savePerIntervalCSV=<FILE> -- store every phase's bandwidth and IOPS per --interval (all tasks and per rank) as CSV rows in this file."),
+        Note(|c| &mut c.params.save_per_interval_csv),
     ),
 ];
 

@@ -63,6 +63,33 @@ pub(crate) fn parse_packet_type(s: &str) -> Result<DataPacketType, OptionError> 
     DataPacketType::parse(s).ok_or_else(|| OptionError::UnknownPacketType(s.to_string()))
 }
 
+/// `--interval` / `-O interval=`: seconds per interval of the time series, as `100ms`,
+/// `0.5s`, `250us` or plain seconds (`2`, `0.1`); at least
+/// [`crate::measure::series::MIN_INTERVAL`].
+pub(crate) fn parse_interval(s: &str) -> Result<f64, OptionError> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let min = crate::measure::series::MIN_INTERVAL.as_secs_f64();
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v * scale >= min - 1e-12 && v * scale <= 86_400.0 => {
+            Ok(v * scale)
+        }
+        _ => Err(OptionError::InvalidValue {
+            option: "interval".into(),
+            value: s.to_string(),
+            reason: "expected a duration from 1ms to 1 day, e.g. 100ms, 0.5s or 2 (seconds)".into(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +122,17 @@ mod tests {
             node_memory_to_bytes("-1%"),
             Err(OptionError::MemoryPercentage)
         );
+    }
+
+    #[test]
+    fn intervals_take_units_and_refuse_nonsense() {
+        assert_eq!(parse_interval("100ms").unwrap(), 0.1);
+        assert_eq!(parse_interval("0.5s").unwrap(), 0.5);
+        assert_eq!(parse_interval("2").unwrap(), 2.0);
+        assert!((parse_interval("1500us").unwrap() - 0.0015).abs() < 1e-12);
+        for bad in ["0", "-1", "0.1ms", "x", "", "nan", "1e9"] {
+            let e = parse_interval(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("\"{bad}\" for option interval")), "{e}");
+        }
     }
 }
