@@ -10,6 +10,7 @@
 pub(crate) mod backends;
 pub mod bench;
 pub mod cleanup;
+pub(crate) mod cli_docs;
 pub(crate) mod context;
 pub(crate) mod crosscheck;
 pub mod driver;
