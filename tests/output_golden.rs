@@ -324,6 +324,7 @@ fn build_row(
         errors: 0,
         iodepth: 1,
         measured: true,
+        time_series: None,
     };
     (row, rel)
 }

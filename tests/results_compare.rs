@@ -36,6 +36,7 @@ fn row(access: Phase, iteration: usize, bw: f64) -> PhaseResult {
         errors: 0,
         iodepth: 1,
         measured: true,
+        time_series: None,
     }
 }
 

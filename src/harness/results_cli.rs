@@ -176,6 +176,16 @@ enum Command {
         /// Order of the runs in the history: by start date, or as given.
         #[arg(long, value_enum, default_value = "date")]
         order: RunOrder,
+        /// Judge the latest run of each workload against this document (or IOR output), drawn
+        /// as a band on the history plots (default: the first run).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Threshold of the verdicts, as `compare --threshold`.
+        #[arg(long, default_value = "5%")]
+        threshold: String,
+        /// Significance level of the verdicts, as `compare --alpha`.
+        #[arg(long, default_value_t = DEFAULT_ALPHA)]
+        alpha: f64,
     },
     /// Export medians for CI services (github-action-benchmark, Bencher BMF).
     Export {
@@ -439,15 +449,32 @@ pub fn main(args: Vec<String>) -> i32 {
             png,
             title,
             order,
+            baseline,
+            threshold,
+            alpha,
         } => {
+            let Some(threshold_pct) = parse_threshold(&threshold) else {
+                return fail(format!("invalid --threshold {threshold:?} (e.g. 5%)"));
+            };
+            if !(alpha > 0.0 && alpha < 1.0) {
+                return fail("--alpha must be between 0 and 1");
+            }
             let docs = match load_all(&results) {
                 Ok(d) => d,
                 Err(e) => return fail(e),
+            };
+            let baseline = match baseline.map(|b| load_all(&[b])) {
+                Some(Ok(mut b)) => b.pop(),
+                Some(Err(e)) => return fail(e),
+                None => None,
             };
             let opts = ReportOptions {
                 png,
                 title,
                 keep_order: order == RunOrder::Input,
+                baseline,
+                threshold_pct,
+                alpha,
             };
             match build_dashboard(&docs, &out, &opts) {
                 Ok(d) => {

@@ -166,6 +166,7 @@ pub fn phase_result(
         errors: g.errors(),
         iodepth: params.iodepth,
         measured: stats::measurable(total) && stats::measurable(wrrd),
+        time_series: None,
     }
 }
 

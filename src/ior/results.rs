@@ -78,6 +78,37 @@ pub struct StonewallInfo {
     pub time: f64,
 }
 
+/// A phase's bytes and operations in fixed intervals (beyond IOR; what fio's bandwidth logs
+/// and elbencho's live CSV give), over all ranks and per rank. Interval 0 starts at the
+/// phase start (the earliest open over the ranks), the origin of `stonewall.time`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeSeries {
+    /// Length of one interval, seconds.
+    pub interval_s: f64,
+    /// What t = 0 is: `phase_start`.
+    pub origin: String,
+    /// Bytes of all ranks per interval (absent for metadata phases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<Vec<u64>>,
+    /// Operations of all ranks per interval.
+    #[serde(default)]
+    pub ops: Vec<u64>,
+    /// Bytes per interval of each rank, index = rank.
+    #[serde(default)]
+    pub per_rank: Vec<Vec<u64>>,
+}
+
+impl TimeSeries {
+    /// `count` per interval as a rate per second (`count / interval_s`).
+    pub fn per_second(&self, count: u64) -> f64 {
+        if self.interval_s > 0.0 {
+            count as f64 / self.interval_s
+        } else {
+            0.0
+        }
+    }
+}
+
 /// One row of IOR's Results table: a phase of one repetition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseResult {
@@ -124,6 +155,10 @@ pub struct PhaseResult {
     /// figures; `compare`, `report` and `export` skip it. Absent in older documents (true).
     #[serde(default = "measured_by_default")]
     pub measured: bool,
+    /// Bytes and operations over time in fixed intervals (beyond IOR), when recorded;
+    /// absent in older documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_series: Option<TimeSeries>,
 }
 
 fn measured_by_default() -> bool {

@@ -248,6 +248,7 @@ mod tests {
             errors: 0,
             iodepth: 1,
             measured: true,
+            time_series: None,
         })
     }
 

@@ -589,6 +589,7 @@ mod tests {
             errors: 3,
             iodepth: 1,
             measured: true,
+            time_series: None,
         };
         let test = TestResults {
             params: IorParams::default(),

@@ -238,5 +238,6 @@ pub(super) fn phase_row(
         iodepth: 1,
         // IOR prints `inf` (read as 0 here) or `-` for an unmeasurable phase.
         measured: bw > 0.0 && iops > 0.0,
+        time_series: None,
     }
 }
