@@ -497,6 +497,8 @@ fn with_time_series(doc: &str) -> String {
                 .collect();
             let bytes: Vec<u64> = rank0.iter().zip(&rank1).map(|(a, b)| a + b).collect();
             let ops: Vec<u64> = bytes.iter().map(|b| b / 65536).collect();
+            // The phase lasts as long as its series (the last interval ends with it).
+            r["total_time"] = serde_json::json!(1.5);
             r["time_series"] = serde_json::json!({
                 "interval_s": 0.1,
                 "origin": "phase_start",

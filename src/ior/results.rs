@@ -78,33 +78,37 @@ pub struct StonewallInfo {
     pub time: f64,
 }
 
-/// A phase's bytes and operations in fixed intervals (beyond IOR; what fio's bandwidth logs
-/// and elbencho's live CSV give), over all ranks and per rank. Interval 0 starts at the
-/// phase start (the earliest open over the ranks), the origin of `stonewall.time`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A phase's bytes and operations in fixed intervals (`time_series` of a phase entry; beyond
+/// IOR, what fio's bandwidth logs and elbencho's live CSV give): interval `i` covers
+/// `[i, i + 1) * interval_s` seconds after the phase start (the earliest open start of any
+/// task, the origin of `stonewall.time`); the last interval ends with the phase and may be
+/// shorter. (The format agreed with the engine's recorder of issue 17 item 7.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeSeries {
-    /// Length of one interval, seconds.
+    /// Interval length, seconds.
     pub interval_s: f64,
-    /// What t = 0 is: `phase_start`.
+    /// What t = 0 is: always `phase_start`.
     pub origin: String,
-    /// Bytes of all ranks per interval (absent for metadata phases).
+    /// Bytes per interval, summed over tasks (absent for metadata phases).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<Vec<u64>>,
-    /// Operations of all ranks per interval.
-    #[serde(default)]
+    /// Operations per interval, summed over tasks.
     pub ops: Vec<u64>,
-    /// Bytes per interval of each rank, index = rank.
+    /// Bytes per interval of each task, by rank (operations per task for metadata phases).
     #[serde(default)]
     pub per_rank: Vec<Vec<u64>>,
 }
 
 impl TimeSeries {
-    /// `count` per interval as a rate per second (`count / interval_s`).
-    pub fn per_second(&self, count: u64) -> f64 {
-        if self.interval_s > 0.0 {
-            count as f64 / self.interval_s
+    /// How long interval `i` is, seconds, in a phase of `total_s` seconds (the last one may
+    /// be shorter).
+    pub fn width(&self, i: usize, total_s: f64) -> f64 {
+        let start = i as f64 * self.interval_s;
+        let w = (total_s - start).min(self.interval_s);
+        if w > 0.0 {
+            w
         } else {
-            0.0
+            self.interval_s
         }
     }
 }

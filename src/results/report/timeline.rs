@@ -14,25 +14,24 @@ use crate::results::compare::workload_key;
 use crate::results::document::ResultDocument;
 
 /// Points of one series of counts per interval as a rate at each interval's middle: MiB/s
-/// for bytes (`mib` true), else per second.
-fn rate_points(ts: &TimeSeries, counts: &[u64], mib: bool) -> Vec<Point> {
+/// for bytes (`mib` true), else per second; `total_s` is the phase's length (its last
+/// interval may be shorter).
+fn rate_points(ts: &TimeSeries, counts: &[u64], mib: bool, total_s: f64) -> Vec<Point> {
     let scale = if mib { crate::ior::stats::MIB } else { 1.0 };
     counts
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            (
-                (i as f64 + 0.5) * ts.interval_s,
-                ts.per_second(*c) / scale,
-                None,
-            )
+            let w = ts.width(i, total_s);
+            let start = i as f64 * ts.interval_s;
+            (start + w / 2.0, *c as f64 / w / scale, None)
         })
         .collect()
 }
 
-/// Whether `ts` has something to draw: intervals of positive length and bytes or operations.
+/// Whether `ts` has something to draw: intervals of positive length and operations.
 fn drawable(ts: &TimeSeries) -> bool {
-    ts.interval_s > 0.0 && (ts.bytes.as_ref().is_some_and(|b| !b.is_empty()) || !ts.ops.is_empty())
+    ts.interval_s > 0.0 && !ts.ops.is_empty()
 }
 
 /// The rank whose last transfer ended latest (fewest bytes on a tie): the straggler.
@@ -103,7 +102,7 @@ pub(super) fn timeline_plots(docs: &[&ResultDocument], n: usize, key: &str) -> V
                 x_desc: x_desc.clone(),
                 series: vec![Series {
                     name: format!("{what}, all tasks"),
-                    points: rate_points(ts, aggregate, mib),
+                    points: rate_points(ts, aggregate, mib, row.total_time),
                     style: Style::Line,
                     tone: Tone::Palette(pi),
                 }],
@@ -129,7 +128,7 @@ pub(super) fn timeline_plots(docs: &[&ResultDocument], n: usize, key: &str) -> V
                 } else {
                     String::new()
                 },
-                points: rate_points(ts, t, true),
+                points: rate_points(ts, t, mib, row.total_time),
                 style: Style::Thin,
                 tone: Tone::Muted,
             })
@@ -137,15 +136,15 @@ pub(super) fn timeline_plots(docs: &[&ResultDocument], n: usize, key: &str) -> V
         if let Some(s) = slow {
             series.push(Series {
                 name: format!("task {s}, finished last"),
-                points: rate_points(ts, &ts.per_rank[s], true),
+                points: rate_points(ts, &ts.per_rank[s], mib, row.total_time),
                 style: Style::Thin,
                 tone: Tone::Alert,
             });
         }
         plots.push(Plot {
             id: format!("timeseries-{n}-{what}-tasks"),
-            title: format!("{what} bandwidth per task: {key}"),
-            y_desc: "MiB/s, each task".to_string(),
+            title: format!("{what} {measure} per task: {key}"),
+            y_desc: format!("{unit}, each task"),
             y_log: false,
             kind: Kind::Lines {
                 x: XAxis::Seconds,
@@ -175,10 +174,13 @@ mod tests {
             per_rank: vec![vec![2, 1, 0], vec![1, 1, 1], vec![0, 1, 0]],
         };
         assert_eq!(straggler(&ts), Some(1));
-        let p = rate_points(&ts, &[1 << 20], true);
+        let p = rate_points(&ts, &[1 << 20], true, 0.3);
         assert!((p[0].0 - 0.05).abs() < 1e-12 && (p[0].1 - 10.0).abs() < 1e-9);
-        let p = rate_points(&ts, &[7], false);
+        let p = rate_points(&ts, &[7], false, 0.3);
         assert!((p[0].1 - 70.0).abs() < 1e-9);
+        // The last interval ends with the phase: 0.25 s in, 0.05 s long.
+        let p = rate_points(&ts, &[1, 1, 1], false, 0.25);
+        assert!((p[2].0 - 0.225).abs() < 1e-12 && (p[2].1 - 20.0).abs() < 1e-9);
         assert!(drawable(&ts));
         let metadata = TimeSeries {
             bytes: None,
@@ -186,6 +188,10 @@ mod tests {
             ..ts.clone()
         };
         assert!(drawable(&metadata));
-        assert!(!drawable(&TimeSeries::default()));
+        let empty = TimeSeries {
+            ops: Vec::new(),
+            ..metadata
+        };
+        assert!(!drawable(&empty));
     }
 }
