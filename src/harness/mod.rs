@@ -21,6 +21,7 @@ pub(crate) mod io500;
 pub mod logging;
 pub(crate) mod mdtest;
 pub(crate) mod preflight;
+pub(crate) mod record;
 pub(crate) mod results_cli;
 pub mod server;
 pub(crate) mod sweep;
