@@ -7,3 +7,6 @@ command -v cargo >/dev/null || { echo "setup: cargo (the Rust toolchain) is requ
 ./scripts/install-packages.sh build
 cargo build --release --locked --bins --all-features
 echo "setup: built target/release/benchfs-bench" >&2
+# Man pages and shell completions next to the build (install elsewhere with
+# scripts/install-shell-files.sh PREFIX).
+./scripts/install-shell-files.sh "${CARGO_TARGET_DIR:-target}/release" >&2

@@ -31,6 +31,27 @@ pub struct BuildInfo {
     pub ior_version: String,
 }
 
+/// The build as `benchfs-bench version` and `--version` print it: the program name and
+/// version, then one `key value` line each for the commit, features, profile, target and
+/// the IOR release followed.
+pub fn describe(program: &str) -> String {
+    let features = if FEATURES.is_empty() {
+        "none"
+    } else {
+        FEATURES
+    };
+    format!(
+        "{program} {VERSION}\n\
+         commit    {GIT_COMMIT}\n\
+         features  {features}\n\
+         profile   {PROFILE}\n\
+         target    {}-{}\n\
+         follows   IOR {IOR_VERSION}\n",
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+    )
+}
+
 impl BuildInfo {
     /// The build information of this binary.
     pub fn current() -> Self {

@@ -31,9 +31,9 @@ pub fn main_os(argv: Vec<std::ffi::OsString>) -> i32 {
 pub fn main(argv: Vec<String>) -> i32 {
     // Before anything can start a server: a signal from here on removes their data.
     crate::harness::cleanup::install();
-    // Result subcommands (import, compare, report, export, sweep) are not IOR runs.
+    // Subcommands (mdtest, io500, import, compare, ..., version) are not IOR runs.
     if let Some(cmd) = argv.get(1) {
-        if results_cli::SUBCOMMANDS.contains(&cmd.as_str()) {
+        if results_cli::is_subcommand(cmd) {
             return results_cli::main(argv[1..].to_vec());
         }
         if cmd == "mdtest" {
@@ -64,8 +64,17 @@ pub fn main(argv: Vec<String>) -> i32 {
         }
     };
     if parsed.help {
-        print!("{}", options::help_text());
+        // IOR's text and exit status, then the subcommands.
+        print!(
+            "{}{}",
+            options::help_text(),
+            results_cli::subcommands_help()
+        );
         return driver::EXIT_ERROR;
+    }
+    if parsed.version {
+        print!("{}", crate::build_info::describe("benchfs-bench"));
+        return 0;
     }
     driver::execute_with(parsed, &command_line, Some(&injob::InJobCluster))
 }

@@ -9,8 +9,11 @@
 //! guardian ([`crate::fs::cleanup::GUARDIAN_ENV`]): at the first server directory, a copy of it starts in a
 //! process group of its own (so that the signals meant for the run do not reach it), reads
 //! the registrations on a pipe and, once this process has ended however it did, removes
-//! what is still there. Owns the signal thread, the abort hook and the guardian's start;
-//! the list of directories is [`crate::fs::cleanup`]'s.
+//! what is still there. Before the data is removed, the signal thread runs what the driver
+//! asked for with [`on_signal`] (rank 0 of an IOR run ends its result stream and writes the
+//! completed phases as an interrupted document). Owns the signal thread, the abort hook, the
+//! signal-time hook and the guardian's start; the list of directories is
+//! [`crate::fs::cleanup`]'s, what the hook writes the driver's.
 
 use crate::fs::cleanup::{remove_for_good, spawn_guardian, GUARDIAN_ENV};
 use std::io::Write;
@@ -45,6 +48,36 @@ fn start_guardian() -> Option<Box<dyn Write + Send>> {
     }
 }
 
+/// What the signal thread runs first, with the signal number (see [`on_signal`]).
+type SignalHook = Box<dyn FnOnce(i32) + Send>;
+
+static ON_SIGNAL: std::sync::Mutex<Option<SignalHook>> = std::sync::Mutex::new(None);
+
+fn hook() -> std::sync::MutexGuard<'static, Option<SignalHook>> {
+    ON_SIGNAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// On SIGINT, SIGTERM or SIGHUP, run `f` (with the signal number) before the server data is
+/// removed and the process exits with 128 + the signal. Replaces an earlier one.
+pub fn on_signal(f: impl FnOnce(i32) + Send + 'static) {
+    *hook() = Some(Box::new(f));
+}
+
+/// The run is over: a signal from now on only removes data and exits.
+pub fn clear_on_signal() {
+    hook().take();
+}
+
+/// The name of a signal the thread watches (`SIGINT`), else `signal N`.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGINT => "SIGINT".to_string(),
+        libc::SIGTERM => "SIGTERM".to_string(),
+        libc::SIGHUP => "SIGHUP".to_string(),
+        n => format!("signal {n}"),
+    }
+}
+
 /// Installs the signal handler and the MPI abort hook (once; later calls do nothing).
 pub fn install() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -65,12 +98,20 @@ pub fn install() {
                     .name("benchfs-signals".into())
                     .spawn(move || {
                         if let Some(sig) = signals.forever().next() {
-                            if remove_for_good() > 0 {
-                                crate::measure::log::line(&format!(
-                                    "benchfs-bench: interrupted (signal {sig}); BenchFS server \
-                                     data removed"
-                                ));
+                            let first = hook().take();
+                            if let Some(f) = first {
+                                f(sig);
                             }
+                            let removed = if remove_for_good() > 0 {
+                                "; BenchFS server data removed"
+                            } else {
+                                ""
+                            };
+                            // On stderr: the result stream (stdout) has ended.
+                            crate::measure::log::status(&format!(
+                                "benchfs-bench: interrupted by {}{removed}",
+                                signal_name(sig)
+                            ));
                             std::process::exit(128 + sig);
                         }
                     });

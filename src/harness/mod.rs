@@ -10,6 +10,7 @@
 pub(crate) mod backends;
 pub mod bench;
 pub mod cleanup;
+pub(crate) mod cli_docs;
 pub(crate) mod context;
 pub(crate) mod crosscheck;
 pub mod driver;
@@ -21,6 +22,7 @@ pub mod logging;
 pub(crate) mod mdtest;
 pub(crate) mod mdworkbench;
 pub(crate) mod preflight;
+pub(crate) mod record;
 pub(crate) mod results_cli;
 pub mod server;
 pub(crate) mod sweep;

@@ -1,12 +1,14 @@
-//! The result subcommands of benchfs-bench: `import`, `compare`, `report`, `export`, `sweep`,
-//! `crosscheck` (clap based). The binary hands `argv[1..]` to [`main`] when `argv[1]` is one of
-//! [`SUBCOMMANDS`]; every other command line is an IOR run.
+//! The subcommands of benchfs-bench: `import`, `compare`, `report`, `export`, `sweep`,
+//! `crosscheck`, `version`, `completions`, `man` (clap based). The binary hands `argv[1..]`
+//! to [`main`] when [`is_subcommand`] says `argv[1]` names one; every other command line is
+//! an IOR run, whose `-h` lists them ([`subcommands_help`]).
 //!
 //! Owns argument parsing, file input/output and exit statuses of these subcommands; the work
 //! itself is in the sibling modules. Exit statuses: 0 success, 1 a regression (`compare`),
 //! 2 usage or input/output errors, 3 no workload in common (`compare`), 4 too few
 //! iterations to judge a change (`compare`, unless `--allow-insufficient`).
 
+use crate::harness::cli_docs::{self, Binary};
 use crate::harness::crosscheck::Crosscheck;
 use crate::harness::sweep;
 use crate::results::compare::{self, Verdict, DEFAULT_ALPHA};
@@ -14,18 +16,39 @@ use crate::results::document::ResultDocument;
 use crate::results::export;
 use crate::results::import::{import_file, load_document, ImportOptions};
 use crate::results::report::{build_dashboard, ReportOptions};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
-/// First arguments that select a result subcommand instead of an IOR run.
-pub const SUBCOMMANDS: &[&str] = &[
-    "import",
-    "compare",
-    "report",
-    "export",
-    "sweep",
-    "crosscheck",
-];
+/// Whether first argument `name` selects a subcommand instead of an IOR run.
+pub fn is_subcommand(name: &str) -> bool {
+    Cli::command().find_subcommand(name).is_some()
+}
+
+/// The subcommands as a section of `benchfs-bench -h`, in IOR's help layout: one line each
+/// with its name and summary.
+pub fn subcommands_help() -> String {
+    use crate::optparse::help::{section, Line};
+    let cmd = cli_docs::bench_command(&Cli::command());
+    let lines: Vec<Line> = cmd
+        .get_subcommands()
+        .map(|s| {
+            let about = s.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let first = about.split([';', ':']).next().unwrap_or_default();
+            let first = first.split(". ").next().unwrap_or_default();
+            Line::Opt(
+                s.get_name().to_string(),
+                first.trim_end_matches('.').to_string(),
+            )
+        })
+        .collect();
+    let mut out = String::from("\n");
+    section(
+        &mut out,
+        "Subcommands (benchfs-bench SUBCOMMAND --help)",
+        &lines,
+    );
+    out
+}
 
 /// Exit status of `compare` when a regression was found.
 pub const EXIT_REGRESSION: i32 = 1;
@@ -153,6 +176,16 @@ enum Command {
         /// Order of the runs in the history: by start date, or as given.
         #[arg(long, value_enum, default_value = "date")]
         order: RunOrder,
+        /// Judge the latest run of each workload against this document (or IOR output), drawn
+        /// as a band on the history plots (default: the first run).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Threshold of the verdicts, as `compare --threshold`.
+        #[arg(long, default_value = "5%")]
+        threshold: String,
+        /// Significance level of the verdicts, as `compare --alpha`.
+        #[arg(long, default_value_t = DEFAULT_ALPHA)]
+        alpha: f64,
     },
     /// Export medians for CI services (github-action-benchmark, Bencher BMF).
     Export {
@@ -221,6 +254,37 @@ enum Command {
         #[arg(last = true, required = true, allow_hyphen_values = true)]
         ior_args: Vec<String>,
     },
+    /// Print the exact build: version, git commit, cargo features, profile, target.
+    Version {
+        /// As a JSON object (the `build` of result documents).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the shell completion script of benchfs-bench (IOR options and subcommands) or
+    /// benchfs-server.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+        /// Which binary.
+        #[arg(long, value_enum, default_value = "benchfs-bench")]
+        bin: Binary,
+    },
+    /// Print the man page of benchfs-bench or benchfs-server, or write all of them (one per
+    /// subcommand too) into a directory.
+    Man {
+        /// Which binary (printed to stdout).
+        #[arg(
+            long,
+            value_enum,
+            default_value = "benchfs-bench",
+            conflicts_with = "out_dir"
+        )]
+        bin: Binary,
+        /// Write benchfs-bench.1, benchfs-bench-SUBCOMMAND.1 and benchfs-server.1 here.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// Parses `5%`, `5` or `2.5 %` as a percentage.
@@ -266,6 +330,43 @@ pub fn main(args: Vec<String>) -> i32 {
         }
     };
     match cli.command {
+        Command::Version { json } => {
+            if json {
+                match serde_json::to_string_pretty(&crate::build_info::BuildInfo::current()) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => return fail(e),
+                }
+            } else {
+                print!("{}", crate::build_info::describe("benchfs-bench"));
+            }
+            0
+        }
+        Command::Completions { shell, bin } => {
+            let mut out = std::io::stdout().lock();
+            cli_docs::completions(bin, shell, &Cli::command(), &mut out);
+            0
+        }
+        Command::Man { bin, out_dir } => match out_dir {
+            Some(dir) => match cli_docs::write_man_pages(&dir, &Cli::command()) {
+                Ok(files) => {
+                    for f in files {
+                        eprintln!("wrote {}", f.display());
+                    }
+                    0
+                }
+                Err(e) => fail(format!("{}: {e}", dir.display())),
+            },
+            None => match cli_docs::man_page(bin, &Cli::command()) {
+                Ok(page) => {
+                    use std::io::Write;
+                    match std::io::stdout().lock().write_all(&page) {
+                        Ok(()) => 0,
+                        Err(e) => fail(e),
+                    }
+                }
+                Err(e) => fail(e),
+            },
+        },
         Command::Import {
             files,
             output,
@@ -348,15 +449,32 @@ pub fn main(args: Vec<String>) -> i32 {
             png,
             title,
             order,
+            baseline,
+            threshold,
+            alpha,
         } => {
+            let Some(threshold_pct) = parse_threshold(&threshold) else {
+                return fail(format!("invalid --threshold {threshold:?} (e.g. 5%)"));
+            };
+            if !(alpha > 0.0 && alpha < 1.0) {
+                return fail("--alpha must be between 0 and 1");
+            }
             let docs = match load_all(&results) {
                 Ok(d) => d,
                 Err(e) => return fail(e),
+            };
+            let baseline = match baseline.map(|b| load_all(&[b])) {
+                Some(Ok(mut b)) => b.pop(),
+                Some(Err(e)) => return fail(e),
+                None => None,
             };
             let opts = ReportOptions {
                 png,
                 title,
                 keep_order: order == RunOrder::Input,
+                baseline,
+                threshold_pct,
+                alpha,
             };
             match build_dashboard(&docs, &out, &opts) {
                 Ok(d) => {

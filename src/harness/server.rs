@@ -93,6 +93,11 @@ struct Args {
     spare_chunks: usize,
 }
 
+/// benchfs-server's command line as clap defines it (for its completions and man page).
+pub fn command() -> clap::Command {
+    <Args as clap::CommandFactory>::command()
+}
+
 /// `--transport`: tcp, ucx or both.
 fn parse_transports(s: &str) -> Result<ServerTransports, String> {
     ServerTransports::parse(s).map_err(|e| e.to_string())

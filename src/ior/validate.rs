@@ -97,6 +97,21 @@ pub mod msg {
         "The backend returned that the test parameters are invalid.";
 }
 
+/// A size as given and in IOR's units: `3145728 = 3 MiB`, or the bare number when it is
+/// not a whole number of KiB.
+fn size_text(v: i64) -> String {
+    const UNITS: [(i64, &str); 4] = [
+        (1 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ];
+    match UNITS.iter().find(|(u, _)| v != 0 && v % u == 0) {
+        Some((u, name)) => format!("{v} = {} {name}", v / u),
+        None => v.to_string(),
+    }
+}
+
 /// IOR's `WARN_RESET` line.
 fn warn_reset(message: &str, value: impl fmt::Display) -> String {
     format!("WARNING: {message}. Using value of {value}.")
@@ -116,6 +131,10 @@ pub fn validate(
     backend_supports_fsync: bool,
 ) -> Result<Vec<String>, ValidationError> {
     let err = |m: &str| Err(ValidationError(m.to_string()));
+    // IOR's message, then the values that broke the rule.
+    let err_with = |m: &str, values: String| Err(ValidationError(format!("{m} ({values})")));
+    let (b, t) = (params.block_size, params.transfer_size);
+    let bt = || format!("-b {}, -t {}", size_text(b), size_text(t));
     let mut warnings = Vec::new();
 
     // The name stays as typed (IOR prints it so); it is matched case-insensitively.
@@ -189,31 +208,40 @@ pub fn validate(
         return err(msg::READ_CHECK_NEEDS_SIGNATURE);
     }
     if params.segment_count < 0 {
-        return err(msg::NEGATIVE_SEGMENTS);
+        return err_with(
+            msg::NEGATIVE_SEGMENTS,
+            format!("-s {}", params.segment_count),
+        );
     }
     if params.block_size % 8 != 0 {
-        return err(msg::BLOCK_ACCESS_SIZE);
+        return err_with(
+            msg::BLOCK_ACCESS_SIZE,
+            format!("-b {}, access size 8", size_text(b)),
+        );
     }
     if params.block_size < 0 {
-        return err(msg::NEGATIVE_BLOCK);
+        return err_with(msg::NEGATIVE_BLOCK, format!("-b {b}"));
     }
     if params.transfer_size % 8 != 0 {
-        return err(msg::TRANSFER_ACCESS_SIZE);
+        return err_with(
+            msg::TRANSFER_ACCESS_SIZE,
+            format!("-t {}, access size 8", size_text(t)),
+        );
     }
     if params.transfer_size < 0 {
-        return err(msg::NEGATIVE_TRANSFER);
+        return err_with(msg::NEGATIVE_TRANSFER, format!("-t {t}"));
     }
     if params.transfer_size == 0 {
         return err(msg::ZERO_TRANSFER);
     }
     if params.block_size % params.transfer_size != 0 {
-        return err(msg::BLOCK_TRANSFER_MULTIPLE);
+        return err_with(msg::BLOCK_TRANSFER_MULTIPLE, bt());
     }
     if params.block_size < params.transfer_size {
-        return err(msg::BLOCK_SMALLER_THAN_TRANSFER);
+        return err_with(msg::BLOCK_SMALLER_THAN_TRANSFER, bt());
     }
     if params.random_offset == 1 && params.block_size == params.transfer_size {
-        return err(msg::RANDOM_NEEDS_LARGER_BLOCK);
+        return err_with(msg::RANDOM_NEEDS_LARGER_BLOCK, bt());
     }
     if params.random_offset == 0 && params.random_prefill_blocksize != 0 {
         return err(msg::PREFILL_WITHOUT_RANDOM);
@@ -224,7 +252,14 @@ pub fn validate(
             .checked_rem(params.random_prefill_blocksize)
             .is_none_or(|r| r != 0)
     {
-        return err(msg::PREFILL_DIVIDES_BLOCK);
+        return err_with(
+            msg::PREFILL_DIVIDES_BLOCK,
+            format!(
+                "-b {}, randomPrefill {}",
+                size_text(b),
+                size_text(params.random_prefill_blocksize)
+            ),
+        );
     }
     if params.fsync != 0 && !backend_supports_fsync {
         params.fsync = defaults.fsync;
@@ -255,7 +290,10 @@ pub fn validate(
         return err(msg::GPU_UNSUPPORTED);
     }
     if params.iodepth < 1 {
-        return err(msg::IODEPTH_TOO_SMALL);
+        return err_with(
+            msg::IODEPTH_TOO_SMALL,
+            format!("--iodepth {}", params.iodepth),
+        );
     }
     Ok(warnings)
 }
@@ -281,8 +319,56 @@ mod tests {
         }
     }
 
+    /// Fails with IOR's message `m` (values may follow it in parentheses).
     fn fails(p: IorParams, m: &str) {
-        assert_eq!(check(p).unwrap_err(), format!("ERROR: {m}"));
+        let e = check(p).unwrap_err();
+        let want = format!("ERROR: {m}");
+        assert!(
+            e == want || e.starts_with(&format!("{want} (")),
+            "{e:?} is not {want:?}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_values() {
+        let e = check(IorParams {
+            block_size: 1 << 20,
+            transfer_size: 3 << 20,
+            ..base()
+        })
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "ERROR: block size must be a multiple of transfer size (-b 1048576 = 1 MiB, -t 3145728 = 3 MiB)"
+        );
+        let e = check(IorParams {
+            block_size: 1 << 20,
+            transfer_size: 2 << 20,
+            ..base()
+        })
+        .unwrap_err();
+        assert!(
+            e.contains("(-b 1048576 = 1 MiB, -t 2097152 = 2 MiB)"),
+            "{e}"
+        );
+        let e = check(IorParams {
+            block_size: 1001,
+            ..base()
+        })
+        .unwrap_err();
+        assert!(e.ends_with("(-b 1001, access size 8)"), "{e}");
+        let e = check(IorParams {
+            api: "LUSTRE".into(),
+            ..base()
+        })
+        .unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "ERROR: Unrecognized I/O API: LUSTRE (known: {})",
+                crate::backend::BACKEND_NAMES.join(", ")
+            )
+        );
     }
 
     #[test]
@@ -792,7 +878,10 @@ mod tests {
         .is_ok());
         assert_eq!(
             run(&["-z", "-b", "1m", "-t", "1m"]).unwrap_err(),
-            format!("ERROR: {}", msg::RANDOM_NEEDS_LARGER_BLOCK)
+            format!(
+                "ERROR: {} (-b 1048576 = 1 MiB, -t 1048576 = 1 MiB)",
+                msg::RANDOM_NEEDS_LARGER_BLOCK
+            )
         );
         assert_eq!(
             run(&["-C", "-Z"]).unwrap_err(),

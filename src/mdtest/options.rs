@@ -319,9 +319,50 @@ pub fn help_text(program: &str) -> String {
     )
 }
 
+/// mdtest's options (its table, then ours, then the backends' `--module.option`s) as the clap
+/// command `name`, for completions and the man page ([`crate::optparse::command`]).
+pub fn command(name: &'static str) -> clap::Command {
+    use crate::optparse::command::{backend_choice, option_arg, with_module_options};
+    let mut cmd = clap::Command::new(name)
+        .about("Run mdtest's metadata benchmark with mdtest's options (benchfs-bench mdtest -h)")
+        .disable_version_flag(true);
+    for o in TABLE.iter().chain(OURS) {
+        let kind = match o.set {
+            Count(_) => Arg::Flag,
+            _ => Arg::Value,
+        };
+        let hint = match (o.short, o.long) {
+            (Some('d'), _) | (_, Some("results-dir")) => clap::ValueHint::DirPath,
+            (Some('x'), _) | (_, Some("json" | "saveRankPerformanceDetails")) => {
+                clap::ValueHint::FilePath
+            }
+            _ => clap::ValueHint::Other,
+        };
+        let a = option_arg(o.short, o.long, o.help.to_string(), kind, "VALUE", hint);
+        cmd = cmd.arg(if o.short == Some('a') {
+            backend_choice(a)
+        } else {
+            a
+        });
+    }
+    with_module_options(cmd)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_is_a_clap_command() {
+        let cmd = command("mdtest");
+        cmd.clone().debug_assert();
+        let n = cmd.get_arguments().find(|a| a.get_short() == Some('n'));
+        assert!(n.and_then(|a| a.get_help()).is_some());
+        assert!(cmd
+            .get_arguments()
+            .any(|a| a.get_long() == Some("posix.odirect")));
+        assert!(cmd.get_arguments().any(|a| a.get_long() == Some("tasks")));
+    }
 
     fn parse(s: &str) -> Result<MdtestArgs, OptionError> {
         parse_args(&s.split_whitespace().map(String::from).collect::<Vec<_>>())

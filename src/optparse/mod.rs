@@ -12,6 +12,7 @@
 //! [`crate::ior::options`], mdtest) implements [`OptionTable`] for its own table, parses the
 //! values itself (only the `=N` of a flag is read here, with C's `atoi`) and prints nothing.
 
+pub(crate) mod command;
 pub(crate) mod help;
 
 use crate::units::atoi;
@@ -68,6 +69,26 @@ pub trait OptionTable<T: ?Sized> {
     fn removed_short(&self, _c: char) -> Option<String> {
         None
     }
+    /// What to say about `--name`, which the table does not have: usually the nearest
+    /// valid spelling (`did you mean --collective?`, see [`nearest`]).
+    fn suggest_long(&self, _name: &str) -> Option<String> {
+        None
+    }
+}
+
+/// The candidate closest to `name` (case-insensitive edit distance, a swap of two
+/// neighbours counting as one edit), if it is close enough to be a misspelling: at most one
+/// edit per four characters, at least one; a candidate that differs only in case always is.
+/// Ties go to the first candidate.
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let want = name.to_ascii_lowercase();
+    let limit = (want.chars().count() / 4).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::osa_distance(&want, &c.to_ascii_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 /// `option.c`'s rule for a counted flag: `set` (`-F=N`) sets N (negatives become 0), no value
@@ -139,7 +160,7 @@ pub fn parse_token<T: ?Sized, O: OptionTable<T>>(
             .then(|| table.long(long))
             .flatten();
         let Some(o) = found else {
-            return Err(invalid(None).into());
+            return Err(invalid(table.suggest_long(long)).into());
         };
         step.apply(table, &o, target, None)?;
         return Ok(step.consumed);
@@ -271,6 +292,9 @@ mod tests {
         fn removed_short(&self, c: char) -> Option<String> {
             (c == 'q').then(|| "gone".to_string())
         }
+        fn suggest_long(&self, name: &str) -> Option<String> {
+            nearest(name, ["name", "mod.flag"]).map(|n| format!("did you mean --{n}?"))
+        }
     }
 
     fn run(args: &[&str]) -> Result<Set, ToyError> {
@@ -332,12 +356,27 @@ mod tests {
         assert_eq!(e(&["-q"]), "Error invalid argument: -q (gone)");
         assert_eq!(e(&["-x"]), "Error invalid argument: -x");
         assert_eq!(e(&["--nope=1"]), "Error invalid argument: --nope");
+        assert_eq!(
+            e(&["--nmae=1"]),
+            "Error invalid argument: --nmae (did you mean --name?)"
+        );
         assert_eq!(e(&["plain"]), "Error invalid argument: plain");
         assert_eq!(e(&["-"]), "Error invalid argument: -");
         assert_eq!(e(&["-n"]), "Error, argument missing for option n");
         assert_eq!(e(&["-n="]), "Error, argument missing for option n");
         assert_eq!(e(&["--mod.v"]), "Error, argument missing for option mod.v");
         assert_eq!(run(&["-n", "bad"]), Err(ToyError::Bad("bad".into())));
+    }
+
+    #[test]
+    fn nearest_finds_misspellings_only() {
+        let c = ["blockSize", "transferSize", "segmentCount", "collective"];
+        assert_eq!(nearest("blocksize", c), Some("blockSize"));
+        assert_eq!(nearest("blokSize", c), Some("blockSize"));
+        assert_eq!(nearest("transfersise", c), Some("transferSize"));
+        assert_eq!(nearest("colective", c), Some("collective"));
+        assert_eq!(nearest("verbose", c), None);
+        assert_eq!(nearest("x", c), None);
     }
 
     #[test]

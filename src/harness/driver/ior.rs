@@ -6,22 +6,28 @@
 //! "-C has no effect" warnings, the exit status from data errors); the engine is
 //! [`crate::ior::engine`], formats [`crate::ior::output`].
 
-use super::{print_error, tasks_per_node, BackendSlot, Benchmark, NodeFakes, RankOutcome};
+use super::{
+    document_targets, print_error, tasks_per_node, write_documents_to, BackendSlot, Benchmark,
+    NodeFakes, RankOutcome,
+};
 use crate::backend::{AnyBackend, Backend};
 use crate::comm::launch::{launch, launch_rank, Launch};
 use crate::comm::Comm;
+use crate::harness::cleanup;
 use crate::harness::context::{self, ClusterPlacement};
 use crate::harness::preflight;
+use crate::harness::record::Recorder;
 use crate::ior::engine::{self, RankContext, RunOutcome};
 use crate::ior::options::ParsedArgs;
 use crate::ior::output::{self, Reporter};
 use crate::ior::params::{GlobalOptions, IorParams};
 use crate::ior::progress::Progress;
-use crate::ior::results::RunInfo;
+use crate::ior::results::{RunInfo, TestResults};
 use crate::ior::validate;
 use crate::measure::{log, machine};
-use crate::results::document::{ResultDocument, RunContext};
+use crate::results::document::{Interruption, ResultDocument, RunContext};
 use std::io::Write;
+use std::path::PathBuf;
 
 impl RankOutcome for RunOutcome {
     fn error(&self) -> Option<&str> {
@@ -109,6 +115,35 @@ pub struct IorBenchmark {
     context: std::sync::OnceLock<RunContext>,
     /// The progress display the local tasks share.
     progress: std::sync::OnceLock<Progress>,
+    /// The files of the result document (`--json`, a new file in `--results-dir`), named
+    /// once: the checkpoints after each phase, a signal and the end write the same files.
+    targets: std::sync::OnceLock<Vec<PathBuf>>,
+}
+
+/// Write and read phases `tests` will run (repetitions × phases), for "k of N phases".
+fn expected_phases(tests: &[IorParams]) -> usize {
+    tests
+        .iter()
+        .map(|t| {
+            t.repetitions.max(1) as usize
+                * (usize::from(t.has_write_phase()) + usize::from(t.has_read_phase()))
+        })
+        .sum()
+}
+
+/// The document of a run cut short: the completed phases of `tests`, marked interrupted by
+/// `signal` (0: not known to have ended, a checkpoint) for `reason`.
+fn partial_document(
+    run: &RunInfo,
+    tests: &[TestResults],
+    ctx: &RunContext,
+    signal: i32,
+    reason: String,
+) -> ResultDocument {
+    let mut ctx = ctx.clone();
+    ctx.finished = crate::timestamp::now();
+    ctx.interrupted = Some(Interruption { signal, reason });
+    ResultDocument::from_run(run, tests, &[], &ctx)
 }
 
 impl IorBenchmark {
@@ -126,12 +161,59 @@ impl IorBenchmark {
             run: machine::run_info(command_line),
             context: std::sync::OnceLock::new(),
             progress: std::sync::OnceLock::new(),
+            targets: std::sync::OnceLock::new(),
         }
     }
 
     /// The tests (after [`Benchmark::validate`], as validated).
     pub fn tests(&self) -> &[IorParams] {
         &self.tests
+    }
+}
+
+impl IorBenchmark {
+    /// Rank 0's reporter `inner`, recorded: after each completed phase the document in
+    /// `targets` is rewritten with the phases so far, marked incomplete (what a run killed
+    /// without a chance to react, e.g. by mpirun's SIGKILL, leaves); on SIGINT, SIGTERM or
+    /// SIGHUP the result stream ends with the completed phases and an `Interrupted` line and
+    /// the document is written marked interrupted by the signal (exit 128 + the signal, by
+    /// [`cleanup`]'s signal thread).
+    fn recorded(
+        &self,
+        inner: Box<dyn Reporter + Send>,
+        targets: Vec<PathBuf>,
+        ctx: RunContext,
+    ) -> Recorder {
+        let expected = expected_phases(&self.tests);
+        let checkpoint = (!targets.is_empty()).then(|| {
+            let (run, ctx, targets) = (self.run.clone(), ctx.clone(), targets.clone());
+            Box::new(move |tests: &[TestResults], done: usize| {
+                let reason = format!(
+                    "incomplete: {done} of {expected} phases; the run had not ended when                      this was written"
+                );
+                // No exit status: the process has none yet.
+                let doc = partial_document(&run, tests, &ctx, 0, reason);
+                for path in &targets {
+                    if let Err(e) = doc.write_to(path) {
+                        log::warn(&format!(
+                            "cannot write the result document \"{}\" after a phase: {e}",
+                            path.display()
+                        ));
+                    }
+                }
+            }) as crate::harness::record::Checkpoint
+        });
+        let rec = Recorder::new(inner, checkpoint);
+        let (handle, run) = (rec.clone(), self.run.clone());
+        cleanup::on_signal(move |sig| {
+            let name = cleanup::signal_name(sig);
+            let reason = |n: usize| format!("{name} after {n} of {expected} phases");
+            let done = handle.interrupt(&machine::ctime_now(), reason);
+            let _ = write_documents_to(128 + sig, &targets, || {
+                partial_document(&run, &done.tests, &ctx, sig, reason(done.phases))
+            });
+        });
+        rec
     }
 }
 
@@ -185,15 +267,20 @@ impl Benchmark for IorBenchmark {
             Launch::Standalone => ClusterPlacement::Embedded,
             Launch::Mpi { .. } => ClusterPlacement::InJob,
         };
-        let _ = self
-            .context
-            .set(context::run_context(&self.tests, placement));
+        let ctx = context::run_context(&self.tests, placement);
+        let _ = self.context.set(ctx.clone());
         // Before any rank does I/O: what rank 0 will write is writable, and an external
         // cluster's servers have registered.
         preflight::check_outputs(&self.global)?;
         preflight::await_external_clusters(&self.tests)?;
+        let targets = document_targets(
+            self.global.json_file.as_deref(),
+            self.global.results_dir.as_deref(),
+        )?;
+        let _ = self.targets.set(targets.clone());
         let out = result_stream(&self.global)?;
-        Ok(output::reporter_for(self.global.summary_format, out))
+        let inner = output::reporter_for(self.global.summary_format, out);
+        Ok(Box::new(self.recorded(inner, targets, ctx)))
     }
 
     async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> RunOutcome {
@@ -218,6 +305,8 @@ impl Benchmark for IorBenchmark {
     }
 
     fn finish(&self, outcome: RunOutcome) -> i32 {
+        // A signal from now on only removes data: the document below is the run's own.
+        cleanup::clear_on_signal();
         let mut ctx = self
             .context
             .get()
@@ -234,11 +323,22 @@ impl Benchmark for IorBenchmark {
         } else {
             outcome.data_errors.clamp(0, 255) as i32
         };
-        super::write_documents(
-            status,
-            self.global.json_file.as_deref(),
-            self.global.results_dir.as_deref(),
-            || ResultDocument::from_run(&self.run, &outcome.tests, &errors, &ctx),
-        )
+        // The files named when the run began (rank 0 opened its sink), else named now.
+        let targets = match self.targets.get() {
+            Some(t) => t.clone(),
+            None => match document_targets(
+                self.global.json_file.as_deref(),
+                self.global.results_dir.as_deref(),
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    log::error(&e);
+                    return super::EXIT_ERROR;
+                }
+            },
+        };
+        write_documents_to(status, &targets, || {
+            ResultDocument::from_run(&self.run, &outcome.tests, &errors, &ctx)
+        })
     }
 }

@@ -226,12 +226,23 @@ pub fn write_documents(
             return EXIT_ERROR;
         }
     };
+    write_documents_to(status, &targets, doc)
+}
+
+/// Writes the document `doc` builds, with the run's exit `status`, to every file of
+/// `targets` (built only when there is one). Returns `status`, or [`EXIT_ERROR`] (after
+/// logging why) when a document cannot be written.
+pub fn write_documents_to(
+    status: i32,
+    targets: &[std::path::PathBuf],
+    doc: impl FnOnce() -> crate::results::document::ResultDocument,
+) -> i32 {
     if targets.is_empty() {
         return status;
     }
     let doc = doc().with_exit_status(status);
     for path in targets {
-        if let Err(e) = doc.write_to(&path) {
+        if let Err(e) = doc.write_to(path) {
             log::error(&format!(
                 "cannot write result document \"{}\": {e}",
                 path.display()

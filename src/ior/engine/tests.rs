@@ -41,6 +41,15 @@ impl Reporter for Calls {
     fn run_end(&mut self, _: &RunInfo, tests: &[TestResults], _: &str) -> io::Result<()> {
         self.push(format!("run_end {}", tests.len()))
     }
+    fn run_interrupted(
+        &mut self,
+        _: &RunInfo,
+        _: &[TestResults],
+        _: &str,
+        r: &str,
+    ) -> io::Result<()> {
+        self.push(format!("run_interrupted {r}"))
+    }
 }
 
 /// A row as `write 0`, `read 1`, `remove 2`.

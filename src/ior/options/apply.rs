@@ -10,11 +10,11 @@
 use super::directives::pieces;
 use super::error::OptionError;
 use super::table::{self, Ctx, Deferred, IorOption, Set};
-use super::values::parse_int_option;
+use super::values::{checked_ior_number, parse_int_option, NumberKind};
 use crate::backend::{find_module_option, ModuleOption, OptionKind};
 use crate::ior::params::{GlobalOptions, IorParams};
 use crate::optparse::{self, Arg, OptionTable};
-use crate::units::{atoi, parse_ior_number};
+use crate::units::atoi;
 
 /// IOR's option table with the backends' module options, for the token rules.
 pub(crate) struct IorTable;
@@ -76,8 +76,13 @@ impl<'a> OptionTable<Ctx<'a>> for IorTable {
     fn value(&self, o: &Found, c: &mut Ctx<'a>, v: &str) -> Result<(), OptionError> {
         match o {
             Found::Core(o, _) => match o.set {
-                Set::Int(f) => *f(c.params) = parse_int_option(v, c.warnings),
-                Set::Size(f) => *f(c.params) = parse_ior_number(v),
+                Set::Int(f) => {
+                    checked_ior_number(v, &o.cli_name(), NumberKind::Int)?;
+                    *f(c.params) = parse_int_option(v, c.warnings);
+                }
+                Set::Size(f) => {
+                    *f(c.params) = checked_ior_number(v, &o.cli_name(), NumberKind::Size)?
+                }
                 Set::Text(f) => *f(c.params) = v.to_string(),
                 Set::Note(f) => *f(c) = Some(v.to_string()),
                 Set::Value { cli: Some(f), .. } => f(c, v)?,
@@ -86,6 +91,7 @@ impl<'a> OptionTable<Ctx<'a>> for IorTable {
             },
             Found::Module(m) => {
                 if m.kind == OptionKind::Int {
+                    checked_ior_number(v, &format!("--{}", m.key()), NumberKind::Int)?;
                     parse_int_option(v, c.warnings);
                 }
                 c.params.backend_options.insert(m.key(), v.to_string());
@@ -96,6 +102,10 @@ impl<'a> OptionTable<Ctx<'a>> for IorTable {
 
     fn removed_short(&self, c: char) -> Option<String> {
         table::removed_short_hint(c)
+    }
+
+    fn suggest_long(&self, name: &str) -> Option<String> {
+        table::suggest_long(name)
     }
 }
 
@@ -128,7 +138,7 @@ pub(crate) fn apply_directive_to(
 ) -> Result<(), OptionError> {
     let unrecognized = || OptionError::UnrecognizedParameter {
         key: key.to_string(),
-        hint: table::removed_key_hint(key),
+        hint: table::removed_key_hint(key).or_else(|| table::suggest_key(key)),
     };
     let Some(o) = table::by_key(key) else {
         if key.starts_with('-') {
@@ -138,7 +148,7 @@ pub(crate) fn apply_directive_to(
     };
     match o.set {
         Set::Count(f) | Set::Int(f) => *f(c.params) = atoi(value),
-        Set::Size(f) => *f(c.params) = parse_ior_number(value),
+        Set::Size(f) => *f(c.params) = checked_ior_number(value, key, NumberKind::Size)?,
         Set::Text(f) => *f(c.params) = value.to_string(),
         Set::Note(f) => *f(c) = Some(value.to_string()),
         Set::Value {

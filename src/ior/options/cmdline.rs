@@ -25,6 +25,8 @@ pub struct ParsedArgs {
     pub warnings: Vec<String>,
     /// `-h` / `--help` was given: print [`super::help_text`] and exit 1.
     pub help: bool,
+    /// `--version` was given: print the build and exit 0.
+    pub version: bool,
 }
 
 /// Parses a whole command line (without `argv[0]`) with IOR's rules (SPEC §1.1):
@@ -45,10 +47,11 @@ pub fn parse_args(args: &[String]) -> Result<ParsedArgs, OptionError> {
             warnings: &mut warnings,
         },
     )?;
-    let help = later.help;
+    // Help and version read no script.
+    let no_run = later.help || later.version;
     later.finish(&mut params)?;
     params.test_id = 0;
-    let tests = match (&global.script, help) {
+    let tests = match (&global.script, no_run) {
         (Some(path), false) => {
             let text = std::fs::read_to_string(path).map_err(|e| OptionError::ScriptRead {
                 path: path.clone(),
@@ -68,7 +71,8 @@ pub fn parse_args(args: &[String]) -> Result<ParsedArgs, OptionError> {
         global,
         tests,
         warnings,
-        help,
+        help: later.help,
+        version: later.version,
     })
 }
 
@@ -172,7 +176,9 @@ mod tests {
         let p = p0(&["-b4m", "-t256k"]);
         assert_eq!((p.block_size, p.transfer_size), (4 << 20, 256 << 10));
         assert_eq!((p.multi_file, p.keep_file), (4, 256));
-        assert_eq!(p0(&["-bw"]).write_file, 0);
+        // IOR reads the `w` of `-bw` as block size -1 (and `-w=0`); here it is an error
+        // naming it.
+        assert!(err(&["-bw"]).starts_with("Error, invalid size \"w\" for -b"));
         // IOR's complex-tests.sh: `-z-k` is `-z -k` (fid_group_z_k.txt).
         let p = p0(&["-z-k"]);
         assert_eq!((p.random_offset, p.keep_file), (1, 1));
@@ -390,11 +396,35 @@ mod tests {
         // IOR has no long names for most options.
         assert_eq!(
             err(&["--blockSize=4m"]),
-            "Error invalid argument: --blockSize"
+            "Error invalid argument: --blockSize (did you mean -b, blockSize?)"
+        );
+        // The nearest valid spelling, where one is close.
+        assert_eq!(
+            err(&["--colective"]),
+            "Error invalid argument: --colective (did you mean --collective?)"
+        );
+        assert_eq!(
+            err(&["--posix.odirekt"]),
+            "Error invalid argument: --posix.odirekt (did you mean --posix.odirect?)"
+        );
+        assert_eq!(
+            err(&["-O", "blokSize=4m"]),
+            "Unrecognized parameter \"blokSize\" (did you mean blockSize?)"
         );
         // Characters of a group that are no option are skipped, as IOR does.
         assert_eq!(p0(&["-w1"]).write_file, 1);
         assert_eq!(err(&["-19"]), "Error invalid argument: -19");
+    }
+
+    #[test]
+    fn bad_numbers_name_value_and_option() {
+        assert!(err(&["-b", "1x"]).starts_with("Error, invalid size \"1x\" for -b:"));
+        assert!(err(&["-t=1.5m"]).starts_with("Error, invalid size \"1.5m\" for -t:"));
+        assert!(err(&["-i", "many"]).starts_with("Error, invalid number \"many\" for -i:"));
+        assert!(
+            err(&["-O", "blockSize=2q"]).starts_with("Error, invalid size \"2q\" for blockSize:")
+        );
+        assert_eq!(p0(&["-b", "4MiB"]).block_size, 4 << 20);
     }
 
     #[test]
@@ -455,7 +485,7 @@ mod tests {
         // Module option names are case sensitive, as in IOR.
         assert_eq!(
             err(&["--POSIX.odirect"]),
-            "Error invalid argument: --POSIX.odirect"
+            "Error invalid argument: --POSIX.odirect (did you mean --posix.odirect?)"
         );
     }
 

@@ -74,6 +74,17 @@ pub enum OptionError {
         /// Why it is rejected.
         reason: String,
     },
+    /// A size or integer option whose value is not one (`-b 1x`); IOR reads such values
+    /// without a word (`1x` as 1).
+    #[error("Error, invalid {kind} \"{value}\" for {option}: expected an integer with an optional unit k, m, g, t or p (8, 4k, 2m, 1g)")]
+    InvalidNumber {
+        /// `size` or `number`.
+        kind: &'static str,
+        /// The value given.
+        value: String,
+        /// The option as given (`-b`, `blockSize`).
+        option: String,
+    },
     /// The `-f` script cannot be read (IOR's `fopen() failed`, then the file and why).
     #[error("ERROR: fopen() failed: script \"{path}\": {reason}")]
     ScriptRead {

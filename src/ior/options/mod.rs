@@ -10,8 +10,9 @@
 //! Layout: [`table`] (every option as one record: names, directive keys, help, setter),
 //! [`apply`] (a token through the generic rules of [`crate::optparse`], a directive through
 //! the keys), [`directives`] (splitting `key=value` strings), [`script`] (the `IOR START` ...
-//! `IOR STOP` format), [`cmdline`] (a whole command line), [`help`], [`values`] (value rules)
-//! and [`error`].
+//! `IOR STOP` format), [`cmdline`] (a whole command line), [`help`], [`command`] (the table
+//! as a clap command, for completions and the man page), [`values`] (value rules) and
+//! [`error`].
 //!
 //! Deliberate differences from IOR 4.1 (its bugs, not copied):
 //! * `-M 2g` / `memoryPerNode=2g` means 2 GiB (IOR's `sscanf(" %d %% ")` test reads it as 2 %).
@@ -22,6 +23,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod cmdline;
+pub(crate) mod command;
 pub(crate) mod directives;
 pub(crate) mod error;
 pub(crate) mod help;
@@ -31,6 +33,7 @@ pub(crate) mod values;
 
 pub use apply::{apply_directive, parse_directives};
 pub use cmdline::{parse_args, ParsedArgs};
+pub use command::ior_command;
 pub use error::OptionError;
 pub use help::help_text;
 pub use script::parse_script;

@@ -32,6 +32,8 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct Deferred {
     /// `-h` / `--help` was given.
     pub help: bool,
+    /// `--version` was given.
+    pub version: bool,
     /// The last `-l` value.
     pub packet: Option<String>,
     /// The last `-M` value.
@@ -144,6 +146,19 @@ impl IorOption {
         }
     }
 
+    /// How the command line spells it in messages: `-b`, else `--collective`, else the
+    /// first directive key.
+    pub(crate) fn cli_name(&self) -> String {
+        match (self.short, self.long) {
+            (Some(c), _) => format!("-{c}"),
+            (None, Some(l)) => format!("--{l}"),
+            (None, None) => self
+                .keys
+                .first()
+                .map_or_else(String::new, |k| (*k).to_string()),
+        }
+    }
+
     /// The default the help text shows after `=` (`STRING` for a text without default).
     pub(crate) fn shown(&self, ctx: &mut Ctx<'_>) -> String {
         let text = |s: Option<&str>| match s {
@@ -178,8 +193,41 @@ pub(crate) fn by_key(key: &str) -> Option<&'static IorOption> {
     all().find(|o| o.keys.iter().any(|k| k.eq_ignore_ascii_case(key)))
 }
 
+/// How the nearest valid spelling of an unknown `--name` is offered: `--collective`,
+/// `-b, blockSize` (an option whose directive key was typed as a long name),
+/// `-O stoneWallingWearOut=...`, `--posix.odirect`.
+pub(crate) fn suggest_long(name: &str) -> Option<String> {
+    let mut spellings: Vec<(String, String)> = Vec::new();
+    for o in all() {
+        if let Some(l) = o.long {
+            spellings.push((l.to_string(), format!("--{l}")));
+        }
+        for k in o.keys {
+            let shown = match (o.short, o.long) {
+                (Some(c), _) => format!("-{c}, {k}"),
+                (None, Some(l)) => format!("--{l}"),
+                (None, None) => format!("-O {k}=..."),
+            };
+            spellings.push(((*k).to_string(), shown));
+        }
+    }
+    for m in crate::backend::module_options() {
+        let key = m.key();
+        spellings.push((key.clone(), format!("--{key}")));
+    }
+    let best = crate::optparse::nearest(name, spellings.iter().map(|(n, _)| n.as_str()))?;
+    let (_, shown) = spellings.iter().find(|(n, _)| n == best)?;
+    Some(format!("did you mean {shown}?"))
+}
+
+/// The directive key nearest to unknown key `key`, offered as `did you mean blockSize?`.
+pub(crate) fn suggest_key(key: &str) -> Option<String> {
+    let best = crate::optparse::nearest(key, all().flat_map(|o| o.keys.iter().copied()))?;
+    Some(format!("did you mean {best}?"))
+}
+
 /// IOR's options, then ours.
-fn all() -> impl Iterator<Item = &'static IorOption> {
+pub(crate) fn all() -> impl Iterator<Item = &'static IorOption> {
     IOR_OPTIONS.iter().chain(BENCHFS_OPTIONS)
 }
 
@@ -239,7 +287,7 @@ pub(crate) const REMOVED: &[Removed] = &[
     removed(
         Some('V'),
         "useFileView",
-        "removed in IOR 4, now --mpiio.useFileView",
+        "removed in IOR 4, now --mpiio.useFileView; the version is --version",
     ),
     removed(
         Some('B'),
@@ -475,6 +523,13 @@ pub(crate) static BENCHFS_OPTIONS: &[IorOption] = &[
         &[],
         Text("print this help and exit"),
         Set::Flag(|c, _| c.later.help = true),
+    ),
+    opt(
+        None,
+        Some("version"),
+        &[],
+        Text("print the exact build (version, commit, features) and exit (also: benchfs-bench version)"),
+        Set::Flag(|c, _| c.later.version = true),
     ),
     opt(
         None,

@@ -9,6 +9,44 @@ use super::error::OptionError;
 use crate::ior::params::DataPacketType;
 use crate::units::{parse_ior_number, scan_integer};
 
+/// What a number option holds, for [`checked_ior_number`]'s message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NumberKind {
+    /// A size (`-b`, `-t`, `blockSize=`): `invalid size`.
+    Size,
+    /// An integer (`-i`, `-s`): `invalid number`.
+    Int,
+}
+
+/// `s` read as IOR's `string_to_bytes` reads it, but refused unless all of it is such a
+/// number: optional blanks, an integer, optional blanks, an optional unit `k`, `m`, `g`,
+/// `t` or `p` (any case, `b` or `ib` may follow: `4MiB`), optional blanks. IOR reads
+/// `1x` as 1 and `1.5m` as 1 without a word; here they are errors naming the value and
+/// `option`.
+pub(crate) fn checked_ior_number(
+    s: &str,
+    option: &str,
+    kind: NumberKind,
+) -> Result<i64, OptionError> {
+    let bad = || OptionError::InvalidNumber {
+        kind: match kind {
+            NumberKind::Size => "size",
+            NumberKind::Int => "number",
+        },
+        value: s.to_string(),
+        option: option.to_string(),
+    };
+    let (_, rest) = scan_integer(s.trim()).ok_or_else(bad)?;
+    let rest = rest.trim_start().to_ascii_lowercase();
+    let mut chars = rest.chars();
+    match chars.next() {
+        None => {}
+        Some('k' | 'm' | 'g' | 't' | 'p') if matches!(chars.as_str(), "" | "b" | "ib") => {}
+        Some(_) => return Err(bad()),
+    }
+    Ok(parse_ior_number(s))
+}
+
 /// IOR's parse of an `int` option value (`string_to_bytes` then a cast to `int`), pushing
 /// `WARNING: parsing the number %s to integer, this produced an overflow!` when it does not fit.
 pub(crate) fn parse_int_option(s: &str, warnings: &mut Vec<String>) -> i32 {
@@ -93,6 +131,27 @@ pub(crate) fn parse_interval(s: &str) -> Result<f64, OptionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_must_be_whole() {
+        let n = |s: &str| checked_ior_number(s, "-b", NumberKind::Size);
+        assert_eq!(n("4k"), Ok(4096));
+        assert_eq!(n(" 2 M "), Ok(2 << 20));
+        assert_eq!(n("4MiB"), Ok(4 << 20));
+        assert_eq!(n("1048576"), Ok(1 << 20));
+        assert_eq!(n("-8"), Ok(-8));
+        for bad in ["1x", "1.5m", "", "k", "4 kk", "0x10"] {
+            let e = n(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("Error, invalid size \"{bad}\" for -b")),
+                "{bad}: {e}"
+            );
+        }
+        let e = checked_ior_number("three", "-i", NumberKind::Int).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("Error, invalid number \"three\" for -i"));
+    }
 
     #[test]
     fn int_option_overflow_warns() {

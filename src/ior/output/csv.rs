@@ -84,4 +84,15 @@ impl Reporter for CsvReporter {
     ) -> io::Result<()> {
         self.out.flush()
     }
+
+    fn run_interrupted(
+        &mut self,
+        _run: &RunInfo,
+        _tests: &[TestResults],
+        _when: &str,
+        _reason: &str,
+    ) -> io::Result<()> {
+        // CSV has no end marker: the rows of the completed phases are all there is.
+        self.out.flush()
+    }
 }

@@ -22,6 +22,8 @@ pub struct JsonStream<W: Write> {
     out: W,
     /// One entry per open container: whether it already holds a member.
     stack: Vec<bool>,
+    /// The closing character of each open container.
+    closers: Vec<u8>,
 }
 
 /// `s` as a JSON string literal (quotes included), with a trailing newline stripped as IOR does.
@@ -77,6 +79,7 @@ impl<W: Write> JsonStream<W> {
         JsonStream {
             out,
             stack: Vec::new(),
+            closers: Vec::new(),
         }
     }
 
@@ -102,6 +105,7 @@ impl<W: Write> JsonStream<W> {
         self.member(key)?;
         self.out.write_all(b"{")?;
         self.stack.push(false);
+        self.closers.push(b'}');
         Ok(())
     }
 
@@ -110,11 +114,13 @@ impl<W: Write> JsonStream<W> {
         self.member(key)?;
         self.out.write_all(b"[")?;
         self.stack.push(false);
+        self.closers.push(b']');
         Ok(())
     }
 
     fn close(&mut self, c: &[u8]) -> io::Result<()> {
         let had = self.stack.pop().unwrap_or(false);
+        self.closers.pop();
         if had {
             self.out.write_all(b"\n")?;
             self.out
@@ -135,6 +141,15 @@ impl<W: Write> JsonStream<W> {
     /// Closes the innermost array.
     pub fn end_array(&mut self) -> io::Result<()> {
         self.close(b"]")
+    }
+
+    /// Closes open containers until `depth` remain open.
+    pub fn close_to(&mut self, depth: usize) -> io::Result<()> {
+        while self.closers.len() > depth {
+            let c = self.closers.last().copied().unwrap_or(b'}');
+            self.close(&[c])?;
+        }
+        Ok(())
     }
 
     /// A member whose value is already-formatted JSON text.
@@ -355,7 +370,33 @@ impl Reporter for JsonReporter {
         js.end_object()
     }
 
-    fn run_end(&mut self, _run: &RunInfo, tests: &[TestResults], finished: &str) -> io::Result<()> {
+    fn run_end(&mut self, run: &RunInfo, tests: &[TestResults], finished: &str) -> io::Result<()> {
+        self.end_with(run, tests, "Finished", finished)
+    }
+
+    fn run_interrupted(
+        &mut self,
+        run: &RunInfo,
+        tests: &[TestResults],
+        when: &str,
+        reason: &str,
+    ) -> io::Result<()> {
+        // Whatever test, Results array or entry was open: closed, down to the tests array.
+        self.js.close_to(2)?;
+        self.end_with(run, tests, "Interrupted", &format!("{when} ({reason})"))
+    }
+}
+
+impl JsonReporter {
+    /// Closes the tests array, writes the summary and the closing `key` (`Finished` or
+    /// `Interrupted`) with `value`, and ends the document.
+    fn end_with(
+        &mut self,
+        _run: &RunInfo,
+        tests: &[TestResults],
+        key: &str,
+        value: &str,
+    ) -> io::Result<()> {
         self.js.end_array()?;
         self.js.begin_array(Some("summary"))?;
         for test in tests {
@@ -364,7 +405,7 @@ impl Reporter for JsonReporter {
             }
         }
         self.js.end_array()?;
-        self.js.str("Finished", finished)?;
+        self.js.str(key, value)?;
         self.js.str("benchfsVersion", build_info::VERSION)?;
         self.js.end_object()
     }

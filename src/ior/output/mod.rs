@@ -249,6 +249,17 @@ pub trait Reporter {
     fn test_end(&mut self, test: &TestResults) -> io::Result<()>;
     /// End of the run: `Summary of all tests` and `Finished`.
     fn run_end(&mut self, run: &RunInfo, tests: &[TestResults], finished: &str) -> io::Result<()>;
+    /// The run was cut short (beyond IOR, which prints nothing then): end the stream with
+    /// the summary of the phases in `tests` (those that completed) and an `Interrupted` line
+    /// (`when`, ctime, and `reason`) instead of `Finished`, so that nothing reads as complete.
+    /// Called at most once, at any point after `run_begin`, instead of `run_end`.
+    fn run_interrupted(
+        &mut self,
+        run: &RunInfo,
+        tests: &[TestResults],
+        when: &str,
+        reason: &str,
+    ) -> io::Result<()>;
 }
 
 /// The reporter for `format`, writing to `out`.

@@ -234,6 +234,34 @@ impl Reporter for TextReporter {
         writeln!(self.out, "{}", key_val("Finished", finished))?;
         self.out.flush()
     }
+
+    fn run_interrupted(
+        &mut self,
+        _run: &RunInfo,
+        tests: &[TestResults],
+        when: &str,
+        reason: &str,
+    ) -> io::Result<()> {
+        let phases = tests.iter().flat_map(|t| t.entries.iter()).count();
+        if phases > 0 {
+            write!(
+                self.out,
+                "\nSummary of all tests (completed phases only):\n{}\n",
+                summary_header()
+            )?;
+            for test in tests {
+                self.write_summary_rows(test)?;
+            }
+        } else {
+            writeln!(self.out)?;
+        }
+        writeln!(
+            self.out,
+            "{}",
+            key_val("Interrupted", &format!("{when} ({reason})"))
+        )?;
+        self.out.flush()
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //!
 //! Owns the data of these plots only (drawing is [`super::draw`], the page [`super::page`]).
 
-use super::series::{slug, Kind, Plot, Series, XAxis};
+use super::plot::{slug, Kind, Plot, Series, Style, Tone, XAxis};
 use crate::io500::phases::Group;
 use crate::io500::Io500Run;
 use crate::results::document::ResultDocument;
@@ -30,26 +30,31 @@ pub(super) fn io500_plots(docs: &[&ResultDocument], labels: &[String]) -> Vec<(S
             .enumerate()
             .filter_map(|(i, r)| r.as_ref().filter(|(k, _)| k == key).map(|(_, r)| (i, *r)))
             .collect();
-        let series = |name: &str, pick: fn(&Io500Run) -> Option<f64>| Series {
+        let series = |name: &str, tone: usize, pick: fn(&Io500Run) -> Option<f64>| Series {
             name: name.to_string(),
             points: mine
                 .iter()
                 .filter_map(|(i, r)| pick(r).map(|v| (*i as f64, v, None)))
                 .collect(),
-            markers_only: false,
+            style: Style::Line,
+            tone: Tone::Palette(tone),
         };
         plots.push(Plot {
             id: format!("io500-{}-score", wi + 1),
             title: format!("IO500 score: {key}"),
             y_desc: "score (TOTAL; BW in GiB/s; MD in kIOPS)".to_string(),
+            y_log: false,
+            verdict: None,
             kind: Kind::Lines {
-                x: XAxis::Categories(labels.to_vec()),
-                x_desc: "run (date, commit)".to_string(),
+                x: XAxis::Runs(labels.to_vec()),
+                x_desc: "run (commit or date), in sequence".to_string(),
                 series: vec![
-                    series("TOTAL", |r| r.score.as_ref().map(|s| s.total)),
-                    series("BW", |r| r.score.as_ref().map(|s| s.bw)),
-                    series("MD", |r| r.score.as_ref().map(|s| s.md)),
+                    series("TOTAL", 0, |r| r.score.as_ref().map(|s| s.total)),
+                    series("BW", 1, |r| r.score.as_ref().map(|s| s.bw)),
+                    series("MD", 2, |r| r.score.as_ref().map(|s| s.md)),
                 ],
+                bands: Vec::new(),
+                marks: Vec::new(),
             },
             note: format!(
                 "{} run(s); {} valid",
@@ -79,6 +84,8 @@ pub(super) fn io500_plots(docs: &[&ResultDocument], labels: &[String]) -> Vec<(S
                     labels[*latest]
                 ),
                 y_desc: format!("phase score ({unit})"),
+                y_log: false,
+                verdict: None,
                 kind: Kind::Bars {
                     categories: phases.iter().map(|p| p.name.clone()).collect(),
                     series: vec![(
@@ -86,6 +93,7 @@ pub(super) fn io500_plots(docs: &[&ResultDocument], labels: &[String]) -> Vec<(S
                         phases.iter().map(|p| p.score).collect(),
                     )],
                     highlight: phases.iter().map(|p| !p.valid).collect(),
+                    reference: None,
                 },
                 note: "red: phase marked [INVALID]".to_string(),
             });

@@ -4,7 +4,10 @@
 //!
 //! Owns the data of these plots only (drawing is [`super::draw`], the page [`super::page`]).
 
-use super::series::{min_max, slug, Kind, Plot, Series, XAxis};
+use super::plot::{
+    merged_histogram, min_max, percentiles_us, slug, spans_decades, y_values, Kind, Plot, Series,
+    Style, Tone, XAxis, PERCENTILES,
+};
 use crate::mdtest::params::Op;
 use crate::results::compare::median;
 use crate::results::document::{MdtestDocument, ResultDocument};
@@ -57,20 +60,26 @@ pub(super) fn mdtest_plots(
             if points.is_empty() {
                 continue;
             }
+            let kind = Kind::Lines {
+                x: XAxis::Runs(labels.to_vec()),
+                x_desc: "run (commit or date), in sequence".to_string(),
+                series: vec![Series {
+                    name: op.name().to_string(),
+                    points,
+                    style: Style::Line,
+                    tone: Tone::Palette(0),
+                }],
+                bands: Vec::new(),
+                marks: Vec::new(),
+            };
             rates.push(Plot {
                 id: format!("mdtest-{}-{}", wi + 1, slug(op.key())),
                 title: format!("{}: {key}", op.name()),
                 y_desc: "rate (ops/s), median and min-max".to_string(),
-                kind: Kind::Lines {
-                    x: XAxis::Categories(labels.to_vec()),
-                    x_desc: "run (date, commit)".to_string(),
-                    series: vec![Series {
-                        name: op.name().to_string(),
-                        points,
-                        markers_only: false,
-                    }],
-                },
+                y_log: spans_decades(y_values(&kind)),
+                kind,
                 note: format!("{} run(s)", docs.len()),
+                verdict: None,
             });
         }
     }
@@ -85,55 +94,33 @@ pub(super) fn mdtest_plots(
                 let wi = keys.iter().position(|x| x == k).unwrap_or(0);
                 let mut series = Vec::new();
                 for op in Op::ALL {
-                    let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
-                    for p in r
+                    let hists = r
                         .phases
                         .iter()
                         .filter(|p| p.op == op && p.latency.count > 0)
-                    {
-                        match crate::measure::latency::decode_histogram(&p.latency.histogram) {
-                            Ok(h) => match merged.as_mut() {
-                                Some(m) => {
-                                    if m.add(&h).is_err() {
-                                        notes.push(format!(
-                                            "{k}: a latency histogram did not merge"
-                                        ));
-                                    }
-                                }
-                                None => merged = Some(h),
-                            },
-                            Err(e) => notes.push(format!("{k}: {e}")),
-                        }
-                    }
-                    let Some(h) = merged.filter(|h| !h.is_empty()) else {
+                        .map(|p| p.latency.histogram.as_str());
+                    let Some(h) = merged_histogram(hists, k, notes) else {
                         continue;
                     };
-                    let us = |ns: u64| ns as f64 / 1000.0;
-                    series.push((
-                        op.name().to_string(),
-                        [0.5, 0.9, 0.99, 0.999]
-                            .iter()
-                            .map(|q| us(h.value_at_quantile(*q)))
-                            .chain(std::iter::once(us(h.max())))
-                            .collect(),
-                    ));
+                    series.push((op.name().to_string(), percentiles_us(&h)));
                 }
                 if series.is_empty() {
                     continue;
                 }
+                let kind = Kind::Bars {
+                    categories: PERCENTILES.iter().map(|s| s.to_string()).collect(),
+                    series,
+                    highlight: Vec::new(),
+                    reference: None,
+                };
                 latency.push(Plot {
                     id: format!("mdtest-{}-latency", wi + 1),
                     title: format!("operation latency percentiles: {k}"),
                     y_desc: "operation latency (us)".to_string(),
-                    kind: Kind::Bars {
-                        categories: ["p50", "p90", "p99", "p99.9", "max"]
-                            .iter()
-                            .map(|s| s.to_string())
-                            .collect(),
-                        series,
-                        highlight: Vec::new(),
-                    },
+                    y_log: spans_decades(y_values(&kind)),
+                    kind,
                     note: format!("run {}, all iterations merged", labels[di]),
+                    verdict: None,
                 });
             }
         }

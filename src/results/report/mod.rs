@@ -1,36 +1,45 @@
 //! Static dashboard of result documents (`benchfs-bench report RESULTS... --out DIR`).
 //!
-//! Writes `DIR/index.html` with every plot inlined as SVG, each plot also as `DIR/<id>.svg`
-//! (and `DIR/<id>.png` with `png`), drawn with plotters:
-//! * history of bandwidth and IOPS of each workload across runs (ordered by run date; labelled
-//!   with date and commit), median with a min–max bar over iterations;
-//! * latency percentiles and CDF of the latest run that recorded latency histograms (decoded
-//!   from the serialized HDR histograms, merged over iterations);
-//! * per-rank bandwidth bars of the latest run (stragglers below 80 % of the ranks' median in
-//!   red);
+//! Writes `DIR/index.html` (a minijinja template, auto-escaped) with every plot inlined as
+//! SVG, each plot also as `DIR/<id>.svg` (and `DIR/<id>.png` with `png`), drawn with plotters:
+//! * history of bandwidth and IOPS of each workload on its own axis across the run sequence
+//!   (short rotated labels, thinned so they never overlap), median with a min–max bar, the
+//!   baseline's band and the compare verdict of the latest run ([`history`]);
+//! * latency percentiles and CDF, and per-task bandwidth as % of the median task, for the
+//!   latest run of each workload ([`latest`]);
+//! * bandwidth over time per phase with the stonewall mark, and per-rank lines with the
+//!   straggler in red, from the phases' `time_series` ([`timeline`]);
 //! * bandwidth against transfer size for every set of workloads that differ only in transfer
-//!   size (a sweep);
+//!   size ([`sweep`]);
 //! * for mdtest runs, a rate plot per operation across runs and the latency percentiles of
 //!   every operation of the latest run ([`metadata`]);
 //! * for IO500 runs, the score history (TOTAL, BW, MD) and the phase scores of the latest
 //!   run as bars ([`io500`]).
 //!
+//! Log scales where the values span a decade or more ([`axis`]).
 //! Text renders without system fonts: the bundled DejaVu Sans (`assets/fonts`, Bitstream Vera
 //! licence) is registered with plotters' `ab_glyph` for layout and PNG rasterising, embedded in
 //! `index.html` as a data URI, and copied to `DIR/fonts/` for the standalone SVG files.
 //! Owns drawing and page layout only; it never changes documents.
 
+mod axis;
 mod draw;
+mod history;
 mod io500;
+mod latest;
 mod metadata;
 mod page;
-mod series;
+mod plot;
+mod sweep;
+mod timeline;
 
+use crate::results::compare::{rows_by_workload, DEFAULT_ALPHA};
 use crate::results::document::ResultDocument;
 use crate::timestamp;
 use draw::{register_font, FONT_FILE};
 pub use draw::{FONT_FAMILY, FONT_LICENSE, FONT_TTF};
-use series::plots;
+use history::{Baseline, Judging};
+use plot::Plot;
 use std::path::{Path, PathBuf};
 
 /// Errors building a dashboard.
@@ -59,10 +68,13 @@ pub enum ReportError {
     /// No document was given.
     #[error("no result document to report")]
     Empty,
+    /// The page template failed to render.
+    #[error("page template: {0}")]
+    Template(String),
 }
 
 /// Options of [`build_dashboard`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReportOptions {
     /// Also write a PNG of every plot.
     pub png: bool,
@@ -70,6 +82,25 @@ pub struct ReportOptions {
     pub title: Option<String>,
     /// Keep the runs in the given order instead of sorting them by start date.
     pub keep_order: bool,
+    /// The run the history is judged against (label, document); default the first run.
+    pub baseline: Option<(String, ResultDocument)>,
+    /// Threshold of the verdicts, percent (as `compare --threshold`).
+    pub threshold_pct: f64,
+    /// Significance level of the verdicts (as `compare --alpha`).
+    pub alpha: f64,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            png: false,
+            title: None,
+            keep_order: false,
+            baseline: None,
+            threshold_pct: 5.0,
+            alpha: DEFAULT_ALPHA,
+        }
+    }
 }
 
 /// What [`build_dashboard`] wrote.
@@ -105,34 +136,119 @@ pub fn build_dashboard(
     let mut order: Vec<usize> = (0..docs.len()).collect();
     if !opts.keep_order {
         order.sort_by_key(|&i| {
-            (
-                timestamp::parse(&docs[i].1.run.began).is_none(),
-                timestamp::parse(&docs[i].1.run.began),
-                i,
-            )
+            let t = timestamp::parse(&docs[i].1.run.began);
+            (t.is_none(), t, i)
         });
     }
     let sorted: Vec<&ResultDocument> = order.iter().map(|&i| &docs[i].1).collect();
-    let (sections, notes) = plots(&sorted);
-
-    let (html, ids) = page::write_page(docs, &order, &sections, &notes, out, opts)?;
+    let baseline = match &opts.baseline {
+        Some((label, doc)) => Some(Baseline {
+            doc,
+            label: label.clone(),
+        }),
+        None if sorted.len() >= 2 => Some(Baseline {
+            doc: sorted[0],
+            label: format!("the first run ({})", plot::run_title(sorted[0], 0)),
+        }),
+        None => None,
+    };
+    let judging = Judging {
+        threshold_pct: opts.threshold_pct,
+        alpha: opts.alpha,
+    };
+    let (sections, notes) = sections(&sorted, baseline.as_ref(), judging);
+    let (html, ids) = page::write_page(
+        docs,
+        &order,
+        &sections,
+        &notes,
+        baseline.as_ref().map(|b| b.label.as_str()),
+        out,
+        opts,
+    )?;
     let index = out.join("index.html");
     std::fs::write(&index, html).map_err(io(&index))?;
     Ok(Dashboard { index, plots: ids })
+}
+
+/// Every section of the page with its plots, and the notes on what could not be plotted.
+fn sections(
+    docs: &[&ResultDocument],
+    baseline: Option<&Baseline<'_>>,
+    judging: Judging,
+) -> (Vec<(String, Vec<Plot>)>, Vec<String>) {
+    let mut notes = Vec::new();
+    let labels: Vec<String> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| plot::run_label(d, i))
+        .collect();
+    let mut workloads: Vec<String> = Vec::new();
+    for d in docs {
+        for (w, _) in rows_by_workload(d) {
+            if !workloads.contains(&w) {
+                workloads.push(w);
+            }
+        }
+    }
+    let each = |f: &mut dyn FnMut(usize, &str) -> Vec<Plot>| -> Vec<Plot> {
+        workloads
+            .iter()
+            .enumerate()
+            .flat_map(|(i, w)| f(i + 1, w))
+            .collect()
+    };
+    let history = history::history_plots(docs, baseline, judging);
+    let latency = each(&mut |n, w| latest::latency_plots(docs, n, w, &mut notes));
+    if latency.is_empty() {
+        notes.push("no run recorded latency histograms (imported IOR runs have none)".to_string());
+    }
+    let tasks = each(&mut |n, w| latest::task_plots(docs, n, w));
+    if tasks.is_empty() {
+        notes.push("no run has per-task figures (imported IOR runs have none)".to_string());
+    }
+    let times = each(&mut |n, w| timeline::timeline_plots(docs, n, w));
+    if times.is_empty() {
+        notes.push(
+            "no run recorded bandwidth over time (benchfs-bench records it; imported IOR runs have none)"
+                .to_string(),
+        );
+    }
+    let sweeps = sweep::sweep_plots(docs);
+    if sweeps.is_empty() {
+        notes.push("no sweep: no workloads that differ only in transfer size".to_string());
+    }
+    (
+        vec![
+            ("History across runs".to_string(), history),
+            ("Latency (latest run of each workload)".to_string(), latency),
+            (
+                "Per-task bandwidth (latest run of each workload)".to_string(),
+                tasks,
+            ),
+            (
+                "Bandwidth over time (latest run of each workload)".to_string(),
+                times,
+            ),
+            ("Bandwidth vs transfer size".to_string(), sweeps),
+        ]
+        .into_iter()
+        .chain(metadata::mdtest_plots(docs, &labels, &mut notes))
+        .chain(io500::io500_plots(docs, &labels))
+        .collect(),
+        notes,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::draw::with_font_style;
     use super::page::base64;
-    use super::series::slug;
 
     #[test]
-    fn base64_and_slug() {
+    fn base64_of_the_font() {
         assert_eq!(base64(b"Man"), "TWFu");
         assert_eq!(base64(b"Ma"), "TWE=");
-        assert_eq!(slug("IOPS"), "iops");
-        assert_eq!(slug("a  b/c"), "a-b-c");
     }
 
     #[test]

@@ -1,20 +1,108 @@
-//! The dashboard page: `index.html` with the runs table, every plot inlined as SVG (and
+//! The dashboard page: `index.html` rendered from a template (minijinja, HTML auto-escaping)
+//! with the runs table, the verdicts against the baseline, every plot inlined as SVG (and
 //! written beside it as SVG and optionally PNG), the notes and a self-check script.
 //!
-//! Owns the page layout only; plots come from [`super::series`] and [`super::draw`].
+//! Owns the page layout only (`templates/index.html`, `templates/self_check.js`); plots come
+//! from [`super::plot`] and [`super::draw`].
 
-use super::draw::{render_png, render_svg, with_font_style, FONT_FAMILY, FONT_TTF};
-use super::series::{run_label, Plot};
+use super::draw::{data_colours, render_png, render_svg, with_font_style, FONT_FAMILY, FONT_TTF};
+use super::plot::{data_points, run_title, Plot};
 use super::{ReportError, ReportOptions};
 use crate::results::document::ResultDocument;
-use std::fmt::Write as _;
+use serde::Serialize;
 use std::path::Path;
 
-pub(super) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+const TEMPLATE: &str = include_str!("templates/index.html");
+/// The page's self-check: plots drawn, overlapping labels, boxes, script errors, font.
+pub(super) const SELF_CHECK: &str = include_str!("templates/self_check.js");
+
+#[derive(Serialize)]
+struct RunRow {
+    n: usize,
+    label: String,
+    file: String,
+    source: String,
+    began: String,
+    commit: String,
+    command: String,
+    tests: usize,
+    state: String,
+    interrupted: bool,
+}
+
+#[derive(Serialize)]
+struct Figure {
+    id: String,
+    title: String,
+    svg: String,
+    note: String,
+    /// Data marks the plot must show ([`data_points`]).
+    points: usize,
+    /// Its plotting area in the SVG's pixels: `left,top,right,bottom`.
+    area: String,
+}
+
+#[derive(Serialize)]
+struct Section {
+    name: String,
+    plots: Vec<Figure>,
+}
+
+#[derive(Serialize)]
+struct VerdictRow {
+    id: String,
+    title: String,
+    text: String,
+    worst: String,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    title: String,
+    font_family: &'a str,
+    font_b64: String,
+    runs: Vec<RunRow>,
+    baseline: Option<String>,
+    threshold: f64,
+    alpha: f64,
+    verdicts: Vec<VerdictRow>,
+    sections: Vec<Section>,
+    notes: &'a [String],
+    png: bool,
+    self_check: &'a str,
+    /// The colours of data marks, space separated.
+    data_colours: String,
+}
+
+fn run_rows(docs: &[(String, ResultDocument)], order: &[usize]) -> Vec<RunRow> {
+    order
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let (name, d) = &docs[i];
+            let (state, interrupted) = match &d.interrupted {
+                Some(x) => (format!("interrupted: {}", x.reason), true),
+                None if !d.errors.is_empty() => ("failed".to_string(), false),
+                None => ("complete".to_string(), false),
+            };
+            RunRow {
+                n: n + 1,
+                label: run_title(d, n),
+                file: name.clone(),
+                source: d
+                    .source
+                    .as_ref()
+                    .map(|s| s.format.clone())
+                    .unwrap_or_else(|| "benchfs".to_string()),
+                began: d.run.began.clone(),
+                commit: d.build.git_commit.clone(),
+                command: d.run.command_line.clone(),
+                tests: d.tests.len(),
+                state,
+                interrupted,
+            }
+        })
+        .collect()
 }
 
 /// Writes every plot's files into `out` and returns the page's HTML and the plot ids in order.
@@ -23,6 +111,7 @@ pub(super) fn write_page(
     order: &[usize],
     sections: &[(String, Vec<Plot>)],
     notes: &[String],
+    baseline: Option<&str>,
     out: &Path,
     opts: &ReportOptions,
 ) -> Result<(String, Vec<String>), ReportError> {
@@ -30,104 +119,66 @@ pub(super) fn write_page(
         let path = p.display().to_string();
         move |source| ReportError::Io { path, source }
     };
-    let title = opts
-        .title
-        .clone()
-        .unwrap_or_else(|| "benchfs-bench results".to_string());
-    let mut html = String::new();
-    let font_b64 = base64(FONT_TTF);
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>\n@font-face{{font-family:'{FONT_FAMILY}';src:url(data:font/ttf;base64,{font_b64}) format('truetype');}}\nbody,svg text{{font-family:'{FONT_FAMILY}',sans-serif;}}\nbody{{margin:1.5em;color:#222;}}\nfigure.plot{{display:inline-block;margin:0.5em;border:1px solid #ddd;padding:0.3em;}}\nfigure.plot svg{{display:block;}}\ntable{{border-collapse:collapse;}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%;}}\n</style></head>\n<body>\n<h1>{t}</h1>\n",
-        t = esc(&title)
-    );
-    html.push_str("<h2>Runs</h2>\n<table><tr><th>#</th><th>label</th><th>file</th><th>source</th><th>began</th><th>commit</th><th>command line</th><th>tests</th></tr>\n");
-    for (n, &i) in order.iter().enumerate() {
-        let (name, d) = &docs[i];
-        let _ = writeln!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            n + 1,
-            esc(&run_label(d, n)),
-            esc(name),
-            esc(d.source.as_ref().map(|s| s.format.as_str()).unwrap_or("benchfs")),
-            esc(&d.run.began),
-            esc(&d.build.git_commit),
-            esc(&d.run.command_line),
-            d.tests.len()
-        );
-    }
-    html.push_str("</table>\n");
     let mut ids = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut page_sections = Vec::new();
     for (name, plots) in sections {
-        let _ = writeln!(html, "<h2>{}</h2>", esc(name));
-        if plots.is_empty() {
-            html.push_str("<p class=\"empty\">Nothing to plot for these documents.</p>\n");
-        }
+        let mut figures = Vec::new();
         for p in plots {
-            let svg = render_svg(p)?;
+            let (svg, area) = render_svg(p)?;
             let svg_path = out.join(format!("{}.svg", p.id));
             std::fs::write(&svg_path, with_font_style(&svg)).map_err(io(&svg_path))?;
-            let mut links = format!("<a href=\"{}.svg\">svg</a>", p.id);
             if opts.png {
-                let png_path = out.join(format!("{}.png", p.id));
-                render_png(p, &png_path)?;
-                let _ = write!(links, " · <a href=\"{}.png\">png</a>", p.id);
+                render_png(p, &out.join(format!("{}.png", p.id)))?;
             }
-            let _ = writeln!(
-                html,
-                "<figure class=\"plot\" id=\"{id}\">\n{svg}\n<figcaption>{note} · {links}</figcaption></figure>",
-                id = p.id,
-                note = esc(&p.note),
-            );
+            if let Some(v) = &p.verdict {
+                verdicts.push(VerdictRow {
+                    id: p.id.clone(),
+                    title: p.title.clone(),
+                    text: v.text.clone(),
+                    worst: v.worst.clone(),
+                });
+            }
+            figures.push(Figure {
+                id: p.id.clone(),
+                title: p.title.clone(),
+                svg,
+                note: p.note.clone(),
+                points: data_points(&p.kind),
+                area: area.map(|v| v.to_string()).join(","),
+            });
             ids.push(p.id.clone());
         }
+        page_sections.push(Section {
+            name: name.clone(),
+            plots: figures,
+        });
     }
-    if !notes.is_empty() {
-        html.push_str("<h2>Notes</h2>\n<ul>\n");
-        for n in notes {
-            let _ = writeln!(html, "<li>{}</li>", esc(n));
-        }
-        html.push_str("</ul>\n");
-    }
-    let _ = write!(
-        html,
-        "<p>Font: DejaVu Sans (Bitstream Vera licence, <a href=\"fonts/LICENSE-DejaVu.txt\">text</a>).</p>\n{SELF_CHECK}</body></html>\n"
-    );
-    Ok((html, ids))
+    let page = Page {
+        title: opts
+            .title
+            .clone()
+            .unwrap_or_else(|| "benchfs-bench results".to_string()),
+        font_family: FONT_FAMILY,
+        font_b64: base64(FONT_TTF),
+        runs: run_rows(docs, order),
+        baseline: baseline.map(str::to_string),
+        threshold: opts.threshold_pct,
+        alpha: opts.alpha,
+        verdicts,
+        sections: page_sections,
+        notes,
+        png: opts.png,
+        self_check: SELF_CHECK,
+        data_colours: data_colours().join(" "),
+    };
+    let mut env = minijinja::Environment::new();
+    env.add_template("index.html", TEMPLATE)
+        .and_then(|_| env.get_template("index.html"))
+        .and_then(|t| t.render(minijinja::value::Serde(&page)))
+        .map(|html| (html, ids))
+        .map_err(|e| ReportError::Template(e.to_string()))
 }
-
-/// A small script that records in `<body data-*>` how many plots are present and drawn
-/// (non-empty bounding box and drawing elements) and any script error, so that a headless
-/// browser's DOM dump shows whether the page works.
-pub(super) const SELF_CHECK: &str = r#"<script>
-(function () {
-  var errors = [];
-  window.addEventListener('error', function (e) { errors.push(String(e.message)); document.body.setAttribute('data-errors', errors.join(' | ')); });
-  var figs = document.querySelectorAll('figure.plot');
-  var ok = [];
-  figs.forEach(function (f) {
-    var svg = f.querySelector('svg');
-    if (!svg) return;
-    var box = svg.getBBox();
-    var marks = svg.querySelectorAll('path, polyline, rect, circle, line, polygon').length;
-    if (box.width > 0 && box.height > 0 && marks > 0) ok.push(f.id);
-  });
-  document.body.setAttribute('data-plots', String(figs.length));
-  document.body.setAttribute('data-plots-ok', ok.join(' '));
-  document.body.setAttribute('data-errors', errors.join(' | '));
-  if (document.fonts && document.fonts.ready) {
-    document.fonts.ready.then(function () {
-      var loaded = false;
-      document.fonts.forEach(function (f) {
-        if (f.family.replace(/['"]/g, '') === 'BenchFS DejaVu Sans' && f.status === 'loaded') loaded = true;
-      });
-      document.body.setAttribute('data-font', loaded ? 'loaded' : 'missing');
-    });
-  }
-})();
-</script>
-"#;
 
 pub(super) fn base64(data: &[u8]) -> String {
     base64::Engine::encode(&base64::engine::general_purpose::STANDARD, data)
