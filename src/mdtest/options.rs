@@ -11,7 +11,7 @@ use crate::backend::cmdline::{int_value, ModuleTarget, TableOption, Tables};
 use crate::backend::BACKEND_NAMES;
 use crate::mdtest::params::MdtestParams;
 use crate::optparse::help::{left_column, Line};
-use crate::optparse::{self, TokenError};
+use crate::optparse::{self, Arg, TokenError};
 use crate::units::parse_ior_number;
 use thiserror::Error;
 

@@ -7,11 +7,11 @@
 //! every rank of a communicator calls it with the same [`options::MdwParams`] and gets the
 //! typed results ([`results::MdwRun`]). [`engine`] is the only module that sequences phases.
 
-pub mod engine;
-pub mod options;
-pub mod output;
-pub mod results;
-pub mod stats;
+pub(crate) mod engine;
+pub(crate) mod options;
+pub(crate) mod output;
+pub(crate) mod results;
+pub(crate) mod stats;
 
 pub use engine::{run, Context};
 pub use options::MdwParams;

@@ -10,4 +10,4 @@ pub(crate) mod fsinfo;
 pub mod latency;
 pub(crate) mod log;
 pub mod machine;
-pub mod series;
+pub(crate) mod series;
