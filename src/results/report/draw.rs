@@ -419,9 +419,16 @@ fn lines_on<'a, DB: DrawingBackend + 'a>(
         chart
             .draw_series(LineSeries::new(pts.clone(), c.stroke_width(width)))
             .map_err(&err)?;
-        if s.style == Style::Line && pts.len() <= 64 {
+        // Markers where they help: a line of few enough points, and a thin line so short
+        // (a phase of one or two intervals) that without them it would hardly show.
+        let marker = match s.style {
+            Style::Line if pts.len() <= 64 => Some(3),
+            Style::Thin if pts.len() <= 3 => Some(2),
+            _ => None,
+        };
+        if let Some(r) = marker {
             chart
-                .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 3, c.filled())))
+                .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), r, c.filled())))
                 .map_err(&err)?;
         }
         chart

@@ -31,7 +31,8 @@ pub(super) type Point = (f64, f64, Option<(f64, f64)>);
 pub(super) enum Style {
     /// A line with markers (markers only when the series has many points).
     Line,
-    /// A thin line without markers (one of many, e.g. per-task lines).
+    /// A thin line (one of many, e.g. per-task lines), with small markers only when it has
+    /// so few points that the line alone would hardly show.
     Thin,
 }
 
