@@ -267,6 +267,21 @@ impl Run<'_> {
         self.comm.rank() == 0
     }
 
+    /// Rank 0's output file of phase `def` (`<resultdir>/<phase>.txt`), line-buffered;
+    /// `None` on the other ranks.
+    fn phase_output(
+        &self,
+        def: &PhaseDef,
+    ) -> Result<Option<std::io::LineWriter<std::fs::File>>, String> {
+        if !self.rank0() {
+            return Ok(None);
+        }
+        let path = self.s.res(&format!("{}.txt", def.name));
+        let f = std::fs::File::create(&path)
+            .map_err(|e| format!("Couldn't create results file: {path} (Error: {e})"))?;
+        Ok(Some(std::io::LineWriter::new(f)))
+    }
+
     /// Appends to `result.txt` (rank 0).
     fn result(&mut self, text: &str) -> Result<(), String> {
         match self.files.as_mut() {
@@ -682,17 +697,9 @@ async fn run_phase(run: &mut Run<'_>, def: &PhaseDef, rec: &mut PhaseRecord) -> 
             let (test, _warnings) = ior_test(&args, world)?;
             let line = format!("{IOR_PROGRAM} {}", args.join(" "));
             let info = machine::run_info(&line);
-            let mut reporter = if run.rank0() {
-                let path = run.s.res(&format!("{}.txt", def.name));
-                let f = std::fs::File::create(&path)
-                    .map_err(|e| format!("Couldn't create results file: {path} (Error: {e})"))?;
-                Some(reporter_for(
-                    SummaryFormat::Default,
-                    Box::new(std::io::LineWriter::new(f)),
-                ))
-            } else {
-                None
-            };
+            let mut reporter = run
+                .phase_output(def)?
+                .map(|f| reporter_for(SummaryFormat::Default, Box::new(f)));
             let progress = Progress::new(Some(false));
             let ctx = RankContext {
                 comm: run.comm,
@@ -760,16 +767,7 @@ async fn run_phase(run: &mut Run<'_>, def: &PhaseDef, rec: &mut PhaseRecord) -> 
         }
         (Job::Mdtest(set, step), Some(Command::Mdtest(args))) => {
             let p = mdtest_params(&args, world)?;
-            let mut file = if run.rank0() {
-                let path = run.s.res(&format!("{}.txt", def.name));
-                Some(std::io::LineWriter::new(
-                    std::fs::File::create(&path).map_err(|e| {
-                        format!("Couldn't create results file: {path} (Error: {e})")
-                    })?,
-                ))
-            } else {
-                None
-            };
+            let mut file = run.phase_output(def)?;
             let ctx = crate::mdtest::Context {
                 comm: run.comm,
                 out: file.as_mut().map(|f| f as &mut (dyn Write + Send)),
@@ -898,16 +896,7 @@ async fn run_phase(run: &mut Run<'_>, def: &PhaseDef, rec: &mut PhaseRecord) -> 
         }
         (Job::MdWorkbench(step), Some(Command::MdWorkbench(args))) => {
             let p = mdworkbench_params(&args)?;
-            let mut file = if run.rank0() {
-                let path = run.s.res(&format!("{}.txt", def.name));
-                Some(std::io::LineWriter::new(
-                    std::fs::File::create(&path).map_err(|e| {
-                        format!("Couldn't create results file: {path} (Error: {e})")
-                    })?,
-                ))
-            } else {
-                None
-            };
+            let mut file = run.phase_output(def)?;
             let ctx = crate::mdworkbench::Context {
                 comm: run.comm,
                 out: file.as_mut().map(|f| f as &mut (dyn Write + Send)),
