@@ -250,3 +250,30 @@ fn unknown_options_suggest_and_bad_values_are_named() {
     );
     assert_eq!(files_in(dir.path()), Vec::<String>::new());
 }
+
+#[test]
+fn the_cycle_counter_clock_is_calibrated_before_the_engine_starts() {
+    // quanta calibrates on first use (10 to 200 ms); inside a timed phase that made short
+    // phases up to 0.2 s slower. Every engine run calibrates once, at start, and logs it.
+    let dir = scratch();
+    let env = [("RUST_LOG", "benchfs=debug")];
+    for args in [
+        &["-a", "DUMMY", "-b", "64k", "-t", "4k", "-w"][..],
+        &["mdtest", "-a", "DUMMY", "-n", "10", "-F"][..],
+    ] {
+        let run = common::run::run_in_env(dir.path(), &env, args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.merged);
+        let lines = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("calibrated the cycle-counter clock in"))
+            .count();
+        assert_eq!(lines, 1, "{args:?}: {}", run.stderr);
+        // The log went to stderr; the results on stdout are whole.
+        assert!(
+            run.stdout.contains("Finished") || run.stdout.contains("-- finished"),
+            "{}",
+            run.stdout
+        );
+    }
+}
