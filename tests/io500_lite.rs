@@ -5,6 +5,7 @@
 //! directory holds the app's files, and the result document says the same.
 
 mod common;
+use common::io500::lite_ini;
 use common::run::{run_once, scratch};
 use serde_json::Value;
 use std::path::Path;
@@ -26,35 +27,6 @@ const PHASES: &[&str] = &[
     "mdtest-hard-delete",
     "ior-rnd4K-easy-read",
 ];
-
-/// The lite preset with its directories under `dir` and `[global] api` set to `api`.
-fn lite_ini(dir: &Path, api: &str) -> std::path::PathBuf {
-    let preset = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/workloads/io500-lite.ini"
-    ))
-    .unwrap();
-    let text: String = preset
-        .lines()
-        .map(|l| {
-            if l.starts_with("datadir") {
-                format!("datadir = {}/data", dir.display())
-            } else if l.starts_with("resultdir") {
-                format!("resultdir = {}/results", dir.display())
-            } else if l.starts_with("timestamp-") {
-                l.replace("TRUE", "FALSE")
-            } else if l.starts_with("api") {
-                format!("api = {api}")
-            } else {
-                l.to_string()
-            }
-        })
-        .map(|l| l + "\n")
-        .collect();
-    let path = dir.join("lite.ini");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// A `[RESULT]`/`[      ]` line: name, score, unit, valid.
 fn result_lines(summary: &str) -> Vec<(String, f64, String)> {

@@ -10,11 +10,13 @@
 
 use crate::comm::Comm;
 use crate::harness::driver::{
-    self, print_error, tasks_per_node_or_env, write_documents, BackendSlot, Benchmark, RankOutcome,
-    RankSetup, EXIT_ERROR,
+    self, print_error, tasks_per_node_or_env, BackendSlot, Benchmark, RankOutcome, RankSetup,
+    EXIT_ERROR,
 };
+use crate::harness::record::TextSlot;
 use crate::io500::commands::Mode;
 use crate::io500::engine::{self, check_commands, Context, Io500Params, Outcome};
+use crate::io500::results::Io500Run;
 use crate::io500::verify::{verify, Verdict};
 use crate::io500::Config;
 use crate::measure::{log, machine};
@@ -22,6 +24,7 @@ use crate::results::document::ResultDocument;
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 
 /// The subcommand's command line.
 #[derive(Debug, Parser)]
@@ -94,6 +97,8 @@ pub struct Io500Benchmark {
     api: String,
     api_options: BTreeMap<String, String>,
     run_info: machine::RunInfo,
+    /// Rank 0's record of the run (its stdout, the phases so far, the document's files).
+    slot: TextSlot<Io500Run>,
 }
 
 impl Io500Benchmark {
@@ -115,6 +120,7 @@ impl Io500Benchmark {
             .collect();
         Io500Benchmark {
             params,
+            slot: TextSlot::new(args.json.as_deref(), args.results_dir.as_deref()),
             args,
             api,
             api_options,
@@ -173,7 +179,14 @@ impl Benchmark for Io500Benchmark {
     }
 
     fn open_sink(&self) -> Result<Self::Sink, String> {
-        Ok(Some(Box::new(std::io::LineWriter::new(std::io::stdout()))))
+        let info = self.run_info.clone();
+        let out = self.slot.open(
+            &self.run_info.began,
+            Some(engine::phase_count(&self.params)),
+            Arc::new(move |run, ctx| ResultDocument::from_io500(&info, run, &[], ctx)),
+            |out, run, reason| engine::end_interrupted(run, reason, out),
+        )?;
+        Ok(Some(out))
     }
 
     async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> Io500Outcome {
@@ -182,10 +195,16 @@ impl Benchmark for Io500Benchmark {
             return Io500Outcome::failed(e.to_string());
         }
         let note = |msg: &str| log::line(msg);
+        // Few phases, each long: the whole run so far.
+        let report = |run: &Io500Run| self.slot.report(|so_far| so_far.clone_from(run));
         let ctx = Context {
             comm,
             out: sink.and_then(|s| s.take()),
             note: &note,
+            completed: self
+                .slot
+                .is_open()
+                .then_some(&report as &(dyn Fn(&Io500Run) + Sync)),
         };
         Io500Outcome(engine::run(ctx, &params).await)
     }
@@ -202,19 +221,14 @@ impl Benchmark for Io500Benchmark {
         } else {
             0
         };
-        write_documents(
-            status,
-            self.args.json.as_deref(),
-            self.args.results_dir.as_deref(),
-            || {
-                ResultDocument::from_io500(
-                    &self.run_info,
-                    &outcome.run,
-                    &errors,
-                    &crate::harness::context::ended_now(&self.run_info.began),
-                )
-            },
-        )
+        self.slot.finish(status, || {
+            ResultDocument::from_io500(
+                &self.run_info,
+                &outcome.run,
+                &errors,
+                &crate::harness::context::ended_now(&self.run_info.began),
+            )
+        })
     }
 }
 

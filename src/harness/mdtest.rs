@@ -1,6 +1,9 @@
 //! `benchfs-bench mdtest [mdtest options]`: mdtest's command line run by the process driver
 //! (local tasks with `--tasks N`, or one rank of an MPI job), its text on stdout, and the
-//! result document with `--json FILE` / `--results-dir DIR`.
+//! result document with `--json FILE` / `--results-dir DIR` (rewritten after every phase;
+//! a run cut short by a signal ends its text with an `-- interrupted at` line instead of
+//! `-- finished at` and writes the completed phases marked interrupted, through
+//! [`crate::harness::record`]).
 //!
 //! Owns the subcommand's process-level rules: parsing and help, where the text goes, the
 //! document and the exit status (1 when the run failed, else the number of data errors, at
@@ -8,14 +11,16 @@
 
 use crate::comm::Comm;
 use crate::harness::driver::{
-    self, print_error, tasks_per_node_or_env, write_documents, BackendSlot, Benchmark, RankSetup,
-    EXIT_ERROR,
+    self, print_error, tasks_per_node_or_env, BackendSlot, Benchmark, RankSetup, EXIT_ERROR,
 };
+use crate::harness::record::{DocumentOf, TextSlot};
 use crate::mdtest::options::{self, MdtestArgs};
+use crate::mdtest::results::TaskRun;
 use crate::mdtest::{self as engine, MdtestRun};
 use crate::measure::{log, machine};
 use crate::results::document::ResultDocument;
 use std::io::Write;
+use std::sync::Arc;
 
 /// The program name mdtest's `Command line used:` and `Synopsis` lines show.
 pub const PROGRAM: &str = "benchfs-bench mdtest";
@@ -29,6 +34,8 @@ pub struct MdtestBenchmark {
     argv: Vec<String>,
     run_info: crate::measure::machine::RunInfo,
     world: std::sync::atomic::AtomicUsize,
+    /// Rank 0's record of the run (its stream, the phases so far, the document's files).
+    slot: TextSlot<MdtestRun>,
 }
 
 impl MdtestBenchmark {
@@ -39,11 +46,19 @@ impl MdtestBenchmark {
             .collect::<Vec<_>>()
             .join(" ");
         MdtestBenchmark {
+            slot: TextSlot::new(args.json_file.as_deref(), args.results_dir.as_deref()),
             args,
             argv,
             run_info: machine::run_info(&command_line),
             world: std::sync::atomic::AtomicUsize::new(1),
         }
+    }
+
+    /// The document of a run (cut short or not, as the context says).
+    fn document(&self) -> DocumentOf<MdtestRun> {
+        let (info, params) = (self.run_info.clone(), self.args.params.clone());
+        let world = self.world.load(std::sync::atomic::Ordering::Relaxed);
+        Arc::new(move |run, ctx| ResultDocument::from_mdtest(&info, &params, run, world, &[], ctx))
     }
 }
 
@@ -88,15 +103,31 @@ impl Benchmark for MdtestBenchmark {
     }
 
     fn open_sink(&self) -> Result<Self::Sink, String> {
-        Ok(Box::new(std::io::LineWriter::new(std::io::stdout())))
+        self.slot.open(
+            &self.run_info.began,
+            None,
+            self.document(),
+            |out, _, reason| {
+                // In place of mdtest's `-- finished at ... --`: the run did not finish.
+                let stamp = crate::mdtest::validate::timestamp();
+                let _ = write!(out, "-- interrupted at {stamp} ({reason}) --\n\n");
+            },
+        )
     }
 
     async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> MdtestOutcome {
+        let report = |before: &MdtestRun, now: &TaskRun| {
+            self.slot.report(|so_far| add_phase(so_far, before, now));
+        };
         let ctx = engine::Context {
             comm,
             out: sink.map(|s| &mut **s as &mut (dyn Write + Send)),
             program: PROGRAM,
             args: &self.argv,
+            completed: self
+                .slot
+                .is_open()
+                .then_some(&report as &engine::MdtestReport<'_>),
         };
         match engine::run(ctx, &self.args.params).await {
             Ok(run) => MdtestOutcome { run, error: None },
@@ -119,21 +150,33 @@ impl Benchmark for MdtestBenchmark {
         } else {
             data_errors.min(255) as i32
         };
-        write_documents(
-            status,
-            self.args.json_file.as_deref(),
-            self.args.results_dir.as_deref(),
-            || {
-                ResultDocument::from_mdtest(
-                    &self.run_info,
-                    &self.args.params,
-                    &outcome.run,
-                    self.world.load(std::sync::atomic::Ordering::Relaxed),
-                    &errors,
-                    &crate::harness::context::ended_now(&self.run_info.began),
-                )
-            },
-        )
+        self.slot.finish(status, || {
+            ResultDocument::from_mdtest(
+                &self.run_info,
+                &self.args.params,
+                &outcome.run,
+                self.world.load(std::sync::atomic::Ordering::Relaxed),
+                &errors,
+                &crate::harness::context::ended_now(&self.run_info.began),
+            )
+        })
+    }
+}
+
+/// Adds the phase of `now` (a task count holding only it) to `so_far`, whose earlier task
+/// counts and header are those of `before` (copied when a task count begins).
+fn add_phase(so_far: &mut MdtestRun, before: &MdtestRun, now: &TaskRun) {
+    if so_far.runs.len() != before.runs.len() + 1 {
+        *so_far = before.clone();
+        so_far.runs.push(TaskRun {
+            phases: Vec::new(),
+            ..now.clone()
+        });
+    }
+    if let Some(current) = so_far.runs.last_mut() {
+        current.iterations = now.iterations;
+        current.items_per_rank = now.items_per_rank;
+        current.phases.extend(now.phases.iter().cloned());
     }
 }
 

@@ -57,10 +57,15 @@ fn check_json(path: &str) -> Result<(), String> {
 
 /// The run's output files can be written (before anything else happens).
 pub fn check_outputs(global: &GlobalOptions) -> Result<(), String> {
-    if let Some(j) = &global.json_file {
+    check_documents(global.json_file.as_deref(), global.results_dir.as_deref())
+}
+
+/// `--json FILE` and `--results-dir DIR` (of any subcommand) can be written.
+pub fn check_documents(json_file: Option<&str>, results_dir: Option<&str>) -> Result<(), String> {
+    if let Some(j) = json_file {
         check_json(j)?;
     }
-    if let Some(d) = &global.results_dir {
+    if let Some(d) = results_dir {
         std::fs::create_dir_all(d)
             .map_err(|e| format!("cannot use --results-dir \"{d}\": {e}"))
             .and_then(|_| {

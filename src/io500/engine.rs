@@ -76,6 +76,9 @@ pub struct Context<'a> {
     pub out: Option<Box<dyn Write + Send>>,
     /// Where `ERROR INVALID` and `WARNING` notes go besides `result.txt` (rank 0).
     pub note: &'a (dyn Fn(&str) + Sync),
+    /// Called on rank 0 after each completed phase with the run so far (the driver's
+    /// checkpoint of a run that may be cut short).
+    pub completed: Option<&'a (dyn Fn(&Io500Run) + Sync)>,
 }
 
 /// The run, and the error that stopped it (what completed is kept).
@@ -258,6 +261,7 @@ struct Run<'a> {
     files: Option<ResultFiles>,
     backend: AnyBackend,
     note: &'a (dyn Fn(&str) + Sync),
+    completed: Option<&'a (dyn Fn(&Io500Run) + Sync)>,
     learned: Learned,
     record: Io500Run,
 }
@@ -387,6 +391,7 @@ pub async fn run(ctx: Context<'_>, params: &Io500Params) -> Outcome {
         files: None,
         backend,
         note: ctx.note,
+        completed: ctx.completed,
         learned: Learned::default(),
         record: Io500Run::default(),
     };
@@ -552,6 +557,9 @@ async fn sequence(run: &mut Run<'_>, stdout: Option<Box<dyn Write + Send>>) -> R
         }
         check_phase(run, def, &mut rec)?;
         run.record.phases.push(rec);
+        if let (Some(report), true) = (run.completed, run.rank0()) {
+            report(&run.record);
+        }
     }
 
     comm.barrier().map_err(|e| e.to_string())?;
@@ -586,6 +594,51 @@ async fn sequence(run: &mut Run<'_>, stdout: Option<Box<dyn Write + Send>>) -> R
         run.result(&format!("; END {now}\n"))?;
     }
     Ok(())
+}
+
+/// The phases a run of `params` goes through (for "k of N phases").
+pub fn phase_count(params: &Io500Params) -> usize {
+    let extended = params.mode == Mode::Extended;
+    PHASES
+        .iter()
+        .filter(|d| !matches!(d.job, Job::Settings))
+        .filter(|d| !params.cleanup_only || d.kind == Kind::Remove)
+        .filter(|d| d.runs_in(extended))
+        .count()
+}
+
+/// The end of a run cut short (rank 0, from the signal thread): the completed phases keep
+/// their scores; the run is invalid (as the app treats a run that did not complete), and
+/// stdout, `result_summary.txt` and `result.txt` say so, with the scores of what completed.
+pub fn end_interrupted(run: &mut Io500Run, reason: &str, stdout: &mut dyn Write) {
+    let why = format!("interrupted by {reason}; the run did not complete");
+    run.run_invalid.push(why.clone());
+    let mut summary = format!("[INVALID] {why}\n");
+    let mut result = format!("; ERROR INVALID {why}\n");
+    let std = score::scores(&run.phases, false, false, VERSION);
+    summary += &output::score_line(&std, false);
+    result += &output::score_section(&std, false);
+    run.score = Some(std);
+    if run.mode == Mode::Extended {
+        let x = score::scores(&run.phases, true, false, VERSION);
+        summary += &output::score_line(&x, true);
+        result += &output::score_section(&x, true);
+        run.extended = Some(x);
+    }
+    let _ = stdout.write_all(summary.as_bytes());
+    if run.resultdir.is_empty() {
+        return;
+    }
+    for (name, text) in [("result_summary.txt", &summary), ("result.txt", &result)] {
+        let path = std::path::Path::new(&run.resultdir).join(name);
+        let wrote = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        if let Err(e) = wrote {
+            crate::measure::log::warn(&format!("cannot write {}: {e}", path.display()));
+        }
+    }
 }
 
 fn phase_optional(name: &str) -> bool {
@@ -773,6 +826,7 @@ async fn run_phase(run: &mut Run<'_>, def: &PhaseDef, rec: &mut PhaseRecord) -> 
                 out: file.as_mut().map(|f| f as &mut (dyn Write + Send)),
                 program: MDTEST_PROGRAM,
                 args: &args,
+                completed: None,
             };
             let result = crate::mdtest::run(ctx, &p)
                 .await
@@ -902,6 +956,7 @@ async fn run_phase(run: &mut Run<'_>, def: &PhaseDef, rec: &mut PhaseRecord) -> 
                 out: file.as_mut().map(|f| f as &mut (dyn Write + Send)),
                 program: MDWORKBENCH_PROGRAM,
                 args: &args,
+                completed: None,
             };
             let res = crate::mdworkbench::run(ctx, &p)
                 .await

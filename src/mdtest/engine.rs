@@ -33,8 +33,13 @@ use crate::prng::{GlibcRand, RAND_MAX};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 
-/// What a rank needs to run mdtest.
-pub struct Context<'a> {
+/// What rank 0 reports after each completed phase of mdtest: the run so far without the
+/// current task count (its header, the task counts completed before), and the current task
+/// count holding only the phase just completed.
+pub type MdtestReport<'a> = dyn Fn(&MdtestRun, &TaskRun) + Sync + 'a;
+
+/// What a rank needs to run mdtest (and md-workbench, whose report `R` is its own).
+pub struct Context<'a, R: ?Sized = MdtestReport<'a>> {
     /// Every rank of the job.
     pub comm: &'a dyn Comm,
     /// Rank 0's result stream (`None`: print nothing, e.g. on other ranks).
@@ -43,6 +48,9 @@ pub struct Context<'a> {
     pub program: &'a str,
     /// The arguments after it, each printed single-quoted.
     pub args: &'a [String],
+    /// Called on rank 0 after each completed phase (the driver's checkpoint of a run that
+    /// may be cut short).
+    pub completed: Option<&'a R>,
 }
 
 /// A run that stopped: the error, and what it measured before.
@@ -142,6 +150,7 @@ async fn whole_run<B: Backend>(
     let rank = world.rank();
     let size = world.size();
     let report = Report::new(ctx.out, rank, p.verbose, p.warning_as_errors != 0);
+    let completed = ctx.completed;
     let plan = Plan::of(p);
 
     // Checked before anything is touched (the driver did it already on the command line).
@@ -413,8 +422,9 @@ async fn whole_run<B: Backend>(
             unique: p.unique_dir_per_task != 0,
             shared: p.shared_file != 0,
         };
-        let (entries, iterations_done, items_per_rank, verification, err) = {
+        let (entries, gathered, iterations_done, items_per_rank, verification, err) = {
             let ops = ItemOps::new(&*backend, &report, rank, tasks, p, nstride, seed, ptype);
+            let so_far: &MdtestRun = &*result;
             let mut t = TaskTest {
                 comm,
                 p,
@@ -428,6 +438,8 @@ async fn whole_run<B: Backend>(
                 ipd_now: plan.items_per_dir,
                 rand: None,
                 entries: Vec::new(),
+                gathered: Vec::new(),
+                completed: completed.map(|f| (f, so_far)),
                 latency: LatencyRecorder::new(),
             };
             let mut done = 0;
@@ -441,7 +453,15 @@ async fn whole_run<B: Backend>(
             }
             let items = t.items;
             let entries = std::mem::take(&mut t.entries);
-            (entries, done, items, ops.verification_errors.get(), err)
+            let gathered = t.barriers().then(|| std::mem::take(&mut t.gathered));
+            (
+                entries,
+                gathered,
+                done,
+                items,
+                ops.verification_errors.get(),
+                err,
+            )
         };
         if let Some(e) = err {
             // Keep what completed; the other ranks learn of the error from the abort.
@@ -450,7 +470,17 @@ async fn whole_run<B: Backend>(
                 .push(local_run(tasks, iterations_done, items_per_rank, entries));
             return Err(e);
         }
-        let run = gather(comm, tasks, iterations_done, items_per_rank, entries)?;
+        // With barriers every phase was gathered when it ended; with -B now.
+        let run = match gathered {
+            Some(phases) => TaskRun {
+                tasks,
+                iterations: iterations_done,
+                items_per_rank,
+                phases,
+                verification_errors: 0,
+            },
+            None => gather(comm, tasks, iterations_done, items_per_rank, entries)?,
+        };
         let total_errors = comm.allreduce_i64(verification as i64, crate::comm::ReduceOp::Sum)?;
         let mut run = run;
         run.verification_errors = total_errors.max(0) as u64;
@@ -615,6 +645,11 @@ struct TaskTest<'a, 'r, B: Backend> {
     /// The random order of `-R` for the current item count.
     rand: Option<(u64, Vec<u64>)>,
     entries: Vec<RankEntry>,
+    /// With barriers: every completed phase of this task count, gathered over the ranks
+    /// when it ended.
+    gathered: Vec<PhaseResult>,
+    /// Rank 0's report of each completed phase, with the task counts completed before.
+    completed: Option<(&'a MdtestReport<'a>, &'a MdtestRun)>,
     latency: LatencyRecorder,
 }
 
@@ -750,7 +785,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
         t: &Timers,
         rec: Recorder,
         stonewall: Option<StonewallFigures>,
-    ) {
+    ) -> Result<(), MdtestError> {
         let items = self.items;
         let time = t.end - t.start;
         let before = t.end_before_barrier - t.start;
@@ -784,6 +819,33 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
         let mut lat = rec.latency;
         lat.reset();
         self.latency = lat;
+        self.publish()
+    }
+
+    /// After the phase just recorded, with barriers (the phase ended with one, so this adds
+    /// no wait): every rank's figures of it gathered and reduced at once, and rank 0's
+    /// report of the results so far. With `-B` the ranks do not wait for each other between
+    /// phases, so their figures are gathered at the end of the task count instead.
+    fn publish(&mut self) -> Result<(), MdtestError> {
+        if !self.barriers() {
+            return Ok(());
+        }
+        let Some(last) = self.entries.last().cloned() else {
+            return Ok(());
+        };
+        let iteration = last.iteration;
+        let one = gather(
+            self.comm,
+            self.names.tasks,
+            iteration,
+            self.items,
+            vec![last],
+        )?;
+        if let (Some((report, before)), 0) = (self.completed, self.rank()) {
+            report(before, &one);
+        }
+        self.gathered.extend(one.phases);
+        Ok(())
     }
 
     fn recorder(&mut self, op: Op) -> Recorder {
@@ -840,7 +902,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
             }
             self.comm.barrier()?;
             let end = machine::now();
-            self.record_tree(Op::TreeCreate, j, start, end);
+            self.record_tree(Op::TreeCreate, j, start, end)?;
             let (t, r) = self.figure(Op::TreeCreate, j);
             self.report().v(
                 1,
@@ -866,7 +928,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
             }
             self.comm.barrier()?;
             let end = machine::now();
-            self.record_tree(Op::TreeRemove, j, start, end);
+            self.record_tree(Op::TreeRemove, j, start, end)?;
             let (t, r) = self.figure(Op::TreeRemove, j);
             self.report().v(
                 1,
@@ -906,7 +968,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
         }
     }
 
-    fn record_tree(&mut self, op: Op, j: usize, start: f64, end: f64) {
+    fn record_tree(&mut self, op: Op, j: usize, start: f64, end: f64) -> Result<(), MdtestError> {
         let n = self.plan.num_dirs_in_tree;
         let time = end - start;
         self.entries.push(RankEntry {
@@ -924,6 +986,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
             latency: Vec::new(),
             stonewall: None,
         });
+        self.publish()
     }
 
     /// The trees of a test directory: every rank its own with `-u` (rank 0 all of them with
@@ -1200,7 +1263,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
                 .create_phase(j, Kind::Dir, &mut rec, &mut start)
                 .await?;
             let t = self.finish(start).await?;
-            self.record(Op::DirCreate, j, &t, rec, sw);
+            self.record(Op::DirCreate, j, &t, rec, sw)?;
         }
         if self.plan.stat {
             self.look_phase(j, Op::DirStat).await?;
@@ -1217,7 +1280,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
                 }
             }
             let t = self.finish(start).await?;
-            self.record(Op::DirRead, j, &t, rec, None);
+            self.record(Op::DirRead, j, &t, rec, None)?;
         }
         if self.plan.rename && self.items > 1 {
             self.look_phase(j, Op::DirRename).await?;
@@ -1334,7 +1397,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
         }
         let t = self.finish(start).await?;
         self.save_per_op(op, &rec)?;
-        self.record(op, j, &t, rec, None);
+        self.record(op, j, &t, rec, None)?;
         Ok(())
     }
 
@@ -1382,7 +1445,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
         }
         let t = self.finish(start).await?;
         self.save_per_op(op, &rec)?;
-        self.record(op, j, &t, rec, None);
+        self.record(op, j, &t, rec, None)?;
         Ok(())
     }
 
@@ -1414,7 +1477,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
                 .await?;
             let t = self.finish(start).await?;
             self.save_per_op(Op::FileCreate, &rec)?;
-            self.record(Op::FileCreate, j, &t, rec, sw);
+            self.record(Op::FileCreate, j, &t, rec, sw)?;
         } else if let Some(f) = &self.p.stonewall_status_file {
             // The item count of an earlier create run.
             let read = if self.rank() == 0 {

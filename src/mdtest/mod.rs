@@ -19,7 +19,7 @@ pub mod results;
 pub mod stats;
 pub(crate) mod validate;
 
-pub use engine::{run, run_on, Context, Failure};
+pub use engine::{run, run_on, Context, Failure, MdtestReport};
 pub use params::{MdtestParams, Op};
 pub use results::MdtestRun;
 pub use validate::MdtestError;

@@ -40,7 +40,11 @@ pub const DIRMODE: u32 = 0o775;
 
 /// What a rank needs to run md-workbench: the communicator, rank 0's result stream, the
 /// program and arguments the `Args:` line shows (the same as mdtest's).
-pub use crate::mdtest::Context;
+pub type Context<'a> = crate::mdtest::engine::Context<'a, MdwReport<'a>>;
+
+/// What rank 0 reports after each completed phase: the run so far (the phase just completed
+/// last).
+pub type MdwReport<'a> = dyn Fn(&MdwRun) + Sync + 'a;
 
 /// A run that stopped: the error, and the phases that completed before.
 #[derive(Debug, Clone)]
@@ -97,6 +101,7 @@ pub async fn run_on<B: Backend>(
             ranks: comm.size(),
             ..MdwRun::default()
         },
+        completed: ctx.completed,
     };
     let result = w.sequence(ctx.program, ctx.args, backend).await;
     match result {
@@ -125,6 +130,8 @@ struct Bench<'a, 'o> {
     waiting: f32,
     iteration: i32,
     run: MdwRun,
+    /// Rank 0's report of each completed phase (the driver's checkpoint).
+    completed: Option<&'a MdwReport<'a>>,
 }
 
 /// One rank's figures of one phase (`phase_stat_t`).
@@ -815,6 +822,9 @@ impl Bench<'_, '_> {
             delete: global[3],
             rank_counts,
         });
+        if let (Some(report), true) = (self.completed, self.rank0()) {
+            report(&self.run);
+        }
         Ok(())
     }
 

@@ -16,7 +16,8 @@ use crate::units::parse_ior_number;
 use std::collections::BTreeMap;
 
 /// What one md-workbench run is asked to do (its `benchmark_options`, md-workbench's defaults).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct MdwParams {
     /// `-O`: offset in ranks between the writer and the reader of a data set.
     pub offset: i32,
@@ -184,6 +185,10 @@ pub struct MdwArgs {
     pub tasks: usize,
     /// `--tasks-per-node N`: emulated nodes of N tasks.
     pub tasks_per_node: usize,
+    /// `--json FILE`: the result document.
+    pub json_file: Option<String>,
+    /// `--results-dir DIR`: a new result document in DIR.
+    pub results_dir: Option<String>,
     /// `-h` / `--help`.
     pub help: bool,
     /// Warnings of parsing (`WARNING: parsing the number ...`), in order.
@@ -294,6 +299,24 @@ const OURS: &[MdwOption] = &[
         Own(|a, v| {
             a.tasks_per_node = usize::try_from(parse_ior_number(v))
                 .map_err(|_| invalid("tasks-per-node", v, "must be 0 or a positive number"))?;
+            Ok(())
+        }),
+    ),
+    opt(
+        None,
+        Some("json"),
+        "write the benchfs result document (JSON) to this file",
+        Own(|a, v| {
+            a.json_file = Some(v.to_string());
+            Ok(())
+        }),
+    ),
+    opt(
+        None,
+        Some("results-dir"),
+        "write the result document into this directory (one new file per run)",
+        Own(|a, v| {
+            a.results_dir = Some(v.to_string());
             Ok(())
         }),
     ),

@@ -246,6 +246,20 @@ pub struct ResultDocument {
     /// `tests` is then empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io500: Option<Io500Run>,
+    /// The md-workbench run of a `benchfs-bench md-workbench` document (additive to schema
+    /// version 1; `tests` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mdworkbench: Option<MdwDocument>,
+}
+
+/// An md-workbench run with everything it measured (`mdworkbench` field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MdwDocument {
+    /// Every parameter of the run (md-workbench's names in camelCase).
+    pub params: crate::mdworkbench::MdwParams,
+    /// The phases that completed (precreate, each benchmark run, cleanup) with their counts,
+    /// rates, latency statistics and per-rank figures, and the position reached.
+    pub run: crate::mdworkbench::MdwRun,
 }
 
 /// An mdtest run with everything it measured (`mdtest` field, additive to schema version 1).
@@ -405,6 +419,7 @@ impl ResultDocument {
             source: None,
             mdtest: None,
             io500: None,
+            mdworkbench: None,
         }
     }
 
@@ -439,6 +454,24 @@ impl ResultDocument {
             .map(|r| r.errors)
             .sum();
         doc.io500 = Some(run.clone());
+        doc
+    }
+
+    /// The document of an md-workbench run of `params` (its `tests` empty; data errors are
+    /// its failed operations).
+    pub fn from_mdworkbench(
+        run_info: &RunInfo,
+        params: &crate::mdworkbench::MdwParams,
+        run: &crate::mdworkbench::MdwRun,
+        errors: &[String],
+        ctx: &RunContext,
+    ) -> ResultDocument {
+        let mut doc = ResultDocument::from_run(run_info, &[], errors, ctx);
+        doc.data_errors = i64::try_from(run.errors()).unwrap_or(i64::MAX);
+        doc.mdworkbench = Some(MdwDocument {
+            params: params.clone(),
+            run: run.clone(),
+        });
         doc
     }
 

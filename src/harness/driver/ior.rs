@@ -16,7 +16,7 @@ use crate::comm::Comm;
 use crate::harness::cleanup;
 use crate::harness::context::{self, ClusterPlacement};
 use crate::harness::preflight;
-use crate::harness::record::Recorder;
+use crate::harness::record::{self, Recorder};
 use crate::ior::engine::{self, RankContext, RunOutcome};
 use crate::ior::options::ParsedArgs;
 use crate::ior::output::{self, Reporter};
@@ -25,7 +25,7 @@ use crate::ior::progress::Progress;
 use crate::ior::results::{RunInfo, TestResults};
 use crate::ior::validate;
 use crate::measure::{log, machine};
-use crate::results::document::{Interruption, ResultDocument, RunContext};
+use crate::results::document::{ResultDocument, RunContext};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -140,10 +140,7 @@ fn partial_document(
     signal: i32,
     reason: String,
 ) -> ResultDocument {
-    let mut ctx = ctx.clone();
-    ctx.finished = crate::timestamp::now();
-    ctx.interrupted = Some(Interruption { signal, reason });
-    ResultDocument::from_run(run, tests, &[], &ctx)
+    ResultDocument::from_run(run, tests, &[], &record::cut_short(ctx, signal, reason))
 }
 
 impl IorBenchmark {
@@ -188,26 +185,17 @@ impl IorBenchmark {
         let checkpoint = (!targets.is_empty()).then(|| {
             let (run, ctx, targets) = (self.run.clone(), ctx.clone(), targets.clone());
             Box::new(move |tests: &[TestResults], done: usize| {
-                let reason = format!(
-                    "incomplete: {done} of {expected} phases; the run had not ended when                      this was written"
-                );
+                let reason = record::incomplete_reason(done, Some(expected));
                 // No exit status: the process has none yet.
                 let doc = partial_document(&run, tests, &ctx, 0, reason);
-                for path in &targets {
-                    if let Err(e) = doc.write_to(path) {
-                        log::warn(&format!(
-                            "cannot write the result document \"{}\" after a phase: {e}",
-                            path.display()
-                        ));
-                    }
-                }
-            }) as crate::harness::record::Checkpoint
+                record::write_checkpoint(&targets, &doc);
+            }) as record::Checkpoint
         });
         let rec = Recorder::new(inner, checkpoint);
         let (handle, run) = (rec.clone(), self.run.clone());
         cleanup::on_signal(move |sig| {
             let name = cleanup::signal_name(sig);
-            let reason = |n: usize| format!("{name} after {n} of {expected} phases");
+            let reason = |n: usize| record::signal_reason(&name, n, Some(expected));
             let done = handle.interrupt(&machine::ctime_now(), reason);
             let _ = write_documents_to(128 + sig, &targets, || {
                 partial_document(&run, &done.tests, &ctx, sig, reason(done.phases))
@@ -324,18 +312,16 @@ impl Benchmark for IorBenchmark {
             outcome.data_errors.clamp(0, 255) as i32
         };
         // The files named when the run began (rank 0 opened its sink), else named now.
-        let targets = match self.targets.get() {
-            Some(t) => t.clone(),
-            None => match document_targets(
-                self.global.json_file.as_deref(),
-                self.global.results_dir.as_deref(),
-            ) {
-                Ok(t) => t,
-                Err(e) => {
-                    log::error(&e);
-                    return super::EXIT_ERROR;
-                }
-            },
+        let targets = match super::targets_of(
+            &self.targets,
+            self.global.json_file.as_deref(),
+            self.global.results_dir.as_deref(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                log::error(&e);
+                return super::EXIT_ERROR;
+            }
         };
         write_documents_to(status, &targets, || {
             ResultDocument::from_run(&self.run, &outcome.tests, &errors, &ctx)

@@ -210,6 +210,19 @@ pub fn document_targets(
     Ok(targets)
 }
 
+/// The files of a run's document: those named when rank 0 opened its stream (`named`, so
+/// that checkpoints, a signal and the end write the same files), else named now.
+pub fn targets_of(
+    named: &std::sync::OnceLock<Vec<std::path::PathBuf>>,
+    json_file: Option<&str>,
+    results_dir: Option<&str>,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    match named.get() {
+        Some(t) => Ok(t.clone()),
+        None => document_targets(json_file, results_dir),
+    }
+}
+
 /// Writes the document `doc` builds, with the run's exit `status`, to the files `--json FILE`
 /// and `--results-dir DIR` name (built only when one is named). Returns `status`, or
 /// [`EXIT_ERROR`] (after logging why) when a document cannot be written.

@@ -302,6 +302,7 @@ pub fn parse(text: &str, file: &str) -> Result<ResultDocument, String> {
             runs,
         }),
         io500: None,
+        mdworkbench: None,
     })
 }
 

@@ -103,6 +103,7 @@ impl Parsed {
             }),
             mdtest: None,
             io500: None,
+            mdworkbench: None,
         }
     }
 }
