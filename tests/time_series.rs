@@ -1,7 +1,8 @@
 //! Time series within a run and the live progress of the whole job (issue 17, items 6 and 7):
 //! every phase's `time_series` in the result document (local tasks; under `mpirun` with the
 //! `mpi` feature), `-O savePerIntervalCSV`, `--interval`, and `--progress` on a pipe printing
-//! plain lines for all tasks.
+//! plain lines for all tasks; every mdtest phase's operations (and bytes) per interval,
+//! also under `mpirun`, and the report's plots of them.
 
 mod common;
 
@@ -127,6 +128,173 @@ fn every_phase_records_bytes_and_ops_per_interval_for_every_task() {
     for e in &phases(&json) {
         check_series(e, 0.05, 2, 16);
     }
+}
+
+/// Checks an mdtest phase's series: `ranks` ranks, `bytes_per_op` bytes per operation (0:
+/// the phase moves no data), `interval` seconds per interval.
+fn check_mdtest_series(p: &Value, interval: f64, ranks: usize, bytes_per_op: u64) {
+    let ts = &p["time_series"];
+    assert_eq!(ts["interval_s"].as_f64(), Some(interval), "{p}");
+    assert_eq!(ts["origin"], "phase_start");
+    let ops = u64s(&ts["ops"]);
+    let items = p["items"].as_u64().unwrap();
+    let per_rank: Vec<Vec<u64>> = ts["per_rank"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(u64s)
+        .collect();
+    // The grid covers the phase (from the first rank's start to the last rank's end).
+    let time = p["time"].as_f64().unwrap();
+    assert!(
+        ops.len() >= ((time / interval) - 1e-9).ceil() as usize,
+        "{time}: {ts}"
+    );
+    // Every operation of every rank, once.
+    assert_eq!(ops.iter().sum::<u64>(), items, "{ts}");
+    assert_eq!(per_rank.len(), ranks);
+    let (lines, per_op) = if bytes_per_op > 0 {
+        let bytes = u64s(&ts["bytes"]);
+        assert_eq!(bytes.iter().sum::<u64>(), items * bytes_per_op);
+        (bytes, bytes_per_op)
+    } else {
+        assert!(ts["bytes"].is_null(), "{ts}");
+        (ops.clone(), 1)
+    };
+    for (r, series) in per_rank.iter().enumerate() {
+        assert_eq!(series.len(), ops.len());
+        assert_eq!(
+            series.iter().sum::<u64>(),
+            items / ranks as u64 * per_op,
+            "rank {r}"
+        );
+    }
+    for (i, v) in lines.iter().enumerate() {
+        assert_eq!(
+            *v,
+            per_rank.iter().map(|s| s[i]).sum::<u64>(),
+            "interval {i}"
+        );
+    }
+}
+
+/// mdtest on DUMMY with 2 ms per create: 40 files per task, 100 bytes written and read each.
+const MDTEST_SLOW: &[&str] = &[
+    "mdtest",
+    "-a",
+    "DUMMY",
+    "--dummy.delay-create",
+    "2000",
+    "-n",
+    "40",
+    "-F",
+    "-w",
+    "100",
+    "-e",
+    "100",
+    "--interval",
+    "20ms",
+];
+
+/// The phases of the first task count of an mdtest document, by operation.
+fn mdtest_phases(path: &Path) -> Vec<Value> {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["mdtest"]["runs"][0]["phases"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Checks every phase of an mdtest run of [`MDTEST_SLOW`] on `ranks` ranks.
+fn check_mdtest_run(json: &Path, ranks: usize) {
+    let phases = mdtest_phases(json);
+    let mut seen = Vec::new();
+    for p in &phases {
+        let op = p["op"].as_str().unwrap();
+        seen.push(op.to_string());
+        match op {
+            "tree_create" | "tree_remove" => assert!(p["time_series"].is_null(), "{p}"),
+            "file_create" | "file_read" => check_mdtest_series(p, 0.02, ranks, 100),
+            _ => check_mdtest_series(p, 0.02, ranks, 0),
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "tree_create",
+            "file_create",
+            "file_stat",
+            "file_read",
+            "file_remove",
+            "tree_remove"
+        ]
+    );
+    // 40 creates of 2 ms per rank spread over the intervals.
+    let create = &phases[1]["time_series"];
+    let busy = u64s(&create["ops"]).iter().filter(|&&n| n > 0).count();
+    assert!(busy >= 3, "{create}");
+}
+
+#[test]
+fn every_mdtest_phase_records_operations_per_interval_for_every_task() {
+    let dir = scratch();
+    let json = dir.path().join("doc.json");
+    let mut args = MDTEST_SLOW.to_vec();
+    args.extend(["--tasks", "3", "--json", json.to_str().unwrap()]);
+    let run = run_once(dir.path(), &args);
+    assert_eq!(run.code, 0, "{}", run.merged);
+    check_mdtest_run(&json, 3);
+    // The report draws each phase's series, and one line per task.
+    let out = dir.path().join("report");
+    let rep = run_once(
+        dir.path(),
+        &[
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(rep.code, 0, "{}", rep.merged);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for op in ["file-create", "file-stat", "file-read", "file-remove"] {
+        for id in [
+            format!("mdtest-1-timeseries-{op}"),
+            format!("mdtest-1-timeseries-{op}-tasks"),
+        ] {
+            assert!(html.contains(&format!("id=\"{id}\"")), "no plot {id}");
+        }
+    }
+    assert!(html.contains("File creation bandwidth over time"), "{html}");
+    assert!(html.contains("File stat operations per task"));
+}
+
+#[test]
+fn a_bad_mdtest_interval_names_value_and_option() {
+    let dir = scratch();
+    let run = run_once(dir.path(), &["mdtest", "-a", "DUMMY", "--interval", "0s"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.merged
+            .contains("Error, invalid value \"0s\" for option interval"),
+        "{}",
+        run.merged
+    );
+}
+
+#[cfg(feature = "mpi")]
+#[test]
+fn under_mpirun_every_rank_is_in_the_mdtest_series() {
+    use common::mpi::{mpirun_command, run_bounded};
+    let dir = scratch();
+    let json = dir.path().join("doc.json");
+    let mut cmd = mpirun_command(2, common::run::bin());
+    cmd.args(MDTEST_SLOW)
+        .args(["--json", json.to_str().unwrap()])
+        .current_dir(dir.path());
+    let run = run_bounded(cmd, "mpirun -np 2", std::time::Duration::from_secs(180));
+    assert_eq!(run.code, 0, "{}", run.merged);
+    check_mdtest_run(&json, 2);
 }
 
 #[test]

@@ -32,6 +32,31 @@ pub fn gather_phase(
         .fold(f64::NEG_INFINITY, f64::max);
     let len = intervals_for(end - origin, interval_s);
     let shift = g.ranks.get(comm.rank()).map_or(0.0, |r| r.t[0] - origin);
+    gather_aligned(comm, mine, shift, interval_s, len, PerRank::Bytes)
+}
+
+/// When a phase's series counts bytes (its `bytes` and per-rank lines; operations are
+/// always counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerRank {
+    /// Always (a data phase).
+    Bytes,
+    /// When some moved (a metadata phase: mdtest's `-w`/`-e`); else the per-rank lines
+    /// count operations and there is no `bytes`.
+    BytesIfMoved,
+}
+
+/// Collective: `mine`, whose origin lies `shift` seconds after the phase's common origin,
+/// moved onto the common grid of `len` intervals of `interval_s` and gathered; the phase's
+/// series on rank 0 (`None` elsewhere), counting bytes as `per_rank` says.
+pub fn gather_aligned(
+    comm: &dyn Comm,
+    mine: &TaskSeries,
+    shift: f64,
+    interval_s: f64,
+    len: usize,
+    per_rank: PerRank,
+) -> Result<Option<TimeSeries>, CommError> {
     let aligned = TaskSeries {
         bytes: align(&mine.bytes, shift, interval_s, len),
         ops: align(&mine.ops, shift, interval_s, len),
@@ -44,12 +69,18 @@ pub fn gather_phase(
         .iter()
         .map(|b| TaskSeries::decode(b).ok_or_else(|| CommError::Mismatch("time series".into())))
         .collect::<Result<Vec<_>, _>>()?;
-    let per_rank: Vec<Vec<u64>> = ranks.iter().map(|r| r.bytes.clone()).collect();
+    let bytes: Vec<Vec<u64>> = ranks.iter().map(|r| r.bytes.clone()).collect();
     let ops: Vec<Vec<u64>> = ranks.into_iter().map(|r| r.ops).collect();
+    let total = sum(&bytes, len);
+    let moved = total.iter().any(|&b| b > 0);
+    let (bytes, per_rank) = match (per_rank, moved) {
+        (PerRank::Bytes, _) | (PerRank::BytesIfMoved, true) => (Some(total), bytes),
+        (PerRank::BytesIfMoved, false) => (None, ops.clone()),
+    };
     Ok(Some(TimeSeries {
         interval_s,
         origin: TimeSeries::ORIGIN.to_string(),
-        bytes: Some(sum(&per_rank, len)),
+        bytes,
         ops: sum(&ops, len),
         per_rank,
     }))

@@ -29,6 +29,7 @@ use crate::mdtest::validate::{self, timestamp, MdtestError};
 use crate::measure::fsinfo::{fs_line, FsInfo};
 use crate::measure::latency::LatencyRecorder;
 use crate::measure::machine;
+use crate::measure::series::{intervals_for, TaskSeries};
 use crate::prng::{GlibcRand, RAND_MAX};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -113,6 +114,12 @@ struct RankEntry {
     /// HDR V2 serialization of the operation latencies (empty: none recorded).
     latency: Vec<u8>,
     stonewall: Option<StonewallFigures>,
+    /// The rank's phase start (epoch seconds): the origin of `series`.
+    #[serde(default)]
+    start: f64,
+    /// Operations per interval from `start` (gathered on their own, to rank 0).
+    #[serde(skip)]
+    series: TaskSeries,
 }
 
 /// Node layout of the job: nodes, tasks on node 0, whether rank 1 shares rank 0's node, and
@@ -479,7 +486,14 @@ async fn whole_run<B: Backend>(
                 phases,
                 verification_errors: 0,
             },
-            None => gather(comm, tasks, iterations_done, items_per_rank, entries)?,
+            None => gather(
+                comm,
+                tasks,
+                iterations_done,
+                items_per_rank,
+                entries,
+                p.interval,
+            )?,
         };
         let total_errors = comm.allreduce_i64(verification as i64, crate::comm::ReduceOp::Sum)?;
         let mut run = run;
@@ -575,6 +589,7 @@ fn gather(
     iterations: usize,
     items: u64,
     entries: Vec<RankEntry>,
+    interval: f64,
 ) -> Result<TaskRun, MdtestError> {
     let bytes = serde_json::to_vec(&entries)
         .map_err(|e| MdtestError::Run(format!("cannot encode results: {e}")))?;
@@ -610,13 +625,12 @@ fn gather(
         }
         let latency = LatencyRecorder::merge_serialized(&hists)
             .map_err(|e| MdtestError::Run(e.to_string()))?;
-        phases.push(PhaseResult::reduce(
-            e0.op,
-            e0.iteration,
-            figures,
-            latency,
-            e0.stonewall.clone(),
-        ));
+        let mut phase =
+            PhaseResult::reduce(e0.op, e0.iteration, figures, latency, e0.stonewall.clone());
+        if !e0.op.is_tree() {
+            phase.time_series = gather_series(comm, &per_rank, &entries, e0, interval)?;
+        }
+        phases.push(phase);
     }
     Ok(TaskRun {
         tasks,
@@ -625,6 +639,40 @@ fn gather(
         phases,
         verification_errors: 0,
     })
+}
+
+/// Collective: this rank's series of the phase of `e0` (in `mine`) on the phase's common grid
+/// (t = 0 at the earliest rank's start, to the latest rank's end), gathered on rank 0.
+fn gather_series(
+    comm: &dyn Comm,
+    all: &[Vec<RankEntry>],
+    mine: &[RankEntry],
+    e0: &RankEntry,
+    interval: f64,
+) -> Result<Option<crate::measure::series::TimeSeries>, MdtestError> {
+    let same = |e: &&RankEntry| e.op == e0.op && e.iteration == e0.iteration;
+    let of_ranks: Vec<&RankEntry> = all.iter().filter_map(|es| es.iter().find(same)).collect();
+    let origin = of_ranks
+        .iter()
+        .map(|e| e.start)
+        .fold(f64::INFINITY, f64::min);
+    let end = of_ranks
+        .iter()
+        .map(|e| e.start + e.figures.time)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let len = intervals_for(end - origin, interval);
+    let me = mine.iter().find(same);
+    let empty = TaskSeries::default();
+    let series = me.map_or(&empty, |e| &e.series);
+    let shift = me.map_or(0.0, |e| e.start - origin);
+    Ok(crate::ior::series::gather_aligned(
+        comm,
+        series,
+        shift,
+        interval,
+        len,
+        crate::ior::series::PerRank::BytesIfMoved,
+    )?)
 }
 
 /// One task count's test on one rank.
@@ -783,9 +831,10 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
         op: Op,
         j: usize,
         t: &Timers,
-        rec: Recorder,
+        mut rec: Recorder,
         stonewall: Option<StonewallFigures>,
     ) -> Result<(), MdtestError> {
+        let series = rec.series();
         let items = self.items;
         let time = t.end - t.start;
         let before = t.end_before_barrier - t.start;
@@ -815,6 +864,8 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
             },
             latency,
             stonewall,
+            start: t.start,
+            series,
         });
         let mut lat = rec.latency;
         lat.reset();
@@ -840,6 +891,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
             iteration,
             self.items,
             vec![last],
+            self.p.interval,
         )?;
         if let (Some((report, before)), 0) = (self.completed, self.rank()) {
             report(before, &one);
@@ -855,7 +907,13 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
                 op,
                 Op::FileCreate | Op::FileStat | Op::FileRead | Op::FileRemove
             );
-        Recorder::new(lat, samples)
+        let bytes = match op {
+            Op::FileCreate => self.p.write_bytes,
+            Op::FileRead => self.p.read_bytes,
+            _ => 0,
+        };
+        let interval = std::time::Duration::from_secs_f64(self.p.interval);
+        Recorder::new(lat, samples, interval, bytes)
     }
 
     fn figure(&self, op: Op, j: usize) -> (f64, f64) {
@@ -985,6 +1043,8 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
             },
             latency: Vec::new(),
             stonewall: None,
+            start,
+            series: TaskSeries::default(),
         });
         self.publish()
     }

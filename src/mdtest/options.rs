@@ -166,6 +166,15 @@ const OURS: &[MdOption] = &[
         Int(|p| &mut p.iodepth),
     ),
     l(
+        "interval",
+        "interval of each phase's operations-over-time series in the result document (100ms, 0.5s, 2)",
+        Own(|a, v| {
+            a.params.interval = crate::measure::series::parse_interval(v)
+                .ok_or_else(|| invalid("interval", v, crate::measure::series::INTERVAL_EXPECTED))?;
+            Ok(())
+        }),
+    ),
+    l(
         "tasks",
         "local tasks when not started by an MPI launcher (mdtest's -N is its rank stride)",
         Own(|a, v| {
@@ -286,6 +295,7 @@ fn shown(o: &MdOption, d: &mut MdtestArgs) -> Option<String> {
         Own(_) => Some(match o.long {
             Some("tasks") => "1".to_string(),
             Some("tasks-per-node") => "0".to_string(),
+            Some("interval") => "100ms".to_string(),
             _ => "STRING".to_string(),
         }),
     }

@@ -115,6 +115,8 @@ pub struct MdtestParams {
     pub show_perrank_statistics: i32,
     /// `--iodepth`: operations of a task in flight (beyond mdtest; 1 = mdtest).
     pub iodepth: i32,
+    /// `--interval`: seconds per interval of each phase's time series (beyond mdtest).
+    pub interval: f64,
 }
 
 impl Default for MdtestParams {
@@ -171,6 +173,7 @@ impl Default for MdtestParams {
             save_per_op: None,
             show_perrank_statistics: 0,
             iodepth: 1,
+            interval: crate::measure::series::DEFAULT_INTERVAL.as_secs_f64(),
         }
     }
 }

@@ -1,13 +1,16 @@
 //! The timed loop of one rank over the items of a phase: operations one after the other as
 //! mdtest does, or up to `--iodepth N` of them in flight (beyond mdtest), with each
 //! operation's latency recorded, the stonewall of the create phase (`-W`) checked after each
-//! one, and the per-operation samples of `--savePerOpDataCSV` kept.
+//! one, the per-operation samples of `--savePerOpDataCSV` kept, and the operations (and
+//! bytes, with `-w`/`-e`) counted per `--interval` into the phase's time series (per
+//! operation one comparison and two additions, as in IOR's transfer loop).
 //!
 //! Owns the loop and its clocks; what an operation does is the caller's closure
 //! ([`crate::mdtest::ops`]), the sequencing of phases [`crate::mdtest::engine`].
 
 use crate::mdtest::validate::MdtestError;
 use crate::measure::latency::LatencyRecorder;
+use crate::measure::series::{IntervalRecorder, TaskSeries};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::future::Future;
 use std::time::Duration;
@@ -62,27 +65,50 @@ pub struct Recorder {
     /// Operations that failed.
     pub errors: u64,
     start: Tick,
+    /// Operations (and bytes) per interval since the phase start.
+    series: IntervalRecorder,
+    interval: Duration,
+    /// Bytes an operation moves (`-w` for creates, `-e` for reads; 0 for the others).
+    bytes_per_op: u64,
 }
 
 impl Recorder {
-    /// A recorder for a phase starting now; `samples` keeps every operation's timing.
-    pub fn new(latency: LatencyRecorder, samples: bool) -> Recorder {
+    /// A recorder for a phase starting now; `samples` keeps every operation's timing; the
+    /// time series has intervals of `interval`, each operation moving `bytes_per_op`.
+    pub fn new(
+        latency: LatencyRecorder,
+        samples: bool,
+        interval: Duration,
+        bytes_per_op: u64,
+    ) -> Recorder {
         Recorder {
             latency,
             samples: samples.then(Vec::new),
             errors: 0,
             start: now(),
+            series: IntervalRecorder::start(interval, None),
+            interval,
+            bytes_per_op,
         }
     }
 
-    /// Restarts the phase clock (the phase's own start, after its barrier).
+    /// Restarts the phase clock and the time series (the phase's own start, after its
+    /// barrier).
     pub fn restart(&mut self) {
         self.start = now();
+        self.series = IntervalRecorder::start(self.interval, None);
+    }
+
+    /// Ends the time series now (the phase's end): operations and bytes per interval.
+    pub fn series(&mut self) -> TaskSeries {
+        let ended = IntervalRecorder::start(self.interval, None);
+        std::mem::replace(&mut self.series, ended).finish()
     }
 
     #[inline]
-    fn record(&mut self, t0: Tick, t1: Tick, ok: bool) {
+    fn record(&mut self, t0: Tick, raw1: u64, t1: Tick, ok: bool) {
         let d = ns(t0, t1);
+        self.series.add(raw1, self.bytes_per_op);
         self.latency.record(d);
         if let Some(s) = &mut self.samples {
             s.push((ns(self.start, t0) as f64 * 1e-9, d as f64 * 1e-9));
@@ -113,12 +139,14 @@ where
 {
     let mut done = 0u64;
     let mut items = items.into_iter();
+    let clock = crate::measure::machine::fast_clock();
     if depth <= 1 {
         for i in items.by_ref() {
             let t0 = now();
             let ok = op(i).await?;
-            let t1 = now();
-            rec.record(t0, t1, ok);
+            let raw1 = clock.raw();
+            let t1 = clock.scaled(raw1);
+            rec.record(t0, raw1, t1, ok);
             done += 1;
             if wall.hit(t1) {
                 break;
@@ -144,7 +172,8 @@ where
         let Some((t0, r)) = inflight.next().await else {
             break;
         };
-        let t1 = now();
+        let raw1 = clock.raw();
+        let t1 = clock.scaled(raw1);
         let ok = match r {
             Ok(ok) => ok,
             Err(e) => {
@@ -153,7 +182,7 @@ where
                 return Err(e);
             }
         };
-        rec.record(t0, t1, ok);
+        rec.record(t0, raw1, t1, ok);
         done += 1;
         if wall.hit(t1) {
             stopped = true;
@@ -178,7 +207,8 @@ mod tests {
     fn serial_and_deep_loops_run_every_item_once() {
         for depth in [1, 4] {
             let seen = std::cell::RefCell::new(Vec::new());
-            let mut rec = Recorder::new(LatencyRecorder::new(), true);
+            let mut rec =
+                Recorder::new(LatencyRecorder::new(), true, Duration::from_millis(100), 0);
             let n = rt()
                 .block_on(for_each(0..100, depth, Wall::none(), &mut rec, |i| {
                     seen.borrow_mut().push(i);
@@ -190,6 +220,8 @@ mod tests {
             assert_eq!(rec.latency.len(), 100);
             assert_eq!(rec.errors, 10);
             assert_eq!(rec.samples.as_ref().unwrap().len(), 100);
+            // Every operation, failed or not, in the series.
+            assert_eq!(rec.series().ops.iter().sum::<u64>(), 100);
         }
     }
 
@@ -197,7 +229,7 @@ mod tests {
     fn deep_loop_keeps_depth_in_flight() {
         let inflight = Cell::new(0usize);
         let most = Cell::new(0usize);
-        let mut rec = Recorder::new(LatencyRecorder::new(), false);
+        let mut rec = Recorder::new(LatencyRecorder::new(), false, Duration::from_millis(100), 0);
         rt().block_on(for_each(0..64, 8, Wall::none(), &mut rec, |_| {
             let inflight = &inflight;
             let most = &most;
@@ -215,7 +247,7 @@ mod tests {
 
     #[test]
     fn wall_stops_new_operations() {
-        let mut rec = Recorder::new(LatencyRecorder::new(), false);
+        let mut rec = Recorder::new(LatencyRecorder::new(), false, Duration::from_millis(100), 0);
         let wall = Wall::after(now(), 1);
         let n = rt()
             .block_on(for_each(0..u64::MAX, 2, wall, &mut rec, |_| async {
@@ -229,7 +261,7 @@ mod tests {
 
     #[test]
     fn an_error_ends_the_loop() {
-        let mut rec = Recorder::new(LatencyRecorder::new(), false);
+        let mut rec = Recorder::new(LatencyRecorder::new(), false, Duration::from_millis(100), 0);
         let e = rt().block_on(for_each(0..10, 3, Wall::none(), &mut rec, |i| async move {
             if i == 4 {
                 Err(MdtestError::Run("boom".into()))

@@ -70,6 +70,11 @@ pub struct PhaseResult {
     pub stonewall: Option<StonewallFigures>,
     /// Failed operations of all ranks.
     pub errors: u64,
+    /// Operations per `--interval` over the phase (and bytes when the operations move data),
+    /// summed and per rank; t = 0 at the earliest rank's start (benchfs-bench's own phases;
+    /// absent for tree phases and imported runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_series: Option<crate::measure::series::TimeSeries>,
 }
 
 impl PhaseResult {
@@ -109,6 +114,7 @@ impl PhaseResult {
             per_rank,
             latency,
             stonewall,
+            time_series: None,
         }
     }
 }

@@ -21,6 +21,32 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
 /// Shortest interval accepted: below it a series costs more memory than it tells.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
+/// What [`parse_interval`] accepts, for error messages.
+pub const INTERVAL_EXPECTED: &str =
+    "expected a duration from 1ms to 1 day, e.g. 100ms, 0.5s or 2 (seconds)";
+
+/// An interval as the command lines give it (`--interval`): `100ms`, `0.5s`, `250us` or
+/// plain seconds (`2`, `0.1`), from [`MIN_INTERVAL`] to a day; seconds, or `None`.
+pub fn parse_interval(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let min = MIN_INTERVAL.as_secs_f64();
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v * scale >= min - 1e-12 && v * scale <= 86_400.0 => {
+            Some(v * scale)
+        }
+        _ => None,
+    }
+}
+
 /// How often the recorder publishes its running totals to [`LiveCounts`] (also when the
 /// interval is longer).
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -292,12 +318,13 @@ pub struct TimeSeries {
     pub interval_s: f64,
     /// What t = 0 is: always [`TimeSeries::ORIGIN`].
     pub origin: String,
-    /// Bytes per interval, summed over tasks (absent for metadata phases).
+    /// Bytes per interval, summed over tasks (absent for metadata phases that move no data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<Vec<u64>>,
     /// Operations per interval, summed over tasks.
     pub ops: Vec<u64>,
-    /// Bytes per interval of each task, by rank (operations per task for metadata phases).
+    /// Bytes per interval of each task, by rank, when `bytes` is present; else operations
+    /// per interval of each task (metadata phases that move no data).
     #[serde(default)]
     pub per_rank: Vec<Vec<u64>>,
 }

@@ -105,27 +105,11 @@ pub(crate) fn parse_packet_type(s: &str) -> Result<DataPacketType, OptionError> 
 /// `0.5s`, `250us` or plain seconds (`2`, `0.1`); at least
 /// [`crate::measure::series::MIN_INTERVAL`].
 pub(crate) fn parse_interval(s: &str) -> Result<f64, OptionError> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = t.strip_suffix("us") {
-        (n, 1e-6)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (t, 1.0)
-    };
-    let min = crate::measure::series::MIN_INTERVAL.as_secs_f64();
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v * scale >= min - 1e-12 && v * scale <= 86_400.0 => {
-            Ok(v * scale)
-        }
-        _ => Err(OptionError::InvalidValue {
-            option: "interval".into(),
-            value: s.to_string(),
-            reason: "expected a duration from 1ms to 1 day, e.g. 100ms, 0.5s or 2 (seconds)".into(),
-        }),
-    }
+    crate::measure::series::parse_interval(s).ok_or_else(|| OptionError::InvalidValue {
+        option: "interval".into(),
+        value: s.to_string(),
+        reason: crate::measure::series::INTERVAL_EXPECTED.into(),
+    })
 }
 
 #[cfg(test)]

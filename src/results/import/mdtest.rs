@@ -416,6 +416,7 @@ fn task_run(b: Block, notes: &mut Vec<String>) -> MdtestTaskDocument {
                 latency: LatencySummary::default(),
                 stonewall,
                 errors: 0,
+                time_series: None,
             });
         }
     }

@@ -1,6 +1,8 @@
 //! The mdtest plots of the dashboard: for every mdtest workload, a rate plot per phase
-//! (operation) across the runs, median and min–max over iterations; and the latency
-//! percentiles of every operation of the latest run that recorded histograms.
+//! (operation) across the runs, median and min–max over iterations; the latency
+//! percentiles of every operation of the latest run that recorded histograms; and the
+//! operations over time of each phase of the latest run that recorded time series (drawn as
+//! IOR phases' are, [`super::timeline::series_plots`]).
 //!
 //! Owns the data of these plots only (drawing is [`super::draw`], the page [`super::page`]).
 
@@ -128,11 +130,71 @@ pub(super) fn mdtest_plots(
             "no mdtest run recorded latency histograms (imported mdtest runs have none)".into(),
         ),
     }
+    let times = time_series_plots(&per_doc, &keys, labels);
+    if times.is_empty() {
+        notes.push("no mdtest run recorded operations over time (imported runs have none)".into());
+    }
     vec![
         ("Metadata rates across runs (mdtest)".to_string(), rates),
         (
             "Metadata latency (latest mdtest run with histograms)".to_string(),
             latency,
         ),
+        (
+            "Metadata operations over time (latest mdtest run with time series)".to_string(),
+            times,
+        ),
     ]
+}
+
+/// Per workload of the latest run that recorded time series: each operation's last
+/// iteration, its operations (or bytes) over time and per rank.
+fn time_series_plots(
+    per_doc: &[Vec<(String, &crate::results::document::MdtestTaskDocument)>],
+    keys: &[String],
+    labels: &[String],
+) -> Vec<Plot> {
+    let drawn = |p: &crate::results::document::MdtestPhase| {
+        p.time_series
+            .as_ref()
+            .is_some_and(super::timeline::drawable)
+    };
+    let Some((di, runs)) = per_doc
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, runs)| runs.iter().any(|(_, r)| r.phases.iter().any(drawn)))
+    else {
+        return Vec::new();
+    };
+    let mut plots = Vec::new();
+    for (k, r) in runs {
+        let wi = keys.iter().position(|x| x == k).unwrap_or(0) + 1;
+        for (pi, op) in Op::ALL.into_iter().enumerate() {
+            let Some(p) = r.phases.iter().rev().find(|p| p.op == op && drawn(p)) else {
+                continue;
+            };
+            let Some(ts) = p.time_series.as_ref() else {
+                continue;
+            };
+            let wall = p.stonewall.as_ref().map(|s| s.time).filter(|t| *t > 0.0);
+            let note = format!(
+                "run {}, iteration {}, {} ms intervals",
+                labels[di],
+                p.iteration + 1,
+                (ts.interval_s * 1000.0).round()
+            );
+            plots.extend(super::timeline::series_plots(
+                &format!("mdtest-{wi}-timeseries-{}", slug(op.key())),
+                k,
+                op.name(),
+                pi,
+                ts,
+                p.time,
+                wall,
+                note,
+            ));
+        }
+    }
+    plots
 }

@@ -30,7 +30,7 @@ fn rate_points(ts: &TimeSeries, counts: &[u64], mib: bool, total_s: f64) -> Vec<
 }
 
 /// Whether `ts` has something to draw: intervals of positive length and operations.
-fn drawable(ts: &TimeSeries) -> bool {
+pub(super) fn drawable(ts: &TimeSeries) -> bool {
     ts.interval_s > 0.0 && !ts.ops.is_empty()
 }
 
@@ -72,91 +72,120 @@ pub(super) fn timeline_plots(docs: &[&ResultDocument], n: usize, key: &str) -> V
             .map(|s| s.time)
             .filter(|t| *t > 0.0)
             .or((deadline > 0).then_some(deadline as f64));
-        let marks: Vec<Mark> = wall
-            .map(|x| Mark {
-                x,
-                label: format!("stonewall {x:.1} s"),
-            })
-            .into_iter()
-            .collect();
-        let what = phase.as_str();
         let note = format!(
             "run {run}, iteration {} (median bandwidth), {} ms intervals",
             row.iteration,
             (ts.interval_s * 1000.0).round()
         );
-        let x_desc = "seconds since the phase start".to_string();
-        // Bandwidth where the phase recorded bytes, else its operation rate.
-        let (aggregate, mib, unit) = match ts.bytes.as_ref().filter(|b| !b.is_empty()) {
-            Some(b) => (b.as_slice(), true, "MiB/s"),
-            None => (ts.ops.as_slice(), false, "ops/s"),
-        };
-        let measure = if mib { "bandwidth" } else { "operations" };
-        plots.push(Plot {
-            id: format!("timeseries-{n}-{what}"),
-            title: format!("{what} {measure} over time: {key}"),
-            y_desc: format!("{unit}, all tasks"),
-            y_log: false,
-            kind: Kind::Lines {
-                x: XAxis::Seconds,
-                x_desc: x_desc.clone(),
-                series: vec![Series {
-                    name: format!("{what}, all tasks"),
-                    points: rate_points(ts, aggregate, mib, row.total_time),
-                    style: Style::Line,
-                    tone: Tone::Palette(pi),
-                }],
-                bands: Vec::new(),
-                marks: marks.clone(),
-            },
-            note: note.clone(),
-            verdict: None,
-        });
-        if ts.per_rank.len() < 2 {
-            continue;
-        }
-        let slow = straggler(ts);
-        let mut series: Vec<Series> = ts
-            .per_rank
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| Some(*i) != slow)
-            .enumerate()
-            .map(|(k, (_, t))| Series {
-                name: if k == 0 {
-                    "other tasks".to_string()
-                } else {
-                    String::new()
-                },
-                points: rate_points(ts, t, mib, row.total_time),
-                style: Style::Thin,
-                tone: Tone::Muted,
-            })
-            .collect();
-        if let Some(s) = slow {
-            series.push(Series {
-                name: format!("task {s}, finished last"),
-                points: rate_points(ts, &ts.per_rank[s], mib, row.total_time),
-                style: Style::Thin,
-                tone: Tone::Alert,
-            });
-        }
-        plots.push(Plot {
-            id: format!("timeseries-{n}-{what}-tasks"),
-            title: format!("{what} {measure} per task: {key}"),
-            y_desc: format!("{unit}, each task"),
-            y_log: false,
-            kind: Kind::Lines {
-                x: XAxis::Seconds,
-                x_desc,
-                series,
-                bands: Vec::new(),
-                marks,
-            },
+        let what = phase.as_str();
+        plots.extend(series_plots(
+            &format!("timeseries-{n}-{what}"),
+            key,
+            what,
+            pi,
+            ts,
+            row.total_time,
+            wall,
             note,
-            verdict: None,
+        ));
+    }
+    plots
+}
+
+/// The plots of one phase's series `ts` (the phase `total_s` long): the aggregate rate over
+/// time (bandwidth where it has bytes, else operations) and, with two ranks or more, every
+/// rank's own with the straggler in red; ids from `id`, titles naming workload `key`, `what`
+/// the phase's name, palette colour `pi`, the stonewall mark at `wall` seconds.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn series_plots(
+    id: &str,
+    key: &str,
+    what: &str,
+    pi: usize,
+    ts: &TimeSeries,
+    total_s: f64,
+    wall: Option<f64>,
+    note: String,
+) -> Vec<Plot> {
+    let mut plots = Vec::new();
+    let marks: Vec<Mark> = wall
+        .map(|x| Mark {
+            x,
+            label: format!("stonewall {x:.1} s"),
+        })
+        .into_iter()
+        .collect();
+    let x_desc = "seconds since the phase start".to_string();
+    // Bandwidth where the phase recorded bytes, else its operation rate.
+    let (aggregate, mib, unit) = match ts.bytes.as_ref().filter(|b| !b.is_empty()) {
+        Some(b) => (b.as_slice(), true, "MiB/s"),
+        None => (ts.ops.as_slice(), false, "ops/s"),
+    };
+    let measure = if mib { "bandwidth" } else { "operations" };
+    plots.push(Plot {
+        id: id.to_string(),
+        title: format!("{what} {measure} over time: {key}"),
+        y_desc: format!("{unit}, all tasks"),
+        y_log: false,
+        kind: Kind::Lines {
+            x: XAxis::Seconds,
+            x_desc: x_desc.clone(),
+            series: vec![Series {
+                name: format!("{what}, all tasks"),
+                points: rate_points(ts, aggregate, mib, total_s),
+                style: Style::Line,
+                tone: Tone::Palette(pi),
+            }],
+            bands: Vec::new(),
+            marks: marks.clone(),
+        },
+        note: note.clone(),
+        verdict: None,
+    });
+    if ts.per_rank.len() < 2 {
+        return plots;
+    }
+    let slow = straggler(ts);
+    let mut series: Vec<Series> = ts
+        .per_rank
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != slow)
+        .enumerate()
+        .map(|(k, (_, t))| Series {
+            name: if k == 0 {
+                "other tasks".to_string()
+            } else {
+                String::new()
+            },
+            points: rate_points(ts, t, mib, total_s),
+            style: Style::Thin,
+            tone: Tone::Muted,
+        })
+        .collect();
+    if let Some(s) = slow {
+        series.push(Series {
+            name: format!("task {s}, finished last"),
+            points: rate_points(ts, &ts.per_rank[s], mib, total_s),
+            style: Style::Thin,
+            tone: Tone::Alert,
         });
     }
+    plots.push(Plot {
+        id: format!("{id}-tasks"),
+        title: format!("{what} {measure} per task: {key}"),
+        y_desc: format!("{unit}, each task"),
+        y_log: false,
+        kind: Kind::Lines {
+            x: XAxis::Seconds,
+            x_desc,
+            series,
+            bands: Vec::new(),
+            marks,
+        },
+        note,
+        verdict: None,
+    });
     plots
 }
 
