@@ -295,3 +295,178 @@ async fn directory_rename_and_remove_behave_as_posix() {
     assert!(failures >= 12, "{failures} failing steps");
     c.shutdown().await.unwrap();
 }
+
+/// Counts the calls of a client and the most it had in flight at once. While `hold` is set,
+/// a lookup's reply is held until another call has begun (for at most 5 s), so that two calls a client makes
+/// at once are seen in flight together however the threads are scheduled (on two busy
+/// cores the reply of the first could otherwise arrive before the second is sent).
+struct CallCount {
+    calls: std::sync::atomic::AtomicUsize,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    started: tokio::sync::watch::Sender<usize>,
+    hold: std::sync::atomic::AtomicBool,
+}
+
+impl CallCount {
+    fn new() -> Self {
+        CallCount {
+            calls: Default::default(),
+            now: Default::default(),
+            most: Default::default(),
+            started: tokio::sync::watch::channel(0).0,
+            hold: Default::default(),
+        }
+    }
+
+    /// (calls, most in flight at once) since the last take.
+    fn take(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.started.send_replace(0);
+        (self.calls.swap(0, SeqCst), self.most.swap(0, SeqCst))
+    }
+}
+
+/// TCP connections whose calls are counted in one [`CallCount`].
+struct Counting {
+    count: std::sync::Arc<CallCount>,
+}
+
+struct CountedConnection {
+    inner: std::sync::Arc<dyn benchfs::fs::transport::Connection>,
+    count: std::sync::Arc<CallCount>,
+}
+
+impl benchfs::fs::transport::Connection for CountedConnection {
+    fn call(
+        &self,
+        op: u16,
+        msg: bytes::Bytes,
+        bulk: bytes::Bytes,
+        timeout: std::time::Duration,
+    ) -> benchfs::fs::transport::BoxFuture<'_, benchfs::fs::FsResult<benchfs::fs::transport::Reply>>
+    {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            let c = &self.count;
+            c.calls.fetch_add(1, SeqCst);
+            let now = c.now.fetch_add(1, SeqCst) + 1;
+            c.most.fetch_max(now, SeqCst);
+            let mut started = c.started.subscribe();
+            c.started.send_modify(|n| *n += 1);
+            let r = self.inner.call(op, msg, bulk, timeout).await;
+            if op == benchfs::fs::wire::Op::Lookup as u16 && c.hold.load(SeqCst) {
+                let another = started.wait_for(|n| *n >= 2);
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), another).await;
+            }
+            c.now.fetch_sub(1, SeqCst);
+            r
+        })
+    }
+    fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+    fn peer(&self) -> &str {
+        self.inner.peer()
+    }
+}
+
+impl benchfs::fs::transport::Connector for Counting {
+    fn connect<'a>(
+        &'a self,
+        addr: &'a str,
+        secret: &'a [u8],
+        timeout: std::time::Duration,
+    ) -> benchfs::fs::transport::BoxFuture<
+        'a,
+        benchfs::fs::FsResult<std::sync::Arc<dyn benchfs::fs::transport::Connection>>,
+    > {
+        Box::pin(async move {
+            let inner = benchfs::fs::transport::tcp::TcpConnector::default()
+                .connect(addr, secret, timeout)
+                .await?;
+            let c: std::sync::Arc<dyn benchfs::fs::transport::Connection> =
+                std::sync::Arc::new(CountedConnection {
+                    inner,
+                    count: self.count.clone(),
+                });
+            Ok(c)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_mkdir_check_the_parent_in_the_same_round_trip() {
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::embedded_with(3, d.path(), CS).await.unwrap();
+    let count = std::sync::Arc::new(CallCount::new());
+    let addrs = (0..3).map(|i| c.addr(i).unwrap().to_string()).collect();
+    let fs = Client::from_servers_via(
+        addrs,
+        c.secret().to_vec(),
+        benchfs::fs::ClientOptions::default(),
+        std::sync::Arc::new(Counting {
+            count: count.clone(),
+        }),
+    )
+    .await
+    .unwrap();
+    fs.mkdir("/d", 0o755).await.unwrap();
+    assert_eq!(
+        count.take(),
+        (1, 1),
+        "mkdir in the root: no parent to check"
+    );
+    let create = || benchfs::fs::OpenFlags::read_write().create(true);
+    count.hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    for i in 0..10 {
+        let g = fs.open(&format!("/d/f{i}"), create()).await.unwrap();
+        g.close().await.unwrap();
+        assert_eq!(
+            count.take(),
+            (2, 2),
+            "create: lookup of /d and create at once"
+        );
+        fs.mkdir(&format!("/d/s{i}"), 0o755).await.unwrap();
+        assert_eq!(
+            count.take(),
+            (2, 2),
+            "mkdir: lookup of /d and mkdir at once"
+        );
+    }
+    count.hold.store(false, std::sync::atomic::Ordering::SeqCst);
+    // With truncation the parent is checked first (a truncation is not undone).
+    let f = fs.create("/d/t").await.unwrap();
+    f.close().await.unwrap();
+    assert_eq!(count.take(), (2, 1));
+    // A missing parent (or a file as parent) fails as before, and what was made in it
+    // meanwhile is gone again.
+    for (path, errno) in [
+        ("/none/f", libc::ENOENT),
+        ("/d/f0/f", libc::ENOTDIR),
+        ("/none/s/f", libc::ENOENT),
+    ] {
+        let e = fs.open(path, create()).await.unwrap_err();
+        assert_eq!(e.errno(), errno, "create {path}: {e}");
+        assert_eq!(
+            fs.stat(path).await.unwrap_err().errno(),
+            libc::ENOENT,
+            "{path}"
+        );
+        let e = fs.mkdir(path, 0o755).await.unwrap_err();
+        assert_eq!(e.errno(), errno, "mkdir {path}: {e}");
+        assert_eq!(
+            fs.stat(path).await.unwrap_err().errno(),
+            libc::ENOENT,
+            "{path}"
+        );
+    }
+    // An exclusive create in a missing parent says ENOENT, as POSIX does.
+    let e = fs
+        .open("/none/f", create().exclusive(true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ENOENT);
+    let names = fs.readdir("/d").await.unwrap();
+    assert_eq!(names.len(), 21, "{names:?}");
+}

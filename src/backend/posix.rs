@@ -27,7 +27,7 @@
 use super::buffer::AlignedBuf;
 use super::uring::Queue;
 use super::*;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
@@ -128,8 +128,8 @@ impl PosixBackend {
         oflags: libc::c_int,
         direct: bool,
     ) -> BackendResult<PosixFile> {
-        let c = cpath(op, path)?;
         if self.hints.dry_run {
+            cpath(op, path)?;
             return Ok(PosixFile {
                 file: None,
                 path: path.to_string(),
@@ -141,9 +141,11 @@ impl PosixBackend {
             flags |= libc::O_DIRECT;
         }
         let fd = loop {
-            // SAFETY: `c` is a valid NUL-terminated string; the mode is passed as the variadic
-            // third argument, as open(2) expects with O_CREAT.
-            let fd = unsafe { libc::open(c.as_ptr(), flags, MODE as libc::c_uint) };
+            let fd = with_cpath(op, path, |c| {
+                // SAFETY: `c` is a valid NUL-terminated string; the mode is passed as the
+                // variadic third argument, as open(2) expects with O_CREAT.
+                unsafe { libc::open(c.as_ptr(), flags, MODE as libc::c_uint) }
+            })?;
             if fd >= 0 {
                 break fd;
             }
@@ -269,6 +271,25 @@ fn cpath(op: &'static str, path: &str) -> BackendResult<CString> {
             io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"),
         )
     })
+}
+
+/// Paths shorter than this are made C strings on the stack ([`with_cpath`]).
+const STACK_PATH: usize = 384;
+
+/// Runs `f` on `path` as a C string: on the stack for a short path (the open of every
+/// mdtest item: no allocation per operation), else in a [`CString`]. A NUL byte inside is
+/// an `InvalidInput` error, as [`cpath`] says it.
+fn with_cpath<T>(op: &'static str, path: &str, f: impl FnOnce(&CStr) -> T) -> BackendResult<T> {
+    let b = path.as_bytes();
+    if b.len() >= STACK_PATH {
+        return Ok(f(&cpath(op, path)?));
+    }
+    let mut buf = [0u8; STACK_PATH];
+    buf[..b.len()].copy_from_slice(b);
+    match CStr::from_bytes_with_nul(&buf[..=b.len()]) {
+        Ok(c) => Ok(f(c)),
+        Err(_) => cpath(op, path).map(|c| f(&c)),
+    }
 }
 
 fn to_off(v: u64, path: &str) -> BackendResult<libc::off_t> {

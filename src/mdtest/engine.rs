@@ -18,7 +18,7 @@
 use crate::backend::{AccessMode, AnyBackend, Backend, XferHints};
 use crate::comm::Comm;
 use crate::mdtest::detail_csv;
-use crate::mdtest::names::{self, item_name, Kind, Names, Role, Shape, Step, TreeStep};
+use crate::mdtest::names::{self, Kind, Names, Role, Shape, Step, TreeStep};
 use crate::mdtest::ops::{CreateWith, ItemOps, DIRMODE};
 use crate::mdtest::output::{self, Report};
 use crate::mdtest::params::{MdtestParams, Op, Plan};
@@ -1159,7 +1159,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
         phase::for_each(0..total, self.depth(), wall, rec, move |k| {
             let (dir, first) = &dirs[(k / per_dir) as usize];
             let num = first + from + k % per_dir;
-            let item = format!("{dir}/{}", item_name(kind, prefix, num));
+            let item = names::item_in(dir, kind, prefix, num);
             async move {
                 match (kind, create) {
                     (Kind::Dir, true) => ops.mkdir(item).await,
@@ -1421,9 +1421,7 @@ impl<'a, 'r, B: Backend> TaskTest<'a, 'r, B> {
             let shape = self.shape();
             let ops = self.ops;
             let num_of = |i: u64| order.as_ref().map_or(i, |o| o[i as usize]) + leaf;
-            let path_of = |num: u64| {
-                names::item_path(&path, &base, shape, &item_name(kind, &prefix, num), num)
-            };
+            let path_of = |num: u64| names::item_path(&path, &base, shape, kind, &prefix, num);
             if op == Op::DirRename {
                 // Each rename frees the name the next one takes: in order, one at a time.
                 let mut first_name = String::new();

@@ -112,6 +112,36 @@ pub fn item_name(kind: Kind, prefix: &str, num: u64) -> String {
     format!("{}{prefix}{num}", kind.prefix())
 }
 
+/// The decimal digits of `n`, written into `buf` without the formatting machinery.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
+/// The path of item `num` in directory `dir` (`dir/file.mdtest.0.7`), built in one
+/// allocation of its exact length: the loops of a phase build one per operation, and
+/// `format!` (twice, with the name apart) cost more than some operations on tmpfs.
+pub fn item_in(dir: &str, kind: Kind, prefix: &str, num: u64) -> String {
+    let mut buf = [0u8; 20];
+    let digits = decimal(num, &mut buf);
+    let kind = kind.prefix();
+    let mut s = String::with_capacity(dir.len() + 1 + kind.len() + prefix.len() + digits.len());
+    s.push_str(dir);
+    s.push('/');
+    s.push_str(kind);
+    s.push_str(prefix);
+    s.push_str(digits);
+    s
+}
+
 /// One step of a walk over the items of a tree, in mdtest's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -200,15 +230,23 @@ fn walk_items(
 
 /// The path of item `num` below `path` as `mdtest_stat`/`mdtest_read`/`rename_dir_test`
 /// build it: the chain of tree directories above its directory, then its name.
-pub fn item_path(path: &str, base: &str, shape: Shape, name: &str, num: u64) -> String {
+/// Its name is `kind`, `prefix`, `num` (as [`item_name`]).
+pub fn item_path(
+    path: &str,
+    base: &str,
+    shape: Shape,
+    kind: Kind,
+    prefix: &str,
+    num: u64,
+) -> String {
     let mut parent = num / shape.items_per_dir.max(1);
-    let mut rel = name.to_string();
-    if parent > 0 {
+    if parent == 0 {
+        return item_in(path, kind, prefix, num);
+    }
+    let mut rel = format!("{base}.{parent}/{}", item_name(kind, prefix, num));
+    while parent > shape.branch {
+        parent = (parent - 1) / shape.branch.max(1);
         rel = format!("{base}.{parent}/{rel}");
-        while parent > shape.branch {
-            parent = (parent - 1) / shape.branch.max(1);
-            rel = format!("{base}.{parent}/{rel}");
-        }
     }
     format!("{path}/{rel}")
 }
@@ -367,16 +405,38 @@ mod tests {
     fn item_paths_walk_up_the_parents() {
         let s = shape(2, 2, 10);
         assert_eq!(
-            item_path("/p", "mdtest_tree", s, "file.x.35", 35),
+            item_path("/p", "mdtest_tree", s, Kind::File, "x.", 35),
             "/p/mdtest_tree.1/mdtest_tree.3/file.x.35"
         );
         assert_eq!(
-            item_path("/p", "mdtest_tree", s, "f", 25),
-            "/p/mdtest_tree.2/f"
+            item_path("/p", "mdtest_tree", s, Kind::Dir, "", 25),
+            "/p/mdtest_tree.2/dir.25"
         );
-        assert_eq!(item_path("/p", "mdtest_tree", s, "f", 3), "/p/f");
+        assert_eq!(
+            item_path("/p", "mdtest_tree", s, Kind::File, "", 3),
+            "/p/file.3"
+        );
         let chain = shape(2, 1, 10);
-        assert_eq!(item_path("/p", "b", chain, "f", 25), "/p/b.1/b.2/f");
+        assert_eq!(
+            item_path("/p", "b", chain, Kind::File, "m.", 25),
+            "/p/b.1/b.2/file.m.25"
+        );
+    }
+
+    #[test]
+    fn item_paths_built_in_place_read_as_formatted() {
+        for num in [0, 1, 9, 10, 99, 12345, 10_000_000_000, u64::MAX] {
+            for kind in [Kind::Dir, Kind::File] {
+                let p = item_in("/t//mdtest_tree.1", kind, "mdtest.3.", num);
+                let want = format!("/t//mdtest_tree.1/{}", item_name(kind, "mdtest.3.", num));
+                assert_eq!(p, want);
+                assert_eq!(
+                    p.capacity(),
+                    p.len(),
+                    "{p}: one allocation of the exact size"
+                );
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! readdir, rename, truncate, statfs, settle and sync_all.
 //!
 //! Owns what each operation asks of which server, in which order (entries live on the
-//! server their path hashes to; readdir and the emptiness check of rmdir ask every server).
+//! server their path hashes to; readdir and the emptiness check of rmdir ask every server;
+//! a create or mkdir checks the parent in the same round trip as it makes the entry).
 //! File data is [`super::handle`]'s; connections and fan-out are reached only through
 //! [`Client`]'s call methods. Must not import server code.
 
@@ -56,6 +57,38 @@ impl Client {
         }
     }
 
+    /// Runs `make`, the request that creates the entry `path`, beside the check of its
+    /// parent ([`Client::check_parent`]): both calls are in flight at once, so a create
+    /// costs one round trip, not two. When the parent check fails, its error is returned
+    /// (as if it had run first), and an entry `make` created is removed again, by its id
+    /// (`made` names it: is it a directory, and its id), so that nothing another client
+    /// put there meanwhile is touched.
+    async fn beside_parent_check<T>(
+        &self,
+        path: &str,
+        make: impl std::future::Future<Output = FsResult<T>>,
+        made: impl FnOnce(&T) -> Option<(bool, FileId)>,
+    ) -> FsResult<T> {
+        // Both are polled at every wake-up (tokio's `join!` may leave the second unpolled
+        // once the task's budget is spent, which would send it a round trip later).
+        let (parent, made_it) = futures::future::join(self.check_parent(path), make).await;
+        let Err(e) = parent else {
+            return made_it;
+        };
+        if let Some((dir, id)) = made_it.as_ref().ok().and_then(made) {
+            let s = self.placement().meta_server(path);
+            let undo = Request::Remove {
+                path: path.to_string(),
+                dir,
+                id,
+            };
+            if let Err(u) = self.call_resp(s, &undo).await {
+                tracing::warn!("{path} was made in a missing parent and stays: {u}");
+            }
+        }
+        Err(e)
+    }
+
     /// Attributes of `path` (for a file, the size as of its last close, fsync or truncate).
     pub async fn stat(&self, path: &str) -> FsResult<Attr> {
         let p = normalize(path)?;
@@ -88,19 +121,29 @@ impl Client {
                 Some(cs) => check_chunk_size(cs)?,
                 None => self.chunk_size(),
             };
-            self.check_parent(&p).await?;
-            let r = self
-                .call_resp(
-                    meta,
-                    &Request::Create {
-                        path: p.clone(),
-                        mode: flags.mode,
-                        chunk_size: cs,
-                        exclusive: flags.exclusive,
-                        truncate: flags.truncate,
-                    },
-                )
-                .await?;
+            let create = Request::Create {
+                path: p.clone(),
+                mode: flags.mode,
+                chunk_size: cs,
+                exclusive: flags.exclusive,
+                truncate: flags.truncate,
+            };
+            let r = if flags.truncate {
+                // A truncation is not undone: the parent is checked first.
+                self.check_parent(&p).await?;
+                self.call_resp(meta, &create).await?
+            } else {
+                let created = |r: &Response| match r {
+                    Response::Created {
+                        attr,
+                        created: true,
+                        ..
+                    } => Some((false, attr.id)),
+                    _ => None,
+                };
+                self.beside_parent_check(&p, self.call_resp(meta, &create), created)
+                    .await?
+            };
             match r {
                 Response::Created {
                     attr, truncated, ..
@@ -185,9 +228,17 @@ impl Client {
         if p == "/" {
             return Err(FsError::AlreadyExists(p));
         }
-        self.check_parent(&p).await?;
         let s = self.placement().meta_server(&p);
-        self.call_resp(s, &Request::Mkdir { path: p, mode }).await?;
+        let mkdir = Request::Mkdir {
+            path: p.clone(),
+            mode,
+        };
+        let made = |r: &Response| match r {
+            Response::Attr(a) => Some((true, a.id)),
+            _ => None,
+        };
+        self.beside_parent_check(&p, self.call_resp(s, &mkdir), made)
+            .await?;
         Ok(())
     }
 

@@ -78,6 +78,19 @@ impl Reply {
 pub trait FrameWriter: tokio::io::AsyncWrite + Unpin + Send + 'static {
     /// Writes exactly `region.len` bytes: the file's bytes, then zeros if it is shorter.
     fn send_file<'a>(&'a mut self, region: &'a FileRegion) -> BoxFuture<'a, std::io::Result<()>>;
+
+    /// Writes `head`, then `region` as [`FrameWriter::send_file`] does; a stream that can
+    /// send the two together (TCP: `MSG_MORE`) does so.
+    fn send_file_after<'a>(
+        &'a mut self,
+        head: &'a [u8],
+        region: &'a FileRegion,
+    ) -> BoxFuture<'a, std::io::Result<()>> {
+        Box::pin(async move {
+            tokio::io::AsyncWriteExt::write_all(self, head).await?;
+            self.send_file(region).await
+        })
+    }
 }
 
 /// Writes a file region by reading it into memory first (for transports without a

@@ -70,9 +70,61 @@ async fn sendfile_region(w: &mut OwnedWriteHalf, region: &FileRegion) -> std::io
     Ok(())
 }
 
+/// Sends `head` with `MSG_MORE`: the kernel holds it back for the bytes that follow (a
+/// `sendfile`), so header and payload leave in the same segments.
+async fn send_more(w: &mut OwnedWriteHalf, head: &[u8]) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < head.len() {
+        let sock = w.as_ref();
+        sock.writable().await?;
+        let rest = &head[done..];
+        let r = sock.try_io(Interest::WRITABLE, || {
+            // SAFETY: the socket is open for the duration of the call and `rest` is valid
+            // for reads of its length.
+            let n = unsafe {
+                libc::send(
+                    sock.as_raw_fd(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match r {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl FrameWriter for OwnedWriteHalf {
     fn send_file<'a>(&'a mut self, region: &'a FileRegion) -> BoxFuture<'a, std::io::Result<()>> {
         Box::pin(sendfile_region(self, region))
+    }
+
+    fn send_file_after<'a>(
+        &'a mut self,
+        head: &'a [u8],
+        region: &'a FileRegion,
+    ) -> BoxFuture<'a, std::io::Result<()>> {
+        Box::pin(async move {
+            if region.len == 0 {
+                // Nothing follows to carry the held-back bytes out.
+                self.write_all(head).await?;
+            } else {
+                send_more(self, head).await?;
+            }
+            sendfile_region(self, region).await
+        })
     }
 }
 
