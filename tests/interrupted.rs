@@ -379,7 +379,7 @@ fn an_interrupted_mdtest_keeps_its_completed_phases() {
 }
 
 #[test]
-fn an_mdtest_without_barriers_gathers_each_task_count_at_its_end() {
+fn an_interrupted_mdtest_without_barriers_keeps_its_completed_task_counts() {
     // -B: the ranks do not wait for each other between phases, so their figures are
     // gathered once per task count; the run cut short keeps the task counts before.
     let dir = scratch();
@@ -389,32 +389,37 @@ fn an_mdtest_without_barriers_gathers_each_task_count_at_its_end() {
         "mdtest",
         "-B=1",
         "-n",
-        "10",
+        "5",
         "-i",
-        "2",
+        "300",
         "-f",
         "1",
         "-l",
-        "2",
+        "3",
         "-F",
         "-d",
         data.to_str().unwrap(),
         "--tasks",
-        "2",
+        "3",
         "--json",
         json.to_str().unwrap(),
     ];
-    let r = Command::new(bin())
-        .args(args)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let runs_of = |d: &Value| count(&d["mdtest"]["runs"]);
+    let cut = interrupt_when(dir.path(), &args, &json, |d| runs_of(d) >= 1, libc::SIGTERM);
+    assert_eq!(cut.status, Some(128 + libc::SIGTERM), "{}", cut.stderr);
     let d = doc(&json);
-    assert!(d["interrupted"].is_null());
+    assert_eq!(d["interrupted"]["signal"], libc::SIGTERM);
     let runs = d["mdtest"]["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2);
-    assert_eq!(count(&runs[1]["phases"][0]["per_rank"]), 2);
+    assert!((1..3).contains(&runs.len()), "{}", runs.len());
+    // The first task count (1 task) whole: 300 iterations of its 6 phases.
+    assert_eq!(runs[0]["tasks"], 1);
+    assert_eq!(runs[0]["iterations"], 300);
+    assert_eq!(count(&runs[0]["phases"]), 300 * 6);
+    let n: usize = runs.iter().map(|r| count(&r["phases"])).sum();
+    assert_eq!(
+        d["interrupted"]["reason"],
+        format!("SIGTERM after {n} phases")
+    );
 }
 
 /// md-workbench on POSIX in `dir/w` (created): 2 tasks, 2 data sets of 5 objects, `rounds`

@@ -222,6 +222,20 @@ fn run_local(api: &str, namespace: bool) {
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     check_run(&r.stdout, dir.path(), &doc, 2, namespace);
+    // BENCHFS lists each server's share; the other backends walk the tree.
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&doc).unwrap()).unwrap();
+    let find = d["io500"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "find")
+        .unwrap();
+    assert_eq!(
+        find["find"]["listed_by_share"],
+        api == "BENCHFS",
+        "{}",
+        find["find"]
+    );
 }
 
 #[test]

@@ -512,6 +512,32 @@ impl Backend for BenchfsBackend {
             .map_err(|e| fs_err("rename", &f, e))
     }
 
+    async fn list_share(
+        &self,
+        path: &str,
+        share: usize,
+        of: usize,
+    ) -> Option<BackendResult<Vec<TreeEntry>>> {
+        let p = fs_path(path);
+        let listed = async {
+            let entries = self
+                .client()?
+                .list_tree_share(&p, share, of)
+                .await
+                .map_err(|e| fs_err("list", &p, e))?;
+            Ok(entries
+                .into_iter()
+                .map(|(path, a)| TreeEntry {
+                    path,
+                    is_dir: a.kind == crate::fs::FileKind::Dir,
+                    size: a.size,
+                    ctime_ns: a.ctime_ns,
+                })
+                .collect())
+        };
+        Some(listed.await)
+    }
+
     async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>> {
         let p = fs_path(path);
         let entries = self

@@ -216,6 +216,27 @@ pub struct DirEntry {
     pub is_dir: bool,
 }
 
+/// One entry of a tree listing ([`Backend::list_share`]): everything a find's criteria need,
+/// without a stat per entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// The entry's path (the backend's own form, under the listed directory).
+    pub path: String,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last status change, nanoseconds since the Unix epoch.
+    pub ctime_ns: i64,
+}
+
+impl TreeEntry {
+    /// The last component of the path.
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
 /// Modes for [`Backend::access`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessMode {
@@ -412,6 +433,19 @@ pub trait Backend {
     async fn rename(&self, from: &str, to: &str) -> BackendResult<()>;
     /// The entries of directory `path` (without `.` and `..`), sorted by name.
     async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>>;
+    /// Share `share` of `of` of every entry under directory `path` (any depth), with the
+    /// attributes a find needs, for a backend that can list its tree in parts that together
+    /// hold each entry once (BENCHFS: each share is a subset of the servers); `None` for
+    /// backends without one, whose finds walk the tree with [`Backend::readdir`].
+    async fn list_share(
+        &self,
+        path: &str,
+        share: usize,
+        of: usize,
+    ) -> Option<BackendResult<Vec<TreeEntry>>> {
+        let _ = (path, share, of);
+        None
+    }
     /// Creates an empty regular file without keeping it open (mdtest `-k`, IOR's `mknod`).
     /// By default: [`Backend::create`] then [`Backend::close`].
     async fn mknod(&self, path: &str) -> BackendResult<()> {
@@ -764,6 +798,14 @@ impl Backend for AnyBackend {
     }
     async fn readdir(&self, path: &str) -> BackendResult<Vec<DirEntry>> {
         dispatch!(self, b => b.readdir(path).await)
+    }
+    async fn list_share(
+        &self,
+        path: &str,
+        share: usize,
+        of: usize,
+    ) -> Option<BackendResult<Vec<TreeEntry>>> {
+        dispatch!(self, b => b.list_share(path, share, of).await)
     }
     async fn mknod(&self, path: &str) -> BackendResult<()> {
         dispatch!(self, b => b.mknod(path).await)

@@ -196,7 +196,7 @@ impl Benchmark for Io500Benchmark {
         }
         let note = |msg: &str| log::line(msg);
         // Few phases, each long: the whole run so far.
-        let report = |run: &Io500Run| self.slot.report(|so_far| so_far.clone_from(run));
+        let report = |run: &Io500Run| self.slot.report(1, |so_far| so_far.clone_from(run));
         let ctx = Context {
             comm,
             out: sink.and_then(|s| s.take()),

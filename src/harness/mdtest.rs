@@ -117,7 +117,8 @@ impl Benchmark for MdtestBenchmark {
 
     async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> MdtestOutcome {
         let report = |before: &MdtestRun, now: &TaskRun| {
-            self.slot.report(|so_far| add_phase(so_far, before, now));
+            self.slot
+                .report(now.phases.len(), |so_far| add_phase(so_far, before, now));
         };
         let ctx = engine::Context {
             comm,

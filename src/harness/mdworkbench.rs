@@ -109,7 +109,7 @@ impl Benchmark for MdwBenchmark {
 
     async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> MdwOutcome {
         let report = |run: &MdwRun| {
-            self.slot.report(|so_far| {
+            self.slot.report(1, |so_far| {
                 // The phase just completed is the last; the earlier ones are kept.
                 so_far.ranks = run.ranks;
                 so_far.position = run.position;

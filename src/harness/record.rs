@@ -219,15 +219,15 @@ impl<T: Clone + Default + Send + 'static> TextRecord<T> {
         Box::new(RecordWriter(self.record.clone()))
     }
 
-    /// The engine completed a phase: `update` adds it to the results so far. The document
+    /// The engine completed `phases` phases: `update` adds them to the results so far. The document
     /// is rewritten, marked incomplete, at most every [`CHECKPOINT_EVERY`] (a run of many
     /// short phases must not spend its time rewriting a growing document; a signal writes
     /// every phase).
-    pub fn completed(&self, update: impl FnOnce(&mut T)) {
+    pub fn completed(&self, phases: usize, update: impl FnOnce(&mut T)) {
         let (targets, ctx, expected, doc) = (&self.targets, &self.ctx, self.expected, &self.doc);
         self.record.with(|s| {
             update(&mut s.results);
-            s.phases += 1;
+            s.phases += phases;
             let due = s.written.is_none_or(|t| t.elapsed() >= CHECKPOINT_EVERY);
             if !targets.is_empty() && due {
                 let reason = incomplete_reason(s.phases, expected);
@@ -298,10 +298,11 @@ impl<T: Clone + Default + Send + 'static> TextSlot<T> {
         self.record.get().is_some()
     }
 
-    /// The engine completed a phase ([`TextRecord::completed`]; nothing before `open`).
-    pub fn report(&self, update: impl FnOnce(&mut T)) {
+    /// The engine completed `phases` phases ([`TextRecord::completed`]; nothing before
+    /// `open`).
+    pub fn report(&self, phases: usize, update: impl FnOnce(&mut T)) {
         if let Some(r) = self.record.get() {
-            r.completed(update);
+            r.completed(phases, update);
         }
     }
 

@@ -1,11 +1,13 @@
 //! The find phases: a parallel find over any backend with pfind's criteria as io500 passes
 //! them (`-newer FILE`, `-size Nc`, `-name PATTERN`), counting files scanned and matched.
 //!
-//! The ranks walk the tree level by level: the directories of a level are dealt round-robin
-//! to the ranks, each lists its share with [`Backend::readdir`], checks the names of the
-//! files there and stats only the files whose name matches (pfind's order: name first, then
-//! ctime and size), and the subdirectories found are shared with every rank for the next
-//! level. It must not print (the engine writes the phase's files).
+//! A backend that lists its tree in shares ([`Backend::list_share`]: BENCHFS, each rank a
+//! share of the servers through the async API) is listed so, with sizes and ctimes, no stat
+//! per file. Other backends are walked level by level: the directories of a level are dealt
+//! round-robin to the ranks, each lists its share with [`Backend::readdir`], checks the names
+//! of the files there and stats only the files whose name matches (pfind's order: name
+//! first, then ctime and size), and the subdirectories found are shared with every rank for
+//! the next level. It must not print (the engine writes the phase's files).
 
 use crate::backend::Backend;
 use crate::comm::{Comm, CommError, ReduceOp};
@@ -27,6 +29,10 @@ pub struct FindCounts {
     pub runtime: f64,
     /// Every rank's own counts: found, total files, entries, errors.
     pub per_rank: Vec<[u64; 4]>,
+    /// The backend listed its tree in shares (each rank a share of the BENCHFS servers)
+    /// instead of the tree being walked.
+    #[serde(default)]
+    pub listed_by_share: bool,
 }
 
 impl FindCounts {
@@ -82,6 +88,82 @@ pub async fn run<B: Backend>(
     comm.barrier()?;
     let start = Instant::now();
     let mut mine = [0u64; 4];
+    // The same backend on every rank: all list by share, or all walk.
+    let listed_by_share = match backend.list_share(&query.root, rank, size).await {
+        Some(listed) => {
+            count_listing(listed, query, newer, &mut mine);
+            true
+        }
+        None => {
+            walk(comm, backend, query, newer, &mut mine).await?;
+            false
+        }
+    };
+    let elapsed = start.elapsed().as_secs_f64();
+    let runtime = comm.allreduce_f64(elapsed, ReduceOp::Max)?;
+    let gathered: Vec<Vec<i64>> = mine
+        .iter()
+        .map(|&v| comm.allgather_i64(v as i64))
+        .collect::<Result<_, _>>()?;
+    let per_rank: Vec<[u64; 4]> = (0..size)
+        .map(|r| [0, 1, 2, 3].map(|i| gathered[i][r] as u64))
+        .collect();
+    let sum = |i: usize| per_rank.iter().map(|c| c[i]).sum();
+    Ok(FindCounts {
+        found: sum(0),
+        total_files: sum(1),
+        checked_dirents: sum(2),
+        errors: sum(3),
+        runtime,
+        per_rank,
+        listed_by_share,
+    })
+}
+
+/// Whether a file of ctime `ctime_ns` and `size` meets `query`'s `-newer` (`newer`, seconds)
+/// and `-size` criteria.
+fn meets(query: &FindQuery, newer: Option<i64>, ctime_ns: i64, size: u64) -> bool {
+    let old = newer.is_some_and(|t| ctime_ns.div_euclid(1_000_000_000) < t);
+    let wrong_size = query.size.is_some_and(|s| size != s);
+    !old && !wrong_size
+}
+
+/// Counts this rank's share of a tree listing into `mine` (found, files, entries, errors).
+fn count_listing(
+    listed: crate::backend::BackendResult<Vec<crate::backend::TreeEntry>>,
+    query: &FindQuery,
+    newer: Option<i64>,
+    mine: &mut [u64; 4],
+) {
+    let entries = match listed {
+        Ok(e) => e,
+        Err(_) => {
+            mine[3] += 1;
+            return;
+        }
+    };
+    for e in entries {
+        mine[2] += 1;
+        if e.is_dir {
+            continue;
+        }
+        mine[1] += 1;
+        if name_matches(&query.name, e.name()) && meets(query, newer, e.ctime_ns, e.size) {
+            mine[0] += 1;
+        }
+    }
+}
+
+/// Walks the tree level by level (see the module documentation), counting this rank's
+/// share into `mine`.
+async fn walk<B: Backend>(
+    comm: &dyn Comm,
+    backend: &B,
+    query: &FindQuery,
+    newer: Option<i64>,
+    mine: &mut [u64; 4],
+) -> Result<(), CommError> {
+    let (rank, size) = (comm.rank(), comm.size());
     let mut level = vec![query.root.clone()];
     while !level.is_empty() {
         let mut subdirs: Vec<String> = Vec::new();
@@ -110,9 +192,7 @@ pub async fn run<B: Backend>(
                 }
                 match backend.stat(&path).await {
                     Ok(st) => {
-                        let old = newer.is_some_and(|t| st.ctime_ns.div_euclid(1_000_000_000) < t);
-                        let wrong_size = query.size.is_some_and(|s| st.size != s);
-                        if !old && !wrong_size {
+                        if meets(query, newer, st.ctime_ns, st.size) {
                             mine[0] += 1;
                         }
                     }
@@ -136,24 +216,7 @@ pub async fn run<B: Backend>(
             .collect();
         level.sort();
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let runtime = comm.allreduce_f64(elapsed, ReduceOp::Max)?;
-    let gathered: Vec<Vec<i64>> = mine
-        .iter()
-        .map(|&v| comm.allgather_i64(v as i64))
-        .collect::<Result<_, _>>()?;
-    let per_rank: Vec<[u64; 4]> = (0..size)
-        .map(|r| [0, 1, 2, 3].map(|i| gathered[i][r] as u64))
-        .collect();
-    let sum = |i: usize| per_rank.iter().map(|c| c[i]).sum();
-    Ok(FindCounts {
-        found: sum(0),
-        total_files: sum(1),
-        checked_dirents: sum(2),
-        errors: sum(3),
-        runtime,
-        per_rank,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -225,5 +288,134 @@ mod tests {
         assert_eq!(c.errors, 0);
         // Both ranks did a share of the work.
         assert!(c.per_rank.iter().all(|r| r[2] > 0), "{:?}", c.per_rank);
+    }
+
+    /// Runs `query` on `ranks` local ranks, each with its own backend made by `backend`.
+    fn find_on<B: Backend>(
+        ranks: usize,
+        query: &FindQuery,
+        newer: Option<i64>,
+        backend: impl Fn() -> B + Sync,
+    ) -> Vec<FindCounts> {
+        std::thread::scope(|s| {
+            LocalComm::group(ranks, 0)
+                .into_iter()
+                .map(|comm| {
+                    let (q, backend) = (query.clone(), &backend);
+                    s.spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .unwrap();
+                        rt.block_on(async {
+                            let mut b = backend();
+                            b.initialize().await.unwrap();
+                            let c = run(&comm, &b, &q, newer).await.unwrap();
+                            b.finalize().await.unwrap();
+                            c
+                        })
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn benchfs_ranks_list_their_share_of_the_servers_exactly() {
+        use crate::backend::benchfs::BenchfsBackend;
+        use crate::backend::OpenFlags;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = rt
+            .block_on(crate::fs::Cluster::embedded(3, dir.path()))
+            .unwrap();
+        let registry = cluster.registry().to_str().unwrap().to_string();
+        let backend = || {
+            let opts = [("benchfs.registry".to_string(), registry.clone())];
+            BenchfsBackend::new(&opts.into_iter().collect()).unwrap()
+        };
+        // 4 directories of 30 files, every other one of 3901 bytes.
+        let mut expected_found = 0;
+        let mut named = 0;
+        rt.block_on(async {
+            let mut b = backend();
+            b.initialize().await.unwrap();
+            for d in ["/data", "/data/a", "/data/a/b", "/data/c"] {
+                b.mkdir(d, 0o755).await.unwrap();
+            }
+            for (i, d) in ["/data/a", "/data/a/b", "/data/c", "/data"]
+                .iter()
+                .enumerate()
+            {
+                for n in 0..30 {
+                    let name = format!("file.{i}.{n}");
+                    let len = if n % 2 == 0 { 3901 } else { 10 };
+                    let path = format!("{d}/{name}");
+                    let f = b
+                        .create(&path, OpenFlags::create_for_write())
+                        .await
+                        .unwrap();
+                    b.write_bytes(&f, bytes::Bytes::from(vec![7u8; len]), 0)
+                        .await
+                        .unwrap();
+                    b.close(f).await.unwrap();
+                    if name_matches("*1*", &name) {
+                        named += 1;
+                        if len == 3901 {
+                            expected_found += 1;
+                        }
+                    }
+                }
+            }
+            b.finalize().await.unwrap();
+        });
+        let query = FindQuery {
+            root: "/data".into(),
+            newer: Some("stamp".into()),
+            size: Some(3901),
+            name: "*1*".into(),
+        };
+        // As many ranks as servers, fewer, and more (a rank with no server has no share).
+        for ranks in [3, 2, 4] {
+            let counts = find_on(ranks, &query, Some(0), backend);
+            assert!(counts.windows(2).all(|w| w[0] == w[1]));
+            let c = &counts[0];
+            assert!(c.listed_by_share, "BENCHFS lists by server");
+            assert_eq!(c.total_files, 120, "{ranks} ranks: {:?}", c.per_rank);
+            assert_eq!(c.found, expected_found, "{ranks} ranks");
+            assert_eq!(c.checked_dirents, 120 + 3, "files plus a, a/b, c");
+            assert_eq!(c.errors, 0);
+            let busy = c.per_rank.iter().filter(|r| r[2] > 0).count();
+            assert_eq!(busy, ranks.min(3), "{:?}", c.per_rank);
+        }
+        // The criteria: -newer in the future finds nothing; without -newer and -size only
+        // the name counts.
+        let future = chrono::Utc::now().timestamp() + 3600;
+        assert_eq!(find_on(2, &query, Some(future), backend)[0].found, 0);
+        let by_name = FindQuery {
+            newer: None,
+            size: None,
+            ..query.clone()
+        };
+        assert_eq!(find_on(2, &by_name, None, backend)[0].found, named);
+        // A backend without shares walks the tree.
+        let posix_root = dir.path().join("posix");
+        std::fs::create_dir(&posix_root).unwrap();
+        std::fs::write(posix_root.join("x01"), b"").unwrap();
+        let q = FindQuery {
+            root: posix_root.display().to_string(),
+            ..by_name
+        };
+        let c = &find_on(2, &q, None, PosixBackend::default)[0];
+        assert!(!c.listed_by_share);
+        assert_eq!((c.total_files, c.found), (1, 1));
+        rt.block_on(cluster.shutdown()).unwrap();
     }
 }

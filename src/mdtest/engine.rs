@@ -36,7 +36,8 @@ use std::io::Write;
 
 /// What rank 0 reports after each completed phase of mdtest: the run so far without the
 /// current task count (its header, the task counts completed before), and the current task
-/// count holding only the phase just completed.
+/// count holding only the phase just completed (with `-B`, whose phases are gathered at the
+/// end of the task count, once per task count with all its phases).
 pub type MdtestReport<'a> = dyn Fn(&MdtestRun, &TaskRun) + Sync + 'a;
 
 /// What a rank needs to run mdtest (and md-workbench, whose report `R` is its own).
@@ -477,7 +478,8 @@ async fn whole_run<B: Backend>(
                 .push(local_run(tasks, iterations_done, items_per_rank, entries));
             return Err(e);
         }
-        // With barriers every phase was gathered when it ended; with -B now.
+        // With barriers every phase was gathered (and reported) when it ended; with -B now.
+        let reported = gathered.is_some();
         let run = match gathered {
             Some(phases) => TaskRun {
                 tasks,
@@ -531,6 +533,9 @@ async fn whole_run<B: Backend>(
                     "\nERROR: verifying the data on read ({total_errors} errors)! Take the performance values with care!\n"
                 ))?;
             }
+        }
+        if let (Some(report), false, 0) = (completed, reported, rank) {
+            report(result, &run);
         }
         result.runs.push(run);
         world.barrier()?;

@@ -78,8 +78,26 @@ impl Client {
         P: Fn(Response) -> FsResult<(Vec<T>, bool)> + Copy + Send + 'static,
         K: Fn(&T) -> String + Copy + Send + 'static,
     {
+        self.page_servers((0..self.server_count()).collect(), request, page, key)
+            .await
+    }
+
+    /// [`Client::page_all_servers`] over the servers `servers` only.
+    pub(super) async fn page_servers<T, Q, P, K>(
+        &self,
+        servers: Vec<usize>,
+        request: Q,
+        page: P,
+        key: K,
+    ) -> FsResult<Vec<T>>
+    where
+        T: Send + 'static,
+        Q: Fn(String) -> Request + Clone + Send + 'static,
+        P: Fn(Response) -> FsResult<(Vec<T>, bool)> + Copy + Send + 'static,
+        K: Fn(&T) -> String + Copy + Send + 'static,
+    {
         let mut set = JoinSet::new();
-        for s in 0..self.server_count() {
+        for s in servers {
             let c = self.clone();
             let request = request.clone();
             set.spawn(async move {

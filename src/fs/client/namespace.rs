@@ -257,23 +257,41 @@ impl Client {
 
     /// Every entry under directory `dir` (any depth, every server), sorted by path.
     async fn list_tree(&self, dir: &str) -> FsResult<Vec<(String, Attr)>> {
-        let dir = dir.to_string();
-        let mut all = self
-            .page_all_servers(
-                move |after| Request::ListTree {
-                    path: dir.clone(),
-                    after,
-                    max: MAX_DIR_BATCH,
-                },
-                |r| match r {
-                    Response::Tree { entries, more } => Ok((entries, more)),
-                    _ => Err(FsError::Protocol("unexpected reply to ListTree".into())),
-                },
-                |e: &(String, Attr)| e.0.clone(),
-            )
-            .await?;
+        let mut all = self.list_tree_share(dir, 0, 1).await?;
         all.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(all)
+    }
+
+    /// Share `share` of `of` of the entries under directory `dir` (any depth, with their
+    /// attributes, unsorted): those the servers `s` with `s % of == share` hold. Every entry
+    /// is held by one server, so the shares of `0..of` together list each entry once (a
+    /// parallel find's ranks each take one; a share may be empty when `of` exceeds the
+    /// servers).
+    pub async fn list_tree_share(
+        &self,
+        dir: &str,
+        share: usize,
+        of: usize,
+    ) -> FsResult<Vec<(String, Attr)>> {
+        let dir = normalize(dir)?;
+        let of = of.max(1);
+        let servers: Vec<usize> = (0..self.server_count())
+            .filter(|s| s % of == share)
+            .collect();
+        self.page_servers(
+            servers,
+            move |after| Request::ListTree {
+                path: dir.clone(),
+                after,
+                max: MAX_DIR_BATCH,
+            },
+            |r| match r {
+                Response::Tree { entries, more } => Ok((entries, more)),
+                _ => Err(FsError::Protocol("unexpected reply to ListTree".into())),
+            },
+            |e: &(String, Attr)| e.0.clone(),
+        )
+        .await
     }
 
     /// Removes the empty directory `path` (ENOTEMPTY if any server holds an entry in it).
