@@ -274,6 +274,8 @@ fn main() {
         let mut base = ServerConfig::new(&dir, Vec::new());
         base.transports = t;
         base.spare_chunks = 0;
+        // `BENCH_UCX_OFFLOAD=1`: UCX servers do large requests' chunk I/O on their runtime.
+        base.tuning.ucx_offload = std::env::var("BENCH_UCX_OFFLOAD").is_ok_and(|v| v == "1");
         servers
             .block_on(Cluster::embedded_config(2, &dir, 4 << 20, &base))
             .unwrap()
@@ -290,7 +292,16 @@ fn main() {
     let (tcp, ucx): (Vec<Round>, Vec<Round>) = client_rt.block_on(async {
         let mut clients = Vec::new();
         for (name, c) in &clusters {
-            let fs = c.client().await.unwrap();
+            // `BENCH_READ_PIECE` (KiB): the client's largest read request, to measure
+            // pieces in flight against one request per read.
+            let mut opts = benchfs::fs::ClientOptions::default();
+            if let Some(k) = std::env::var("BENCH_READ_PIECE")
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+            {
+                opts.tuning.read_piece = k << 10;
+            }
+            let fs = c.client_with(opts).await.unwrap();
             // Storage allocated once: the timed writes are rewrites.
             let f = fs.create("/bench").await.unwrap();
             for i in 0..mib {

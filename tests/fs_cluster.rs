@@ -993,3 +993,47 @@ async fn a_graceful_stop_trims_every_chunk_made_from_a_spare() {
     files_hold_what_was_written(&fs, len).await;
     c.shutdown().await.unwrap();
 }
+
+/// UCX servers that do large requests' chunk I/O on their runtime, off the worker's thread
+/// (`ServerTuning::ucx_offload`), store and serve the same bytes with many calls in flight,
+/// reads past the end of what was written included.
+#[cfg(feature = "ucx")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ucx_servers_offloading_chunk_io_store_and_serve_the_same_bytes() {
+    ucx_loopback();
+    let d = tempfile::tempdir().unwrap();
+    let mut base = ServerConfig::new(d.path(), Vec::new());
+    base.transports = ServerTransports::Ucx;
+    base.tuning.ucx_offload = true;
+    let c = Cluster::embedded_config(2, d.path(), MIB as u32, &base)
+        .await
+        .unwrap();
+    let fs = c.client().await.unwrap();
+    let f = fs.create("/offloaded").await.unwrap();
+    let data = pattern(3, 6 * MIB + 4321);
+    let writes = data.chunks(MIB).enumerate().map(|(i, part)| {
+        let f = f.clone();
+        async move { (f.write_at((i * MIB) as u64, part).await, part.len()) }
+    });
+    for (r, len) in futures::future::join_all(writes).await {
+        assert_eq!(r.unwrap(), len);
+    }
+    f.close().await.unwrap();
+    let r = fs.open("/offloaded", OpenFlags::read_only()).await.unwrap();
+    let reads = (0..8).map(|i| {
+        let r = r.clone();
+        async move { r.read_vec((i * MIB) as u64, MIB).await }
+    });
+    let mut back = Vec::new();
+    for part in futures::future::join_all(reads).await {
+        back.extend(part.unwrap());
+    }
+    assert_eq!(back.len(), data.len(), "short read at the end of the file");
+    assert!(back == data, "read back what was written");
+    // The last chunk file is shorter than a chunk: a read across its end is cut there.
+    assert_eq!(
+        r.read_vec(6 * MIB as u64, MIB).await.unwrap(),
+        &data[6 * MIB..]
+    );
+    r.close().await.unwrap();
+}

@@ -89,6 +89,7 @@ fn serve_with(
             max_connections,
             max_unauthenticated: 16,
             limits: ConnectionLimits::default(),
+            offload: true,
         },
         echo.clone(),
         "echo-server",

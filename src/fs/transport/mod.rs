@@ -356,6 +356,10 @@ pub struct ListenOptions {
     pub max_unauthenticated: usize,
     /// Time and memory per connection.
     pub limits: ConnectionLimits,
+    /// UCX: handle requests with large payloads or file regions on the server's
+    /// multi-threaded runtime instead of the worker's thread (see
+    /// [`ServerTuning::ucx_offload`](crate::fs::ServerTuning::ucx_offload)).
+    pub offload: bool,
 }
 
 /// The server side: handles one request and produces its reply (or an error, sent to the

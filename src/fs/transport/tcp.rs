@@ -410,6 +410,7 @@ impl TcpListenerTask {
             max_connections,
             max_unauthenticated,
             limits,
+            ..
         } = opts;
         let listener = TcpListener::bind(&addr)
             .await

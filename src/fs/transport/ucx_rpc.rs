@@ -33,7 +33,7 @@ use super::ucx::{
     Context, ContextBuilder, Endpoint, ErrorMode, IncomingMessage, ProgressConfig, Protocol,
     UcxError, Worker, WorkerAddress, WorkerThread,
 };
-use super::ucx_registered::{self, RecvSlice, SendPayload};
+use super::ucx_registered::{self, BufferPool, RecvSlice, SendPayload, POOL_MIN};
 use super::{
     BoxFuture, Connection, Connector, FileRegion, Handler, ListenOptions, Listener, Reply,
 };
@@ -65,6 +65,11 @@ const MAX_INLINE_HEADER: usize = 4096;
 pub const MAX_IN_FLIGHT: usize = 256;
 /// Prefix of UCX addresses in registry entries and client address lists.
 pub const ADDRESS_PREFIX: &str = "ucx/";
+/// Most pooled buffers of one server ([`BufferPool`]): requests with large payloads in
+/// progress at once beyond this many use fresh memory.
+const POOL_BUFFERS: usize = 32;
+/// Most pooled buffers of a client's worker, for replies received for plain memory.
+const CLIENT_POOL_BUFFERS: usize = 16;
 /// How long a graceful stop waits for requests in progress.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -210,6 +215,22 @@ async fn receive_frame(m: IncomingMessage, head: &Head) -> FsResult<(Bytes, Byte
     })
 }
 
+/// As [`receive_frame`], a large rendezvous payload (with its message inline) into a
+/// buffer of `pool` (no allocation, zeroing or registration per message).
+async fn receive_pooled(
+    pool: &BufferPool,
+    m: IncomingMessage,
+    head: &Head,
+) -> FsResult<(Bytes, Bytes)> {
+    if let (Some(msg), true) = (&head.inline, m.is_rendezvous()) {
+        if let Some(lease) = pool.lend(m.payload_len()) {
+            let filled = m.recv_into(lease).await.map_err(|e| e.to_fs_error())?;
+            return Ok((msg.clone(), Bytes::from_owner(filled)));
+        }
+    }
+    receive_frame(m, head).await
+}
+
 /// True if a reply with this head and a `payload_len`-byte payload can be received into
 /// `dest`: a reply (not an error) whose message came inline and whose data fits.
 fn fits_in_place(head: &Head, payload_len: usize, dest: &IoSlice) -> bool {
@@ -243,10 +264,17 @@ async fn receive_in_place(
 
 /// Reads a file region into memory (zeros past the end of a file shorter than announced).
 fn read_region(region: &FileRegion) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
     let mut buf = vec![0u8; region.len];
+    read_full(region, &mut buf)?;
+    Ok(buf)
+}
+
+/// Reads file region `region` into `buf` (its length), zeros past the end of a file shorter
+/// than announced.
+fn read_full(region: &FileRegion, buf: &mut [u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
     let mut got = 0;
-    while got < region.len {
+    while got < buf.len() {
         match region
             .file
             .read_at(&mut buf[got..], region.offset + got as u64)
@@ -257,7 +285,8 @@ fn read_region(region: &FileRegion) -> std::io::Result<Vec<u8>> {
             Err(e) => return Err(e),
         }
     }
-    Ok(buf)
+    buf[got..].fill(0);
+    Ok(())
 }
 
 /// Waits until the first of two endpoints fails or closes.
@@ -295,9 +324,10 @@ struct ClientRoute {
 }
 
 /// The client worker thread's state: its connections by route.
-#[derive(Default)]
 struct ClientState {
     routes: RefCell<HashMap<u64, ClientRoute>>,
+    /// Registered buffers for large replies received for plain memory.
+    pool: BufferPool,
     next: Cell<u64>,
 }
 
@@ -348,7 +378,7 @@ async fn client_reply(st: Rc<ClientState>, m: IncomingMessage) {
     receiving.set(receiving.get() + 1);
     let got = match dest {
         Some(d) if fits_in_place(&head, m.payload_len(), &d) => receive_in_place(m, &head, d).await,
-        _ => receive_frame(m, &head).await,
+        _ => receive_pooled(&st.pool, m, &head).await,
     };
     match got {
         Ok((msg, bulk)) => {
@@ -504,13 +534,18 @@ impl UcxConnector {
     /// A connector with worker threads of its own.
     pub fn new() -> FsResult<Self> {
         let ctx = context()?;
+        let pool_ctx = ctx.clone();
         let worker = WorkerThread::spawn(
             &ctx,
             "benchfs-ucx-client",
             ProgressConfig::default(),
             |w: &Worker| {
                 let mut rx = w.register_am(AM_REPLY)?;
-                let st = Rc::new(ClientState::default());
+                let st = Rc::new(ClientState {
+                    routes: RefCell::default(),
+                    next: Cell::default(),
+                    pool: BufferPool::new(pool_ctx, CLIENT_POOL_BUFFERS),
+                });
                 let s = st.clone();
                 tokio::task::spawn_local(async move {
                     loop {
@@ -825,6 +860,11 @@ struct ServerConn {
 struct ServerState {
     worker: Worker,
     handler: Arc<dyn Handler>,
+    /// Registered buffers for large request payloads and file regions.
+    pool: BufferPool,
+    /// The server's multi-threaded runtime, where requests with large payloads or file
+    /// regions are handled (see [`ServerState::off_worker`]); none: on the worker's thread.
+    offload: Option<tokio::runtime::Handle>,
     secret: Arc<Vec<u8>>,
     store: u64,
     handshake_timeout: Duration,
@@ -867,6 +907,7 @@ impl ServerState {
         if h.id != 0 {
             conn.sent.set(conn.sent.get() + 1);
         }
+        let payload = SendPayload::uncounted(payload);
         if let Err(e) = conn
             .ep
             .send_am(AM_REPLY, &header, payload, Protocol::Auto)
@@ -896,6 +937,42 @@ impl ServerState {
                 self.label
             ))
         })
+    }
+
+    /// Runs `work` (a large request's handling: chunk I/O) on the server's runtime, so that
+    /// the worker's thread goes on moving data meanwhile (the next piece's rendezvous); on
+    /// the worker's thread if the server has no multi-threaded runtime.
+    async fn off_worker<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = FsResult<T>> + Send + 'static,
+    ) -> FsResult<T> {
+        match &self.offload {
+            Some(rt) => rt
+                .spawn(work)
+                .await
+                .map_err(|e| FsError::Io(format!("request task failed: {e}")))?,
+            None => work.await,
+        }
+    }
+
+    /// The bytes of a reply's file region: a large one read into a pooled buffer, off the
+    /// worker's thread.
+    async fn region_bytes(&self, region: FileRegion) -> FsResult<Bytes> {
+        let fail = |e: std::io::Error| FsError::from_io("read chunk", &e);
+        if region.len < POOL_MIN {
+            return read_region(&region).map(Bytes::from).map_err(fail);
+        }
+        let lease = self.pool.lend(region.len);
+        self.off_worker(async move {
+            match lease {
+                Some(mut l) => {
+                    read_full(&region, l.as_mut_slice()).map_err(fail)?;
+                    Ok(Bytes::from_owner(l))
+                }
+                None => read_region(&region).map(Bytes::from).map_err(fail),
+            }
+        })
+        .await
     }
 
     /// Replies with error `e`.
@@ -949,16 +1026,22 @@ async fn serve_message(st: Rc<ServerState>, m: IncomingMessage) {
         let e = FsError::ConnectionReset("the server is shutting down".into());
         return st.reply_error(&conn, &h, &e).await;
     }
-    let (msg, bulk) = match receive_frame(m, &head).await {
+    let (msg, bulk) = match receive_pooled(&st.pool, m, &head).await {
         Ok(x) => x,
         Err(e) => return st.reply_error(&conn, &h, &e).await,
     };
-    let reply = match st.handler.clone().handle(h.op, msg, bulk).await {
+    // A large payload's chunk I/O runs off the worker's thread, overlapping the next
+    // request's transfer; small requests stay here (a thread hop would cost more).
+    let handled = if bulk.len() >= POOL_MIN {
+        st.off_worker(st.handler.clone().handle(h.op, msg, bulk))
+            .await
+    } else {
+        st.handler.clone().handle(h.op, msg, bulk).await
+    };
+    let reply = match handled {
         Ok(rep) => match rep.file {
             None => Ok((rep.msg, rep.bulk)),
-            Some(region) => read_region(&region)
-                .map(|b| (rep.msg, Bytes::from(b)))
-                .map_err(|e| FsError::from_io("read chunk", &e)),
+            Some(region) => st.region_bytes(region).await.map(|b| (rep.msg, b)),
         },
         Err(e) => Err(e),
     };
@@ -1139,10 +1222,17 @@ impl UcxListenerTask {
             max_connections,
             max_unauthenticated,
             limits,
+            offload,
             ..
         } = opts;
         let name = label.replace('/', "_");
         let secret = Arc::new(secret);
+        let pool_ctx = ctx.clone();
+        // Only a multi-threaded runtime runs offloaded work while the caller's thread is
+        // busy elsewhere (a current-thread one runs only while its owner waits on it).
+        let offload = tokio::runtime::Handle::try_current().ok().filter(|h| {
+            offload && h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
         let max_total = max_in_flight.clamp(1, u32::MAX as usize >> 3);
         let thread = WorkerThread::spawn(
             &ctx,
@@ -1153,6 +1243,8 @@ impl UcxListenerTask {
                 let st = Rc::new(ServerState {
                     worker: w.clone(),
                     handler,
+                    pool: BufferPool::new(pool_ctx, POOL_BUFFERS),
+                    offload,
                     secret,
                     store,
                     handshake_timeout: limits.handshake_timeout,
