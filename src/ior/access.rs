@@ -402,7 +402,31 @@ impl OffsetSequence {
     /// Panics only if called on an empty sequence whose pattern stores offsets.
     #[inline(always)]
     pub fn get(&self, i: u64) -> u64 {
-        let (seg, j) = self.div.divmod(i);
+        self.at(self.position(i))
+    }
+
+    /// The position (segment, transfer within it) of the `i`-th transfer: the cursor that
+    /// [`OffsetSequence::at`] and [`OffsetSequence::advance`] walk without a division.
+    #[inline(always)]
+    pub fn position(&self, i: u64) -> (u64, u64) {
+        self.div.divmod(i)
+    }
+
+    /// The position after `pos`: `position(i + 1)` for `pos == position(i)`, by one increment
+    /// and one compare (the serial loop's offsets without a division per transfer).
+    #[inline(always)]
+    pub fn advance(&self, pos: (u64, u64)) -> (u64, u64) {
+        let (seg, j) = (pos.0, pos.1 + 1);
+        if j == self.div.d {
+            (seg + 1, 0)
+        } else {
+            (seg, j)
+        }
+    }
+
+    /// File offset of the transfer at position `(seg, j)` (as [`OffsetSequence::get`]).
+    #[inline(always)]
+    pub fn at(&self, (seg, j): (u64, u64)) -> u64 {
         match &self.kind {
             Kind::Sequential => seg * self.seg_stride + self.base + j * self.xfer,
             Kind::Shuffled32(slots) => seg * self.seg_stride + slots[j as usize] as u64 * self.xfer,
@@ -582,6 +606,25 @@ mod tests {
                     assert_eq!(seq.len(), want.len() as u64);
                     assert_eq!(seq.iter().collect::<Vec<_>>(), want);
                     assert_eq!(seq.transfers_per_segment(), (b / t) as u64);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn advancing_a_position_walks_the_same_offsets_as_get() {
+        for random in [0, 1, 2] {
+            for &(b, t, s, n) in &[(24, 8, 3, 3), (8, 8, 4, 2), (64, 8, 5, 1)] {
+                let mut p = params(b, t, s);
+                p.random_offset = random;
+                let l = one_node(n);
+                let seq = OffsetSequence::new(&p, &l, n - 1, 7, None);
+                // Two passes: past `len` (the wear-out continuation) as well.
+                let mut pos = seq.position(0);
+                for i in 0..2 * seq.len() {
+                    assert_eq!(pos, seq.position(i), "random {random}, transfer {i}");
+                    assert_eq!(seq.at(pos), seq.get(i));
+                    pos = seq.advance(pos);
                 }
             }
         }

@@ -132,16 +132,19 @@ pub(crate) async fn transfer_loop(
     };
 
     // Main pass(es): stop at the wall, at the limit, or at the end (repeat for minTimeDuration).
+    // `i` counts transfers of the pass; `pos` is its position, advanced without a division.
     let mut i: u64 = 0;
+    let mut pos = spec.seq.position(0);
     loop {
         // `step`, with its common case (completed at once) outside any awaited future.
-        let offset = spec.seq.get(i);
+        let offset = spec.seq.at(pos);
         let n = match lp.begin(buf, offset)? {
             AtOnce::Done(n) => n,
             at => lp.recipe.complete(buf, offset, at).await?,
         };
         let now = lp.end(buf, offset, n, latency, series);
         i += 1;
+        pos = spec.seq.advance(pos);
         let mut wall =
             lp.out.pairs == limit || deadline_ns.is_some_and(|dl| lp.elapsed_ns(now) > dl);
         if collective_wall {
@@ -153,6 +156,7 @@ pub(crate) async fn transfer_loop(
         if i == len {
             if lp.elapsed_ns(now) < min_time_ns {
                 i = 0;
+                pos = spec.seq.position(0);
                 continue;
             }
             break;
