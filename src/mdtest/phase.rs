@@ -247,16 +247,24 @@ mod tests {
 
     #[test]
     fn wall_stops_new_operations() {
-        let mut rec = Recorder::new(LatencyRecorder::new(), false, Duration::from_millis(100), 0);
-        let wall = Wall::after(now(), 1);
-        let n = rt()
-            .block_on(for_each(0..u64::MAX, 2, wall, &mut rec, |_| async {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                Ok(true)
-            }))
-            .unwrap();
-        // About 1 s of 20 ms operations, two at a time.
-        assert!((60..=140).contains(&n), "{n}");
+        // The first operation is issued only once the 1 s wall has passed (its issue blocks
+        // for 1.1 s); the operations issued with it finish, and nothing else starts: exactly
+        // `depth` operations of the thousand.
+        for depth in [1, 3] {
+            let mut rec =
+                Recorder::new(LatencyRecorder::new(), false, Duration::from_millis(100), 0);
+            let wall = Wall::after(now(), 1);
+            let n = rt()
+                .block_on(for_each(0..1000, depth, wall, &mut rec, |i| {
+                    if i == 0 {
+                        std::thread::sleep(Duration::from_millis(1100));
+                    }
+                    async { Ok(true) }
+                }))
+                .unwrap();
+            assert_eq!(n, depth as u64);
+            assert_eq!(rec.latency.len(), n);
+        }
     }
 
     #[test]
