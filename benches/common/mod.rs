@@ -11,8 +11,6 @@ use benchfs::ior::{options, output};
 /// Every write/read row of a benchfs-bench run of `args` (an IOR command line without argv[0]),
 /// as local tasks, with the text report discarded. Panics if the run fails.
 pub fn run_in_process(args: &str) -> Vec<PhaseResult> {
-    // As the binary does at process start: the first timed phase must not calibrate the clock.
-    benchfs::measure::machine::calibrate_fast_clock();
     let args: Vec<String> = args.split_whitespace().map(String::from).collect();
     let parsed = options::parse_args(&args).expect("benchmark arguments parse");
     let mut bench = driver::IorBenchmark::new(parsed, "bench");

@@ -36,10 +36,6 @@ pub fn main(argv: Vec<String>) -> i32 {
         if results_cli::is_subcommand(cmd) {
             return results_cli::main(argv[1..].to_vec());
         }
-    }
-    // Every path below runs an engine: calibrate its clock before any timed phase.
-    crate::measure::machine::calibrate_fast_clock();
-    if let Some(cmd) = argv.get(1) {
         if cmd == "mdtest" {
             return mdtest::main(argv[2..].to_vec(), Some(&injob::InJobCluster));
         }

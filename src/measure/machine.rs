@@ -109,7 +109,8 @@ pub fn run_info(command_line: &str) -> RunInfo {
 
 /// The cycle-counter clock used to time individual transfers: one `rdtsc` per reading where
 /// the CPU has a stable TSC (falls back to the monotonic clock elsewhere). Calibrated once, by
-/// the first caller: [`calibrate_fast_clock`] at process start, so no timed phase pays for it.
+/// the first caller: [`calibrate_fast_clock`] before a run's tasks start, so no timed phase
+/// pays for it.
 pub fn fast_clock() -> &'static quanta::Clock {
     FAST_CLOCK.get_or_init(quanta::Clock::new)
 }
@@ -119,7 +120,7 @@ static FAST_CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new
 /// Calibrates [`fast_clock`] now unless done already, and logs how long it took. quanta's
 /// calibration loop runs 10 to 20 ms, up to its 200 ms limit on a loaded machine; inside the
 /// first timed phase of a run it slowed short phases by that much (a 4 ms mdtest stat phase
-/// measured 0.2 s in about one run in twenty). Engines' callers run this before their setup.
+/// measured 0.2 s in about one run in twenty). The process drivers run this before any task.
 pub fn calibrate_fast_clock() {
     if FAST_CLOCK.get().is_some() {
         return;

@@ -10,6 +10,8 @@ use crate::measure::log;
 /// Runs `bench` as `world_size` local tasks (threads); `sink` is rank 0's result stream.
 /// Returns rank 0's outcome, carrying the first real error of any rank.
 pub fn run_local<B: Benchmark>(bench: &B, sink: B::Sink, world_size: usize) -> B::Outcome {
+    // Before any task starts: no timed phase may pay for the clock's calibration.
+    crate::measure::machine::calibrate_fast_clock();
     let comms = LocalComm::group(world_size, bench.tasks_per_node());
     let mut sink = Some(sink);
     let outcomes: Vec<B::Outcome> = std::thread::scope(|scope| {
