@@ -16,6 +16,7 @@ use crate::harness::driver::{
 use crate::harness::record::TextSlot;
 use crate::io500::commands::Mode;
 use crate::io500::engine::{self, check_commands, Context, Io500Params, Outcome};
+use crate::io500::output::SharedOut;
 use crate::io500::results::Io500Run;
 use crate::io500::verify::{verify, Verdict};
 use crate::io500::Config;
@@ -140,7 +141,8 @@ impl Io500Benchmark {
 
 impl Benchmark for Io500Benchmark {
     type Outcome = Io500Outcome;
-    type Sink = Option<Box<dyn Write + Send>>;
+    /// Rank 0's stream is the slot's record ([`TextSlot::locked`]).
+    type Sink = ();
 
     fn parse_warnings(&self) -> Vec<String> {
         Vec::new()
@@ -180,13 +182,15 @@ impl Benchmark for Io500Benchmark {
 
     fn open_sink(&self) -> Result<Self::Sink, String> {
         let info = self.run_info.clone();
-        let out = self.slot.open(
+        // The engine writes stdout and its result files through the slot's lock, never
+        // through the stream's own writer: the signal thread ends both.
+        let _stream = self.slot.open(
             &self.run_info.began,
             Some(engine::phase_count(&self.params)),
             Arc::new(move |run, ctx| ResultDocument::from_io500(&info, run, &[], ctx)),
             |out, run, reason| engine::end_interrupted(run, reason, out),
         )?;
-        Ok(Some(out))
+        Ok(())
     }
 
     async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> Io500Outcome {
@@ -195,11 +199,12 @@ impl Benchmark for Io500Benchmark {
             return Io500Outcome::failed(e.to_string());
         }
         let note = |msg: &str| log::line(msg);
+        let shared = |f: &mut dyn FnMut(&mut dyn Write)| self.slot.locked(f);
         // Few phases, each long: the whole run so far.
         let report = |run: &Io500Run| self.slot.report(1, |so_far| so_far.clone_from(run));
         let ctx = Context {
             comm,
-            out: sink.and_then(|s| s.take()),
+            out: sink.map(|_| &shared as SharedOut),
             note: &note,
             completed: self
                 .slot

@@ -219,6 +219,13 @@ impl<T: Clone + Default + Send + 'static> TextRecord<T> {
         Box::new(RecordWriter(self.record.clone()))
     }
 
+    /// Runs `f` on the stream under the record's lock unless the run was interrupted (then
+    /// `false`): an engine that writes other files the signal thread also ends (io500's
+    /// result files) writes them inside `f`, so that the two never interleave.
+    pub fn locked(&self, f: &mut dyn FnMut(&mut dyn Write)) -> bool {
+        self.record.with(|s| f(&mut *s.out)).is_some()
+    }
+
     /// The engine completed `phases` phases: `update` adds them to the results so far. The document
     /// is rewritten, marked incomplete, at most every [`CHECKPOINT_EVERY`] (a run of many
     /// short phases must not spend its time rewriting a growing document; a signal writes
@@ -291,6 +298,11 @@ impl<T: Clone + Default + Send + 'static> TextSlot<T> {
         let out = record.writer();
         let _ = self.record.set(record);
         Ok(out)
+    }
+
+    /// [`TextRecord::locked`] on the slot's record; `false` before `open`.
+    pub fn locked(&self, f: &mut dyn FnMut(&mut dyn Write)) -> bool {
+        self.record.get().is_some_and(|r| r.locked(f))
     }
 
     /// Whether the slot was opened (rank 0): only then the engine reports its phases.

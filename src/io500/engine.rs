@@ -15,7 +15,7 @@ use crate::io500::commands::{
 };
 use crate::io500::config::Config;
 use crate::io500::find::{self, FindCounts};
-use crate::io500::output::{self, pair, ResultFiles};
+use crate::io500::output::{self, pair, ResultFiles, SharedOut};
 use crate::io500::phases::{
     FindScope, Job, Kind, MdtestSet, MdtestStep, MdwStep, PhaseDef, PHASES,
 };
@@ -72,8 +72,9 @@ impl Io500Params {
 pub struct Context<'a> {
     /// Every rank of the job.
     pub comm: &'a dyn Comm,
-    /// Rank 0's stdout (the summary lines); `None` elsewhere.
-    pub out: Option<Box<dyn Write + Send>>,
+    /// Rank 0's stdout (the summary lines), shared with the driver, whose lock also covers
+    /// the result files; `None` elsewhere.
+    pub out: Option<SharedOut<'a>>,
     /// Where `ERROR INVALID` and `WARNING` notes go besides `result.txt` (rank 0).
     pub note: &'a (dyn Fn(&str) + Sync),
     /// Called on rank 0 after each completed phase with the run so far (the driver's
@@ -258,7 +259,7 @@ struct Run<'a> {
     comm: &'a dyn Comm,
     params: &'a Io500Params,
     s: Settings,
-    files: Option<ResultFiles>,
+    files: Option<ResultFiles<'a>>,
     backend: AnyBackend,
     note: &'a (dyn Fn(&str) + Sync),
     completed: Option<&'a (dyn Fn(&Io500Run) + Sync)>,
@@ -420,7 +421,7 @@ fn backend_options(spec: &str) -> Result<std::collections::BTreeMap<String, Stri
     Ok(opts)
 }
 
-async fn sequence(run: &mut Run<'_>, stdout: Option<Box<dyn Write + Send>>) -> Result<(), String> {
+async fn sequence<'a>(run: &mut Run<'a>, stdout: Option<SharedOut<'a>>) -> Result<(), String> {
     let comm = run.comm;
     let params = run.params;
     let world = comm.size();
@@ -610,6 +611,8 @@ pub fn phase_count(params: &Io500Params) -> usize {
 /// The end of a run cut short (rank 0, from the signal thread): the completed phases keep
 /// their scores; the run is invalid (as the app treats a run that did not complete), and
 /// stdout, `result_summary.txt` and `result.txt` say so, with the scores of what completed.
+/// Called under the driver's lock, which the run's own writes to these files also take
+/// ([`SharedOut`]), so the two never interleave.
 pub fn end_interrupted(run: &mut Io500Run, reason: &str, stdout: &mut dyn Write) {
     let why = format!("interrupted by {reason}; the run did not complete");
     run.run_invalid.push(why.clone());

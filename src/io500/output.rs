@@ -55,17 +55,23 @@ pub fn score_section(s: &Scores, extended: bool) -> String {
     out
 }
 
+/// Rank 0's stdout as the driver shares it: runs a write on the stream under the driver's
+/// lock, so that a signal thread ending the run never interleaves with it; `false` (nothing
+/// written) once the run was interrupted.
+pub type SharedOut<'a> = &'a (dyn Fn(&mut dyn FnMut(&mut dyn Write)) -> bool + Sync);
+
 /// Rank 0's files in the result directory: `result.txt`, `result_summary.txt`, and the
-/// summary lines echoed to stdout.
-pub struct ResultFiles {
+/// summary lines echoed to stdout. Every write goes through the shared stdout's lock when
+/// there is one: the signal thread appends the interrupted run's end to the same files.
+pub struct ResultFiles<'a> {
     result: File,
     summary: File,
-    stdout: Option<Box<dyn Write + Send>>,
+    stdout: Option<SharedOut<'a>>,
 }
 
-impl ResultFiles {
+impl<'a> ResultFiles<'a> {
     /// Creates both files in `resdir` (which must exist); `stdout` gets the summary lines.
-    pub fn create(resdir: &str, stdout: Option<Box<dyn Write + Send>>) -> io::Result<ResultFiles> {
+    pub fn create(resdir: &str, stdout: Option<SharedOut<'a>>) -> io::Result<ResultFiles<'a>> {
         let open = |name: &str| {
             let p = Path::new(resdir).join(name);
             File::create(&p).map_err(|e| {
@@ -82,29 +88,49 @@ impl ResultFiles {
         })
     }
 
+    /// `f` with the files and the stream, under the driver's lock if there is one (not at
+    /// all once the run was interrupted).
+    fn locked(
+        &mut self,
+        mut f: impl FnMut(&mut File, &mut File, Option<&mut dyn Write>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let (result, summary) = (&mut self.result, &mut self.summary);
+        match self.stdout {
+            Some(shared) => {
+                let mut r = Ok(());
+                shared(&mut |out| r = f(result, summary, Some(out)));
+                r
+            }
+            None => f(result, summary, None),
+        }
+    }
+
     /// Appends `text` to `result.txt`.
     pub fn result(&mut self, text: &str) -> io::Result<()> {
-        self.result.write_all(text.as_bytes())?;
-        self.result.flush()
+        self.locked(|result, _, _| result.write_all(text.as_bytes()))
     }
 
     /// Writes `text` to `result_summary.txt` and stdout (the app's `dupprintf`).
     pub fn summary(&mut self, text: &str) -> io::Result<()> {
-        self.summary.write_all(text.as_bytes())?;
-        if let Some(out) = self.stdout.as_mut() {
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
-        Ok(())
+        self.locked(|_, summary, out| {
+            summary.write_all(text.as_bytes())?;
+            if let Some(out) = out {
+                out.write_all(text.as_bytes())?;
+                out.flush()?;
+            }
+            Ok(())
+        })
     }
 
     /// Writes `text` to stdout only.
     pub fn stdout(&mut self, text: &str) -> io::Result<()> {
-        if let Some(out) = self.stdout.as_mut() {
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
-        Ok(())
+        self.locked(|_, _, out| match out {
+            Some(out) => {
+                out.write_all(text.as_bytes())?;
+                out.flush()
+            }
+            None => Ok(()),
+        })
     }
 }
 
@@ -112,6 +138,59 @@ impl ResultFiles {
 mod tests {
     use super::*;
     use crate::io500::phases;
+
+    /// The signal thread's end of the run, appended under the shared lock while the run
+    /// thread keeps writing summary lines, is never overwritten nor split.
+    #[test]
+    fn an_end_appended_under_the_lock_stays_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let resdir = dir.path().to_str().unwrap().to_string();
+        // The driver's lock: the stream and whether the run was interrupted.
+        let lock = std::sync::Mutex::new((Vec::<u8>::new(), false));
+        let shared = |f: &mut dyn FnMut(&mut dyn Write)| {
+            let mut g = lock.lock().unwrap();
+            if g.1 {
+                return false;
+            }
+            f(&mut g.0);
+            true
+        };
+        let end = "[INVALID] interrupted by SIGINT; the run did not complete\n";
+        std::thread::scope(|s| {
+            let mut files = ResultFiles::create(&resdir, Some(&shared)).unwrap();
+            s.spawn(move || {
+                for i in 0..20_000 {
+                    files.summary(&format!("[RESULT] line {i}\n")).unwrap();
+                }
+            });
+            // End while the writer is under way (after its first lines).
+            let mut g = loop {
+                let g = lock.lock().unwrap();
+                if g.0.len() >= 1000 {
+                    break g;
+                }
+                drop(g);
+                std::thread::yield_now();
+            };
+            g.1 = true;
+            g.0.extend_from_slice(end.as_bytes());
+            let path = Path::new(&resdir).join("result_summary.txt");
+            let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            f.write_all(end.as_bytes()).unwrap();
+        });
+        let text = std::fs::read_to_string(dir.path().join("result_summary.txt")).unwrap();
+        let stream = String::from_utf8(lock.lock().unwrap().0.clone()).unwrap();
+        for t in [&text, &stream] {
+            assert!(t.ends_with(end), "{}", &t[t.len().saturating_sub(200)..]);
+            let lines: Vec<&str> = t.lines().collect();
+            let (last, before) = lines.split_last().unwrap();
+            assert_eq!(format!("{last}\n"), end);
+            for (i, l) in before.iter().enumerate() {
+                assert_eq!(*l, format!("[RESULT] line {i}"));
+            }
+        }
+        assert_eq!(text, stream, "the file and stdout say the same");
+    }
 
     #[test]
     fn the_apps_lines() {
