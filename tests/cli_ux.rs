@@ -174,6 +174,8 @@ fn completions_and_man_pages_come_from_the_definitions() {
         "BENCHFS",
         "mdtest",
         "--config-hash",
+        "md-workbench",
+        "--precreate-per-set",
     ] {
         assert!(bash.stdout.contains(word), "{word} not completed");
     }
@@ -200,6 +202,7 @@ fn completions_and_man_pages_come_from_the_definitions() {
         "benchfs-bench-compare.1",
         "benchfs-bench-report.1",
         "benchfs-bench-mdtest.1",
+        "benchfs-bench-md-workbench.1",
         "benchfs-bench-io500.1",
         "benchfs-server.1",
     ] {

@@ -1,7 +1,8 @@
 //! Shell completions and man pages of both binaries, generated from their definitions:
 //! benchfs-bench's IOR options from the IOR option table
 //! ([`crate::ior::options::ior_command`]), `mdtest` from mdtest's table
-//! ([`crate::mdtest::options::command`]), `io500` and the result subcommands (clap), and
+//! ([`crate::mdtest::options::command`]), `md-workbench` from its table
+//! ([`crate::mdworkbench::options::command`]), `io500` and the result subcommands (clap), and
 //! benchfs-server's clap command. `benchfs-bench completions SHELL` and `benchfs-bench man`
 //! print or write them; `scripts/install-shell-files.sh` installs them.
 //!
@@ -36,6 +37,7 @@ pub fn bench_command(subcommands: &Command) -> Command {
         );
     cmd = cmd
         .subcommand(crate::mdtest::options::command("mdtest"))
+        .subcommand(crate::mdworkbench::options::command("md-workbench"))
         .subcommand(
             <crate::harness::io500::Io500Args as clap::CommandFactory>::command().name("io500"),
         );

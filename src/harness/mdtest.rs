@@ -46,7 +46,10 @@ impl MdtestBenchmark {
             .collect::<Vec<_>>()
             .join(" ");
         MdtestBenchmark {
-            slot: TextSlot::new(args.json_file.as_deref(), args.results_dir.as_deref()),
+            slot: TextSlot::new(
+                args.run.json_file.as_deref(),
+                args.run.results_dir.as_deref(),
+            ),
             args,
             argv,
             run_info: machine::run_info(&command_line),
@@ -71,11 +74,11 @@ impl Benchmark for MdtestBenchmark {
     }
 
     fn local_tasks(&self) -> usize {
-        self.args.tasks.max(1)
+        self.args.run.tasks.max(1)
     }
 
     fn tasks_per_node(&self) -> usize {
-        tasks_per_node_or_env(self.args.tasks_per_node)
+        tasks_per_node_or_env(self.args.run.tasks_per_node)
     }
 
     fn backends(&mut self) -> Vec<BackendSlot<'_>> {
@@ -92,7 +95,7 @@ impl Benchmark for MdtestBenchmark {
             .store(world, std::sync::atomic::Ordering::Relaxed);
         // The engine prints mdtest's warnings where mdtest does; here only errors count.
         crate::mdtest::validate::validate(&self.args.params, world).map_err(|e| e.to_string())?;
-        for path in self.args.json_file.iter() {
+        for path in self.args.run.json_file.iter() {
             std::fs::OpenOptions::new()
                 .append(true)
                 .create(true)

@@ -44,7 +44,10 @@ impl MdwBenchmark {
             .collect::<Vec<_>>()
             .join(" ");
         MdwBenchmark {
-            slot: TextSlot::new(args.json_file.as_deref(), args.results_dir.as_deref()),
+            slot: TextSlot::new(
+                args.run.json_file.as_deref(),
+                args.run.results_dir.as_deref(),
+            ),
             args,
             argv,
             run_info: machine::run_info(&command_line),
@@ -67,11 +70,11 @@ impl Benchmark for MdwBenchmark {
     }
 
     fn local_tasks(&self) -> usize {
-        self.args.tasks.max(1)
+        self.args.run.tasks.max(1)
     }
 
     fn tasks_per_node(&self) -> usize {
-        tasks_per_node_or_env(self.args.tasks_per_node)
+        tasks_per_node_or_env(self.args.run.tasks_per_node)
     }
 
     fn backends(&mut self) -> Vec<BackendSlot<'_>> {
@@ -89,8 +92,8 @@ impl Benchmark for MdwBenchmark {
             .check()
             .map_err(|e| format!("ERROR: {e}"))?;
         crate::harness::preflight::check_documents(
-            self.args.json_file.as_deref(),
-            self.args.results_dir.as_deref(),
+            self.args.run.json_file.as_deref(),
+            self.args.run.results_dir.as_deref(),
         )?;
         Ok(Vec::new())
     }

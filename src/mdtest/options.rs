@@ -3,102 +3,41 @@
 //! ([`crate::optparse`]: `-x`, `--long`, `=value`, grouped and counted flags, backend module
 //! options `--posix.odirect`), then the options benchfs-bench adds, and the help text.
 //!
-//! Owns the table, the value rules of mdtest's option types (`int` and `uint64` through
-//! `string_to_bytes`, with the overflow warning; strings) and `--help`. It must not check
-//! combinations (that is [`crate::mdtest::validate`]) nor print.
+//! Owns the table and `--help`; the record type, the value rules of mdtest's option types
+//! and the run options are [`crate::optparse::record`]'s. It must not check combinations
+//! (that is [`crate::mdtest::validate`]) nor print.
 
-use crate::backend::cmdline::{int_value, ModuleTarget, TableOption, Tables};
+use crate::backend::cmdline::{help_text as engine_help, Tables};
 use crate::backend::BACKEND_NAMES;
 use crate::mdtest::params::MdtestParams;
-use crate::optparse::help::{left_column, Line};
-use crate::optparse::{self, Arg, TokenError};
-use crate::units::parse_ior_number;
-use thiserror::Error;
-
-/// What an mdtest command line sets.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MdtestArgs {
-    /// The run's parameters.
-    pub params: MdtestParams,
-    /// `--tasks N`: local tasks without MPI (mdtest's `-N` is its rank stride).
-    pub tasks: usize,
-    /// `--tasks-per-node N`: emulated nodes of N tasks.
-    pub tasks_per_node: usize,
-    /// `--json FILE`: the result document.
-    pub json_file: Option<String>,
-    /// `--results-dir DIR`: a new result document in DIR.
-    pub results_dir: Option<String>,
-    /// `-h` / `--help`.
-    pub help: bool,
-    /// Warnings of parsing (`WARNING: parsing the number ...`), in order.
-    pub warnings: Vec<String>,
-}
+use crate::optparse::record::{self, invalid, long, run_options, short, EngineParams};
 
 /// A command-line error; `Display` is the line to print (then the help, exit status 1).
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum OptionError {
-    /// A token rule (`Error invalid argument: ...`, `Error, argument missing ...`).
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    /// A value of an option benchfs-bench adds that it rejects.
-    #[error("Error, invalid value \"{value}\" for option {option}: {reason}")]
-    InvalidValue {
-        /// The option.
-        option: String,
-        /// The value given.
-        value: String,
-        /// Why.
-        reason: String,
-    },
-}
+pub use crate::optparse::record::OptionError;
 
-type Params = MdtestParams;
+/// What an mdtest command line sets: its parameters and benchfs-bench's run options
+/// (`--tasks`, `--tasks-per-node`, `--json`, `--results-dir`).
+pub type MdtestArgs = record::CommandLine<MdtestParams>;
 
-/// What an option sets.
-#[derive(Clone, Copy)]
-enum Set {
-    /// A counted flag (`-v -v`, `-F=N`).
-    Count(fn(&mut Params) -> &mut i32),
-    /// An `int` (`string_to_bytes`, overflow warning).
-    Int(fn(&mut Params) -> &mut i32),
-    /// A `uint64` (`string_to_bytes`).
-    Count64(fn(&mut Params) -> &mut u64),
-    /// A string.
-    Text(fn(&mut Params) -> &mut String),
-    /// A string that may be absent.
-    Note(fn(&mut Params) -> &mut Option<String>),
-    /// An option of benchfs-bench's own.
-    Own(fn(&mut MdtestArgs, &str) -> Result<(), OptionError>),
-}
-
-/// One option of the table.
-#[derive(Clone, Copy)]
-struct MdOption {
-    short: Option<char>,
-    long: Option<&'static str>,
-    help: &'static str,
-    set: Set,
-}
-
-const fn o(short: char, help: &'static str, set: Set) -> MdOption {
-    MdOption {
-        short: Some(short),
-        long: None,
-        help,
-        set,
+impl EngineParams for MdtestParams {
+    fn backend_options(&mut self) -> &mut std::collections::BTreeMap<String, String> {
+        &mut self.backend_options
     }
 }
 
-const fn l(long: &'static str, help: &'static str, set: Set) -> MdOption {
-    MdOption {
-        short: None,
-        long: Some(long),
-        help,
-        set,
-    }
+/// One option of mdtest's table.
+type MdOption = record::EngineOption<MdtestParams>;
+type Set = record::Set<MdtestParams>;
+
+const fn o(c: char, help: &'static str, set: Set) -> MdOption {
+    short(c, help, set)
 }
 
-use Set::{Count, Count64, Int, Note, Own, Text};
+const fn l(name: &'static str, help: &'static str, set: Set) -> MdOption {
+    long(name, help, set)
+}
+
+use record::Set::{Count, Count64, Int, Note, Own, Text};
 
 /// Every option, in mdtest's order (its help lists them in it), then ours.
 const TABLE: &[MdOption] = &[
@@ -138,12 +77,7 @@ const TABLE: &[MdOption] = &[
     o('w', "bytes to write to each file after it is created", Count64(|p| &mut p.write_bytes)),
     o('W', "number in seconds; stonewall timer, write as many seconds and ensure all processes did the same number of operations (currently only stops during create phase and files)", Int(|p| &mut p.stone_wall_timer_seconds)),
     o('x', "StoneWallingStatusFile; contains the number of iterations of the creation phase, can be used to split phases across runs", Note(|p| &mut p.stonewall_status_file)),
-    MdOption {
-        short: Some('X'),
-        long: Some("verify-read"),
-        help: "Verify the data read",
-        set: Count(|p| &mut p.verify_read),
-    },
+    record::opt(Some('X'), Some("verify-read"), "Verify the data read", Count(|p| &mut p.verify_read)),
     l("verify-write", "Verify the data after a write by reading it back immediately", Count(|p| &mut p.verify_write)),
     o('y', "sync file after writing", Count(|p| &mut p.sync_file)),
     o('Y', "call the sync command after each phase (included in the timing; note it causes all IO to be flushed from your node)", Count(|p| &mut p.call_sync)),
@@ -168,194 +102,74 @@ const OURS: &[MdOption] = &[
     l(
         "interval",
         "interval of each phase's operations-over-time series in the result document (100ms, 0.5s, 2)",
-        Own(|a, v| {
-            a.params.interval = crate::measure::series::parse_interval(v)
-                .ok_or_else(|| invalid("interval", v, crate::measure::series::INTERVAL_EXPECTED))?;
-            Ok(())
-        }),
-    ),
-    l(
-        "tasks",
-        "local tasks when not started by an MPI launcher (mdtest's -N is its rank stride)",
-        Own(|a, v| {
-            a.tasks = positive("tasks", v)?;
-            Ok(())
-        }),
-    ),
-    l(
-        "tasks-per-node",
-        "emulate nodes of N tasks each (0: all tasks on one node)",
-        Own(|a, v| {
-            a.tasks_per_node = usize::try_from(parse_ior_number(v))
-                .map_err(|_| invalid("tasks-per-node", v, "must be 0 or a positive number"))?;
-            Ok(())
-        }),
-    ),
-    l(
-        "json",
-        "write the benchfs result document (JSON) to this file",
-        Own(|a, v| {
-            a.json_file = Some(v.to_string());
-            Ok(())
-        }),
-    ),
-    l(
-        "results-dir",
-        "write the result document into this directory (one new file per run)",
-        Own(|a, v| {
-            a.results_dir = Some(v.to_string());
-            Ok(())
-        }),
+        Own(
+            |a, v| {
+                a.params.interval = crate::measure::series::parse_interval(v).ok_or_else(|| {
+                    invalid("interval", v, crate::measure::series::INTERVAL_EXPECTED)
+                })?;
+                Ok(())
+            },
+            "100ms",
+        ),
     ),
 ];
 
-fn invalid(option: &str, value: &str, reason: &str) -> OptionError {
-    OptionError::InvalidValue {
-        option: option.to_string(),
-        value: value.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-fn positive(option: &str, v: &str) -> Result<usize, OptionError> {
-    match usize::try_from(parse_ior_number(v)) {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(invalid(option, v, "must be at least 1")),
-    }
-}
-
-impl ModuleTarget for MdtestArgs {
-    fn backend_options(&mut self) -> &mut std::collections::BTreeMap<String, String> {
-        &mut self.params.backend_options
-    }
-    fn warnings(&mut self) -> &mut Vec<String> {
-        &mut self.warnings
-    }
-}
-
-impl TableOption<MdtestArgs> for MdOption {
-    type Error = OptionError;
-
-    fn short_name(&self) -> Option<char> {
-        self.short
-    }
-    fn long_name(&self) -> Option<&'static str> {
-        self.long
-    }
-    fn is_flag(&self) -> bool {
-        matches!(self.set, Count(_))
-    }
-    fn apply_flag(&self, a: &mut MdtestArgs, set: Option<i32>) {
-        if let Count(f) = self.set {
-            optparse::count(f(&mut a.params), set);
-        }
-    }
-    fn apply_value(&self, a: &mut MdtestArgs, v: &str) -> Result<(), OptionError> {
-        match self.set {
-            Count(_) => {}
-            Int(f) => *f(&mut a.params) = int_value(v, &mut a.warnings),
-            Count64(f) => *f(&mut a.params) = parse_ior_number(v) as u64,
-            Text(f) => *f(&mut a.params) = v.to_string(),
-            Note(f) => *f(&mut a.params) = Some(v.to_string()),
-            Own(f) => f(a, v)?,
-        }
-        Ok(())
-    }
-}
+/// The run options (`--help` lists them after ours).
+const RUN: &[MdOption] = &run_options(
+    "local tasks when not started by an MPI launcher (mdtest's -N is its rank stride)",
+);
 
 /// Every record: the engine's table, then ours.
-const ALL: Tables<MdOption> = Tables(&[TABLE, OURS]);
+const ALL: Tables<MdOption> = Tables(&[TABLE, OURS, RUN]);
 
 /// Parses mdtest's command line (without the program name), in order, later wins. `-h` and
 /// `--help` (not options of mdtest's table, as in mdtest) ask for the help text.
 pub fn parse_args(args: &[String]) -> Result<MdtestArgs, OptionError> {
-    let mut a = MdtestArgs::default();
-    let (help, rest): (Vec<&String>, Vec<&String>) =
-        args.iter().partition(|t| *t == "-h" || *t == "--help");
-    let rest: Vec<String> = rest.into_iter().cloned().collect();
-    optparse::parse_tokens(&ALL, &rest, &mut a)?;
-    a.help = !help.is_empty();
-    Ok(a)
+    record::parse(&ALL, args)
 }
 
-fn shown(o: &MdOption, d: &mut MdtestArgs) -> Option<String> {
-    let text = |s: &str| {
-        if s.is_empty() {
-            "STRING".to_string()
+fn help_lines(tables: &[&[MdOption]], flags: bool) -> Vec<crate::optparse::help::Line> {
+    let help_of = |o: &MdOption| {
+        if o.short == Some('a') {
+            format!("{} [{}]", o.help, BACKEND_NAMES.join("|"))
         } else {
-            s.to_string()
+            o.help.to_string()
         }
     };
-    match o.set {
-        Count(_) => None,
-        Int(f) => Some(f(&mut d.params).to_string()),
-        Count64(f) => Some(f(&mut d.params).to_string()),
-        Text(f) => Some(text(f(&mut d.params))),
-        Note(f) => Some(text(f(&mut d.params).as_deref().unwrap_or(""))),
-        Own(_) => Some(match o.long {
-            Some("tasks") => "1".to_string(),
-            Some("tasks-per-node") => "0".to_string(),
-            Some("interval") => "100ms".to_string(),
-            _ => "STRING".to_string(),
-        }),
-    }
-}
-
-fn help_lines(table: &[MdOption], flags: bool) -> Vec<Line> {
-    let mut d = MdtestArgs::default();
-    table
+    tables
         .iter()
-        .filter(|o| matches!(o.set, Count(_)) == flags)
-        .map(|o| {
-            let v = shown(o, &mut d);
-            let help = if o.short == Some('a') {
-                format!("{} [{}]", o.help, BACKEND_NAMES.join("|"))
-            } else {
-                o.help.to_string()
-            };
-            Line::Opt(left_column(o.short, o.long, v.as_deref()), help)
-        })
+        .flat_map(|t| record::help_lines(t, flags, help_of))
         .collect()
 }
 
 /// mdtest's `--help` (`Synopsis <program>`, its options, one section per backend), then the
 /// options benchfs-bench adds.
 pub fn help_text(program: &str) -> String {
-    crate::backend::cmdline::help_text(
+    engine_help(
         program,
         "mdtest",
-        [help_lines(TABLE, true), help_lines(TABLE, false)],
-        [help_lines(OURS, true), help_lines(OURS, false)],
+        [help_lines(&[TABLE], true), help_lines(&[TABLE], false)],
+        [
+            help_lines(&[OURS, RUN], true),
+            help_lines(&[OURS, RUN], false),
+        ],
     )
 }
 
 /// mdtest's options (its table, then ours, then the backends' `--module.option`s) as the clap
 /// command `name`, for completions and the man page ([`crate::optparse::command`]).
 pub fn command(name: &'static str) -> clap::Command {
-    use crate::optparse::command::{backend_choice, option_arg, with_module_options};
-    let mut cmd = clap::Command::new(name)
+    let cmd = clap::Command::new(name)
         .about("Run mdtest's metadata benchmark with mdtest's options (benchfs-bench mdtest -h)")
         .disable_version_flag(true);
-    for o in TABLE.iter().chain(OURS) {
-        let kind = match o.set {
-            Count(_) => Arg::Flag,
-            _ => Arg::Value,
-        };
-        let hint = match (o.short, o.long) {
-            (Some('d'), _) | (_, Some("results-dir")) => clap::ValueHint::DirPath,
-            (Some('x'), _) | (_, Some("json" | "saveRankPerformanceDetails")) => {
-                clap::ValueHint::FilePath
-            }
-            _ => clap::ValueHint::Other,
-        };
-        let a = option_arg(o.short, o.long, o.help.to_string(), kind, "VALUE", hint);
-        cmd = cmd.arg(if o.short == Some('a') {
-            backend_choice(a)
-        } else {
-            a
-        });
-    }
-    with_module_options(cmd)
+    let hint = |o: &MdOption| match (o.short, o.long) {
+        (Some('d'), _) | (_, Some("results-dir")) => clap::ValueHint::DirPath,
+        (Some('x'), _) | (_, Some("json" | "saveRankPerformanceDetails")) => {
+            clap::ValueHint::FilePath
+        }
+        _ => clap::ValueHint::Other,
+    };
+    record::command(cmd, &[TABLE, OURS, RUN], hint, |o| o.short == Some('a'))
 }
 
 #[cfg(test)]
@@ -411,7 +225,7 @@ mod tests {
         assert_eq!(p.backend_options["posix.odirect"], "1");
         assert_eq!(p.backend_options["dummy.delay-create"], "5");
         assert_eq!(
-            (p.iodepth, a.tasks, a.json_file.as_deref()),
+            (p.iodepth, a.run.tasks, a.run.json_file.as_deref()),
             (16, 4, Some("x.json"))
         );
         assert!(parse("-n 5 --help").unwrap().help);

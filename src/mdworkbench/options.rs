@@ -3,16 +3,14 @@
 //! ([`crate::optparse`]: `-x`, `--long`, `=value`, grouped and counted flags, backend module
 //! options `--posix.odirect`), then the options benchfs-bench adds, and the help text.
 //!
-//! Owns the parameters ([`MdwParams`], md-workbench's defaults), the value rules of its option
-//! types (`int` through `string_to_bytes` with the overflow warning, `float` through `atof`,
-//! strings) and `--help`. It must not check combinations (that is [`MdwParams::check`]'s
+//! Owns the parameters ([`MdwParams`], md-workbench's defaults), the table and `--help`; the
+//! record type, the value rules of its option types and the run options are
+//! [`crate::optparse::record`]'s. It must not check combinations (that is [`MdwParams::check`]'s
 //! job, called by the engine) nor print.
 
-use crate::backend::cmdline::{int_value, ModuleTarget, TableOption, Tables};
+use crate::backend::cmdline::{help_text as engine_help, Tables};
 use crate::ior::params::DataPacketType;
-use crate::optparse;
-use crate::optparse::help::{left_column, Line};
-use crate::units::parse_ior_number;
+use crate::optparse::record::{self, opt, run_options, EngineParams};
 use std::collections::BTreeMap;
 
 /// What one md-workbench run is asked to do (its `benchmark_options`, md-workbench's defaults).
@@ -176,73 +174,24 @@ impl MdwParams {
     }
 }
 
-/// What an md-workbench command line sets.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MdwArgs {
-    /// The run's parameters.
-    pub params: MdwParams,
-    /// `--tasks N`: local tasks without MPI.
-    pub tasks: usize,
-    /// `--tasks-per-node N`: emulated nodes of N tasks.
-    pub tasks_per_node: usize,
-    /// `--json FILE`: the result document.
-    pub json_file: Option<String>,
-    /// `--results-dir DIR`: a new result document in DIR.
-    pub results_dir: Option<String>,
-    /// `-h` / `--help`.
-    pub help: bool,
-    /// Warnings of parsing (`WARNING: parsing the number ...`), in order.
-    pub warnings: Vec<String>,
+/// What an md-workbench command line sets: its parameters and benchfs-bench's run options
+/// (`--tasks`, `--tasks-per-node`, `--json`, `--results-dir`).
+pub type MdwArgs = record::CommandLine<MdwParams>;
+
+impl EngineParams for MdwParams {
+    fn backend_options(&mut self) -> &mut std::collections::BTreeMap<String, String> {
+        &mut self.backend_options
+    }
 }
 
 /// A command-line error (the same rules and wording as mdtest's); `Display` is the line to
 /// print (then the help, exit status 1).
-pub use crate::mdtest::options::OptionError;
+pub use crate::optparse::record::OptionError;
 
-type P = MdwParams;
+/// One option of md-workbench's table.
+type MdwOption = record::EngineOption<MdwParams>;
 
-/// What an option sets.
-#[derive(Clone, Copy)]
-enum Set {
-    /// A counted flag.
-    Count(fn(&mut P) -> &mut i32),
-    /// An `int` (`string_to_bytes`, overflow warning).
-    Int(fn(&mut P) -> &mut i32),
-    /// A `long long` (`string_to_bytes`).
-    Long(fn(&mut P) -> &mut i64),
-    /// A `float` (`atof`).
-    Float(fn(&mut P) -> &mut f32),
-    /// A string.
-    Text(fn(&mut P) -> &mut String),
-    /// A string that may be absent.
-    Note(fn(&mut P) -> &mut Option<String>),
-    /// An option of benchfs-bench's own.
-    Own(fn(&mut MdwArgs, &str) -> Result<(), OptionError>),
-}
-
-#[derive(Clone, Copy)]
-struct MdwOption {
-    short: Option<char>,
-    long: Option<&'static str>,
-    help: &'static str,
-    set: Set,
-}
-
-const fn opt(
-    short: Option<char>,
-    long: Option<&'static str>,
-    help: &'static str,
-    set: Set,
-) -> MdwOption {
-    MdwOption {
-        short,
-        long,
-        help,
-        set,
-    }
-}
-
-use Set::{Count, Float, Int, Long, Note, Own, Text};
+use record::Set::{Count, Float, Int, Long, Note, Text};
 
 /// Every option, in md-workbench's order (its help lists them in it; no GPU options, as a
 /// build without CUDA).
@@ -279,168 +228,47 @@ const TABLE: &[MdwOption] = &[
 ];
 
 /// The options benchfs-bench adds (`--help` lists them after md-workbench's).
-const OURS: &[MdwOption] = &[
-    opt(
-        None,
-        Some("tasks"),
-        "local tasks when not started by an MPI launcher",
-        Own(|a, v| {
-            a.tasks = match usize::try_from(parse_ior_number(v)) {
-                Ok(n) if n >= 1 => n,
-                _ => return Err(invalid("tasks", v, "must be at least 1")),
-            };
-            Ok(())
-        }),
-    ),
-    opt(
-        None,
-        Some("tasks-per-node"),
-        "emulate nodes of N tasks each (0: all tasks on one node)",
-        Own(|a, v| {
-            a.tasks_per_node = usize::try_from(parse_ior_number(v))
-                .map_err(|_| invalid("tasks-per-node", v, "must be 0 or a positive number"))?;
-            Ok(())
-        }),
-    ),
-    opt(
-        None,
-        Some("json"),
-        "write the benchfs result document (JSON) to this file",
-        Own(|a, v| {
-            a.json_file = Some(v.to_string());
-            Ok(())
-        }),
-    ),
-    opt(
-        None,
-        Some("results-dir"),
-        "write the result document into this directory (one new file per run)",
-        Own(|a, v| {
-            a.results_dir = Some(v.to_string());
-            Ok(())
-        }),
-    ),
-];
-
-fn invalid(option: &str, value: &str, reason: &str) -> OptionError {
-    OptionError::InvalidValue {
-        option: option.to_string(),
-        value: value.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-impl ModuleTarget for MdwArgs {
-    fn backend_options(&mut self) -> &mut std::collections::BTreeMap<String, String> {
-        &mut self.params.backend_options
-    }
-    fn warnings(&mut self) -> &mut Vec<String> {
-        &mut self.warnings
-    }
-}
-
-impl TableOption<MdwArgs> for MdwOption {
-    type Error = OptionError;
-
-    fn short_name(&self) -> Option<char> {
-        self.short
-    }
-    fn long_name(&self) -> Option<&'static str> {
-        self.long
-    }
-    fn is_flag(&self) -> bool {
-        matches!(self.set, Count(_))
-    }
-    fn apply_flag(&self, a: &mut MdwArgs, set: Option<i32>) {
-        if let Count(f) = self.set {
-            optparse::count(f(&mut a.params), set);
-        }
-    }
-    fn apply_value(&self, a: &mut MdwArgs, v: &str) -> Result<(), OptionError> {
-        match self.set {
-            Count(_) => {}
-            Int(f) => *f(&mut a.params) = int_value(v, &mut a.warnings),
-            Long(f) => *f(&mut a.params) = parse_ior_number(v),
-            Float(f) => *f(&mut a.params) = atof(v),
-            Text(f) => *f(&mut a.params) = v.to_string(),
-            Note(f) => *f(&mut a.params) = Some(v.to_string()),
-            Own(f) => f(a, v)?,
-        }
-        Ok(())
-    }
-}
+const OURS: &[MdwOption] = &run_options("local tasks when not started by an MPI launcher");
 
 /// Every record: the engine's table, then ours.
 const ALL: Tables<MdwOption> = Tables(&[TABLE, OURS]);
 
-/// C's `atof`: the longest leading decimal number, 0 when there is none.
-fn atof(v: &str) -> f32 {
-    let t = v.trim_start();
-    let end = (1..=t.len())
-        .rev()
-        .find(|&i| t.is_char_boundary(i) && t[..i].parse::<f64>().is_ok())
-        .unwrap_or(0);
-    t[..end].parse::<f64>().map_or(0.0, |x| x as f32)
-}
-
 /// Parses md-workbench's command line (without the program name), in order, later wins. `-h`
 /// and `--help` ask for the help text.
 pub fn parse_args(args: &[String]) -> Result<MdwArgs, OptionError> {
-    let mut a = MdwArgs::default();
-    let (help, rest): (Vec<&String>, Vec<&String>) =
-        args.iter().partition(|t| *t == "-h" || *t == "--help");
-    let rest: Vec<String> = rest.into_iter().cloned().collect();
-    optparse::parse_tokens(&ALL, &rest, &mut a)?;
-    a.help = !help.is_empty();
-    Ok(a)
+    record::parse(&ALL, args)
 }
 
-fn shown(o: &MdwOption, d: &mut MdwArgs) -> Option<String> {
-    let text = |s: &str| {
-        if s.is_empty() {
-            "STRING".to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    match o.set {
-        Count(_) => None,
-        Int(f) => Some(f(&mut d.params).to_string()),
-        Long(f) => Some(f(&mut d.params).to_string()),
-        Float(f) => Some(format!("{:.6}", f64::from(*f(&mut d.params)))),
-        Text(f) => Some(text(f(&mut d.params))),
-        Note(f) => Some(text(f(&mut d.params).as_deref().unwrap_or(""))),
-        Own(_) => Some(match o.long {
-            Some("tasks") => "1".to_string(),
-            _ => "0".to_string(),
-        }),
-    }
-}
-
-fn help_lines(table: &[MdwOption], flags: bool) -> Vec<Line> {
-    let mut d = MdwArgs::default();
-    table
-        .iter()
-        .filter(|o| matches!(o.set, Count(_)) == flags)
-        .map(|o| {
-            let v = shown(o, &mut d);
-            Line::Opt(
-                left_column(o.short, o.long, v.as_deref()),
-                o.help.to_string(),
-            )
-        })
-        .collect()
+fn help_lines(table: &[MdwOption], flags: bool) -> Vec<crate::optparse::help::Line> {
+    record::help_lines(table, flags, |o| o.help.to_string())
 }
 
 /// md-workbench's `--help` (`Synopsis <program>`, its options, one section per backend), then
 /// the options benchfs-bench adds.
 pub fn help_text(program: &str) -> String {
-    crate::backend::cmdline::help_text(
+    engine_help(
         program,
         "md-workbench",
         [help_lines(TABLE, true), help_lines(TABLE, false)],
         [help_lines(OURS, true), help_lines(OURS, false)],
     )
+}
+
+/// md-workbench's options (its table, then ours, then the backends' `--module.option`s) as
+/// the clap command `name`, for completions and the man page ([`crate::optparse::command`]).
+pub fn command(name: &'static str) -> clap::Command {
+    let cmd = clap::Command::new(name)
+        .about(
+            "Run md-workbench's metadata and small-object benchmark with its options \
+             (benchfs-bench md-workbench -h)",
+        )
+        .disable_version_flag(true);
+    let hint = |o: &MdwOption| match (o.short, o.long) {
+        (Some('o'), _) | (_, Some("results-dir")) => clap::ValueHint::DirPath,
+        (_, Some("json" | "run-info-file" | "latency")) => clap::ValueHint::FilePath,
+        _ => clap::ValueHint::Other,
+    };
+    record::command(cmd, &[TABLE, OURS], hint, |o| o.short == Some('a'))
 }
 
 #[cfg(test)]
@@ -472,7 +300,7 @@ mod tests {
         assert_eq!(a.params.object_size, 4096);
         assert_eq!(a.params.phases(), (true, true, true));
         assert_eq!(a.params.backend_options["posix.odirect"], "1");
-        assert_eq!((a.tasks, a.params.start_item), (3, 7));
+        assert_eq!((a.run.tasks, a.params.start_item), (3, 7));
     }
 
     #[test]
@@ -507,5 +335,7 @@ mod tests {
         assert!(h.contains("\n  -t, --waiting-time=0.000000   Waiting time relative"));
         assert!(h.contains("\n  --run-info-file=md-workbench.statusThe log file"));
         assert!(h.contains("\n  -G=-1                         Timestamp/Random seed"));
+        assert!(h.contains("\n  --tasks=1                     local tasks"));
+        assert!(h.contains("\n  --json=STRING                 write the benchfs result"));
     }
 }

@@ -8,12 +8,15 @@
 //! (`--posix.odirect`), which a table offers as more long names.
 //!
 //! Owns those rules and their error wording (`Error invalid argument: ...`, `Error, argument
-//! missing for option ...`). It must not know any option: each engine (IOR in
-//! [`crate::ior::options`], mdtest) implements [`OptionTable`] for its own table, parses the
-//! values itself (only the `=N` of a flag is read here, with C's `atoi`) and prints nothing.
+//! missing for option ...`). The token rules know no option: each engine (IOR in
+//! [`crate::ior::options`], mdtest, md-workbench) implements [`OptionTable`] for its own
+//! table, parses the values itself (only the `=N` of a flag is read here, with C's `atoi`)
+//! and prints nothing. [`record`] is the record type the text engines' tables share, with
+//! the four options benchfs-bench adds to each of them.
 
 pub(crate) mod command;
 pub(crate) mod help;
+pub mod record;
 
 use crate::units::atoi;
 use thiserror::Error;
