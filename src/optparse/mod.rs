@@ -16,7 +16,7 @@
 
 pub(crate) mod command;
 pub(crate) mod help;
-pub mod record;
+pub(crate) mod record;
 
 use crate::units::atoi;
 use thiserror::Error;
