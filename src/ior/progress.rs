@@ -15,9 +15,11 @@
 //! their totals to rank 0 as a small UDP datagram every 100 ms from that thread (never from
 //! the transfer loop, never through MPI, so the timed phase and MPI's thread rules are left
 //! alone; a lost datagram only delays the display), and rank 0 adds them up. The last line
-//! of a phase shows the exact total the engine reduced over ranks.
+//! of a phase shows the exact total the engine reduced over ranks. While a bar is drawn, log
+//! lines are written with it hidden ([`crate::measure::log::show_display`]).
 
 use crate::comm::{Comm, CommError};
+use crate::measure::log;
 use crate::measure::series::LiveCounts;
 use indicatif::{BinaryBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{HashMap, VecDeque};
@@ -186,7 +188,8 @@ struct Shared {
     active: Mutex<Option<Active>>,
     /// The last between-phases step announced (`name: what`), so that local tasks print it once.
     between: Mutex<String>,
-    between_bar: Mutex<Option<ProgressBar>>,
+    /// The spinner between phases, with its token of [`log::show_display`].
+    between_bar: Mutex<Option<(ProgressBar, u64)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -203,7 +206,8 @@ impl Shared {
     }
 
     fn end_between(&self) {
-        if let Some(b) = lock(&self.between_bar).take() {
+        if let Some((b, shown)) = lock(&self.between_bar).take() {
+            log::hide_display(shown);
             b.finish_and_clear();
         }
     }
@@ -484,7 +488,8 @@ impl Progress {
                     )
                     .with_message(text);
                 b.enable_steady_tick(REFRESH);
-                *lock(&s.between_bar) = Some(b);
+                let shown = log::show_display(suspend_of(&b));
+                *lock(&s.between_bar) = Some((b, shown));
             }
             Sink::Lines(_) => s.write_line(&format!("progress: {text}")),
             Sink::Relay { .. } => {}
@@ -595,6 +600,12 @@ fn totals(
     }
 }
 
+/// How log lines are written while `bar` is drawn: with the bar hidden, then redrawn.
+fn suspend_of(bar: &ProgressBar) -> log::Suspend {
+    let bar = bar.clone();
+    Arc::new(move |write: &mut dyn FnMut()| bar.suspend(&mut *write))
+}
+
 /// The ticker of one phase: samples the counts, redraws the bar or prints a plain line once
 /// a second, and a last line (plain) or a cleared bar when stopped.
 fn tick(state: &Mutex<PhaseState>, stop: &AtomicBool, sink: &Sink, inbox: Option<&Inbox>) {
@@ -607,10 +618,10 @@ fn tick(state: &Mutex<PhaseState>, stop: &AtomicBool, sink: &Sink, inbox: Option
             let style = ProgressStyle::with_template(TEMPLATE)
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
-            Some(
-                ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
-                    .with_style(style),
-            )
+            let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+                .with_style(style);
+            let shown = log::show_display(suspend_of(&b));
+            Some((b, shown))
         }
         _ => None,
     };
@@ -636,7 +647,7 @@ fn tick(state: &Mutex<PhaseState>, stop: &AtomicBool, sink: &Sink, inbox: Option
             status(stage, t.bytes, t.total, r)
         };
         match (&bar, sink) {
-            (Some(b), _) => {
+            (Some((b, _)), _) => {
                 b.set_length(t.total);
                 b.set_position(t.bytes);
                 b.set_message(format!("{name} {st}"));
@@ -682,8 +693,9 @@ fn tick(state: &Mutex<PhaseState>, stop: &AtomicBool, sink: &Sink, inbox: Option
         (t, name)
     };
     match &bar {
-        Some(b) => {
+        Some((b, shown)) => {
             b.set_position(t.bytes);
+            log::hide_display(*shown);
             b.finish_and_clear();
         }
         None => show(&t, &name, "", last_rate, true),

@@ -7,10 +7,52 @@
 //! in IOR's order, so that `benchfs-bench ... > out.txt` keeps them; only when the result
 //! stream on stdout is JSON or CSV does the driver send them to stderr ([`set_stream`]), which
 //! keeps that stream parseable. Errors always go to stderr. The result stream (tables, JSON)
-//! never passes through here. Internal diagnostics use `tracing` (stderr).
+//! never passes through here. Internal diagnostics use `tracing` (stderr), whose writer
+//! also goes through [`around_display`].
+//!
+//! While a live display (the progress bar) is drawn on the terminal, it installs itself
+//! ([`show_display`]); every line is then written with the display hidden and redrawn after
+//! it, so that a line and the bar never tear each other.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A live display's way of running a write while it is hidden (indicatif's `suspend`).
+pub type Suspend = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
+
+/// The display shown now, with the token [`show_display`] gave it.
+static DISPLAY: Mutex<Option<(u64, Suspend)>> = Mutex::new(None);
+static DISPLAY_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+/// A live display now drawn on the terminal: lines are written around it until
+/// [`hide_display`] with the token returned (a later display replaces it).
+pub fn show_display(suspend: Suspend) -> u64 {
+    let token = DISPLAY_TOKEN.fetch_add(1, Ordering::Relaxed);
+    *DISPLAY.lock().unwrap_or_else(|p| p.into_inner()) = Some((token, suspend));
+    token
+}
+
+/// The display of `token` is gone (nothing happens if another one replaced it).
+pub fn hide_display(token: u64) {
+    let mut d = DISPLAY.lock().unwrap_or_else(|p| p.into_inner());
+    if d.as_ref().is_some_and(|(t, _)| *t == token) {
+        *d = None;
+    }
+}
+
+/// Runs `write` (a line to stdout or stderr) with the live display hidden, if one is shown.
+pub fn around_display(write: &mut dyn FnMut()) {
+    let shown = DISPLAY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .map(|(_, s)| Arc::clone(s));
+    match shown {
+        Some(suspend) => suspend(write),
+        None => write(),
+    }
+}
 
 /// Where warnings and informational lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +87,17 @@ fn write_whole(to_stdout: bool, text: &str) {
     s.push_str(text);
     s.push('\n');
     // Nothing sensible can be done if the stream is gone; the run itself must go on.
-    if to_stdout {
-        let mut lock = std::io::stdout().lock();
-        let _ = lock.write_all(s.as_bytes());
-        let _ = lock.flush();
-    } else {
-        let mut lock = std::io::stderr().lock();
-        let _ = lock.write_all(s.as_bytes());
-        let _ = lock.flush();
-    }
+    around_display(&mut || {
+        if to_stdout {
+            let mut lock = std::io::stdout().lock();
+            let _ = lock.write_all(s.as_bytes());
+            let _ = lock.flush();
+        } else {
+            let mut lock = std::io::stderr().lock();
+            let _ = lock.write_all(s.as_bytes());
+            let _ = lock.flush();
+        }
+    });
 }
 
 /// One informational line, as a single write, on the log stream.
@@ -115,6 +159,32 @@ pub fn environment() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_written_with_the_display_hidden_while_it_shows() {
+        // Other tests may log meanwhile: only this thread's writes count.
+        let me = std::thread::current().id();
+        let hidden = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&hidden);
+        let token = show_display(Arc::new(move |write: &mut dyn FnMut()| {
+            if std::thread::current().id() == me {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+            write();
+        }));
+        let mut wrote = false;
+        around_display(&mut || wrote = true);
+        assert!(wrote);
+        status("a status line while the display shows");
+        assert_eq!(hidden.load(Ordering::SeqCst), 2);
+        // A stale token leaves a newer display alone; its own removes it.
+        hide_display(token + 1_000_000);
+        around_display(&mut || {});
+        assert_eq!(hidden.load(Ordering::SeqCst), 3);
+        hide_display(token);
+        around_display(&mut || {});
+        assert_eq!(hidden.load(Ordering::SeqCst), 3);
+    }
 
     #[test]
     fn fail_lines_are_iors_and_recognised() {
