@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 export UCX_NET_DEVICES=lo          # test traffic stays on loopback, always
 export CARGO_TERM_COLOR=never
 export RUST_BACKTRACE=1
+# The tests' BenchFS servers keep their spare-chunk accounting among themselves: servers that
+# other programs leave running on this machine must not take the tests' share of the disk.
+export BENCHFS_SPARE_LEDGER="$PWD/target/spare-ledger"
 ./scripts/install-packages.sh test
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets --all-features -- -D warnings

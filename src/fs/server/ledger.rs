@@ -5,11 +5,14 @@
 //!
 //! Within the process, one in-memory entry per file system (by device number) sums its
 //! pools. Between processes, each process keeps one file per file system,
-//! `<temp dir>/benchfs-spare-ledger/<device>/<pid>`, holding its sum (8 bytes) under an
+//! `<ledger dir>/<device>/<pid>`, holding its sum (8 bytes) under an
 //! exclusive `flock` for as long as it lives; a file whose lock can be taken belongs to a
 //! process that is gone and is removed. Decisions are made under a lock of the device's
 //! directory, so that two processes never both take the last share. If that directory cannot
-//! be used (another user's, read-only), the process counts only its own pools.
+//! be used (another user's, read-only), the process counts only its own pools. The ledger
+//! directory is `$BENCHFS_SPARE_LEDGER` if set (a test suite keeps its own, so that servers
+//! other programs leave running on the machine do not take its share), else
+//! `<temp dir>/benchfs-spare-ledger`.
 //!
 //! Owns [`Share`] (one pool's entry) and the ledger directory. Knows nothing of what spares
 //! are; the spare pool asks before it makes one and tells the ledger what it holds.
@@ -68,10 +71,21 @@ fn flock(f: &File, op: libc::c_int) -> bool {
     unsafe { libc::flock(f.as_raw_fd(), op) == 0 }
 }
 
+/// The environment variable naming the ledger directory.
+pub const LEDGER_ENV: &str = "BENCHFS_SPARE_LEDGER";
+
+/// The ledger directory: `var` (the value of [`LEDGER_ENV`]) unless unset or empty, else
+/// `<temp dir>/benchfs-spare-ledger`.
+fn ledger_base(var: Option<std::ffi::OsString>) -> PathBuf {
+    var.filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("benchfs-spare-ledger"))
+}
+
 /// The ledger directory of device `dev`, created if needed (private to this user).
 fn device_dir(dev: u64) -> Option<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
-    let base = std::env::temp_dir().join("benchfs-spare-ledger");
+    let base = ledger_base(std::env::var_os(LEDGER_ENV));
     let dir = base.join(format!("{dev:x}"));
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -283,6 +297,17 @@ mod tests {
         a.set(0);
         b.set(0);
         assert!(a.reserve(step));
+    }
+
+    #[test]
+    fn the_ledger_directory_is_the_environments_or_the_temp_dirs() {
+        let default = std::env::temp_dir().join("benchfs-spare-ledger");
+        assert_eq!(ledger_base(None), default);
+        assert_eq!(ledger_base(Some("".into())), default);
+        assert_eq!(
+            ledger_base(Some("/scratch/ledger".into())),
+            PathBuf::from("/scratch/ledger")
+        );
     }
 
     #[test]
