@@ -754,14 +754,7 @@ impl Backend for AnyBackend {
         buf: buffer::AlignedBuf,
         offset: u64,
     ) -> (buffer::AlignedBuf, BackendResult<usize>) {
-        match (self, file) {
-            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.xfer_owned(f, access, buf, offset).await,
-            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer_owned(f, access, buf, offset).await,
-            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => {
-                b.xfer_owned(f, access, buf, offset).await
-            }
-            _ => (buf, Err(mismatch())),
-        }
+        dispatch_file!(self, file, b, f => b.xfer_owned(f, access, buf, offset).await, (buf, Err(mismatch())))
     }
     async fn close(&self, file: AnyFile) -> BackendResult<()> {
         dispatch_file!(self, file, b, f => b.close(f).await, Err(mismatch()))
