@@ -535,6 +535,29 @@ mod tests {
     }
 
     #[test]
+    fn an_owned_buffer_transfer_reaches_the_mapping_through_any_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f").to_str().unwrap().to_string();
+        let mut b = AnyBackend::new("MMAP", &BTreeMap::new()).unwrap();
+        b.set_hints(shared(1, 8192, 1));
+        rt().block_on(async {
+            let f = b
+                .create(&path, OpenFlags::create_for_write())
+                .await
+                .unwrap();
+            let mut w = buffer::AlignedBuf::new(4096).unwrap();
+            w.fill(7);
+            let (w, r) = b.xfer_owned(&f, Access::Write, w, 4096).await;
+            assert_eq!(r.unwrap(), 4096);
+            assert_eq!(w.len(), 4096);
+            b.close(f).await.unwrap();
+        });
+        let on_disk = std::fs::read(&path).unwrap();
+        assert!(on_disk[4096..].iter().all(|&x| x == 7));
+        assert!(on_disk[..4096].iter().all(|&x| x == 0));
+    }
+
+    #[test]
     fn file_per_process_is_sized_to_its_own_data() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.00000001").to_str().unwrap().to_string();

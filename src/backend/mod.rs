@@ -675,6 +675,29 @@ fn mismatch() -> BackendError {
     BackendError::Other("file handle of another backend".into())
 }
 
+/// Work on one open file that is generic over the concrete backend
+/// ([`AnyBackend::with_file`]): a loop of calls that should not pay [`AnyBackend`]'s dispatch
+/// on every call (the serial transfer loop).
+#[allow(async_fn_in_trait)]
+pub(crate) trait FileJob {
+    /// What the work returns.
+    type Output;
+    /// Does the work with `file` of `backend`.
+    async fn run<B: Backend>(self, backend: &B, file: &B::File) -> Self::Output;
+}
+
+impl AnyBackend {
+    /// Runs `job` on the backend under this one and `file`'s handle of it: one dispatch for
+    /// the whole job instead of one per call. Fails only when `file` is another backend's.
+    pub(crate) async fn with_file<J: FileJob>(
+        &self,
+        file: &AnyFile,
+        job: J,
+    ) -> BackendResult<J::Output> {
+        dispatch_file!(self, file, b, f => Ok(job.run(b, f).await), Err(mismatch()))
+    }
+}
+
 impl Backend for AnyBackend {
     type File = AnyFile;
 
@@ -754,14 +777,7 @@ impl Backend for AnyBackend {
         buf: buffer::AlignedBuf,
         offset: u64,
     ) -> (buffer::AlignedBuf, BackendResult<usize>) {
-        match (self, file) {
-            (AnyBackend::Posix(b), AnyFile::Posix(f)) => b.xfer_owned(f, access, buf, offset).await,
-            (AnyBackend::Dummy(b), AnyFile::Dummy(f)) => b.xfer_owned(f, access, buf, offset).await,
-            (AnyBackend::Benchfs(b), AnyFile::Benchfs(f)) => {
-                b.xfer_owned(f, access, buf, offset).await
-            }
-            _ => (buf, Err(mismatch())),
-        }
+        dispatch_file!(self, file, b, f => b.xfer_owned(f, access, buf, offset).await, (buf, Err(mismatch())))
     }
     async fn close(&self, file: AnyFile) -> BackendResult<()> {
         dispatch_file!(self, file, b, f => b.close(f).await, Err(mismatch()))

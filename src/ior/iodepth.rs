@@ -12,6 +12,7 @@
 //! path. It must not open, close or reduce over ranks beyond the wear-out figures.
 
 use crate::backend::buffer::AlignedBuf;
+use crate::backend::AnyBackend;
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
 use crate::ior::transfer::{wear_out_figures, LoopOutcome, LoopSpec, Recipe};
@@ -30,7 +31,7 @@ type Done = (
 );
 
 struct Deep<'a> {
-    recipe: Recipe<'a>,
+    recipe: Recipe<'a, AnyBackend>,
     pool: Vec<AlignedBuf>,
     out: LoopOutcome,
     phase_start: Instant,
@@ -68,7 +69,7 @@ impl<'a> Deep<'a> {
         recipe.verify(&mut self.out, &buf, offset);
         let phase_start = self.phase_start;
         let d_ns = t1.duration_since(t0).as_nanos() as u64;
-        recipe.count(
+        recipe.count::<false>(
             &mut self.out,
             n,
             d_ns,
@@ -106,7 +107,7 @@ pub(crate) async fn transfer_loop_deep(
         pool.push(b);
     }
     let mut d = Deep {
-        recipe: Recipe::new(spec, base.len()),
+        recipe: Recipe::new(spec, spec.io.backend, spec.io.file, base.len()),
         pool,
         out: LoopOutcome::default(),
         phase_start: Instant::now(),

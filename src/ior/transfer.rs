@@ -6,6 +6,11 @@
 //! what a loop is asked to do ([`LoopSpec`]), what it did ([`LoopOutcome`]) and the wear-out
 //! figures of §2.7.
 //!
+//! The recipe is generic over the backend: the serial loop runs it on the concrete backend
+//! chosen once per phase ([`AnyBackend::with_file`]), the deep one on [`AnyBackend`]. Its
+//! methods that a plain recipe ([`Recipe::is_plain`]) never needs take `PLAIN`: with it true,
+//! the tests of the optional steps are compiled out of the loop that calls them.
+//!
 //! Owns the recipe of a transfer. It must not sequence transfers (the loops do), open, close
 //! or decide phases (the engine, [`crate::ior::engine`], does).
 
@@ -77,11 +82,16 @@ pub struct LoopIo<'a> {
 impl LoopIo<'_> {
     /// fsync of the open file (`-Y` after a transfer, `-e` at the end of a write loop).
     pub(crate) async fn fsync(&self) -> Result<(), EngineError> {
-        self.backend
-            .fsync(self.file)
-            .await
-            .map_err(|e| EngineError::backend("fsync", e))
+        fsync(self.backend, self.file).await
     }
+}
+
+/// fsync of `file` of `backend`, in the engine's error.
+async fn fsync<B: Backend>(backend: &B, file: &B::File) -> Result<(), EngineError> {
+    backend
+        .fsync(file)
+        .await
+        .map_err(|e| EngineError::backend("fsync", e))
 }
 
 /// What the loop did.
@@ -102,10 +112,11 @@ pub struct LoopOutcome {
 }
 
 /// The recipe of every transfer of one loop, fixed for the phase: what to do before, during
-/// and after a transfer. Cheap to copy (the deep loop moves one into each transfer).
-#[derive(Clone, Copy)]
-pub(crate) struct Recipe<'a> {
-    io: LoopIo<'a>,
+/// and after a transfer, on backend `B`. Cheap to copy (the deep loop moves one into each
+/// transfer).
+pub(crate) struct Recipe<'a, B: Backend> {
+    backend: &'a B,
+    file: &'a B::File,
     access: Access,
     params: &'a IorParams,
     ptype: DataPacketType,
@@ -123,13 +134,28 @@ pub(crate) struct Recipe<'a> {
     inter_io_delay: Duration,
 }
 
-impl<'a> Recipe<'a> {
-    /// The recipe of `spec`'s transfers of `buf_len` bytes.
-    pub(crate) fn new(spec: &LoopSpec<'a>, buf_len: usize) -> Self {
+impl<B: Backend> Clone for Recipe<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<B: Backend> Copy for Recipe<'_, B> {}
+
+impl<'a, B: Backend> Recipe<'a, B> {
+    /// The recipe of `spec`'s transfers of `buf_len` bytes to `file` of `backend` (the
+    /// concrete backend under `spec.io`, or `spec.io` itself).
+    pub(crate) fn new(
+        spec: &LoopSpec<'a>,
+        backend: &'a B,
+        file: &'a B::File,
+        buf_len: usize,
+    ) -> Self {
         let p = spec.params;
         let is_write = spec.access.is_write();
         Recipe {
-            io: spec.io,
+            backend,
+            file,
             access: spec.access,
             params: p,
             ptype: p.data_packet_type,
@@ -145,6 +171,17 @@ impl<'a> Recipe<'a> {
             fsync_per_write: is_write && p.fsync_per_write != 0,
             inter_io_delay: inter_io_delay(spec.access, p),
         }
+    }
+
+    /// Whether every transfer is the transfer alone: no pattern update, no check, no `-Y`, no
+    /// `interIODelay`, no per-op record. The steps that a plain recipe skips are the ones the
+    /// `PLAIN` instances of its methods leave out.
+    pub(crate) fn is_plain(&self) -> bool {
+        !self.needs_update
+            && !self.check
+            && !self.fsync_per_write
+            && self.inter_io_delay.is_zero()
+            && !self.record_per_op
     }
 
     /// Before the transfer at `offset`: the write pattern, or a check buffer invalidated.
@@ -163,19 +200,15 @@ impl<'a> Recipe<'a> {
     /// cost of the serial loop. [`AtOnce::Short`] and [`AtOnce::Later`] are finished by
     /// [`Recipe::complete`].
     #[inline(always)]
-    pub(crate) fn transfer_at_once(
+    pub(crate) fn transfer_at_once<const PLAIN: bool>(
         &self,
         buf: &mut AlignedBuf,
         offset: u64,
     ) -> Result<AtOnce, EngineError> {
-        if self.fsync_per_write {
+        if !PLAIN && self.fsync_per_write {
             return Ok(AtOnce::Later);
         }
-        match self
-            .io
-            .backend
-            .xfer_sync(self.io.file, self.access, buf, offset)
-        {
+        match self.backend.xfer_sync(self.file, self.access, buf, offset) {
             None => Ok(AtOnce::Later),
             Some(Ok(n)) if n == buf.len() => Ok(AtOnce::Done(n)),
             Some(Ok(n)) => Ok(AtOnce::Short(n)),
@@ -206,8 +239,8 @@ impl<'a> Recipe<'a> {
         first: usize,
     ) -> Result<usize, EngineError> {
         complete_short_transfer(
-            self.io.backend,
-            self.io.file,
+            self.backend,
+            self.file,
             self.access,
             buf,
             offset,
@@ -225,7 +258,7 @@ impl<'a> Recipe<'a> {
         buf: &mut AlignedBuf,
         offset: u64,
     ) -> Result<usize, EngineError> {
-        let (backend, file, access) = (self.io.backend, self.io.file, self.access);
+        let (backend, file, access) = (self.backend, self.file, self.access);
         let first = match backend.xfer_sync(file, access, buf, offset) {
             Some(r) => r,
             None if access.is_write() && backend.takes_write_bytes() => {
@@ -240,7 +273,7 @@ impl<'a> Recipe<'a> {
             self.retry_short(buf, offset, first).await?
         };
         if self.fsync_per_write {
-            self.io.fsync().await?;
+            self.fsync().await?;
         }
         Ok(n)
     }
@@ -253,14 +286,14 @@ impl<'a> Recipe<'a> {
         mut buf: AlignedBuf,
         offset: u64,
     ) -> (AlignedBuf, Result<usize, EngineError>) {
-        let backend = self.io.backend;
+        let backend = self.backend;
         if !backend.queues_owned() {
             let r = self.transfer(&mut buf, offset).await;
             return (buf, r);
         }
         let len = buf.len();
         let (mut buf, first) = backend
-            .xfer_owned(self.io.file, self.access, buf, offset)
+            .xfer_owned(self.file, self.access, buf, offset)
             .await;
         let r = match first {
             Err(e) => Err(EngineError::backend(access_op(self.access), e)),
@@ -268,10 +301,15 @@ impl<'a> Recipe<'a> {
             Ok(n) => self.retry_short(&mut buf, offset, n).await,
         };
         let r = match r {
-            Ok(n) if self.fsync_per_write => self.io.fsync().await.map(|_| n),
+            Ok(n) if self.fsync_per_write => self.fsync().await.map(|_| n),
             r => r,
         };
         (buf, r)
+    }
+
+    /// `-Y`: fsync of the file after a write.
+    async fn fsync(&self) -> Result<(), EngineError> {
+        fsync(self.backend, self.file).await
     }
 
     /// `interIODelay` after a transfer.
@@ -294,10 +332,11 @@ impl<'a> Recipe<'a> {
     /// The bookkeeping of a finished transfer of `n` bytes that took
     /// `d` (in the unit of `latency`: nanoseconds, or raw clock units): count, bytes, latency,
     /// the per-op record (`op` gives the transfer's start since the phase start and its
-    /// duration, seconds; asked for only when recorded). The interval series (and through
-    /// it the progress display) is the loop's, which has the completion's clock reading.
+    /// duration, seconds; asked for only when recorded, never when `PLAIN`). The interval
+    /// series (and through it the progress display) is the loop's, which has the completion's
+    /// clock reading.
     #[inline(always)]
-    pub(crate) fn count(
+    pub(crate) fn count<const PLAIN: bool>(
         &self,
         out: &mut LoopOutcome,
         n: usize,
@@ -306,7 +345,7 @@ impl<'a> Recipe<'a> {
         latency: &mut LatencyRecorder,
     ) {
         latency.record(d);
-        if self.record_per_op {
+        if !PLAIN && self.record_per_op {
             out.per_op.push(op());
         }
         out.pairs += 1;
@@ -361,9 +400,9 @@ impl Drop for Restore<'_> {
 /// A write through [`Backend::write_bytes`]: the buffer is lent out as shared bytes (no copy)
 /// and taken back when the write is over.
 #[inline(never)]
-async fn write_lent(
-    backend: &AnyBackend,
-    file: &AnyFile,
+async fn write_lent<B: Backend>(
+    backend: &B,
+    file: &B::File,
     buf: &mut AlignedBuf,
     offset: u64,
 ) -> BackendResult<usize> {
@@ -383,9 +422,9 @@ async fn write_lent(
 /// The slow path of a transfer: IOR's retries of a short transfer (§2.10).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-async fn complete_short_transfer(
-    backend: &AnyBackend,
-    file: &AnyFile,
+async fn complete_short_transfer<B: Backend>(
+    backend: &B,
+    file: &B::File,
     access: Access,
     buf: &mut [u8],
     offset: u64,
@@ -430,7 +469,8 @@ async fn complete_short_transfer(
     Ok(len)
 }
 
-fn access_op(access: Access) -> &'static str {
+/// The operation `access` is, in errors.
+pub(crate) fn access_op(access: Access) -> &'static str {
     if access.is_write() {
         "write"
     } else {
