@@ -12,6 +12,7 @@
 //! system operations beyond the op number.
 
 pub(crate) mod choice;
+pub(crate) mod frame_buf;
 pub mod fuzz;
 pub(crate) mod handshake;
 pub mod io_buffer;

@@ -21,6 +21,7 @@
 //! side is a [`FrameWriter`] (file regions go out with `sendfile` on TCP); knows nothing of
 //! file system operations.
 
+use super::frame_buf::{self, FrameBuf};
 use super::handshake::{self, ServerHandshake};
 use super::pending::PendingCalls;
 use super::{
@@ -31,18 +32,18 @@ use crate::fs::error::{FsError, FsResult};
 use crate::fs::wire::{
     decode_error, encode_error, FrameHeader, FrameKind, HEADER_LEN, MAX_HANDSHAKE_MSG,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Frames queued for the writer of one connection before senders wait.
 const OUT_QUEUE: usize = 1024;
-/// Buffer size of the readers and writers (small frames are batched up to this size).
+/// Buffer size of the writers (small frames are batched up to this size).
 const IO_BUF: usize = 64 << 10;
 
 /// One frame waiting to be written.
@@ -109,75 +110,22 @@ pub fn refusal_frame(e: &FsError) -> Vec<u8> {
     OutFrame::new(FrameKind::Error, 0, 0, encode_error(e), Bytes::new()).to_vec()
 }
 
-/// Reads `n` bytes, without zero-filling a buffer first, into `arena`, and splits them off.
-/// Once the caller has dropped the previous frame's bytes, the arena's memory is reused
-/// for the next one instead of a fresh allocation (fresh pages cost page faults).
-async fn read_exact_bytes<R: FrameReader>(
-    r: &mut BufReader<R>,
-    arena: &mut BytesMut,
-    n: usize,
-) -> std::io::Result<Bytes> {
-    if n == 0 {
-        return Ok(Bytes::new());
-    }
-    arena.clear();
-    arena.reserve(n);
-    let mut hinted = false;
-    while arena.len() < n {
-        let want = n - arena.len();
-        if r.buffer().is_empty() && (hinted || want >= HINT_MIN) {
-            // Below the stream's own threshold this lowers the mark again: never more
-            // than the frame still holds.
-            r.get_mut().expect_bytes(want);
-            hinted = true;
-        }
-        let got = (&mut *r).take(want as u64).read_buf(arena).await?;
-        if got == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-    if hinted {
-        r.get_mut().expect_bytes(0);
-    }
-    Ok(arena.split_to(n).freeze())
-}
-
-/// Payload reads at least this large tell the stream how much they wait for.
-const HINT_MIN: usize = 64 << 10;
-
-/// Receive buffers of one connection: messages and bulk payloads apart, so that a payload
-/// buffer is free for reuse as soon as its frame's payload is dropped.
-#[derive(Default)]
-struct Arenas {
-    msg: BytesMut,
-    bulk: BytesMut,
-}
-
 /// Reads a frame's header and message (not its payload); `Ok(None)` on a clean end of
 /// stream at a frame boundary.
-async fn read_head<R: FrameReader>(
-    r: &mut BufReader<R>,
-    arena: &mut Arenas,
-) -> FsResult<Option<(FrameHeader, Bytes)>> {
-    let mut h = [0u8; HEADER_LEN];
-    let mut filled = 0;
-    while filled < HEADER_LEN {
-        let n = r
-            .read(&mut h[filled..])
-            .await
-            .map_err(|e| FsError::from_io("read frame header", &e))?;
-        if n == 0 {
-            if filled == 0 {
-                return Ok(None);
-            }
+async fn read_head<R: FrameReader>(r: &mut FrameBuf<R>) -> FsResult<Option<(FrameHeader, Bytes)>> {
+    let h = match r.take_array::<HEADER_LEN>().await {
+        Ok(Some(h)) => h,
+        Ok(None) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             return Err(FsError::ConnectionReset(
                 "end of stream inside a frame".into(),
-            ));
+            ))
         }
-        filled += n;
-    }
+        Err(e) => return Err(FsError::from_io("read frame header", &e)),
+    };
     let hdr = FrameHeader::decode(&h)?;
-    let msg = read_exact_bytes(r, &mut arena.msg, hdr.msg_len as usize)
+    let msg = r
+        .take(hdr.msg_len as usize)
         .await
         .map_err(|e| FsError::from_io("read frame", &e))?;
     Ok(Some((hdr, msg)))
@@ -185,33 +133,19 @@ async fn read_head<R: FrameReader>(
 
 /// Reads one frame; `Ok(None)` on a clean end of stream at a frame boundary.
 async fn read_frame<R: FrameReader>(
-    r: &mut BufReader<R>,
-    arena: &mut Arenas,
+    r: &mut FrameBuf<R>,
 ) -> FsResult<Option<(FrameHeader, Bytes, Bytes)>> {
-    let Some((hdr, msg)) = read_head(r, arena).await? else {
+    let Some((hdr, msg)) = read_head(r).await? else {
         return Ok(None);
     };
-    let bulk = read_payload(r, arena, hdr.bulk_len as usize).await?;
+    let bulk = read_payload(r, hdr.bulk_len as usize).await?;
     Ok(Some((hdr, msg, bulk)))
 }
 
-async fn read_payload<R: FrameReader>(
-    r: &mut BufReader<R>,
-    arena: &mut Arenas,
-    len: usize,
-) -> FsResult<Bytes> {
-    read_exact_bytes(r, &mut arena.bulk, len)
+async fn read_payload<R: FrameReader>(r: &mut FrameBuf<R>, len: usize) -> FsResult<Bytes> {
+    r.take(len)
         .await
         .map_err(|e| FsError::from_io("read frame payload", &e))
-}
-
-/// Reads and drops `n` bytes of the stream.
-async fn discard<R: AsyncRead + Unpin>(r: &mut R, n: usize) -> std::io::Result<()> {
-    let got = tokio::io::copy(&mut r.take(n as u64), &mut tokio::io::sink()).await?;
-    if got < n as u64 {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(())
 }
 
 /// Moves a `len`-byte payload into the handler's file sink: what the buffered reader already
@@ -219,26 +153,25 @@ async fn discard<R: AsyncRead + Unpin>(r: &mut R, n: usize) -> std::io::Result<(
 /// ([`FrameReader::recv_to_file`]). A refused sink or a failing file still consumes the
 /// payload, so the stream stays in step; only a stream error is returned as `Err`.
 async fn receive_payload<R: FrameReader>(
-    r: &mut BufReader<R>,
+    r: &mut FrameBuf<R>,
     sink: FsResult<FileSink>,
     len: usize,
 ) -> FsResult<FsResult<()>> {
     use std::os::unix::fs::FileExt;
-    use tokio::io::AsyncBufRead;
     let stream_err = |e: std::io::Error| FsError::from_io("read frame payload", &e);
     let sink = match sink {
         Ok(s) => s,
         Err(e) => {
-            discard(r, len).await.map_err(stream_err)?;
+            r.discard(len).await.map_err(stream_err)?;
             return Ok(Err(e));
         }
     };
-    let buffered = r.buffer();
+    let buffered = r.buffered();
     let k = buffered.len().min(len);
     let mut stored = sink.file.write_all_at(&buffered[..k], sink.offset);
-    std::pin::Pin::new(&mut *r).consume(k);
+    r.consume(k);
     if k < len {
-        // The reader's buffer is empty now: the rest comes from the stream itself.
+        // The buffer is empty now: the rest comes from the stream itself.
         if stored.is_ok() {
             stored = r
                 .get_mut()
@@ -246,7 +179,7 @@ async fn receive_payload<R: FrameReader>(
                 .await
                 .map_err(stream_err)?;
         } else {
-            discard(r, len - k).await.map_err(stream_err)?;
+            r.discard(len - k).await.map_err(stream_err)?;
         }
     }
     Ok(stored.map_err(|e| FsError::from_io("store payload", &e)))
@@ -267,12 +200,10 @@ async fn send_connection_error(tx: &mpsc::Sender<OutFrame>, e: &FsError) {
 
 /// Waits until the next frame's first byte has arrived (an idle connection waits as long as
 /// it likes); false at a clean end of stream.
-async fn frame_begins<R: FrameReader>(r: &mut BufReader<R>) -> FsResult<bool> {
-    let buf = r
-        .fill_buf()
+async fn frame_begins<R: FrameReader>(r: &mut FrameBuf<R>) -> FsResult<bool> {
+    r.fill_some()
         .await
-        .map_err(|e| FsError::from_io("read frame header", &e))?;
-    Ok(!buf.is_empty())
+        .map_err(|e| FsError::from_io("read frame header", &e))
 }
 
 /// How long the writer of a connection may take for one frame: `limit` (`None`: no bound),
@@ -493,10 +424,9 @@ impl RpcConnection {
         });
         let rp = pending.clone();
         let reader = tokio::spawn(async move {
-            let mut r = BufReader::with_capacity(IO_BUF, r);
-            let mut arena = Arenas::default();
+            let mut r = FrameBuf::new(r, frame_buf::CLIENT_ROOM);
             let err = loop {
-                match read_frame(&mut r, &mut arena).await {
+                match read_frame(&mut r).await {
                     // An error for the whole connection: the server says why it drops it.
                     // A stop (EBUSY) is sent only when nothing unanswered was read (see
                     // `serve_connection`); a protocol error is not.
@@ -732,8 +662,7 @@ pub async fn serve_connection<R, W>(
     let mut stopping = shutdown.clone();
     let reader = async move {
         let memory = reader_memory;
-        let mut r = BufReader::with_capacity(IO_BUF, r);
-        let mut arena = Arenas::default();
+        let mut r = FrameBuf::new(r, frame_buf::SERVER_ROOM);
         let late = || {
             FsError::TimedOut(format!(
                 "a frame did not arrive whole within {:?}",
@@ -761,7 +690,7 @@ pub async fn serve_connection<R, W>(
             // A frame has begun: all of it must arrive within the frame timeout.
             let due = Instant::now() + limits.frame_timeout;
             let head = tokio::select! {
-                f = tokio::time::timeout_at(due, read_head(&mut r, &mut arena)) => f.unwrap_or_else(|_| Err(late())),
+                f = tokio::time::timeout_at(due, read_head(&mut r)) => f.unwrap_or_else(|_| Err(late())),
                 _ = shutdown.changed() => break,
             };
             let (h, msg) = match head {
@@ -785,7 +714,7 @@ pub async fn serve_connection<R, W>(
             // The payload into memory for `handle`, or straight into the handler's file.
             let received = match sink {
                 None => tokio::select! {
-                    b = tokio::time::timeout_at(due, read_payload(&mut r, &mut arena, len)) => {
+                    b = tokio::time::timeout_at(due, read_payload(&mut r, len)) => {
                         b.unwrap_or_else(|_| Err(late())).map(Ok)
                     }
                     _ = shutdown.changed() => break,
