@@ -158,15 +158,16 @@ mod tests {
         let end = "[INVALID] interrupted by SIGINT; the run did not complete\n";
         std::thread::scope(|s| {
             let mut files = ResultFiles::create(&resdir, Some(&shared)).unwrap();
-            s.spawn(move || {
+            let writer = s.spawn(move || {
                 for i in 0..20_000 {
                     files.summary(&format!("[RESULT] line {i}\n")).unwrap();
                 }
             });
-            // End while the writer is under way (after its first lines).
+            // End while the writer is under way (after its first lines; or once it stopped,
+            // so that a writer that failed is reported instead of waited for).
             let mut g = loop {
                 let g = lock.lock().unwrap();
-                if g.0.len() >= 1000 {
+                if g.0.len() >= 1000 || writer.is_finished() {
                     break g;
                 }
                 drop(g);
