@@ -7,7 +7,8 @@
 //! (tokio) is implemented in [`tcp`] (with [`splice`] for receiving into files and
 //! [`low_water`] for fewer wake-ups while long payloads arrive), over the
 //! request-correlating stream framing in [`stream`]; UCX (cargo feature `ucx`) in
-//! `ucx_rpc`, over active messages with the same frame headers. Every transport opens a connection with the same [`handshake`] and bounds
+//! `ucx_rpc`, over active messages with the same frame headers; servers in the client's own
+//! process are reached without a socket through [`local`]. Every transport opens a connection with the same [`handshake`] and bounds
 //! what a connection may take with the same [`ConnectionLimits`]. Must not know about file
 //! system operations beyond the op number.
 
@@ -16,6 +17,7 @@ pub(crate) mod frame_buf;
 pub mod fuzz;
 pub(crate) mod handshake;
 pub mod io_buffer;
+pub mod local;
 pub(crate) mod low_water;
 pub(crate) mod pending;
 pub(crate) mod splice;
@@ -92,6 +94,27 @@ pub trait FrameWriter: tokio::io::AsyncWrite + Unpin + Send + 'static {
             self.send_file(region).await
         })
     }
+}
+
+/// Reads file region `region` into `buf` (its first `buf.len()` bytes), zeros past the end
+/// of a file shorter than announced (for transports that hand a reply's region over in
+/// memory).
+pub(crate) fn read_region_into(region: &FileRegion, buf: &mut [u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut got = 0;
+    while got < buf.len() {
+        match region
+            .file
+            .read_at(&mut buf[got..], region.offset + got as u64)
+        {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf[got..].fill(0);
+    Ok(())
 }
 
 /// Writes a file region by reading it into memory first (for transports without a

@@ -35,7 +35,8 @@ use super::ucx::{
 };
 use super::ucx_registered::{self, BufferPool, RecvSlice, SendPayload, POOL_MIN};
 use super::{
-    BoxFuture, Connection, Connector, FileRegion, Handler, ListenOptions, Listener, Reply,
+    read_region_into, BoxFuture, Connection, Connector, FileRegion, Handler, ListenOptions,
+    Listener, Reply,
 };
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::wire::{encode_error, FrameHeader, FrameKind, Response, HEADER_LEN};
@@ -265,28 +266,8 @@ async fn receive_in_place(
 /// Reads a file region into memory (zeros past the end of a file shorter than announced).
 fn read_region(region: &FileRegion) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; region.len];
-    read_full(region, &mut buf)?;
+    read_region_into(region, &mut buf)?;
     Ok(buf)
-}
-
-/// Reads file region `region` into `buf` (its length), zeros past the end of a file shorter
-/// than announced.
-fn read_full(region: &FileRegion, buf: &mut [u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let mut got = 0;
-    while got < buf.len() {
-        match region
-            .file
-            .read_at(&mut buf[got..], region.offset + got as u64)
-        {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf[got..].fill(0);
-    Ok(())
 }
 
 /// Waits until the first of two endpoints fails or closes.
@@ -966,7 +947,7 @@ impl ServerState {
         self.off_worker(async move {
             match lease {
                 Some(mut l) => {
-                    read_full(&region, l.as_mut_slice()).map_err(fail)?;
+                    read_region_into(&region, l.as_mut_slice()).map_err(fail)?;
                     Ok(Bytes::from_owner(l))
                 }
                 None => read_region(&region).map(Bytes::from).map_err(fail),
