@@ -3,7 +3,8 @@
 
 use benchfs::fs::wire::FileKind;
 use benchfs::fs::{
-    Client, ClientOptions, Cluster, FsError, OpenFlags, ServerConfig, ServerTransports,
+    Client, ClientOptions, ClientTransport, Cluster, FsError, OpenFlags, ServerConfig,
+    ServerTransports,
 };
 use std::time::{Duration, Instant};
 
@@ -17,15 +18,18 @@ fn client_and_handles_are_send_sync_clone() {
     check::<benchfs::fs::FileHandle>();
 }
 
-/// `n` servers offering transport `t` (the client uses it).
-async fn servers(t: ServerTransports, n: usize, dir: &std::path::Path) -> Cluster {
+/// `n` servers offering what a client of transport `t` needs (the cluster's clients use
+/// `t`; `local`: in-process calls to servers that also listen on TCP).
+async fn servers(t: ClientTransport, n: usize, dir: &std::path::Path) -> Cluster {
     ucx_loopback();
     let mut base = ServerConfig::new(dir, Vec::new());
-    base.transports = t;
-    Cluster::embedded_config(n, dir, CS, &base).await.unwrap()
+    base.transports = t.servers();
+    let mut c = Cluster::embedded_config(n, dir, CS, &base).await.unwrap();
+    c.set_client_transport(t);
+    c
 }
 
-async fn cluster(t: ServerTransports, n: usize, dir: &std::path::Path) -> (Cluster, Client) {
+async fn cluster(t: ClientTransport, n: usize, dir: &std::path::Path) -> (Cluster, Client) {
     let c = servers(t, n, dir).await;
     let client = c.client().await.unwrap();
     (c, client)
@@ -42,20 +46,24 @@ fn ucx_loopback() {
     );
 }
 
-/// Runs scenario `$body` over TCP and, in builds with UCX, over UCX (same test, same
-/// assertions), as `$body::tcp` and `$body::ucx`.
+/// Runs scenario `$body` over TCP, in-process (`local`) and, in builds with UCX, over UCX
+/// (same test, same assertions), as `$body::tcp`, `$body::local` and `$body::ucx`.
 macro_rules! over_each_transport {
     ($($body:ident),* $(,)?) => {$(
         mod $body {
-            use benchfs::fs::ServerTransports;
+            use benchfs::fs::ClientTransport;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn tcp() {
-                super::$body(ServerTransports::Tcp).await
+                super::$body(ClientTransport::Tcp).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local() {
+                super::$body(ClientTransport::Local).await
             }
             #[cfg(feature = "ucx")]
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn ucx() {
-                super::$body(ServerTransports::Ucx).await
+                super::$body(ClientTransport::Ucx).await
             }
         }
     )*};
@@ -85,7 +93,7 @@ fn errno<T: std::fmt::Debug>(r: Result<T, FsError>) -> i32 {
     r.unwrap_err().errno()
 }
 
-async fn files_span_servers_holes_short_reads_and_sizes(t: ServerTransports) {
+async fn files_span_servers_holes_short_reads_and_sizes(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let (c, fs) = cluster(t, 4, d.path()).await;
     let f = fs.create("/big").await.unwrap();
@@ -145,7 +153,7 @@ async fn files_span_servers_holes_short_reads_and_sizes(t: ServerTransports) {
     drop(c);
 }
 
-async fn open_flags_and_their_errors(t: ServerTransports) {
+async fn open_flags_and_their_errors(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let (_c, fs) = cluster(t, 3, d.path()).await;
     assert_eq!(
@@ -242,7 +250,7 @@ async fn open_flags_and_their_errors(t: ServerTransports) {
     );
 }
 
-async fn directories_are_real(t: ServerTransports) {
+async fn directories_are_real(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let (_c, fs) = cluster(t, 4, d.path()).await;
     assert_eq!(errno(fs.mkdir("/a/b", 0o755).await), libc::ENOENT);
@@ -291,7 +299,7 @@ async fn directories_are_real(t: ServerTransports) {
     assert_eq!(errno(fs.stat("/a").await), libc::ENOENT);
 }
 
-async fn unlink_rename_truncate_reach_every_server(t: ServerTransports) {
+async fn unlink_rename_truncate_reach_every_server(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let (_c, fs) = cluster(t, 4, d.path()).await;
     let data = pattern(3, 16 * CS as usize);
@@ -392,7 +400,7 @@ async fn unlink_rename_truncate_reach_every_server(t: ServerTransports) {
     assert_eq!(errno(fs.stat("/victim").await), libc::ENOENT);
 }
 
-async fn a_dropped_handle_still_publishes_its_size(t: ServerTransports) {
+async fn a_dropped_handle_still_publishes_its_size(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let (_c, fs) = cluster(t, 2, d.path()).await;
     let f = fs.create("/dropped").await.unwrap();
@@ -411,7 +419,7 @@ async fn a_dropped_handle_still_publishes_its_size(t: ServerTransports) {
     assert_eq!(size, 5000);
 }
 
-async fn bad_paths_are_rejected(t: ServerTransports) {
+async fn bad_paths_are_rejected(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let (c, fs) = cluster(t, 2, d.path()).await;
     assert_eq!(errno(fs.create("/a/../../etc/passwd").await), libc::EINVAL);
@@ -446,7 +454,7 @@ async fn bad_paths_are_rejected(t: ServerTransports) {
 
 /// IOR N-1: many tasks write interleaved blocks of one shared file through their own
 /// handles (and some through clones of one client); afterwards every byte is checked.
-async fn many_writers_of_one_shared_file(t: ServerTransports) {
+async fn many_writers_of_one_shared_file(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let (c, fs) = cluster(t, 4, d.path()).await;
     let tasks = 8u64;
@@ -491,7 +499,7 @@ async fn many_writers_of_one_shared_file(t: ServerTransports) {
 }
 
 async fn killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynced_data(
-    t: ServerTransports,
+    t: ClientTransport,
 ) {
     let d = tempfile::tempdir().unwrap();
     let mut c = servers(t, 3, d.path()).await;
@@ -517,8 +525,10 @@ async fn killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynce
         writers.push(tokio::spawn(async move {
             let h = fs.create(&format!("/busy{t}")).await?;
             let buf = vec![t as u8; CS as usize];
-            for i in 0..10_000u64 {
-                h.write_at(i * CS as u64, &buf).await?;
+            // Over and over the same 64 chunks: busy until the kill however fast the
+            // transport is (in-process calls write 10,000 chunks in well under a second).
+            for i in 0..10_000_000u64 {
+                h.write_at((i % 64) * CS as u64, &buf).await?;
             }
             Ok::<(), FsError>(())
         }));
@@ -581,7 +591,7 @@ async fn a_server_that_never_answers_times_out() {
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
-async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files(t: ServerTransports) {
+async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let mut c = servers(t, 2, d.path()).await;
     let addrs: Vec<String> = (0..2)
@@ -595,7 +605,7 @@ async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files(t: Se
         .await
         .unwrap_err();
     assert_eq!(e.errno(), libc::EACCES);
-    if t == ServerTransports::Tcp {
+    if t == ClientTransport::Tcp {
         // A raw connection that sends garbage instead of a handshake is closed.
         let mut s = tokio::net::TcpStream::connect(&addrs[0]).await.unwrap();
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -624,7 +634,7 @@ async fn wrong_or_missing_secret_is_refused_and_restart_keeps_closed_files(t: Se
     assert_eq!(r.read_vec(0, 400_000).await.unwrap(), pattern(9, 300_000));
 }
 
-async fn a_server_that_is_gone_refuses_connections(t: ServerTransports) {
+async fn a_server_that_is_gone_refuses_connections(t: ClientTransport) {
     // A port with no listener.
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
@@ -663,7 +673,7 @@ async fn a_server_that_is_gone_refuses_connections(t: ServerTransports) {
 /// one thread).
 #[tokio::test]
 async fn works_on_a_current_thread_runtime() {
-    current_thread(ServerTransports::Tcp).await
+    current_thread(ClientTransport::Tcp).await
 }
 
 /// As [`works_on_a_current_thread_runtime`], over UCX (the UCX workers have threads of
@@ -671,10 +681,17 @@ async fn works_on_a_current_thread_runtime() {
 #[cfg(feature = "ucx")]
 #[tokio::test]
 async fn works_on_a_current_thread_runtime_over_ucx() {
-    current_thread(ServerTransports::Ucx).await
+    current_thread(ClientTransport::Ucx).await
 }
 
-async fn current_thread(t: ServerTransports) {
+/// As [`works_on_a_current_thread_runtime`], in-process (the handlers run in the client's
+/// task, on the one thread).
+#[tokio::test]
+async fn works_on_a_current_thread_runtime_over_local() {
+    current_thread(ClientTransport::Local).await
+}
+
+async fn current_thread(t: ClientTransport) {
     let d = tempfile::tempdir().unwrap();
     let (_c, fs) = cluster(t, 3, d.path()).await;
     let data = pattern(42, 5 * CS as usize + 99);
@@ -690,7 +707,7 @@ async fn current_thread(t: ServerTransports) {
 
 /// A client that skips the client library's checks: the server itself refuses paths that are
 /// not normal and I/O outside a chunk, and nothing appears outside its data directory.
-async fn servers_refuse_bad_requests_from_raw_clients(t: ServerTransports) {
+async fn servers_refuse_bad_requests_from_raw_clients(t: ClientTransport) {
     use benchfs::fs::transport::tcp::TcpConnector;
     use benchfs::fs::transport::Connector;
     use benchfs::fs::wire::{FileId, Request, MAX_CHUNK_SIZE};
@@ -699,9 +716,10 @@ async fn servers_refuse_bad_requests_from_raw_clients(t: ServerTransports) {
     let c = servers(t, 1, d.path()).await;
     let connector: Box<dyn Connector> = match t {
         #[cfg(feature = "ucx")]
-        ServerTransports::Ucx => {
+        ClientTransport::Ucx => {
             Box::new(benchfs::fs::transport::ucx_rpc::UcxConnector::shared().unwrap())
         }
+        ClientTransport::Local => Box::new(benchfs::fs::transport::local::LocalConnector),
         _ => Box::new(TcpConnector::default()),
     };
     let conn = connector

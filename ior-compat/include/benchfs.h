@@ -103,7 +103,9 @@ typedef struct benchfs_config {
    */
   uint32_t timeout_ms;
   /**
-   * Transport to the servers: NULL, "" or "tcp".
+   * Transport to the servers: NULL, "" or "tcp"; "ucx" (builds with UCX); "local"
+   * (in-process calls, for servers in this process: the embedded cluster); "auto" (per
+   * server: local when it runs in this process, else UCX when offered, else TCP).
    */
   const char *transport;
   /**

@@ -81,7 +81,7 @@ pub const OPTIONS: &[ModuleOption] = &[
         module: "benchfs",
         name: "transport",
         kind: OptionKind::Str,
-        help: "Transport to the servers: tcp, ucx, or auto (UCX when every server offers it and this build has it); embedded and in-job servers offer what it asks",
+        help: "Transport to the servers: tcp, ucx, local (in-process calls without a socket; every server must run in this process: the embedded cluster, this rank's in-job server), or auto (per server: local when it runs in this process, else UCX when it offers it and this build has it, else TCP); embedded and in-job servers offer what it asks and local. The default tcp makes the embedded cluster measure the network stack",
         default: "tcp",
     },
     ModuleOption {
@@ -174,10 +174,10 @@ impl BenchfsOptions {
             .ok_or_else(|| BackendError::InvalidOption {
                 option: "benchfs.transport".into(),
                 message: if UCX_BUILT {
-                    format!("\"{transport_name}\": must be tcp, ucx or auto")
+                    format!("\"{transport_name}\": must be tcp, ucx, local or auto")
                 } else {
                     format!(
-                        "\"{transport_name}\": this build supports tcp and auto (ucx needs cargo feature ucx)"
+                        "\"{transport_name}\": this build supports tcp, local and auto (ucx needs cargo feature ucx)"
                     )
                 },
             })?;

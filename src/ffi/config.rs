@@ -34,7 +34,9 @@ pub struct benchfs_config {
     /// Milliseconds before a call to a server that does not answer fails with `ETIMEDOUT`;
     /// 0: 30000.
     pub timeout_ms: u32,
-    /// Transport to the servers: NULL, "" or "tcp".
+    /// Transport to the servers: NULL, "" or "tcp"; "ucx" (builds with UCX); "local"
+    /// (in-process calls, for servers in this process: the embedded cluster); "auto" (per
+    /// server: local when it runs in this process, else UCX when offered, else TCP).
     pub transport: *const c_char,
     /// Servers of an embedded cluster; 0: 4.
     pub servers: u32,

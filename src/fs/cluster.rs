@@ -1,5 +1,6 @@
 //! The embedded cluster: real BenchFS servers started inside the calling process (real
-//! sockets on 127.0.0.1, real chunk files), registered in a registry of their own.
+//! sockets on 127.0.0.1, real chunk files), registered in a registry of their own. Each also
+//! offers the in-process transport `local` to the clients of this process.
 //!
 //! Owns [`Cluster`]: a temporary directory under the caller's data directory holding the
 //! registry and one data directory per server, removed when the cluster is dropped. Tests
@@ -31,8 +32,10 @@ pub struct Cluster {
     configs: Vec<ServerConfig>,
     /// The UCX address of each server (of its latest start), if it offers UCX.
     ucx_addrs: Vec<Option<String>>,
+    /// The local address of each server (of its latest start).
+    local_addrs: Vec<Option<String>>,
     /// The transport [`Cluster::client`] uses: what the servers offer (UCX if they offer
-    /// both).
+    /// both), unless [`Cluster::set_client_transport`] chose another.
     transport: ClientTransport,
 }
 
@@ -90,10 +93,10 @@ impl Cluster {
             servers: Vec::new(),
             configs: Vec::new(),
             ucx_addrs: Vec::new(),
+            local_addrs: Vec::new(),
             transport: match base.transports {
                 ServerTransports::Tcp => ClientTransport::Tcp,
-                ServerTransports::Ucx => ClientTransport::Ucx,
-                ServerTransports::Both => ClientTransport::Auto,
+                ServerTransports::Ucx | ServerTransports::Both => ClientTransport::Ucx,
             },
         };
         // The registry checks the number of servers and the chunk size (on an error, the
@@ -107,6 +110,7 @@ impl Cluster {
                 listen: "127.0.0.1:0".into(),
                 secret: c.secret.clone(),
                 spare_chunk_size: chunk_size,
+                offer_local: true,
                 ..base.clone()
             };
             let s = RunningServer::start(cfg.clone()).await?;
@@ -116,6 +120,7 @@ impl Cluster {
             }
             c.register(&s)?;
             c.ucx_addrs.push(s.ucx_addr());
+            c.local_addrs.push(s.in_process_addr());
             c.configs.push(cfg);
             c.servers.push(Some(s));
         }
@@ -127,6 +132,7 @@ impl Cluster {
             store_id: format!("{:016x}", s.store_id()),
             addr: s.tcp_addr().unwrap_or_default(),
             ucx: s.ucx_addr(),
+            local: s.in_process_addr(),
             epoch: self.epoch,
             pid: std::process::id(),
         })
@@ -162,18 +168,30 @@ impl Cluster {
         self.ucx_addrs.get(i).and_then(|a| a.as_deref())
     }
 
-    /// The address of server `i` that [`Cluster::client`] connects to: UCX if the servers
-    /// offer it, else TCP.
+    /// The address of server `i` that [`Cluster::client`] connects to: that of its
+    /// transport (local for `auto`: every server is in this process).
     pub fn client_addr(&self, i: usize) -> Option<&str> {
         match self.transport {
             ClientTransport::Tcp => self.addr(i),
-            _ => self.ucx_addr(i),
+            ClientTransport::Ucx => self.ucx_addr(i),
+            ClientTransport::Local | ClientTransport::Auto => self.local_addr(i),
         }
     }
 
     /// The transport [`Cluster::client`] uses.
     pub fn transport(&self) -> ClientTransport {
         self.transport
+    }
+
+    /// Makes [`Cluster::client`] use transport `t` (`local`: in-process calls; `ucx` needs
+    /// servers that offer it).
+    pub fn set_client_transport(&mut self, t: ClientTransport) {
+        self.transport = t;
+    }
+
+    /// The local address of server `i` (of its latest start), for clients of this process.
+    pub fn local_addr(&self, i: usize) -> Option<&str> {
+        self.local_addrs.get(i).and_then(|a| a.as_deref())
     }
 
     /// Waits (blocking the calling thread) until every running server's spare chunk pool
@@ -237,6 +255,7 @@ impl Cluster {
         let s = RunningServer::start(cfg).await?;
         self.register(&s)?;
         self.ucx_addrs[i] = s.ucx_addr();
+        self.local_addrs[i] = s.in_process_addr();
         // What the cluster removed while the server was down goes now (as benchfs-server
         // does once restarted); a cluster with another server down cannot tell, and keeps it.
         if s.holds_chunks() {

@@ -146,6 +146,7 @@ pub fn start(comm: &dyn Comm, o: &JobSettings) -> Result<JobServers, JobError> {
                 cfg.spare_chunks = o.spare_chunks;
                 cfg.spare_chunk_size = o.chunk_size;
                 cfg.transports = o.transports;
+                cfg.offer_local = true;
                 let server = rt.block_on(RunningServer::start(cfg)).map_err(|e| {
                     format!(
                         "cannot start a BenchFS server in \"{}\": {e}",
@@ -163,6 +164,11 @@ pub fn start(comm: &dyn Comm, o: &JobSettings) -> Result<JobServers, JobError> {
                     Some(ucx) => ucx,
                     None => format!("{advertise}:{}", server.local_addr().port()),
                 };
+                // This rank's clients reach their own server in-process by the address
+                // the job lists it by (`--benchfs.transport local` or `auto`).
+                if let Some(local) = server.in_process_addr() {
+                    crate::fs::transport::local::add_alias(&local, &my_addr);
+                }
                 guard.runtime = Some(rt);
                 guard.server = Some(server);
             }

@@ -42,6 +42,12 @@ pub struct ServerEntry {
     /// UCX address (`ucx/<name>/<worker address>`), if the server offers UCX.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ucx: Option<String>,
+    /// Local address (`local:<pid>:<nonce>:<n>`), if the server runs inside a client's
+    /// process (embedded cluster): usable by clients of that process only. Absent from
+    /// entries of servers of their own and of registries written before it existed (both
+    /// stay readable; readers that do not know it ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
     /// Epoch of the cluster it joined.
     pub epoch: u64,
     /// Process id (informational).
@@ -49,11 +55,12 @@ pub struct ServerEntry {
 }
 
 impl ServerEntry {
-    /// The address for `transport` (`tcp` or `ucx`), if the server offers it.
+    /// The address for `transport` (`tcp`, `ucx` or `local`), if the server offers it.
     pub fn address(&self, transport: &str) -> Option<&str> {
         match transport {
             "tcp" => Some(self.addr.as_str()).filter(|a| !a.is_empty()),
             "ucx" => self.ucx.as_deref(),
+            "local" => self.local.as_deref(),
             _ => None,
         }
     }
@@ -328,6 +335,7 @@ mod tests {
             store_id: id.into(),
             addr: "127.0.0.1:1".into(),
             ucx: None,
+            local: None,
             epoch: a.epoch,
             pid: 1,
         };
@@ -353,5 +361,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.secret().unwrap_err().errno(), libc::EACCES);
+    }
+
+    #[test]
+    fn entries_without_newer_addresses_stay_readable_and_local_ones_round_trip() {
+        // An entry as registries written before UCX and local addresses hold it.
+        let old = r#"{"store_id":"ab","addr":"127.0.0.1:7","epoch":3,"pid":9}"#;
+        let e: ServerEntry = serde_json::from_str(old).unwrap();
+        assert_eq!((e.ucx.as_deref(), e.local.as_deref()), (None, None));
+        assert_eq!(e.address("tcp"), Some("127.0.0.1:7"));
+        assert_eq!(e.address("local"), None);
+        let with = ServerEntry {
+            local: Some("local:9:00:1".into()),
+            ..e
+        };
+        let json = serde_json::to_string(&with).unwrap();
+        let back: ServerEntry = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.address("local"), Some("local:9:00:1"));
+        // A reader that knows no local address (older code) still reads the entry.
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Older {
+            store_id: String,
+            addr: String,
+            epoch: u64,
+            pid: u32,
+        }
+        let o: Older = serde_json::from_str(&json).unwrap();
+        assert_eq!(o.addr, "127.0.0.1:7");
+        // Entries without one do not write the field.
+        let none = ServerEntry {
+            local: None,
+            ..back
+        };
+        assert!(!serde_json::to_string(&none).unwrap().contains("local"));
     }
 }

@@ -143,6 +143,8 @@ async fn run(args: Args) -> Result<(), FsError> {
         store_id: store_id.clone(),
         addr: server.tcp_addr().unwrap_or_default(),
         ucx: server.ucx_addr(),
+        // Its own process has no clients.
+        local: None,
         epoch: info.epoch,
         pid: std::process::id(),
     })?;

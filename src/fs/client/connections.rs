@@ -11,8 +11,11 @@
 use super::options::ClientOptions;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::placement::Placement;
-use crate::fs::registry::Registry;
+use crate::fs::registry::{Registry, ServerEntry};
+use crate::fs::transport::choice::{ClientTransport, Offer};
 use crate::fs::transport::io_buffer::{IoBuffer, IoSlice};
+use crate::fs::transport::local;
+use crate::fs::transport::routed::{transport_of_address, RoutedConnector};
 use crate::fs::transport::tcp::TcpConnector;
 use crate::fs::transport::{Connection, Connector, Reply};
 use crate::fs::wire::{check_chunk_size, Request, Response, DEFAULT_CHUNK_SIZE};
@@ -22,6 +25,9 @@ use std::sync::{Arc, Mutex};
 
 struct Slot {
     addr: Mutex<String>,
+    /// The transport of its address (`tcp`, `ucx`, `local`): a new address the registry
+    /// gives it is of the same one.
+    transport: &'static str,
     /// The server's store id (hex): from the registry, or told by its last handshake.
     store: Mutex<Option<String>>,
     conn: Mutex<Option<Arc<dyn Connection>>>,
@@ -34,18 +40,38 @@ struct Origin {
     registry: Registry,
     epoch: u64,
     store_ids: Vec<String>,
-    /// The transport whose addresses the client uses (`tcp`, `ucx`).
-    transport: &'static str,
 }
 
-/// The connector of `transport` (`tcp` or `ucx`).
-fn connector_for(transport: &str, opts: &ClientOptions) -> FsResult<Arc<dyn Connector>> {
-    if transport == "ucx" {
-        return ucx_connector();
-    }
-    Ok(Arc::new(TcpConnector {
+/// The connector of servers reached over `transports` (each `tcp`, `ucx` or `local`).
+fn connector_for(transports: &[&str], opts: &ClientOptions) -> FsResult<Arc<dyn Connector>> {
+    let ucx = if transports.contains(&"ucx") {
+        Some(ucx_connector()?)
+    } else {
+        None
+    };
+    let tcp = TcpConnector {
         recv_low_water: opts.tuning.recv_low_water,
-    }))
+    };
+    Ok(Arc::new(RoutedConnector::new(tcp, ucx)))
+}
+
+/// What the server of registry entry `e` offers this client: its TCP and UCX addresses,
+/// and its local one if it runs in this process (by its entry's local address, or, in a
+/// registry written before entries had one, by its other addresses).
+fn offer_of(e: &ServerEntry) -> Offer {
+    let tcp = e.address("tcp").map(str::to_string);
+    let ucx = e.address("ucx").map(str::to_string);
+    let local = e
+        .address("local")
+        .and_then(local::in_process)
+        .or_else(|| tcp.as_deref().and_then(local::in_process))
+        .or_else(|| ucx.as_deref().and_then(local::in_process));
+    Offer {
+        name: e.store_id.clone(),
+        tcp,
+        ucx,
+        local,
+    }
 }
 
 #[cfg(feature = "ucx")]
@@ -58,15 +84,6 @@ fn ucx_connector() -> FsResult<Arc<dyn Connector>> {
 #[cfg(not(feature = "ucx"))]
 fn ucx_connector() -> FsResult<Arc<dyn Connector>> {
     Err(crate::fs::transport::choice::ucx_not_built())
-}
-
-/// The transport a list of addresses names: UCX if every one is a UCX address.
-fn transport_of(addrs: &[String]) -> &'static str {
-    if !addrs.is_empty() && addrs.iter().all(|a| a.starts_with("ucx/")) {
-        "ucx"
-    } else {
-        "tcp"
-    }
 }
 
 struct Inner {
@@ -114,50 +131,52 @@ impl Client {
         let (info, entries) = reg.wait_ready(opts.registry_wait).await?;
         let secret = reg.secret()?;
         let store_ids = entries.iter().map(|e| e.store_id.clone()).collect();
-        let offers_ucx = entries.iter().all(|e| e.address("ucx").is_some());
-        let transport = opts.transport.resolve(offers_ucx)?;
-        let addrs = entries
+        let chosen = entries
             .iter()
             .map(|e| {
-                e.address(transport).map(str::to_string).ok_or_else(|| {
-                    FsError::InvalidArgument(format!(
-                        "server {} of registry {} offers no {transport} address",
-                        e.store_id,
-                        reg.dir().display()
-                    ))
-                })
+                opts.transport
+                    .pick(&offer_of(e))
+                    .map_err(|err| err.context(format!("registry {}", reg.dir().display())))
             })
-            .collect::<FsResult<Vec<String>>>()?;
+            .collect::<FsResult<Vec<_>>>()?;
         let cs = opts.chunk_size.unwrap_or(info.chunk_size);
-        let connector = connector_for(transport, &opts)?;
         Self::build(
-            addrs,
+            chosen,
             secret,
             ClientOptions {
                 chunk_size: Some(cs),
                 ..opts
             },
-            connector,
+            None,
             Some(Origin {
                 registry: reg,
                 epoch: info.epoch,
                 store_ids,
-                transport,
             }),
         )
         .await
     }
 
-    /// A client of the servers at `addrs` (in placement order) with `secret`, over UCX if
-    /// every address is a UCX one (`ucx/...`), else TCP. Connects to every server now, so
-    /// a wrong secret or a dead server is reported here.
+    /// A client of the servers at `addrs` (in placement order) with `secret`, each over the
+    /// transport its address names (`ucx/...`: UCX, `local:...`: in-process, else TCP);
+    /// with `opts.transport` `local` or `auto`, a server of this process is reached locally
+    /// whatever address it is listed by (`local` fails for one that is not). Connects to
+    /// every server now, so a wrong secret or a dead server is reported here.
     pub async fn from_servers(
         addrs: Vec<String>,
         secret: Vec<u8>,
         opts: ClientOptions,
     ) -> FsResult<Client> {
-        let connector = connector_for(transport_of(&addrs), &opts)?;
-        Self::from_servers_via(addrs, secret, opts, connector).await
+        let chosen = addrs
+            .iter()
+            .map(|a| match opts.transport {
+                ClientTransport::Local | ClientTransport::Auto => {
+                    opts.transport.pick(&Offer::of_address(a))
+                }
+                _ => Ok((transport_of_address(a), a.clone())),
+            })
+            .collect::<FsResult<Vec<_>>>()?;
+        Self::build(chosen, secret, opts, None, None).await
     }
 
     /// [`Client::from_servers`] over another transport (`connector` opens the
@@ -168,31 +187,45 @@ impl Client {
         opts: ClientOptions,
         connector: Arc<dyn Connector>,
     ) -> FsResult<Client> {
-        Self::build(addrs, secret, opts, connector, None).await
+        let chosen = addrs
+            .into_iter()
+            .map(|a| (transport_of_address(&a), a))
+            .collect();
+        Self::build(chosen, secret, opts, Some(connector), None).await
     }
 
+    /// A client of the servers at `chosen` (transport and address of each, in placement
+    /// order), through `connector` (`None`: the one of those transports).
     async fn build(
-        addrs: Vec<String>,
+        chosen: Vec<(&'static str, String)>,
         secret: Vec<u8>,
         opts: ClientOptions,
-        connector: Arc<dyn Connector>,
+        connector: Option<Arc<dyn Connector>>,
         origin: Option<Origin>,
     ) -> FsResult<Client> {
-        if addrs.is_empty() {
+        if chosen.is_empty() {
             return Err(FsError::InvalidArgument("no servers".into()));
         }
+        let connector = match connector {
+            Some(c) => c,
+            None => {
+                let used: Vec<&str> = chosen.iter().map(|(t, _)| *t).collect();
+                connector_for(&used, &opts)?
+            }
+        };
         let chunk_size = check_chunk_size(opts.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE))?;
         let known_store = |i: usize| origin.as_ref().and_then(|o| o.store_ids.get(i).cloned());
-        let stores: Vec<Option<String>> = (0..addrs.len()).map(known_store).collect();
+        let stores: Vec<Option<String>> = (0..chosen.len()).map(known_store).collect();
         let c = Client {
             inner: Arc::new(Inner {
                 origin,
-                placement: Placement::new(addrs.len()),
-                servers: addrs
+                placement: Placement::new(chosen.len()),
+                servers: chosen
                     .into_iter()
                     .zip(stores)
-                    .map(|(addr, store)| Slot {
+                    .map(|((transport, addr), store)| Slot {
                         addr: Mutex::new(addr),
+                        transport,
                         store: Mutex::new(store),
                         conn: Mutex::new(None),
                         connecting: tokio::sync::Mutex::new(()),
@@ -308,12 +341,13 @@ impl Client {
     fn refreshed_addr(&self, s: usize) -> Option<String> {
         let o = self.inner.origin.as_ref()?;
         let id = o.store_ids.get(s)?;
+        let transport = self.inner.servers.get(s)?.transport;
         o.registry
             .servers(o.epoch)
             .ok()?
             .into_iter()
             .find(|e| &e.store_id == id)
-            .and_then(|e| e.address(o.transport).map(str::to_string))
+            .and_then(|e| e.address(transport).map(str::to_string))
     }
 
     /// `e`, an error reaching server `s` (connecting, or a call that got no reply), with the

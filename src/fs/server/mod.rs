@@ -20,6 +20,7 @@ pub(crate) mod tail;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::path::check_normal;
 use crate::fs::transport::choice::ServerTransports;
+use crate::fs::transport::local::LocalListener;
 use crate::fs::transport::tcp::TcpListenerTask;
 use crate::fs::transport::{
     BoxFuture, ConnectionLimits, FileSink, Handler, ListenOptions, Listener, Reply,
@@ -84,6 +85,10 @@ pub struct ServerConfig {
     pub listen: String,
     /// The transports clients may use (TCP on `listen`, UCX on a worker of its own).
     pub transports: ServerTransports,
+    /// Also offer the in-process transport `local` (for servers started inside a process
+    /// that has clients of its own: the embedded cluster, in-job servers), reachable by the
+    /// clients of this process alone.
+    pub offer_local: bool,
     /// The cluster secret clients must present.
     pub secret: Vec<u8>,
     /// Most requests in progress at once (back-pressure beyond).
@@ -121,6 +126,7 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             listen: "127.0.0.1:0".into(),
             transports: ServerTransports::Tcp,
+            offer_local: false,
             secret,
             max_in_flight: 256,
             max_in_flight_per_connection: 64,
@@ -456,7 +462,7 @@ impl Handler for ServerState {
     }
 }
 
-/// A server listening on its transports (TCP, UCX or both).
+/// A server listening on its transports (TCP, UCX or both, and local if asked).
 pub struct RunningServer {
     listeners: Vec<Box<dyn Listener>>,
     tcp_addr: Option<SocketAddr>,
@@ -519,8 +525,19 @@ impl RunningServer {
                     )
                 }
             };
-            let ucx = crate::fs::transport::ucx_rpc::UcxListenerTask::bind(opts, handler, &label)?;
+            let ucx = crate::fs::transport::ucx_rpc::UcxListenerTask::bind(
+                opts.clone(),
+                handler.clone(),
+                &label,
+            )?;
             listeners.push(Box::new(ucx));
+        }
+        if cfg.offer_local {
+            // A client of this process given the server's TCP or UCX address reaches it
+            // locally too (with `--benchfs.transport local` or `auto`).
+            let aliases: Vec<String> = listeners.iter().map(|l| l.address()).collect();
+            let local = LocalListener::bind(&opts, handler, &aliases);
+            listeners.push(Box::new(local));
         }
         Ok(RunningServer {
             tcp_addr,
@@ -544,6 +561,11 @@ impl RunningServer {
     /// The address of the UCX listener (its worker address), if it has one.
     pub fn ucx_addr(&self) -> Option<String> {
         self.address("ucx")
+    }
+
+    /// The address of the local listener (for clients of this process), if it has one.
+    pub fn in_process_addr(&self) -> Option<String> {
+        self.address("local")
     }
 
     /// The address clients of `transport` (`tcp`, `ucx`) connect to, if it is offered.

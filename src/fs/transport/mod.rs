@@ -20,6 +20,7 @@ pub mod io_buffer;
 pub mod local;
 pub(crate) mod low_water;
 pub(crate) mod pending;
+pub mod routed;
 pub(crate) mod splice;
 pub(crate) mod stream;
 pub mod tcp;

@@ -65,7 +65,7 @@ const MAX_INLINE_HEADER: usize = 4096;
 /// Most calls in flight on one client connection (further calls wait for a slot).
 pub const MAX_IN_FLIGHT: usize = 256;
 /// Prefix of UCX addresses in registry entries and client address lists.
-pub const ADDRESS_PREFIX: &str = "ucx/";
+pub const ADDRESS_PREFIX: &str = super::choice::UCX_PREFIX;
 /// Most pooled buffers of one server ([`BufferPool`]): requests with large payloads in
 /// progress at once beyond this many use fresh memory.
 const POOL_BUFFERS: usize = 32;

@@ -18,7 +18,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use table::{in_process, is_local_address, SCHEME};
+pub use table::{add_alias, in_process, is_local_address, SCHEME};
 
 use super::handshake::{self, ServerHandshake};
 use super::io_buffer::{IoSlice, COPY_STATS};
@@ -400,6 +400,10 @@ impl LocalConnection {
         dest: Option<&IoSlice>,
         timeout: Duration,
     ) -> FsResult<Reply> {
+        // A call that completes at once never waits on anything of tokio's: it takes its
+        // share of the task's budget, so that a task making calls back to back still lets
+        // the other tasks of its thread run (as calls over a socket do).
+        tokio::task::consume_budget().await;
         if self.closed.get().is_some() || self.ep.state() != OPEN {
             return Err(self.gone());
         }

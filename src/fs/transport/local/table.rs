@@ -71,6 +71,16 @@ pub fn insert(ep: Arc<Endpoint>, aliases: &[String]) {
     }
 }
 
+/// Enters `alias` as one more address of the listener at local address `local` (if it
+/// still listens).
+pub fn add_alias(local: &str, alias: &str) {
+    if let Ok(mut t) = table().lock() {
+        if t.endpoints.contains_key(local) {
+            t.aliases.insert(alias.to_string(), local.to_string());
+        }
+    }
+}
+
 /// Removes the endpoint of `addr` and its aliases.
 pub fn remove(addr: &str) {
     if let Ok(mut t) = table().lock() {
