@@ -62,6 +62,13 @@ fn shared_file_and_file_per_process_verify_on_an_embedded_cluster_over_ucx() {
     shared_file_and_file_per_process("ucx");
 }
 
+#[test]
+fn shared_file_and_file_per_process_verify_on_an_embedded_cluster_over_local() {
+    shared_file_and_file_per_process("local");
+    // auto: every server of the embedded cluster is in this process, so local too.
+    shared_file_and_file_per_process("auto");
+}
+
 /// N-1 and N-N verified writes and reads with `--benchfs.transport=<transport>`.
 fn shared_file_and_file_per_process(transport: &str) {
     let dir = scratch();

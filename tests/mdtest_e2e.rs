@@ -12,7 +12,7 @@ mod common;
 
 use benchfs::mdtest::Op;
 use benchfs::results::document::{MdtestTaskDocument, ResultDocument};
-use common::run::{run_once, scratch, Run};
+use common::run::{run_in_env, run_once, scratch, Run};
 use common::servers::start_servers;
 use std::path::Path;
 
@@ -163,6 +163,93 @@ fn every_phase_on_posix_dummy_and_an_embedded_benchfs_cluster() {
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(left, 0);
+}
+
+/// `--benchfs.transport local`: every phase, verified, with every call made in-process
+/// (the client logs each connection's transport), and the data removed afterwards.
+#[test]
+fn every_phase_on_an_embedded_benchfs_cluster_over_the_local_transport() {
+    let dir = scratch();
+    let data = format!("--benchfs.data-dir={}", dir.path().join("data").display());
+    let doc = dir.path().join("local.json");
+    let d = doc.display().to_string();
+    let args = [
+        "mdtest",
+        "-a",
+        "BENCHFS",
+        "--benchfs.transport",
+        "local",
+        "--benchfs.servers=3",
+        &data,
+        "-X",
+        "--tasks",
+        "2",
+        "-n",
+        "30",
+        "-z",
+        "1",
+        "-b",
+        "2",
+        "-u",
+        "-w",
+        "64",
+        "-e",
+        "64",
+        "-d",
+        "/md-local",
+        "--json",
+        &d,
+    ];
+    let run = run_in_env(dir.path(), &[("RUST_LOG", "benchfs=debug")], &args);
+    ok(&run, "local");
+    assert!(!run.stdout.contains("ERROR"), "{}", run.stdout);
+    let connected: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("connected to "))
+        .collect();
+    assert!(!connected.is_empty(), "{}", run.stderr);
+    assert!(
+        connected.iter().all(|l| l.contains("over local")),
+        "{connected:?}"
+    );
+    let doc = ResultDocument::read_from(&doc).expect("document");
+    let m = doc.mdtest.as_ref().expect("mdtest section");
+    check_full_run(&m.runs[0], 2, 30, &run.stdout, "local");
+    let left = std::fs::read_dir(dir.path().join("data"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0);
+}
+
+/// `--benchfs.transport local` against servers of their own processes: a clear error
+/// naming a server, before anything is measured.
+#[test]
+fn the_local_transport_refuses_servers_of_other_processes_naming_one() {
+    let dir = scratch();
+    let servers = start_servers(dir.path(), 2);
+    let reg = format!("--benchfs.registry={}", servers.registry.display());
+    let run = mdtest(
+        dir.path(),
+        &[
+            "-a",
+            "BENCHFS",
+            &reg,
+            "--benchfs.transport=local",
+            "-n",
+            "5",
+            "-d",
+            "/md",
+        ],
+    );
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("transport local asked, but server ")
+            && all.contains("does not run in this process"),
+        "{all}"
+    );
+    assert!(!run.stdout.contains("File creation"), "{}", run.stdout);
 }
 
 #[test]

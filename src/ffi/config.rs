@@ -292,6 +292,10 @@ mod tests {
         // SAFETY: as above.
         let e = unsafe { Config::from_c(&c) }.unwrap_err();
         assert!(e.message.contains("pigeon"), "{}", e.message);
+        c.transport = c"local".as_ptr();
+        // SAFETY: as above.
+        let local = unsafe { Config::from_c(&c) }.unwrap();
+        assert_eq!(local.opts.transport, crate::fs::ClientTransport::Local);
         c.transport = c"tcp".as_ptr();
         c.spare_chunks = -1;
         c.timeout_ms = 250;

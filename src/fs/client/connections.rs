@@ -311,6 +311,7 @@ impl Client {
         if let (Some(id), Ok(mut known)) = (c.store(), slot.store.lock()) {
             *known = Some(format!("{id:016x}"));
         }
+        tracing::debug!("connected to {} over {}", c.peer(), slot.transport);
         if let Ok(mut g) = slot.conn.lock() {
             *g = Some(c.clone());
         }
