@@ -4,8 +4,9 @@
 #      mdtest (mpirun -np 2) on the same directory; file create / stat / remove rates and the
 #      ratios ours / mdtest (goal >= 1.0). Skipped, with a note, when mdtest is not found.
 #   2. BENCHFS on an embedded cluster, 2 tasks, -n N -u -F: create and stat rates against the
-#      POSIX-tmpfs rates of step 1 (goal >= 0.5), and create with --iodepth 16 against
-#      --iodepth 1 (goal >= 2.0).
+#      POSIX-tmpfs rates of step 1 (goal >= 0.5), over loopback TCP (the default) and over the
+#      in-process transport (--benchfs.transport local), and create with --iodepth 16
+#      against --iodepth 1 (goal >= 2.0, over TCP).
 # Each configuration runs ROUNDS times, alternating; the median of each rate is reported.
 # Usage: scripts/bench-mdtest.sh [ROUNDS] [ITEMS]
 #   MDTEST=/path/to/mdtest (default: mdtest on PATH, else /work/peers/install/bin/mdtest)
@@ -65,6 +66,8 @@ for round in $(seq "$ROUNDS"); do
         read -r c s r < <(ours -a BENCHFS "--benchfs.data-dir=$DIR/data" --iodepth "$depth" -d /md)
         R[bfs${depth}_c]+=" $c"; R[bfs${depth}_s]+=" $s"; R[bfs${depth}_r]+=" $r"
     done
+    read -r c s r < <(ours -a BENCHFS "--benchfs.data-dir=$DIR/data" --benchfs.transport local -d /md)
+    R[local_c]+=" $c"; R[local_s]+=" $s"; R[local_r]+=" $r"
 done
 
 echo "mdtest -n $ITEMS -u -F, 2 tasks, $ROUNDS rounds (median ops/s)"
@@ -84,12 +87,12 @@ else
     done
 fi
 echo
-printf '%-16s %16s %16s %8s\n' "BENCHFS" "embedded" "POSIX tmpfs" "ratio"
+printf '%-16s %12s %12s %12s %10s %10s\n' "BENCHFS" "embedded tcp" "local" "POSIX tmpfs" "tcp ratio" "loc ratio"
 for k in c:create s:stat r:remove; do
-    a=$(median ${R[bfs1_${k%%:*}]}); b=$(median ${R[posix_${k%%:*}]})
-    printf '%-16s %16.0f %16.0f %8s\n' "file ${k#*:}" "$a" "$b" "$(ratio "$a" "$b")"
+    a=$(median ${R[bfs1_${k%%:*}]}); l=$(median ${R[local_${k%%:*}]}); b=$(median ${R[posix_${k%%:*}]})
+    printf '%-16s %12.0f %12.0f %12.0f %10s %10s\n' "file ${k#*:}" "$a" "$l" "$b" "$(ratio "$a" "$b")" "$(ratio "$l" "$b")"
 done
-echo "(goal: create and stat ratio >= 0.5)"
+echo "(goal: create and stat ratio >= 0.5; tcp: loopback TCP, the default; local: --benchfs.transport local)"
 echo
 printf '%-16s %16s %16s %8s\n' "BENCHFS" "--iodepth 16" "--iodepth 1" "ratio"
 for k in c:create s:stat r:remove; do
