@@ -475,6 +475,45 @@ fn benchfs_cluster_inside_the_job_with_1_2_4_ranks() {
     }
 }
 
+/// In-job servers with `--benchfs.transport auto` and `local`: under auto each rank reaches
+/// the server in its own process in-process and the other one over TCP (the run verifies);
+/// under local a rank without a server of its own fails naming the server it cannot reach,
+/// while a job whose only rank holds the only server runs.
+#[test]
+fn in_job_servers_over_the_local_and_auto_transports() {
+    let dir = scratch();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let data_opt = format!("--benchfs.data-dir={}", data.display());
+    let with = |np: usize, transport: &str| {
+        let mut args = verified_args("BENCHFS", np, true, "");
+        args.extend([
+            "-o".to_string(),
+            "/injob".to_string(),
+            data_opt.clone(),
+            format!("--benchfs.transport={transport}"),
+            "--benchfs.servers-per-node=1".to_string(),
+        ]);
+        mpirun(np, dir.path(), &strs(&args))
+    };
+    let o = with(2, "auto");
+    assert_eq!(o.code, 0, "{}", show(&o));
+    assert!(!o.stdout.contains("Incorrect data"), "{}", show(&o));
+    let o = with(1, "local");
+    assert_eq!(o.code, 0, "{}", show(&o));
+    let o = with(2, "local");
+    assert_ne!(o.code, 0, "{}", show(&o));
+    assert!(
+        o.stderr
+            .contains("transport local asked, but server 127.0.0.1:")
+            && o.stderr.contains("does not run in this process"),
+        "{}",
+        show(&o)
+    );
+    let left: Vec<_> = std::fs::read_dir(&data).expect("data").flatten().collect();
+    assert!(left.is_empty(), "servers left data behind: {left:?}");
+}
+
 /// `-a BENCHFS --benchfs.registry DIR` under mpirun: every rank joins servers started before.
 #[test]
 fn benchfs_external_cluster_through_a_registry_under_mpirun() {
