@@ -516,7 +516,8 @@ int64_t benchfs_lseek(struct benchfs_file *file, int64_t offset, int whence);
  * Allocates `len` bytes (zeroed, page-aligned) for data read and written through `ctx`.
  * Over UCX the buffer is registered with UCX (`ucp_mem_map`): `benchfs_write` sends from
  * it and `benchfs_read` receives into it directly, without staging copies and without
- * registering memory per transfer; over TCP writes from it are not copied. Any range of
+ * registering memory per transfer; over TCP writes from it are not copied and read replies of
+ * 32 KiB or more are received straight into it. Any range of
  * it may be passed to `benchfs_write`/`benchfs_read`, of any context. Returns the buffer,
  * or NULL with errno set (`EINVAL`: `len` 0, `ENOMEM`, `EBADF`: bad context). Free it with
  * `benchfs_free_io_buffer`; it stays valid after `benchfs_finalize` until then.

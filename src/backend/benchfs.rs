@@ -12,11 +12,13 @@
 
 use super::*;
 use crate::fs::cluster::DEFAULT_SPARE_CHUNKS;
+use crate::fs::transport::io_buffer::{IoBuffer, IoSlice, IO_BUFFER_ALIGN};
 use crate::fs::wire::{check_chunk_size, DEFAULT_CHUNK_SIZE, MAX_SETTLE_MS};
 use crate::fs::{
     Client, ClientOptions, ClientTransport, FileHandle, FsError, OpenFlags as FsOpenFlags,
     UCX_BUILT,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Options of the BENCHFS backend (`--benchfs.<name>`).
@@ -259,6 +261,58 @@ pub fn in_job_cluster() -> Option<(Vec<String>, Vec<u8>)> {
     IN_JOB.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
+// The engine's buffers become the client's I/O buffers and back without a copy.
+const _: () = assert!(buffer::BUFFER_ALIGN == IO_BUFFER_ALIGN);
+
+/// Reads into `buf` at `offset` with the buffer lent to the client as an I/O buffer for the
+/// call ([`FileHandle::read_io`]): the buffer comes back with the result, the same memory
+/// unless the transport still held it when the call ended (a timeout: then a new buffer,
+/// with a copy of what it held). `Err(buf)` for a buffer without bytes.
+async fn read_in_place(
+    file: &FileHandle,
+    buf: buffer::AlignedBuf,
+    offset: u64,
+) -> Result<(buffer::AlignedBuf, Result<usize, FsError>), buffer::AlignedBuf> {
+    let (ptr, len) = buf.into_raw_parts()?;
+    // SAFETY: an `AlignedBuf`'s allocation: `len` (> 0) initialised bytes, from the global
+    // allocator with the layout of `len` bytes aligned to BUFFER_ALIGN (= IO_BUFFER_ALIGN),
+    // owned by the new buffer alone from now on.
+    let io = Arc::new(unsafe { IoBuffer::from_raw_parts(ptr, len) });
+    let r = match IoSlice::new(io.clone(), 0..len) {
+        Some(s) => file.read_io(offset, &s).await,
+        None => Err(FsError::Io("I/O buffer range".into())),
+    };
+    // A new buffer: with a copy of the bytes after a read that succeeded (the transport
+    // wrote them before it delivered the reply), else zeroed (a reply that comes late may
+    // still be written into the old memory, never read again).
+    let copy = |shared: Arc<IoBuffer>| {
+        let mut b = buffer::AlignedBuf::new(len).ok()?;
+        if r.is_ok() {
+            b.copy_from_slice(IoSlice::new(shared, 0..len)?.as_ref());
+        }
+        Some(b)
+    };
+    // Every range of it the call made is gone by now, unless the transport still holds one.
+    let back = match Arc::try_unwrap(io) {
+        Ok(io) => match io.into_raw_parts() {
+            // SAFETY: the parts of the allocation taken over above, handed back whole.
+            Ok((ptr, len)) => Some(unsafe { buffer::AlignedBuf::from_raw_parts(ptr, len) }),
+            Err(io) => copy(Arc::new(io)),
+        },
+        // The transport still holds the memory (the call ended before its reply).
+        Err(shared) => copy(shared),
+    };
+    match back {
+        Some(b) => Ok((b, r)),
+        None => Ok((
+            buffer::AlignedBuf::empty(),
+            r.and(Err(FsError::OutOfMemory(format!(
+                "a transfer buffer of {len} bytes"
+            )))),
+        )),
+    }
+}
+
 /// A BenchFS path for an IOR file name.
 fn fs_path(path: &str) -> String {
     if path.starts_with('/') {
@@ -385,6 +439,43 @@ impl Backend for BenchfsBackend {
     /// Writes go to the client's send queue as shared bytes: no copy of the transfer buffer.
     fn takes_write_bytes(&self) -> bool {
         true
+    }
+
+    /// The deep loop hands its buffers over, so that a read's reply is received straight
+    /// into the buffer (see [`BenchfsBackend::xfer_owned`]).
+    fn queues_owned(&self) -> bool {
+        true
+    }
+
+    /// A read goes into the buffer itself, lent to the client as an I/O buffer for the
+    /// call: the transport receives the reply's payload straight into it (TCP, UCX) instead
+    /// of copying it there from memory of its own. A write is sent from the buffer, shared.
+    async fn xfer_owned(
+        &self,
+        file: &FileHandle,
+        access: Access,
+        buf: buffer::AlignedBuf,
+        offset: u64,
+    ) -> (buffer::AlignedBuf, BackendResult<usize>) {
+        if access.is_write() {
+            let (lent, bytes) = buf.lend();
+            let r = self.write_bytes(file, bytes, offset).await;
+            return match lent.reclaim() {
+                Ok(buf) => (buf, r),
+                Err(e) => (
+                    buffer::AlignedBuf::empty(),
+                    r.and(Err(BackendError::Other(format!("transfer buffer: {e}")))),
+                ),
+            };
+        }
+        match read_in_place(file, buf, offset).await {
+            Ok((buf, r)) => (buf, r.map_err(|e| fs_err("read", file.path(), e))),
+            // An empty buffer: nothing to receive in place.
+            Err(mut buf) => {
+                let r = self.xfer(file, access, &mut buf, offset).await;
+                (buf, r)
+            }
+        }
     }
 
     async fn write_bytes(
@@ -642,6 +733,69 @@ mod tests {
             assert_eq!(got, [("a", false), ("b", false), ("sub", true)]);
             let e = b.readdir("/d/a").await.unwrap_err();
             assert_eq!(e.errno(), Some(libc::ENOTDIR));
+            b.finalize().await.unwrap();
+            cluster.shutdown().await.unwrap();
+        });
+    }
+
+    #[test]
+    fn owned_reads_land_in_the_buffer_itself_byte_exact() {
+        use crate::fs::transport::io_buffer::COPY_STATS;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        rt.block_on(async {
+            let cluster = crate::fs::Cluster::embedded(2, dir.path()).await.unwrap();
+            let registry = cluster.registry().to_str().unwrap().to_string();
+            let mut b = BenchfsBackend::new(&opts(&[
+                ("benchfs.registry", registry.as_str()),
+                ("benchfs.chunk-size", "64k"),
+            ]))
+            .unwrap();
+            b.initialize().await.unwrap();
+            assert!(b.queues_owned());
+            let f = b
+                .create("/owned", OpenFlags::create_for_write())
+                .await
+                .unwrap();
+            // 3 chunks and a half, written through the owned path.
+            let size = (3 << 16) + (1 << 15);
+            let data: Vec<u8> = (0..size).map(|i| (i * 7 + i / 65536) as u8).collect();
+            let mut w = buffer::AlignedBuf::new(size).unwrap();
+            w.copy_from_slice(&data);
+            let (w, r) = b.xfer_owned(&f, Access::Write, w, 0).await;
+            assert_eq!(r.unwrap(), size);
+            assert_eq!(&w[..], &data[..], "a write leaves its buffer as it was");
+            let before = COPY_STATS.read().in_place;
+            // Reads of one chunk, across chunks, and past the end (short).
+            for (offset, len, expect) in [
+                (0usize, 1usize << 16, 1usize << 16),
+                (1 << 15, 1 << 17, 1 << 17),
+                (3 << 16, 1 << 16, 1 << 15),
+            ] {
+                let mut buf = buffer::AlignedBuf::new(len).unwrap();
+                buf.fill(0xee);
+                let addr = buf.as_ptr();
+                let (buf, r) = b.xfer_owned(&f, Access::Read, buf, offset as u64).await;
+                assert_eq!(r.unwrap(), expect, "read of {len} at {offset}");
+                assert_eq!(buf.as_ptr(), addr, "the same buffer comes back");
+                assert_eq!(buf.len(), len);
+                assert_eq!(&buf[..expect], &data[offset..offset + expect]);
+            }
+            // (Less what one read took with a reply's header.)
+            let placed = COPY_STATS.read().in_place - before;
+            assert!(
+                placed >= (1 << 16) + (1 << 17) + (1 << 15) - 4 * 64,
+                "the replies were received in place: {placed} bytes"
+            );
+            // An empty buffer reads nothing.
+            let (e, r) = b
+                .xfer_owned(&f, Access::Read, buffer::AlignedBuf::empty(), 0)
+                .await;
+            assert_eq!((e.len(), r.unwrap()), (0, 0));
+            b.close(f).await.unwrap();
             b.finalize().await.unwrap();
             cluster.shutdown().await.unwrap();
         });

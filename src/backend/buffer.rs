@@ -7,6 +7,7 @@
 //! how it is transferred (the backends).
 
 use std::alloc::{self, Layout};
+use std::num::NonZeroUsize;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use thiserror::Error;
@@ -52,10 +53,7 @@ impl AlignedBuf {
     /// memory cannot be had.
     pub fn new(len: usize) -> Result<Self, BufferError> {
         if len == 0 {
-            // An aligned, non-null, never dereferenced address for the empty slice.
-            let ptr = NonNull::new(std::ptr::without_provenance_mut::<u8>(BUFFER_ALIGN))
-                .ok_or(BufferError::TooLarge { len })?;
-            return Ok(AlignedBuf { ptr, len });
+            return Ok(Self::empty());
         }
         let layout = Self::layout(len)?;
         // SAFETY: `layout` has a non-zero size.
@@ -65,6 +63,19 @@ impl AlignedBuf {
             align: BUFFER_ALIGN,
         })?;
         Ok(AlignedBuf { ptr, len })
+    }
+
+    /// A buffer of no bytes (no allocation; the empty slice starts at an aligned address).
+    pub fn empty() -> Self {
+        const ALIGNED: NonZeroUsize = match NonZeroUsize::new(BUFFER_ALIGN) {
+            Some(a) => a,
+            None => panic!("BUFFER_ALIGN is not zero"),
+        };
+        // An aligned, non-null, never dereferenced address.
+        AlignedBuf {
+            ptr: NonNull::without_provenance(ALIGNED),
+            len: 0,
+        }
     }
 
     fn layout(len: usize) -> Result<Layout, BufferError> {
@@ -84,6 +95,29 @@ impl AlignedBuf {
     /// Alignment guaranteed for the start of the buffer.
     pub fn align(&self) -> usize {
         BUFFER_ALIGN
+    }
+
+    /// Gives the allocation up without a copy, for a backend that hands it to a buffer type
+    /// of its own while a transfer is in flight: its start and length (allocated by the
+    /// global allocator with the layout of `len` bytes aligned to [`BUFFER_ALIGN`], zeroed
+    /// or written since), or the buffer back if it has no bytes (and so no allocation).
+    pub fn into_raw_parts(self) -> Result<(NonNull<u8>, usize), AlignedBuf> {
+        if self.len == 0 {
+            return Err(self);
+        }
+        let parts = (self.ptr, self.len);
+        std::mem::forget(self);
+        Ok(parts)
+    }
+
+    /// Takes back an allocation given up by [`AlignedBuf::into_raw_parts`].
+    ///
+    /// # Safety
+    /// `ptr` and `len` must be what [`AlignedBuf::into_raw_parts`] returned (or an
+    /// allocation of the same layout holding `len` initialised bytes), owned by nobody else
+    /// from now on.
+    pub unsafe fn from_raw_parts(ptr: NonNull<u8>, len: usize) -> AlignedBuf {
+        AlignedBuf { ptr, len }
     }
 }
 

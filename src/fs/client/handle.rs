@@ -199,8 +199,9 @@ impl FileHandle {
     }
 
     /// As [`FileHandle::read_at`], into I/O buffer range `buf`: the transport receives each
-    /// reply straight into it where it can (UCX), else it is copied there. If the read fails
-    /// early (a timeout), a reply still on its way may yet be written into `buf`.
+    /// reply straight into it where it can (UCX; TCP for replies of 32 KiB or more), else it
+    /// is copied there. If the read fails early (a timeout), a reply still on its way may yet
+    /// be written into `buf`.
     pub async fn read_io(&self, offset: u64, buf: &IoSlice) -> FsResult<usize> {
         self.read_to(offset, ReadDest::Io(buf)).await
     }

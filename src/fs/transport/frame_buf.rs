@@ -6,12 +6,20 @@
 //! `BufReader`) costs a second copy of every payload byte it read ahead with a frame's
 //! header (the whole payload of a 64 KiB reply on loopback); here the kernel's copy is the
 //! only one, except for the part of a frame that a read cut short when the buffer had no
-//! room left for the rest of it. Knows frame lengths only as the caller asks for them; the
-//! frame layout belongs to [`super::stream`].
+//! room left for the rest of it. A payload that has a destination of its own (a read reply
+//! into the caller's [`IoSlice`]) is read from the stream straight into it: with
+//! [`FrameBuf::read_at_most_while`] the reads before it take little more than a header, so
+//! that the payload is left in the stream for [`FrameBuf::take_into`]. Knows frame lengths
+//! only as the caller asks for them; the frame layout belongs to [`super::stream`].
 
+use super::io_buffer::{IoSlice, COPY_STATS};
 use super::FrameReader;
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::AsyncReadExt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use tokio::io::{AsyncReadExt, ReadBuf};
 
 /// The client's read room (see [`FrameBuf::new`]): several small replies, or a 64 KiB
 /// payload with its header, in one read.
@@ -34,6 +42,9 @@ pub(crate) struct FrameBuf<R> {
     buf: BytesMut,
     /// Room made for a read when there is little (at least [`MIN_ROOM`]).
     room: usize,
+    /// While the counter is not zero, each read takes at most this many bytes beyond those
+    /// asked for (see [`FrameBuf::read_at_most_while`]).
+    at_most: Option<(usize, Arc<AtomicUsize>)>,
 }
 
 impl<R: FrameReader> FrameBuf<R> {
@@ -44,7 +55,37 @@ impl<R: FrameReader> FrameBuf<R> {
             inner,
             buf: BytesMut::new(),
             room: room.max(MIN_ROOM),
+            at_most: None,
         }
+    }
+
+    /// From now on, whenever `waiting` is not zero as a read of the stream is made, the
+    /// read takes at most `n` bytes, or what the caller asks for if that is more. A reader
+    /// whose calls wait for payloads that go into memory of their own counts them there and
+    /// sets a header's worth, so that a payload is not read ahead into this buffer (the
+    /// count is looked at when the stream is read, not when the wait for it began).
+    pub(crate) fn read_at_most_while(&mut self, n: usize, waiting: Arc<AtomicUsize>) {
+        self.at_most = Some((n, waiting));
+    }
+
+    /// One read of the stream into the free room, capped as [`FrameBuf::read_at_most_while`]
+    /// says at the moment of the read; the number of bytes read.
+    async fn read_capped(&mut self, need: usize) -> std::io::Result<usize> {
+        std::future::poll_fn(|cx| {
+            let cap = match &self.at_most {
+                Some((n, waiting)) if waiting.load(Ordering::Relaxed) > 0 => (*n).max(need),
+                _ => usize::MAX,
+            };
+            let spare = self.buf.spare_capacity_mut();
+            let room = cap.min(spare.len());
+            let mut rb = ReadBuf::uninit(&mut spare[..room]);
+            std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, &mut rb))?;
+            let n = rb.filled().len();
+            // SAFETY: the read initialised the first `n` bytes of the spare capacity.
+            unsafe { self.buf.set_len(self.buf.len() + n) };
+            Poll::Ready(Ok(n))
+        })
+        .await
     }
 
     /// The bytes read ahead and not yet taken.
@@ -72,7 +113,34 @@ impl<R: FrameReader> FrameBuf<R> {
             // copy; otherwise the buffered bytes (a cut frame) move along.
             self.buf.reserve(need.max(self.room));
         }
-        self.inner.read_buf(&mut self.buf).await
+        self.read_capped(need).await
+    }
+
+    /// Moves the next `dest.len()` bytes of the stream into `dest`: what is buffered is
+    /// copied, the rest is read from the stream straight into it (the kernel's copy is the
+    /// only one). The stream is then at the end of those bytes; an end of stream before is
+    /// `UnexpectedEof`.
+    pub(crate) async fn take_into(&mut self, dest: &IoSlice) -> std::io::Result<()> {
+        let len = dest.len();
+        let k = self.buf.len().min(len);
+        // SAFETY: `dest` keeps its buffer alive and covers `len` initialised bytes; while a
+        // call has it as its reply's destination, its owner does not touch those bytes (the
+        // contract of `Connection::call_into`), so this is the only access. `k <= len`, and
+        // the buffered bytes are this buffer's own memory, not `dest`'s.
+        let out = unsafe { std::slice::from_raw_parts_mut(dest.as_ptr(), len) };
+        out[..k].copy_from_slice(&self.buf[..k]);
+        self.buf.advance(k);
+        COPY_STATS.staged(k);
+        let mut done = k;
+        while done < len {
+            let n = self.inner.read(&mut out[done..]).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            done += n;
+        }
+        COPY_STATS.in_place(len - k);
+        Ok(())
     }
 
     /// Waits until at least one byte is buffered; false at the end of the stream with
@@ -277,6 +345,42 @@ mod tests {
         for part in [&p[a..b], &p[b..b + (30 << 10)], &p[b + (30 << 10)..]] {
             assert!(r.get_mut().read_in_place(part));
         }
+    }
+
+    #[tokio::test]
+    async fn while_a_payload_is_awaited_in_place_reads_stop_at_the_header_and_it_lands_there() {
+        use crate::fs::transport::io_buffer::IoBuffer;
+        let payload = pattern(64 << 10);
+        let mut data = vec![3u8; 24];
+        data.extend_from_slice(&payload);
+        data.extend_from_slice(&[4u8; 24]);
+        data.extend_from_slice(&payload[..100]);
+        let waiting = Arc::new(AtomicUsize::new(1));
+        let mut r = FrameBuf::new(Script::new(data, vec![]), CLIENT_ROOM);
+        r.read_at_most_while(40, waiting.clone());
+        assert_eq!(r.take_array::<24>().await.unwrap(), Some([3u8; 24]));
+        assert_eq!(
+            r.get_mut().landed[0].1,
+            40,
+            "the read stopped short of the payload"
+        );
+        let dest = IoSlice::new(Arc::new(IoBuffer::new(64 << 10).unwrap()), 0..64 << 10).unwrap();
+        r.take_into(&dest).await.unwrap();
+        assert!(dest.as_ref() == &payload[..], "the payload, byte-exact");
+        let s = r.get_mut();
+        assert!(
+            s.read_in_place(&dest.as_ref()[16..]),
+            "all but what the header's read took came straight from the stream"
+        );
+        // Nothing awaited in place: reads take all there is room for again.
+        waiting.store(0, Ordering::Relaxed);
+        assert_eq!(r.take_array::<24>().await.unwrap(), Some([4u8; 24]));
+        assert_eq!(r.get_mut().landed.last().map(|l| l.1), Some(124));
+        assert_eq!(&r.take(100).await.unwrap()[..], &payload[..100]);
+        // A stream that ends inside the payload is an error.
+        let mut r = FrameBuf::new(Script::new(vec![1u8; 1000], vec![]), CLIENT_ROOM);
+        let e = r.take_into(&dest).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 
     #[tokio::test]

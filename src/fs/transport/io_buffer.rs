@@ -56,6 +56,33 @@ impl IoBuffer {
         })
     }
 
+    /// Takes over an allocation made elsewhere (a transfer buffer of the layer above) as an
+    /// unregistered buffer, without a copy.
+    ///
+    /// # Safety
+    /// `ptr` must come from the global allocator with the layout of `len` (at least 1)
+    /// bytes aligned to [`IO_BUFFER_ALIGN`], hold `len` initialised bytes, and be owned by
+    /// nobody else from now on (this buffer frees it).
+    pub unsafe fn from_raw_parts(ptr: NonNull<u8>, len: usize) -> IoBuffer {
+        IoBuffer {
+            registration: None,
+            ptr,
+            len,
+        }
+    }
+
+    /// Gives the allocation up: its start and length (a layout of `len` bytes aligned to
+    /// [`IO_BUFFER_ALIGN`], for the caller to free), or the buffer back if that cannot be
+    /// (a registered buffer, or one of no bytes, whose allocation is one byte long).
+    pub fn into_raw_parts(self) -> Result<(NonNull<u8>, usize), IoBuffer> {
+        if self.registration.is_some() || self.len == 0 {
+            return Err(self);
+        }
+        let parts = (self.ptr, self.len);
+        std::mem::forget(self);
+        Ok(parts)
+    }
+
     /// Attaches what the transport that registered the buffer must keep alive with it.
     pub fn set_registration(&mut self, r: RegistrationBox) {
         self.registration = Some(r);

@@ -4,7 +4,8 @@
 //! Owns [`RpcConnection`] (client side: request ids and waiters in the shared pending-call
 //! table of [`super::pending`], a writer task
 //! that batches small frames and writes bulk payloads without copying them, a reader task
-//! that routes each reply to its caller by id, a timeout on every call; every error names
+//! that routes each reply to its caller by id and receives a large read reply's payload
+//! straight into the memory the call gave for it, a timeout on every call; every error names
 //! the server's address and, once the handshake told it, its store id) and
 //! [`serve_connection`] (server side: the handshake of [`super::handshake`] read straight
 //! from the stream, nothing buffered, within its timeout; then each request is polled once
@@ -23,6 +24,7 @@
 
 use super::frame_buf::{self, FrameBuf};
 use super::handshake::{self, ServerHandshake};
+use super::io_buffer::IoSlice;
 use super::pending::PendingCalls;
 use super::{
     BoxFuture, Connection, ConnectionLimits, FileRegion, FileSink, FrameReader, FrameWriter,
@@ -131,14 +133,41 @@ async fn read_head<R: FrameReader>(r: &mut FrameBuf<R>) -> FsResult<Option<(Fram
     Ok(Some((hdr, msg)))
 }
 
-/// Reads one frame; `Ok(None)` on a clean end of stream at a frame boundary.
-async fn read_frame<R: FrameReader>(
+/// Replies whose payload is at least this large are received straight into the memory the
+/// call gave for it ([`Connection::call_into`]); smaller ones are copied there (a copy of
+/// a few KiB costs less than the system call that reading its header alone takes).
+pub const IN_PLACE_MIN: usize = 32 << 10;
+
+/// Most bytes the client's reads take while a call waits for a payload in place: a header
+/// and a short message (a read reply's), so that the payload stays in the stream.
+const IN_PLACE_PEEK: usize = HEADER_LEN + 32;
+
+/// Reads one frame on the client side; `Ok(None)` on a clean end of stream at a frame
+/// boundary. A reply whose call gave a destination for its payload that can hold it has the
+/// payload received there ([`FrameBuf::take_into`]); its `bulk` is then the destination's
+/// bytes (see [`IoSlice::holds`]), and the receiver holds no clone of the destination by the
+/// time the reply is delivered.
+async fn read_reply<R: FrameReader>(
     r: &mut FrameBuf<R>,
+    calls: &PendingCalls,
 ) -> FsResult<Option<(FrameHeader, Bytes, Bytes)>> {
     let Some((hdr, msg)) = read_head(r).await? else {
         return Ok(None);
     };
-    let bulk = read_payload(r, hdr.bulk_len as usize).await?;
+    let len = hdr.bulk_len as usize;
+    let dest = (hdr.kind == FrameKind::Reply && len >= IN_PLACE_MIN)
+        .then(|| calls.dest(hdr.id))
+        .flatten()
+        .and_then(|d| d.sub(0..len));
+    let bulk = match dest {
+        Some(d) => {
+            r.take_into(&d)
+                .await
+                .map_err(|e| FsError::from_io("read frame payload", &e))?;
+            d.to_bytes()
+        }
+        None => read_payload(r, len).await?,
+    };
     Ok(Some((hdr, msg, bulk)))
 }
 
@@ -425,8 +454,9 @@ impl RpcConnection {
         let rp = pending.clone();
         let reader = tokio::spawn(async move {
             let mut r = FrameBuf::new(r, frame_buf::CLIENT_ROOM);
+            r.read_at_most_while(IN_PLACE_PEEK, rp.calls.in_place_waiting());
             let err = loop {
-                match read_frame(&mut r).await {
+                match read_reply(&mut r, &rp.calls).await {
                     // An error for the whole connection: the server says why it drops it.
                     // A stop (EBUSY) is sent only when nothing unanswered was read (see
                     // `serve_connection`); a protocol error is not.
@@ -462,10 +492,24 @@ impl RpcConnection {
         bulk: Bytes,
         timeout: Duration,
     ) -> FsResult<Reply> {
-        // The guard removes the entry however this call ends (reply, error, timeout, or
-        // the caller dropping the future).
+        self.call_dest(op, msg, bulk, None, timeout).await
+    }
+
+    /// [`RpcConnection::call_raw`] whose reply payload, if it is at least
+    /// [`IN_PLACE_MIN`] bytes and fits, is received straight into `dest`.
+    async fn call_dest(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        dest: Option<IoSlice>,
+        timeout: Duration,
+    ) -> FsResult<Reply> {
+        // The guard removes the entry, and with it the destination, however this call ends
+        // (reply, error, timeout, or the caller dropping the future).
         let closed = || self.pending.closed_error("connection is closed");
-        let (id, wrx, _guard) = self.pending.calls.register(closed)?;
+        let dest = dest.filter(|d| d.len() >= IN_PLACE_MIN);
+        let (id, wrx, _guard) = self.pending.calls.register_into(closed, dest)?;
         let frame = OutFrame::new(FrameKind::Request, op, id, msg, bulk);
         let fut = async {
             self.tx
@@ -516,6 +560,17 @@ impl Connection for RpcConnection {
         timeout: Duration,
     ) -> BoxFuture<'_, FsResult<Reply>> {
         Box::pin(self.call_raw(op, msg, bulk, timeout))
+    }
+
+    fn call_into(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        dest: IoSlice,
+        timeout: Duration,
+    ) -> BoxFuture<'_, FsResult<Reply>> {
+        Box::pin(self.call_dest(op, msg, bulk, Some(dest), timeout))
     }
 
     fn is_closed(&self) -> bool {
@@ -1697,6 +1752,112 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("payload of {n} bytes: {e}"));
         assert_eq!(r.bulk, bulk, "payload of {n} bytes");
+    }
+
+    /// A pattern that tells every byte of call `i` from those of other calls.
+    fn pattern(i: usize, n: usize) -> Bytes {
+        (0..n)
+            .map(|k| (k as u64 * 31 + i as u64 * 7 + k as u64 / 251) as u8)
+            .collect::<Vec<u8>>()
+            .into()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_replies_land_in_the_callers_memory_byte_exact_and_small_ones_are_copied() {
+        use crate::fs::transport::io_buffer::{IoBuffer, COPY_STATS};
+        let c = tcp_echo().await;
+        // (payload, destination) sizes: in place when the payload is large and fits; else
+        // returned in memory of the transport's own (too small, or a destination shorter
+        // than the payload).
+        let cases: Vec<(usize, usize)> = vec![
+            (64 << 10, 64 << 10),
+            (IN_PLACE_MIN, 64 << 10),
+            (IN_PLACE_MIN - 1, 64 << 10),
+            (4096, 4096),
+            ((1 << 20) + 3, (1 << 20) + 3),
+            (64 << 10, (64 << 10) - 1),
+            (200 << 10, 256 << 10),
+        ];
+        let before = COPY_STATS.read().in_place;
+        // Many at once, several rounds, plain calls between them, so that replies with and
+        // without a destination follow each other in one read of the stream.
+        let mut calls = Vec::new();
+        for round in 0..4 {
+            for (i, &(n, d)) in cases.iter().enumerate() {
+                let conn = c.clone();
+                let id = round * 100 + i;
+                calls.push(tokio::spawn(async move {
+                    let c = conn;
+                    let dest = IoSlice::new(Arc::new(IoBuffer::new(d).unwrap()), 0..d).unwrap();
+                    let sent = pattern(id, n);
+                    let t = Duration::from_secs(10);
+                    let r = c
+                        .call_into(5, Bytes::new(), sent.clone(), dest.clone(), t)
+                        .await
+                        .unwrap();
+                    assert_eq!(r.bulk, sent, "payload of {n} bytes into {d}");
+                    let in_place = n >= IN_PLACE_MIN && n <= d;
+                    assert_eq!(dest.holds(&r.bulk), in_place, "{n} bytes into {d}");
+                    if in_place {
+                        assert_eq!(&dest.as_ref()[..n], &sent[..]);
+                    }
+                    drop(r);
+                    // Nothing of the transport holds the destination once the call is over.
+                    assert_eq!(Arc::strong_count(dest.buffer()), 1, "{n} bytes into {d}");
+                    in_place
+                }));
+                let conn = c.clone();
+                calls.push(tokio::spawn(async move {
+                    echoes_back(&conn, 100 + id, id as u8).await;
+                    false
+                }));
+            }
+        }
+        let mut placed = 0;
+        for t in calls {
+            placed += t.await.unwrap() as usize;
+        }
+        assert_eq!(placed, 4 * 4);
+        assert!(COPY_STATS.read().in_place > before);
+        assert_eq!(
+            c.pending.calls.in_place_waiting().load(Ordering::Relaxed),
+            0
+        );
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_into_memory_that_times_out_lets_go_of_it_and_the_connection_goes_on() {
+        use crate::fs::transport::io_buffer::IoBuffer;
+        let (c, _s) = pair(b"k");
+        c.hello(b"k", Duration::from_secs(5)).await.unwrap();
+        let dest = IoSlice::new(Arc::new(IoBuffer::new(64 << 10).unwrap()), 0..64 << 10).unwrap();
+        let e = c
+            .call_into(
+                98,
+                Bytes::new(),
+                Bytes::new(),
+                dest.clone(),
+                Duration::from_millis(100),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::ETIMEDOUT);
+        assert_eq!(c.in_flight(), 0);
+        assert_eq!(
+            c.pending.calls.in_place_waiting().load(Ordering::Relaxed),
+            0
+        );
+        assert_eq!(Arc::strong_count(dest.buffer()), 1);
+        // The next large reply is not taken for the call that gave up.
+        let sent = pattern(1, 64 << 10);
+        let r = c
+            .call_raw(5, Bytes::new(), sent.clone(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(r.bulk, sent);
+        assert!(!dest.holds(&r.bulk));
+        assert!(dest.as_ref().iter().all(|b| *b == 0));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
