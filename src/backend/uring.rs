@@ -97,6 +97,18 @@ impl State {
     }
 }
 
+/// A ring of `entries` entries whose completions do not interrupt the task's thread: the
+/// kernel's worker threads (on tmpfs every buffered read goes to one) leave them for the
+/// thread to run at its next system call (`COOP_TASKRUN`, Linux 5.19) instead of signalling
+/// it at each one, which cost a third of the IOPS of 4 KiB reads at depth 8; a plain ring on
+/// older kernels.
+fn build_ring(entries: u32) -> io::Result<IoUring> {
+    match IoUring::builder().setup_coop_taskrun().build(entries) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::builder().build(entries),
+        r => r,
+    }
+}
+
 /// A task's io_uring and its transfers in flight.
 pub struct Queue {
     state: Mutex<State>,
@@ -113,7 +125,7 @@ impl Queue {
     /// (or forbids it): the caller then keeps pread/pwrite.
     pub fn new(depth: usize) -> io::Result<Queue> {
         let entries = depth.clamp(1, 4096).next_power_of_two() as u32;
-        let ring = IoUring::builder().build(entries)?;
+        let ring = build_ring(entries)?;
         let n = ring.params().sq_entries().max(entries);
         Ok(Queue {
             state: Mutex::new(State {
