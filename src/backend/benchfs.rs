@@ -449,24 +449,18 @@ impl Backend for BenchfsBackend {
 
     /// A read goes into the buffer itself, lent to the client as an I/O buffer for the
     /// call: the transport receives the reply's payload straight into it (TCP, UCX) instead
-    /// of copying it there from memory of its own. A write is sent from the buffer, shared.
+    /// of copying it there from memory of its own. (The engine sends writes as shared bytes,
+    /// [`Backend::write_bytes`]; one given here is an ordinary [`Backend::xfer`].)
     async fn xfer_owned(
         &self,
         file: &FileHandle,
         access: Access,
-        buf: buffer::AlignedBuf,
+        mut buf: buffer::AlignedBuf,
         offset: u64,
     ) -> (buffer::AlignedBuf, BackendResult<usize>) {
         if access.is_write() {
-            let (lent, bytes) = buf.lend();
-            let r = self.write_bytes(file, bytes, offset).await;
-            return match lent.reclaim() {
-                Ok(buf) => (buf, r),
-                Err(e) => (
-                    buffer::AlignedBuf::empty(),
-                    r.and(Err(BackendError::Other(format!("transfer buffer: {e}")))),
-                ),
-            };
+            let r = self.xfer(file, access, &mut buf, offset).await;
+            return (buf, r);
         }
         match read_in_place(file, buf, offset).await {
             Ok((buf, r)) => (buf, r.map_err(|e| fs_err("read", file.path(), e))),

@@ -279,15 +279,16 @@ impl<'a, B: Backend> Recipe<'a, B> {
     }
 
     /// The transfer with its buffer handed over for its duration, for backends that queue
-    /// transfers ([`Backend::queues_owned`]; others get [`Recipe::transfer`] on the buffer):
-    /// completed whatever the short counts, then `-Y`. The buffer comes back with the result.
+    /// transfers ([`Backend::queues_owned`]; others, and writes of a backend that takes
+    /// them as shared bytes, get [`Recipe::transfer`] on the buffer): completed whatever
+    /// the short counts, then `-Y`. The buffer comes back with the result.
     pub(crate) async fn transfer_owned(
         &self,
         mut buf: AlignedBuf,
         offset: u64,
     ) -> (AlignedBuf, Result<usize, EngineError>) {
         let backend = self.backend;
-        if !backend.queues_owned() {
+        if !backend.queues_owned() || (self.access.is_write() && backend.takes_write_bytes()) {
             let r = self.transfer(&mut buf, offset).await;
             return (buf, r);
         }

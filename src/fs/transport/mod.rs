@@ -97,6 +97,14 @@ pub trait FrameWriter: tokio::io::AsyncWrite + Unpin + Send + 'static {
     }
 }
 
+/// Reads a file region into new memory (zeros past the end of a file shorter than
+/// announced), for transports that send or hand over a reply's region from memory.
+pub(crate) fn read_region(region: &FileRegion) -> std::io::Result<Bytes> {
+    let mut buf = vec![0u8; region.len];
+    read_region_into(region, &mut buf)?;
+    Ok(buf.into())
+}
+
 /// Reads file region `region` into `buf` (its first `buf.len()` bytes), zeros past the end
 /// of a file shorter than announced (for transports that hand a reply's region over in
 /// memory).

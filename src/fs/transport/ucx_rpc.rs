@@ -35,8 +35,8 @@ use super::ucx::{
 };
 use super::ucx_registered::{self, BufferPool, RecvSlice, SendPayload, POOL_MIN};
 use super::{
-    read_region_into, BoxFuture, Connection, Connector, FileRegion, Handler, ListenOptions,
-    Listener, Reply,
+    read_region, read_region_into, BoxFuture, Connection, Connector, FileRegion, Handler,
+    ListenOptions, Listener, Reply,
 };
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::wire::{encode_error, FrameHeader, FrameKind, Response, HEADER_LEN};
@@ -261,13 +261,6 @@ async fn receive_in_place(
     }
     let msg = head.inline.clone().unwrap_or_default();
     Ok((msg, filled.to_bytes()))
-}
-
-/// Reads a file region into memory (zeros past the end of a file shorter than announced).
-fn read_region(region: &FileRegion) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; region.len];
-    read_region_into(region, &mut buf)?;
-    Ok(buf)
 }
 
 /// Waits until the first of two endpoints fails or closes.
@@ -941,7 +934,7 @@ impl ServerState {
     async fn region_bytes(&self, region: FileRegion) -> FsResult<Bytes> {
         let fail = |e: std::io::Error| FsError::from_io("read chunk", &e);
         if region.len < POOL_MIN {
-            return read_region(&region).map(Bytes::from).map_err(fail);
+            return read_region(&region).map_err(fail);
         }
         let lease = self.pool.lend(region.len);
         self.off_worker(async move {
@@ -950,7 +943,7 @@ impl ServerState {
                     read_region_into(&region, l.as_mut_slice()).map_err(fail)?;
                     Ok(Bytes::from_owner(l))
                 }
-                None => read_region(&region).map(Bytes::from).map_err(fail),
+                None => read_region(&region).map_err(fail),
             }
         })
         .await

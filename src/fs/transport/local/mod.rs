@@ -23,7 +23,7 @@ pub use table::{add_alias, in_process, is_local_address, SCHEME};
 use super::handshake::{self, ServerHandshake};
 use super::io_buffer::{IoSlice, COPY_STATS};
 use super::{
-    read_region_into, BoxFuture, Connection, Connector, FileRegion, Handler, ListenOptions,
+    read_region, read_region_into, BoxFuture, Connection, Connector, Handler, ListenOptions,
     Listener, Reply,
 };
 use crate::fs::error::{FsError, FsResult};
@@ -342,12 +342,6 @@ fn materialise(reply: Reply, dest: Option<&IoSlice>) -> FsResult<Reply> {
         }
     }
     Ok(Reply::new(reply.msg, read_region(&region).map_err(io)?))
-}
-
-fn read_region(region: &FileRegion) -> std::io::Result<Bytes> {
-    let mut v = vec![0u8; region.len];
-    read_region_into(region, &mut v)?;
-    Ok(v.into())
 }
 
 impl LocalConnection {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::fs::transport::io_buffer::IoBuffer;
-use crate::fs::transport::{ConnectionLimits, FileSink};
+use crate::fs::transport::{ConnectionLimits, FileRegion, FileSink};
 use std::sync::atomic::AtomicUsize;
 
 /// Echoes (op 1), waits for the gate (op 2, counting the calls that began), replies with a
