@@ -264,6 +264,9 @@ impl<'a, B: Backend> Recipe<'a, B> {
             None if access.is_write() && backend.takes_write_bytes() => {
                 write_lent(backend, file, buf, offset).await
             }
+            None if !access.is_write() && backend.queues_owned() => {
+                read_handed(backend, file, access, buf, offset).await
+            }
             None => backend.xfer(file, access, buf, offset).await,
         }
         .map_err(|e| EngineError::backend(access_op(access), e))?;
@@ -417,6 +420,23 @@ async fn write_lent<B: Backend>(
     restore
         .put_back()
         .map_err(|e| BackendError::Other(format!("transfer buffer: {e}")))?;
+    r
+}
+
+/// A read through [`Backend::xfer_owned`], for backends that queue transfers: the buffer is
+/// handed over for the call (BENCHFS receives the reply straight into it, as the deep loop
+/// does) and put back with the result, so the serial loop saves the copy too.
+#[inline(never)]
+async fn read_handed<B: Backend>(
+    backend: &B,
+    file: &B::File,
+    access: Access,
+    buf: &mut AlignedBuf,
+    offset: u64,
+) -> BackendResult<usize> {
+    let owned = std::mem::replace(buf, AlignedBuf::empty());
+    let (back, r) = backend.xfer_owned(file, access, owned, offset).await;
+    *buf = back;
     r
 }
 

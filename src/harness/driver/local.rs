@@ -108,3 +108,49 @@ pub(super) fn execute_local<B: Benchmark>(mut bench: B) -> i32 {
     }
     bench.finish(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::transport::io_buffer::COPY_STATS;
+    use crate::harness::driver::IorBenchmark;
+    use crate::ior::params::SummaryFormat;
+    use crate::ior::{options, output};
+
+    /// The serial loop (`--iodepth 1`) lends its buffer to BENCHFS reads, as the deep loop
+    /// does: every byte read is received straight into it, none copied from the transport.
+    #[test]
+    fn serial_benchfs_reads_are_received_in_the_transfer_buffer() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = rt
+            .block_on(crate::fs::Cluster::embedded(2, dir.path()))
+            .unwrap();
+        let registry = cluster.registry().to_str().unwrap().to_string();
+        let args: Vec<String> = format!(
+            "-a BENCHFS --benchfs.registry={registry} --benchfs.settle=0 -t 256k -b 4m -w -r -R -o /serial"
+        )
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+        let mut bench = IorBenchmark::new(options::parse_args(&args).unwrap(), "test");
+        let world = bench.local_tasks();
+        bench.validate(world, 0).unwrap();
+        let before = COPY_STATS.read().in_place;
+        let sink = output::reporter_for(SummaryFormat::Default, Box::new(std::io::sink()));
+        let outcome = run_local(&bench, sink, world);
+        assert!(outcome.error.is_none(), "run failed: {:?}", outcome.error);
+        let placed = COPY_STATS.read().in_place - before;
+        // The read phase (which -R checks as it goes) reads 4 MiB, less the bytes that came
+        // with a reply's header; other tests of this binary may add theirs, never take away.
+        assert!(
+            placed >= (4 << 20) - 16 * 64,
+            "reads were received in place: {placed} bytes"
+        );
+        rt.block_on(cluster.shutdown()).unwrap();
+    }
+}
