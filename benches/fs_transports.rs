@@ -4,7 +4,8 @@
 //!
 //! Phases, in interleaved rounds (medians printed): 1 MiB sequential writes (rewrites of an
 //! allocated file, so that what is measured is the transport and BenchFS) and reads with one
-//! call in flight; 4 KiB random reads with 32 in flight (IOPS and p50 latency); 4 KiB reads
+//! call in flight, and again with [`DEEP`] calls in flight (a task keeping several requests
+//! outstanding, as IOR's asynchronous backends or several tasks of a node do); 4 KiB random reads with 32 in flight (IOPS and p50 latency); 4 KiB reads
 //! one at a time (p50 latency). Goals of issue 18, printed with each ratio: UCX/TCP >= 1.5
 //! for 1 MiB writes and reads, >= 2 for 4 KiB IOPS, <= 0.5 for 4 KiB p50 latency; UCX reads
 //! >= 0.7 of ucx_perftest's 1 MiB active-message bandwidth.
@@ -37,6 +38,8 @@ use std::time::{Duration, Instant};
 const MIB: usize = 1 << 20;
 const SMALL: usize = 4096;
 const DEPTH: usize = 32;
+/// Calls in flight of the deep 1 MiB phases.
+const DEEP: usize = 4;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -101,6 +104,9 @@ struct Round {
     iops: f64,
     p50_deep_us: f64,
     p50_us: f64,
+    /// 1 MiB writes and reads with [`DEEP`] calls in flight.
+    deep_write_mib_s: f64,
+    deep_read_mib_s: f64,
     /// CPU µs per MiB by group, of the write and the read phase.
     write_cpu: [f64; 5],
     read_cpu: [f64; 5],
@@ -138,6 +144,46 @@ async fn seq_read(f: &FileHandle, mib: usize, buf: &mut [u8]) -> Duration {
         assert_eq!(n, MIB);
     }
     t.elapsed()
+}
+
+/// 1 MiB writes of the first `mib` MiB, `DEEP` in flight.
+async fn deep_write(f: &FileHandle, mib: usize, data: &Bytes) -> Duration {
+    use futures::StreamExt;
+    let t = Instant::now();
+    let mut s = futures::stream::iter(0..mib)
+        .map(|i| f.write_at_bytes((i * MIB) as u64, data.clone()))
+        .buffer_unordered(DEEP);
+    while let Some(n) = s.next().await {
+        assert_eq!(n.unwrap(), MIB);
+    }
+    t.elapsed()
+}
+
+/// 1 MiB reads of the first `mib` MiB, `DEEP` in flight, each into one of `DEEP` buffers
+/// (checked against `data` once at the end).
+async fn deep_read(f: &FileHandle, mib: usize, data: &Bytes) -> Duration {
+    use futures::StreamExt;
+    let free = std::cell::RefCell::new(vec![vec![0u8; MIB]; DEEP]);
+    let t = Instant::now();
+    let mut s = futures::stream::iter(0..mib)
+        .map(|i| {
+            let mut buf = free.borrow_mut().pop().unwrap();
+            async move {
+                let n = f.read_at((i * MIB) as u64, &mut buf).await.unwrap();
+                assert_eq!(n, MIB);
+                buf
+            }
+        })
+        .buffer_unordered(DEEP);
+    while let Some(buf) = s.next().await {
+        free.borrow_mut().push(buf);
+    }
+    let el = t.elapsed();
+    assert!(
+        free.borrow().iter().all(|b| b[..] == data[..]),
+        "read back what was written"
+    );
+    el
 }
 
 async fn seq_write_io(f: &FileHandle, mib: usize, data: &IoSlice) -> Duration {
@@ -205,6 +251,8 @@ async fn round(fs: &Client, file: &str, mib: usize, secs: f64, data: &Bytes) -> 
     assert!(buf == data[..], "read back what was written");
     r.read_mib_s = mib as f64 / d.as_secs_f64();
     r.read_cpu = cpu_per_mib(c0, c1, mib);
+    r.deep_write_mib_s = mib as f64 / deep_write(&f, mib, data).await.as_secs_f64();
+    r.deep_read_mib_s = mib as f64 / deep_read(&f, mib, data).await.as_secs_f64();
     let io = std::sync::Arc::new(fs.alloc_io_buffer(2 * MIB).unwrap());
     let (src, dst) = (
         IoSlice::new(io.clone(), 0..MIB).unwrap(),
@@ -334,7 +382,7 @@ fn main() {
         "{:<34} {:>10} {:>10} {:>7} {:>9}  verdict",
         "phase", "tcp", "ucx", "ucx/tcp", "goal"
     );
-    let rows: [Goal; 5] = [
+    let rows: [Goal; 7] = [
         (
             "1 MiB write, MiB/s (1 in flight)",
             |r| r.write_mib_s,
@@ -344,6 +392,18 @@ fn main() {
         (
             "1 MiB read, MiB/s (1 in flight)",
             |r| r.read_mib_s,
+            true,
+            1.5,
+        ),
+        (
+            "1 MiB write, MiB/s (4 in flight)",
+            |r| r.deep_write_mib_s,
+            true,
+            1.5,
+        ),
+        (
+            "1 MiB read, MiB/s (4 in flight)",
+            |r| r.deep_read_mib_s,
             true,
             1.5,
         ),
@@ -372,17 +432,27 @@ fn main() {
     }
     let port = 14500 + (std::process::id() % 1000) as u16;
     let n = if full { 4000 } else { 64 };
-    let read = m(&ucx, |r| r.read_mib_s);
     match ucx_peer::am_bw_mib_s("all", MIB, n, port) {
-        Some(peer) => println!(
-            "{:<34} {:>10} {:>10.1} {:>7.2} {:>9}  {}  (ucx_perftest ucp_am_bw 1 MiB: {peer:.0} MiB/s)",
-            "1 MiB read, UCX vs ucx_perftest",
-            "",
-            read,
-            read / peer,
-            ">= 0.7",
-            verdict(read / peer >= 0.7)
-        ),
+        Some(peer) => {
+            for (what, f) in [
+                (
+                    "1 MiB read, UCX vs ucx_perftest",
+                    (|r: &Round| r.read_mib_s) as fn(&Round) -> f64,
+                ),
+                ("1 MiB read (4), UCX vs perftest", |r: &Round| {
+                    r.deep_read_mib_s
+                }),
+            ] {
+                let read = m(&ucx, f);
+                println!(
+                    "{what:<34} {:>10} {read:>10.1} {:>7.2} {:>9}  {}  (ucx_perftest ucp_am_bw 1 MiB: {peer:.0} MiB/s)",
+                    "",
+                    read / peer,
+                    ">= 0.7",
+                    verdict(read / peer >= 0.7)
+                );
+            }
+        }
         None => println!("ucx_perftest not found (Debian ucx-utils): no peer measured"),
     }
     println!("\n1 MiB phases through an I/O buffer vs plain memory (medians, MiB/s)");

@@ -17,9 +17,14 @@ use tokio::io::Interest;
 /// How the driver trades CPU time for latency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgressConfig {
-    /// While requests are outstanding, keep polling (yielding to other tasks between rounds)
-    /// this long after the last event before sleeping on the event fd.
+    /// While requests are outstanding (or replies awaited, see
+    /// [`super::Worker::set_awaiting`]), keep polling (yielding to other tasks between
+    /// rounds) this long after the last event before sleeping on the event fd.
     pub spin: Duration,
+    /// With nothing outstanding, keep polling this long after the last event before
+    /// sleeping: the next message or posted job then finds the thread awake, with no
+    /// wake-up through the kernel (zero: sleep at once).
+    pub linger: Duration,
     /// Longest sleep on the event fd while requests are outstanding.
     pub busy_wait: Duration,
     /// Longest sleep on the event fd while nothing is outstanding (a safety net: events
@@ -31,6 +36,7 @@ impl Default for ProgressConfig {
     fn default() -> Self {
         ProgressConfig {
             spin: Duration::from_micros(50),
+            linger: Duration::ZERO,
             busy_wait: Duration::from_millis(1),
             idle_wait: Duration::from_millis(50),
         }
@@ -109,8 +115,13 @@ impl Progress {
                 rounds += 1;
                 last_event = Instant::now();
             }
-            let pending = self.activity.pending();
-            let spinning = pending > 0 && last_event.elapsed() < self.config.spin;
+            let pending = self.activity.pending() + self.activity.awaiting();
+            let window = if pending > 0 {
+                self.config.spin
+            } else {
+                self.config.linger
+            };
+            let spinning = last_event.elapsed() < window;
             if rounds >= ROUNDS_PER_TURN || spinning {
                 drop(worker);
                 tokio::task::yield_now().await;

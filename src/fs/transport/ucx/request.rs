@@ -32,6 +32,9 @@ pub(crate) struct Activity {
     graveyard: RefCell<Vec<Box<dyn Any>>>,
     /// What woke the progress driver, so far.
     pub(crate) stats: Cell<ProgressStats>,
+    /// Counts what the worker's owner awaits beyond its requests (e.g. replies to calls
+    /// sent), which the driver treats as outstanding.
+    awaited: RefCell<Option<Box<dyn Fn() -> usize>>>,
 }
 
 /// Counts of what woke a worker's progress driver from its waits (see
@@ -53,6 +56,21 @@ impl Activity {
     /// Requests outstanding.
     pub(crate) fn pending(&self) -> usize {
         self.outstanding.try_borrow().map(|o| o.len()).unwrap_or(0)
+    }
+
+    /// What the owner awaits beyond the requests ([`Activity::set_awaiting`]).
+    pub(crate) fn awaiting(&self) -> usize {
+        match self.awaited.try_borrow() {
+            Ok(f) => f.as_ref().map_or(0, |f| f()),
+            Err(_) => 0,
+        }
+    }
+
+    /// Makes `f` count what the owner awaits.
+    pub(crate) fn set_awaiting(&self, f: Box<dyn Fn() -> usize>) {
+        if let Ok(mut a) = self.awaited.try_borrow_mut() {
+            *a = Some(f);
+        }
     }
 
     /// Hands every outstanding request back to UCX without its callback (before the worker

@@ -275,6 +275,16 @@ impl Worker {
         self.inner.activity.stats.get()
     }
 
+    /// Makes `f` count what this worker's owner awaits beyond its requests (e.g. replies to
+    /// calls it sent): while that is not zero, the progress driver keeps polling as it does
+    /// for outstanding requests ([`super::ProgressConfig::spin`]), so that an awaited message
+    /// is seen at once instead of through the event fd. `f` runs on the worker's thread at
+    /// every idle round of the driver: it must be cheap, and must not hold the worker (a
+    /// strong reference would keep it alive).
+    pub fn set_awaiting(&self, f: impl Fn() -> usize + 'static) {
+        self.inner.activity.set_awaiting(Box::new(f));
+    }
+
     /// Requests posted on this worker that UCX has not completed yet.
     pub fn pending_requests(&self) -> usize {
         self.inner.activity.pending()
