@@ -540,13 +540,19 @@ const SERVER_PROGRESS: ProgressConfig = ProgressConfig {
 };
 
 /// `base` with its spin and linger windows taken from `<prefix>_SPIN_US` and
-/// `<prefix>_LINGER_US` (microseconds) where those are set to a number.
+/// `<prefix>_LINGER_US` (microseconds) where those are set to a number (any other value is
+/// named in a warning and ignored).
 fn progress_from_env(base: ProgressConfig, prefix: &str) -> ProgressConfig {
     let us = |name: &str| {
-        std::env::var(format!("{prefix}_{name}_US"))
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_micros)
+        let var = format!("{prefix}_{name}_US");
+        let v = std::env::var(&var).ok()?;
+        match v.trim().parse::<u64>() {
+            Ok(n) => Some(Duration::from_micros(n)),
+            Err(_) => {
+                tracing::warn!("{var}={v:?} is not a number of microseconds: ignored");
+                None
+            }
+        }
     };
     ProgressConfig {
         spin: us("SPIN").unwrap_or(base.spin),
