@@ -388,6 +388,15 @@ pub trait Backend {
     fn queues_owned(&self) -> bool {
         false
     }
+    /// Whether every transfer of the deep loop makes all its progress on the calling thread:
+    /// a poll that cannot finish it blocks in the kernel (or completes it there and then), and
+    /// it never waits on the runtime's reactor or timers (POSIX: pread/pwrite, or io_uring's
+    /// `io_uring_enter`, which submits and waits for a completion). The deep loop then polls
+    /// its transfers itself instead of handing each completion back to the runtime, whose
+    /// scheduler would otherwise make a reactor turn (`epoll_wait`) per wake-up.
+    fn progresses_on_thread(&self) -> bool {
+        false
+    }
     /// The transfer of [`Backend::xfer`] with the buffer handed over for its duration and
     /// given back with the result. By default, [`Backend::xfer`] on the buffer.
     async fn xfer_owned(
@@ -769,6 +778,10 @@ impl Backend for AnyBackend {
     #[inline]
     fn queues_owned(&self) -> bool {
         dispatch!(self, b => b.queues_owned())
+    }
+    #[inline]
+    fn progresses_on_thread(&self) -> bool {
+        dispatch!(self, b => b.progresses_on_thread())
     }
     async fn xfer_owned(
         &self,

@@ -429,6 +429,12 @@ impl Backend for PosixBackend {
         self.queue.is_some()
     }
 
+    /// pread/pwrite complete before they return, and a transfer on the io_uring waits for a
+    /// completion in `io_uring_enter` ([`super::uring`]): nothing waits on the runtime.
+    fn progresses_on_thread(&self) -> bool {
+        true
+    }
+
     /// With the io_uring of `--iodepth`: the transfer queued to the kernel (then `-Y`'s fsync);
     /// else [`Backend::xfer`].
     async fn xfer_owned(

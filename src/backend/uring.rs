@@ -5,11 +5,16 @@
 //! Owns the ring, the transfers in flight and their buffers. A transfer takes its buffer over
 //! ([`Queue::xfer`]) and keeps it in the queue's slot table until the kernel has completed it,
 //! so no memory the kernel may still write is ever given back early, whatever happens to the
-//! future (a dropped transfer waits for its completion before it lets go). Submission is
-//! batched: a new transfer only queues its entry on its first poll and yields; the next poll
-//! submits every queued entry with one `io_uring_enter`, which also waits for at least one
-//! completion when none is ready. Each task runs on its own OS thread, so that blocking wait is
-//! correct there (as the POSIX backend's blocking pread/pwrite are). It must not open or close
+//! future (a dropped transfer waits for its completion before it lets go). As in fio, every
+//! new transfer is handed to the kernel at once with one `io_uring_enter` that also takes what
+//! has completed meanwhile (`IORING_ENTER_GETEVENTS`, no minimum), so the kernel's workers (on
+//! tmpfs every buffered read goes to one) always have the whole depth to work on; a poll of a
+//! transfer still in flight takes completions the same way and blocks for one only when
+//! nothing at all has completed (none waits to be taken). Completion work is deferred to those
+//! calls (`DEFER_TASKRUN`, single issuer) and never interrupts the thread. Each task runs on
+//! its own OS thread, so the blocking wait is correct there (as the POSIX backend's blocking
+//! pread/pwrite are), and the deep loop polls these transfers on that thread itself, so that a
+//! wake-up between two completions costs no turn of the runtime. It must not open or close
 //! files, retry short transfers (the engine does) or know about IOR's phases; when the kernel
 //! refuses io_uring, [`Queue::new`] fails and the backend keeps its pread/pwrite path.
 
@@ -21,6 +26,10 @@ use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+
+/// `IORING_ENTER_GETEVENTS` (linux/io_uring.h): run the ring's pending completion work, and
+/// wait for `min_complete` completions.
+const ENTER_GETEVENTS: u32 = 1;
 
 /// One entry of the slot table.
 enum Slot {
@@ -39,8 +48,8 @@ struct State {
     ring: IoUring,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Entries pushed to the submission queue and not yet handed to the kernel.
-    queued: u32,
+    /// Slots in [`Slot::Done`]: completed transfers whose futures have not taken them yet.
+    done: u32,
 }
 
 impl State {
@@ -48,7 +57,18 @@ impl State {
     /// moves every completion into its slot and wakes its transfer.
     fn submit_and_reap(&mut self, wait: usize) -> io::Result<()> {
         loop {
-            match self.ring.submit_and_wait(wait) {
+            let to_submit = self.ring.submission().len() as u32;
+            // SAFETY: no argument is passed; the entries counted were pushed whole (and their
+            // memory is held by their slots until they complete, see `Queue::start`).
+            let r = unsafe {
+                self.ring.submitter().enter::<libc::sigset_t>(
+                    to_submit,
+                    wait as u32,
+                    ENTER_GETEVENTS,
+                    None,
+                )
+            };
+            match r {
                 Ok(_) => break,
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 // The completion queue is full: reap, then submit again.
@@ -59,7 +79,6 @@ impl State {
                 Err(e) => return Err(e),
             }
         }
-        self.queued = 0;
         self.reap();
         Ok(())
     }
@@ -85,6 +104,7 @@ impl State {
                         unreachable!("matched just above");
                     };
                     *slot = Slot::Done { buf, res };
+                    self.done += 1;
                     if let Some(w) = waker {
                         w.wake();
                     }
@@ -95,15 +115,40 @@ impl State {
             }
         }
     }
+
+    /// Frees `slot` and returns what it held.
+    fn free_slot(&mut self, slot: u32) -> Slot {
+        let s = std::mem::replace(&mut self.slots[slot as usize], Slot::Free);
+        match s {
+            Slot::Free => return s,
+            Slot::Done { .. } => self.done -= 1,
+            Slot::InFlight { .. } => {}
+        }
+        self.free.push(slot);
+        s
+    }
 }
 
 /// A ring of `entries` entries whose completions do not interrupt the task's thread: the
 /// kernel's worker threads (on tmpfs every buffered read goes to one) leave them for the
-/// thread to run at its next system call (`COOP_TASKRUN`, Linux 5.19) instead of signalling
-/// it at each one, which cost a third of the IOPS of 4 KiB reads at depth 8; a plain ring on
-/// older kernels.
+/// thread's next `io_uring_enter` with `GETEVENTS` (`DEFER_TASKRUN` with `SINGLE_ISSUER`,
+/// Linux 6.1, as fio sets it up), else for its next system call (`COOP_TASKRUN`, 5.19),
+/// instead of signalling it at each one, which cost a third of the IOPS of 4 KiB reads at
+/// depth 8; a plain ring on older kernels. With a single issuer, only the thread that made the
+/// ring may submit to it: the task's own thread, which makes it in `set_hints`.
 fn build_ring(entries: u32) -> io::Result<IoUring> {
-    match IoUring::builder().setup_coop_taskrun().build(entries) {
+    let deferred = IoUring::builder()
+        .setup_coop_taskrun()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .build(entries);
+    let coop = |r: io::Result<IoUring>| match r {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            IoUring::builder().setup_coop_taskrun().build(entries)
+        }
+        r => r,
+    };
+    match coop(deferred) {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::builder().build(entries),
         r => r,
     }
@@ -132,7 +177,7 @@ impl Queue {
                 ring,
                 slots: (0..n).map(|_| Slot::Free).collect(),
                 free: (0..n).rev().collect(),
-                queued: 0,
+                done: 0,
             }),
         })
     }
@@ -203,18 +248,33 @@ impl Queue {
                 return Err((buf, io::Error::other("io_uring submission queue full")));
             }
         }
-        st.queued += 1;
+        // Handed to the kernel at once (and whatever completed meanwhile taken), so that its
+        // workers always have the whole depth to work on.
+        // A failure leaves the entry queued: the transfer's next poll submits it again and
+        // reports the error.
+        let _ = st.submit_and_reap(0);
         Ok(slot)
     }
 
     /// Polls transfer `slot`: its result when done, else submits what is queued and waits for
-    /// a completion (see the module documentation).
+    /// a completion (see the module documentation). It does not wait while other transfers
+    /// have completed and not yet been taken: they are woken, and their callers should get
+    /// to refill the queue first.
     fn poll_slot(&self, slot: u32, waker: &Waker) -> Poll<(AlignedBuf, io::Result<usize>)> {
         let mut st = self.lock();
         if let Some(done) = take_done(&mut st, slot) {
             return Poll::Ready(done);
         }
-        if let Err(e) = st.submit_and_reap(1) {
+        // First without waiting (what the kernel's workers finished meanwhile), then, if
+        // nothing at all has completed, waiting for one.
+        let mut r = Ok(());
+        for wait in [0, 1] {
+            if st.done > 0 || r.is_err() {
+                break;
+            }
+            r = st.submit_and_reap(wait);
+        }
+        if let Err(e) = r {
             // The ring is unusable: the transfer fails; its buffer stays in the slot (the
             // kernel may hold it) and the caller gets a fresh one of the same size.
             let len = match &st.slots[slot as usize] {
@@ -250,21 +310,18 @@ impl Queue {
                 return;
             }
         }
-        st.slots[slot as usize] = Slot::Free;
-        st.free.push(slot);
+        st.free_slot(slot);
     }
 }
 
 /// The result of a completed slot, which is freed; `None` if it is still in flight.
 fn take_done(st: &mut State, slot: u32) -> Option<(AlignedBuf, io::Result<usize>)> {
-    let s = &mut st.slots[slot as usize];
-    if !matches!(s, Slot::Done { .. }) {
+    if !matches!(st.slots[slot as usize], Slot::Done { .. }) {
         return None;
     }
-    let Slot::Done { buf, res } = std::mem::replace(s, Slot::Free) else {
+    let Slot::Done { buf, res } = st.free_slot(slot) else {
         unreachable!("matched just above");
     };
-    st.free.push(slot);
     let r = if res < 0 {
         Err(io::Error::from_raw_os_error(-res))
     } else {
@@ -275,9 +332,7 @@ fn take_done(st: &mut State, slot: u32) -> Option<(AlignedBuf, io::Result<usize>
 
 /// The buffer of a slot whose entry never reached the submission queue.
 fn take_back(st: &mut State, slot: u32) -> AlignedBuf {
-    let s = std::mem::replace(&mut st.slots[slot as usize], Slot::Free);
-    st.free.push(slot);
-    match s {
+    match st.free_slot(slot) {
         Slot::InFlight { buf, .. } | Slot::Done { buf, .. } => buf,
         Slot::Free => {
             AlignedBuf::new(0).unwrap_or_else(|_| unreachable!("empty buffers allocate nothing"))
@@ -316,8 +371,8 @@ impl Future for Transfer<'_> {
             } => match this.queue.start(fd, write, buf, offset, cx.waker()) {
                 Ok(slot) => {
                     this.step = Step::Queued(slot);
-                    // Let the other transfers of this task queue theirs: submitted together
-                    // on the next poll.
+                    // Polled again at once by the deep loop (no runtime turn): takes what
+                    // has completed meanwhile.
                     cx.waker().wake_by_ref();
                     Poll::Pending
                 }
@@ -450,6 +505,67 @@ mod tests {
     }
 
     #[test]
+    fn a_poll_does_not_wait_while_another_completion_waits_to_be_taken() {
+        let Some(q) = queue(2) else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![3u8; 4096]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // A read from an empty pipe stays in flight until something is written to it.
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: pipe(2) just opened both descriptors; each is owned once, here.
+        let (rx, tx) = unsafe {
+            use std::os::fd::FromRawFd;
+            (
+                std::fs::File::from_raw_fd(fds[0]),
+                std::fs::File::from_raw_fd(fds[1]),
+            )
+        };
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut stuck = Box::pin(q.xfer(rx.as_raw_fd(), false, AlignedBuf::new(16).unwrap(), 0));
+        let mut quick =
+            Box::pin(q.xfer(file.as_raw_fd(), false, AlignedBuf::new(4096).unwrap(), 0));
+        assert!(stuck.as_mut().poll(&mut cx).is_pending());
+        assert!(quick.as_mut().poll(&mut cx).is_pending());
+        // Submits both and waits until one completes: the file read.
+        while q.lock().done == 0 {
+            assert!(stuck.as_mut().poll(&mut cx).is_pending());
+        }
+        // With the file read completed and not taken, polling the pipe read again must come
+        // back at once, not wait in the kernel for a completion that only a write can bring.
+        // If it waited, the writer below unblocks it after a while, and the flag says so.
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (returned, wait) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let written = written.clone();
+            std::thread::spawn(move || {
+                let timeout = std::time::Duration::from_secs(10);
+                if wait.recv_timeout(timeout).is_err() {
+                    written.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                std::io::Write::write_all(&mut &tx, b"x").unwrap();
+            })
+        };
+        assert!(stuck.as_mut().poll(&mut cx).is_pending());
+        assert!(
+            !written.load(std::sync::atomic::Ordering::SeqCst),
+            "the poll waited"
+        );
+        returned.send(()).unwrap();
+        let Poll::Ready((b, r)) = quick.as_mut().poll(&mut cx) else {
+            panic!("the completed file read is ready");
+        };
+        assert_eq!((r.unwrap(), b[0]), (4096, 3));
+        // The pipe read completes once written to.
+        writer.join().unwrap();
+        let (b, r) = block_on(stuck);
+        assert_eq!((r.unwrap(), b[0]), (1, b'x'));
+    }
+
+    #[test]
     fn dropped_transfers_complete_before_their_slot_is_reused() {
         let Some(q) = queue(4) else { return };
         let dir = tempfile::tempdir().unwrap();
@@ -464,7 +580,7 @@ mod tests {
                 .map(|i| Box::pin(q.xfer(fd, false, AlignedBuf::new(1 << 18).unwrap(), i << 18)))
                 .collect();
             for op in &mut ops {
-                // Queued, not yet submitted.
+                // Submitted, not yet completed or taken.
                 assert!(op.as_mut().poll(&mut cx).is_pending());
             }
             drop(ops);

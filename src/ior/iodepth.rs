@@ -10,15 +10,23 @@
 //! io_uring) can hold it. The latency of a transfer is its own submit-to-completion time. The
 //! engine picks this loop only for depths above 1: IOR's one-at-a-time loop stays the lean hot
 //! path. It must not open, close or reduce over ranks beyond the wear-out figures.
+//!
+//! The loop waits for its next completion through the runtime (`.await`), or, for a backend
+//! whose transfers make all their progress on this thread
+//! ([`crate::backend::Backend::progresses_on_thread`]: POSIX, whose io_uring transfers wait in
+//! `io_uring_enter`), by polling them here: the runtime's scheduler would otherwise make a
+//! reactor turn (an `epoll_wait`) for every wake-up between two completions.
 
 use crate::backend::buffer::AlignedBuf;
-use crate::backend::AnyBackend;
+use crate::backend::{AnyBackend, Backend};
 use crate::comm::ReduceOp;
 use crate::ior::error::EngineError;
 use crate::ior::transfer::{wear_out_figures, LoopOutcome, LoopSpec, Recipe};
 use crate::measure::latency::LatencyRecorder;
 use crate::measure::series::IntervalRecorder;
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::stream::{FuturesUnordered, Stream, StreamExt};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 /// A finished transfer: its buffer back, offset, result, submit and completion instants.
@@ -88,6 +96,36 @@ impl<'a> Deep<'a> {
     }
 }
 
+/// Wakes the thread that polls the transfers here ([`next_done`]); on that thread itself a
+/// wake only sets its park token, no system call.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The next finished transfer of `inflight` (`None` when none is left): awaited through the
+/// runtime, or with `here`, the waker of [`Unpark`] for this thread, polled on this thread
+/// until one finishes, parking only while no transfer can make progress and none woke.
+async fn next_done<S: Stream + Unpin>(inflight: &mut S, here: Option<&Waker>) -> Option<S::Item> {
+    let Some(waker) = here else {
+        return inflight.next().await;
+    };
+    let mut cx = Context::from_waker(waker);
+    loop {
+        if let Poll::Ready(done) = inflight.poll_next_unpin(&mut cx) {
+            return done;
+        }
+        // Returns at once when a transfer woke during the poll (its token is set).
+        std::thread::park();
+    }
+}
+
 /// The transfer loop with up to `iodepth` transfers in flight (see the module documentation).
 /// `spec.seq` must not be empty.
 pub(crate) async fn transfer_loop_deep(
@@ -116,6 +154,12 @@ pub(crate) async fn transfer_loop_deep(
     let min_time = Duration::from_secs(p.min_time_duration.max(0) as u64);
     let limit = spec.limit();
     let collective_wall = deadline.is_some() && p.collective != 0;
+    let here = spec
+        .io
+        .backend
+        .progresses_on_thread()
+        .then(|| Waker::from(Arc::new(Unpark(std::thread::current()))));
+    let here = here.as_ref();
 
     let mut inflight = FuturesUnordered::new();
     let mut i: u64 = 0;
@@ -135,7 +179,7 @@ pub(crate) async fn transfer_loop_deep(
                 }
             }
         }
-        let Some(done) = inflight.next().await else {
+        let Some(done) = next_done(&mut inflight, here).await else {
             break;
         };
         d.finish(done, latency, series)?;
@@ -162,7 +206,7 @@ pub(crate) async fn transfer_loop_deep(
                 submitted += 1;
                 i += 1;
             }
-            let Some(done) = inflight.next().await else {
+            let Some(done) = next_done(&mut inflight, here).await else {
                 break;
             };
             d.finish(done, latency, series)?;

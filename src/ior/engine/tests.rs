@@ -374,6 +374,59 @@ fn iodepth_writes_the_same_file_as_the_serial_loop() {
 }
 
 #[test]
+fn posix_iodepth_runs_on_its_thread_without_turns_of_the_runtime() {
+    // The deep loop polls POSIX's io_uring transfers itself: a task spawned beside the run on
+    // the same current-thread runtime gets no turn while the transfers run. Before, every
+    // wake-up between two completions was a turn of the runtime (one per ~2 transfers).
+    if let Err(e) = crate::backend::uring::Queue::new(8) {
+        eprintln!("io_uring unavailable here ({e}): the deep loop uses pread/pwrite");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = params("POSIX", &path_in(dir.path(), "f"), |p| {
+        p.write_file = 1;
+        p.read_file = 1;
+        p.check_read = 1;
+        p.block_size = 4 << 20;
+        p.segment_count = 1;
+        p.iodepth = 8;
+    });
+    let comm = LocalComm::group(1, 0).pop().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let turns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ticker = {
+        let turns = turns.clone();
+        rt.spawn(async move {
+            loop {
+                turns.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let run = RunInfo::default();
+    let progress = Progress::disabled();
+    let ctx = RankContext {
+        comm: &comm,
+        run: &run,
+        reporter: None,
+        progress: &progress,
+    };
+    let out = rt.block_on(run_tests(ctx, &[p]));
+    ticker.abort();
+    assert_eq!((out.error, out.data_errors), (None, 0));
+    // 1024 transfers written, 1024 read back: the ticker may run around the phases (their
+    // set-up and the barriers), never once per transfer.
+    let turns = turns.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        turns < 64,
+        "{turns} turns of the runtime for 2048 transfers"
+    );
+}
+
+#[test]
 fn a_failing_test_stops_the_run_and_keeps_what_ran() {
     let dir = tempfile::tempdir().unwrap();
     let ok = params("DUMMY", "f", |p| p.write_file = 1);
