@@ -5,10 +5,11 @@
 //! Phases, in interleaved rounds (medians printed): 1 MiB sequential writes (rewrites of an
 //! allocated file, so that what is measured is the transport and BenchFS) and reads with one
 //! call in flight, and again with [`DEEP`] calls in flight (a task keeping several requests
-//! outstanding, as IOR's asynchronous backends or several tasks of a node do); 4 KiB random reads with 32 in flight (IOPS and p50 latency); 4 KiB reads
-//! one at a time (p50 latency). Goals of issue 18, printed with each ratio: UCX/TCP >= 1.5
-//! for 1 MiB writes and reads, >= 2 for 4 KiB IOPS, <= 0.5 for 4 KiB p50 latency; UCX reads
-//! >= 0.7 of ucx_perftest's 1 MiB active-message bandwidth.
+//! outstanding, as IOR's asynchronous backends or several tasks of a node do); 4 KiB random
+//! reads with 32 in flight (IOPS and p50 latency); 4 KiB reads one at a time (p50 latency).
+//! Goals of issue 18, printed with each ratio: UCX/TCP >= 1.5 for 1 MiB writes and reads, >= 2
+//! for 4 KiB IOPS, <= 0.5 for 4 KiB p50 latency; UCX reads >= 0.7 of ucx_perftest's 1 MiB
+//! active-message bandwidth.
 //!
 //! Then the same 1 MiB writes and reads through an I/O buffer of the client
 //! (`Client::alloc_io_buffer`: registered with UCX over UCX, sent from and received into

@@ -137,21 +137,24 @@ impl State {
 /// depth 8; a plain ring on older kernels. With a single issuer, only the thread that made the
 /// ring may submit to it: the task's own thread, which makes it in `set_hints`.
 fn build_ring(entries: u32) -> io::Result<IoUring> {
-    let deferred = IoUring::builder()
-        .setup_coop_taskrun()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .build(entries);
-    let coop = |r: io::Result<IoUring>| match r {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            IoUring::builder().setup_coop_taskrun().build(entries)
-        }
-        r => r,
+    let deferred = || {
+        IoUring::builder()
+            .setup_coop_taskrun()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .build(entries)
     };
-    match coop(deferred) {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::builder().build(entries),
-        r => r,
+    let coop = || IoUring::builder().setup_coop_taskrun().build(entries);
+    let plain = || IoUring::builder().build(entries);
+    // A kernel without a flag refuses the ring with EINVAL: the next, older set is tried.
+    let mut r = deferred();
+    for older in [&coop as &dyn Fn() -> io::Result<IoUring>, &plain] {
+        match &r {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => r = older(),
+            _ => break,
+        }
     }
+    r
 }
 
 /// A task's io_uring and its transfers in flight.
@@ -334,9 +337,7 @@ fn take_done(st: &mut State, slot: u32) -> Option<(AlignedBuf, io::Result<usize>
 fn take_back(st: &mut State, slot: u32) -> AlignedBuf {
     match st.free_slot(slot) {
         Slot::InFlight { buf, .. } | Slot::Done { buf, .. } => buf,
-        Slot::Free => {
-            AlignedBuf::new(0).unwrap_or_else(|_| unreachable!("empty buffers allocate nothing"))
-        }
+        Slot::Free => AlignedBuf::empty(),
     }
 }
 

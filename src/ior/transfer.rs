@@ -410,8 +410,7 @@ async fn write_lent<B: Backend>(
     buf: &mut AlignedBuf,
     offset: u64,
 ) -> BackendResult<usize> {
-    let empty = AlignedBuf::new(0).map_err(|e| BackendError::Other(e.to_string()))?;
-    let (lent, bytes) = std::mem::replace(buf, empty).lend();
+    let (lent, bytes) = std::mem::replace(buf, AlignedBuf::empty()).lend();
     let mut restore = Restore {
         slot: buf,
         lent: Some(lent),

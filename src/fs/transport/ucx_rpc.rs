@@ -515,24 +515,15 @@ const GUARD_PROGRESS: ProgressConfig = ProgressConfig {
     idle_wait: Duration::from_millis(200),
 };
 
-/// Progress of a client's data worker: while calls await their replies it keeps polling
-/// for `spin` after the last event, as for outstanding requests, and then sleeps on the event
-/// fd. The window is short because on a machine with few cores a polling thread takes the
-/// CPU that the server's thread and the caller need (`fs_transports` at load 4-6 on 2 cores:
-/// 1000 us halved 1 MiB writes and 4 KiB IOPS at 32 in flight; 10 us beat the former 50 us).
-/// `BENCHFS_UCX_CLIENT_SPIN_US` / `BENCHFS_UCX_CLIENT_LINGER_US` override the windows (for
-/// benchmarks, e.g. a longer spin where cores are to spare).
-const CLIENT_PROGRESS: ProgressConfig = ProgressConfig {
-    spin: Duration::from_micros(10),
-    linger: Duration::ZERO,
-    busy_wait: Duration::from_millis(1),
-    idle_wait: Duration::from_millis(50),
-};
-
-/// Progress of a server's worker: short polling, for the same reason as
-/// [`CLIENT_PROGRESS`] (`BENCHFS_UCX_SERVER_SPIN_US` / `BENCHFS_UCX_SERVER_LINGER_US`
-/// override its windows, for benchmarks).
-const SERVER_PROGRESS: ProgressConfig = ProgressConfig {
+/// Progress of the workers that carry calls, a client's and a server's: while requests are
+/// outstanding (on a client, also while calls await their replies) each keeps polling for
+/// `spin` after the last event, then sleeps on the event fd. The window is short because on
+/// a machine with few cores a polling thread takes the CPU that the other side's thread and
+/// the caller need (`fs_transports` at load 4-6 on 2 cores: 1000 us halved 1 MiB writes and
+/// 4 KiB IOPS at 32 in flight; 10 us beat the former 50 us). `BENCHFS_UCX_CLIENT_*` and
+/// `BENCHFS_UCX_SERVER_*` (`_SPIN_US`, `_LINGER_US`) override the windows of each side, for
+/// benchmarks, e.g. a longer spin where cores are to spare.
+const DATA_PROGRESS: ProgressConfig = ProgressConfig {
     spin: Duration::from_micros(10),
     linger: Duration::ZERO,
     busy_wait: Duration::from_millis(1),
@@ -569,7 +560,7 @@ impl UcxConnector {
         let worker = WorkerThread::spawn(
             &ctx,
             "benchfs-ucx-client",
-            progress_from_env(CLIENT_PROGRESS, "BENCHFS_UCX_CLIENT"),
+            progress_from_env(DATA_PROGRESS, "BENCHFS_UCX_CLIENT"),
             |w: &Worker| {
                 let mut rx = w.register_am(AM_REPLY)?;
                 let st = Rc::new(ClientState {
@@ -1270,7 +1261,7 @@ impl UcxListenerTask {
         let thread = WorkerThread::spawn(
             &ctx,
             "benchfs-ucx-server",
-            progress_from_env(SERVER_PROGRESS, "BENCHFS_UCX_SERVER"),
+            progress_from_env(DATA_PROGRESS, "BENCHFS_UCX_SERVER"),
             move |w: &Worker| {
                 let mut rx = w.register_am(AM_REQUEST)?;
                 let st = Rc::new(ServerState {
@@ -1393,12 +1384,12 @@ mod tests {
         let prefix = "BENCHFS_UCX_TEST_PROGRESS";
         std::env::set_var(format!("{prefix}_SPIN_US"), "250");
         std::env::set_var(format!("{prefix}_LINGER_US"), "not a number");
-        let c = progress_from_env(CLIENT_PROGRESS, prefix);
+        let c = progress_from_env(DATA_PROGRESS, prefix);
         assert_eq!(c.spin, Duration::from_micros(250));
-        assert_eq!(c.linger, CLIENT_PROGRESS.linger);
-        assert_eq!(c.busy_wait, CLIENT_PROGRESS.busy_wait);
-        let s = progress_from_env(SERVER_PROGRESS, "BENCHFS_UCX_TEST_UNSET");
-        assert_eq!(s, SERVER_PROGRESS);
+        assert_eq!(c.linger, DATA_PROGRESS.linger);
+        assert_eq!(c.busy_wait, DATA_PROGRESS.busy_wait);
+        let s = progress_from_env(DATA_PROGRESS, "BENCHFS_UCX_TEST_UNSET");
+        assert_eq!(s, DATA_PROGRESS);
     }
 
     #[test]
