@@ -17,7 +17,8 @@
 //! to an embedded cluster, into a new file (the servers allocate storage as they go) and
 //! again into the same file (storage allocated: what remains is the network and BenchFS),
 //! with one call in flight (like one IOR rank) and with `BENCH_DEPTH`; 1 MiB sequential
-//! reads; each next to raw TCP moving the same 1 MiB messages with an 8-byte acknowledgement
+//! reads, copied out of the transport's buffer (`read_at`) and received in place into an I/O
+//! buffer (`read_io`, the path of benchfs-bench's reads); each next to raw TCP moving the same 1 MiB messages with an 8-byte acknowledgement
 //! (the same pattern with no file system) and a local write of the same amount into the
 //! servers' storage directory, as ratios. Then 4 KiB random reads with 32 in flight (IOPS,
 //! p50 and p99 latency) and metadata rates.
@@ -60,6 +61,7 @@
 //!   against 68-73 % of raw TCP); 64 KiB measured the same as 128 KiB, 1 MiB the same as
 //!   256 KiB.
 
+use benchfs::fs::transport::io_buffer::{IoBuffer, IoSlice};
 use benchfs::fs::{Cluster, OpenFlags};
 use hdrhistogram::Histogram;
 use std::sync::Arc;
@@ -321,16 +323,21 @@ async fn run(servers: Handle) {
     const WD: usize = 5;
     const RWD: usize = 6;
     const R1: usize = 7;
+    const R1IO: usize = 8;
     // Every timed phase starts with the servers idle and their spare chunks ready, through
     // the same request benchfs-bench sends before its write phases.
     let settle = || async { fs.settle(Duration::from_secs(20)).await.unwrap() };
-    let mut rows: Vec<[f64; 8]> = Vec::new();
+    let mut rows: Vec<[f64; 9]> = Vec::new();
     // CPU per MiB by thread group (see `thread_cpu`) of: raw TCP (write and read), BenchFS
-    // write into a new file, rewrite, read; all at one call in flight.
-    let mut cpu_rows: Vec<[[f64; 4]; 4]> = Vec::new();
+    // write into a new file, rewrite, read (copied out), read (in place); all at one call in
+    // flight.
+    let mut cpu_rows: Vec<[[f64; 4]; 5]> = Vec::new();
+    // The in-place read's destination: an I/O buffer, as benchfs-bench's transfer buffer is.
+    let io = Arc::new(IoBuffer::new(MIB).expect("1 MiB I/O buffer"));
+    let io_all = IoSlice::new(io.clone(), 0..MIB).expect("whole buffer");
     for round in 0..rounds {
-        let mut row = [0f64; 8];
-        let mut cpu = [[0f64; 4]; 4];
+        let mut row = [0f64; 9];
+        let mut cpu = [[0f64; 4]; 5];
         settle().await;
         let c0 = thread_cpu();
         let (raw_w, raw_r) = raw_tcp(mib, &servers).await;
@@ -366,8 +373,20 @@ async fn run(servers: Handle) {
         }
         row[R1] = gib_s(bytes, t.elapsed());
         assert_eq!(buf[..16], [0x5au8; 16]);
-        r.close().await.unwrap();
         cpu[3] = cpu_per_mib(c0, thread_cpu(), mib);
+        // The same file again, each reply received straight into the I/O buffer (the path
+        // benchfs-bench's reads take): one copy per byte on the client, as raw TCP.
+        settle().await;
+        let c0 = thread_cpu();
+        let t = Instant::now();
+        for i in 0..mib {
+            let n = r.read_io((i * MIB) as u64, &io_all).await.unwrap();
+            assert_eq!(n, MIB);
+        }
+        row[R1IO] = gib_s(bytes, t.elapsed());
+        assert_eq!(io_all.as_ref()[..16], [0x5au8; 16]);
+        cpu[4] = cpu_per_mib(c0, thread_cpu(), mib);
+        r.close().await.unwrap();
         cpu_rows.push(cpu);
         // Removed only now: freeing its pages right before the read would load the read.
         fs.unlink(&deep).await.unwrap();
@@ -375,12 +394,12 @@ async fn run(servers: Handle) {
             fs.unlink(&path).await.unwrap();
         }
         println!(
-            "  round {round}: raw TCP write {:5.2} read {:5.2}, local write {:5.2}; BenchFS write {:5.2} rewrite {:5.2}, at depth {depth} write {:5.2} rewrite {:5.2}, read {:5.2} GiB/s",
-            row[RAW_W], row[RAW_R], row[LOCAL_W], row[W1], row[RW1], row[WD], row[RWD], row[R1]
+            "  round {round}: raw TCP write {:5.2} read {:5.2}, local write {:5.2}; BenchFS write {:5.2} rewrite {:5.2}, at depth {depth} write {:5.2} rewrite {:5.2}, read {:5.2}, in place {:5.2} GiB/s",
+            row[RAW_W], row[RAW_R], row[LOCAL_W], row[W1], row[RW1], row[WD], row[RWD], row[R1], row[R1IO]
         );
         rows.push(row);
     }
-    let med = |f: &dyn Fn(&[f64; 8]) -> f64| median(rows.iter().map(f).collect());
+    let med = |f: &dyn Fn(&[f64; 9]) -> f64| median(rows.iter().map(f).collect());
     println!(
         "sequential 1 MiB transfers (medians of {rounds} rounds; a ratio is the median of the rounds' ratios):"
     );
@@ -395,7 +414,8 @@ async fn run(servers: Handle) {
         ("rewrite, 1 in flight, existing file", RW1, RAW_W),
         ("write,   deep,        new file     ", WD, RAW_W),
         ("rewrite, deep,        existing file", RWD, RAW_W),
-        ("read,    1 in flight               ", R1, RAW_R),
+        ("read,    1 in flight, copied out   ", R1, RAW_R),
+        ("read,    1 in flight, in place     ", R1IO, RAW_R),
     ] {
         let name = name.replace("deep,       ", &format!("{depth} in flight,"));
         print!(
@@ -422,7 +442,8 @@ async fn run(servers: Handle) {
         ("raw TCP (write and read)", 0, None),
         ("write, new file         ", 1, Some(W1)),
         ("rewrite, existing file  ", 2, Some(RW1)),
-        ("read                    ", 3, Some(R1)),
+        ("read, copied out        ", 3, Some(R1)),
+        ("read, in place          ", 4, Some(R1IO)),
     ] {
         let total = med_cpu(phase, 0) + med_cpu(phase, 1) + med_cpu(phase, 2) + med_cpu(phase, 3);
         let bound = ncpu / (total * 1e-6) / 1024.0;
