@@ -534,6 +534,11 @@ async fn killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynce
         }));
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // Server 1 of the cluster, in the client's placement order.
+    let dead_addr = c.client_addr(1).map(str::to_string);
+    let dead = (0..fs.server_count())
+        .find(|i| fs.server_addr(*i) == dead_addr)
+        .expect("the client knows server 1");
     let killed_at = Instant::now();
     c.kill_server(1).await;
     for w in writers {
@@ -551,10 +556,24 @@ async fn killed_server_gives_errors_within_the_timeout_and_restart_serves_fsynce
         killed_at.elapsed() < timeout * 3,
         "errors came within the timeout"
     );
-    // Reading the durable file now fails (some chunks are on the dead server), promptly.
+    // Reading the durable file now fails if one of its chunks is on the dead server, which
+    // depends on the file's id (random: its store id is). A chunk elsewhere reads back.
     let r = fs.open("/durable", OpenFlags::read_only()).await;
     if let Ok(r) = r {
-        assert!(r.read_vec(0, data.len()).await.is_err());
+        let placement = fs.placement();
+        for chunk in 0..12u64 {
+            let got = r.read_vec(chunk * CS as u64, CS as usize).await;
+            if placement.chunk_server(r.id(), chunk) == dead {
+                assert!(
+                    got.is_err(),
+                    "chunk {chunk} is on the dead server: {:?}",
+                    got.map(|v| v.len())
+                );
+            } else {
+                let want = &data[(chunk * CS as u64) as usize..][..CS as usize];
+                assert_eq!(got.unwrap(), want, "chunk {chunk} on a live server");
+            }
+        }
     }
 
     // Restart on the same data directory and address: the same client reconnects.
