@@ -116,6 +116,8 @@ struct Round {
     io_read_mib_s: f64,
     io_write_cpu: [f64; 5],
     io_read_cpu: [f64; 5],
+    /// CPU µs per call by group of the 4 KiB random reads with [`DEPTH`] in flight.
+    small_cpu: [f64; 5],
 }
 
 fn cpu_per_mib(before: [u64; 5], after: [u64; 5], mib: usize) -> [f64; 5] {
@@ -206,8 +208,8 @@ async fn seq_read_io(f: &FileHandle, mib: usize, buf: &IoSlice) -> Duration {
 }
 
 /// 4 KiB reads at random offsets of the first `mib` MiB of `f`, `depth` in flight, for
-/// `secs`: (IOPS, p50 latency in µs).
-async fn random_reads(f: &FileHandle, mib: usize, depth: usize, secs: f64) -> (f64, f64) {
+/// `secs`: (IOPS, p50 latency in µs, reads done).
+async fn random_reads(f: &FileHandle, mib: usize, depth: usize, secs: f64) -> (f64, f64, u64) {
     use futures::StreamExt;
     let blocks = (mib * MIB / SMALL) as u64;
     let end = Instant::now() + Duration::from_secs_f64(secs);
@@ -234,7 +236,11 @@ async fn random_reads(f: &FileHandle, mib: usize, depth: usize, secs: f64) -> (f
         done += 1;
     }
     let el = t.elapsed().as_secs_f64();
-    (done as f64 / el, hist.value_at_quantile(0.5) as f64 / 1e3)
+    (
+        done as f64 / el,
+        hist.value_at_quantile(0.5) as f64 / 1e3,
+        done,
+    )
 }
 
 async fn round(fs: &Client, file: &str, mib: usize, secs: f64, data: &Bytes) -> Round {
@@ -271,8 +277,13 @@ async fn round(fs: &Client, file: &str, mib: usize, secs: f64, data: &Bytes) -> 
     assert!(dst.as_ref() == &data[..], "read back into the I/O buffer");
     r.io_read_mib_s = mib as f64 / d.as_secs_f64();
     r.io_read_cpu = cpu_per_mib(c0, c1, mib);
-    (r.iops, r.p50_deep_us) = random_reads(&f, mib, DEPTH, secs).await;
-    (_, r.p50_us) = random_reads(&f, mib, 1, secs / 2.0).await;
+    let c0 = thread_cpu();
+    let done;
+    (r.iops, r.p50_deep_us, done) = random_reads(&f, mib, DEPTH, secs).await;
+    let c1 = thread_cpu();
+    // Per call: as per MiB, with calls counted in units of 1 MiB.
+    r.small_cpu = cpu_per_mib(c0, c1, done.max(1) as usize);
+    (_, r.p50_us, _) = random_reads(&f, mib, 1, secs / 2.0).await;
     f.close().await.unwrap();
     r
 }
@@ -483,7 +494,8 @@ fn main() {
         }
     }
     println!(
-        "\nCPU us per MiB by thread group (medians; 1000 us/MiB = one CPU busy at 1000 MiB/s)"
+        "\nCPU us per MiB by thread group (medians; 1000 us/MiB = one CPU busy at 1000 MiB/s; \
+         the 4 KiB rows: us per call)"
     );
     println!(
         "{:<16} {}",
@@ -516,6 +528,24 @@ fn main() {
                 total * rate / 1e6
             );
         }
+        let cols: Vec<String> = (0..5)
+            .map(|g| {
+                format!(
+                    "{:>11.1}",
+                    median(v.iter().map(|r| r.small_cpu[g]).collect())
+                )
+            })
+            .collect();
+        let total: f64 = (0..5)
+            .map(|g| median(v.iter().map(|r| r.small_cpu[g]).collect()))
+            .sum();
+        let rate = m(v, |r| r.iops);
+        println!(
+            "{:<16} {}   total {total:.1} us/call = {:.2} CPUs at {rate:.0} IOPS",
+            format!("{name} 4k rd({DEPTH})"),
+            cols.join(""),
+            total * rate / 1e6
+        );
     }
     for (_, c) in clusters {
         servers.block_on(c.shutdown()).unwrap();

@@ -8,7 +8,8 @@
 
 mod ucx_util;
 
-use benchfs::fs::transport::ucx_rpc::{use_context, UcxConnector, UcxListenerTask};
+use benchfs::fs::transport::io_buffer::IoSlice;
+use benchfs::fs::transport::ucx_rpc::{direct_stats, use_context, UcxConnector, UcxListenerTask};
 use benchfs::fs::transport::{
     BoxFuture, ConnectionLimits, Connector, Handler, ListenOptions, Reply,
 };
@@ -174,6 +175,17 @@ async fn a_call_without_reply_times_out_naming_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_fails_calls_in_flight_promptly_and_refuses_new_connections() {
+    killed_server_fails_calls_in_flight().await
+}
+
+/// As above, with the connection on the calling thread's own worker (a current-thread
+/// runtime): the calls that drive it are failed by the peer-failure endpoint's thread.
+#[tokio::test(flavor = "current_thread")]
+async fn a_killed_server_fails_direct_calls_in_flight_promptly() {
+    killed_server_fails_calls_in_flight().await
+}
+
+async fn killed_server_fails_calls_in_flight() {
     let (l, _) = serve(b"k", 8);
     let addr = l.local_address().to_string();
     let c = UcxConnector::new().unwrap();
@@ -218,6 +230,16 @@ async fn a_killed_server_fails_calls_in_flight_promptly_and_refuses_new_connecti
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_answers_the_calls_in_flight() {
+    graceful_stop_answers_calls_in_flight().await
+}
+
+/// As above, with the calls driving their own thread's worker (a current-thread runtime).
+#[tokio::test(flavor = "current_thread")]
+async fn a_graceful_stop_answers_direct_calls_in_flight() {
+    graceful_stop_answers_calls_in_flight().await
+}
+
+async fn graceful_stop_answers_calls_in_flight() {
     let (l, echo) = serve(b"k", 8);
     let c = UcxConnector::new().unwrap();
     let conn = c.connect(l.local_address(), b"k", T).await.unwrap();
@@ -298,4 +320,119 @@ async fn connections_beyond_max_connections_are_refused_until_one_closes() {
     let r = d.call(5, Bytes::from_static(b"z"), Bytes::new(), T).await;
     assert_eq!(r.unwrap().msg, Bytes::from_static(b"z"));
     l.shutdown().await;
+}
+
+/// Calls made on a current-thread runtime are carried by that thread's own worker: every
+/// reply is delivered by the calling thread itself (its worker's count grows by one per
+/// call), none by the connector's worker thread. (Before, every call was posted to that
+/// thread and its reply came back from there: two thread hops per call.) Eager and
+/// rendezvous payloads, one at a time and many at once, into plain memory and into the
+/// caller's registered buffer, all arrive intact.
+#[tokio::test(flavor = "current_thread")]
+async fn calls_on_a_current_thread_runtime_are_progressed_by_the_calling_thread() {
+    let (l, _) = serve(b"k", 64);
+    let c = UcxConnector::new().unwrap();
+    let conn = c.connect_to(l.local_address(), b"k", T).await.unwrap();
+    assert!(conn.is_direct());
+    let (_, before) = direct_stats().expect("this thread has its own worker");
+    let sizes = [0usize, 100, 4096, 300_000, 2 << 20];
+    let mut calls = 0u64;
+    for (i, &len) in sizes.iter().enumerate() {
+        let r = conn
+            .call_ucx(7, pattern(i, 16), pattern(i, len), None, T)
+            .await
+            .unwrap();
+        assert!(
+            r.msg == pattern(i, 16) && r.bulk == pattern(i, len),
+            "size {len}"
+        );
+        calls += 1;
+    }
+    let io = Arc::new(c.alloc_io_buffer(2 << 20).unwrap());
+    for (i, &len) in sizes.iter().enumerate().skip(1) {
+        let dest = IoSlice::new(io.clone(), 0..len).unwrap();
+        let r = conn
+            .call_ucx(7, Bytes::new(), pattern(i, len), Some(dest.clone()), T)
+            .await
+            .unwrap();
+        assert!(
+            r.bulk == pattern(i, len),
+            "size {len} into the caller's buffer"
+        );
+        assert!(dest.as_ref() == &pattern(i, len)[..]);
+        calls += 1;
+    }
+    let many = (0..32).map(|i| {
+        let conn = conn.clone();
+        async move {
+            let len = sizes[i % sizes.len()];
+            let r = conn
+                .call_ucx(7, pattern(i, 8), pattern(i, len), None, T)
+                .await
+                .unwrap();
+            assert!(r.bulk == pattern(i, len), "call {i}");
+        }
+    });
+    futures::future::join_all(many).await;
+    calls += 32;
+    let (stats, after) = direct_stats().unwrap();
+    assert_eq!(
+        after - before,
+        calls,
+        "every reply delivered on the calling thread"
+    );
+    assert!(stats.busy_rounds > 0);
+    assert_eq!(
+        c.thread_replies().await.unwrap(),
+        0,
+        "none by the worker thread"
+    );
+    drop(conn);
+    l.shutdown().await;
+}
+
+/// A connection opened on one thread's own worker and called from another thread (with a
+/// runtime of its own) answers there too, over the connector's worker thread, and still
+/// over its own worker at home.
+#[test]
+fn a_direct_connection_called_from_another_thread_answers_there_too() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (l, _) = serve(b"k", 8);
+    let c = UcxConnector::new().unwrap();
+    let conn = rt
+        .block_on(c.connect_to(l.local_address(), b"k", T))
+        .unwrap();
+    assert!(conn.is_direct());
+    let away = conn.clone();
+    let elsewhere = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for i in 0..5 {
+                let r = away
+                    .call_ucx(7, pattern(i, 8), pattern(i, 100_000), None, T)
+                    .await
+                    .unwrap();
+                assert!(r.bulk == pattern(i, 100_000));
+            }
+        });
+        direct_stats().is_none()
+    })
+    .join()
+    .unwrap();
+    assert!(elsewhere, "the other thread made no worker of its own");
+    assert!(rt.block_on(c.thread_replies()).unwrap() >= 5);
+    let (_, before) = direct_stats().unwrap();
+    let r = rt
+        .block_on(conn.call_ucx(7, pattern(9, 8), pattern(9, 10), None, T))
+        .unwrap();
+    assert!(r.bulk == pattern(9, 10));
+    assert_eq!(direct_stats().unwrap().1, before + 1);
+    drop(conn);
+    rt.block_on(l.shutdown());
 }

@@ -22,16 +22,22 @@
 //! client. A graceful stop answers the requests in progress, then sends each client a
 //! goodbye (request id 0) saying how many replies preceded it; the client takes its leave
 //! once they have all arrived (a client closing a connection takes its leave the same way).
-//! The workers live on threads of their own ([`WorkerThread`]). Owns the framing over active
-//! messages and the connection tables; must not know about file system operations beyond
-//! Hello.
+//! A client connection opened on a current-thread runtime is carried by that thread's own
+//! worker ([`DIRECT`], an [`InlineWorker`]): a call made there posts its request and
+//! progresses the worker itself while it waits (a short poll, then the worker's event fd in
+//! the runtime's reactor), so that it wakes its thread once, for its reply; an idle direct
+//! connection takes its leave over its peer-failure endpoint, whose thread is always
+//! progressed. Other client connections, calls made on another thread (over a second
+//! connection opened for them) and the servers' workers live on threads of their own
+//! ([`WorkerThread`]). Owns the framing over active messages and the connection tables;
+//! must not know about file system operations beyond Hello.
 
 use super::handshake::{self, ServerHandshake};
 use super::io_buffer::{IoBuffer, IoSlice, COPY_STATS};
 use super::pending::PendingCalls;
 use super::ucx::{
-    Context, ContextBuilder, Endpoint, ErrorMode, IncomingMessage, ProgressConfig, Protocol,
-    UcxError, Worker, WorkerAddress, WorkerThread,
+    Context, ContextBuilder, Endpoint, ErrorMode, IncomingMessage, InlineStats, InlineWorker,
+    ProgressConfig, Protocol, Spawner, UcxError, Waiting, Worker, WorkerAddress, WorkerThread,
 };
 use super::ucx_registered::{self, BufferPool, RecvSlice, SendPayload, POOL_MIN};
 use super::{
@@ -303,6 +309,8 @@ struct ClientState {
     /// Registered buffers for large replies received for plain memory.
     pool: BufferPool,
     next: Cell<u64>,
+    /// Replies this worker has delivered to their calls so far.
+    replies: Cell<u64>,
 }
 
 impl ClientState {
@@ -360,6 +368,7 @@ async fn client_reply(st: Rc<ClientState>, m: IncomingMessage) {
     }
     received.set(received.get() + 1);
     receiving.set(receiving.get() + 1);
+    st.replies.set(st.replies.get() + 1);
     let got = match dest {
         Some(d) if fits_in_place(&head, m.payload_len(), &d) => receive_in_place(m, &head, d).await,
         _ => receive_pooled(&st.pool, m, &head).await,
@@ -410,6 +419,8 @@ enum Leave {
     Tell,
     /// The server is dead: the endpoint is marked failed, nothing is sent.
     Failed,
+    /// The server was told already (over the peer-failure endpoint): the endpoint closes.
+    Quiet,
 }
 
 /// Forgets route `route` of the client's worker and closes its endpoint.
@@ -420,6 +431,7 @@ async fn drop_route(st: Rc<ClientState>, route: u64, how: Leave) {
     };
     match how {
         Leave::Failed => r.ep.mark_failed(),
+        Leave::Quiet => {}
         Leave::Tell => {
             let to = r.server_route.get();
             let (h, p) = encode_frame(to, FrameKind::Request, 0, 0, &Bytes::new(), Bytes::new(), 0);
@@ -444,15 +456,28 @@ async fn watch_server(
     guard: Endpoint,
     pending: Arc<PendingCalls>,
     peer: String,
-    data: Arc<ClientThread>,
+    data: Home,
 ) {
     let e = guard.failed().await;
     let err = FsError::ConnectionReset(format!("connection to {peer} lost: {e}"));
-    data.post(move |_, st| async move {
-        tokio::time::sleep(FAILURE_GRACE).await;
-        pending.fail_all(err);
-        drop_route((*st).clone(), route, Leave::Failed).await;
-    });
+    match data {
+        Home::Thread(data) => {
+            data.post(move |_, st| async move {
+                tokio::time::sleep(FAILURE_GRACE).await;
+                pending.fail_all(err);
+                drop_route((*st).clone(), route, Leave::Failed).await;
+            });
+        }
+        Home::Direct(dead) => {
+            // The calls fail from here (their waiters are woken across threads); the
+            // route is dropped by its own thread at its next drive.
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(FAILURE_GRACE).await;
+                pending.fail_all(err);
+                dead.push(route, Leave::Failed);
+            });
+        }
+    }
     gst.eps.borrow_mut().remove(&route);
     close_soon(&guard).await;
 }
@@ -567,6 +592,7 @@ impl UcxConnector {
                     routes: RefCell::default(),
                     next: Cell::default(),
                     pool: BufferPool::new(pool_ctx, CLIENT_POOL_BUFFERS),
+                    replies: Cell::default(),
                 });
                 let weak = Rc::downgrade(&st);
                 w.set_awaiting(move || weak.upgrade().map_or(0, |s| s.awaited()));
@@ -606,45 +632,87 @@ impl UcxConnector {
     }
 
     /// Connects to the server at `addr` (see [`server_address`]) and presents `secret`.
+    /// On a current-thread runtime the connection is carried by this thread's own worker
+    /// ([`DIRECT`]): its calls made here progress it themselves (no hop to a worker
+    /// thread); `BENCHFS_UCX_DIRECT=0` turns that off. Elsewhere, and for calls made on
+    /// another thread, the connector's worker thread carries it.
     pub async fn connect_to(
         &self,
         addr: &str,
         secret: &[u8],
         timeout: Duration,
     ) -> FsResult<Arc<UcxConnection>> {
+        self.connect_lane(addr, secret, timeout, direct_wanted())
+            .await
+    }
+
+    /// [`UcxConnector::connect_to`], on this thread's worker if `direct`.
+    fn connect_lane<'a>(
+        &'a self,
+        addr: &'a str,
+        secret: &'a [u8],
+        timeout: Duration,
+        direct: bool,
+    ) -> BoxFuture<'a, FsResult<Arc<UcxConnection>>> {
+        Box::pin(self.open_lane(addr, secret, timeout, direct))
+    }
+
+    /// The body of [`UcxConnector::connect_lane`].
+    async fn open_lane(
+        &self,
+        addr: &str,
+        secret: &[u8],
+        timeout: Duration,
+        direct: bool,
+    ) -> FsResult<Arc<UcxConnection>> {
         let (peer, server) = parse_address(addr)?;
         let pending = Arc::new(PendingCalls::default());
-        let (p, name, srv) = (pending.clone(), peer.clone(), server.clone());
-        let setup = self.worker.run(move |w, st| async move {
-            let ep = w
-                .connect(&srv, ErrorMode::None)
-                .map_err(|e| e.to_fs_error())?;
-            let route = st.next.get() + 1;
-            st.next.set(route);
-            st.routes.borrow_mut().insert(
+        let (route, lane, data_addr, home) = if direct {
+            // No handle of this thread's worker is kept across an await (the future is Send).
+            let (id, route, dead, address) = {
+                let d = direct_worker().map_err(|e| connect_error(&peer, e))?;
+                let route = open_route(
+                    d.inline.state(),
+                    d.inline.worker(),
+                    &server,
+                    &pending,
+                    &peer,
+                )
+                .map_err(|e| connect_error(&peer, e))?;
+                (d.id, route, d.dead.clone(), d.address.clone())
+            };
+            let lane = Lane::Direct {
+                worker: id,
+                dead: dead.clone(),
+                fallback: tokio::sync::OnceCell::new(),
+                connector: self.clone(),
+                addr: addr.to_string(),
+                secret: secret.to_vec(),
+            };
+            (route, lane, address, Home::Direct(dead))
+        } else {
+            let (p, name, srv) = (pending.clone(), peer.clone(), server.clone());
+            let setup = self
+                .worker
+                .run(move |w, st| async move { open_route(&st, &w, &srv, &p, &name) });
+            let route = match tokio::time::timeout(timeout, setup).await {
+                Ok(r) => r
+                    .map_err(|e| e.to_fs_error())
+                    .and_then(|r| r)
+                    .map_err(|e| connect_error(&peer, e))?,
+                Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
+            };
+            let home = Home::Thread(self.worker.clone());
+            (
                 route,
-                ClientRoute {
-                    pending: p,
-                    ep,
-                    peer: name,
-                    receiving: Rc::new(Cell::new(0)),
-                    received: Rc::new(Cell::new(0)),
-                    server_route: Rc::new(Cell::new(0)),
-                    dests: Rc::new(RefCell::new(HashMap::new())),
-                },
-            );
-            Ok::<_, FsError>(route)
-        });
-        let route = match tokio::time::timeout(timeout, setup).await {
-            Ok(r) => r
-                .map_err(|e| e.to_fs_error())
-                .and_then(|r| r)
-                .map_err(|e| connect_error(&peer, e))?,
-            Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
+                Lane::Thread(self.worker.clone()),
+                self.worker.address().clone(),
+                home,
+            )
         };
         // From here on, dropping `conn` releases the route (and the guard endpoint).
         let conn = Arc::new(UcxConnection {
-            worker: self.worker.clone(),
+            lane,
             guard: self.guard.clone(),
             route,
             server_route: AtomicU64::new(0),
@@ -654,14 +722,14 @@ impl UcxConnector {
             store: std::sync::OnceLock::new(),
         });
         // The peer-failure endpoint: a server that is gone refuses it at once.
-        let (name, data) = (peer.clone(), self.worker.clone());
+        let name = peer.clone();
         let guarded = self.guard.run(move |w, gst| async move {
             let g = w
                 .connect(&server, ErrorMode::Peer)
                 .map_err(|e| e.to_fs_error())?;
             g.flush().await.map_err(|e| e.to_fs_error())?;
             gst.eps.borrow_mut().insert(route, g.clone());
-            tokio::task::spawn_local(watch_server((*gst).clone(), route, g, pending, name, data));
+            tokio::task::spawn_local(watch_server((*gst).clone(), route, g, pending, name, home));
             w.address().map_err(|e| e.to_fs_error())
         });
         let guard_addr = match tokio::time::timeout(timeout, guarded).await {
@@ -671,7 +739,7 @@ impl UcxConnector {
                 .map_err(|e| connect_error(&peer, e))?,
             Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
         };
-        let payload = hello_payload(self.worker.address(), &guard_addr);
+        let payload = hello_payload(&data_addr, &guard_addr);
         let r = conn
             .call_ucx(ATTACH_OP, Bytes::new(), payload, None, timeout)
             .await
@@ -685,6 +753,172 @@ impl UcxConnector {
         let _ = conn.store.set(store);
         Ok(conn)
     }
+
+    /// Replies the connector's worker thread has delivered so far (those of connections
+    /// it carries).
+    pub async fn thread_replies(&self) -> FsResult<u64> {
+        self.worker
+            .run(|_, st| async move { st.replies.get() })
+            .await
+            .map_err(|e| e.to_fs_error())
+    }
+}
+
+/// Opens a route to `server` on `w`, the worker of `st`: an endpoint (no error handling,
+/// so that shared memory is used) and the route's entry.
+fn open_route(
+    st: &ClientState,
+    w: &Worker,
+    server: &WorkerAddress,
+    pending: &Arc<PendingCalls>,
+    peer: &str,
+) -> FsResult<u64> {
+    let ep = w
+        .connect(server, ErrorMode::None)
+        .map_err(|e| e.to_fs_error())?;
+    let route = st.next.get() + 1;
+    st.next.set(route);
+    st.routes.borrow_mut().insert(
+        route,
+        ClientRoute {
+            pending: pending.clone(),
+            ep,
+            peer: peer.to_string(),
+            receiving: Rc::new(Cell::new(0)),
+            received: Rc::new(Cell::new(0)),
+            server_route: Rc::new(Cell::new(0)),
+            dests: Rc::new(RefCell::new(HashMap::new())),
+        },
+    );
+    Ok(route)
+}
+
+/// Whether a connection opened now is carried by this thread's own worker: on a
+/// current-thread runtime (a multi-threaded one moves a call's future between threads),
+/// unless `BENCHFS_UCX_DIRECT=0`.
+fn direct_wanted() -> bool {
+    let current = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+    current && std::env::var("BENCHFS_UCX_DIRECT").map_or(true, |v| v != "0")
+}
+
+/// Routes of a thread's own worker to drop, posted from other threads (a connection
+/// dropped elsewhere, a server found dead by the guard thread); its thread drops them at
+/// its next drive.
+#[derive(Default)]
+struct DeadRoutes(Mutex<Vec<(u64, Leave)>>);
+
+impl DeadRoutes {
+    fn push(&self, route: u64, how: Leave) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((route, how));
+        }
+    }
+
+    fn take(&self) -> Vec<(u64, Leave)> {
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+}
+
+/// Where a connection's data route lives, as its guard sees it.
+enum Home {
+    /// On the connector's worker thread.
+    Thread(Arc<ClientThread>),
+    /// On the worker of the thread that opened it.
+    Direct(Arc<DeadRoutes>),
+}
+
+/// A thread's own client worker (see [`DIRECT`]).
+struct DirectWorker {
+    /// Tells this worker from those of other threads (connections name theirs).
+    id: u64,
+    inline: InlineWorker<ClientState>,
+    address: WorkerAddress,
+    dead: Arc<DeadRoutes>,
+}
+
+impl DirectWorker {
+    /// Drops the routes other threads gave up.
+    fn reap(&self) {
+        for (route, how) in self.dead.take() {
+            let st = self.inline.state().clone();
+            self.inline.spawner().spawn(drop_route(st, route, how));
+        }
+    }
+}
+
+thread_local! {
+    /// This thread's own client worker, made by the first connection opened here on a
+    /// current-thread runtime: the calls made here progress it while they wait (a bounded
+    /// poll, then its event fd through the runtime's reactor), so that a call wakes this
+    /// thread once, for its reply, with no worker thread between.
+    static DIRECT: RefCell<Option<Rc<DirectWorker>>> = const { RefCell::new(None) };
+}
+
+/// This thread's [`DIRECT`] worker, made if there is none.
+fn direct_worker() -> FsResult<Rc<DirectWorker>> {
+    if let Some(d) = DIRECT.with(|d| d.borrow().clone()) {
+        return Ok(d);
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let ctx = context()?;
+    let pool_ctx = ctx.clone();
+    let inline = InlineWorker::new(
+        &ctx,
+        "benchfs-ucx-direct",
+        progress_from_env(DATA_PROGRESS, "BENCHFS_UCX_CLIENT"),
+        |w: &Worker, spawner: &Spawner| {
+            let mut rx = w.register_am(AM_REPLY)?;
+            let st = Rc::new(ClientState {
+                routes: RefCell::default(),
+                next: Cell::default(),
+                pool: BufferPool::new(pool_ctx, CLIENT_POOL_BUFFERS),
+                replies: Cell::default(),
+            });
+            let (s, sp) = (st.clone(), spawner.clone());
+            spawner.spawn(async move {
+                loop {
+                    let m = rx.recv().await;
+                    sp.spawn(client_reply(s.clone(), m));
+                }
+            });
+            Ok(st)
+        },
+    )
+    .map_err(|e| e.to_fs_error())?;
+    let address = inline.worker().address().map_err(|e| e.to_fs_error())?;
+    let d = Rc::new(DirectWorker {
+        id: NEXT.fetch_add(1, Ordering::Relaxed),
+        inline,
+        address,
+        dead: Arc::default(),
+    });
+    DIRECT.with(|c| *c.borrow_mut() = Some(d.clone()));
+    Ok(d)
+}
+
+/// This thread's own worker if it is worker `id`.
+fn direct_home(id: u64) -> Option<Rc<DirectWorker>> {
+    DIRECT
+        .try_with(|d| d.borrow().as_ref().filter(|d| d.id == id).cloned())
+        .ok()
+        .flatten()
+}
+
+/// What this thread's own client worker ([`DIRECT`]) has done so far, if it has one: its
+/// driving, and the replies it has delivered.
+pub fn direct_stats() -> Option<(InlineStats, u64)> {
+    DIRECT
+        .try_with(|d| {
+            d.borrow()
+                .as_ref()
+                .map(|d| (d.inline.stats(), d.inline.state().replies.get()))
+        })
+        .ok()
+        .flatten()
 }
 
 impl Connector for UcxConnector {
@@ -707,7 +941,7 @@ impl Connector for UcxConnector {
 
 /// Client side of one UCX connection: many calls in flight, matched to replies by id.
 pub struct UcxConnection {
-    worker: Arc<ClientThread>,
+    lane: Lane,
     guard: Arc<GuardThread>,
     /// This connection's route at the client's worker (replies carry it).
     route: u64,
@@ -720,17 +954,160 @@ pub struct UcxConnection {
     store: std::sync::OnceLock<u64>,
 }
 
+/// Which worker carries a connection's calls.
+enum Lane {
+    /// The connector's worker thread: every call is posted there.
+    Thread(Arc<ClientThread>),
+    /// The worker of the thread that opened the connection ([`DIRECT`]), driven by the
+    /// calls made there; a call made on another thread goes over `fallback`, a connection
+    /// of the worker thread to the same server, opened at the first such call.
+    Direct {
+        worker: u64,
+        dead: Arc<DeadRoutes>,
+        fallback: tokio::sync::OnceCell<Arc<UcxConnection>>,
+        connector: UcxConnector,
+        addr: String,
+        secret: Vec<u8>,
+    },
+}
+
 impl Drop for UcxConnection {
     fn drop(&mut self) {
         let route = self.route;
-        self.worker
-            .post(move |_, st| drop_route((*st).clone(), route, Leave::Tell));
-        self.guard.post(move |_, gst| async move {
-            let g = gst.eps.borrow_mut().remove(&route);
-            if let Some(g) = g {
-                close_soon(&g).await;
+        match &self.lane {
+            Lane::Thread(worker) => {
+                worker.post(move |_, st| drop_route((*st).clone(), route, Leave::Tell));
+                self.guard.post(move |_, gst| async move {
+                    let g = gst.eps.borrow_mut().remove(&route);
+                    if let Some(g) = g {
+                        close_soon(&g).await;
+                    }
+                });
             }
-        });
+            Lane::Direct { dead, .. } => {
+                // The leave goes over the peer-failure endpoint, whose thread is always
+                // progressed (this thread's worker may not be progressed again soon, and
+                // this may not be its thread); the route is dropped by its own thread.
+                dead.push(route, Leave::Quiet);
+                let to = self.server_route.load(Ordering::SeqCst);
+                self.guard.post(move |_, gst| async move {
+                    let g = gst.eps.borrow_mut().remove(&route);
+                    if let Some(g) = g {
+                        if to != 0 {
+                            let (h, p) = encode_frame(
+                                to,
+                                FrameKind::Request,
+                                0,
+                                0,
+                                &Bytes::new(),
+                                Bytes::new(),
+                                0,
+                            );
+                            let sent = g.send_am(AM_REQUEST, &h, p, Protocol::Eager);
+                            let _ = tokio::time::timeout(GOODBYE_WAIT, sent).await;
+                        }
+                        close_soon(&g).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// One call to post: where it goes and what it carries.
+struct Posting {
+    /// The connection's route at the client.
+    route: u64,
+    /// The route the request carries (the server's, or the client's for the attach).
+    to: u64,
+    op: u16,
+    id: u64,
+    msg: Bytes,
+    bulk: Bytes,
+    dest: Option<IoSlice>,
+}
+
+/// Posts one call's request on the worker of `st` (its thread); a failed send fails the
+/// call at once through the pending table.
+async fn post_call(
+    st: Rc<ClientState>,
+    max_header: usize,
+    c: Posting,
+    pending: Arc<PendingCalls>,
+    peer: String,
+) {
+    let ep = st.routes.borrow().get(&c.route).map(|r| {
+        if let Some(d) = c.dest {
+            r.dests.borrow_mut().insert(c.id, d);
+        }
+        r.ep.clone()
+    });
+    let sent = match ep {
+        None => Err(FsError::ConnectionReset(format!(
+            "connection to {peer} is closed"
+        ))),
+        Some(ep) => {
+            let (h, payload) = encode_frame(
+                c.to,
+                FrameKind::Request,
+                c.op,
+                c.id,
+                &c.msg,
+                c.bulk,
+                max_header,
+            );
+            ep.send_am(AM_REQUEST, &h, SendPayload::new(payload), Protocol::Auto)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_fs_error())
+        }
+    };
+    if let Err(e) = sent {
+        if let Some(r) = st.routes.borrow().get(&c.route) {
+            r.dests.borrow_mut().remove(&c.id);
+        }
+        if let Some(waiter) = pending.take(c.id) {
+            let _ = waiter.send(Err(e));
+        }
+    }
+}
+
+/// The wait of a call on its thread's own worker: posts the request at the first poll,
+/// then drives the worker until the reply is in (see [`InlineWorker::poll_until`]). `Send`:
+/// it touches the worker only through [`DIRECT`], on the worker's thread; polled on
+/// another thread, it only waits for its reply (which the guard fails if the server dies).
+struct DirectCall<'a> {
+    conn: &'a UcxConnection,
+    worker: u64,
+    posting: Option<Posting>,
+    reply: tokio::sync::oneshot::Receiver<FsResult<Reply>>,
+    waiting: Option<Waiting>,
+}
+
+impl std::future::Future for DirectCall<'_> {
+    type Output = Result<FsResult<Reply>, tokio::sync::oneshot::error::RecvError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(d) = direct_home(this.worker) else {
+            return std::pin::Pin::new(&mut this.reply).poll(cx);
+        };
+        d.reap();
+        if let Some(posting) = this.posting.take() {
+            let st = d.inline.state().clone();
+            let max = d.inline.worker().max_am_header();
+            let (pending, peer) = (this.conn.pending.clone(), this.conn.peer.clone());
+            d.inline
+                .spawner()
+                .spawn(post_call(st, max, posting, pending, peer));
+        }
+        let waiting = this.waiting.get_or_insert_with(|| d.inline.waiting());
+        let reply = &mut this.reply;
+        d.inline
+            .poll_until(waiting, cx, |cx| std::pin::Pin::new(&mut *reply).poll(cx))
     }
 }
 
@@ -738,6 +1115,35 @@ impl UcxConnection {
     /// Sends a request and waits for its reply, for at most `timeout`; the reply's bulk
     /// payload goes into `dest` if one is given and it fits (see [`Connection::call_into`]).
     pub async fn call_ucx(
+        &self,
+        op: u16,
+        msg: Bytes,
+        bulk: Bytes,
+        dest: Option<IoSlice>,
+        timeout: Duration,
+    ) -> FsResult<Reply> {
+        if let Lane::Direct {
+            worker,
+            fallback,
+            connector,
+            addr,
+            secret,
+            ..
+        } = &self.lane
+        {
+            if direct_home(*worker).is_none() {
+                let other = fallback
+                    .get_or_try_init(|| connector.connect_lane(addr, secret, timeout, false))
+                    .await?;
+                return other.call_lane(op, msg, bulk, dest, timeout).await;
+            }
+        }
+        self.call_lane(op, msg, bulk, dest, timeout).await
+    }
+
+    /// [`UcxConnection::call_ucx`] on the connection's own lane (on a direct one, from the
+    /// thread whose worker it is).
+    async fn call_lane(
         &self,
         op: u16,
         msg: Bytes,
@@ -755,53 +1161,43 @@ impl UcxConnection {
             let (route, server_route) = (self.route, self.server_route.load(Ordering::SeqCst));
             // The attach goes on the client's route (the server has none for us yet).
             let to = if op == ATTACH_OP { route } else { server_route };
-            let pending = self.pending.clone();
-            let peer = self.peer.clone();
-            // Posted on the worker's thread; its outcome comes back through the pending
-            // table (a failed send fails the call at once).
-            let posted = self.worker.post(move |w, st| async move {
-                let ep = st.routes.borrow().get(&route).map(|r| {
-                    if let Some(d) = dest {
-                        r.dests.borrow_mut().insert(id, d);
+            let posting = Posting {
+                route,
+                to,
+                op,
+                id,
+                msg,
+                bulk,
+                dest,
+            };
+            let got = match &self.lane {
+                Lane::Direct { worker, .. } => {
+                    DirectCall {
+                        conn: self,
+                        worker: *worker,
+                        posting: Some(posting),
+                        reply,
+                        waiting: None,
                     }
-                    r.ep.clone()
-                });
-                let sent = match ep {
-                    None => Err(FsError::ConnectionReset(format!(
-                        "connection to {peer} is closed"
-                    ))),
-                    Some(ep) => {
-                        let (h, payload) = encode_frame(
-                            to,
-                            FrameKind::Request,
-                            op,
-                            id,
-                            &msg,
-                            bulk,
-                            w.max_am_header(),
-                        );
-                        ep.send_am(AM_REQUEST, &h, SendPayload::new(payload), Protocol::Auto)
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_fs_error())
-                    }
-                };
-                if let Err(e) = sent {
-                    if let Some(r) = st.routes.borrow().get(&route) {
-                        r.dests.borrow_mut().remove(&id);
-                    }
-                    if let Some(waiter) = pending.take(id) {
-                        let _ = waiter.send(Err(e));
-                    }
+                    .await
                 }
-            });
-            if !posted {
-                return Err(FsError::ConnectionReset(format!(
-                    "connection to {}: the UCX worker thread has stopped",
-                    self.peer
-                )));
-            }
-            match reply.await {
+                Lane::Thread(worker) => {
+                    let (pending, peer) = (self.pending.clone(), self.peer.clone());
+                    // Posted on the worker's thread; its outcome comes back through the
+                    // pending table (a failed send fails the call at once).
+                    let posted = worker.post(move |w, st| {
+                        post_call((*st).clone(), w.max_am_header(), posting, pending, peer)
+                    });
+                    if !posted {
+                        return Err(FsError::ConnectionReset(format!(
+                            "connection to {}: the UCX worker thread has stopped",
+                            self.peer
+                        )));
+                    }
+                    reply.await
+                }
+            };
+            match got {
                 Ok(r) => r,
                 Err(_) => Err(FsError::ConnectionReset(format!(
                     "connection to {} closed during the call",
@@ -816,6 +1212,12 @@ impl UcxConnection {
                 self.peer, timeout
             ))),
         }
+    }
+
+    /// True if the connection is carried by the worker of the thread that opened it (its
+    /// calls made there progress that worker themselves), false if by a worker thread.
+    pub fn is_direct(&self) -> bool {
+        matches!(self.lane, Lane::Direct { .. })
     }
 
     /// Number of calls waiting for a reply.
@@ -1208,15 +1610,18 @@ async fn drain(st: Rc<ServerState>) {
         st.reply(c, FrameKind::Error, &bye, sent, Bytes::new())
             .await;
     }
-    for c in &conns {
-        let _ = tokio::time::timeout(GOODBYE_WAIT, async {
+    // The clients take their leave at once when they are waiting for replies; an idle
+    // client driving its own worker ([`DIRECT`]) sees the goodbye only at its next call, so
+    // the waits run together (the longest is [`GOODBYE_WAIT`] in all).
+    futures::future::join_all(conns.iter().map(|c| {
+        tokio::time::timeout(GOODBYE_WAIT, async {
             tokio::select! {
                 _ = c.left.notified() => {}
                 _ = first_failure(&c.ep, c.guard.as_ref()) => {}
             }
         })
-        .await;
-    }
+    }))
+    .await;
     st.conns.borrow_mut().clear();
     for c in &conns {
         close_soon(&c.ep).await;

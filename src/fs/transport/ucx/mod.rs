@@ -3,8 +3,9 @@
 //!
 //! A process has one [`Context`]; each thread that talks UCX has its own [`Worker`] (UCX
 //! workers are not thread-safe, so the wrapper's types are not `Send`), progressed by a
-//! [`Progress`] driver on that thread (event fd plus a bounded poll loop), or lives on a
-//! [`WorkerThread`] whose handle is `Send + Sync`. A worker connects [`Endpoint`]s to a
+//! [`Progress`] driver on that thread (event fd plus a bounded poll loop), or by the futures
+//! that wait on it ([`InlineWorker`]), or lives on a [`WorkerThread`] whose handle is `Send +
+//! Sync`. A worker connects [`Endpoint`]s to a
 //! [`WorkerAddress`] or to a [`Listener`]'s socket address, and exchanges active messages:
 //! a header plus a payload ([`Endpoint::send_am`]; eager when small, rendezvous when large)
 //! received per id through an [`AmReceiver`] into a buffer the receiver chooses
@@ -22,6 +23,7 @@ pub(crate) mod buffer;
 pub(crate) mod context;
 pub(crate) mod endpoint;
 pub(crate) mod error;
+pub(crate) mod inline;
 pub(crate) mod listener;
 pub(crate) mod memory;
 pub(crate) mod progress;
@@ -35,6 +37,7 @@ pub use buffer::{IoBuf, IoBufMut, Window};
 pub use context::{Context, ContextBuilder};
 pub use endpoint::{Endpoint, ErrorMode, Failure};
 pub use error::{Status, UcxError};
+pub use inline::{InlineStats, InlineWorker, Spawner, Waiting};
 pub use listener::{ConnRequest, Listener};
 pub use memory::{MemoryMap, RegisteredBuffer, Registration};
 pub use progress::{Progress, ProgressConfig};

@@ -285,6 +285,21 @@ impl Worker {
         self.inner.activity.set_awaiting(Box::new(f));
     }
 
+    /// One round of progress on the calling thread (for an owner that drives the worker
+    /// itself, see [`super::InlineWorker`]): the number of events handled. Buffers that
+    /// completion callbacks released are dropped after it.
+    pub fn progress(&self) -> u32 {
+        let n = self.inner.progress();
+        self.inner.activity.bury();
+        n
+    }
+
+    /// Arms the worker's event fd before sleeping on it: false if events are already
+    /// pending (progress again first).
+    pub fn arm(&self) -> Result<bool, UcxError> {
+        self.inner.arm()
+    }
+
     /// Requests posted on this worker that UCX has not completed yet.
     pub fn pending_requests(&self) -> usize {
         self.inner.activity.pending()
