@@ -49,6 +49,7 @@ use crate::fs::wire::{encode_error, FrameHeader, FrameKind, Response, HEADER_LEN
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -507,6 +508,22 @@ fn parse_hello_payload(b: &[u8]) -> Result<(WorkerAddress, WorkerAddress), UcxEr
 
 /// An error of connecting to `peer`, named after it: a reset or failed endpoint means that
 /// nothing answers there (ECONNREFUSED, as a TCP connect would say).
+/// One step of opening a connection to `peer`, run on a worker thread: its result within
+/// `timeout`, an error of the step or of the worker named as a failed connect.
+async fn connect_step<T>(
+    peer: &str,
+    timeout: Duration,
+    step: impl Future<Output = Result<FsResult<T>, UcxError>>,
+) -> FsResult<T> {
+    match tokio::time::timeout(timeout, step).await {
+        Ok(r) => r
+            .map_err(|e| e.to_fs_error())
+            .and_then(|r| r)
+            .map_err(|e| connect_error(peer, e)),
+        Err(_) => Err(FsError::TimedOut(format!("connect to {peer}"))),
+    }
+}
+
 fn connect_error(peer: &str, e: FsError) -> FsError {
     let m = format!("connect to {peer}: {}", e.message());
     match e {
@@ -695,13 +712,7 @@ impl UcxConnector {
             let setup = self
                 .worker
                 .run(move |w, st| async move { open_route(&st, &w, &srv, &p, &name) });
-            let route = match tokio::time::timeout(timeout, setup).await {
-                Ok(r) => r
-                    .map_err(|e| e.to_fs_error())
-                    .and_then(|r| r)
-                    .map_err(|e| connect_error(&peer, e))?,
-                Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
-            };
+            let route = connect_step(&peer, timeout, setup).await?;
             let home = Home::Thread(self.worker.clone());
             (
                 route,
@@ -732,13 +743,7 @@ impl UcxConnector {
             tokio::task::spawn_local(watch_server((*gst).clone(), route, g, pending, name, home));
             w.address().map_err(|e| e.to_fs_error())
         });
-        let guard_addr = match tokio::time::timeout(timeout, guarded).await {
-            Ok(r) => r
-                .map_err(|e| e.to_fs_error())
-                .and_then(|r| r)
-                .map_err(|e| connect_error(&peer, e))?,
-            Err(_) => return Err(FsError::TimedOut(format!("connect to {peer}"))),
-        };
+        let guard_addr = connect_step(&peer, timeout, guarded).await?;
         let payload = hello_payload(&data_addr, &guard_addr);
         let r = conn
             .call_ucx(ATTACH_OP, Bytes::new(), payload, None, timeout)

@@ -17,13 +17,13 @@
 
 use super::context::Context;
 use super::error::UcxError;
-use super::progress::ProgressConfig;
+use super::progress::{register_event_fd, ProgressConfig};
 use super::worker::Worker;
 use futures::future::LocalBoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Instant;
 use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
 /// Progress rounds in a row in one drive before the waiter yields to other tasks.
 const ROUNDS_PER_DRIVE: u32 = 64;
@@ -345,20 +344,7 @@ impl<S: 'static> InlineWorker<S> {
 
     /// Our own descriptor of the worker's event file, registered with the current reactor.
     fn register_fd(&self) -> Result<AsyncFd<OwnedFd>, UcxError> {
-        let fd = self.worker.inner.event_fd;
-        // SAFETY: `fd` is the live event fd of this worker (alive: we hold it).
-        let dup = unsafe { libc::dup(fd) };
-        if dup < 0 {
-            return Err(UcxError::os(
-                "dup(event fd)",
-                &std::io::Error::last_os_error(),
-            ));
-        }
-        // SAFETY: `dup` is a new descriptor that nothing else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-        // SAFETY: `owned` is an open descriptor that the `AsyncFd` owns, so it stays open and
-        // names the same file until the `AsyncFd` drops.
-        unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }
-            .map_err(|e| UcxError::os("register event fd", &e.into_parts().1))
+        // SAFETY: this is the live event fd of this worker (alive: we hold it).
+        unsafe { register_event_fd(self.worker.inner.event_fd) }
     }
 }

@@ -8,7 +8,7 @@
 use super::error::UcxError;
 use super::request::Activity;
 use super::worker::WorkerInner;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
@@ -84,22 +84,8 @@ impl Progress {
         let Some(fd) = self.worker.upgrade().map(|w| w.event_fd) else {
             return Ok(());
         };
-        // Our own descriptor of the worker's event file: it stays valid (and is deregistered
-        // from tokio before it is closed) even when the worker, and UCX's descriptor, go first.
         // SAFETY: `fd` is the live event fd of a worker that is alive here (upgraded above).
-        let dup = unsafe { libc::dup(fd) };
-        if dup < 0 {
-            return Err(UcxError::os(
-                "dup(event fd)",
-                &std::io::Error::last_os_error(),
-            ));
-        }
-        // SAFETY: `dup` is a new descriptor that nothing else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-        // SAFETY: `owned` is an open descriptor that the `AsyncFd` owns, so it stays open and
-        // names the same file until the `AsyncFd` drops.
-        let afd = unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }
-            .map_err(|e| UcxError::os("register event fd", &e.into_parts().1))?;
+        let afd = unsafe { register_event_fd(fd) }?;
         let mut last_event = Instant::now();
         loop {
             let Some(worker) = self.worker.upgrade() else {
@@ -167,4 +153,27 @@ impl Progress {
             self.activity.stats.set(stats);
         }
     }
+}
+
+/// Our own descriptor of a worker's event file `fd`, registered with the current reactor: it
+/// stays valid (and is deregistered from tokio before it is closed) even when the worker, and
+/// UCX's descriptor, go first.
+///
+/// # Safety
+/// `fd` must be the open event fd of a live worker.
+pub(super) unsafe fn register_event_fd(fd: RawFd) -> Result<AsyncFd<OwnedFd>, UcxError> {
+    // SAFETY: the caller guarantees `fd` is open.
+    let dup = unsafe { libc::dup(fd) };
+    if dup < 0 {
+        return Err(UcxError::os(
+            "dup(event fd)",
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: `dup` is a new descriptor that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+    // SAFETY: `owned` is an open descriptor that the `AsyncFd` owns, so it stays open and
+    // names the same file until the `AsyncFd` drops.
+    unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }
+        .map_err(|e| UcxError::os("register event fd", &e.into_parts().1))
 }
