@@ -53,16 +53,9 @@ impl Default for PendingCalls {
 impl PendingCalls {
     /// Registers a new call: its request id, the receiver of its reply, and a guard that
     /// removes the entry however the call ends. Fails at once if the connection is closed,
-    /// with [`PendingCalls::closed_error`] (`closed` says it when no reason is known).
-    pub fn register(
-        &self,
-        closed: impl Fn() -> FsError,
-    ) -> FsResult<(u64, oneshot::Receiver<FsResult<Reply>>, PendingGuard<'_>)> {
-        self.register_into(closed, None)
-    }
-
-    /// [`PendingCalls::register`] for a call whose reply payload belongs in `dest`: until
-    /// the call ends, [`PendingCalls::dest`] gives it to the transport's receiver.
+    /// with [`PendingCalls::closed_error`] (`closed` says it when no reason is known). A call
+    /// whose reply payload belongs in `dest` gives it: until the call ends,
+    /// [`PendingCalls::dest`] gives it to the transport's receiver.
     pub fn register_into(
         &self,
         closed: impl Fn() -> FsError,
@@ -206,7 +199,7 @@ mod tests {
         let p = PendingCalls::default();
         let closed = || FsError::ConnectionReset("closed".into());
         let d = slice();
-        let (plain, _rx0, g0) = p.register(closed).unwrap();
+        let (plain, _rx0, g0) = p.register_into(closed, None).unwrap();
         let (a, _rx1, g1) = p.register_into(closed, Some(d.clone())).unwrap();
         let (b, rx2, g2) = p.register_into(closed, Some(d.clone())).unwrap();
         assert!(expects_in_place(&p));

@@ -1160,9 +1160,10 @@ impl UcxConnection {
             let _slot = self.slots.acquire().await.map_err(|_| {
                 FsError::ConnectionReset(format!("connection to {} is closed", self.peer))
             })?;
-            let (id, reply, _guard) = self.pending.register(|| {
-                FsError::ConnectionReset(format!("connection to {} is closed", self.peer))
-            })?;
+            let (id, reply, _guard) = self.pending.register_into(
+                || FsError::ConnectionReset(format!("connection to {} is closed", self.peer)),
+                None,
+            )?;
             let (route, server_route) = (self.route, self.server_route.load(Ordering::SeqCst));
             // The attach goes on the client's route (the server has none for us yet).
             let to = if op == ATTACH_OP { route } else { server_route };
