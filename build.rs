@@ -11,7 +11,13 @@ use std::process::Command;
 const STATIC_LIBS: &str = "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
 
 /// The pkg-config file for libraries in `libdir` and the header in `includedir`.
+/// A build with the `ucx` feature also needs UCX's libraries when linked statically.
 fn pkg_config(libdir: &Path, includedir: &Path, version: &str) -> String {
+    let requires = if std::env::var_os("CARGO_FEATURE_UCX").is_some() {
+        "Requires.private: ucx\n"
+    } else {
+        ""
+    };
     format!(
         "# libbenchfs, uninstalled (written by build.rs); scripts/install-libbenchfs.sh installs it\n\
          libdir={}\n\
@@ -22,7 +28,8 @@ fn pkg_config(libdir: &Path, includedir: &Path, version: &str) -> String {
          Version: {version}\n\
          Cflags: -I${{includedir}}\n\
          Libs: -L${{libdir}} -Wl,-rpath,${{libdir}} -lbenchfs\n\
-         Libs.private: {STATIC_LIBS}\n",
+         Libs.private: {STATIC_LIBS}\n\
+         {requires}",
         libdir.display(),
         includedir.display(),
     )

@@ -82,8 +82,9 @@ fn empty(dir: &Path) -> bool {
         .unwrap_or(true)
 }
 
-#[test]
-fn one_mpirun_starts_the_servers_inside_the_job() {
+/// The driver under `mpirun -np 3` with two servers started inside the job, with `extra`
+/// options; every check passes and the servers remove their data.
+fn in_job(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let exe = build_driver(dir.path());
     let data = dir.path().join("data");
@@ -96,11 +97,24 @@ fn one_mpirun_starts_the_servers_inside_the_job() {
             "--benchfs.chunk-size",
             "64k",
         ])
+        .args(extra)
         .output()
         .unwrap();
-    let n = check(&out, "mpirun -np 3 driver");
+    let n = check(&out, &format!("mpirun -np 3 driver {}", extra.join(" ")));
     assert!(n > 300, "{n} checks");
     assert!(empty(&data), "the in-job servers removed their data");
+}
+
+#[test]
+fn one_mpirun_starts_the_servers_inside_the_job() {
+    in_job(&[]);
+}
+
+/// The in-job servers' UCX addresses travel over MPI to every rank, which joins them over UCX.
+#[cfg(feature = "ucx")]
+#[test]
+fn in_job_servers_over_ucx() {
+    in_job(&["--benchfs.transport", "ucx"]);
 }
 
 #[test]

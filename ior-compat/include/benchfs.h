@@ -83,9 +83,10 @@ typedef struct benchfs_config {
    */
   const char *registry;
   /**
-   * Comma-separated `host:port` addresses of the servers, in placement order, as
-   * `benchfs_cluster_servers` gives them: join these servers without a registry. Needs
-   * `secret`; ignored when `registry` is set.
+   * Comma-separated addresses of the servers, in placement order, as
+   * `benchfs_cluster_servers` gives them (`host:port`, or `ucx/...` for a cluster started
+   * with the UCX transport): join these servers without a registry. Needs `secret`;
+   * ignored when `registry` is set.
    */
   const char *server_list;
   /**

@@ -6,6 +6,7 @@
 
 use super::boundary::{opt_c_str, status_call, CallError};
 use crate::backend::benchfs::BenchfsOptions;
+use crate::fs::transport::routed::is_server_address;
 use crate::fs::ClientOptions;
 use base64::Engine;
 use std::collections::BTreeMap;
@@ -22,9 +23,10 @@ pub struct benchfs_config {
     /// (and no `server_list`): `benchfs_init` starts an embedded cluster of `servers`
     /// servers inside the calling process, removed by `benchfs_finalize`.
     pub registry: *const c_char,
-    /// Comma-separated `host:port` addresses of the servers, in placement order, as
-    /// `benchfs_cluster_servers` gives them: join these servers without a registry. Needs
-    /// `secret`; ignored when `registry` is set.
+    /// Comma-separated addresses of the servers, in placement order, as
+    /// `benchfs_cluster_servers` gives them (`host:port`, or `ucx/...` for a cluster started
+    /// with the UCX transport): join these servers without a registry. Needs `secret`;
+    /// ignored when `registry` is set.
     pub server_list: *const c_char,
     /// The cluster secret for `server_list`, as `benchfs_cluster_secret` gives it (base64).
     pub secret: *const c_char,
@@ -219,7 +221,8 @@ pub unsafe extern "C" fn benchfs_check_config(cfg: *const benchfs_config) -> std
     })
 }
 
-/// Splits `a:1,b:2` into addresses (each `host:port`).
+/// Splits `a:1,b:2` into addresses (each `host:port`, or a UCX or local address as
+/// `benchfs_cluster_servers` lists the servers of a cluster started with that transport).
 fn parse_server_list(list: &str) -> Result<Vec<String>, CallError> {
     let addrs: Vec<String> = list
         .split(',')
@@ -230,13 +233,10 @@ fn parse_server_list(list: &str) -> Result<Vec<String>, CallError> {
     if addrs.is_empty() {
         return Err(CallError::invalid("benchfs_config.server_list is empty"));
     }
-    for a in &addrs {
-        let port = a.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
-        if !matches!(port, Some(Ok(p)) if p > 0) {
-            return Err(CallError::invalid(format!(
-                "benchfs_config.server_list: \"{a}\" is not host:port"
-            )));
-        }
+    if let Some(a) = addrs.iter().find(|a| !is_server_address(a)) {
+        return Err(CallError::invalid(format!(
+            "benchfs_config.server_list: \"{a}\" is not host:port (nor a ucx/ or local: address)"
+        )));
     }
     Ok(addrs)
 }
@@ -322,5 +322,10 @@ mod tests {
         c.server_list = c"nohost".as_ptr();
         // SAFETY: as above.
         assert!(unsafe { Config::from_c(&c) }.is_err());
+        // The UCX addresses a UCX cluster lists are taken as they are.
+        c.server_list = c"ucx/127.0.0.1-pid1-ab/5543,ucx/127.0.0.1-pid1-ab/6654".as_ptr();
+        // SAFETY: as above.
+        let ok = unsafe { Config::from_c(&c) }.unwrap();
+        assert_eq!(ok.servers.unwrap().0[1], "ucx/127.0.0.1-pid1-ab/6654");
     }
 }

@@ -3,12 +3,12 @@
 //! servers are reached over different transports (`--benchfs.transport auto`: the servers of
 //! its own process locally, the others over UCX or TCP) connects through one of these.
 //!
-//! Owns [`RoutedConnector`] and [`transport_of_address`]; knows nothing of what the
-//! connections carry.
+//! Owns [`RoutedConnector`], [`transport_of_address`] and [`is_server_address`]; knows nothing
+//! of what the connections carry.
 
 use super::choice::{ucx_not_built, UCX_PREFIX};
 use super::io_buffer::IoBuffer;
-use super::local::{is_local_address, LocalConnector};
+use super::local::{is_local_address, LocalConnector, SCHEME};
 use super::tcp::TcpConnector;
 use super::{BoxFuture, Connection, Connector};
 use crate::fs::error::FsResult;
@@ -23,6 +23,20 @@ pub fn transport_of_address(addr: &str) -> &'static str {
         "ucx"
     } else {
         "tcp"
+    }
+}
+
+/// True if `addr` has the form of a server address of its transport: `host:port` with a
+/// nonzero port (TCP), `ucx/` followed by the address (UCX), or `local:` followed by the
+/// address (in-process), as a cluster lists its servers.
+pub fn is_server_address(addr: &str) -> bool {
+    match transport_of_address(addr) {
+        "local" => addr.len() > SCHEME.len(),
+        "ucx" => addr.len() > UCX_PREFIX.len(),
+        _ => matches!(
+            addr.rsplit_once(':'),
+            Some((host, port)) if !host.is_empty() && matches!(port.parse::<u16>(), Ok(p) if p > 0)
+        ),
     }
 }
 
@@ -64,5 +78,37 @@ impl Connector for RoutedConnector {
             Some(u) => u.alloc_io_buffer(len),
             None => self.tcp.alloc_io_buffer(len),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses_of_every_transport_are_recognised() {
+        for good in [
+            "127.0.0.1:4000",
+            "node7:1",
+            "[::1]:7000",
+            "ucx/127.0.0.1-pid42-ab/5543",
+            "local:42:00ff:0",
+        ] {
+            assert!(is_server_address(good), "{good}");
+        }
+        for bad in [
+            "nohost",
+            "host:",
+            ":4000",
+            "host:0",
+            "host:70000",
+            "ucx/",
+            "local:",
+        ] {
+            assert!(!is_server_address(bad), "{bad}");
+        }
+        assert_eq!(transport_of_address("ucx/x"), "ucx");
+        assert_eq!(transport_of_address("local:1:2:3"), "local");
+        assert_eq!(transport_of_address("h:1"), "tcp");
     }
 }
