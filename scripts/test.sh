@@ -14,5 +14,5 @@ cargo fmt --all -- --check
 cargo clippy --locked --all-targets --all-features -- -D warnings
 # The default build (Rust only, no MPI or UCX) is what most users compile: no warning there
 # either (code used only by a feature must be gated on it).
-cargo clippy --locked --lib --bins -- -D warnings
+cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked --all-targets --all-features

@@ -4,7 +4,6 @@
 use benchfs::fs::wire::FileKind;
 use benchfs::fs::{
     Client, ClientOptions, ClientTransport, Cluster, FsError, OpenFlags, ServerConfig,
-    ServerTransports,
 };
 use std::time::{Duration, Instant};
 
@@ -1040,7 +1039,7 @@ async fn ucx_servers_offloading_chunk_io_store_and_serve_the_same_bytes() {
     ucx_loopback();
     let d = tempfile::tempdir().unwrap();
     let mut base = ServerConfig::new(d.path(), Vec::new());
-    base.transports = ServerTransports::Ucx;
+    base.transports = benchfs::fs::ServerTransports::Ucx;
     base.tuning.ucx_offload = true;
     let c = Cluster::embedded_config(2, d.path(), MIB as u32, &base)
         .await
