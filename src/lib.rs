@@ -21,6 +21,7 @@ pub(crate) mod backend;
 pub(crate) mod build_info;
 pub mod comm;
 pub mod ffi;
+pub(crate) mod file_map;
 pub mod fs;
 pub mod harness;
 pub mod io500;

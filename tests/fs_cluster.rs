@@ -1073,3 +1073,56 @@ async fn ucx_servers_offloading_chunk_io_store_and_serve_the_same_bytes() {
     );
     r.close().await.unwrap();
 }
+
+/// Over UCX, a server receives large writes straight into the chunk files' pages and sends
+/// large reads from them (counted in `MAP_STATS`): at unaligned offsets, past the end of a
+/// chunk file (which grows, leaving zeros in the gap) and inside it, and what is read back,
+/// whole and from an unaligned offset, is what was written.
+#[cfg(feature = "ucx")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ucx_servers_move_large_payloads_through_chunk_file_mappings() {
+    use benchfs::fs::transport::ucx_mapped::MAP_STATS;
+    ucx_loopback();
+    let d = tempfile::tempdir().unwrap();
+    let mut base = ServerConfig::new(d.path(), Vec::new());
+    base.transports = ServerTransports::Ucx;
+    let c = Cluster::embedded_config(1, d.path(), MIB as u32, &base)
+        .await
+        .unwrap();
+    let fs = c.client().await.unwrap();
+    let f = fs.create("/mapped").await.unwrap();
+    let before = MAP_STATS.read();
+    let mut expected = vec![0u8; 520_000];
+    let writes = [
+        (12_345usize, pattern(1, 300_000)),
+        (313_344, pattern(2, 200_001)),
+        (50_001, pattern(3, 70_000)),
+    ];
+    let mut written = 0;
+    for (at, data) in &writes {
+        assert_eq!(f.write_at(*at as u64, data).await.unwrap(), data.len());
+        expected[*at..*at + data.len()].copy_from_slice(data);
+        written += data.len() as u64;
+    }
+    let size = 313_344 + 200_001;
+    expected.truncate(size);
+    f.close().await.unwrap();
+    let r = fs.open("/mapped", OpenFlags::read_only()).await.unwrap();
+    let whole = r.read_vec(0, MIB).await.unwrap();
+    assert_eq!(whole.len(), size);
+    assert!(whole == expected, "read back what was written");
+    let part = r.read_vec(4097, 400_000).await.unwrap();
+    assert!(part == expected[4097..404_097], "an unaligned read");
+    r.close().await.unwrap();
+    let after = MAP_STATS.read();
+    // Other tests of this binary may add theirs, never take away.
+    assert!(
+        after.received - before.received >= written,
+        "writes received into mappings: {before:?} -> {after:?}"
+    );
+    assert!(
+        after.sent - before.sent >= (size + 400_000) as u64,
+        "reads sent from mappings: {before:?} -> {after:?}"
+    );
+    c.shutdown().await.unwrap();
+}

@@ -25,7 +25,6 @@
 use super::*;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::ptr::NonNull;
 
@@ -172,32 +171,8 @@ impl MmapBackend {
                 io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"),
             )
         })?;
-        let prot = if writable {
-            libc::PROT_READ | libc::PROT_WRITE
-        } else {
-            libc::PROT_READ
-        };
-        // SAFETY: a fresh shared mapping of a valid descriptor; the kernel picks the address.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(BackendError::io("mmap", path, io::Error::last_os_error()));
-        }
-        let Some(ptr) = NonNull::new(p.cast::<u8>()) else {
-            return Err(BackendError::io(
-                "mmap",
-                path,
-                io::Error::other("mmap returned a null mapping"),
-            ));
-        };
+        let ptr = crate::file_map::map_shared(file, 0, len, writable, false)
+            .map_err(|e| BackendError::io("mmap", path, e))?;
         let map = Mapping { ptr, len, writable };
         if self.madv_pattern {
             let advice = if self.hints.random_offset != 0 {

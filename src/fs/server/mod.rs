@@ -12,6 +12,7 @@ pub(crate) mod descriptors;
 pub(crate) mod ledger;
 pub(crate) mod lock;
 pub(crate) mod meta;
+pub(crate) mod pins;
 pub(crate) mod private;
 pub mod spare;
 pub(crate) mod store;
@@ -23,7 +24,7 @@ use crate::fs::transport::choice::ServerTransports;
 use crate::fs::transport::local::LocalListener;
 use crate::fs::transport::tcp::TcpListenerTask;
 use crate::fs::transport::{
-    BoxFuture, ConnectionLimits, FileSink, Handler, ListenOptions, Listener, Reply,
+    BoxFuture, ConnectionLimits, FileSink, Handler, ListenOptions, Listener, Reply, SizePin,
 };
 use crate::fs::wire::{
     check_chunk_size, Op, Request, Response, StatFs, DEFAULT_CHUNK_SIZE, MAX_BULK_LEN,
@@ -434,10 +435,11 @@ impl Handler for ServerState {
             return Some(Err(e));
         }
         match self.chunks.sink(id, chunk, chunk_size, offset as u64, len) {
-            Ok(Some((file, ticket))) => Some(Ok(FileSink {
-                file,
+            Ok(Some(sink)) => Some(Ok(FileSink {
+                file: sink.file,
                 offset: offset as u64,
-                hold: Some(Box::new(ticket)),
+                hold: Some(Box::new(sink.ticket)),
+                pin: sink.pin.map(|p| SizePin(Arc::new(p))),
             })),
             Ok(None) => None,
             Err(e) => Some(Err(e)),

@@ -13,11 +13,12 @@
 
 use super::chunk::{capacity_of, chunk_file_name, parse_chunk_file_name, Capacity, Key};
 use super::descriptors;
+use super::pins::{ChunkPin, Pins, SHRINK_WAIT};
 use super::private::{self, FILE_MODE};
 use super::spare::SparePool;
 use super::tail::{punch_tail, Tails, WriteTicket};
 use crate::fs::error::{FsError, FsResult};
-use crate::fs::transport::FileRegion;
+use crate::fs::transport::{FileRegion, SizePin};
 use crate::fs::wire::FileId;
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeSet, HashMap};
@@ -54,6 +55,19 @@ pub struct ChunkStore {
     odirect: bool,
     spares: Option<SparePool>,
     tails: Tails,
+    /// Chunks a transport has mapped, which a truncation must not shrink meanwhile.
+    pins: Pins,
+}
+
+/// The chunk file a transport moves a write's payload into ([`ChunkStore::sink`]).
+pub struct ChunkSink {
+    /// The open chunk file.
+    pub file: Arc<File>,
+    /// Held until the payload is stored.
+    pub ticket: WriteTicket,
+    /// Keeps the file from being shrunk while held (`None` while a truncation shrinks the
+    /// chunk: the file must then not be mapped).
+    pub pin: Option<ChunkPin>,
 }
 
 /// A write that may create its chunk: the file's chunk size and the write's extent in the
@@ -120,6 +134,7 @@ impl ChunkStore {
             odirect,
             spares: None,
             tails,
+            pins: Pins::default(),
         })
     }
 
@@ -320,7 +335,9 @@ impl ChunkStore {
 
     /// The open chunk file (created if absent) that a write of `len` bytes at `offset` in
     /// chunk `index` of file `id` (chunk size `chunk_size`) goes into when the transport
-    /// moves the payload itself, with the ticket to hold until the payload is stored
+    /// moves the payload itself, with the ticket to hold until the payload is stored and,
+    /// unless a truncation is shrinking the chunk, a pin that keeps the file from being
+    /// shrunk while it is held (the transport may then map the file: see [`super::pins`])
     /// (`None` with O_DIRECT, whose alignment rules need [`ChunkStore::write`]).
     pub fn sink(
         &self,
@@ -329,7 +346,7 @@ impl ChunkStore {
         chunk_size: u32,
         offset: u64,
         len: usize,
-    ) -> FsResult<Option<(Arc<File>, WriteTicket)>> {
+    ) -> FsResult<Option<ChunkSink>> {
         if self.odirect {
             return Ok(None);
         }
@@ -338,9 +355,11 @@ impl ChunkStore {
             offset,
             len,
         };
-        Ok(self
-            .file(id, index, Some(new))?
-            .map(|f| (f, self.tails.ticket((id, index)))))
+        Ok(self.file(id, index, Some(new))?.map(|file| ChunkSink {
+            file,
+            ticket: self.tails.ticket((id, index)),
+            pin: self.pins.pin((id, index)),
+        }))
     }
 
     /// A buffered descriptor of a chunk (O_DIRECT stores use it for unaligned I/O).
@@ -476,6 +495,8 @@ impl ChunkStore {
         let Some(f) = self.file(id, index, None)? else {
             return Ok(None);
         };
+        // Pinned before the size is read: the region then stays within the file.
+        let pin = self.pins.pin((id, index));
         let size = f
             .metadata()
             .map_err(|e| FsError::from_io("stat chunk", &e))?
@@ -488,6 +509,7 @@ impl ChunkStore {
             file: f,
             offset,
             len: n,
+            pin: pin.map(|p| SizePin(Arc::new(p))),
         }))
     }
 
@@ -548,6 +570,8 @@ impl ChunkStore {
                 self.drop_chunk(id, index)?;
             } else if start.saturating_add(cs) > size {
                 if let Some(f) = self.file(id, index, None)? {
+                    // Not under a mapping of the chunk (a transfer to or from its pages).
+                    let _shrinking = self.pins.shrink((id, index), SHRINK_WAIT)?;
                     let _running = self.tails.ticket((id, index));
                     f.set_len(size - start)
                         .map_err(|e| FsError::from_io("truncate chunk", &e))?;

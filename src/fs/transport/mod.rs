@@ -2,8 +2,9 @@
 //! server and gets the matching reply, and how a server hands requests to its handler.
 //!
 //! Owns the [`Connection`], [`Connector`], [`Handler`], [`FrameReader`] and [`FrameWriter`]
-//! traits and the [`Reply`], [`FileRegion`] and [`FileSink`] types (bulk data sent from, or
-//! received into, a file without a copy through user space where the transport can). TCP
+//! traits and the [`Reply`], [`FileRegion`], [`FileSink`] and [`SizePin`] types (bulk data
+//! sent from, or received into, a file without a copy through user space where the
+//! transport can; UCX maps pinned files, see `ucx_mapped`). TCP
 //! (tokio) is implemented in [`tcp`] (with [`splice`] for receiving into files and
 //! [`low_water`] for fewer wake-ups while long payloads arrive), over the
 //! request-correlating stream framing in [`stream`]; UCX (cargo feature `ucx`) in
@@ -26,6 +27,8 @@ pub(crate) mod stream;
 pub mod tcp;
 #[cfg(feature = "ucx")]
 pub mod ucx;
+#[cfg(feature = "ucx")]
+pub mod ucx_mapped;
 #[cfg(feature = "ucx")]
 pub(crate) mod ucx_registered;
 #[cfg(feature = "ucx")]
@@ -53,6 +56,22 @@ pub struct FileRegion {
     pub offset: u64,
     /// Its length.
     pub len: usize,
+    /// If given, the file is not shrunk while the pin is alive (and the region lay within
+    /// it when it was made): a transport may then send the region from a mapping of the
+    /// file (UCX), which keeps the pin until the send is over.
+    pub pin: Option<SizePin>,
+}
+
+/// A handler's promise that a file is not shrunk while any clone of the pin is alive, so
+/// that a transport's mapping of a range within the file's size can never fault past its
+/// end (see [`FileRegion::pin`] and [`FileSink::pin`]).
+#[derive(Clone)]
+pub struct SizePin(pub Arc<dyn Send + Sync>);
+
+impl std::fmt::Debug for SizePin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SizePin")
+    }
 }
 
 /// A reply: the message part and the bulk payload (empty if none).
@@ -177,6 +196,10 @@ pub struct FileSink {
     /// Whatever the handler needs kept alive until the payload is stored (dropped by the
     /// transport once it is).
     pub hold: Option<Box<dyn Send + Sync>>,
+    /// If given, the file is not shrunk while the pin is alive: a transport may then extend
+    /// the file over the payload's range and receive the payload through a shared mapping
+    /// of it (UCX), keeping the pin and `hold` until no transfer can write there any more.
+    pub pin: Option<SizePin>,
 }
 
 impl std::fmt::Debug for FileSink {
@@ -185,6 +208,7 @@ impl std::fmt::Debug for FileSink {
             .field("file", &self.file)
             .field("offset", &self.offset)
             .field("hold", &self.hold.is_some())
+            .field("pin", &self.pin.is_some())
             .finish()
     }
 }

@@ -1550,11 +1550,13 @@ mod tests {
                     file: self.file.clone(),
                     offset,
                     hold: None,
+                    pin: None,
                 })),
                 8 => Some(Ok(FileSink {
                     file: self.read_only.clone(),
                     offset,
                     hold: None,
+                    pin: None,
                 })),
                 9 => Some(Err(FsError::InvalidArgument("refused".into()))),
                 _ => None,

@@ -5,11 +5,16 @@
 //! belongs to at the receiver), the same [`FrameHeader`] as TCP (kind, op, request id,
 //! lengths) and, when small, the frame's message; its payload is the bulk data (eager when
 //! small, rendezvous when large: UCX then moves it from the sender's buffer straight into the
-//! buffer the receiver allocates for it, with no staging copy). Replies are matched to calls
-//! by request id in the same pending-call table as TCP ([`super::pending`]), so concurrent
-//! calls never swap replies. A client holds at most [`MAX_IN_FLIGHT`] calls in flight per
-//! connection; a server bounds its requests in progress in all and per connection (a
-//! request waiting for a slot leaves its rendezvous payload at the client).
+//! buffer the receiver allocates for it, with no staging copy). A server receives a large
+//! payload that its handler takes into a file ([`Handler::file_sink`]: a chunk write)
+//! straight into a mapping of the file's range, and sends a large reply's file region from
+//! a mapping of it when the request is its only one in progress ([`super::ucx_mapped`]),
+//! so that the rendezvous transfer is the payload's only copy on the server; otherwise it
+//! goes through a pooled buffer. Replies are matched
+//! to calls by request id in the same pending-call table as TCP ([`super::pending`]), so
+//! concurrent calls never swap replies. A client holds at most [`MAX_IN_FLIGHT`] calls in
+//! flight per connection; a server bounds its requests in progress in all and per
+//! connection (a request waiting for a slot leaves its rendezvous payload at the client).
 //!
 //! Connections: a server publishes its worker address (`ucx/<label>/<hex>`, see
 //! [`server_address`]); a client connects an endpoint to it and presents the cluster secret
@@ -37,8 +42,10 @@ use super::io_buffer::{IoBuffer, IoSlice, COPY_STATS};
 use super::pending::PendingCalls;
 use super::ucx::{
     Context, ContextBuilder, Endpoint, ErrorMode, IncomingMessage, InlineStats, InlineWorker,
-    ProgressConfig, Protocol, Spawner, UcxError, Waiting, Worker, WorkerAddress, WorkerThread,
+    IoBuf, ProgressConfig, Protocol, Spawner, UcxError, Waiting, Worker, WorkerAddress,
+    WorkerThread,
 };
+use super::ucx_mapped::{MappedRegion, MappedSink, MAP_STATS};
 use super::ucx_registered::{self, BufferPool, RecvSlice, SendPayload, POOL_MIN};
 use super::{
     read_region, read_region_into, BoxFuture, Connection, Connector, FileRegion, Handler,
@@ -134,6 +141,36 @@ pub fn parse_address(addr: &str) -> FsResult<(String, WorkerAddress)> {
     Ok((format!("{ADDRESS_PREFIX}{label}"), worker))
 }
 
+/// The start of a frame's active-message header: the route and the frame header (room
+/// left for the message, if it goes inline).
+fn frame_head(
+    route: u64,
+    kind: FrameKind,
+    op: u16,
+    id: u64,
+    msg_len: usize,
+    bulk_len: usize,
+) -> Vec<u8> {
+    let fh = FrameHeader {
+        kind,
+        op,
+        id,
+        msg_len: msg_len as u32,
+        bulk_len: bulk_len as u32,
+    }
+    .encode();
+    let mut header = Vec::with_capacity(ROUTE_LEN + HEADER_LEN + msg_len);
+    header.extend_from_slice(&route.to_le_bytes());
+    header.extend_from_slice(&fh);
+    header
+}
+
+/// True if a message of `msg_len` bytes travels inside the active-message header (of at
+/// most `max_header` bytes on this worker).
+fn fits_inline(msg_len: usize, max_header: usize) -> bool {
+    ROUTE_LEN + HEADER_LEN + msg_len <= max_header.min(MAX_INLINE_HEADER)
+}
+
 /// Encodes one frame as an active message: its header (route, frame header, the message if
 /// it fits) and its payload (the bulk data, after the message if that did not fit).
 fn encode_frame(
@@ -145,18 +182,8 @@ fn encode_frame(
     bulk: Bytes,
     max_header: usize,
 ) -> (Vec<u8>, Bytes) {
-    let fh = FrameHeader {
-        kind,
-        op,
-        id,
-        msg_len: msg.len() as u32,
-        bulk_len: bulk.len() as u32,
-    }
-    .encode();
-    let mut header = Vec::with_capacity(ROUTE_LEN + HEADER_LEN + msg.len());
-    header.extend_from_slice(&route.to_le_bytes());
-    header.extend_from_slice(&fh);
-    if ROUTE_LEN + HEADER_LEN + msg.len() <= max_header.min(MAX_INLINE_HEADER) {
+    let mut header = frame_head(route, kind, op, id, msg.len(), bulk.len());
+    if fits_inline(msg.len(), max_header) {
         header.extend_from_slice(msg);
         return (header, bulk);
     }
@@ -1407,6 +1434,91 @@ impl ServerState {
         .await
     }
 
+    /// True if the request being answered is the only one in progress at this server.
+    fn alone(&self) -> bool {
+        self.total.available_permits() + 1 >= self.max_total as usize
+    }
+
+    /// Sends the reply the handler made (its file region, if any, from a mapping of the
+    /// file when it is large and the request is the server's only one in progress, else
+    /// read into memory), or its error. A mapped region moves the copy out of the page
+    /// cache from the server to the client (which pulls cold pages where it pulled the
+    /// server's cache-hot buffer): with one read in flight that shortens the chain
+    /// (`fs_transports`: 1 MiB reads +17-23%), but with several in flight from one client
+    /// the client's thread became the bottleneck (-21%), where the copy on the server
+    /// overlaps the client's pulls.
+    async fn answer(&self, conn: &ServerConn, h: &FrameHeader, handled: FsResult<Reply>) {
+        let reply = match handled {
+            Ok(Reply {
+                msg,
+                file: None,
+                bulk,
+            }) => Ok((msg, bulk)),
+            Ok(Reply {
+                msg,
+                file: Some(region),
+                ..
+            }) => {
+                let region = if region.len >= POOL_MIN
+                    && fits_inline(msg.len(), self.worker.max_am_header())
+                    && self.alone()
+                {
+                    match MappedRegion::new(region) {
+                        Ok(map) => return self.reply_mapped(conn, h, msg, map).await,
+                        Err(region) => region,
+                    }
+                } else {
+                    region
+                };
+                self.region_bytes(region).await.map(|b| (msg, b))
+            }
+            Err(e) => Err(e),
+        };
+        match reply {
+            Ok((msg, bulk)) => self.reply(conn, FrameKind::Reply, h, msg, bulk).await,
+            Err(e) => self.reply_error(conn, h, &e).await,
+        }
+    }
+
+    /// Sends a reply whose message fits in the header and whose payload is a mapped file
+    /// region (the client pulls it from the page cache); the mapping goes once the send is
+    /// over.
+    async fn reply_mapped(
+        &self,
+        conn: &ServerConn,
+        h: &FrameHeader,
+        msg: Bytes,
+        map: MappedRegion,
+    ) {
+        let len = map.len();
+        let mut header = frame_head(
+            conn.client_route,
+            FrameKind::Reply,
+            h.op,
+            h.id,
+            msg.len(),
+            len,
+        );
+        header.extend_from_slice(&msg);
+        conn.sent.set(conn.sent.get() + 1);
+        let detacher = map.detacher();
+        match conn
+            .ep
+            .send_am(AM_REPLY, &header, map, Protocol::Auto)
+            .await
+        {
+            Ok(map) => {
+                drop(map);
+                MAP_STATS.sent(len);
+            }
+            Err(e) => {
+                // As in `receive_mapped`: a send that may never complete pins no file.
+                detacher.detach();
+                tracing::debug!("UCX reply to {} not sent: {e}", conn.ep.peer());
+            }
+        }
+    }
+
     /// Replies with error `e`.
     async fn reply_error(&self, conn: &ServerConn, h: &FrameHeader, e: &FsError) {
         self.reply(conn, FrameKind::Error, h, encode_error(e), Bytes::new())
@@ -1458,6 +1570,21 @@ async fn serve_message(st: Rc<ServerState>, m: IncomingMessage) {
         let e = FsError::ConnectionReset("the server is shutting down".into());
         return st.reply_error(&conn, &h, &e).await;
     }
+    // A large rendezvous payload that the handler takes into a file goes straight into
+    // the file's pages (no staging buffer, no pwrite); one it refuses stays at the client.
+    if let (Some(msg), true) = (&head.inline, m.is_rendezvous()) {
+        match st.handler.file_sink(h.op, msg, m.payload_len()) {
+            Some(Err(e)) => return st.reply_error(&conn, &h, &e).await,
+            Some(Ok(sink)) => {
+                if let Ok(map) = MappedSink::new(sink, m.payload_len()) {
+                    let handled = receive_mapped(&st, m, h.op, msg.clone(), map).await;
+                    return st.answer(&conn, &h, handled).await;
+                }
+                // Not mappable: received into memory below, and written by the handler.
+            }
+            None => {}
+        }
+    }
     let (msg, bulk) = match receive_pooled(&st.pool, m, &head).await {
         Ok(x) => x,
         Err(e) => return st.reply_error(&conn, &h, &e).await,
@@ -1470,17 +1597,31 @@ async fn serve_message(st: Rc<ServerState>, m: IncomingMessage) {
     } else {
         st.handler.clone().handle(h.op, msg, bulk).await
     };
-    let reply = match handled {
-        Ok(rep) => match rep.file {
-            None => Ok((rep.msg, rep.bulk)),
-            Some(region) => st.region_bytes(region).await.map(|b| (rep.msg, b)),
-        },
-        Err(e) => Err(e),
-    };
-    match reply {
-        Ok((msg, bulk)) => st.reply(&conn, FrameKind::Reply, &h, msg, bulk).await,
-        Err(e) => st.reply_error(&conn, &h, &e).await,
+    st.answer(&conn, &h, handled).await
+}
+
+/// Receives a request's payload into the mapping of its chunk file range (`map`, which
+/// goes, unmapped, once UCX is done with it) and completes the request with the handler.
+async fn receive_mapped(
+    st: &ServerState,
+    m: IncomingMessage,
+    op: u16,
+    msg: Bytes,
+    map: MappedSink,
+) -> FsResult<Reply> {
+    let len = m.payload_len();
+    let detacher = map.detacher();
+    match m.recv_into(map).await {
+        Ok(map) => drop(map),
+        Err(e) => {
+            // UCX may still hold the mapping (a dead client's request may never complete):
+            // it keeps anonymous memory instead, and the chunk file is free again.
+            detacher.detach();
+            return Err(e.to_fs_error());
+        }
     }
+    MAP_STATS.received(len);
+    st.handler.clone().handle_stored(op, msg, len, Ok(())).await
 }
 
 /// One handshake frame of connection `conn` ([`ServerHandshake`]); a failed handshake

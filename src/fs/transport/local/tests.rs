@@ -43,6 +43,7 @@ impl Handler for TestHandler {
                         file: self.file.clone(),
                         offset: le(&msg, 0),
                         len: le(&msg, 8) as usize,
+                        pin: None,
                     }),
                 }),
                 _ => Err(FsError::NotFound("nothing here".into())),
@@ -56,6 +57,7 @@ impl Handler for TestHandler {
                 file: self.file.clone(),
                 offset: le(msg, 0),
                 hold: None,
+                pin: None,
             })
         })
     }
