@@ -1085,7 +1085,7 @@ async fn ucx_servers_move_large_payloads_through_chunk_file_mappings() {
     ucx_loopback();
     let d = tempfile::tempdir().unwrap();
     let mut base = ServerConfig::new(d.path(), Vec::new());
-    base.transports = ServerTransports::Ucx;
+    base.transports = benchfs::fs::ServerTransports::Ucx;
     let c = Cluster::embedded_config(1, d.path(), MIB as u32, &base)
         .await
         .unwrap();
