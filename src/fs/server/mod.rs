@@ -193,6 +193,9 @@ impl ServerState {
         let meta = MetaStore::open(&cfg.data_dir)?;
         let mut chunks = ChunkStore::open(&cfg.data_dir, cfg.open_files, cfg.odirect)?;
         chunks.start_spares(&cfg.data_dir, cfg.spare_chunk_size, cfg.spare_chunks)?;
+        if cfg.transports.ucx() {
+            chunks.pin_for_mappings();
+        }
         let inline_io_max = if cfg.odirect {
             0
         } else {

@@ -55,8 +55,10 @@ pub struct ChunkStore {
     odirect: bool,
     spares: Option<SparePool>,
     tails: Tails,
-    /// Chunks a transport has mapped, which a truncation must not shrink meanwhile.
-    pins: Pins,
+    /// Chunks a transport has mapped, which a truncation must not shrink meanwhile; `None`
+    /// when no transport of the server maps chunk files (TCP and local only), so that their
+    /// reads and writes take no pin.
+    pins: Option<Pins>,
 }
 
 /// The chunk file a transport moves a write's payload into ([`ChunkStore::sink`]).
@@ -65,8 +67,8 @@ pub struct ChunkSink {
     pub file: Arc<File>,
     /// Held until the payload is stored.
     pub ticket: WriteTicket,
-    /// Keeps the file from being shrunk while held (`None` while a truncation shrinks the
-    /// chunk: the file must then not be mapped).
+    /// Keeps the file from being shrunk while held (`None` on a store that does not pin for
+    /// mappings, or while a truncation shrinks the chunk: the file must then not be mapped).
     pub pin: Option<ChunkPin>,
 }
 
@@ -134,7 +136,7 @@ impl ChunkStore {
             odirect,
             spares: None,
             tails,
-            pins: Pins::default(),
+            pins: None,
         })
     }
 
@@ -148,6 +150,12 @@ impl ChunkStore {
             Some(SparePool::start(data_dir, chunk_size as u64, count)?)
         };
         Ok(())
+    }
+
+    /// Gives the chunks pins from now on, for a server whose transport maps chunk files
+    /// (UCX): see [`super::pins`].
+    pub fn pin_for_mappings(&mut self) {
+        self.pins.get_or_insert_with(Pins::default);
     }
 
     /// Notes server activity for the spare pool (see [`SparePool::touch`]).
@@ -336,8 +344,9 @@ impl ChunkStore {
     /// The open chunk file (created if absent) that a write of `len` bytes at `offset` in
     /// chunk `index` of file `id` (chunk size `chunk_size`) goes into when the transport
     /// moves the payload itself, with the ticket to hold until the payload is stored and,
-    /// unless a truncation is shrinking the chunk, a pin that keeps the file from being
-    /// shrunk while it is held (the transport may then map the file: see [`super::pins`])
+    /// on a store that pins for mappings unless a truncation is shrinking the chunk, a pin
+    /// that keeps the file from being shrunk while it is held (the transport may then map
+    /// the file: see [`super::pins`])
     /// (`None` with O_DIRECT, whose alignment rules need [`ChunkStore::write`]).
     pub fn sink(
         &self,
@@ -358,7 +367,7 @@ impl ChunkStore {
         Ok(self.file(id, index, Some(new))?.map(|file| ChunkSink {
             file,
             ticket: self.tails.ticket((id, index)),
-            pin: self.pins.pin((id, index)),
+            pin: self.pins.as_ref().and_then(|p| p.pin((id, index))),
         }))
     }
 
@@ -496,7 +505,7 @@ impl ChunkStore {
             return Ok(None);
         };
         // Pinned before the size is read: the region then stays within the file.
-        let pin = self.pins.pin((id, index));
+        let pin = self.pins.as_ref().and_then(|p| p.pin((id, index)));
         let size = f
             .metadata()
             .map_err(|e| FsError::from_io("stat chunk", &e))?
@@ -571,7 +580,11 @@ impl ChunkStore {
             } else if start.saturating_add(cs) > size {
                 if let Some(f) = self.file(id, index, None)? {
                     // Not under a mapping of the chunk (a transfer to or from its pages).
-                    let _shrinking = self.pins.shrink((id, index), SHRINK_WAIT)?;
+                    let _shrinking = self
+                        .pins
+                        .as_ref()
+                        .map(|p| p.shrink((id, index), SHRINK_WAIT))
+                        .transpose()?;
                     let _running = self.tails.ticket((id, index));
                     f.set_len(size - start)
                         .map_err(|e| FsError::from_io("truncate chunk", &e))?;
