@@ -212,6 +212,19 @@ fn coverage_of_a_data_colour_over_white() {
     assert!(covers([120, 120, 120], [175, 175, 175]) == 0.0);
 }
 
+#[test]
+fn data_elements_lists_what_a_plot_draws_in_data_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("p.svg");
+    std::fs::write(
+        &svg,
+        r##"<svg><polyline stroke="#000000" points="1,2 3,4"/><circle cx="5" cy="6" fill="#1f77b4"/></svg>"##,
+    )
+    .unwrap();
+    let listed = data_elements(&svg, &[rgb("#1F77B4")]);
+    assert_eq!(listed, r##"  <circle cx="5" cy="6" fill="#1f77b4"/>"##);
+}
+
 /// `#1F77B4` as RGB.
 fn rgb(hex: &str) -> [u8; 3] {
     let v = u32::from_str_radix(hex.trim_start_matches('#'), 16).unwrap();
@@ -318,14 +331,35 @@ fn check_in_browser(dir: &Path, ids: &[String], scratch: &Path) -> BrowserView {
             .count();
         assert!(
             seen * 4 >= mine.len() * 3,
-            "{id}: {seen} of {} sampled data vertices visible in the screenshot: {:?}",
+            "{id}: {seen} of {} sampled data vertices visible in the screenshot: {:?}\n\
+             its data elements (SVG pixels; plot box {:?}):\n{}",
             mine.len(),
             mine.iter()
                 .map(|(_, x, y)| (*x, *y, shot.has_colour_near(*x, *y, 4, &colours)))
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>(),
+            boxes.iter().find(|b| &b.0 == id),
+            data_elements(&dir.join(format!("{id}.svg")), &colours)
         );
     }
     view
+}
+
+/// The elements of the SVG file `svg` drawn in one of `colours`, one a line: what a failed
+/// screenshot check needs to tell a plot drawn on its axis from a screenshot taken too early.
+fn data_elements(svg: &Path, colours: &[[u8; 3]]) -> String {
+    let text = std::fs::read_to_string(svg).unwrap_or_default();
+    let hex: Vec<String> = colours
+        .iter()
+        .map(|c| format!("#{:02X}{:02X}{:02X}", c[0], c[1], c[2]))
+        .collect();
+    text.split('<')
+        .filter(|e| {
+            let upper = e.to_uppercase();
+            hex.iter().any(|h| upper.contains(h.as_str()))
+        })
+        .map(|e| format!("  <{}", e.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Plot ids of a dashboard page, in page order.
