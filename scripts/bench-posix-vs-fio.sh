@@ -4,7 +4,9 @@
 #   sequential 1 MiB transfers (write, read) and random 4 KiB transfers (write, read),
 #   one task, file on tmpfs (/dev/shm), each measured ROUNDS times (median reported), the
 #   tools alternating; and random 4 KiB reads with DEPTH transfers in flight
-#   (benchfs-bench --iodepth, on io_uring, against fio's io_uring engine at the same depth).
+#   (benchfs-bench --iodepth, on io_uring, against fio's io_uring engine at the same depth),
+#   unbound (qd_r) and with both tools bound to CPU $BIND (qd_r_bound: benchfs-bench --cpus,
+#   fio --cpus_allowed; the kernel's io_uring workers follow the thread that made the ring).
 # fio runs with --fallocate=none: like benchfs-bench it allocates the file while writing it
 # (fio would otherwise preallocate it, outside its timing).
 # Usage: scripts/bench-posix-vs-fio.sh [DIR] [ROUNDS]
@@ -13,6 +15,7 @@ cd "$(dirname "$0")/.."
 DIR=${1:-/dev/shm/benchfs-vs-fio}
 ROUNDS=${2:-7}
 DEPTH=${DEPTH:-8}
+BIND=${BIND:-0}
 SEQ_SIZE=${SEQ_SIZE:-1g}
 RND_SIZE=${RND_SIZE:-256m}
 
@@ -43,10 +46,10 @@ PY
     rm -f "$doc"
 }
 
-fio_bw() { # rw bs size [engine depth] ; prints MiB/s
+fio_bw() { # rw bs size [engine depth [cpus]] ; prints MiB/s
     local out; out=$(mktemp)
     fio --name=job --filename="$DIR/fio" --rw="$1" --bs="$2" --size="$3" --ioengine="${4:-psync}" \
-        --iodepth="${5:-1}" \
+        --iodepth="${5:-1}" ${6:+--cpus_allowed="$6"} \
         --numjobs=1 --end_fsync=0 --invalidate=0 --fallocate=none --output-format=json --output="$out" >/dev/null 2>&1
     python3 - "$out" "$1" <<'PY'
 import json, sys
@@ -71,14 +74,17 @@ for round in $(seq "$ROUNDS"); do
     rm -f "$DIR"/fio; R[fio_rnd_w]+=" $(fio_bw randwrite 4k "$RND_SIZE")"
     R[fio_rnd_r]+=" $(fio_bw randread 4k "$RND_SIZE")"
     R[fio_qd_r]+=" $(fio_bw randread 4k "$RND_SIZE" io_uring "$DEPTH")"
+    R[fio_qd_r_bound]+=" $(fio_bw randread 4k "$RND_SIZE" io_uring "$DEPTH" "$BIND")"
     rm -f "$DIR"/fio
     read -r w r < <(bb -b "$RND_SIZE" -t 4k -z --random-offset-seed=$round --iodepth "$DEPTH")
     R[bb_qd_r]+=" $r"
+    read -r w r < <(bb -b "$RND_SIZE" -t 4k -z --random-offset-seed=$round --iodepth "$DEPTH" --cpus "$BIND")
+    R[bb_qd_r_bound]+=" $r"
 done
 
-echo "one task, $DIR, medians of $ROUNDS alternating rounds; qd_r: random 4 KiB reads, depth $DEPTH (io_uring)"
+echo "one task, $DIR, medians of $ROUNDS alternating rounds; qd_r: random 4 KiB reads, depth $DEPTH (io_uring); qd_r_bound: the same, both tools bound to CPU $BIND"
 printf '%-22s %14s %14s %8s\n' pattern "benchfs MiB/s" "fio MiB/s" ratio
-for k in seq_w seq_r rnd_w rnd_r qd_r; do
+for k in seq_w seq_r rnd_w rnd_r qd_r qd_r_bound; do
     b=$(median ${R[bb_$k]}); f=$(median ${R[fio_$k]})
     printf '%-22s %14.1f %14.1f %8.2f\n' "$k" "$b" "$f" "$(python3 -c "print($b/$f)")"
 done

@@ -12,14 +12,15 @@
 //! - [`fs`]: the distributed file system (client, transports, servers, stores);
 //! - leaves that know nothing above them: [`measure`] (clock, log stream, latency histograms
 //!   and capacity lines of the engines), [`optparse`] (IOR's option token rules, for any
-//!   engine's table), [`comm`] (how ranks coordinate), [`units`] (sizes), [`prng`] (glibc's
-//!   generators), [`build_info`] (the exact build).
+//!   engine's table), [`comm`] (how ranks coordinate), [`cpus`] (binding tasks to CPUs),
+//!   [`units`] (sizes), [`prng`] (glibc's generators), [`build_info`] (the exact build).
 
 #![warn(missing_docs)]
 
 pub(crate) mod backend;
 pub(crate) mod build_info;
 pub mod comm;
+pub mod cpus;
 pub mod ffi;
 pub(crate) mod file_map;
 pub mod fs;

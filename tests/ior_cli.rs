@@ -469,6 +469,16 @@ fn bad_input_is_rejected_before_any_file_is_touched() {
         "Unrecognized parameter \"bogusKey\"",
     );
     rejects(&["-a", "POSIX", "-f", "{D}/missing.ior"], "missing.ior");
+    rejects_with(
+        &["-a", "POSIX", "--cpus", "0-x", "-o", "{D}/f"],
+        "Error, invalid value \"0-x\" for option cpus: \"0-x\" is not a CPU number",
+        1,
+    );
+    // A CPU no machine of this kind has: refused by the kernel, before any file.
+    rejects(
+        &["-a", "POSIX", "-N", "2", "--cpus", "0,1000", "-o", "{D}/f"],
+        "Error, invalid value \"0,1000\" for option cpus: no task can run on CPU 1000",
+    );
     rejects(
         &["-a", "POSIX", "-O", "stoneWallingWearOut=1", "-o", "{D}/f"],
         "ERROR:",
@@ -553,4 +563,39 @@ fn results_dir_gets_one_new_document_per_run() {
         assert_eq!(v["schema"], "benchfs-result");
         assert_eq!(v["exit_status"], 0);
     }
+}
+
+#[test]
+fn bound_tasks_run_with_cpus() {
+    let dir = scratch();
+    let f = dir.path().join("bound");
+    let run = run_once(
+        dir.path(),
+        &[
+            "-a",
+            "POSIX",
+            "-N",
+            "3",
+            "--cpus",
+            "0",
+            "-b",
+            "1m",
+            "-t",
+            "4k",
+            "-z",
+            "--iodepth",
+            "4",
+            "-w",
+            "-r",
+            "-W",
+            "-o",
+            f.to_str().unwrap(),
+            "-O",
+            "summaryFormat=JSON",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.merged);
+    let v = json(&run.stdout);
+    let phases = v["summary"].as_array().unwrap();
+    assert_eq!(phases.len(), 2, "{}", run.stdout);
 }

@@ -81,6 +81,10 @@ impl Benchmark for MdtestBenchmark {
         tasks_per_node_or_env(self.args.run.tasks_per_node)
     }
 
+    fn cpus(&self) -> Option<&crate::cpus::CpuList> {
+        self.args.run.cpus.as_ref()
+    }
+
     fn backends(&mut self) -> Vec<BackendSlot<'_>> {
         let p = &mut self.args.params;
         vec![BackendSlot {

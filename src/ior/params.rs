@@ -71,6 +71,8 @@ pub struct GlobalOptions {
     pub script: Option<String>,
     /// `--tasks-per-node N`: emulate nodes of N tasks each (local tasks); 0 = all on one node.
     pub tasks_per_node: usize,
+    /// `--cpus LIST`: task i bound to CPU i mod n of the list (None: not bound).
+    pub cpus: Option<crate::cpus::CpuList>,
     /// `--progress` forcing/disabling the terminal progress display (None = auto: only on a TTY).
     pub progress: Option<bool>,
     /// The command line as IOR prints it (argv joined by single spaces).

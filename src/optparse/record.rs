@@ -4,7 +4,7 @@
 //! through `atof`, strings), and what every such table is used for: parsing a command line
 //! ([`parse`]), the `-h` lines ([`help_lines`]) and the clap arguments of completions and man
 //! pages ([`command`]). Also the options benchfs-bench adds to every text engine
-//! ([`run_options`]: `--tasks`, `--tasks-per-node`, `--json`, `--results-dir`) and what they
+//! ([`run_options`]: `--tasks`, `--tasks-per-node`, `--cpus`, `--json`, `--results-dir`) and what they
 //! set ([`RunArgs`]), and the command line of such an engine ([`CommandLine`]).
 //!
 //! Owns the record type and those rules; the tables live with their engines
@@ -53,6 +53,8 @@ pub struct RunArgs {
     pub tasks: usize,
     /// `--tasks-per-node N`: emulated nodes of N tasks.
     pub tasks_per_node: usize,
+    /// `--cpus LIST`: task i bound to CPU i mod n of the list.
+    pub cpus: Option<crate::cpus::CpuList>,
     /// `--json FILE`: the result document.
     pub json_file: Option<String>,
     /// `--results-dir DIR`: a new result document in DIR.
@@ -71,7 +73,7 @@ pub trait EngineParams: Default + 'static {
 pub struct CommandLine<P> {
     /// The run's parameters.
     pub params: P,
-    /// `--tasks`, `--tasks-per-node`, `--json`, `--results-dir`.
+    /// `--tasks`, `--tasks-per-node`, `--cpus`, `--json`, `--results-dir`.
     pub run: RunArgs,
     /// `-h` / `--help`.
     pub help: bool,
@@ -222,7 +224,7 @@ fn positive(option: &str, v: &str) -> Result<usize, OptionError> {
 }
 
 /// The options benchfs-bench adds to every text engine, `--tasks` with the help `tasks_help`.
-pub const fn run_options<P: EngineParams>(tasks_help: &'static str) -> [EngineOption<P>; 4] {
+pub const fn run_options<P: EngineParams>(tasks_help: &'static str) -> [EngineOption<P>; 5] {
     [
         long(
             "tasks",
@@ -246,6 +248,20 @@ pub const fn run_options<P: EngineParams>(tasks_help: &'static str) -> [EngineOp
                     Ok(())
                 },
                 "0",
+            ),
+        ),
+        long(
+            "cpus",
+            "bind task i to CPU i mod n of LIST (0-3,6: as taskset -c)",
+            Set::Own(
+                |a, v| {
+                    let list = v.parse().map_err(|e: crate::cpus::CpuListError| {
+                        invalid("cpus", v, &e.to_string())
+                    })?;
+                    a.run.cpus = Some(list);
+                    Ok(())
+                },
+                "LIST",
             ),
         ),
         long(

@@ -221,6 +221,10 @@ impl Benchmark for IorBenchmark {
         tasks_per_node(&self.global)
     }
 
+    fn cpus(&self) -> Option<&crate::cpus::CpuList> {
+        self.global.cpus.as_ref()
+    }
+
     fn backends(&mut self) -> Vec<BackendSlot<'_>> {
         self.tests
             .iter_mut()

@@ -2,7 +2,10 @@
 //! own current-thread tokio runtime and backend state, synchronised by [`LocalComm`]; and the
 //! embedded BenchFS cluster they use when no registry is given.
 
-use super::{print_error, print_warnings, start_embedded, Benchmark, RankOutcome, EXIT_ERROR};
+use super::{
+    bind_task, check_cpus, print_error, print_warnings, start_embedded, Benchmark, RankOutcome,
+    EXIT_ERROR,
+};
 use crate::comm::local::LocalComm;
 use crate::comm::Comm;
 use crate::measure::log;
@@ -54,6 +57,12 @@ pub fn run_local<B: Benchmark>(bench: &B, sink: B::Sink, world_size: usize) -> B
 /// One local task: its runtime, the benchmark, panics turned into an abort of the group.
 fn run_task<B: Benchmark>(bench: &B, comm: &LocalComm, sink: Option<&mut B::Sink>) -> B::Outcome {
     let rank = comm.rank();
+    // Local tasks all run on this machine: task i takes the list's i-th CPU, whatever node
+    // `--tasks-per-node` emulates.
+    if let Err(msg) = bind_task(bench.cpus(), rank) {
+        comm.abort(&msg);
+        return B::Outcome::failed(msg);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -81,7 +90,10 @@ pub(super) fn execute_local<B: Benchmark>(mut bench: B) -> i32 {
     }
     let world_size = bench.local_tasks();
     let tpn = bench.tasks_per_node();
-    match bench.validate(world_size, tpn) {
+    let validated = bench
+        .validate(world_size, tpn)
+        .and_then(|w| check_cpus(bench.cpus(), 0..world_size).map(|()| w));
+    match validated {
         Ok(warnings) => print_warnings(warnings),
         Err(msg) => {
             print_error(&msg);
@@ -116,6 +128,99 @@ mod tests {
     use crate::harness::driver::IorBenchmark;
     use crate::ior::params::SummaryFormat;
     use crate::ior::{options, output};
+
+    /// A benchmark whose tasks record the CPUs their thread may run on.
+    struct Affinities {
+        cpus: Option<crate::cpus::CpuList>,
+        tasks: usize,
+        seen: std::sync::Mutex<Vec<(usize, Vec<usize>)>>,
+    }
+
+    impl Benchmark for Affinities {
+        type Outcome = super::super::Measured<()>;
+        type Sink = ();
+        fn parse_warnings(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn local_tasks(&self) -> usize {
+            self.tasks
+        }
+        fn tasks_per_node(&self) -> usize {
+            0
+        }
+        fn cpus(&self) -> Option<&crate::cpus::CpuList> {
+            self.cpus.as_ref()
+        }
+        fn backends(&mut self) -> Vec<super::super::BackendSlot<'_>> {
+            Vec::new()
+        }
+        fn validate(&mut self, _world: usize, _tpn: usize) -> Result<Vec<String>, String> {
+            Ok(Vec::new())
+        }
+        fn open_sink(&self) -> Result<(), String> {
+            Ok(())
+        }
+        async fn run(&self, comm: &dyn Comm, _sink: Option<&mut ()>) -> Self::Outcome {
+            let cpus = crate::cpus::thread_cpus().unwrap();
+            self.seen.lock().unwrap().push((comm.rank(), cpus));
+            Default::default()
+        }
+        fn finish(&self, outcome: Self::Outcome) -> i32 {
+            i32::from(outcome.error.is_some())
+        }
+    }
+
+    #[test]
+    fn cpus_binds_task_i_to_the_lists_cpu_i_mod_n() {
+        let allowed = crate::cpus::thread_cpus().unwrap();
+        // The last allowed CPU first, so that the order of the list is what counts.
+        let list: Vec<usize> = allowed.iter().rev().copied().collect();
+        let text = list
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let bench = Affinities {
+            cpus: Some(text.parse().unwrap()),
+            tasks: list.len() + 1,
+            seen: Default::default(),
+        };
+        let outcome = run_local(&bench, (), bench.tasks);
+        assert!(outcome.error.is_none(), "{:?}", outcome.error);
+        let mut seen = bench.seen.into_inner().unwrap();
+        seen.sort();
+        let want: Vec<(usize, Vec<usize>)> = (0..list.len() + 1)
+            .map(|i| (i, vec![list[i % list.len()]]))
+            .collect();
+        assert_eq!(seen, want);
+        // Without --cpus the tasks keep the process's CPUs.
+        let free = Affinities {
+            cpus: None,
+            tasks: 2,
+            seen: Default::default(),
+        };
+        run_local(&free, (), 2);
+        for (_, cpus) in free.seen.into_inner().unwrap() {
+            assert_eq!(cpus, allowed);
+        }
+    }
+
+    #[test]
+    fn a_cpu_no_task_can_run_on_is_refused_before_the_run() {
+        let list: crate::cpus::CpuList = format!("0,{}", crate::cpus::MAX_CPU).parse().unwrap();
+        let err = check_cpus(Some(&list), 0..2).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "Error, invalid value \"0,{}\" for option cpus: no task can run on CPU {}",
+                crate::cpus::MAX_CPU,
+                crate::cpus::MAX_CPU
+            )),
+            "{err}"
+        );
+        // Only the CPUs of this process's tasks count (an MPI rank checks its own).
+        assert!(check_cpus(Some(&list), [0]).is_ok());
+        assert!(check_cpus(None, 0..2).is_ok());
+    }
 
     /// The serial loop (`--iodepth 1`) lends its buffer to BENCHFS reads, as the deep loop
     /// does: every byte read is received straight into it, none copied from the transport.

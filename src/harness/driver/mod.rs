@@ -20,6 +20,7 @@ pub use rank::{execute_on, run_rank, RankSetup, SetupError};
 
 use crate::comm::launch::{launch, Launch};
 use crate::comm::Comm;
+use crate::cpus::CpuList;
 pub use crate::harness::backends::{BackendSlot, BackendUse};
 use crate::harness::embedded::EmbeddedClusters;
 use crate::ior::options::ParsedArgs;
@@ -84,6 +85,11 @@ pub trait Benchmark: Sync {
     fn local_tasks(&self) -> usize;
     /// Tasks per emulated node (0: every task on one node).
     fn tasks_per_node(&self) -> usize;
+    /// `--cpus`: the CPUs tasks are bound to, task i to the list's i mod n-th (None: the
+    /// tasks are not bound by us).
+    fn cpus(&self) -> Option<&CpuList> {
+        None
+    }
     /// The backends the run will use.
     fn backends(&mut self) -> Vec<BackendSlot<'_>>;
     /// Checks everything before any file is touched, for `world` ranks with `tpn` tasks per
@@ -99,6 +105,30 @@ pub trait Benchmark: Sync {
     async fn run(&self, comm: &dyn Comm, sink: Option<&mut Self::Sink>) -> Self::Outcome;
     /// On rank 0, after every rank stopped: summary, documents, exit status.
     fn finish(&self, outcome: Self::Outcome) -> i32;
+}
+
+/// Checks `--cpus` before any file is touched: every CPU of the list a task of this process
+/// would be bound to (`tasks`: those tasks' indexes on their node) can take a thread.
+fn check_cpus(
+    cpus: Option<&CpuList>,
+    tasks: impl IntoIterator<Item = usize>,
+) -> Result<(), String> {
+    let Some(list) = cpus else { return Ok(()) };
+    match list.first_unbindable(tasks) {
+        None => Ok(()),
+        Some((cpu, e)) => Err(format!(
+            "Error, invalid value \"{list}\" for option cpus: no task can run on CPU {cpu} ({e})"
+        )),
+    }
+}
+
+/// Binds the calling task thread (task `index` on its node) to its CPU of `--cpus`; the
+/// POSIX backend's io_uring then binds its kernel workers to the same CPU.
+fn bind_task(cpus: Option<&CpuList>, index: usize) -> Result<(), String> {
+    let Some(list) = cpus else { return Ok(()) };
+    let cpu = list.for_task(index);
+    crate::cpus::bind_thread(cpu)
+        .map_err(|e| format!("--cpus: cannot bind task {index} to CPU {cpu}: {e}"))
 }
 
 /// Tasks per emulated node from `--tasks-per-node` (`given`), else `IOR_FAKE_TASK_PER_NODES`,

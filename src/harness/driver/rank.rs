@@ -2,7 +2,10 @@
 //! rank before the benchmark ([`RankSetup`], e.g. servers inside the job), and the command
 //! executed collectively with rank 0 printing.
 
-use super::{print_error, print_warnings, BackendUse, Benchmark, RankOutcome, EXIT_ERROR};
+use super::{
+    bind_task, check_cpus, print_error, print_warnings, BackendUse, Benchmark, RankOutcome,
+    EXIT_ERROR,
+};
 use crate::comm::{Comm, CommError, ReduceOp};
 use crate::measure::log;
 use std::any::Any;
@@ -51,6 +54,9 @@ pub fn run_rank<B: Benchmark>(
         comm.abort(&msg);
         B::Outcome::failed(msg)
     };
+    if let Err(msg) = bind_task(bench.cpus(), node_index(comm)) {
+        return fail(msg);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -79,6 +85,16 @@ pub fn run_rank<B: Benchmark>(
         Ok(Ok(outcome)) => outcome,
         Ok(Err(msg)) => fail(msg),
         Err(_) => fail(format!("rank {rank} panicked")),
+    }
+}
+
+/// This rank's index among the ranks of its node (real or emulated), for `--cpus`.
+fn node_index(comm: &dyn Comm) -> usize {
+    let nodes = comm.node_of_ranks();
+    let rank = comm.rank();
+    match nodes.get(rank) {
+        Some(mine) => nodes[..rank].iter().filter(|n| *n == mine).count(),
+        None => rank,
     }
 }
 
@@ -115,7 +131,10 @@ pub fn execute_on<B: Benchmark>(
     } else {
         tasks_per_real_node(comm)
     };
-    let validated = bench.validate(comm.size(), tpn);
+    let index = node_index(comm);
+    let validated = bench
+        .validate(comm.size(), tpn)
+        .and_then(|w| check_cpus(bench.cpus(), [index]).map(|()| w));
     // Every rank validates the same input; agree anyway, so that no rank starts alone.
     let failed = match comm.allgather_i64(i64::from(validated.is_err())) {
         Ok(f) => f,

@@ -567,6 +567,26 @@ pub(crate) static BENCHFS_OPTIONS: &[IorOption] = &[
     ),
     opt(
         None,
+        Some("cpus"),
+        &[],
+        Text("bind task i to CPU i mod n of LIST (0-3,6: as taskset -c; fio's cpus_allowed, split)"),
+        Set::Value {
+            cli: Some(|c, v| {
+                c.global.cpus = Some(v.parse().map_err(|e: crate::cpus::CpuListError| {
+                    OptionError::InvalidValue {
+                        option: "cpus".into(),
+                        value: v.to_string(),
+                        reason: e.to_string(),
+                    }
+                })?);
+                Ok(())
+            }),
+            directive: None,
+            shown: Some(|_, g| g.cpus.as_ref().map_or_else(|| "LIST".into(), |l| l.to_string())),
+        },
+    ),
+    opt(
+        None,
         Some("iodepth"),
         &["iodepth"],
         Text("transfers in flight per task on async backends (also -O iodepth=N)"),
