@@ -54,8 +54,11 @@ pub fn run_rank<B: Benchmark>(
         comm.abort(&msg);
         B::Outcome::failed(msg)
     };
-    if let Err(msg) = bind_task(bench.cpus(), node_index(comm)) {
-        return fail(msg);
+    // node_of_ranks only when binding: no start-up work without --cpus.
+    if bench.cpus().is_some() {
+        if let Err(msg) = bind_task(bench.cpus(), node_index(comm)) {
+            return fail(msg);
+        }
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -131,10 +134,12 @@ pub fn execute_on<B: Benchmark>(
     } else {
         tasks_per_real_node(comm)
     };
-    let index = node_index(comm);
     let validated = bench
         .validate(comm.size(), tpn)
-        .and_then(|w| check_cpus(bench.cpus(), [index]).map(|()| w));
+        .and_then(|w| match bench.cpus() {
+            Some(_) => check_cpus(bench.cpus(), [node_index(comm)]).map(|()| w),
+            None => Ok(w),
+        });
     // Every rank validates the same input; agree anyway, so that no rank starts alone.
     let failed = match comm.allgather_i64(i64::from(validated.is_err())) {
         Ok(f) => f,
